@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Runs bitpeer's test tiers with Node's built-in test runner, on the compiled output in dist/.
+//
+//   node scripts/run-tests.js [all|unit|loopback|interop]...
+//
+// Tiers (see docs/testing.md):
+//   unit      dist/src/**/*.test.js  pure modules, property tests; no network
+//   loopback  dist/test/loopback/*.test.js  whole sessions on 127.0.0.1
+//   interop   dist/test/interop/*.test.js   against real libtorrent / mktorrent
+//
+// The network rule: networked tiers must only ever reach loopback. When we are root and `unshare` works, those tiers
+// run inside a fresh network namespace that has nothing but `lo`, so a bug cannot send a packet anywhere else.
+// Set BITPEER_NO_NETNS=1 to run them in the host namespace (they still bind and dial 127.0.0.1 only).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+
+function find(dir, pred) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...find(p, pred));
+    else if (pred(name)) out.push(p);
+  }
+  return out;
+}
+
+const tiers = {
+  unit: { files: () => find(join(dist, 'src'), (n) => n.endsWith('.test.js')), networked: false },
+  loopback: { files: () => find(join(dist, 'test', 'loopback'), (n) => n.endsWith('.test.js')), networked: true },
+  interop: { files: () => find(join(dist, 'test', 'interop'), (n) => n.endsWith('.test.js')), networked: true },
+};
+
+function canUnshare() {
+  if (process.env.BITPEER_NO_NETNS === '1') return false;
+  if (process.getuid?.() !== 0) return false;
+  const r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+let requested = process.argv.slice(2);
+if (requested.length === 0 || requested.includes('all')) requested = Object.keys(tiers);
+const netns = canUnshare();
+let failed = false;
+for (const name of requested) {
+  const tier = tiers[name];
+  if (!tier) { console.error(`unknown tier: ${name}`); process.exit(2); }
+  const files = tier.files();
+  if (files.length === 0) { console.log(`# tier ${name}: no test files`); continue; }
+  const nodeArgs = ['--test', '--test-reporter=spec', ...files];
+  let cmd = process.execPath;
+  let args = nodeArgs;
+  if (tier.networked && netns) {
+    const quoted = [process.execPath, ...nodeArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    cmd = 'unshare';
+    args = ['-n', 'sh', '-c', `ip link set lo up && exec ${quoted}`];
+    console.log(`# tier ${name}: ${files.length} files, in a private network namespace (loopback only)`);
+  } else {
+    console.log(`# tier ${name}: ${files.length} files${tier.networked ? ' (host namespace, loopback addresses only)' : ''}`);
+  }
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, env: { ...process.env, BITPEER_TEST_TIER: name } });
+  if (r.status !== 0) { failed = true; console.log(`# tier ${name}: FAILED (exit ${r.status ?? r.signal})`); }
+  else console.log(`# tier ${name}: passed`);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,42 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Every error bitpeer raises on purpose is a `BtError` carrying a `code` from `ErrorCode`. Callers switch on the
+ * code, never on the message. The CLI turns a BtError into one line on stderr and a non-zero exit; anything else is
+ * a bug and is reported as such.
+ */
+
+export type ErrorCode =
+  | 'BENCODE'            // malformed bencoded data (message includes the byte offset)
+  | 'BAD_TORRENT'        // metainfo that fails validation
+  | 'BAD_MAGNET'         // unparseable magnet URI
+  | 'BAD_PATH'           // a path in a torrent that could escape the save folder
+  | 'PROTOCOL'           // a peer broke the wire protocol
+  | 'HANDSHAKE'          // handshake mismatch (wrong protocol string or info-hash)
+  | 'TIMEOUT'            // an operation timed out (message names which)
+  | 'IO'                 // a file-system operation failed
+  | 'NOT_FOUND'          // a file or folder given by the user does not exist
+  | 'USAGE'              // wrong command-line arguments
+  | 'PORT_IN_USE'        // the listening port is taken
+  | 'ABORTED'            // cancelled through an AbortSignal
+  | 'HASH_FAILED'        // a piece did not match its SHA-1
+  | 'BANNED';            // a peer was banned
+
+export class BtError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BtError';
+    this.code = code;
+  }
+}
+
+export function isBtError(e: unknown, code?: ErrorCode): e is BtError {
+  return e instanceof BtError && (code === undefined || e.code === code);
+}
+
+/** Message of any thrown value, for logs and reasons. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
