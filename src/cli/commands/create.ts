@@ -1,0 +1,62 @@
+/** `bitpeer create <path>`: write a .torrent for a file or a folder. */
+import { access, writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { buildMagnet } from '../../metainfo/index.js';
+import { createTorrent } from '../../metainfo/create.js';
+import { BtError } from '../../util/errors.js';
+import { asStrings, parse, parseSize } from '../args.js';
+import { formatBytes, Reporter } from '../output.js';
+
+export const CREATE_USAGE = 'bitpeer create <path> [-o out.torrent] [--piece-length BYTES] [--announce URL]... [--private] [--comment TEXT] [--no-date] [--force] [--json]';
+
+export async function createCommand(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parse(argv, {
+    output: { type: 'string', short: 'o' },
+    'piece-length': { type: 'string' },
+    announce: { type: 'string', multiple: true },
+    private: { type: 'boolean' },
+    comment: { type: 'string' },
+    'no-date': { type: 'boolean' },
+    force: { type: 'boolean', short: 'f' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, { min: 1, max: 1, usage: CREATE_USAGE });
+  if (help) { process.stdout.write(`usage: ${CREATE_USAGE}\n`); return 0; }
+  const input = resolve(positionals[0]!);
+  const reporter = new Reporter(Boolean(values['json']), false);
+  const pieceLength = typeof values['piece-length'] === 'string' ? parseSize(values['piece-length'], 'piece length') : undefined;
+  if (pieceLength !== undefined && (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0)) {
+    throw new BtError('USAGE', `piece length must be a power of two of at least 16 KiB (got ${pieceLength})`);
+  }
+  const announce = asStrings(values['announce']);
+  for (const url of announce) {
+    if (!/^(https?|udp):\/\/[^\s]+$/i.test(url)) throw new BtError('USAGE', `bad announce URL "${url}" (http://, https:// or udp://)`);
+  }
+  const { torrent, meta } = await createTorrent(input, {
+    ...(pieceLength !== undefined ? { pieceLength } : {}),
+    announce,
+    ...(typeof values['comment'] === 'string' ? { comment: values['comment'] } : {}),
+    private: Boolean(values['private']),
+    createdBy: 'bitpeer/0.1.0',
+    creationDate: values['no-date'] ? null : Math.floor(Date.now() / 1000),
+  });
+  const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
+  if (!values['force']) {
+    const exists = await access(out).then(() => true, () => false);
+    if (exists) throw new BtError('USAGE', `${out} already exists (use --force to overwrite)`);
+  }
+  try {
+    await writeFile(out, torrent);
+  } catch (err) {
+    throw new BtError('IO', `cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const magnet = buildMagnet({ infoHash: meta.infoHash, name: meta.name, trackers: announce });
+  if (reporter.json) {
+    process.stdout.write(JSON.stringify({ event: 'created', torrent: out, infoHash: meta.infoHashHex, name: meta.name,
+      size: meta.totalLength, pieces: meta.pieceCount, pieceLength: meta.pieceLength, files: meta.files.length, magnet }) + '\n');
+  } else {
+    process.stdout.write(`created ${out}\n  name: ${meta.name}\n  size: ${formatBytes(meta.totalLength)} in ${meta.files.length} file(s)\n` +
+      `  pieces: ${meta.pieceCount} x ${formatBytes(meta.pieceLength)}\n  info-hash: ${meta.infoHashHex}\n  magnet: ${magnet}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,49 @@
+/** `bitpeer info <file.torrent|magnet>`: show what a torrent or magnet link contains. */
+import { parseMagnet } from '../../metainfo/index.js';
+import { parse } from '../args.js';
+import { formatBytes } from '../output.js';
+import { loadTorrentFile } from '../torrent-file.js';
+
+export const INFO_USAGE = 'bitpeer info <file.torrent|magnet> [--json]';
+
+export async function infoCommand(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parse(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { min: 1, max: 1, usage: INFO_USAGE });
+  if (help) { process.stdout.write(`usage: ${INFO_USAGE}\n`); return 0; }
+  const arg = positionals[0]!;
+  const json = Boolean(values['json']);
+  if (arg.startsWith('magnet:')) {
+    const m = parseMagnet(arg);
+    const out = { type: 'magnet', infoHash: m.infoHashHex, name: m.name ?? null, trackers: m.trackers, peers: m.peers };
+    if (json) process.stdout.write(JSON.stringify(out) + '\n');
+    else process.stdout.write(`magnet link\n  info-hash: ${m.infoHashHex}\n  name: ${m.name ?? '(none)'}\n` +
+      m.trackers.map((t) => `  tracker: ${t}\n`).join('') + m.peers.map((p) => `  peer: ${p}\n`).join(''));
+    return 0;
+  }
+  const { meta } = await loadTorrentFile(arg);
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      type: 'torrent', infoHash: meta.infoHashHex, name: meta.name, size: meta.totalLength, pieceLength: meta.pieceLength,
+      pieces: meta.pieceCount, private: meta.private, multiFile: meta.multiFile, announce: meta.announce ?? null,
+      announceList: meta.announceList, comment: meta.comment ?? null, createdBy: meta.createdBy ?? null,
+      creationDate: meta.creationDate ?? null, files: meta.files.map((f) => ({ path: f.relPath, length: f.length })),
+      softErrors: meta.softErrors,
+    }) + '\n');
+    return 0;
+  }
+  const lines = [
+    `name: ${meta.name}`, `info-hash: ${meta.infoHashHex}`, `size: ${formatBytes(meta.totalLength)} (${meta.totalLength} bytes)`,
+    `pieces: ${meta.pieceCount} x ${formatBytes(meta.pieceLength)}`, `private: ${meta.private ? 'yes' : 'no'}`,
+  ];
+  if (meta.announce) lines.push(`announce: ${meta.announce}`);
+  for (const [i, tier] of meta.announceList.entries()) lines.push(`tier ${i}: ${tier.join(' ')}`);
+  if (meta.comment) lines.push(`comment: ${meta.comment}`);
+  if (meta.createdBy) lines.push(`created by: ${meta.createdBy}`);
+  if (meta.creationDate) lines.push(`created: ${new Date(meta.creationDate * 1000).toISOString()}`);
+  lines.push(`files (${meta.files.length}):`);
+  for (const f of meta.files.slice(0, 1000)) lines.push(`  ${f.relPath}  ${formatBytes(f.length)}`);
+  if (meta.files.length > 1000) lines.push(`  ... and ${meta.files.length - 1000} more`);
+  for (const s of meta.softErrors) lines.push(`note: ${s}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,11 @@
+/**
+ * Metainfo (BEP 3, 9, 12, 27, 47): the pure part — parse/validate .torrent files, sanitise paths, piece/file
+ * arithmetic, magnet URIs. `createTorrent` (file I/O) lives in create.ts and is imported from there directly.
+ */
+export type { Metainfo, TorrentFile, FileSpan } from './types.js';
+export { parseTorrent, MAX_TORRENT_SIZE, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH } from './metainfo.js';
+export type { ParseOptions } from './metainfo.js';
+export { pieceSize, pieceHash, pieceSpans, filePieceRange } from './geometry.js';
+export { sanitizeComponent, resolveInside, PathSet, MAX_PATH_DEPTH } from './paths.js';
+export { parseMagnet, buildMagnet, parseInfoHash, infoHashToBase32, MAX_MAGNET_LENGTH, MAX_MAGNET_ITEMS } from './magnet.js';
+export type { MagnetInfo, MagnetInput } from './magnet.js';

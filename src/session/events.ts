@@ -1,0 +1,26 @@
+/**
+ * The typed event stream of a session: one discriminated union, one object per event.
+ *
+ * The CLI's `--json` mode prints these objects one per line (see docs/cli.md), so field names are part of the CLI
+ * contract: add fields freely, never rename or remove one.
+ */
+export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'error' | 'stopped';
+
+export interface PeerTotals { peer: string; client: string; downloaded: number; uploaded: number }
+
+export type SessionEvent =
+  | { event: 'listening'; port: number; host: string }
+  | { event: 'added'; infoHash: string; name: string; pieces: number; size: number; savePath: string }
+  | { event: 'checking'; infoHash: string; checked: number; pieces: number }
+  | { event: 'checked'; infoHash: string; have: number; pieces: number; elapsedMs: number }
+  | { event: 'state'; infoHash: string; state: TorrentState; reason?: string }
+  | { event: 'progress'; infoHash: string; have: number; pieces: number; percent: number; downloaded: number;
+      uploaded: number; downRate: number; upRate: number; peers: number; etaSeconds: number | null }
+  | { event: 'peer-connect'; infoHash: string; peer: string; direction: 'in' | 'out'; client: string }
+  | { event: 'peer-disconnect'; infoHash: string; peer: string; reason: string; downloaded: number; uploaded: number }
+  | { event: 'peer-banned'; infoHash: string; peer: string; reason: string }
+  | { event: 'piece-failed'; infoHash: string; piece: number; peers: string[] }
+  | { event: 'complete'; infoHash: string; elapsedMs: number; downloaded: number }
+  | { event: 'peer-totals'; infoHash: string; peers: PeerTotals[] }
+  | { event: 'warning'; infoHash?: string; message: string }
+  | { event: 'error'; infoHash?: string; code: string; message: string };

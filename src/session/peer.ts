@@ -1,0 +1,71 @@
+/**
+ * One connected peer of one torrent: the protocol state of both directions plus counters.
+ *
+ * Plain data with tiny helpers; the behaviour lives in requests.ts (download side), uploads.ts (upload side) and
+ * peers.ts (connection management). Invariant: `has` is only ever filled from the peer's own bitfield/have/haveAll
+ * messages, and `key` never changes for the life of the connection.
+ */
+import type { PeerConnection } from '../wire/connection.js';
+import { Bitfield } from '../util/bitfield.js';
+import { RateMeter } from '../util/rate.js';
+import type { BlockRef } from '../picker/piece-picker.js';
+
+export interface PendingRequest { block: BlockRef; sentAt: number }
+export interface IncomingRequest { piece: number; begin: number; length: number }
+
+export function blockKey(piece: number, begin: number): string { return `${piece}:${begin}`; }
+
+export class Peer {
+  /** `ip:port` as we know it: the dialled address, or the remote socket address for incoming connections. */
+  readonly key: string;
+  readonly direction: 'in' | 'out';
+  readonly client: string;
+  readonly fast: boolean;
+  readonly peerId: Buffer;
+  readonly connectedAt: number;
+
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** We have seen the peer's bitfield / haveAll / haveNone (only allowed as the first message). */
+  sawFirstMessage = false;
+  has: Bitfield;
+  lastUnchokedAt: number | undefined;
+  /** Pieces the peer lets us request while choked (BEP 6 allowed fast). */
+  allowedFast = new Set<number>();
+
+  readonly down: RateMeter;
+  readonly up: RateMeter;
+  /** Requests we sent and have not been answered, by blockKey. */
+  readonly requests = new Map<string, PendingRequest>();
+  /** Requests the peer sent us, waiting to be served, in order. */
+  incoming: IncomingRequest[] = [];
+  readsInFlight = 0;
+  /** Target number of outstanding requests to this peer (adapted to its rate). */
+  queueDepth = 16;
+  /** Hash-failure strikes against this peer. */
+  strikes = 0;
+  /** Unrequested or duplicate bytes received (waste). */
+  wastedBytes = 0;
+  snubbed = false;
+  lastPieceAt: number;
+
+  constructor(
+    readonly conn: PeerConnection,
+    opts: { key: string; direction: 'in' | 'out'; client: string; fast: boolean; peerId: Buffer; pieceCount: number; now: number },
+  ) {
+    this.key = opts.key;
+    this.direction = opts.direction;
+    this.client = opts.client;
+    this.fast = opts.fast;
+    this.peerId = opts.peerId;
+    this.connectedAt = opts.now;
+    this.lastPieceAt = opts.now;
+    this.has = new Bitfield(opts.pieceCount);
+    this.down = new RateMeter(opts.now);
+    this.up = new RateMeter(opts.now);
+  }
+
+  get isSeed(): boolean { return this.has.complete; }
+}

@@ -1,0 +1,203 @@
+/**
+ * Connection management for one torrent: the candidate list, dialling, accepting, banning and dropping peers.
+ *
+ * Candidates come from every discovery source (`--peer`, and in later issues trackers, PEX, LSD, DHT) and are
+ * de-duplicated by `ip:port` (a peer's identity is its address AND port: many peers share one machine).
+ * Failed candidates are retried with exponential backoff. Connections are capped per torrent (and globally, through
+ * `canOpen()`), and attempts are rate-limited per tick.
+ *
+ * Invariant: a key is in at most one of `connecting` and `connected`; a banned key or peer id is never connected.
+ */
+import net from 'node:net';
+import { BtError, errorMessage } from '../util/errors.js';
+import { describePeerId } from '../util/peer-id.js';
+import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
+import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
+import { Peer } from './peer.js';
+
+export interface Candidate {
+  host: string;
+  port: number;
+  source: string;
+  failures: number;
+  nextAttemptAt: number;
+  /** Never retry (e.g. it was ourselves, or the peer is banned). */
+  dead: boolean;
+}
+
+export interface PeerManagerHost {
+  readonly infoHash: Buffer;
+  readonly peerId: Buffer;
+  readonly reserved: Buffer;
+  readonly pieceCount: number;
+  readonly geometry: { pieceCount: number; pieceLength: number; totalLength: number };
+  readonly now: () => number;
+  /** Are we allowed to open one more connection (global limit)? */
+  canOpen(): boolean;
+  /** Should we connect out at all right now (e.g. false when seeding and the peer is known to be a seed)? */
+  wantsOutgoing(): boolean;
+  onPeerConnected(peer: Peer): void;
+  onPeerMessage(peer: Peer, msg: import('../wire/codec/index.js').Message): void;
+  onPeerClosed(peer: Peer, reason: string): void;
+  onPeerDrain(peer: Peer): void;
+  log(message: string): void;
+}
+
+export interface PeerLimits {
+  maxPeers: number;          // per torrent
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  maxDialsPerTick: number;
+}
+
+export const DEFAULT_PEER_LIMITS: PeerLimits = { maxPeers: 50, connectTimeoutMs: 10_000, handshakeTimeoutMs: 10_000, maxDialsPerTick: 20 };
+
+export class PeerManager {
+  readonly candidates = new Map<string, Candidate>();
+  readonly connected = new Map<string, Peer>();
+  readonly connecting = new Map<string, net.Socket>();
+  private readonly bannedKeys = new Map<string, string>();
+  private readonly bannedIds = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly host: PeerManagerHost, private readonly limits: PeerLimits = DEFAULT_PEER_LIMITS) {}
+
+  get count(): number { return this.connected.size + this.connecting.size; }
+
+  addCandidate(host: string, port: number, source: string): void {
+    if (!(port > 0 && port < 65536)) return;
+    const key = `${host}:${port}`;
+    if (this.candidates.has(key) || this.bannedKeys.has(key)) return;
+    if (this.candidates.size >= 3000) return; // RELIABILITY.md: peer list cap
+    this.candidates.set(key, { host, port, source, failures: 0, nextAttemptAt: 0, dead: false });
+  }
+
+  isBanned(key: string, peerId?: Buffer): boolean {
+    return this.bannedKeys.has(key) || (peerId !== undefined && this.bannedIds.has(peerId.toString('hex')));
+  }
+
+  ban(peer: Peer, reason: string): void {
+    this.bannedKeys.set(peer.key, reason);
+    this.bannedIds.add(peer.peerId.toString('hex'));
+    const c = this.candidates.get(peer.key);
+    if (c) c.dead = true;
+    peer.conn.close(`banned: ${reason}`);
+  }
+
+  /** Dial due candidates up to the limits. Called from the torrent's tick. */
+  tick(now: number): void {
+    if (this.stopped || !this.host.wantsOutgoing()) return;
+    let dials = 0;
+    for (const [key, c] of this.candidates) {
+      if (this.count >= this.limits.maxPeers || dials >= this.limits.maxDialsPerTick) break;
+      if (c.dead || c.nextAttemptAt > now || this.connected.has(key) || this.connecting.has(key)) continue;
+      if (!this.host.canOpen()) break;
+      dials++;
+      this.dial(key, c);
+    }
+  }
+
+  private dial(key: string, c: Candidate): void {
+    const socket = net.connect({ host: c.host, port: c.port });
+    this.connecting.set(key, socket);
+    socket.setTimeout(this.limits.connectTimeoutMs);
+    const fail = (reason: string): void => {
+      if (this.connecting.get(key) !== socket) return;
+      this.connecting.delete(key);
+      socket.destroy();
+      c.failures++;
+      // 5 s, 10 s, 20 s ... capped at 5 minutes.
+      c.nextAttemptAt = this.host.now() + Math.min(300_000, 5_000 * 2 ** Math.min(6, c.failures - 1));
+      this.host.log(`dial ${key} failed: ${reason}`);
+    };
+    socket.once('timeout', () => fail('connect timeout'));
+    socket.once('error', (err) => fail(errorMessage(err)));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
+      readHandshake(socket, this.limits.handshakeTimeoutMs).then(({ handshake, rest }) => {
+        if (this.connecting.get(key) !== socket) { socket.destroy(); return; }
+        this.connecting.delete(key);
+        if (!handshake.infoHash.equals(this.host.infoHash)) {
+          c.dead = true;
+          socket.destroy();
+          this.host.log(`dial ${key}: peer answered for another torrent`);
+          return;
+        }
+        const problem = this.admissionProblem(key, handshake);
+        if (problem) {
+          if (problem === 'connected to ourselves') c.dead = true;
+          socket.destroy();
+          this.host.log(`dial ${key}: ${problem}`);
+          return;
+        }
+        c.failures = 0;
+        this.attach(socket, handshake, rest, 'out', key);
+      }, (err: unknown) => fail(errorMessage(err)));
+    });
+  }
+
+  /** An incoming connection whose handshake named our info-hash. We answer with our handshake. */
+  acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Buffer): void {
+    const key = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const problem = this.stopped ? 'torrent stopped'
+      : this.connected.size >= this.limits.maxPeers ? 'too many peers'
+      : this.admissionProblem(key, handshake);
+    if (problem) {
+      this.host.log(`refused incoming ${key}: ${problem}`);
+      socket.destroy();
+      return;
+    }
+    socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
+    this.attach(socket, handshake, rest, 'in', key);
+  }
+
+  private admissionProblem(key: string, hs: Handshake): string | null {
+    if (hs.peerId.equals(this.host.peerId)) return 'connected to ourselves';
+    if (this.isBanned(key, hs.peerId)) return 'banned';
+    for (const p of this.connected.values()) {
+      if (p.peerId.equals(hs.peerId)) return 'already connected to this peer id';
+    }
+    return null;
+  }
+
+  private attach(socket: net.Socket, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string): void {
+    let peer: Peer | undefined;
+    const handler: ConnectionHandler = {
+      onMessage: (msg) => { if (peer) this.host.onPeerMessage(peer, msg); },
+      onClose: (reason) => {
+        if (!peer) return;
+        if (this.connected.get(peer.key) === peer) this.connected.delete(peer.key);
+        const c = this.candidates.get(peer.key);
+        if (c && !c.dead) c.nextAttemptAt = this.host.now() + 5_000;
+        this.host.onPeerClosed(peer, reason);
+      },
+      onDrain: () => { if (peer) this.host.onPeerDrain(peer); },
+    };
+    // The connection may deliver `rest` synchronously, so the peer must exist first: create the connection with
+    // no leftover, register the peer, then feed the leftover.
+    const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now);
+    peer = new Peer(conn, {
+      key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
+      peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(),
+    });
+    this.connected.set(key, peer);
+    this.host.onPeerConnected(peer);
+    if (rest.length > 0) conn.feed(rest);
+  }
+
+  stop(reason: string): void {
+    this.stopped = true;
+    for (const s of this.connecting.values()) s.destroy();
+    this.connecting.clear();
+    for (const p of [...this.connected.values()]) p.conn.close(reason);
+  }
+}
+
+export function parseHostPort(s: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (!m) throw new BtError('USAGE', `bad peer address "${s}" (expected HOST:PORT)`);
+  const port = Number(m[2]);
+  if (!(port > 0 && port < 65536)) throw new BtError('USAGE', `bad port in "${s}"`);
+  return { host: m[1]!, port };
+}

@@ -1,0 +1,227 @@
+/**
+ * The download side of one torrent: requests pipelining, block assembly, hashing and writing pieces.
+ *
+ * Flow: the pure PiecePicker decides which blocks to ask each peer for; this module sends the requests, keeps each
+ * peer's queue at a depth sized to its rate, copies arriving blocks into the piece's buffer, and when a piece is
+ * whole hands it to the hash pool (off the main thread). A verified piece is written to storage and only then
+ * reported as had; a failed piece is dropped and its contributors get a strike.
+ *
+ * Invariants:
+ * - a block is accepted only if we requested it from that peer (unrequested data is dropped, never written);
+ * - piece data is written only after its SHA-1 matched;
+ * - the bytes held in piece buffers awaiting hash/write are bounded: above `highWater` every peer socket is paused
+ *   (disk backpressure), below `lowWater` reading resumes.
+ */
+import type { Metainfo } from '../metainfo/index.js';
+import { pieceHash, pieceSize } from '../metainfo/index.js';
+import type { BlockRef, PiecePicker } from '../picker/piece-picker.js';
+import type { HashPool } from '../storage/hasher.js';
+import { allocShared } from '../storage/hasher.js';
+import type { Storage } from '../storage/storage.js';
+import { blockKey, type Peer } from './peer.js';
+
+export interface RequestHost {
+  readonly meta: Metainfo;
+  readonly picker: PiecePicker;
+  readonly hasher: HashPool;
+  readonly storage: Storage;
+  readonly now: () => number;
+  peers(): Iterable<Peer>;
+  peerByKey(key: string): Peer | undefined;
+  onPieceVerified(piece: number): void;
+  onPieceFailed(piece: number, contributors: string[]): void;
+  onStorageError(err: unknown): void;
+  /** Payload bytes received (for totals and rate limits). */
+  onBlockBytes(peer: Peer, bytes: number): void;
+}
+
+export interface RequestLimits {
+  minQueue: number;
+  maxQueue: number;
+  /** Seconds of data at the peer's current rate to keep requested (libtorrent's request_queue_time). */
+  queueSeconds: number;
+  requestTimeoutMs: number;
+  highWater: number;
+  lowWater: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  minQueue: 8, maxQueue: 500, queueSeconds: 3, requestTimeoutMs: 60_000,
+  highWater: 64 * 1024 * 1024, lowWater: 32 * 1024 * 1024,
+};
+
+interface PieceInProgress { buf: Buffer; received: number }
+
+export class RequestScheduler {
+  private readonly inProgress = new Map<number, PieceInProgress>();
+  /** Bytes of complete pieces waiting for hash and write. */
+  private pendingBytes = 0;
+  private paused = false;
+  private closed = false;
+
+  constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {}
+
+  /** Top up this peer's request queue. */
+  fill(peer: Peer): void {
+    if (this.closed || peer.conn.closed || peer.peerChoking || !peer.amInterested) return;
+    const want = peer.queueDepth - peer.requests.size;
+    if (want <= 0) return;
+    const blocks = this.host.picker.pick(peer.key, want);
+    if (blocks.length === 0) return;
+    const now = this.host.now();
+    for (const b of blocks) {
+      peer.requests.set(blockKey(b.piece, b.begin), { block: b, sentAt: now });
+      peer.conn.send({ type: 'request', index: b.piece, begin: b.begin, length: b.length });
+    }
+  }
+
+  fillAll(): void {
+    for (const p of this.host.peers()) this.fill(p);
+  }
+
+  onPiece(peer: Peer, index: number, begin: number, block: Buffer): void {
+    const key = blockKey(index, begin);
+    const pending = peer.requests.get(key);
+    if (!pending || pending.block.length !== block.length) {
+      peer.wastedBytes += block.length; // unrequested (or cancelled in endgame): drop, never write
+      return;
+    }
+    peer.requests.delete(key);
+    peer.lastPieceAt = this.host.now();
+    peer.snubbed = false;
+    this.host.onBlockBytes(peer, block.length);
+    const res = this.host.picker.blockReceived(peer.key, pending.block);
+    for (const c of res.cancels) {
+      const other = this.host.peerByKey(c.peer);
+      if (!other) continue;
+      if (other.requests.delete(blockKey(c.block.piece, c.block.begin))) {
+        other.conn.send({ type: 'cancel', index: c.block.piece, begin: c.block.begin, length: c.block.length });
+      }
+    }
+    if (res.wanted) {
+      let pip = this.inProgress.get(index);
+      if (!pip) {
+        pip = { buf: allocShared(pieceSize(this.host.meta, index)), received: 0 };
+        this.inProgress.set(index, pip);
+      }
+      block.copy(pip.buf, begin);
+      pip.received += block.length;
+      if (res.pieceComplete) this.completePiece(index, pip);
+    } else {
+      peer.wastedBytes += block.length;
+    }
+    this.fill(peer);
+  }
+
+  private completePiece(index: number, pip: PieceInProgress): void {
+    this.inProgress.delete(index);
+    this.pendingBytes += pip.buf.length;
+    this.updateBackpressure();
+    const contributors = this.host.picker.contributors(index);
+    const done = (): void => {
+      this.pendingBytes -= pip.buf.length;
+      this.updateBackpressure();
+    };
+    this.host.hasher.verify(pip.buf, pieceHash(this.host.meta, index)).then(async (ok) => {
+      if (this.closed) { done(); return; }
+      if (!ok) {
+        done();
+        this.host.picker.pieceFailed(index);
+        this.host.onPieceFailed(index, contributors);
+        this.fillAll();
+        return;
+      }
+      try {
+        await this.host.storage.writePiece(index, pip.buf);
+      } catch (err) {
+        done();
+        if (!this.closed) {
+          this.host.picker.pieceFailed(index);
+          this.host.onStorageError(err);
+        }
+        return;
+      }
+      done();
+      if (this.closed) return;
+      this.host.picker.pieceVerified(index);
+      this.host.onPieceVerified(index);
+    }, (err: unknown) => {
+      done();
+      if (this.closed) return;
+      this.host.picker.pieceFailed(index);
+      this.host.onStorageError(err);
+    });
+  }
+
+  private updateBackpressure(): void {
+    if (!this.paused && this.pendingBytes > this.limits.highWater) {
+      this.paused = true;
+      for (const p of this.host.peers()) p.conn.pauseReading();
+    } else if (this.paused && this.pendingBytes < this.limits.lowWater) {
+      this.paused = false;
+      for (const p of this.host.peers()) p.conn.resumeReading();
+    }
+  }
+
+  /** A newly connected peer starts paused if the disk is behind. */
+  onPeerConnected(peer: Peer): void {
+    if (this.paused) peer.conn.pauseReading();
+  }
+
+  onReject(peer: Peer, index: number, begin: number, length: number): void {
+    const key = blockKey(index, begin);
+    const pending = peer.requests.get(key);
+    if (!pending || pending.block.length !== length) return;
+    peer.requests.delete(key);
+    this.host.picker.release(peer.key, pending.block);
+  }
+
+  /** The peer choked us. Without the fast extension that cancels every request (BEP 3). */
+  onChoked(peer: Peer): void {
+    if (peer.fast) return; // BEP 6: requests stay until the peer rejects them (or they time out)
+    this.host.picker.releaseAll(peer.key);
+    peer.requests.clear();
+  }
+
+  onPeerGone(peer: Peer): void {
+    this.host.picker.removePeer(peer.key);
+    peer.requests.clear();
+  }
+
+  /** Once a second: request timeouts, snubbing, and queue depth from the measured rate. */
+  tick(now: number): void {
+    for (const peer of this.host.peers()) {
+      const rate = peer.down.rate;
+      const depth = Math.ceil((rate * this.limits.queueSeconds) / 16384);
+      peer.queueDepth = Math.max(this.limits.minQueue, Math.min(this.limits.maxQueue, depth));
+      const timeout = this.host.picker.inEndgame ? Math.min(this.limits.requestTimeoutMs, 10_000) : this.limits.requestTimeoutMs;
+      let expired: BlockRef[] | null = null;
+      for (const [key, r] of peer.requests) {
+        if (now - r.sentAt > timeout) {
+          (expired ??= []).push(r.block);
+          peer.requests.delete(key);
+        }
+      }
+      if (expired) {
+        peer.snubbed = true;
+        for (const b of expired) {
+          this.host.picker.release(peer.key, b);
+          peer.conn.send({ type: 'cancel', index: b.piece, begin: b.begin, length: b.length });
+        }
+      }
+    }
+    this.fillAll();
+  }
+
+  /** Bytes held in partial pieces plus complete pieces awaiting hash/write. */
+  get bufferedBytes(): number {
+    let n = this.pendingBytes;
+    for (const p of this.inProgress.values()) n += p.buf.length;
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.inProgress.clear();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * A bitpeer session: one public TCP port, many torrents, one hash pool, one event stream.
+ *
+ * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
+ * to a torrent by its info-hash (an unknown info-hash is refused). `GET ` (the embedded HTTP tracker) arrives with a
+ * later issue. One interval drives every torrent's tick, so there are no per-peer or per-block timers.
+ *
+ * Invariant: no exception from a socket callback escapes; errors end that connection only.
+ */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { Metainfo } from '../metainfo/index.js';
+import { FsStorage } from '../storage/fs-storage.js';
+import { HashPool } from '../storage/hasher.js';
+import type { Storage } from '../storage/storage.js';
+import { BtError, errorMessage } from '../util/errors.js';
+import { EventStream } from '../util/event-stream.js';
+import { makePeerId } from '../util/peer-id.js';
+import { makeReserved, ReservedBit } from '../wire/codec/index.js';
+import { readHandshake } from '../wire/connection.js';
+import type { SessionEvent } from './events.js';
+import type { PeerLimits } from './peers.js';
+import { Torrent } from './torrent.js';
+
+export interface SessionOptions {
+  port?: number;            // 0 = any free port
+  host?: string;            // bind address, default 0.0.0.0
+  maxConnections?: number;  // global cap (default 200)
+  hashWorkers?: number;
+  peerLimits?: Partial<PeerLimits>;
+  uploadSlots?: number;
+  /** Debug log sink (the CLI prints it with --verbose). */
+  log?: (msg: string) => void;
+  now?: () => number;
+  rng?: () => number;
+}
+
+export interface AddTorrentOptions {
+  savePath: string;
+  storage?: Storage;
+  peers?: Array<{ host: string; port: number }>;
+  skipCheck?: boolean;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const MAX_PENDING_HANDSHAKES = 256;
+
+export class Session {
+  readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
+  readonly peerId: Buffer;
+  readonly reserved = makeReserved([ReservedBit.FAST]);
+  readonly torrents = new Map<string, Torrent>();
+  readonly hasher: HashPool;
+  private server: net.Server | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private pendingHandshakes = 0;
+  private readonly opts: SessionOptions;
+  readonly now: () => number;
+  readonly rng: () => number;
+  private closed = false;
+
+  constructor(opts: SessionOptions = {}) {
+    this.opts = opts;
+    this.now = opts.now ?? (() => Date.now());
+    this.rng = opts.rng ?? Math.random;
+    this.peerId = makePeerId((n) => randomBytes(n));
+    this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
+  }
+
+  private log(msg: string): void { this.opts.log?.(msg); }
+
+  get port(): number {
+    const addr = this.server?.address();
+    return addr && typeof addr === 'object' ? addr.port : 0;
+  }
+
+  /** Open the public port. Rejects with BtError('PORT_IN_USE') when it is taken. */
+  async listen(): Promise<number> {
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
+    const host = this.opts.host ?? '0.0.0.0';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') reject(new BtError('PORT_IN_USE', `port ${this.opts.port ?? 0} is already in use on ${host}`));
+        else if (err.code === 'EACCES') reject(new BtError('PORT_IN_USE', `no permission to listen on port ${this.opts.port ?? 0}`));
+        else reject(new BtError('IO', `cannot listen on ${host}:${this.opts.port ?? 0}: ${err.message}`));
+      });
+      server.listen(this.opts.port ?? 0, host, () => resolve());
+    });
+    server.on('error', (err) => this.log(`listener error: ${err.message}`));
+    this.server = server;
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.events.emit({ event: 'listening', port: this.port, host });
+    return this.port;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    socket.on('error', () => { /* handled where the socket is consumed; never crash */ });
+    if (this.closed || this.pendingHandshakes >= MAX_PENDING_HANDSHAKES || this.connectionCount() >= (this.opts.maxConnections ?? 200)) {
+      socket.destroy();
+      return;
+    }
+    this.pendingHandshakes++;
+    readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
+      this.pendingHandshakes--;
+      const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
+      if (!torrent) {
+        this.log(`refused ${socket.remoteAddress}:${socket.remotePort}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
+        socket.destroy();
+        return;
+      }
+      torrent.acceptIncoming(socket, handshake, rest);
+    }, (err: unknown) => {
+      this.pendingHandshakes--;
+      this.log(`incoming ${socket.remoteAddress}:${socket.remotePort}: ${errorMessage(err)}`);
+      socket.destroy();
+    });
+  }
+
+  connectionCount(): number {
+    let n = 0;
+    for (const t of this.torrents.values()) n += t.peers.count;
+    return n + this.pendingHandshakes;
+  }
+
+  /** Add a torrent and start it (check, then go live). Resolves once it is live. */
+  async addTorrent(meta: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
+    if (this.torrents.has(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
+    const storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);
+    const torrent = new Torrent({
+      meta, savePath: opts.savePath, storage, hasher: this.hasher, peerId: this.peerId, reserved: this.reserved,
+      now: this.now, rng: this.rng, emit: (e) => this.events.emit(e), log: (m) => this.log(`[${meta.name}] ${m}`),
+      canOpen: () => this.connectionCount() < (this.opts.maxConnections ?? 200),
+      ...(this.opts.peerLimits ? { peerLimits: this.opts.peerLimits } : {}),
+      ...(this.opts.uploadSlots !== undefined ? { uploadSlots: this.opts.uploadSlots } : {}),
+      ...(opts.skipCheck !== undefined ? { skipCheck: opts.skipCheck } : {}),
+    });
+    this.torrents.set(meta.infoHashHex, torrent);
+    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
+    for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
+    try {
+      await torrent.start();
+    } catch (err) {
+      this.torrents.delete(meta.infoHashHex);
+      await torrent.close().catch(() => {});
+      throw err;
+    }
+    return torrent;
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const t of this.torrents.values()) {
+      try { t.tick(now); } catch (err) { this.log(`tick of ${t.meta.name} threw: ${errorMessage(err)}`); }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    await this.hasher.close();
+  }
+}

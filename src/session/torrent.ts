@@ -1,0 +1,431 @@
+/**
+ * One torrent in a session: a thin state machine that glues the picker, the peers, storage and the choker.
+ *
+ *   added → checking → downloading → seeding        (error: storage failure, with a reason; stopped: closed)
+ *
+ * The work is done elsewhere: peers.ts (connections), requests.ts (download side), uploads.ts (upload side),
+ * the pure picker and choker (src/picker). This file dispatches peer messages and runs the once-a-second tick.
+ *
+ * Leecher → seeder (when the last piece is verified): announce `complete`, send `not interested` to everyone, drop
+ * peers that are seeds too, and switch the choker to seed mode.
+ *
+ * Invariant: a piece is counted as had (picker.have, `have` broadcast) only after its data verified AND was written.
+ */
+import type { Socket } from 'node:net';
+import type { Metainfo } from '../metainfo/index.js';
+import { Choker } from '../picker/choker.js';
+import { PiecePicker } from '../picker/piece-picker.js';
+import { checkPieces } from '../storage/check.js';
+import type { HashPool } from '../storage/hasher.js';
+import type { Storage } from '../storage/storage.js';
+import { Bitfield } from '../util/bitfield.js';
+import { BtError, errorMessage } from '../util/errors.js';
+import { RateMeter } from '../util/rate.js';
+import type { Handshake, Message } from '../wire/codec/index.js';
+import type { SessionEvent, TorrentState } from './events.js';
+import type { Peer } from './peer.js';
+import { DEFAULT_PEER_LIMITS, PeerManager, type PeerLimits } from './peers.js';
+import { RequestScheduler } from './requests.js';
+import { UploadServer } from './uploads.js';
+
+export interface TorrentOptions {
+  meta: Metainfo;
+  savePath: string;
+  storage: Storage;
+  hasher: HashPool;
+  peerId: Buffer;
+  reserved: Buffer;
+  now: () => number;
+  rng: () => number;
+  emit: (e: SessionEvent) => void;
+  log: (msg: string) => void;
+  canOpen: () => boolean;
+  peerLimits?: Partial<PeerLimits>;
+  uploadSlots?: number;
+  /** Skip the start-up check (the data is known to be absent, e.g. a fresh download folder). */
+  skipCheck?: boolean;
+}
+
+const RECHOKE_EVERY_MS = 10_000;
+/** Strikes (hash failures) after which a peer is banned; a sole contributor of a bad piece is banned at once. */
+const MAX_STRIKES = 3;
+
+export class Torrent {
+  readonly meta: Metainfo;
+  readonly infoHash: Buffer;
+  readonly infoHashHex: string;
+  readonly savePath: string;
+  readonly picker: PiecePicker;
+  readonly peers: PeerManager;
+  readonly storage: Storage;
+  readonly hasher: HashPool;
+  state: TorrentState = 'checking';
+  errorReason: string | undefined;
+  readonly down: RateMeter;
+  readonly up: RateMeter;
+  /** Payload totals over the life of this torrent object. */
+  downloaded = 0;
+  uploaded = 0;
+  readonly startedAt: number;
+  completedAt: number | undefined;
+  /** Per-peer byte totals, kept after a peer disconnects (for the exit summary). */
+  readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
+
+  private readonly requests: RequestScheduler;
+  private readonly uploads: UploadServer;
+  private readonly choker: Choker;
+  private lastRechokeAt = 0;
+  private readonly opts: TorrentOptions;
+  private readonly abort = new AbortController();
+  private readonly completionWaiters: Array<() => void> = [];
+
+  constructor(opts: TorrentOptions) {
+    this.opts = opts;
+    this.meta = opts.meta;
+    this.infoHash = opts.meta.infoHash;
+    this.infoHashHex = opts.meta.infoHashHex;
+    this.savePath = opts.savePath;
+    this.storage = opts.storage;
+    this.hasher = opts.hasher;
+    this.startedAt = opts.now();
+    this.down = new RateMeter(this.startedAt);
+    this.up = new RateMeter(this.startedAt);
+    this.picker = new PiecePicker({
+      pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength, rng: opts.rng,
+    });
+    this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
+    const self = this;
+    this.peers = new PeerManager({
+      infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
+      geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
+      now: opts.now,
+      canOpen: opts.canOpen,
+      wantsOutgoing: () => self.state === 'downloading' || self.state === 'seeding',
+      onPeerConnected: (p) => self.onPeerConnected(p),
+      onPeerMessage: (p, m) => self.onPeerMessage(p, m),
+      onPeerClosed: (p, r) => self.onPeerClosed(p, r),
+      onPeerDrain: (p) => self.uploads.pump(p),
+      log: opts.log,
+    }, { ...DEFAULT_PEER_LIMITS, ...opts.peerLimits });
+    this.requests = new RequestScheduler({
+      meta: this.meta, picker: this.picker, hasher: this.hasher, storage: this.storage, now: opts.now,
+      peers: () => self.peers.connected.values(),
+      peerByKey: (k) => self.peers.connected.get(k),
+      onPieceVerified: (i) => self.onPieceVerified(i),
+      onPieceFailed: (i, c) => self.onPieceFailed(i, c),
+      onStorageError: (e) => self.fail(e),
+      onBlockBytes: (p, n) => { p.down.add(n); self.down.add(n); self.downloaded += n; self.totalsFor(p).downloaded += n; },
+    });
+    this.uploads = new UploadServer({
+      storage: this.storage,
+      havePiece: (i) => self.picker.have(i),
+      onUploadBytes: (p, n) => { p.up.add(n); self.up.add(n); self.uploaded += n; self.totalsFor(p).uploaded += n; },
+      onStorageError: (e) => self.fail(e),
+    });
+  }
+
+  get complete(): boolean { return this.picker.complete; }
+  get signal(): AbortSignal { return this.abort.signal; }
+
+  /** Check what is on disk, then go live. */
+  async start(): Promise<void> {
+    const { meta } = this;
+    const started = this.opts.now();
+    this.setState('checking');
+    if (!this.opts.skipCheck) {
+      const have = await checkPieces(meta, this.storage, this.hasher, {
+        signal: this.abort.signal,
+        onProgress: (checked, total) => this.opts.emit({ event: 'checking', infoHash: this.infoHashHex, checked, pieces: total }),
+      });
+      for (const i of have.indexes()) this.picker.markHave(i);
+    }
+    this.opts.emit({ event: 'checked', infoHash: this.infoHashHex, have: this.picker.haveCount, pieces: meta.pieceCount, elapsedMs: this.opts.now() - started });
+    if (this.picker.complete) {
+      this.setState('seeding');
+    } else {
+      await this.storage.prepare?.();
+      this.setState('downloading');
+    }
+    this.tick(this.opts.now());
+  }
+
+  addPeer(host: string, port: number, source: string): void {
+    this.peers.addCandidate(host, port, source);
+  }
+
+  acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
+    if (this.state !== 'downloading' && this.state !== 'seeding') { socket.destroy(); return; }
+    this.peers.acceptIncoming(socket, hs, rest);
+  }
+
+  /** Resolves when every piece is verified (immediately if already complete). */
+  whenComplete(): Promise<void> {
+    if (this.picker.complete && this.state === 'seeding') return Promise.resolve();
+    return new Promise((resolve) => this.completionWaiters.push(resolve));
+  }
+
+  private totalsFor(p: Peer): { client: string; downloaded: number; uploaded: number } {
+    let t = this.peerTotals.get(p.key);
+    if (!t) { t = { client: p.client, downloaded: 0, uploaded: 0 }; this.peerTotals.set(p.key, t); }
+    return t;
+  }
+
+  private setState(state: TorrentState, reason?: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.opts.emit({ event: 'state', infoHash: this.infoHashHex, state, ...(reason ? { reason } : {}) });
+  }
+
+  // ---- peer lifecycle ----
+
+  private onPeerConnected(peer: Peer): void {
+    this.totalsFor(peer);
+    this.opts.emit({ event: 'peer-connect', infoHash: this.infoHashHex, peer: peer.key, direction: peer.direction, client: peer.client });
+    this.requests.onPeerConnected(peer);
+    // Our pieces: haveAll / haveNone when both speak the fast extension (BEP 6), else a bitfield (skipped when empty).
+    const have = this.picker.haveCount;
+    if (peer.fast && have === this.meta.pieceCount) peer.conn.send({ type: 'haveAll' });
+    else if (peer.fast && have === 0) peer.conn.send({ type: 'haveNone' });
+    else if (have > 0) peer.conn.send({ type: 'bitfield', bitfield: this.picker.haveBitfield().toBuffer() });
+    // Free upload slot? Unchoking right away saves a newcomer up to one rechoke period.
+  }
+
+  private onPeerClosed(peer: Peer, reason: string): void {
+    this.requests.onPeerGone(peer);
+    peer.incoming = [];
+    this.opts.emit({
+      event: 'peer-disconnect', infoHash: this.infoHashHex, peer: peer.key, reason,
+      downloaded: peer.down.total, uploaded: peer.up.total,
+    });
+    if (!peer.amChoking) this.rechokeSoon();
+    this.requests.fillAll();
+  }
+
+  private onPeerMessage(peer: Peer, msg: Message): void {
+    const first = !peer.sawFirstMessage;
+    if (msg.type !== 'keepAlive') peer.sawFirstMessage = true;
+    switch (msg.type) {
+      case 'keepAlive': return;
+      case 'choke':
+        peer.peerChoking = true;
+        this.requests.onChoked(peer);
+        return;
+      case 'unchoke':
+        peer.peerChoking = false;
+        this.requests.fill(peer);
+        return;
+      case 'interested':
+        peer.peerInterested = true;
+        this.rechokeIfSlotFree();
+        return;
+      case 'notInterested':
+        peer.peerInterested = false;
+        if (!peer.amChoking) this.rechokeSoon();
+        return;
+      case 'have':
+        if (peer.has.set(msg.index)) this.picker.peerHave(peer.key, msg.index);
+        this.afterAvailabilityChange(peer);
+        return;
+      case 'bitfield':
+      case 'haveAll':
+      case 'haveNone': {
+        if (!first) throw new BtError('PROTOCOL', `${msg.type} is only allowed as the first message`);
+        if ((msg.type === 'haveAll' || msg.type === 'haveNone') && !peer.fast) {
+          throw new BtError('PROTOCOL', `${msg.type} without the fast extension`);
+        }
+        if (msg.type === 'bitfield') {
+          peer.has = new Bitfield(this.meta.pieceCount, msg.bitfield);
+          this.picker.addPeer(peer.key, peer.has);
+        } else if (msg.type === 'haveAll') {
+          peer.has = Bitfield.full(this.meta.pieceCount);
+          this.picker.addPeer(peer.key, 'all');
+        } else {
+          this.picker.addPeer(peer.key, 'none');
+        }
+        this.afterAvailabilityChange(peer);
+        return;
+      }
+      case 'request':
+        this.uploads.onRequest(peer, msg.index, msg.begin, msg.length);
+        return;
+      case 'cancel':
+        this.uploads.onCancel(peer, msg.index, msg.begin, msg.length);
+        return;
+      case 'piece':
+        this.requests.onPiece(peer, msg.index, msg.begin, msg.block);
+        return;
+      case 'reject':
+        if (!peer.fast) throw new BtError('PROTOCOL', 'reject without the fast extension');
+        this.requests.onReject(peer, msg.index, msg.begin, msg.length);
+        return;
+      case 'allowedFast':
+        peer.allowedFast.add(msg.index);
+        return;
+      case 'suggest':
+      case 'port':
+      case 'extended':
+      case 'unknown':
+        return; // suggestions are advisory; DHT port and extensions arrive with later issues
+    }
+  }
+
+  private afterAvailabilityChange(peer: Peer): void {
+    if (this.picker.complete && peer.isSeed) {
+      peer.conn.close('both sides are seeds');
+      return;
+    }
+    this.updateInterest(peer);
+    this.requests.fill(peer);
+  }
+
+  private updateInterest(peer: Peer): void {
+    const want = !this.picker.complete && this.picker.isInteresting(peer.key);
+    if (want !== peer.amInterested) {
+      peer.amInterested = want;
+      peer.conn.send({ type: want ? 'interested' : 'notInterested' });
+    }
+  }
+
+  // ---- pieces ----
+
+  private onPieceVerified(index: number): void {
+    this.picker.markHave(index);
+    for (const p of this.peers.connected.values()) {
+      // BEP 3: announce the piece; skipping peers that already have it is a common, allowed saving.
+      if (!p.has.has(index)) p.conn.send({ type: 'have', index });
+    }
+    if (this.picker.complete) {
+      this.onComplete();
+    } else {
+      this.requests.fillAll();
+    }
+  }
+
+  private onPieceFailed(index: number, contributors: string[]): void {
+    this.opts.emit({ event: 'piece-failed', infoHash: this.infoHashHex, piece: index, peers: contributors });
+    for (const key of contributors) {
+      const peer = this.peers.connected.get(key);
+      if (!peer) continue;
+      peer.strikes++;
+      if (contributors.length === 1 || peer.strikes >= MAX_STRIKES) {
+        const reason = contributors.length === 1 ? `sent piece ${index}, which failed its hash check` : `${peer.strikes} hash failures`;
+        this.opts.emit({ event: 'peer-banned', infoHash: this.infoHashHex, peer: key, reason });
+        this.peers.ban(peer, reason);
+      }
+    }
+  }
+
+  private onComplete(): void {
+    if (this.completedAt !== undefined) return;
+    this.completedAt = this.opts.now();
+    this.opts.emit({ event: 'complete', infoHash: this.infoHashHex, elapsedMs: this.completedAt - this.startedAt, downloaded: this.downloaded });
+    this.setState('seeding');
+    for (const p of [...this.peers.connected.values()]) {
+      if (p.isSeed) { p.conn.close('both sides are seeds'); continue; }
+      if (p.amInterested) { p.amInterested = false; p.conn.send({ type: 'notInterested' }); }
+      p.requests.clear();
+    }
+    this.storage.flush?.().catch((e: unknown) => this.fail(e));
+    this.rechoke(this.opts.now());
+    for (const w of this.completionWaiters.splice(0)) w();
+  }
+
+  private fail(err: unknown): void {
+    if (this.state === 'error' || this.state === 'stopped') return;
+    const reason = errorMessage(err);
+    this.errorReason = reason;
+    this.opts.emit({ event: 'error', infoHash: this.infoHashHex, code: err instanceof BtError ? err.code : 'IO', message: reason });
+    this.setState('error', reason);
+    this.peers.stop(`torrent error: ${reason}`);
+  }
+
+  // ---- choking ----
+
+  private rechokeSoonFlag = false;
+  private rechokeSoon(): void { this.rechokeSoonFlag = true; }
+
+  private rechokeIfSlotFree(): void {
+    let unchoked = 0;
+    for (const p of this.peers.connected.values()) if (!p.amChoking) unchoked++;
+    if (unchoked < (this.opts.uploadSlots ?? 4) + 1) this.rechoke(this.opts.now());
+  }
+
+  private rechoke(now: number): void {
+    this.lastRechokeAt = now;
+    this.rechokeSoonFlag = false;
+    const peers = [...this.peers.connected.values()];
+    const decision = this.choker.rechoke(peers.map((p) => ({
+      key: p.key, interested: p.peerInterested, downloadRate: p.down.rate, uploadRate: p.up.rate, unchoked: !p.amChoking,
+      lastUnchokedAt: p.lastUnchokedAt, snubbed: p.snubbed, isSeed: p.isSeed,
+    })), this.picker.complete ? 'seed' : 'leech', now);
+    for (const key of decision.choke) {
+      const p = this.peers.connected.get(key);
+      if (!p || p.amChoking) continue;
+      p.amChoking = true;
+      p.conn.send({ type: 'choke' });
+      this.uploads.onChokedByUs(p);
+    }
+    for (const key of decision.unchoke) {
+      const p = this.peers.connected.get(key);
+      if (!p || !p.amChoking) continue;
+      p.amChoking = false;
+      p.lastUnchokedAt = now;
+      p.conn.send({ type: 'unchoke' });
+    }
+  }
+
+  // ---- the tick ----
+
+  /** Called about once a second by the session. */
+  tick(now: number): void {
+    if (this.state === 'stopped' || this.state === 'error' || this.state === 'checking') return;
+    this.down.tick(now);
+    this.up.tick(now);
+    for (const p of this.peers.connected.values()) {
+      p.down.tick(now);
+      p.up.tick(now);
+      // Keep-alive after 60 s of silence from us; drop a peer silent for 120 s (BEP 3 suggests 2 minutes).
+      if (now - p.conn.lastSentAt > 60_000) p.conn.send({ type: 'keepAlive' });
+      if (now - p.conn.lastReceivedAt > 120_000) { p.conn.close('idle timeout (120 s without a message)'); continue; }
+      if (this.state === 'downloading') this.updateInterest(p);
+    }
+    if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
+    if (this.state === 'downloading') this.requests.tick(now);
+    this.peers.tick(now);
+  }
+
+  /** A snapshot for progress displays and the `progress` event. */
+  progress(): Extract<SessionEvent, { event: 'progress' }> {
+    const have = this.picker.haveCount;
+    const left = this.bytesLeft();
+    const rate = this.down.rate;
+    return {
+      event: 'progress', infoHash: this.infoHashHex, have, pieces: this.meta.pieceCount,
+      percent: Math.floor((1000 * (this.meta.totalLength - left)) / Math.max(1, this.meta.totalLength)) / 10,
+      downloaded: this.downloaded, uploaded: this.uploaded, downRate: Math.round(rate), upRate: Math.round(this.up.rate),
+      peers: this.peers.connected.size, etaSeconds: left === 0 ? 0 : rate > 1 ? Math.round(left / rate) : null,
+    };
+  }
+
+  bytesLeft(): number {
+    let left = 0;
+    for (let i = 0; i < this.meta.pieceCount; i++) {
+      if (!this.picker.have(i)) left += i === this.meta.pieceCount - 1 ? this.meta.totalLength - i * this.meta.pieceLength : this.meta.pieceLength;
+    }
+    return left;
+  }
+
+  peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
+    return [...this.peerTotals].map(([peer, t]) => ({ peer, ...t }));
+  }
+
+  async close(reason = 'torrent stopped'): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.abort.abort(new BtError('ABORTED', reason));
+    this.peers.stop(reason);
+    this.requests.close();
+    this.uploads.clearCache();
+    this.state = 'stopped';
+    await this.storage.close();
+  }
+}

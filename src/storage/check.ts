@@ -1,0 +1,123 @@
+/**
+ * The start-up check: hash what is on disk and report which pieces are really there (BEP 3 piece hashes).
+ *
+ * Invariants: a piece is reported as had only if its full bytes were read and their SHA-1 equals the metainfo's;
+ * missing or short data just leaves the piece out; memory stays bounded (a few lanes, each with one reusable
+ * SharedArrayBuffer of at most max(pieceLength, BATCH_BYTES)); pieces are visited in ascending order, so reads are
+ * sequential. Small pieces are read and hashed in batches (one worker message per batch).
+ */
+import { Bitfield } from '../util/bitfield.js';
+import { BtError } from '../util/errors.js';
+import { allocShared, type HashPool } from './hasher.js';
+import { pieceSize } from './spans.js';
+import type { Storage, StorageMeta } from './storage.js';
+
+/** Consecutive small pieces are grouped up to this many bytes per read/hash batch. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+/** Target cap on the buffers of one check (lanes × batch), never fewer than 2 lanes. */
+const MEMORY_BUDGET = 64 * 1024 * 1024;
+
+/** Options of checkPieces. */
+export interface CheckOptions {
+  /** Abort: the promise rejects with BtError('ABORTED'). */
+  signal?: AbortSignal;
+  /** Called after each batch with the number of pieces checked so far and the number to check. */
+  onProgress?: (checked: number, total: number) => void;
+  /** Only check these pieces (others stay unset). */
+  only?: Iterable<number>;
+}
+
+/** A run of consecutive pieces. */
+interface Batch { first: number; count: number }
+
+function* batches(pieces: readonly number[] | null, pieceCount: number, maxCount: number): Generator<Batch> {
+  if (!pieces) {
+    for (let first = 0; first < pieceCount; first += maxCount) yield { first, count: Math.min(maxCount, pieceCount - first) };
+    return;
+  }
+  let i = 0;
+  while (i < pieces.length) {
+    const first = pieces[i]!;
+    let count = 1;
+    while (count < maxCount && i + count < pieces.length && pieces[i + count] === first + count) count++;
+    yield { first, count };
+    i += count;
+  }
+}
+
+/**
+ * Check pieces of `meta` in `storage`, hashing in `hasher`; resolves to the set of verified pieces.
+ * Storage failures other than missing data reject (BtError('IO')); abort rejects with BtError('ABORTED').
+ */
+export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: HashPool, opts: CheckOptions = {}): Promise<Bitfield> {
+  const have = new Bitfield(meta.pieceCount);
+  const { signal, onProgress } = opts;
+  let pieces: number[] | null = null;
+  if (opts.only) {
+    const set = new Set<number>();
+    for (const p of opts.only) {
+      if (!Number.isInteger(p) || p < 0 || p >= meta.pieceCount) throw new RangeError(`piece ${p} out of range`);
+      set.add(p);
+    }
+    pieces = [...set].sort((a, b) => a - b);
+  }
+  const total = pieces ? pieces.length : meta.pieceCount;
+  const abortError = (): BtError => new BtError('ABORTED', 'piece check aborted');
+  if (signal?.aborted) throw abortError();
+  if (total === 0) return have;
+
+  const perBatch = Math.max(1, Math.floor(BATCH_BYTES / meta.pieceLength));
+  const batchBytes = perBatch * meta.pieceLength;
+  const lanes = Math.max(2, Math.min(hasher.size + 2, Math.floor(MEMORY_BUDGET / batchBytes)));
+  const work = batches(pieces, meta.pieceCount, perBatch);
+  let checked = 0;
+
+  const lane = async (): Promise<void> => {
+    let buf: Buffer | null = null;
+    for (;;) {
+      if (signal?.aborted) return;
+      const next = work.next();
+      if (next.done) return;
+      const { first, count } = next.value;
+      buf ??= allocShared(batchBytes);
+      // Read the batch's pieces back to back into one buffer.
+      const present: boolean[] = [];
+      let len = 0;
+      for (let k = 0; k < count; k++) {
+        const size = pieceSize(meta, first + k);
+        const got = await storage.readPiece(first + k, buf.subarray(len, len + size));
+        present.push(got !== null);
+        len += size;
+      }
+      if (signal?.aborted) return;
+      if (present.some(Boolean)) {
+        const digests = count === 1
+          ? await hasher.sha1(buf.subarray(0, len))
+          : await hasher.sha1Chunks(buf.subarray(0, len), meta.pieceLength);
+        for (let k = 0; k < count; k++) {
+          const p = first + k;
+          if (present[k] && digests.subarray(20 * k, 20 * k + 20).equals(meta.pieceHashes.subarray(20 * p, 20 * p + 20))) {
+            have.set(p);
+          }
+        }
+      }
+      checked += count;
+      onProgress?.(checked, total);
+    }
+  };
+
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError());
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    const all = Promise.all(Array.from({ length: Math.min(lanes, total) }, lane));
+    await Promise.race([all, aborted]);
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+  if (signal?.aborted) throw abortError();
+  return have;
+}

@@ -1,0 +1,381 @@
+/**
+ * File-system storage: a torrent's pieces mapped onto its files under a save folder (BEP 3 layout; BEP 47 padding
+ * files are never written and read as zeros).
+ *
+ * Invariants:
+ * - Containment (RELIABILITY rule 1): every path comes from `resolveInside(saveDir, file.path)`; before a file is
+ *   created or opened, the real path of its parent folder must lie inside the real save folder; folders are created
+ *   one component at a time under an already verified real folder; the final component is opened with O_NOFOLLOW
+ *   (a planted symlink is refused with BtError('BAD_PATH')) and must be a regular file.
+ * - At most `maxOpenFiles` descriptors are open (FdPool), and none is closed while an operation uses it.
+ * - A caller's buffer is never touched after the returned promise settles (every span settles first).
+ * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
+ */
+import * as fsp from 'node:fs/promises';
+import { constants as C } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { BtError, isBtError } from '../util/errors.js';
+import { FdPool } from './fd-pool.js';
+import { isInside, pieceSize, pieceSpans, resolveInside, type FileSpan } from './spans.js';
+import type { Storage, StorageMeta } from './storage.js';
+
+/** Options of `FsStorage.open`. */
+export interface FsStorageOptions {
+  /** Cap on open file descriptors (default 64). */
+  maxOpenFiles?: number;
+  /** Never create or write anything; files are opened O_RDONLY. */
+  readOnly?: boolean;
+}
+
+/** How many spans of one piece are read or written at once. */
+const SPAN_PARALLELISM = 8;
+
+type ErrnoError = Error & { code?: string };
+
+function errnoOf(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 3 && cur instanceof Error; i++) {
+    const code = (cur as ErrnoError).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+    cur = cur.cause;
+  }
+  return undefined;
+}
+
+/** Wrap an fs error as BtError('IO') naming the operation, the path and the errno code; BtErrors pass through. */
+export function ioError(op: string, p: string, e: unknown): BtError {
+  if (isBtError(e)) return e;
+  const code = errnoOf(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === 'ELOOP') return new BtError('BAD_PATH', `${op} ${p}: refusing a symbolic link (${msg})`, { cause: e });
+  const text = code && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
+  return new BtError('IO', `${op} ${p}: ${text}`, { cause: e });
+}
+
+function isMissing(e: unknown): boolean {
+  const code = errnoOf(e);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/**
+ * Run `fn` over `items` with at most `limit` in flight and wait for all to settle (the caller's buffer is then free
+ * again). Rejects with the first failure that is not "missing data", else the first failure.
+ */
+async function settleAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  const errors: unknown[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try { out[i] = await fn(items[i]!); } catch (e) { errors.push(e); }
+    }
+  };
+  const lanes: Promise<void>[] = [];
+  for (let k = 0; k < Math.min(limit, items.length); k++) lanes.push(lane());
+  await Promise.all(lanes);
+  if (errors.length > 0) throw errors.find((e) => !isMissing(e)) ?? errors[0];
+  return out;
+}
+
+/** Piece storage on the local file system. Create with `FsStorage.open`. */
+export class FsStorage implements Storage {
+  private readonly pool: FdPool;
+  private readonly paths: (string | null)[]; // null for padding files
+  private rootReal: string | null = null;
+  private readonly dirsMade = new Map<string, Promise<void>>();
+  private readonly dirty = new Set<number>();
+  private readonly emptyMade = new Set<number>();
+  /** Zero-length files to create when a piece around their offset is written. */
+  private readonly emptyByPiece = new Map<number, number[]>();
+  private active = 0;
+  private closing = false;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly meta: StorageMeta,
+    /** Absolute save folder (the folder that holds the torrent's name). */
+    readonly saveDir: string,
+    private readonly readOnly: boolean,
+    maxOpenFiles: number,
+  ) {
+    this.paths = meta.files.map((f) => (f.padding ? null : resolveInside(saveDir, f.path)));
+    meta.files.forEach((f, i) => {
+      if (f.length !== 0 || f.padding) return;
+      const piece = Math.max(0, Math.min(meta.pieceCount - 1, Math.floor(f.offset / meta.pieceLength)));
+      const list = this.emptyByPiece.get(piece) ?? [];
+      list.push(i);
+      this.emptyByPiece.set(piece, list);
+    });
+    this.pool = new FdPool(maxOpenFiles, (i, w) => this.openFile(i, w));
+  }
+
+  /**
+   * Open storage for `meta` under `saveDir`. Validates every path (BtError('BAD_PATH')); does not create anything.
+   */
+  static async open(meta: StorageMeta, saveDir: string, opts: FsStorageOptions = {}): Promise<FsStorage> {
+    const s = new FsStorage(meta, path.resolve(saveDir), opts.readOnly ?? false, opts.maxOpenFiles ?? 64);
+    await s.root(false).catch((e: unknown) => { if (!isMissing(e)) throw e; });
+    return s;
+  }
+
+  /** Absolute path of file `index` (lexical; containment is enforced at open time). */
+  filePath(index: number): string | null { return this.paths[index] ?? null; }
+
+  /** Descriptors open right now / at most so far (stats and tests). */
+  get openFiles(): number { return this.pool.openCount; }
+  get peakOpenFiles(): number { return this.pool.peakOpen; }
+
+  read(piece: number, begin: number, length: number): Promise<Buffer> {
+    return this.track(() => this.doRead(piece, begin, length));
+  }
+
+  private async doRead(piece: number, begin: number, length: number): Promise<Buffer> {
+    const spans = pieceSpans(this.meta, piece, begin, length);
+    const buf = Buffer.allocUnsafe(length);
+    const complete = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset - begin));
+    const short = complete.indexOf(false);
+    if (short >= 0) {
+      const f = spans[short]!.fileIndex;
+      throw new BtError('IO', `read ${this.paths[f]}: beyond end of file (piece ${piece}, ${begin}+${length})`);
+    }
+    return buf;
+  }
+
+  readPiece(piece: number, into?: Buffer): Promise<Buffer | null> {
+    return this.track(() => this.doReadPiece(piece, into));
+  }
+
+  private async doReadPiece(piece: number, into?: Buffer): Promise<Buffer | null> {
+    const size = pieceSize(this.meta, piece);
+    if (into && into.length < size) throw new RangeError(`buffer of ${into.length} bytes for piece of ${size}`);
+    const buf = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+    const spans = pieceSpans(this.meta, piece);
+    try {
+      const complete = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset));
+      return complete.every(Boolean) ? buf : null;
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
+  }
+
+  writePiece(piece: number, data: Buffer): Promise<void> {
+    return this.track(() => this.doWritePiece(piece, data));
+  }
+
+  private async doWritePiece(piece: number, data: Buffer): Promise<void> {
+    if (this.readOnly) throw new BtError('IO', `write piece ${piece}: storage is read-only`);
+    const size = pieceSize(this.meta, piece);
+    if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
+    const spans = pieceSpans(this.meta, piece).filter((s) => !this.meta.files[s.fileIndex]!.padding);
+    const empties = (this.emptyByPiece.get(piece) ?? []).filter((i) => !this.emptyMade.has(i));
+    const jobs: Array<() => Promise<void>> = [
+      ...spans.map((s) => () => this.writeSpan(s, data)),
+      ...empties.map((i) => () => this.touchEmpty(i)),
+    ];
+    await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
+  }
+
+  prepare(): Promise<void> {
+    return this.track(() => this.doPrepare());
+  }
+
+  private async doPrepare(): Promise<void> {
+    if (this.readOnly) return;
+    const jobs: Array<() => Promise<void>> = [];
+    this.meta.files.forEach((f, i) => {
+      if (f.padding) return;
+      if (f.length === 0) jobs.push(() => this.touchEmpty(i));
+      else jobs.push(() => this.ensureDir(f.path.slice(0, -1)));
+    });
+    await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
+  }
+
+  flush(): Promise<void> {
+    return this.track(() => this.doFlush());
+  }
+
+  private async doFlush(): Promise<void> {
+    const files = [...this.dirty];
+    for (const i of files) this.dirty.delete(i);
+    await settleAll(files, SPAN_PARALLELISM, (i) =>
+      this.pool.use(i, true, (h) => h.datasync()).catch((e: unknown) => {
+        this.dirty.add(i);
+        throw ioError('sync', this.paths[i]!, e);
+      }));
+  }
+
+  /** Refuse new operations, wait for the ones already started, close every descriptor. */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.active > 0) await new Promise<void>((r) => { this.idleWaiters.push(r); });
+    await this.pool.close();
+  }
+
+  private async track<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new BtError('ABORTED', 'storage closed');
+    this.active++;
+    try {
+      return await op();
+    } finally {
+      if (--this.active === 0) for (const f of this.idleWaiters.splice(0)) f();
+    }
+  }
+
+  // ---- internals ----
+
+  private async readSpan(s: FileSpan, buf: Buffer, at: number): Promise<boolean> {
+    if (this.meta.files[s.fileIndex]!.padding) {
+      buf.fill(0, at, at + s.length);
+      return true;
+    }
+    const p = this.paths[s.fileIndex]!;
+    return this.pool.use(s.fileIndex, false, async (h) => {
+      let done = 0;
+      try {
+        while (done < s.length) {
+          const { bytesRead } = await h.read(buf, at + done, s.length - done, s.fileOffset + done);
+          if (bytesRead === 0) return false;
+          done += bytesRead;
+        }
+      } catch (e) {
+        throw ioError('read', p, e);
+      }
+      return true;
+    });
+  }
+
+  private async writeSpan(s: FileSpan, data: Buffer): Promise<void> {
+    const p = this.paths[s.fileIndex]!;
+    await this.pool.use(s.fileIndex, true, async (h) => {
+      let done = 0;
+      try {
+        while (done < s.length) {
+          const { bytesWritten } = await h.write(data, s.pieceOffset + done, s.length - done, s.fileOffset + done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        throw ioError('write', p, e);
+      } finally {
+        if (done > 0) this.dirty.add(s.fileIndex);
+      }
+    });
+  }
+
+  private async touchEmpty(i: number): Promise<void> {
+    await this.pool.use(i, true, async () => undefined);
+    this.emptyMade.add(i);
+  }
+
+  /** Real path of the save folder; created (it is the user's choice, so recursively) when `create`. */
+  private async root(create: boolean): Promise<string> {
+    if (this.rootReal) return this.rootReal;
+    try {
+      this.rootReal = await fsp.realpath(this.saveDir);
+    } catch (e) {
+      if (!create || !isMissing(e)) throw ioError('realpath', this.saveDir, e);
+      try {
+        await fsp.mkdir(this.saveDir, { recursive: true });
+        this.rootReal = await fsp.realpath(this.saveDir);
+      } catch (e2) {
+        throw ioError('mkdir', this.saveDir, e2);
+      }
+    }
+    return this.rootReal;
+  }
+
+  /** Create folders `components` (relative to the save folder) one level at a time, each proven inside. */
+  private ensureDir(components: string[]): Promise<void> {
+    const key = components.join('/');
+    let p = this.dirsMade.get(key);
+    if (!p) {
+      p = this.makeDirs(components);
+      this.dirsMade.set(key, p);
+      p.catch(() => this.dirsMade.delete(key));
+    }
+    return p;
+  }
+
+  private async makeDirs(components: string[]): Promise<void> {
+    const root = await this.root(true);
+    let real = root;
+    for (const c of components) {
+      const next = path.join(real, c);
+      try {
+        await fsp.mkdir(next);
+      } catch (e) {
+        if (errnoOf(e) !== 'EEXIST') throw ioError('mkdir', next, e);
+      }
+      try {
+        real = await fsp.realpath(next);
+      } catch (e) {
+        throw ioError('realpath', next, e);
+      }
+      if (!isInside(root, real)) throw new BtError('BAD_PATH', `folder ${next} resolves outside the save folder (${real})`);
+    }
+  }
+
+  /** The FdPool opener: containment checks, then open with O_NOFOLLOW. */
+  private async openFile(index: number, write: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
+    const p = this.paths[index];
+    if (!p) throw new BtError('IO', `file ${index} is a padding file`);
+    if (write && this.readOnly) throw new BtError('IO', `open ${p}: storage is read-only`);
+    const file = this.meta.files[index]!;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.openChecked(p, file.path, write);
+      } catch (e) {
+        // A folder we made earlier may have been removed behind our back: forget it and retry once.
+        if (write && attempt === 0 && isMissing(e)) { this.dirsMade.delete(file.path.slice(0, -1).join('/')); continue; }
+        throw e;
+      }
+    }
+  }
+
+  private async openChecked(p: string, components: string[], write: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
+    const root = await this.root(write);
+    if (write) await this.ensureDir(components.slice(0, -1));
+    let parent: string;
+    try {
+      parent = await fsp.realpath(path.dirname(p));
+    } catch (e) {
+      throw ioError('realpath', path.dirname(p), e);
+    }
+    if (!isInside(root, parent)) throw new BtError('BAD_PATH', `${p}: folder resolves outside the save folder (${parent})`);
+    const target = path.join(parent, path.basename(p));
+    const base = C.O_NOFOLLOW | C.O_NONBLOCK;
+    let handle: FileHandle;
+    let writable: boolean;
+    try {
+      if (write) {
+        handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
+        writable = true;
+      } else if (this.readOnly) {
+        handle = await fsp.open(target, base | C.O_RDONLY);
+        writable = false;
+      } else {
+        try {
+          handle = await fsp.open(target, base | C.O_RDWR);
+          writable = true;
+        } catch (e) {
+          const code = errnoOf(e);
+          if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
+          handle = await fsp.open(target, base | C.O_RDONLY);
+          writable = false;
+        }
+      }
+    } catch (e) {
+      throw ioError('open', p, e);
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new BtError('BAD_PATH', `open ${p}: not a regular file`);
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw ioError('stat', p, e);
+    }
+    return { handle, writable };
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop.
+ *
+ * Invariants: every job settles exactly once (digest, worker failure → BtError('IO'), or close → BtError('ABORTED'));
+ * a worker holds at most PER_WORKER jobs and the rest wait in a FIFO queue; a worker is ref'd exactly while it has
+ * jobs, so an idle pool never keeps the process alive; a crashed worker's jobs are rejected and a new worker is
+ * started on demand. Bytes in a SharedArrayBuffer are hashed in place (no copy); other bytes are copied once into a
+ * fresh ArrayBuffer that is transferred, so the caller's buffer is never detached or modified.
+ */
+import { Worker } from 'node:worker_threads';
+import * as os from 'node:os';
+import { BtError } from '../util/errors.js';
+import type { HashRequest, HashResponse } from './hash-worker.js';
+
+/** Jobs handed to one worker at a time (one running, one ready), the rest queue in the pool. */
+const PER_WORKER = 2;
+
+/** A Buffer backed by a SharedArrayBuffer: HashPool hashes it without copying. */
+export function allocShared(length: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(length));
+}
+
+/** True if `data` lives in a SharedArrayBuffer. */
+export function isShared(data: Uint8Array): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer;
+}
+
+interface Job {
+  id: number;
+  req: HashRequest;
+  transfer: ArrayBuffer[];
+  resolve: (digests: Buffer) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
+  dead: boolean;
+}
+
+/** Options of HashPool. */
+export interface HashPoolOptions {
+  /** Worker threads (default `max(1, min(4, os.availableParallelism()))`). */
+  workers?: number;
+}
+
+/** A pool of SHA-1 worker threads with a job queue and least-busy dispatch. */
+export class HashPool {
+  /** Configured number of workers. */
+  readonly size: number;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private closed = false;
+  private readonly url = new URL('./hash-worker.js', import.meta.url);
+
+  constructor(opts: HashPoolOptions = {}) {
+    const n = opts.workers ?? Math.max(1, Math.min(4, os.availableParallelism()));
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`workers must be a positive integer, got ${n}`);
+    this.size = n;
+  }
+
+  /** Workers running now (they start on demand, up to `size`). */
+  get liveWorkers(): number { return this.slots.length; }
+  /** Jobs queued or running. */
+  get pending(): number {
+    let n = this.queue.length;
+    for (const s of this.slots) n += s.jobs.size;
+    return n;
+  }
+
+  /** SHA-1 digest (20 bytes) of `data`. */
+  async sha1(data: Uint8Array): Promise<Buffer> {
+    return this.submit(data, 0);
+  }
+
+  /**
+   * SHA-1 of each consecutive `chunkLength`-byte chunk of `data` (the last may be short), concatenated
+   * (20 bytes per chunk). One message for many small pieces.
+   */
+  async sha1Chunks(data: Uint8Array, chunkLength: number): Promise<Buffer> {
+    if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new RangeError(`bad chunk length ${chunkLength}`);
+    return this.submit(data, chunkLength);
+  }
+
+  /** True if SHA-1(`data`) equals `expected`. */
+  async verify(data: Uint8Array, expected: Uint8Array): Promise<boolean> {
+    const d = await this.sha1(data);
+    return d.equals(expected);
+  }
+
+  /** Terminate the workers. Queued and running jobs reject with BtError('ABORTED'). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = (): BtError => new BtError('ABORTED', 'hash pool closed');
+    for (const j of this.queue.splice(0)) j.reject(err());
+    const slots = this.slots.splice(0);
+    for (const s of slots) {
+      s.dead = true;
+      for (const j of s.jobs.values()) j.reject(err());
+      s.jobs.clear();
+    }
+    await Promise.allSettled(slots.map((s) => s.worker.terminate()));
+  }
+
+  private submit(data: Uint8Array, chunk: number): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new BtError('ABORTED', 'hash pool closed'));
+    let req: HashRequest;
+    let transfer: ArrayBuffer[] = [];
+    if (isShared(data)) {
+      req = { id: 0, buf: data.buffer, offset: data.byteOffset, length: data.byteLength, chunk };
+    } else {
+      const copy = new ArrayBuffer(data.byteLength);
+      new Uint8Array(copy).set(data);
+      req = { id: 0, buf: copy, offset: 0, length: data.byteLength, chunk };
+      transfer = [copy];
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const id = this.nextId++;
+      req.id = id;
+      this.queue.push({ id, req, transfer, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Hand queued jobs to the least busy workers, starting workers as needed. */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      let best: Slot | undefined;
+      for (const s of this.slots) if (s.jobs.size < PER_WORKER && (!best || s.jobs.size < best.jobs.size)) best = s;
+      if (!best || (best.jobs.size > 0 && this.slots.length < this.size)) best = this.spawn() ?? best;
+      if (!best) return;
+      const job = this.queue.shift()!;
+      best.jobs.set(job.id, job);
+      if (best.jobs.size === 1) best.worker.ref();
+      try {
+        best.worker.postMessage(job.req, job.transfer);
+      } catch (e) {
+        best.jobs.delete(job.id);
+        this.updateRef(best);
+        job.reject(new BtError('IO', `hash worker: cannot post job: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      }
+    }
+  }
+
+  private spawn(): Slot | undefined {
+    if (this.slots.length >= this.size) return undefined;
+    // execArgv: [] so flags meant for the main script (e.g. --input-type, --eval) are not inherited.
+    const worker = new Worker(this.url, { execArgv: [] });
+    const slot: Slot = { worker, jobs: new Map(), dead: false };
+    worker.unref();
+    worker.on('message', (res: HashResponse) => this.onMessage(slot, res));
+    worker.on('error', (e: Error) => this.onFailure(slot, e));
+    worker.on('exit', (code: number) => this.onFailure(slot, new Error(`hash worker exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private onMessage(slot: Slot, res: HashResponse): void {
+    const job = slot.jobs.get(res.id);
+    if (!job) return;
+    slot.jobs.delete(res.id);
+    this.updateRef(slot);
+    if ('digests' in res) job.resolve(Buffer.from(res.digests.buffer, res.digests.byteOffset, res.digests.byteLength));
+    else job.reject(new BtError('IO', `hash worker: ${res.error}`));
+    this.pump();
+  }
+
+  /** A worker died: reject its jobs, drop it; the next pump starts a replacement. */
+  private onFailure(slot: Slot, e: Error): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    for (const j of slot.jobs.values()) j.reject(new BtError('IO', `hash worker failed: ${e.message}`, { cause: e }));
+    slot.jobs.clear();
+    void slot.worker.terminate().catch(() => undefined);
+    this.pump();
+  }
+
+  private updateRef(slot: Slot): void {
+    if (slot.jobs.size === 0) slot.worker.unref();
+    else slot.worker.ref();
+  }
+}

@@ -1,0 +1,368 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BtError, isBtError } from '../../util/errors.js';
+import { encodeMessage, type Message } from './messages.js';
+import { MessageDecoder, bitfieldProblem, type WireGeometry, type DecoderLimits } from './decoder.js';
+
+// 10 pieces of 32 KiB; the last one is 20000 bytes.
+const G: WireGeometry = { pieceCount: 10, pieceLength: 32768, totalLength: 9 * 32768 + 20000 };
+const pieceSize = (i: number): number => (i === G.pieceCount - 1 ? 20000 : G.pieceLength);
+
+/** Decodes everything the chunks hold; asserts nothing is left over. */
+function decodeAll(chunks: Buffer[], g: WireGeometry | null = G, limits?: DecoderLimits): Message[] {
+  const d = new MessageDecoder(g, limits);
+  const out: Message[] = [];
+  for (const c of chunks) {
+    d.push(c);
+    for (let m = d.next(); m !== null; m = d.next()) out.push(m);
+    assert.ok(d.needed >= 1, 'needed >= 1 after next() returned null');
+  }
+  assert.equal(d.buffered, 0, 'no bytes left over');
+  return out;
+}
+
+/** Pushes `bytes` (hex or buffer) in one go and returns the PROTOCOL error reason that next() throws. */
+function reasonOf(bytes: Buffer | string, g: WireGeometry | null = G, limits?: DecoderLimits): string {
+  const d = new MessageDecoder(g, limits);
+  d.push(typeof bytes === 'string' ? Buffer.from(bytes, 'hex') : bytes);
+  try {
+    while (d.next() !== null) { /* drain */ }
+  } catch (e) {
+    assert.ok(isBtError(e, 'PROTOCOL'), `expected BtError PROTOCOL, got ${String(e)}`);
+    return e.message;
+  }
+  assert.fail('expected a protocol error');
+}
+
+const u32 = (n: number): string => n.toString(16).padStart(8, '0');
+const hdr = (len: number, id: number): string => u32(len) + id.toString(16).padStart(2, '0');
+
+const SAMPLE: Message[] = [
+  { type: 'keepAlive' }, { type: 'choke' }, { type: 'unchoke' }, { type: 'interested' }, { type: 'notInterested' },
+  { type: 'bitfield', bitfield: Buffer.from([0xa5, 0x40]) },
+  { type: 'have', index: 9 }, { type: 'request', index: 9, begin: 16384, length: 3616 },
+  { type: 'piece', index: 0, begin: 16384, block: Buffer.alloc(16384, 0x5a) },
+  { type: 'piece', index: 9, begin: 19990, block: Buffer.from('0123456789') },
+  { type: 'cancel', index: 3, begin: 0, length: 16384 }, { type: 'port', port: 51413 },
+  { type: 'suggest', index: 4 }, { type: 'haveAll' }, { type: 'haveNone' },
+  { type: 'reject', index: 8, begin: 32767, length: 1 }, { type: 'allowedFast', index: 0 },
+  { type: 'extended', id: 0, payload: Buffer.from('d1:md6:ut_pexi1eee') }, { type: 'extended', id: 3, payload: Buffer.alloc(0) },
+  { type: 'unknown', id: 200, length: 40 }, { type: 'unknown', id: 21, length: 1 }, { type: 'keepAlive' },
+];
+const SAMPLE_BYTES = Buffer.concat(SAMPLE.map(encodeMessage));
+
+test('a stream of every message type decodes when split at every byte boundary', () => {
+  for (let i = 0; i <= SAMPLE_BYTES.length; i++) {
+    const got = decodeAll([SAMPLE_BYTES.subarray(0, i), SAMPLE_BYTES.subarray(i)]);
+    assert.deepEqual(got, SAMPLE, `split at ${i}`);
+  }
+});
+
+test('the same stream decodes when split at every pair of small boundaries (three chunks)', () => {
+  // The first 120 bytes hold every header shape; a 3-way split there exercises the cross-chunk readers.
+  for (let i = 0; i <= 120; i++) {
+    for (let j = i; j <= 120; j++) {
+      const got = decodeAll([SAMPLE_BYTES.subarray(0, i), SAMPLE_BYTES.subarray(i, j), SAMPLE_BYTES.subarray(j)]);
+      assert.deepEqual(got, SAMPLE, `split at ${i}, ${j}`);
+    }
+  }
+});
+
+test('the stream decodes when fed one byte at a time', () => {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < SAMPLE_BYTES.length; i++) chunks.push(SAMPLE_BYTES.subarray(i, i + 1));
+  assert.deepEqual(decodeAll(chunks), SAMPLE);
+});
+
+test('many messages in one chunk', () => {
+  const msgs: Message[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const index = i % G.pieceCount;
+    msgs.push(i % 3 === 0 ? { type: 'have', index }
+      : i % 3 === 1 ? { type: 'request', index, begin: 0, length: 16384 }
+        : { type: 'piece', index, begin: 16, block: Buffer.alloc(64, i & 0xff) });
+  }
+  const one = Buffer.concat(msgs.map(encodeMessage));
+  const d = new MessageDecoder(G);
+  d.push(one);
+  const got: Message[] = [];
+  for (let m = d.next(); m !== null; m = d.next()) got.push(m);
+  assert.deepEqual(got, msgs);
+  assert.equal(d.buffered, 0);
+  assert.equal(d.needed, 4);
+});
+
+test('a block inside one chunk is a zero-copy view; a block across chunks is one fresh copy', () => {
+  const msg = encodeMessage({ type: 'piece', index: 2, begin: 0, block: Buffer.alloc(16384, 1) });
+  const d = new MessageDecoder(G);
+  d.push(msg);
+  const m = d.next();
+  assert.ok(m && m.type === 'piece');
+  assert.equal(m.block.buffer, msg.buffer);
+  assert.equal(m.block.byteOffset, msg.byteOffset + 13);
+
+  const a = msg.subarray(0, 1000);
+  const b = msg.subarray(1000);
+  d.push(a);
+  d.push(b);
+  const m2 = d.next();
+  assert.ok(m2 && m2.type === 'piece');
+  assert.notEqual(m2.block.buffer, msg.buffer);
+  assert.ok(m2.block.equals(Buffer.alloc(16384, 1)));
+});
+
+test('a bitfield is always a copy (it is kept for the life of the connection)', () => {
+  const msg = encodeMessage({ type: 'bitfield', bitfield: Buffer.from([0xff, 0xc0]) });
+  const d = new MessageDecoder(G);
+  d.push(msg);
+  const m = d.next();
+  assert.ok(m && m.type === 'bitfield');
+  msg.fill(0);
+  assert.equal(m.bitfield.toString('hex'), 'ffc0');
+});
+
+test('needed: exact byte counts through every stage of a piece message', () => {
+  const msg = encodeMessage({ type: 'piece', index: 1, begin: 100, block: Buffer.alloc(500, 3) });
+  const d = new MessageDecoder(G);
+  assert.equal(d.needed, 4);
+  const expectNeeded = (pos: number): number => {
+    if (pos < 4) return 4 - pos;      // length prefix
+    if (pos < 5) return 1;            // id
+    if (pos < 13) return 13 - pos;    // index + begin (validated before the block is waited for)
+    return msg.length - pos;          // block
+  };
+  for (let pos = 0; pos < msg.length; pos++) {
+    assert.equal(d.next(), null);
+    assert.equal(d.needed, expectNeeded(pos), `at ${pos}`);
+    d.push(msg.subarray(pos, pos + 1));
+  }
+  assert.equal(d.needed, 0, 'a full stage is buffered: call next()');
+  assert.equal(d.next()?.type, 'piece');
+  assert.equal(d.needed, 4);
+});
+
+test('needed: pushing exactly `needed` bytes each time always makes progress (property)', () => {
+  fc.assert(fc.property(fc.array(arbMessage(), { maxLength: 20 }), (msgs) => {
+    const bytes = Buffer.concat(msgs.map(encodeMessage));
+    const d = new MessageDecoder(G);
+    const got: Message[] = [];
+    let pos = 0;
+    let pushes = 0;
+    while (pos < bytes.length) {
+      const n = d.needed;
+      assert.ok(n >= 1);
+      d.push(bytes.subarray(pos, pos + n));
+      pos += n;
+      pushes++;
+      assert.equal(d.needed, 0, 'exactly `needed` bytes complete a stage');
+      for (let m = d.next(); m !== null; m = d.next()) got.push(m);
+      assert.ok(d.needed >= 1);
+    }
+    assert.deepEqual(got, msgs);
+    assert.ok(pushes <= msgs.length * 4, `${pushes} pushes for ${msgs.length} messages`);
+  }), { numRuns: 100 });
+});
+
+test('unknown ids are skipped as they arrive, never buffered', () => {
+  const d = new MessageDecoder(G);
+  d.push(Buffer.from(hdr(1 + 100000, 99), 'hex'));
+  assert.equal(d.next(), null);
+  assert.equal(d.needed, 100000);
+  d.push(Buffer.alloc(60000));
+  assert.equal(d.next(), null);
+  assert.equal(d.buffered, 0);
+  assert.equal(d.needed, 40000);
+  d.push(Buffer.concat([Buffer.alloc(40000), encodeMessage({ type: 'have', index: 1 })]));
+  assert.deepEqual(d.next(), { type: 'unknown', id: 99, length: 100001 });
+  assert.deepEqual(d.next(), { type: 'have', index: 1 });
+});
+
+test('a 0xFFFFFFFF length prefix is rejected after 4 bytes, without waiting or allocating', () => {
+  const d = new MessageDecoder(G);
+  const before = process.memoryUsage().arrayBuffers;
+  d.push(Buffer.from('ffffffff', 'hex'));
+  assert.throws(() => d.next(), (e) => isBtError(e, 'PROTOCOL') && e.message === 'message too long: 4294967295 > 1049600');
+  assert.ok(process.memoryUsage().arrayBuffers - before < 1024 * 1024);
+});
+
+test('after an error the decoder is dead and rethrows the same error', () => {
+  const d = new MessageDecoder(G);
+  d.push(Buffer.from(hdr(6, 4) + '0000000100', 'hex'));
+  let first: unknown;
+  try { d.next(); } catch (e) { first = e; }
+  assert.ok(first instanceof BtError);
+  d.push(encodeMessage({ type: 'choke' }));
+  assert.throws(() => d.next(), (e) => e === first);
+  assert.equal(d.buffered, 0);
+});
+
+test('general cap and configurable limits', () => {
+  assert.equal(reasonOf(u32(1049601)), 'message too long: 1049601 > 1049600');
+  assert.equal(reasonOf(u32(101), G, { maxMessageLength: 100 }), 'message too long: 101 > 100');
+  // Unknown ids within the cap are fine; over the cap they are not.
+  assert.equal(reasonOf(hdr(200, 99), G, { maxMessageLength: 100 }), 'message too long: 200 > 100');
+  assert.throws(() => new MessageDecoder(G, { maxBlockLength: 0 }), RangeError);
+});
+
+test('each fixed-size message must have its exact length (checked at the id byte)', () => {
+  const cases: Array<[number, string, number]> = [
+    [0, 'choke', 1], [1, 'unchoke', 1], [2, 'interested', 1], [3, 'not interested', 1], [4, 'have', 5],
+    [6, 'request', 13], [8, 'cancel', 13], [9, 'port', 3], [13, 'suggest', 5], [14, 'have all', 1],
+    [15, 'have none', 1], [16, 'reject', 13], [17, 'allowed fast', 5],
+  ];
+  for (const [id, name, len] of cases) {
+    for (const bad of [len - 1, len + 1]) {
+      if (bad < 1) continue;
+      // Only the 5 header bytes are pushed: the error must not wait for the body.
+      assert.equal(reasonOf(hdr(bad, id)), `${name} message has wrong length: ${bad} != ${len}`);
+    }
+  }
+});
+
+test('piece: at most one block, never empty, and inside its piece', () => {
+  assert.equal(reasonOf(hdr(70000, 7)), 'piece message too long: 70000 > 16393');
+  assert.equal(reasonOf(hdr(16394, 7)), 'piece message too long: 16394 > 16393');
+  assert.equal(reasonOf(hdr(9, 7)), 'piece message too short: 9 < 10 (empty block)');
+  assert.equal(reasonOf(hdr(9 + 1024, 7), G, { maxBlockLength: 1000 }), 'piece message too long: 1033 > 1009');
+  // Index and range are checked from the 13-byte header, before the block arrives.
+  assert.equal(reasonOf(hdr(9 + 16384, 7) + u32(10) + u32(0)), 'piece index out of range: 10 >= 10');
+  assert.equal(reasonOf(hdr(9 + 16384, 7) + u32(9) + u32(16384)),
+    'piece outside piece 9: begin 16384 + length 16384 > piece size 20000');
+  assert.equal(reasonOf(hdr(9 + 1, 7) + u32(0) + u32(32768)),
+    'piece outside piece 0: begin 32768 + length 1 > piece size 32768');
+  assert.equal(reasonOf(hdr(9 + 1, 7) + u32(0) + u32(0xffffffff)),
+    'piece outside piece 0: begin 4294967295 + length 1 > piece size 32768');
+});
+
+test('bitfield: exact length and zero spare bits', () => {
+  assert.equal(reasonOf(hdr(4, 5)), 'bitfield message has wrong length: 4 != 3 (10 pieces)');
+  assert.equal(reasonOf(hdr(2, 5)), 'bitfield message has wrong length: 2 != 3 (10 pieces)');
+  assert.equal(reasonOf(hdr(3, 5) + 'ff' + 'e0'), 'bitfield has spare bits set: last byte 0xe0, 6 spare bits');
+  assert.equal(reasonOf(hdr(3, 5) + 'ff' + 'c1'), 'bitfield has spare bits set: last byte 0xc1, 6 spare bits');
+  const g16 = { pieceCount: 16, pieceLength: 16384, totalLength: 16 * 16384 };
+  assert.deepEqual(decodeAll([Buffer.from(hdr(3, 5) + 'ffff', 'hex')], g16), [{ type: 'bitfield', bitfield: Buffer.from('ffff', 'hex') }]);
+  assert.equal(bitfieldProblem(Buffer.from([0xff, 0xc0]), 10), null);
+  assert.match(bitfieldProblem(Buffer.from([0xff]), 10) ?? '', /wrong length: 1 != 2/);
+});
+
+for (const [id, what] of [[6, 'request'], [8, 'cancel'], [16, 'reject']] as const) {
+  test(`${what}: 0 < length <= 16 KiB, index in range, inside its piece`, () => {
+    const msg = (i: number, b: number, l: number): string => hdr(13, id) + u32(i) + u32(b) + u32(l);
+    assert.equal(reasonOf(msg(0, 0, 0)), `${what} length is zero`);
+    assert.equal(reasonOf(msg(0, 0, 16385)), `${what} length too long: 16385 > 16384`);
+    assert.equal(reasonOf(msg(0, 0, 131072)), `${what} length too long: 131072 > 16384`);
+    assert.equal(reasonOf(msg(10, 0, 16384)), `${what} index out of range: 10 >= 10`);
+    assert.equal(reasonOf(msg(0xffffffff, 0, 16384)), `${what} index out of range: 4294967295 >= 10`);
+    assert.equal(reasonOf(msg(9, 16384, 16384)), `${what} outside piece 9: begin 16384 + length 16384 > piece size 20000`);
+    assert.equal(reasonOf(msg(3, 32767, 2)), `${what} outside piece 3: begin 32767 + length 2 > piece size 32768`);
+    const okMsg = Buffer.from(msg(9, 16384, 3616), 'hex');
+    assert.deepEqual(decodeAll([okMsg]), [{ type: what, index: 9, begin: 16384, length: 3616 }]);
+  });
+}
+
+test('have, suggest, allowed fast: index < pieceCount', () => {
+  assert.equal(reasonOf(hdr(5, 4) + u32(10)), 'have index out of range: 10 >= 10');
+  assert.equal(reasonOf(hdr(5, 13) + u32(11)), 'suggest index out of range: 11 >= 10');
+  assert.equal(reasonOf(hdr(5, 17) + u32(0x80000000)), 'allowed fast index out of range: 2147483648 >= 10');
+});
+
+test('extended: at least the id byte, payload <= maxExtendedLength', () => {
+  assert.equal(reasonOf(hdr(1, 20)), 'extended message too short: 1 < 2');
+  assert.equal(reasonOf(hdr(2 + 1048577, 20)), 'extended message too long: payload 1048577 > 1048576');
+  assert.equal(reasonOf(hdr(2 + 101, 20), G, { maxExtendedLength: 100 }), 'extended message too long: payload 101 > 100');
+  const ok = encodeMessage({ type: 'extended', id: 1, payload: Buffer.alloc(100, 9) });
+  assert.deepEqual(decodeAll([ok], G, { maxExtendedLength: 100 }), [{ type: 'extended', id: 1, payload: Buffer.alloc(100, 9) }]);
+});
+
+test('unknown geometry (magnet, before metadata): structure checked, indexes not; setGeometry turns checks on', () => {
+  const d = new MessageDecoder(null);
+  d.push(encodeMessage({ type: 'bitfield', bitfield: Buffer.alloc(300, 0xff) }));
+  d.push(encodeMessage({ type: 'have', index: 12345 }));
+  assert.equal(d.next()?.type, 'bitfield');
+  assert.deepEqual(d.next(), { type: 'have', index: 12345 });
+  assert.equal(reasonOf(hdr(70000, 7), null), 'piece message too long: 70000 > 16393');
+  assert.equal(reasonOf(hdr(13, 6) + u32(1) + u32(0) + u32(16385), null), 'request length too long: 16385 > 16384');
+  d.setGeometry(G);
+  d.push(encodeMessage({ type: 'have', index: 12345 }));
+  assert.throws(() => d.next(), /have index out of range: 12345 >= 10/);
+});
+
+test('geometry is validated', () => {
+  assert.throws(() => new MessageDecoder({ pieceCount: 2, pieceLength: 100, totalLength: 201 }), RangeError);
+  assert.throws(() => new MessageDecoder({ pieceCount: 2, pieceLength: 100, totalLength: 100 }), RangeError);
+  assert.throws(() => new MessageDecoder({ pieceCount: 1, pieceLength: 0, totalLength: 0 }), RangeError);
+  assert.doesNotThrow(() => new MessageDecoder({ pieceCount: 2, pieceLength: 100, totalLength: 101 }));
+  assert.doesNotThrow(() => new MessageDecoder({ pieceCount: 0, pieceLength: 16384, totalLength: 0 }));
+});
+
+// --- property tests ------------------------------------------------------------------------------------------------
+
+const arbIndex = fc.integer({ min: 0, max: G.pieceCount - 1 });
+/** A block reference (index, begin, length) valid for G. */
+const arbRef = (maxLen: number): fc.Arbitrary<{ index: number; begin: number; length: number }> =>
+  arbIndex.chain((index) => fc.integer({ min: 1, max: Math.min(maxLen, pieceSize(index)) }).chain((length) =>
+    fc.integer({ min: 0, max: pieceSize(index) - length }).map((begin) => ({ index, begin, length }))));
+const UNKNOWN_IDS = [10, 11, 12, 18, 19, 21, 22, 99, 255];
+
+function arbMessage(): fc.Arbitrary<Message> {
+  return fc.oneof(
+    fc.constantFrom<Message>({ type: 'keepAlive' }, { type: 'choke' }, { type: 'unchoke' }, { type: 'interested' },
+      { type: 'notInterested' }, { type: 'haveAll' }, { type: 'haveNone' }),
+    arbIndex.map((index): Message => ({ type: 'have', index })),
+    arbIndex.map((index): Message => ({ type: 'suggest', index })),
+    arbIndex.map((index): Message => ({ type: 'allowedFast', index })),
+    fc.uint8Array({ minLength: 2, maxLength: 2 }).map((b): Message => {
+      b[1]! &= 0xc0; // 10 pieces: 6 spare bits
+      return { type: 'bitfield', bitfield: Buffer.from(b) };
+    }),
+    arbRef(16384).map((r): Message => ({ type: 'request', ...r })),
+    arbRef(16384).map((r): Message => ({ type: 'cancel', ...r })),
+    arbRef(16384).map((r): Message => ({ type: 'reject', ...r })),
+    arbRef(2048).chain((r) => fc.uint8Array({ minLength: r.length, maxLength: r.length })
+      .map((b): Message => ({ type: 'piece', index: r.index, begin: r.begin, block: Buffer.from(b) }))),
+    fc.integer({ min: 0, max: 65535 }).map((port): Message => ({ type: 'port', port })),
+    fc.record({ id: fc.integer({ min: 0, max: 255 }), payload: fc.uint8Array({ maxLength: 300 }) })
+      .map(({ id, payload }): Message => ({ type: 'extended', id, payload: Buffer.from(payload) })),
+    fc.record({ id: fc.constantFrom(...UNKNOWN_IDS), length: fc.integer({ min: 1, max: 300 }) })
+      .map(({ id, length }): Message => ({ type: 'unknown', id, length })),
+  );
+}
+
+/** Splits `buf` at the given cut points (any order, duplicates allowed, giving empty chunks). */
+function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(buf.subarray(prev, p));
+    prev = p;
+  }
+  out.push(buf.subarray(prev));
+  return out;
+}
+
+test('property: decode(encode(msgs)) === msgs for any chunking of the stream', () => {
+  fc.assert(fc.property(
+    fc.array(arbMessage(), { minLength: 1, maxLength: 30 }),
+    fc.array(fc.nat(), { maxLength: 40 }),
+    (msgs, cuts) => {
+      const bytes = Buffer.concat(msgs.map(encodeMessage));
+      assert.deepEqual(decodeAll(splitAt(bytes, cuts)), msgs);
+    },
+  ), { numRuns: 300 });
+});
+
+test('property: random bytes never make the decoder throw anything but a PROTOCOL BtError', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
+    const d = new MessageDecoder(G, { maxMessageLength: 1000 });
+    try {
+      for (const c of splitAt(Buffer.from(bytes), cuts)) {
+        d.push(c);
+        while (d.next() !== null) { /* drain */ }
+      }
+    } catch (e) {
+      assert.ok(isBtError(e, 'PROTOCOL'), String(e));
+    }
+  }), { numRuns: 300 });
+});

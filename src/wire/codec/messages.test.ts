@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeMessage, encodePieceHeader, CHOKE, KEEP_ALIVE, type Message } from './messages.js';
+import { MessageDecoder } from './decoder.js';
+
+// Golden bytes: [message, hex of the full encoding (length prefix included)].
+const GOLDEN: Array<[Message, string]> = [
+  [{ type: 'keepAlive' }, '00000000'],
+  [{ type: 'choke' }, '0000000100'],
+  [{ type: 'unchoke' }, '0000000101'],
+  [{ type: 'interested' }, '0000000102'],
+  [{ type: 'notInterested' }, '0000000103'],
+  [{ type: 'have', index: 9 }, '000000050400000009'],
+  [{ type: 'bitfield', bitfield: Buffer.from([0xff, 0x80]) }, '0000000305ff80'],
+  [{ type: 'request', index: 1, begin: 16384, length: 16384 }, '0000000d06000000010000400000004000'],
+  [{ type: 'piece', index: 1, begin: 0, block: Buffer.from('abc') }, '0000000c070000000100000000616263'],
+  [{ type: 'cancel', index: 2, begin: 0, length: 100 }, '0000000d08000000020000000000000064'],
+  [{ type: 'port', port: 6881 }, '00000003091ae1'],
+  [{ type: 'suggest', index: 3 }, '000000050d00000003'],
+  [{ type: 'haveAll' }, '000000010e'],
+  [{ type: 'haveNone' }, '000000010f'],
+  [{ type: 'reject', index: 9, begin: 16384, length: 3616 }, '0000000d10000000090000400000000e20'],
+  [{ type: 'allowedFast', index: 7 }, '000000051100000007'],
+  [{ type: 'extended', id: 0, payload: Buffer.from('d1:ai1ee') }, '0000000a1400' + '64313a6169316565'],
+  [{ type: 'unknown', id: 99, length: 3 }, '00000003630000'],
+];
+
+// The geometry the golden messages are valid for: 10 pieces of 32 KiB, the last one 20000 bytes.
+const GEOMETRY = { pieceCount: 10, pieceLength: 32768, totalLength: 9 * 32768 + 20000 };
+
+test('encodeMessage produces the golden bytes', () => {
+  for (const [m, hex] of GOLDEN) {
+    assert.equal(encodeMessage(m).toString('hex'), hex, m.type);
+  }
+});
+
+test('every golden message decodes back to itself', () => {
+  for (const [m, hex] of GOLDEN) {
+    const d = new MessageDecoder(GEOMETRY);
+    d.push(Buffer.from(hex, 'hex'));
+    assert.deepEqual(d.next(), m, m.type);
+    assert.equal(d.next(), null);
+    assert.equal(d.buffered, 0);
+  }
+});
+
+test('encodePieceHeader + block equals the encoded piece message', () => {
+  const block = Buffer.alloc(16384, 7);
+  const header = encodePieceHeader(4, 16384, block.length);
+  assert.equal(header.length, 13);
+  assert.equal(header.toString('hex'), '00004009070000000400004000');
+  assert.deepEqual(Buffer.concat([header, block]), encodeMessage({ type: 'piece', index: 4, begin: 16384, block }));
+});
+
+test('no-payload messages are shared constants; fields out of range throw', () => {
+  assert.equal(encodeMessage({ type: 'choke' }), CHOKE);
+  assert.equal(encodeMessage({ type: 'keepAlive' }), KEEP_ALIVE);
+  assert.throws(() => encodeMessage({ type: 'have', index: -1 }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'have', index: 2 ** 32 }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'port', port: 65536 }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'extended', id: 256, payload: Buffer.alloc(0) }), RangeError);
+});

@@ -1,0 +1,176 @@
+/**
+ * Peer wire messages: the typed union and the encoder (BEP 3, BEP 5 `port`, BEP 6 Fast extension, BEP 10 framing).
+ *
+ * Every message after the handshake is `<length:uint32 BE><id:uint8><payload>`; a zero length is a keep-alive.
+ * The BEP 10 `extended` message (id 20) is framed here only: `<20><ext id:uint8><payload>`, the payload is opaque.
+ *
+ * Invariant: `encodeMessage` returns exactly the bytes `MessageDecoder` accepts for the same value (decode∘encode is
+ * the identity for valid messages). The five no-payload messages and keep-alive are shared constant buffers:
+ * treat every buffer returned by this module as read-only.
+ */
+
+/** Message ids on the wire. */
+export const MessageId = {
+  CHOKE: 0,
+  UNCHOKE: 1,
+  INTERESTED: 2,
+  NOT_INTERESTED: 3,
+  HAVE: 4,
+  BITFIELD: 5,
+  REQUEST: 6,
+  PIECE: 7,
+  CANCEL: 8,
+  PORT: 9,
+  SUGGEST: 13,
+  HAVE_ALL: 14,
+  HAVE_NONE: 15,
+  REJECT: 16,
+  ALLOWED_FAST: 17,
+  EXTENDED: 20,
+} as const;
+
+/** One decoded (or to-be-encoded) peer wire message. */
+export type Message =
+  | { type: 'keepAlive' }
+  | { type: 'choke' }
+  | { type: 'unchoke' }
+  | { type: 'interested' }
+  | { type: 'notInterested' }
+  | { type: 'have'; index: number }
+  | { type: 'bitfield'; bitfield: Buffer }
+  | { type: 'request'; index: number; begin: number; length: number }
+  | { type: 'piece'; index: number; begin: number; block: Buffer }
+  | { type: 'cancel'; index: number; begin: number; length: number }
+  | { type: 'port'; port: number }
+  | { type: 'suggest'; index: number }
+  | { type: 'haveAll' }
+  | { type: 'haveNone' }
+  | { type: 'reject'; index: number; begin: number; length: number }
+  | { type: 'allowedFast'; index: number }
+  | { type: 'extended'; id: number; payload: Buffer }
+  /** A message id we do not know. The decoder skips its body; `length` is the length prefix (id byte included). */
+  | { type: 'unknown'; id: number; length: number };
+
+/** The `type` tags of {@link Message}. */
+export type MessageType = Message['type'];
+
+/** Length of a piece message header: 4 (length) + 1 (id) + 4 (index) + 4 (begin). */
+export const PIECE_HEADER_LENGTH = 13;
+
+function constant(bytes: number[]): Buffer {
+  return Buffer.from(bytes);
+}
+
+/** `<0000>`: keep-alive. Shared; do not mutate. */
+export const KEEP_ALIVE: Buffer = constant([0, 0, 0, 0]);
+/** `<0001><0>`: choke. Shared; do not mutate. */
+export const CHOKE: Buffer = constant([0, 0, 0, 1, MessageId.CHOKE]);
+/** `<0001><1>`: unchoke. Shared; do not mutate. */
+export const UNCHOKE: Buffer = constant([0, 0, 0, 1, MessageId.UNCHOKE]);
+/** `<0001><2>`: interested. Shared; do not mutate. */
+export const INTERESTED: Buffer = constant([0, 0, 0, 1, MessageId.INTERESTED]);
+/** `<0001><3>`: not interested. Shared; do not mutate. */
+export const NOT_INTERESTED: Buffer = constant([0, 0, 0, 1, MessageId.NOT_INTERESTED]);
+/** `<0001><14>`: have all (BEP 6). Shared; do not mutate. */
+export const HAVE_ALL: Buffer = constant([0, 0, 0, 1, MessageId.HAVE_ALL]);
+/** `<0001><15>`: have none (BEP 6). Shared; do not mutate. */
+export const HAVE_NONE: Buffer = constant([0, 0, 0, 1, MessageId.HAVE_NONE]);
+
+function withIndex(id: number, index: number): Buffer {
+  const b = Buffer.allocUnsafe(9);
+  b.writeUInt32BE(5, 0);
+  b[4] = id;
+  b.writeUInt32BE(index, 5);
+  return b;
+}
+
+function withTriple(id: number, index: number, begin: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(17);
+  b.writeUInt32BE(13, 0);
+  b[4] = id;
+  b.writeUInt32BE(index, 5);
+  b.writeUInt32BE(begin, 9);
+  b.writeUInt32BE(length, 13);
+  return b;
+}
+
+function withPayload(id: number, payload: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(5 + payload.length);
+  b.writeUInt32BE(1 + payload.length, 0);
+  b[4] = id;
+  payload.copy(b, 5);
+  return b;
+}
+
+/**
+ * The 13-byte header of a piece message whose block is `blockLength` bytes. Send it followed by the block
+ * (e.g. with `socket.cork()` or writev) to avoid copying the block into a message buffer.
+ * @throws RangeError if a field is not a uint32 or the message length would overflow one.
+ */
+export function encodePieceHeader(index: number, begin: number, blockLength: number): Buffer {
+  const b = Buffer.allocUnsafe(PIECE_HEADER_LENGTH);
+  b.writeUInt32BE(9 + blockLength, 0);
+  b[4] = MessageId.PIECE;
+  b.writeUInt32BE(index, 5);
+  b.writeUInt32BE(begin, 9);
+  return b;
+}
+
+/**
+ * Encodes one message, length prefix included.
+ *
+ * Fields are written with `writeUInt32BE`/`writeUInt16BE`, which throw a RangeError on values that do not fit;
+ * the encoder does not check the torrent's geometry (that is the receiver's job, and a sender bug is caught by our
+ * own decoder in tests). An `unknown` message is encoded with `length - 1` zero bytes of body (for tests).
+ */
+export function encodeMessage(m: Message): Buffer {
+  switch (m.type) {
+    case 'keepAlive': return KEEP_ALIVE;
+    case 'choke': return CHOKE;
+    case 'unchoke': return UNCHOKE;
+    case 'interested': return INTERESTED;
+    case 'notInterested': return NOT_INTERESTED;
+    case 'haveAll': return HAVE_ALL;
+    case 'haveNone': return HAVE_NONE;
+    case 'have': return withIndex(MessageId.HAVE, m.index);
+    case 'suggest': return withIndex(MessageId.SUGGEST, m.index);
+    case 'allowedFast': return withIndex(MessageId.ALLOWED_FAST, m.index);
+    case 'request': return withTriple(MessageId.REQUEST, m.index, m.begin, m.length);
+    case 'cancel': return withTriple(MessageId.CANCEL, m.index, m.begin, m.length);
+    case 'reject': return withTriple(MessageId.REJECT, m.index, m.begin, m.length);
+    case 'bitfield': return withPayload(MessageId.BITFIELD, m.bitfield);
+    case 'piece': {
+      const b = Buffer.allocUnsafe(PIECE_HEADER_LENGTH + m.block.length);
+      b.writeUInt32BE(9 + m.block.length, 0);
+      b[4] = MessageId.PIECE;
+      b.writeUInt32BE(m.index, 5);
+      b.writeUInt32BE(m.begin, 9);
+      m.block.copy(b, PIECE_HEADER_LENGTH);
+      return b;
+    }
+    case 'port': {
+      const b = Buffer.allocUnsafe(7);
+      b.writeUInt32BE(3, 0);
+      b[4] = MessageId.PORT;
+      b.writeUInt16BE(m.port, 5);
+      return b;
+    }
+    case 'extended': {
+      if (!Number.isInteger(m.id) || m.id < 0 || m.id > 255) throw new RangeError(`extended message id out of range: ${m.id}`);
+      const b = Buffer.allocUnsafe(6 + m.payload.length);
+      b.writeUInt32BE(2 + m.payload.length, 0);
+      b[4] = MessageId.EXTENDED;
+      b[5] = m.id;
+      m.payload.copy(b, 6);
+      return b;
+    }
+    case 'unknown': {
+      if (!Number.isInteger(m.id) || m.id < 0 || m.id > 255) throw new RangeError(`message id out of range: ${m.id}`);
+      if (!Number.isInteger(m.length) || m.length < 1) throw new RangeError(`unknown message length must be >= 1: ${m.length}`);
+      const b = Buffer.alloc(4 + m.length);
+      b.writeUInt32BE(m.length, 0);
+      b[4] = m.id;
+      return b;
+    }
+  }
+}

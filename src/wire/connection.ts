@@ -1,0 +1,162 @@
+/**
+ * The socket shell around the pure wire codec (BEP 3): one TCP socket, one decoder, one write path.
+ *
+ * - Reading: every chunk goes into the incremental `MessageDecoder`; each decoded message is handed to the handler.
+ *   A codec error (a length over its limit, a bad index...) or a throw from the handler closes the connection with
+ *   that reason: no exception from one peer's input can escape (RELIABILITY.md rule 11).
+ * - Writing: straight to the socket; `writableLength` tells the upload side when to stop queueing (backpressure).
+ *   Piece messages are written as header + block without concatenation.
+ * - Timeouts and keep-alives are driven by the owner's once-a-second tick, not by per-connection timers: the owner
+ *   reads `lastReceivedAt` / `lastSentAt`.
+ *
+ * Invariant: after `close()` the handler receives nothing more, and `onClose` is called exactly once.
+ */
+import type { Socket } from 'node:net';
+import { BtError, errorMessage } from '../util/errors.js';
+import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
+import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
+
+export interface ConnectionHandler {
+  onMessage(msg: Message): void;
+  /** Called once, when the connection ends for any reason. */
+  onClose(reason: string): void;
+  /** The socket's write buffer has drained. */
+  onDrain?(): void;
+}
+
+export class PeerConnection {
+  lastReceivedAt: number;
+  lastSentAt: number;
+  closed = false;
+  closeReason = '';
+  private readonly decoder: MessageDecoder;
+  private readingPaused = false;
+
+  constructor(
+    readonly socket: Socket,
+    geometry: WireGeometry,
+    private readonly handler: ConnectionHandler,
+    private readonly now: () => number,
+    leftover?: Buffer,
+  ) {
+    this.decoder = new MessageDecoder(geometry);
+    this.lastReceivedAt = now();
+    this.lastSentAt = now();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(`socket error: ${errorMessage(err)}`));
+    socket.on('close', () => this.close('connection closed by peer'));
+    socket.on('end', () => this.close('connection closed by peer'));
+    socket.on('drain', () => { if (!this.closed) this.handler.onDrain?.(); });
+    if (leftover && leftover.length > 0) this.onData(leftover);
+    socket.resume();
+  }
+
+  /** Bytes that arrived before this connection existed (e.g. right after the handshake). */
+  feed(bytes: Buffer): void { this.onData(bytes); }
+
+  get remoteAddress(): string { return this.socket.remoteAddress ?? '?'; }
+  get remotePort(): number { return this.socket.remotePort ?? 0; }
+  get writableLength(): number { return this.socket.writableLength; }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastReceivedAt = this.now();
+    try {
+      this.decoder.push(chunk);
+      for (;;) {
+        const msg = this.decoder.next();
+        if (msg === null) break;
+        this.handler.onMessage(msg);
+        if (this.closed) return;
+      }
+    } catch (err) {
+      const reason = err instanceof BtError ? `protocol error: ${err.message}` : `internal error: ${errorMessage(err)}`;
+      this.close(reason);
+    }
+  }
+
+  send(msg: Message): void {
+    if (this.closed) return;
+    this.socket.write(encodeMessage(msg));
+    this.lastSentAt = this.now();
+  }
+
+  /** A piece message as header + block, two writes under one cork (no Buffer.concat of the block). */
+  sendPiece(index: number, begin: number, block: Buffer): void {
+    if (this.closed) return;
+    this.socket.cork();
+    this.socket.write(encodePieceHeader(index, begin, block.length));
+    this.socket.write(block);
+    process.nextTick(() => this.socket.uncork());
+    this.lastSentAt = this.now();
+  }
+
+  pauseReading(): void {
+    if (!this.readingPaused && !this.closed) { this.readingPaused = true; this.socket.pause(); }
+  }
+
+  resumeReading(): void {
+    if (this.readingPaused && !this.closed) { this.readingPaused = false; this.socket.resume(); }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    this.socket.destroy();
+    try { this.handler.onClose(reason); } catch { /* the owner's bug must not escape a socket callback */ }
+  }
+}
+
+/**
+ * Read the 68-byte handshake from a socket that has not been handed to a PeerConnection yet.
+ * Resolves with the handshake and any bytes that followed it; rejects with BtError('HANDSHAKE'|'TIMEOUT').
+ * `initial` holds bytes already read (for example by the port sniffer).
+ */
+export function readHandshake(socket: Socket, timeoutMs: number, initial?: Buffer): Promise<{ handshake: Handshake; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf = initial ?? Buffer.alloc(0);
+    let done = false;
+    const finish = (err: Error | null, value?: { handshake: Handshake; rest: Buffer }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      socket.pause();
+      if (err) reject(err); else resolve(value!);
+    };
+    const check = (): void => {
+      if (buf.length >= 1 && buf[0] !== PROTOCOL_NAME.length) {
+        finish(new BtError('HANDSHAKE', `not a BitTorrent handshake (first byte ${buf[0]})`));
+        return;
+      }
+      if (buf.length >= 20 && buf.subarray(1, 20).toString('latin1') !== PROTOCOL_NAME) {
+        finish(new BtError('HANDSHAKE', 'wrong protocol string in handshake'));
+        return;
+      }
+      if (buf.length >= HANDSHAKE_LENGTH) {
+        try {
+          const handshake = parseHandshake(buf.subarray(0, HANDSHAKE_LENGTH));
+          finish(null, { handshake, rest: Buffer.from(buf.subarray(HANDSHAKE_LENGTH)) });
+        } catch (err) {
+          finish(err as Error);
+        }
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]); // at most 68 bytes: not a hot path
+      check();
+    };
+    const onError = (err: Error): void => finish(new BtError('HANDSHAKE', `socket error during handshake: ${err.message}`));
+    const onClose = (): void => finish(new BtError('HANDSHAKE', 'connection closed during handshake'));
+    const timer = setTimeout(() => finish(new BtError('TIMEOUT', 'handshake timed out')), timeoutMs);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.resume();
+    check();
+  });
+}

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""A small libtorrent (python3-libtorrent 2.0) peer for bitpeer's interop tests and throughput script.
+
+Purpose: run one libtorrent session with one torrent on 127.0.0.1 only, as a seed or as a downloader, and report what
+happens as one JSON object per line on stdout (the same shape as `bitpeer --json`, where it makes sense):
+
+  {"event":"listening","port":P}            the TCP port is open (seed mode: only after the data check passed)
+  {"event":"added","infoHash":hex,"name":..,"pieces":N,"size":B}   the torrent as libtorrent parsed it (v1 info-hash)
+  {"event":"checked","have":n,"pieces":N}   the start-up check of the data on disk is done
+  {"event":"progress","have":n,"pieces":N,"downloaded":B,"uploaded":B,"downRate":B/s,"upRate":B/s,"peers":n,"state":s}
+  {"event":"peer-connect","peer":"ip:port"} / {"event":"peer-disconnect","peer":"ip:port","reason":"..."}
+  {"event":"complete","elapsed":seconds}    download mode: every piece is downloaded and hash-checked
+  {"event":"error","code":"..","message":".."}
+
+Invariant: the session never reaches beyond loopback. It listens on 127.0.0.1 only; DHT, LSD, UPnP and NAT-PMP are
+off; the torrent's trackers are removed before it starts; peers come only from --peer (and from PEX among them).
+Plain TCP only (no uTP, no encryption), so the peer on the other side can be a plain BEP 3 implementation.
+
+Exit codes: 0 = finished (download) or stopped by SIGTERM/SIGINT (seed); 2 = bad arguments or bad data for seeding;
+3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
+
+Run with an interpreter that has the bindings: on Debian that is /usr/bin/python3 (see test/helpers/python.ts).
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+try:
+    import libtorrent as lt
+except ImportError as e:  # pragma: no cover - reported to the caller as a JSON error line
+    print(json.dumps({"event": "error", "code": "NO_LIBTORRENT", "message": str(e)}), flush=True)
+    sys.exit(4)
+
+STOP = {"requested": False}
+
+
+def emit(obj):
+    """Print one JSON event line and flush, so a parent process sees it at once."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def on_signal(_signum, _frame):
+    STOP["requested"] = True
+
+
+def parse_peer(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("peer must be HOST:PORT, got %r" % text)
+    return (host.strip("[]"), int(port))
+
+
+def make_settings(args):
+    settings = {}
+    if args.high_performance:
+        pack = lt.high_performance_seed()
+        for key in pack:
+            settings[key] = pack[key]
+        settings["tick_interval"] = 100
+    settings.update({
+        "listen_interfaces": "127.0.0.1:%d" % args.port,
+        "listen_system_port_fallback": False,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_tcp": True,
+        "enable_incoming_tcp": True,
+        "out_enc_policy": int(lt.enc_policy.disabled),
+        "in_enc_policy": int(lt.enc_policy.disabled),
+        "allow_multiple_connections_per_ip": True,
+        "user_agent": "lt_peer.py/libtorrent-" + lt.__version__,
+        "alert_mask": int(lt.alert.category_t.error_notification
+                          | lt.alert.category_t.status_notification
+                          | lt.alert.category_t.storage_notification
+                          | lt.alert.category_t.connect_notification),
+    })
+    return settings
+
+
+def endpoint_text(ep):
+    try:
+        host, port = ep[0], ep[1]
+    except (TypeError, IndexError):
+        return str(ep)
+    return ("[%s]:%d" if ":" in str(host) else "%s:%d") % (host, port)
+
+
+DONE_CHECKING_STATES = {
+    lt.torrent_status.states.downloading,
+    lt.torrent_status.states.finished,
+    lt.torrent_status.states.seeding,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mode", choices=["seed", "download"], required=True)
+    ap.add_argument("--torrent", required=True)
+    ap.add_argument("--save", required=True, help="save path: the folder that holds the torrent's file or folder")
+    ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1, 0 = any free port")
+    ap.add_argument("--peer", type=parse_peer, action="append", default=[], help="HOST:PORT to connect to (repeat)")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="seconds; download default 300, seed default none")
+    ap.add_argument("--high-performance", action="store_true", help="high_performance_seed() pack, tick_interval 100")
+    ap.add_argument("--no-pex", action="store_true", help="disable ut_pex for this torrent")
+    ap.add_argument("--progress-interval", type=float, default=1.0)
+    args = ap.parse_args()
+
+    timeout = args.timeout if args.timeout is not None else (300.0 if args.mode == "download" else 0.0)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    try:
+        info = lt.torrent_info(args.torrent)
+    except RuntimeError as e:
+        emit({"event": "error", "code": "BAD_TORRENT", "message": str(e)})
+        return 2
+    os.makedirs(args.save, exist_ok=True)
+
+    start = time.monotonic()
+    ses = lt.session(make_settings(args))
+
+    # Wait for the listen socket (listen_port() is 0 until it is open).
+    port = 0
+    while port == 0:
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.listen_failed_alert):
+                emit({"event": "error", "code": "LISTEN_FAILED", "message": a.message()})
+                return 4
+        port = ses.listen_port()
+        if port == 0:
+            if time.monotonic() - start > 10:
+                emit({"event": "error", "code": "LISTEN_TIMEOUT", "message": "no listen socket after 10 s"})
+                return 4
+            time.sleep(0.02)
+
+    atp = lt.add_torrent_params()
+    atp.ti = info
+    atp.save_path = os.path.abspath(args.save)
+    # Paused and not auto-managed: we remove the trackers before anything can announce.
+    flags = (lt.torrent_flags.paused | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd)
+    if args.no_pex:
+        flags |= lt.torrent_flags.disable_pex
+    atp.flags = flags
+    handle = ses.add_torrent(atp)
+    handle.replace_trackers([])
+    for url in list(handle.url_seeds()):
+        handle.remove_url_seed(url)
+    for url in list(handle.http_seeds()):
+        handle.remove_http_seed(url)
+    handle.resume()
+    added_at = time.monotonic()
+
+    pieces = info.num_pieces()
+    emit({"event": "added", "infoHash": str(info.info_hash()), "name": info.name(), "pieces": pieces,
+          "size": info.total_size()})
+    if args.mode == "download":
+        emit({"event": "listening", "port": port})
+
+    checked = False
+    checked_emitted = False
+    finished = False
+    peers_connected = set()
+    last_progress = 0.0
+    last_dial = 0.0
+    exit_code = 0
+
+    def progress(st, final=False):
+        emit({"event": "progress", "have": st.num_pieces, "pieces": pieces,
+              "downloaded": st.total_payload_download,
+              "uploaded": st.total_payload_upload, "downRate": st.download_payload_rate,
+              "upRate": st.upload_payload_rate, "peers": st.num_peers, "state": str(st.state)})
+
+    while True:
+        if STOP["requested"]:
+            break
+        now = time.monotonic()
+        if timeout > 0 and now - start > timeout:
+            st = handle.status()
+            emit({"event": "error", "code": "TIMEOUT",
+                  "message": "no completion after %.1f s (have %d of %d pieces)" % (timeout, st.num_pieces, pieces)})
+            exit_code = 3
+            break
+
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.torrent_checked_alert):
+                checked = True
+            elif isinstance(a, lt.torrent_finished_alert):
+                finished = True
+            elif isinstance(a, lt.peer_connect_alert):
+                peer = endpoint_text(a.endpoint)
+                peers_connected.add(peer)
+                emit({"event": "peer-connect", "peer": peer})
+            elif isinstance(a, lt.peer_disconnected_alert):
+                peer = endpoint_text(a.endpoint)
+                peers_connected.discard(peer)
+                emit({"event": "peer-disconnect", "peer": peer, "reason": a.message()})
+            elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.fastresume_rejected_alert)):
+                emit({"event": "error", "code": type(a).__name__, "message": a.message()})
+            elif isinstance(a, lt.hash_failed_alert):
+                emit({"event": "hash-failed", "piece": a.piece_index})
+
+        st = handle.status()
+        if not checked and st.state in DONE_CHECKING_STATES:
+            checked = True  # the state tells us too, in case the alert came before we looked
+        if checked and not checked_emitted:
+            checked_emitted = True
+            emit({"event": "checked", "have": st.num_pieces, "pieces": pieces})
+            if args.mode == "seed":
+                if not (st.is_seeding or st.num_pieces == pieces):
+                    emit({"event": "error", "code": "DATA_INCOMPLETE",
+                          "message": "seed data check: have %d of %d pieces in %s" % (st.num_pieces, pieces,
+                                                                                      args.save)})
+                    exit_code = 2
+                    break
+                emit({"event": "listening", "port": port})
+
+        if args.mode == "download" and (finished or st.is_seeding or (checked and st.num_pieces == pieces)):
+            progress(st, final=True)
+            emit({"event": "complete", "elapsed": round(time.monotonic() - added_at, 3)})
+            break
+
+        # Dial every --peer we are not connected to, once a second, until the download finishes.
+        if checked and args.peer and now - last_dial >= 1.0:
+            last_dial = now
+            connected = set()
+            for p in handle.get_peer_info():
+                connected.add(endpoint_text(p.ip))
+            for host, pport in args.peer:
+                if endpoint_text((host, pport)) not in connected:
+                    try:
+                        handle.connect_peer((host, pport))
+                    except RuntimeError as e:
+                        emit({"event": "error", "code": "CONNECT_PEER", "message": str(e)})
+
+        if now - last_progress >= args.progress_interval:
+            last_progress = now
+            progress(st)
+        time.sleep(0.02)
+
+    # Clean shutdown: pause, drop the torrent (flushes and closes files), then let the session go.
+    try:
+        ses.pause()
+        ses.remove_torrent(handle)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if any(isinstance(a, lt.torrent_removed_alert) for a in ses.pop_alerts()):
+                break
+            time.sleep(0.02)
+    except RuntimeError:
+        pass
+    del ses
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
