@@ -134,6 +134,7 @@ async function writeRandomFile(path, size, seed) {
       for (let off = 0; off < n;) off += (await fh.write(buf, off, n - off)).bytesWritten;
       left -= n;
     }
+    await fh.sync(); // so write-back of the source does not run during the first transfer
   } finally {
     await fh.close();
   }

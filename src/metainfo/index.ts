@@ -3,7 +3,7 @@
  * arithmetic, magnet URIs. `createTorrent` (file I/O) lives in create.ts and is imported from there directly.
  */
 export type { Metainfo, TorrentFile, FileSpan } from './types.js';
-export { parseTorrent, MAX_TORRENT_SIZE, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH } from './metainfo.js';
+export { parseTorrent, parseInfo, torrentFromInfo, MAX_TORRENT_SIZE, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH } from './metainfo.js';
 export type { ParseOptions } from './metainfo.js';
 export { pieceSize, pieceHash, pieceSpans, filePieceRange } from './geometry.js';
 export { sanitizeComponent, resolveInside, PathSet, MAX_PATH_DEPTH } from './paths.js';

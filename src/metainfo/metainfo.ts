@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { decode } from '../bencode/decode.js';
+import { encode } from '../bencode/encode.js';
 import type { BDict, BValue } from '../bencode/types.js';
 import { BtError, isBtError } from '../util/errors.js';
 import { MAX_PATH_DEPTH, PathSet, sanitizeComponent } from './paths.js';
@@ -253,4 +254,26 @@ export function parseTorrent(input: Uint8Array, opts: ParseOptions = {}): Metain
   const date = top.get('creation date');
   if (typeof date === 'number') meta.creationDate = date;
   return meta;
+}
+
+/**
+ * Parse a bare info dictionary (as fetched with ut_metadata, BEP 9). The caller must still compare `infoHash` with
+ * the hash it asked for.
+ * @throws BtError 'BAD_TORRENT' | 'BAD_PATH'
+ */
+export function parseInfo(infoBytes: Uint8Array, opts: ParseOptions = {}): Metainfo {
+  return parseTorrent(torrentFromInfo(infoBytes), { maxSize: (opts.maxSize ?? MAX_TORRENT_SIZE) + 16 });
+}
+
+/**
+ * Build .torrent bytes around raw info-dict bytes, which are embedded verbatim (so the info-hash is unchanged).
+ * @param trackers the first becomes `announce`; if there are more, each is its own tier in `announce-list`
+ */
+export function torrentFromInfo(infoBytes: Uint8Array, trackers: readonly string[] = []): Buffer {
+  const parts: Buffer[] = [Buffer.from('d')];
+  const urls = trackers.filter((u) => u !== '');
+  if (urls.length > 0) parts.push(encode('announce'), encode(urls[0]!));
+  if (urls.length > 1) parts.push(encode('announce-list'), encode(urls.map((u) => [u])));
+  parts.push(Buffer.from('4:info'), Buffer.from(infoBytes), Buffer.from('e'));
+  return Buffer.concat(parts);
 }

@@ -5,7 +5,7 @@
  * returned actions; time comes in as `now`, randomness from the injected rng.
  *
  * Leech mode (tit-for-tat): `uploadSlots` regular slots go to the interested, non-snubbed, non-seed peers that send
- * us data fastest (ties: keep the currently unchoked, then random). One more slot, the optimistic unchoke, goes to
+ * us data fastest (ties: keep the current regular holders, then random). One more slot, the optimistic unchoke, goes to
  * a random interested non-seed peer outside the regular set (a recently connected peer weighs 3x); it rotates every
  * `optimisticEveryRounds` rounds, or sooner if its holder leaves, loses interest or earns a regular slot.
  *
@@ -118,8 +118,10 @@ export class Choker {
   }
 
   private leech(eligible: ChokePeer[], tie: Map<PeerKey, number>, now: number): Set<PeerKey> {
+    // Ties (e.g. every rate still 0) keep the current regular holders, so slots do not flap.
+    const incumbent = (p: ChokePeer): number => (p.unchoked && p.key !== this.optimistic ? 1 : 0);
     const regular = eligible.filter((p) => !p.snubbed)
-      .sort((a, b) => (b.downloadRate - a.downloadRate) || (Number(b.unchoked) - Number(a.unchoked)) ||
+      .sort((a, b) => (b.downloadRate - a.downloadRate) || (incumbent(b) - incumbent(a)) ||
         (tie.get(a.key)! - tie.get(b.key)!))
       .slice(0, this.slots);
     const chosen = new Set(regular.map((p) => p.key));

@@ -223,6 +223,20 @@ test('priority dominates rarity and partial pieces; priority 0 is never picked',
   assert.deepEqual(pieces(picker.pick('nobody', 10)), []);
 });
 
+test('a partial piece set to priority 0 is not continued; its outstanding blocks are still accepted', () => {
+  const { picker } = setup('11', '', '', {}, 4);
+  picker.addPeer('a', 'all');
+  const a = picker.pick('a', 2);
+  const x = a[0]!.piece;
+  picker.setPiecePriority(x, 0);
+  picker._checkInvariants();
+  assert.deepEqual(pieces(picker.pick('a', 8)), [1 - x, 1 - x, 1 - x, 1 - x]);
+  assert.equal(picker.blockReceived('a', a[0]!).wanted, true);
+  picker.setPiecePriority(x, 1);
+  assert.deepEqual(picker.pick('a', 8).map((q) => [q.piece, q.begin / 16384]), [[x, 2], [x, 3]]);
+  picker._checkInvariants();
+});
+
 test('isInteresting: only pieces we lack with priority > 0 count', () => {
   const { picker, peers } = setup('2100', '', '');
   assert.equal(picker.isInteresting(peers[1]!), true);

@@ -16,7 +16,6 @@ import type { Metainfo } from '../metainfo/index.js';
 import { pieceHash, pieceSize } from '../metainfo/index.js';
 import type { BlockRef, PiecePicker } from '../picker/piece-picker.js';
 import type { HashPool } from '../storage/hasher.js';
-import { allocShared } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
 import { blockKey, type Peer } from './peer.js';
 
@@ -52,14 +51,35 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
 
 interface PieceInProgress { buf: Buffer; received: number }
 
+/**
+ * Reusable piece buffers. Each owns its whole ArrayBuffer (allocUnsafeSlow), so the hash pool can transfer it to a
+ * worker and back without a copy, and reuse spares the allocator and the GC a piece-sized buffer per piece.
+ */
+class PieceBufferPool {
+  private readonly free: ArrayBuffer[] = [];
+  constructor(private readonly pieceLength: number, private readonly maxFree: number) {}
+  acquire(size: number): Buffer {
+    const ab = this.free.pop();
+    return ab ? Buffer.from(ab, 0, size) : Buffer.from(Buffer.allocUnsafeSlow(this.pieceLength).buffer, 0, size);
+  }
+  release(buf: Buffer): void {
+    if (buf.buffer.byteLength === this.pieceLength && this.free.length < this.maxFree && !(buf.buffer instanceof SharedArrayBuffer)) {
+      this.free.push(buf.buffer as ArrayBuffer);
+    }
+  }
+}
+
 export class RequestScheduler {
   private readonly inProgress = new Map<number, PieceInProgress>();
   /** Bytes of complete pieces waiting for hash and write. */
   private pendingBytes = 0;
   private paused = false;
   private closed = false;
+  private readonly buffers: PieceBufferPool;
 
-  constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {}
+  constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
+    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(4, Math.floor((8 * 1024 * 1024) / host.meta.pieceLength)));
+  }
 
   /** Top up this peer's request queue. */
   fill(peer: Peer): void {
@@ -101,7 +121,7 @@ export class RequestScheduler {
     if (res.wanted) {
       let pip = this.inProgress.get(index);
       if (!pip) {
-        pip = { buf: allocShared(pieceSize(this.host.meta, index)), received: 0 };
+        pip = { buf: this.buffers.acquire(pieceSize(this.host.meta, index)), received: 0 };
         this.inProgress.set(index, pip);
       }
       block.copy(pip.buf, begin);
@@ -115,24 +135,28 @@ export class RequestScheduler {
 
   private completePiece(index: number, pip: PieceInProgress): void {
     this.inProgress.delete(index);
-    this.pendingBytes += pip.buf.length;
+    // Read the size now: the buffer is transferred to a hash worker (detached here) until the digest comes back.
+    const size = pip.buf.length;
+    this.pendingBytes += size;
     this.updateBackpressure();
     const contributors = this.host.picker.contributors(index);
     const done = (): void => {
-      this.pendingBytes -= pip.buf.length;
+      this.pendingBytes -= size;
       this.updateBackpressure();
     };
-    this.host.hasher.verify(pip.buf, pieceHash(this.host.meta, index)).then(async (ok) => {
+    const expected = pieceHash(this.host.meta, index);
+    this.host.hasher.hashOwned(pip.buf).then(async ({ digest, data }) => {
       if (this.closed) { done(); return; }
-      if (!ok) {
+      if (!digest.equals(expected)) {
         done();
+        this.buffers.release(data);
         this.host.picker.pieceFailed(index);
         this.host.onPieceFailed(index, contributors);
         this.fillAll();
         return;
       }
       try {
-        await this.host.storage.writePiece(index, pip.buf);
+        await this.host.storage.writePiece(index, data);
       } catch (err) {
         done();
         if (!this.closed) {
@@ -142,6 +166,7 @@ export class RequestScheduler {
         return;
       }
       done();
+      this.buffers.release(data);
       if (this.closed) return;
       this.host.picker.pieceVerified(index);
       this.host.onPieceVerified(index);

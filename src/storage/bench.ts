@@ -56,7 +56,7 @@ async function checkBench(): Promise<void> {
         createHash('sha1').update(data.subarray(i * pieceLength, (i + 1) * pieceLength)).digest().copy(pieceHashes, 20 * i);
       }
       const meta: StorageMeta = { name: 'data.bin', pieceLength, pieceCount, pieceHashes, totalLength: total,
-        files: [{ path: ['data.bin'], length: total, offset: 0 }] };
+        files: [{ path: ['data.bin'], relPath: 'data.bin', length: total, offset: 0 }] };
       const pool = new HashPool({ workers });
       const storage = await FsStorage.open(meta, dir, { readOnly: true });
       const t = performance.now();

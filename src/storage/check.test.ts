@@ -55,7 +55,7 @@ test('checkPieces: complete data → every piece; progress reaches the total', a
 test('checkPieces: missing file, short file, corrupted byte, subset', async () => {
   const dir = tmpDir();
   const { meta, data } = layout();
-  writeFiles(dir, meta, data, ['sub/b']); // bytes 3000..4500 missing: pieces 2, 3, 4 lost
+  writeFiles(dir, meta, data, ['chk/sub/b']); // bytes 3000..4500 missing: pieces 2, 3, 4 lost
   // Corrupt one byte of c in piece 6 (offset 6500 → c offset 2000).
   const cPath = path.join(dir, 'chk', 'c');
   const c = fs.readFileSync(cPath);

@@ -9,7 +9,7 @@
 import { Bitfield } from '../util/bitfield.js';
 import { BtError } from '../util/errors.js';
 import { allocShared, type HashPool } from './hasher.js';
-import { pieceSize } from './spans.js';
+import { pieceSize } from '../metainfo/index.js';
 import type { Storage, StorageMeta } from './storage.js';
 
 /** Consecutive small pieces are grouped up to this many bytes per read/hash batch. */
@@ -71,25 +71,40 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
   const lanes = Math.max(2, Math.min(hasher.size + 2, Math.floor(MEMORY_BUDGET / batchBytes)));
   const work = batches(pieces, meta.pieceCount, perBatch);
   let checked = 0;
+  let failed = false; // set by the first lane that fails, so the others stop after their current batch
 
   const lane = async (): Promise<void> => {
+    try {
+      await runLane();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  };
+  const runLane = async (): Promise<void> => {
     let buf: Buffer | null = null;
     for (;;) {
-      if (signal?.aborted) return;
+      if (signal?.aborted || failed) return;
       const next = work.next();
       if (next.done) return;
       const { first, count } = next.value;
       buf ??= allocShared(batchBytes);
-      // Read the batch's pieces back to back into one buffer.
-      const present: boolean[] = [];
+      // Read the batch's pieces back to back into one buffer (one read per file span when the storage can).
       let len = 0;
-      for (let k = 0; k < count; k++) {
-        const size = pieceSize(meta, first + k);
-        const got = await storage.readPiece(first + k, buf.subarray(len, len + size));
-        present.push(got !== null);
-        len += size;
+      for (let k = 0; k < count; k++) len += pieceSize(meta, first + k);
+      let present: boolean[];
+      if (storage.readPieces) {
+        present = await storage.readPieces(first, count, buf);
+      } else {
+        present = [];
+        let at = 0;
+        for (let k = 0; k < count; k++) {
+          const size = pieceSize(meta, first + k);
+          present.push((await storage.readPiece(first + k, buf.subarray(at, at + size))) !== null);
+          at += size;
+        }
       }
-      if (signal?.aborted) return;
+      if (signal?.aborted || failed) return;
       if (present.some(Boolean)) {
         const digests = count === 1
           ? await hasher.sha1(buf.subarray(0, len))

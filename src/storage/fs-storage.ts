@@ -17,7 +17,8 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { BtError, isBtError } from '../util/errors.js';
 import { FdPool } from './fd-pool.js';
-import { isInside, pieceSize, pieceSpans, resolveInside, type FileSpan } from './spans.js';
+import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo/index.js';
+import { isInside, rangeSpans } from './spans.js';
 import type { Storage, StorageMeta } from './storage.js';
 
 /** Options of `FsStorage.open`. */
@@ -134,8 +135,8 @@ export class FsStorage implements Storage {
   private async doRead(piece: number, begin: number, length: number): Promise<Buffer> {
     const spans = pieceSpans(this.meta, piece, begin, length);
     const buf = Buffer.allocUnsafe(length);
-    const complete = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset - begin));
-    const short = complete.indexOf(false);
+    const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset - begin));
+    const short = spans.findIndex((s, k) => got[k]! < s.length);
     if (short >= 0) {
       const f = spans[short]!.fileIndex;
       throw new BtError('IO', `read ${this.paths[f]}: beyond end of file (piece ${piece}, ${begin}+${length})`);
@@ -153,12 +154,37 @@ export class FsStorage implements Storage {
     const buf = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
     const spans = pieceSpans(this.meta, piece);
     try {
-      const complete = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset));
-      return complete.every(Boolean) ? buf : null;
+      const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset));
+      return spans.every((s, k) => got[k]! >= s.length) ? buf : null;
     } catch (e) {
       if (isMissing(e)) return null;
       throw e;
     }
+  }
+
+  readPieces(first: number, count: number, into: Buffer): Promise<boolean[]> {
+    return this.track(() => this.doReadPieces(first, count, into));
+  }
+
+  private async doReadPieces(first: number, count: number, into: Buffer): Promise<boolean[]> {
+    if (!Number.isInteger(first) || !Number.isInteger(count) || first < 0 || count < 1 || first + count > this.meta.pieceCount) {
+      throw new RangeError(`pieces ${first}+${count} out of range 0..${this.meta.pieceCount - 1}`);
+    }
+    const start = first * this.meta.pieceLength;
+    const end = Math.min(this.meta.totalLength, (first + count) * this.meta.pieceLength);
+    if (into.length < end - start) throw new RangeError(`buffer of ${into.length} bytes for ${end - start}`);
+    const spans = rangeSpans(this.meta, start, end - start);
+    const got = await settleAll(spans, SPAN_PARALLELISM, (s) =>
+      this.readSpan(s, into, s.pieceOffset).catch((e: unknown) => { if (isMissing(e)) return 0; throw e; }));
+    const present = new Array<boolean>(count).fill(true);
+    spans.forEach((s, k) => {
+      if (got[k]! >= s.length) return;
+      // Bytes [s.pieceOffset + got, s.pieceOffset + s.length) of the range are missing.
+      const lo = Math.floor((s.pieceOffset + got[k]!) / this.meta.pieceLength);
+      const hi = Math.floor((s.pieceOffset + s.length - 1) / this.meta.pieceLength);
+      for (let p = lo; p <= hi; p++) present[p] = false;
+    });
+    return present;
   }
 
   writePiece(piece: number, data: Buffer): Promise<void> {
@@ -226,10 +252,11 @@ export class FsStorage implements Storage {
 
   // ---- internals ----
 
-  private async readSpan(s: FileSpan, buf: Buffer, at: number): Promise<boolean> {
+  /** Read span `s` into `buf` at `at`; resolves to the bytes read (fewer than `s.length` at end of file). */
+  private async readSpan(s: FileSpan, buf: Buffer, at: number): Promise<number> {
     if (this.meta.files[s.fileIndex]!.padding) {
       buf.fill(0, at, at + s.length);
-      return true;
+      return s.length;
     }
     const p = this.paths[s.fileIndex]!;
     return this.pool.use(s.fileIndex, false, async (h) => {
@@ -237,13 +264,13 @@ export class FsStorage implements Storage {
       try {
         while (done < s.length) {
           const { bytesRead } = await h.read(buf, at + done, s.length - done, s.fileOffset + done);
-          if (bytesRead === 0) return false;
+          if (bytesRead === 0) break;
           done += bytesRead;
         }
       } catch (e) {
         throw ioError('read', p, e);
       }
-      return true;
+      return done;
     });
   }
 

@@ -8,9 +8,9 @@ import { parentPort } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 
 /** A request from HashPool. `chunk` 0 means one digest of the whole range. */
-export interface HashRequest { id: number; buf: ArrayBuffer | SharedArrayBuffer; offset: number; length: number; chunk: number }
+export interface HashRequest { id: number; buf: ArrayBuffer | SharedArrayBuffer; offset: number; length: number; chunk: number; transferred?: boolean }
 /** The answer to a HashRequest. */
-export type HashResponse = { id: number; digests: Uint8Array } | { id: number; error: string };
+export type HashResponse = { id: number; digests: Uint8Array; buf?: ArrayBuffer } | { id: number; error: string; buf?: ArrayBuffer };
 
 function handle(req: HashRequest): HashResponse {
   try {
@@ -32,7 +32,11 @@ if (parentPort) {
   const port = parentPort;
   port.on('message', (req: HashRequest) => {
     const res = handle(req);
-    if ('digests' in res) port.postMessage(res, [res.digests.buffer as ArrayBuffer]);
-    else port.postMessage(res);
+    // A transferred buffer goes back to its owner with the answer (ownership round trip, no copy).
+    const back = req.transferred ? (req.buf as ArrayBuffer) : undefined;
+    if (back) res.buf = back;
+    const list: ArrayBuffer[] = back ? [back] : [];
+    if ('digests' in res) list.push(res.digests.buffer as ArrayBuffer);
+    port.postMessage(res, list);
   });
 }

@@ -4,8 +4,9 @@
  * Invariants: every job settles exactly once (digest, worker failure → BtError('IO'), or close → BtError('ABORTED'));
  * a worker holds at most PER_WORKER jobs and the rest wait in a FIFO queue; a worker is ref'd exactly while it has
  * jobs, so an idle pool never keeps the process alive; a crashed worker's jobs are rejected and a new worker is
- * started on demand. Bytes in a SharedArrayBuffer are hashed in place (no copy); other bytes are copied once into a
- * fresh ArrayBuffer that is transferred, so the caller's buffer is never detached or modified.
+ * started on demand. Bytes in a SharedArrayBuffer are hashed in place (no copy); other bytes are copied once, when the
+ * job is handed to a worker, into a reused SharedArrayBuffer scratch, so the caller's buffer is never detached or
+ * modified. Callers must not modify `data` until the promise settles.
  */
 import { Worker } from 'node:worker_threads';
 import * as os from 'node:os';
@@ -14,6 +15,8 @@ import type { HashRequest, HashResponse } from './hash-worker.js';
 
 /** Jobs handed to one worker at a time (one running, one ready), the rest queue in the pool. */
 const PER_WORKER = 2;
+/** Idle scratch buffers (for copying non-shared input) kept for reuse, in bytes. */
+const SCRATCH_KEEP = 64 * 1024 * 1024;
 
 /** A Buffer backed by a SharedArrayBuffer: HashPool hashes it without copying. */
 export function allocShared(length: number): Buffer {
@@ -27,8 +30,14 @@ export function isShared(data: Uint8Array): boolean {
 
 interface Job {
   id: number;
-  req: HashRequest;
-  transfer: ArrayBuffer[];
+  data: Uint8Array;
+  /** The job owns `data.buffer` and transfers it to the worker and back (see hashOwned). */
+  transfer?: boolean;
+  /** Receives the ArrayBuffer the worker hands back (transfer jobs). */
+  onReturned?: (ab: ArrayBuffer) => void;
+  chunk: number;
+  /** Shared copy of `data` while the job is with a worker (non-shared input only). */
+  scratch: Buffer | null;
   resolve: (digests: Buffer) => void;
   reject: (e: Error) => void;
 }
@@ -54,6 +63,8 @@ export class HashPool {
   private nextId = 1;
   private closed = false;
   private readonly url = new URL('./hash-worker.js', import.meta.url);
+  private scratchFree: Buffer[] = [];
+  private scratchBytes = 0;
 
   constructor(opts: HashPoolOptions = {}) {
     const n = opts.workers ?? Math.max(1, Math.min(4, os.availableParallelism()));
@@ -90,6 +101,27 @@ export class HashPool {
     return d.equals(expected);
   }
 
+  /**
+   * SHA-1 of `data` without any copy: `data` must be a plain (non-shared) Buffer that starts at offset 0 of an
+   * ArrayBuffer it alone uses (e.g. from Buffer.allocUnsafeSlow). The ArrayBuffer is transferred to the worker and
+   * back; while the job runs, `data` is detached and must not be touched. Resolves with the digest and a new Buffer
+   * view of the same memory. (Copying into a SharedArrayBuffer is ~20x slower than memcpy in V8, so the download
+   * path uses this instead.)
+   */
+  hashOwned(data: Buffer): Promise<{ digest: Buffer; data: Buffer }> {
+    if (isShared(data) || data.byteOffset !== 0) return this.sha1(data).then((digest) => ({ digest, data }));
+    if (this.closed) return Promise.reject(new BtError('ABORTED', 'hash pool closed'));
+    const length = data.length;
+    let back: ArrayBuffer | undefined;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, data, transfer: true, chunk: 0, scratch: null, resolve, reject, onReturned: (ab) => { back = ab; } });
+      this.pump();
+    }).then((digest) => {
+      if (!back) throw new BtError('IO', 'hash worker did not return the piece buffer');
+      return { digest, data: Buffer.from(back, 0, length) };
+    });
+  }
+
   /** Terminate the workers. Queued and running jobs reject with BtError('ABORTED'). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -102,27 +134,56 @@ export class HashPool {
       for (const j of s.jobs.values()) j.reject(err());
       s.jobs.clear();
     }
+    this.scratchFree = [];
+    this.scratchBytes = 0;
     await Promise.allSettled(slots.map((s) => s.worker.terminate()));
   }
 
   private submit(data: Uint8Array, chunk: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new BtError('ABORTED', 'hash pool closed'));
-    let req: HashRequest;
-    let transfer: ArrayBuffer[] = [];
-    if (isShared(data)) {
-      req = { id: 0, buf: data.buffer, offset: data.byteOffset, length: data.byteLength, chunk };
-    } else {
-      const copy = new ArrayBuffer(data.byteLength);
-      new Uint8Array(copy).set(data);
-      req = { id: 0, buf: copy, offset: 0, length: data.byteLength, chunk };
-      transfer = [copy];
-    }
     return new Promise<Buffer>((resolve, reject) => {
-      const id = this.nextId++;
-      req.id = id;
-      this.queue.push({ id, req, transfer, resolve, reject });
+      this.queue.push({ id: this.nextId++, data, chunk, scratch: null, resolve, reject });
       this.pump();
     });
+  }
+
+  /** The request for `job`: shared input is posted as is; other input is copied into a reused shared scratch. */
+  private request(job: Job): HashRequest {
+    const { data } = job;
+    if (job.transfer) return { id: job.id, buf: data.buffer as ArrayBuffer, offset: 0, length: data.byteLength, chunk: job.chunk, transferred: true };
+    if (isShared(data)) return { id: job.id, buf: data.buffer, offset: data.byteOffset, length: data.byteLength, chunk: job.chunk };
+    let i = -1;
+    for (let k = 0; k < this.scratchFree.length; k++) {
+      const b = this.scratchFree[k]!;
+      if (b.length >= data.byteLength && (i < 0 || b.length < this.scratchFree[i]!.length)) i = k;
+    }
+    let scratch: Buffer;
+    if (i >= 0) {
+      scratch = this.scratchFree.splice(i, 1)[0]!;
+      this.scratchBytes -= scratch.length;
+    } else {
+      scratch = allocShared(Math.max(64 * 1024, data.byteLength));
+    }
+    scratch.set(data);
+    job.scratch = scratch;
+    return { id: job.id, buf: scratch.buffer, offset: scratch.byteOffset, length: data.byteLength, chunk: job.chunk };
+  }
+
+  private releaseScratch(job: Job): void {
+    const s = job.scratch;
+    job.scratch = null;
+    if (!s || this.closed) return;
+    if (this.scratchBytes + s.length <= SCRATCH_KEEP) {
+      this.scratchFree.push(s);
+      this.scratchBytes += s.length;
+    }
+  }
+
+  /** Settle a job that left a worker. */
+  private finish(job: Job, outcome: { digests: Buffer } | { error: Error }): void {
+    this.releaseScratch(job);
+    if ('digests' in outcome) job.resolve(outcome.digests);
+    else job.reject(outcome.error);
   }
 
   /** Hand queued jobs to the least busy workers, starting workers as needed. */
@@ -136,11 +197,12 @@ export class HashPool {
       best.jobs.set(job.id, job);
       if (best.jobs.size === 1) best.worker.ref();
       try {
-        best.worker.postMessage(job.req, job.transfer);
+        const req = this.request(job);
+        best.worker.postMessage(req, req.transferred ? [req.buf as ArrayBuffer] : []);
       } catch (e) {
         best.jobs.delete(job.id);
         this.updateRef(best);
-        job.reject(new BtError('IO', `hash worker: cannot post job: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        this.finish(job, { error: new BtError('IO', `hash worker: cannot post job: ${e instanceof Error ? e.message : String(e)}`, { cause: e }) });
       }
     }
   }
@@ -163,8 +225,12 @@ export class HashPool {
     if (!job) return;
     slot.jobs.delete(res.id);
     this.updateRef(slot);
-    if ('digests' in res) job.resolve(Buffer.from(res.digests.buffer, res.digests.byteOffset, res.digests.byteLength));
-    else job.reject(new BtError('IO', `hash worker: ${res.error}`));
+    if ('digests' in res) {
+      const digests = Buffer.from(res.digests.buffer, res.digests.byteOffset, res.digests.byteLength);
+      if (res.buf) job.onReturned?.(res.buf);
+      this.finish(job, { digests });
+    }
+    else this.finish(job, { error: new BtError('IO', `hash worker: ${res.error}`) });
     this.pump();
   }
 
@@ -174,7 +240,7 @@ export class HashPool {
     slot.dead = true;
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
-    for (const j of slot.jobs.values()) j.reject(new BtError('IO', `hash worker failed: ${e.message}`, { cause: e }));
+    for (const j of slot.jobs.values()) this.finish(j, { error: new BtError('IO', `hash worker failed: ${e.message}`, { cause: e }) });
     slot.jobs.clear();
     void slot.worker.terminate().catch(() => undefined);
     this.pump();

@@ -6,7 +6,7 @@
  * and out, so callers may reuse theirs. Same BEP 3 piece geometry as the file backend.
  */
 import { BtError } from '../util/errors.js';
-import { pieceSize } from './spans.js';
+import { pieceSize } from '../metainfo/index.js';
 import type { Storage, StorageMeta } from './storage.js';
 
 /** Options of `MemoryStorage`. */

@@ -6,27 +6,16 @@
  * check can tell "missing" from "broken disk". BEP 3 defines the piece/file layout the backends implement.
  */
 
-/** One file of a torrent, as storage needs it. `Metainfo['files'][number]` from src/metainfo satisfies it. */
-export interface StorageFile {
-  /** Sanitised path components; the first is the torrent name (single-file torrent: `[name]`). */
-  path: string[];
-  length: number;
-  /** Byte offset of the file in the torrent's concatenated data. */
-  offset: number;
-  /** BEP 47 padding file: never written to disk, reads as zeros. */
-  padding?: boolean;
-}
+import type { Metainfo, TorrentFile } from '../metainfo/index.js';
 
-/** The geometry storage needs. `Metainfo` from src/metainfo satisfies it structurally. */
-export interface StorageMeta {
-  name: string;
-  pieceLength: number;
-  pieceCount: number;
-  /** 20 bytes per piece, concatenated. */
-  pieceHashes: Buffer;
-  files: StorageFile[];
-  totalLength: number;
-}
+/** One file of a torrent, as storage sees it (src/metainfo's TorrentFile). */
+export type StorageFile = TorrentFile;
+
+/**
+ * The part of a Metainfo that storage uses. A parsed `Metainfo` is one; tests can build the few fields by hand
+ * (see test-meta.ts).
+ */
+export type StorageMeta = Pick<Metainfo, 'name' | 'pieceLength' | 'pieceCount' | 'pieceHashes' | 'files' | 'totalLength'>;
 
 /** Piece-addressed storage for one torrent. */
 export interface Storage {
@@ -41,6 +30,12 @@ export interface Storage {
    * a SharedArrayBuffer-backed `into` lets the hash pool take the piece without a copy.
    */
   readPiece(piece: number, into?: Buffer): Promise<Buffer | null>;
+  /**
+   * Optional fast path for checks: read `count` consecutive pieces starting at `first` back to back into `into`
+   * (which must hold them all) with as few reads as possible; `present[k]` tells whether piece `first + k` was fully
+   * there. Failures other than missing data throw BtError('IO').
+   */
+  readPieces?(first: number, count: number, into: Buffer): Promise<boolean[]>;
   /** Store a verified piece. `data.length` must equal the piece's size. */
   writePiece(piece: number, data: Buffer): Promise<void>;
   /** Create the folders and the zero-length files up front (download side). Optional. */

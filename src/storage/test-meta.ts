@@ -3,18 +3,14 @@
  * computed by node:crypto, so storage tests do not depend on the metainfo parser (BEP 3 layout, BEP 47 padding).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { StorageFile, StorageMeta } from './storage.js';
+import type { Metainfo, TorrentFile } from '../metainfo/index.js';
+import type { StorageMeta } from './storage.js';
 
 /** One file of a test torrent; `path` is relative to the torrent's folder. */
 export interface TestFileSpec { path: string[]; length: number; padding?: boolean }
 
-/** What `makeMeta` returns: a Metainfo-shaped object (the fields storage uses, plus identity). */
-export interface TestMeta extends StorageMeta {
-  infoHash: Buffer;
-  infoHashHex: string;
-  multiFile: boolean;
-  files: Array<StorageFile & { relPath: string }>;
-}
+/** What `makeMeta` returns: the Metainfo fields storage uses, plus identity. */
+export type TestMeta = StorageMeta & Pick<Metainfo, 'infoHash' | 'infoHashHex' | 'multiFile'>;
 
 /**
  * Build a torrent. Give `files` for a multi-file torrent, or `length` for a single file. Data is random unless
@@ -24,11 +20,11 @@ export function makeMeta(opts: { name?: string; pieceLength: number; files?: Tes
   const name = opts.name ?? 'test-torrent';
   const multiFile = opts.files !== undefined;
   const specs: TestFileSpec[] = opts.files ?? [{ path: [], length: opts.length ?? 0 }];
-  const files: TestMeta['files'] = [];
+  const files: TorrentFile[] = [];
   let offset = 0;
   for (const s of specs) {
-    const entry: StorageFile & { relPath: string } = {
-      path: [name, ...s.path], relPath: multiFile ? s.path.join('/') : name, length: s.length, offset,
+    const entry: TorrentFile = {
+      path: [name, ...s.path], relPath: [name, ...s.path].join('/'), length: s.length, offset,
     };
     if (s.padding) entry.padding = true;
     files.push(entry);

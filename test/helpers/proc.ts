@@ -327,7 +327,10 @@ export class Scope {
   }
 }
 
-/** CPU time (user+system, seconds) and peak RSS (bytes) of a live process, read from /proc; null if unavailable. */
+/**
+ * CPU time (user+system, seconds) and peak RSS (VmHWM, bytes) of a live process, read from /proc; null if unavailable.
+ * Assumes USER_HZ = 100, which Linux uses for /proc on every common architecture.
+ */
 export async function procStats(pid: number): Promise<{ cpuSeconds: number; peakRssBytes: number } | null> {
   try {
     const [stat, status] = await Promise.all([

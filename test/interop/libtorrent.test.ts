@@ -115,6 +115,16 @@ function assertSameInfoHash(a: Child, b: Child): void {
   assert.equal(String(ha).toLowerCase(), String(hb).toLowerCase(), 'bitpeer and libtorrent disagree on the info-hash');
 }
 
+/** Awaits `p`; on failure, adds the recent output of every child in the scope (the other side's view helps). */
+async function within<T>(scope: Scope, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`${message}\n=== all processes of this test:\n${scope.describe()}`, { cause: err });
+  }
+}
+
 /** Starts a scope whose cleanup runs when the test ends. */
 function scopeFor(t: { after: (fn: () => Promise<void>) => void }): Scope {
   const scope = new Scope();
@@ -133,10 +143,10 @@ describe('libtorrent interop', { skip: skipReason }, () => {
     if (hasMktorrent) await makeTorrent(scope, 'mktorrent', src, torrent, MULTI.pieceLength);
     else await makeTorrent(scope, 'bitpeer', src, torrent, MULTI.pieceLength);
     const seed = scope.ltPeer(py, ['--mode', 'seed', '--torrent', torrent, '--save', join(dir, 'src'), '--port', '0']);
-    const port = await listeningPort(seed);
+    const port = await within(scope, listeningPort(seed));
     const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', join(dir, 'dl'), '--port', '0',
       '--peer', `127.0.0.1:${port}`, '--timeout', String(TRANSFER_MS / 1000)]);
-    const exit = await dl.exited(TRANSFER_MS + 10_000);
+    const exit = await within(scope, dl.exited(TRANSFER_MS + 10_000));
     assert.equal(exit.code, 0, `libtorrent download failed\n${scope.describe()}`);
     await assertSameContent(scope, src, join(dir, 'dl', MULTI.name));
   });
@@ -151,11 +161,11 @@ describe('libtorrent interop', { skip: skipReason }, () => {
       await makeTorrent(scope, hasMktorrent ? 'mktorrent' : 'bitpeer', src, torrent, fixture.pieceLength);
 
       const seed = scope.ltPeer(py, ['--mode', 'seed', '--torrent', torrent, '--save', join(dir, 'src'), '--port', '0']);
-      const port = await listeningPort(seed);
+      const port = await within(scope, listeningPort(seed));
       const out = join(dir, 'dl');
       const get = scope.bitpeer(['get', torrent, '-o', out, '--port', '0', '--peer', `127.0.0.1:${port}`, '--json',
         '--no-dht', '--no-lsd']);
-      const exit = await get.exited(TRANSFER_MS);
+      const exit = await within(scope, get.exited(TRANSFER_MS));
       assert.equal(exit.code, 0, `bitpeer get did not finish cleanly\n${scope.describe()}`);
       assert.ok(get.find((e) => e.event === 'complete'), `bitpeer get printed no "complete" event\n${get.describe()}`);
       assertSameInfoHash(get, seed);
@@ -172,11 +182,11 @@ describe('libtorrent interop', { skip: skipReason }, () => {
       await makeTorrent(scope, 'bitpeer', src, torrent, fixture.pieceLength);
 
       const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--json', '--no-dht', '--no-lsd']);
-      const port = await listeningPort(seed);
+      const port = await within(scope, listeningPort(seed));
       const out = join(dir, 'dl');
       const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', out, '--port', '0',
         '--peer', `127.0.0.1:${port}`, '--timeout', String(TRANSFER_MS / 1000)]);
-      const exit = await dl.exited(TRANSFER_MS + 10_000);
+      const exit = await within(scope, dl.exited(TRANSFER_MS + 10_000));
       assert.equal(exit.code, 0, `libtorrent did not complete the download from bitpeer\n${scope.describe()}`);
       assertSameInfoHash(seed, dl);
       await assertSameContent(scope, src, join(out, fixture.name));

@@ -1,0 +1,216 @@
+// createTorrent on real temp folders: layout rules, hashes, options and errors.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { autoPieceLength, createTorrent } from './create.js';
+import { decode } from '../bencode/decode.js';
+import type { Metainfo } from './types.js';
+import { isBtError } from '../util/errors.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'bitpeer-create-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = (): string => {
+  const d = path.join(root, `case${n++}`);
+  mkdirSync(d);
+  return d;
+};
+/** Open file descriptors of this process (Linux), to prove that failures close their files. */
+const openFds = (): number => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+const write = (file: string, data: Buffer | string): void => {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, data);
+};
+
+/** Recomputes every piece hash from the files on disk. */
+function verify(meta: Metainfo, base: string): void {
+  const data = Buffer.concat(meta.files.map((f) => readFileSync(path.join(base, ...f.path))));
+  assert.equal(data.length, meta.totalLength);
+  for (let i = 0; i < meta.pieceCount; i++) {
+    const h = createHash('sha1').update(data.subarray(i * meta.pieceLength, (i + 1) * meta.pieceLength)).digest();
+    assert.deepEqual(meta.pieceHashes.subarray(i * 20, i * 20 + 20), h, `piece ${i}`);
+  }
+}
+
+test('autoPieceLength: powers of two, 16 KiB to 16 MiB, about 1000-2000 pieces', () => {
+  assert.equal(autoPieceLength(0), 16384);
+  assert.equal(autoPieceLength(1), 16384);
+  assert.equal(autoPieceLength(30 * 1024 * 1024), 16384);
+  assert.equal(autoPieceLength(32 * 1024 * 1024), 32768);
+  assert.equal(autoPieceLength(1024 ** 3), 1024 * 1024);
+  assert.equal(autoPieceLength(1024 ** 4), 16 * 1024 * 1024);
+  for (const size of [5e7, 3e8, 7.7e9, 3e10]) {
+    const pl = autoPieceLength(size);
+    const pieces = Math.ceil(size / pl);
+    assert.ok(pieces > 1000 && pieces <= 2000, `${size}: ${pieces}`);
+  }
+});
+
+test('single file: fields, hashes, defaults, no private key', async () => {
+  const d = fresh();
+  const file = path.join(d, 'data.bin');
+  write(file, randomBytes(100_000));
+  const before = Math.floor(Date.now() / 1000);
+  const { torrent, meta } = await createTorrent(file, { pieceLength: 16384 });
+  assert.equal(meta.name, 'data.bin');
+  assert.equal(meta.multiFile, false);
+  assert.equal(meta.totalLength, 100_000);
+  assert.equal(meta.pieceCount, 7);
+  assert.equal(meta.private, false);
+  assert.equal(meta.createdBy, 'bitpeer');
+  assert.ok(meta.creationDate! >= before && meta.creationDate! <= before + 5);
+  assert.equal(meta.announce, undefined);
+  assert.deepEqual(meta.softErrors, []);
+  assert.equal(meta.infoBytes.indexOf('7:private'), -1);
+  assert.deepEqual(meta.files, [{ path: ['data.bin'], relPath: 'data.bin', length: 100_000, offset: 0 }]);
+  verify(meta, d);
+  // canonical output: keys sorted, exactly the mktorrent info keys
+  const info = (decode(torrent, { keyOrder: 'error' }).value as Map<string, unknown>).get('info') as Map<string, unknown>;
+  assert.deepEqual([...info.keys()], ['length', 'name', 'piece length', 'pieces']);
+});
+
+test('options: private, announce tiers, comment, name, no date', async () => {
+  const d = fresh();
+  write(path.join(d, 'f'), 'hello');
+  const { torrent, meta } = await createTorrent(path.join(d, 'f'), {
+    private: true, announce: ['http://a/announce', 'udp://b:1', 'http://c/announce'], comment: 'hi', createdBy: 'me',
+    creationDate: null, name: 'renamed',
+  });
+  assert.equal(meta.private, true);
+  assert.equal(meta.name, 'renamed');
+  assert.equal(meta.announce, 'http://a/announce');
+  assert.deepEqual(meta.announceList, [['http://a/announce'], ['udp://b:1'], ['http://c/announce']]);
+  assert.equal(meta.comment, 'hi');
+  assert.equal(meta.createdBy, 'me');
+  assert.equal(meta.creationDate, undefined);
+  assert.ok(torrent.includes('7:privatei1e'));
+  const one = await createTorrent(path.join(d, 'f'), { announce: ['http://a/announce'], creationDate: 42 });
+  assert.deepEqual(one.meta.announceList, []);
+  assert.equal(one.meta.creationDate, 42);
+  assert.equal(one.torrent.indexOf('announce-list'), -1);
+});
+
+test('folder: recursive, byte-wise path order (as mktorrent), hidden and empty files included', async () => {
+  const d = fresh();
+  const top = path.join(d, 'top');
+  write(path.join(top, 'a', 'x'), '1');
+  write(path.join(top, 'a-b'), '22');
+  write(path.join(top, 'a.c'), '333');
+  write(path.join(top, 'B', 'y'), '4444');
+  write(path.join(top, '.hidden'), '55555');
+  write(path.join(top, 'sub', '.git', 'config'), '666666');
+  write(path.join(top, 'empty'), '');
+  write(path.join(top, 'é'), '7');
+  write(path.join(top, 'z', 'deep', 'er', 'est'), randomBytes(40_000));
+  mkdirSync(path.join(top, 'emptydir'));
+  const { meta } = await createTorrent(top, { pieceLength: 16384 });
+  assert.equal(meta.multiFile, true);
+  assert.deepEqual(meta.files.map((f) => f.relPath), [
+    'top/.hidden', 'top/B/y', 'top/a-b', 'top/a.c', 'top/a/x', 'top/empty', 'top/sub/.git/config', 'top/z/deep/er/est', 'top/é',
+  ]);
+  verify(meta, d);
+});
+
+test('a folder holding one file is still a multi-file torrent', async () => {
+  const d = fresh();
+  write(path.join(d, 'only', 'f'), 'abc');
+  const { meta } = await createTorrent(path.join(d, 'only'));
+  assert.equal(meta.multiFile, true);
+  assert.deepEqual(meta.files.map((f) => f.relPath), ['only/f']);
+});
+
+test('symlinks are followed (files and folders); followSymlinks: false skips them', async () => {
+  const d = fresh();
+  const top = path.join(d, 'top');
+  write(path.join(d, 'outside', 'o'), 'outside');
+  write(path.join(top, 'real'), 'real');
+  symlinkSync(path.join(top, 'real'), path.join(top, 'link'));
+  symlinkSync(path.join(d, 'outside'), path.join(top, 'dirlink'));
+  const followed = await createTorrent(top);
+  assert.deepEqual(followed.meta.files.map((f) => f.relPath), ['top/dirlink/o', 'top/link', 'top/real']);
+  const skipped = await createTorrent(top, { followSymlinks: false });
+  assert.deepEqual(skipped.meta.files.map((f) => f.relPath), ['top/real']);
+});
+
+test('dangling symlinks and symlink loops are IO errors', async () => {
+  const d = fresh();
+  write(path.join(d, 'dang', 'f'), 'x');
+  symlinkSync(path.join(d, 'nowhere'), path.join(d, 'dang', 'broken'));
+  await assert.rejects(createTorrent(path.join(d, 'dang')), (e: unknown) => isBtError(e, 'IO') && e.message.includes('dangling symlink'));
+  write(path.join(d, 'loop', 's', 'f'), 'x');
+  symlinkSync('..', path.join(d, 'loop', 's', 'up'));
+  await assert.rejects(createTorrent(path.join(d, 'loop')), (e: unknown) => isBtError(e, 'IO') && e.message.includes('symlink loop'));
+});
+
+test('errors: NOT_FOUND, USAGE for empty folders / no data / bad piece length, BAD_PATH for unportable names', async () => {
+  const d = fresh();
+  await assert.rejects(createTorrent(path.join(d, 'missing')), (e: unknown) => isBtError(e, 'NOT_FOUND') && e.message.includes('missing'));
+  mkdirSync(path.join(d, 'empty', 'sub'), { recursive: true });
+  await assert.rejects(createTorrent(path.join(d, 'empty')), (e: unknown) => isBtError(e, 'USAGE') && e.message.includes('contains no files'));
+  write(path.join(d, 'zeros', 'a'), '');
+  await assert.rejects(createTorrent(path.join(d, 'zeros')), (e: unknown) => isBtError(e, 'USAGE') && e.message.includes('no data'));
+  write(path.join(d, 'f'), 'x');
+  for (const pl of [1000, 8192, 3 * 16384, 2 ** 29]) {
+    await assert.rejects(createTorrent(path.join(d, 'f'), { pieceLength: pl }), (e: unknown) => isBtError(e, 'USAGE') && e.message.includes('power of two'));
+  }
+  write(path.join(d, 'weird', 'a\\b'), 'x');
+  await assert.rejects(createTorrent(path.join(d, 'weird')), (e: unknown) => isBtError(e, 'BAD_PATH') && e.message.includes('"\\" separator'));
+  write(path.join(d, 'ctl', 'a\tb'), 'x');
+  await assert.rejects(createTorrent(path.join(d, 'ctl')), (e: unknown) => isBtError(e, 'BAD_PATH'));
+  await assert.rejects(createTorrent(path.join(d, 'f'), { name: '..' }), (e: unknown) => isBtError(e, 'BAD_PATH'));
+});
+
+for (const threads of [0, 2]) {
+  test(`abort before and during hashing; progress reaches the total (threads: ${threads})`, async () => {
+    const d = fresh();
+    const file = path.join(d, 'big');
+    const size = 20 * 1024 * 1024 + 123;
+    write(file, randomBytes(size));
+    const fds = openFds();
+    await assert.rejects(createTorrent(file, { threads, signal: AbortSignal.abort() }), (e: unknown) => isBtError(e, 'ABORTED'));
+    const ac = new AbortController();
+    await assert.rejects(createTorrent(file, { threads, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) }),
+      (e: unknown) => isBtError(e, 'ABORTED') && (e.cause as Error).message === 'stop');
+    assert.equal(openFds(), fds, 'no file left open');
+    const seen: number[] = [];
+    const { meta } = await createTorrent(file, { threads, onProgress: (done, total) => { assert.equal(total, size); seen.push(done); } });
+    assert.ok(seen.length >= 3);
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+    assert.equal(seen.at(-1), meta.totalLength);
+    verify(meta, d);
+  });
+
+  test(`a file that shrinks while it is hashed is an IO error (threads: ${threads})`, async () => {
+    const d = fresh();
+    const top = path.join(d, 'shrink');
+    write(path.join(top, 'a'), randomBytes(3 * 1024 * 1024));
+    write(path.join(top, 'b'), randomBytes(24 * 1024 * 1024));
+    let once = false;
+    const fds = openFds();
+    await assert.rejects(createTorrent(top, {
+      threads, pieceLength: 16384,
+      onProgress: () => { if (!once) { once = true; truncateSync(path.join(top, 'b'), 1000); } },
+    }), (e: unknown) => isBtError(e, 'IO') && e.message.includes('shrank'));
+    assert.equal(openFds(), fds, 'no file left open');
+  });
+}
+
+test('worker threads give the same torrent as the main thread alone', async () => {
+  const d = fresh();
+  const top = path.join(d, 'mix');
+  write(path.join(top, 'a'), randomBytes(9 * 1024 * 1024 + 7));
+  write(path.join(top, 'b'), randomBytes(3));
+  write(path.join(top, 'c'), randomBytes(3 * 1024 * 1024 - 5));
+  for (const pl of [16384, 1024 * 1024, 16 * 1024 * 1024]) {
+    const opts = { pieceLength: pl, creationDate: null };
+    const t0 = await createTorrent(top, { ...opts, threads: 0 });
+    const t3 = await createTorrent(top, { ...opts, threads: 3 });
+    const t1 = await createTorrent(top, { ...opts, threads: 1 });
+    assert.deepEqual(t1.torrent, t0.torrent, `piece length ${pl}, 1 worker`);
+    assert.deepEqual(t3.torrent, t0.torrent, `piece length ${pl}`);
+    verify(t0.meta, d);
+  }
+});

@@ -1,0 +1,524 @@
+/**
+ * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private).
+ * This is the one metainfo module that does I/O (lint exempts it); everything it builds is re-checked by the pure
+ * `parseTorrent`, so a torrent we create is always one we accept.
+ *
+ * Invariant: the info dict has exactly the keys mktorrent 1.1 writes (`files`|`length`, `name`, `piece length`,
+ * `pieces`, and `private` only when set: never `private: 0`), so for the same input, name, piece length and
+ * private flag the info-hash equals mktorrent's (test/interop/mktorrent.test.ts checks it).
+ *
+ * Folder rules (checked against mktorrent 1.1 by experiment; docs/design/metainfo.md):
+ * - Recursive walk; files sorted by the byte order of their '/'-joined relative path (C strcmp, as mktorrent:
+ *   `a-b` < `a.c` < `a/x` < `b`). A folder is always a multi-file torrent, even with a single file inside.
+ * - Hidden files (dot files) are included, as mktorrent does: skipping them would silently drop data.
+ * - Symlinks are followed (to files and to folders), as mktorrent and libtorrent do by default; a dangling symlink
+ *   is an 'IO' error, and a symlink that leads back into one of its own ancestors is an 'IO' error (mktorrent fails
+ *   with ELOOP there). `followSymlinks: false` skips symlinks instead.
+ * - Empty files are included (they still get created on download); empty folders are not representable in v1.
+ * - FIFOs, sockets and devices are skipped (mktorrent too).
+ * - Names we would reject or rewrite when parsing (`\`, control characters, …) are refused up front ('BAD_PATH').
+ * Errors: missing input → 'NOT_FOUND'; empty folder, no data, bad options → 'USAGE'; read errors → 'IO';
+ * abort → 'ABORTED' (cause: `signal.reason`).
+ *
+ * Hashing (measured against mktorrent; docs/design/metainfo.md): bytes must still be in the CPU cache when SHA-1 runs,
+ * so reads are small (2 MiB) and each is hashed right after it lands. Small inputs are hashed on the main thread
+ * (double-buffered async reads, pieces hashed incrementally so any piece length works). From 32 MiB up, the main
+ * thread and cores − 1 worker threads (at most 3) claim groups of whole pieces through a shared atomic counter, each
+ * preads its pieces itself and writes the digests into a shared table: no chunk is handed between threads, and the
+ * main thread is already hashing while the workers boot.
+ */
+import { createHash } from 'node:crypto';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { encode } from '../bencode/encode.js';
+import type { Encodable } from '../bencode/types.js';
+import { BtError, errorMessage } from '../util/errors.js';
+import { MAX_TORRENT_SIZE, parseTorrent } from './metainfo.js';
+import { MAX_PATH_DEPTH, sanitizeComponent } from './paths.js';
+import type { Metainfo } from './types.js';
+
+/** Options for {@link createTorrent}. */
+export interface CreateOptions {
+  /** Bytes; a power of two from 16 KiB to 256 MiB. Default: {@link autoPieceLength}. */
+  pieceLength?: number;
+  /** Tracker URLs: the first becomes `announce`; if there are more, each is its own tier in `announce-list`. */
+  announce?: string[];
+  comment?: string;
+  /** Default "bitpeer". */
+  createdBy?: string;
+  /** Seconds since the epoch; `null` omits it; default now. */
+  creationDate?: number | null;
+  /** BEP 27 private flag (`private: 1`); never written as 0. */
+  private?: boolean;
+  /** Torrent name; default the base name of `inputPath`. */
+  name?: string;
+  /** Follow symlinks (default true, as mktorrent); false skips them. */
+  followSymlinks?: boolean;
+  /** Hashing worker threads besides the main thread. Default: cores − 1 (at most 3) for inputs ≥ 32 MiB, else 0. */
+  threads?: number;
+  signal?: AbortSignal;
+  /** Called as hashing progresses with the bytes hashed so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Smallest and largest piece length `createTorrent` accepts. */
+export const MIN_PIECE_LENGTH = 16 * 1024;
+export const MAX_CREATE_PIECE_LENGTH = 256 * 1024 * 1024;
+const AUTO_MAX_PIECE_LENGTH = 16 * 1024 * 1024;
+const TARGET_MAX_PIECES = 2000;
+/** Read size: small enough that the bytes are still in the CPU cache when they are hashed. */
+const CHUNK = 2 * 1024 * 1024;
+/** Worker threads claim this many bytes of whole pieces at a time (at least one piece). */
+const GROUP_BYTES = 4 * 1024 * 1024;
+/** Below this much data, worker threads cost more than they save. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+const MAX_WORKERS = 3;
+
+/**
+ * A piece length for `totalBytes` of data: the smallest power of two from 16 KiB to 16 MiB that gives at most 2000
+ * pieces (so between 1000 and 2000 pieces unless a bound is hit).
+ */
+export function autoPieceLength(totalBytes: number): number {
+  let pl = MIN_PIECE_LENGTH;
+  while (pl < AUTO_MAX_PIECE_LENGTH && totalBytes / pl > TARGET_MAX_PIECES) pl *= 2;
+  return pl;
+}
+
+interface Entry {
+  components: string[];
+  abs: string;
+  size: number;
+  sortKey: Buffer;
+}
+
+function isErrno(e: unknown, code: string): boolean {
+  return e instanceof Error && (e as NodeJS.ErrnoException).code === code;
+}
+
+function ioError(what: string, e: unknown): BtError {
+  return new BtError('IO', `${what}: ${errorMessage(e)}`, { cause: e });
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BtError('ABORTED', 'torrent creation aborted', { cause: signal.reason });
+}
+
+function checkName(name: string, abs: string): void {
+  let clean: string;
+  try {
+    clean = sanitizeComponent(name, abs);
+  } catch (e) {
+    throw new BtError('BAD_PATH', `cannot put ${JSON.stringify(abs)} in a torrent: ${errorMessage(e)}`, { cause: e });
+  }
+  if (clean !== name) {
+    throw new BtError('BAD_PATH', `cannot put ${JSON.stringify(abs)} in a torrent: its name has control characters or a drive-letter prefix`);
+  }
+}
+
+async function walk(dir: string, rel: string[], ancestors: Set<string>, out: Entry[], opts: CreateOptions): Promise<void> {
+  checkAbort(opts.signal);
+  if (rel.length >= MAX_PATH_DEPTH - 1) throw new BtError('USAGE', `folder nesting is deeper than ${MAX_PATH_DEPTH - 2} levels at ${dir}`);
+  let names;
+  try {
+    names = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    throw ioError(`cannot read folder ${dir}`, e);
+  }
+  for (const d of names) {
+    const abs = path.join(dir, d.name);
+    if (d.isSymbolicLink() && opts.followSymlinks === false) continue;
+    if (!d.isSymbolicLink() && !d.isFile() && !d.isDirectory()) continue; // fifo, socket, device
+    let st: Stats;
+    try {
+      st = await stat(abs);
+    } catch (e) {
+      if (d.isSymbolicLink() && isErrno(e, 'ENOENT')) throw new BtError('IO', `dangling symlink: ${abs}`, { cause: e });
+      if (isErrno(e, 'ELOOP')) throw new BtError('IO', `symlink loop at ${abs}`, { cause: e });
+      throw ioError(`cannot stat ${abs}`, e);
+    }
+    const components = [...rel, d.name];
+    if (st.isDirectory()) {
+      const id = `${st.dev}:${st.ino}`;
+      if (ancestors.has(id)) throw new BtError('IO', `symlink loop at ${abs} (it leads back to a parent folder)`);
+      checkName(d.name, abs);
+      ancestors.add(id);
+      await walk(abs, components, ancestors, out, opts);
+      ancestors.delete(id);
+    } else if (st.isFile()) {
+      checkName(d.name, abs);
+      out.push({ components, abs, size: st.size, sortKey: Buffer.from(components.join('/'), 'utf8') });
+    }
+  }
+}
+
+/** Reads the concatenation of `entries` sequentially, chunk by chunk. One read may be in flight at a time. */
+class SequentialReader {
+  private index = 0;
+  private pos = 0;
+  private fh: FileHandle | undefined;
+
+  constructor(private readonly entries: readonly Entry[]) {}
+
+  /** Fills `buf` as far as the data goes; returns the bytes read (short only at the very end). */
+  async fill(buf: Buffer): Promise<number> {
+    let filled = 0;
+    while (filled < buf.length && this.index < this.entries.length) {
+      const e = this.entries[this.index]!;
+      if (this.pos >= e.size) {
+        await this.close();
+        this.index++;
+        this.pos = 0;
+        continue;
+      }
+      if (this.fh === undefined) {
+        try {
+          this.fh = await open(e.abs, 'r');
+        } catch (err) {
+          throw ioError(`cannot open ${e.abs}`, err);
+        }
+      }
+      const want = Math.min(buf.length - filled, e.size - this.pos);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.fh.read(buf, filled, want, this.pos));
+      } catch (err) {
+        throw ioError(`cannot read ${e.abs}`, err);
+      }
+      if (n === 0) throw new BtError('IO', `${e.abs} shrank while it was being hashed (expected ${e.size} bytes)`);
+      filled += n;
+      this.pos += n;
+    }
+    return filled;
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close();
+  }
+}
+
+/** Cuts a byte stream that starts at a piece boundary into pieces and writes their SHA-1s into `pieces`. */
+class PieceHasher {
+  private hash = createHash('sha1');
+  private inPiece = 0;
+
+  constructor(private readonly pieces: Buffer, private piece: number, private readonly pl: number) {}
+
+  update(data: Buffer): void {
+    for (let off = 0; off < data.length;) {
+      const take = Math.min(this.pl - this.inPiece, data.length - off);
+      this.hash.update(data.subarray(off, off + take));
+      off += take;
+      this.inPiece += take;
+      if (this.inPiece === this.pl) this.finishPiece();
+    }
+  }
+
+  /** Ends a short last piece, if one is open; returns the number of the next piece. */
+  finish(): number {
+    if (this.inPiece > 0) this.finishPiece();
+    return this.piece;
+  }
+
+  private finishPiece(): void {
+    this.hash.digest().copy(this.pieces, 20 * this.piece++);
+    this.hash = createHash('sha1');
+    this.inPiece = 0;
+  }
+}
+
+/** Main-thread hashing: sequential reads of CHUNK bytes, double-buffered, fed into per-piece incremental hashes. */
+async function hashSequential(entries: readonly Entry[], total: number, pl: number, opts: CreateOptions): Promise<Buffer> {
+  const pieceCount = Math.ceil(total / pl);
+  const pieces = Buffer.alloc(pieceCount * 20);
+  const size = Math.min(CHUNK, total);
+  const bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  const reader = new SequentialReader(entries);
+  const hasher = new PieceHasher(pieces, 0, pl);
+  let done = 0;
+  try {
+    let which = 0;
+    let len = await reader.fill(bufs[0]!);
+    while (len > 0) {
+      checkAbort(opts.signal);
+      const cur = bufs[which]!;
+      const curLen = len;
+      // Start reading the next chunk; hash this one while the read runs in the libuv thread pool.
+      const next = done + curLen < total ? reader.fill(bufs[1 - which]!) : Promise.resolve(0);
+      try {
+        hasher.update(cur.subarray(0, curLen));
+      } finally {
+        len = await next;
+      }
+      done += curLen;
+      which = 1 - which;
+      opts.onProgress?.(done, total);
+    }
+  } finally {
+    await reader.close();
+  }
+  const piece = hasher.finish();
+  if (piece !== pieceCount || done !== total) throw new BtError('IO', `read ${done} of ${total} bytes; did a file change while hashing?`);
+  return pieces;
+}
+
+// Worker-thread hashing. Each worker claims groups of consecutive pieces through a shared atomic counter, reads them
+// itself (pread, so the bytes are still in the CPU cache when hashed) and writes the digests into a shared table.
+// It stops between groups when the shared stop flag is set, closes its file, and always ends with one 'done' or
+// 'error' message. Plain JS: it runs from source (eval), so it is kept small; create.test.ts compares it with the
+// main-thread path.
+const WORKER_SOURCE = `
+const { parentPort, workerData: w } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const next = new Int32Array(w.counter);
+const stop = new Int32Array(w.stop);
+const out = Buffer.from(w.pieces);
+const buf = Buffer.allocUnsafe(Math.min(w.pl, w.block));
+const pieceCount = Math.ceil(w.total / w.pl);
+const groups = Math.ceil(pieceCount / w.groupPieces);
+let fd = -1, open = -1;
+function readAt(pos, len) {
+  for (let got = 0; got < len;) {
+    const p = pos + got;
+    let lo = 0, hi = w.files.length - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (w.files[mid].offset <= p) lo = mid; else hi = mid - 1; }
+    const f = w.files[lo];
+    if (open !== lo) { if (fd >= 0) fs.closeSync(fd); fd = -1; fd = fs.openSync(f.abs, 'r'); open = lo; }
+    const n = fs.readSync(fd, buf, got, Math.min(len - got, f.offset + f.size - p), p - f.offset);
+    if (n === 0) throw new Error(f.abs + ' shrank while it was being hashed (expected ' + f.size + ' bytes)');
+    got += n;
+  }
+}
+try {
+  for (let g = Atomics.add(next, 0, 1); g < groups && Atomics.load(stop, 0) === 0; g = Atomics.add(next, 0, 1)) {
+    let bytes = 0;
+    for (let i = g * w.groupPieces; i < Math.min((g + 1) * w.groupPieces, pieceCount); i++) {
+      const h = createHash('sha1');
+      const end = Math.min((i + 1) * w.pl, w.total);
+      for (let pos = i * w.pl; pos < end; pos += buf.length) {
+        const len = Math.min(buf.length, end - pos);
+        readAt(pos, len);
+        h.update(buf.subarray(0, len));
+      }
+      h.digest().copy(out, i * 20);
+      bytes += end - i * w.pl;
+    }
+    parentPort.postMessage({ type: 'progress', bytes });
+  }
+  parentPort.postMessage({ type: 'done' });
+} catch (e) {
+  parentPort.postMessage({ type: 'error', message: String(e && e.message || e) });
+} finally {
+  if (fd >= 0) fs.closeSync(fd);
+}`;
+
+/** Reads any byte range of the concatenated files (one cached file handle); the main thread's share of hashParallel. */
+class RangeReader {
+  private fh: FileHandle | undefined;
+  private open = -1;
+
+  constructor(private readonly files: readonly { abs: string; size: number; offset: number }[]) {}
+
+  async read(pos: number, buf: Buffer, len: number): Promise<void> {
+    for (let got = 0; got < len;) {
+      const p = pos + got;
+      let lo = 0;
+      let hi = this.files.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (this.files[mid]!.offset <= p) lo = mid;
+        else hi = mid - 1;
+      }
+      const f = this.files[lo]!;
+      if (this.open !== lo) {
+        await this.close();
+        try {
+          this.fh = await open(f.abs, 'r');
+        } catch (e) {
+          throw ioError(`cannot open ${f.abs}`, e);
+        }
+        this.open = lo;
+      }
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.fh!.read(buf, got, Math.min(len - got, f.offset + f.size - p), p - f.offset));
+      } catch (e) {
+        throw ioError(`cannot read ${f.abs}`, e);
+      }
+      if (n === 0) throw new BtError('IO', `${f.abs} shrank while it was being hashed (expected ${f.size} bytes)`);
+      got += n;
+    }
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    this.open = -1;
+    await fh?.close();
+  }
+}
+
+type WorkerMessage = { type: 'progress'; bytes: number } | { type: 'done' } | { type: 'error'; message: string };
+
+async function hashParallel(entries: readonly Entry[], total: number, pl: number, threads: number, opts: CreateOptions): Promise<Buffer> {
+  checkAbort(opts.signal);
+  const pieceCount = Math.ceil(total / pl);
+  const piecesBuf = new SharedArrayBuffer(pieceCount * 20);
+  const pieces = Buffer.from(piecesBuf);
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const files: { abs: string; size: number; offset: number }[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    if (e.size > 0) files.push({ abs: e.abs, size: e.size, offset });
+    offset += e.size;
+  }
+  const groupPieces = Math.max(1, Math.floor(GROUP_BYTES / pl));
+  const groups = Math.ceil(pieceCount / groupPieces);
+  const workerData = { files, total, pl, block: CHUNK, groupPieces, counter: counter.buffer, stop: stop.buffer, pieces: piecesBuf };
+  const workers: Worker[] = [];
+  const finished: Promise<void>[] = [];
+  let failure: unknown;
+  let done = 0;
+  const fail = (e: unknown): void => {
+    failure ??= e;
+    Atomics.store(stop, 0, 1);
+  };
+  const progress = (bytes: number): void => {
+    done += bytes;
+    try { opts.onProgress?.(done, total); } catch (e) { fail(e); }
+  };
+  const onAbort = (): void => fail(new BtError('ABORTED', 'torrent creation aborted', { cause: opts.signal?.reason }));
+  opts.signal?.addEventListener('abort', onAbort);
+
+  // The main thread takes its share with async reads, so it is useful while the workers boot (tens of ms).
+  const mainShare = async (): Promise<void> => {
+    const reader = new RangeReader(files);
+    const buf = Buffer.allocUnsafe(Math.min(groupPieces * pl, CHUNK));
+    try {
+      for (let g = Atomics.add(counter, 0, 1); g < groups && Atomics.load(stop, 0) === 0; g = Atomics.add(counter, 0, 1)) {
+        const start = g * groupPieces * pl;
+        const end = Math.min(start + groupPieces * pl, total);
+        const hasher = new PieceHasher(pieces, g * groupPieces, pl);
+        for (let pos = start; pos < end; pos += buf.length) {
+          const len = Math.min(buf.length, end - pos);
+          await reader.read(pos, buf, len);
+          hasher.update(buf.subarray(0, len));
+        }
+        hasher.finish();
+        progress(end - start);
+      }
+    } catch (e) {
+      fail(e);
+    } finally {
+      await reader.close();
+    }
+  };
+
+  try {
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData });
+      workers.push(w);
+      finished.push(new Promise<void>((resolve) => {
+        w.on('message', (m: WorkerMessage) => {
+          if (m.type === 'progress') progress(m.bytes);
+          else {
+            if (m.type === 'error') fail(new BtError('IO', m.message));
+            resolve();
+          }
+        });
+        w.on('error', (e) => { fail(ioError('hash worker failed', e)); resolve(); });
+        w.on('exit', () => resolve());
+      }));
+    }
+    // Everyone stops claiming groups on the first failure; wait for all so that files are closed.
+    await Promise.all([mainShare(), ...finished]);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    Atomics.store(stop, 0, 1);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  if (failure !== undefined) throw failure;
+  checkAbort(opts.signal);
+  if (done !== total) throw new BtError('IO', `hashed ${done} of ${total} bytes`);
+  return pieces;
+}
+
+function defaultThreads(total: number): number {
+  if (total < PARALLEL_MIN_BYTES) return 0;
+  return Math.max(0, Math.min(availableParallelism() - 1, MAX_WORKERS));
+}
+
+async function hashAll(entries: readonly Entry[], total: number, pl: number, opts: CreateOptions): Promise<Buffer> {
+  const threads = Math.max(0, Math.floor(opts.threads ?? defaultThreads(total)));
+  return threads === 0 ? hashSequential(entries, total, pl, opts) : hashParallel(entries, total, pl, threads, opts);
+}
+
+/**
+ * Create a torrent from a file or folder and return its bytes and its parsed metainfo.
+ * @throws BtError 'NOT_FOUND' | 'USAGE' | 'BAD_PATH' | 'IO' | 'ABORTED'
+ */
+export async function createTorrent(inputPath: string, opts: CreateOptions = {}): Promise<{ torrent: Buffer; meta: Metainfo }> {
+  checkAbort(opts.signal);
+  const abs = path.resolve(inputPath);
+  let st: Stats;
+  try {
+    st = await stat(abs);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) throw new BtError('NOT_FOUND', `no such file or folder: ${inputPath}`, { cause: e });
+    throw ioError(`cannot stat ${inputPath}`, e);
+  }
+  const name = opts.name ?? path.basename(abs);
+  if (name === '') throw new BtError('USAGE', `cannot make a torrent of ${inputPath}: it has no name (pass a name)`);
+  checkName(name, opts.name === undefined ? abs : `name ${name}`);
+
+  let entries: Entry[];
+  let multiFile: boolean;
+  if (st.isDirectory()) {
+    entries = [];
+    await walk(abs, [], new Set([`${st.dev}:${st.ino}`]), entries, opts);
+    if (entries.length === 0) throw new BtError('USAGE', `folder ${inputPath} contains no files`);
+    entries.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    multiFile = true;
+  } else if (st.isFile()) {
+    entries = [{ components: [], abs, size: st.size, sortKey: Buffer.alloc(0) }];
+    multiFile = false;
+  } else {
+    throw new BtError('USAGE', `${inputPath} is neither a regular file nor a folder`);
+  }
+  const total = entries.reduce((s, e) => s + e.size, 0);
+  if (total === 0) throw new BtError('USAGE', `nothing to share: ${inputPath} holds no data (all files are empty)`);
+
+  const pl = opts.pieceLength ?? autoPieceLength(total);
+  if (!Number.isInteger(pl) || pl < MIN_PIECE_LENGTH || pl > MAX_CREATE_PIECE_LENGTH || (pl & (pl - 1)) !== 0) {
+    throw new BtError('USAGE', `piece length must be a power of two from ${MIN_PIECE_LENGTH} to ${MAX_CREATE_PIECE_LENGTH} bytes (got ${pl})`);
+  }
+  if (Math.ceil(total / pl) > 2 ** 21) throw new BtError('USAGE', `too many pieces: use a piece length above ${pl}`);
+
+  const pieces = await hashAll(entries, total, pl, opts);
+
+  const info: Record<string, Encodable> = { name, 'piece length': pl, pieces };
+  if (multiFile) info['files'] = entries.map((e) => ({ length: e.size, path: e.components }));
+  else info['length'] = total;
+  if (opts.private === true) info['private'] = 1;
+
+  const announce = (opts.announce ?? []).filter((u) => u !== '');
+  const top: Record<string, Encodable | undefined> = {
+    info,
+    announce: announce[0],
+    'announce-list': announce.length > 1 ? announce.map((u) => [u]) : undefined,
+    comment: opts.comment,
+    'created by': opts.createdBy ?? 'bitpeer',
+    'creation date': opts.creationDate === null ? undefined : (opts.creationDate ?? Math.floor(Date.now() / 1000)),
+  };
+  const torrent = encode(top);
+  if (torrent.length > MAX_TORRENT_SIZE) {
+    throw new BtError('USAGE', `the torrent would be ${torrent.length} bytes, over the ${MAX_TORRENT_SIZE}-byte limit; use a larger piece length or fewer files`);
+  }
+  return { torrent, meta: parseTorrent(torrent) };
+}
