@@ -44,7 +44,9 @@ export class Reporter {
   }
 
   debug(message: string): void {
-    if (this.verbose) this.clearLive(), this.err.write(`debug: ${message}\n`);
+    if (!this.verbose) return;
+    this.clearLive();
+    this.err.write(`debug: ${message}\n`);
   }
 
   private line(s: string): void {

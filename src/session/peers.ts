@@ -162,25 +162,27 @@ export class PeerManager {
   }
 
   private attach(socket: net.Socket, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string): void {
-    let peer: Peer | undefined;
+    const holder: { peer?: Peer } = {};
     const handler: ConnectionHandler = {
-      onMessage: (msg) => { if (peer) this.host.onPeerMessage(peer, msg); },
+      onMessage: (msg) => { if (holder.peer) this.host.onPeerMessage(holder.peer, msg); },
       onClose: (reason) => {
+        const peer = holder.peer;
         if (!peer) return;
         if (this.connected.get(peer.key) === peer) this.connected.delete(peer.key);
         const c = this.candidates.get(peer.key);
         if (c && !c.dead) c.nextAttemptAt = this.host.now() + 5_000;
         this.host.onPeerClosed(peer, reason);
       },
-      onDrain: () => { if (peer) this.host.onPeerDrain(peer); },
+      onDrain: () => { if (holder.peer) this.host.onPeerDrain(holder.peer); },
     };
     // The connection may deliver `rest` synchronously, so the peer must exist first: create the connection with
     // no leftover, register the peer, then feed the leftover.
     const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now);
-    peer = new Peer(conn, {
+    const peer = new Peer(conn, {
       key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(),
     });
+    holder.peer = peer;
     this.connected.set(key, peer);
     this.host.onPeerConnected(peer);
     if (rest.length > 0) conn.feed(rest);

@@ -49,6 +49,8 @@ export interface TorrentOptions {
 const RECHOKE_EVERY_MS = 10_000;
 /** Strikes (hash failures) after which a peer is banned; a sole contributor of a bad piece is banned at once. */
 const MAX_STRIKES = 3;
+/** Incoming connections held while the start-up check runs. */
+const MAX_DEFERRED_INCOMING = 50;
 
 export class Torrent {
   readonly meta: Metainfo;
@@ -94,33 +96,32 @@ export class Torrent {
       pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength, rng: opts.rng,
     });
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
-    const self = this;
     this.peers = new PeerManager({
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
       canOpen: opts.canOpen,
-      wantsOutgoing: () => self.state === 'downloading' || self.state === 'seeding',
-      onPeerConnected: (p) => self.onPeerConnected(p),
-      onPeerMessage: (p, m) => self.onPeerMessage(p, m),
-      onPeerClosed: (p, r) => self.onPeerClosed(p, r),
-      onPeerDrain: (p) => self.uploads.pump(p),
+      wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',
+      onPeerConnected: (p) => this.onPeerConnected(p),
+      onPeerMessage: (p, m) => this.onPeerMessage(p, m),
+      onPeerClosed: (p, r) => this.onPeerClosed(p, r),
+      onPeerDrain: (p) => this.uploads.pump(p),
       log: opts.log,
     }, { ...DEFAULT_PEER_LIMITS, ...opts.peerLimits });
     this.requests = new RequestScheduler({
       meta: this.meta, picker: this.picker, hasher: this.hasher, storage: this.storage, now: opts.now,
-      peers: () => self.peers.connected.values(),
-      peerByKey: (k) => self.peers.connected.get(k),
-      onPieceVerified: (i) => self.onPieceVerified(i),
-      onPieceFailed: (i, c) => self.onPieceFailed(i, c),
-      onStorageError: (e) => self.fail(e),
-      onBlockBytes: (p, n) => { p.down.add(n); self.down.add(n); self.downloaded += n; self.totalsFor(p).downloaded += n; },
+      peers: () => this.peers.connected.values(),
+      peerByKey: (k) => this.peers.connected.get(k),
+      onPieceVerified: (i) => this.onPieceVerified(i),
+      onPieceFailed: (i, c) => this.onPieceFailed(i, c),
+      onStorageError: (e) => this.fail(e),
+      onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloaded += n; this.totalsFor(p).downloaded += n; },
     });
     this.uploads = new UploadServer({
       storage: this.storage,
-      havePiece: (i) => self.picker.have(i),
-      onUploadBytes: (p, n) => { p.up.add(n); self.up.add(n); self.uploaded += n; self.totalsFor(p).uploaded += n; },
-      onStorageError: (e) => self.fail(e),
+      havePiece: (i) => this.picker.have(i),
+      onUploadBytes: (p, n) => { p.up.add(n); this.up.add(n); this.uploaded += n; this.totalsFor(p).uploaded += n; },
+      onStorageError: (e) => this.fail(e),
     });
   }
 
@@ -146,6 +147,7 @@ export class Torrent {
       await this.storage.prepare?.();
       this.setState('downloading');
     }
+    this.acceptDeferred();
     this.tick(this.opts.now());
   }
 
@@ -154,8 +156,23 @@ export class Torrent {
   }
 
   acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
+    if (this.state === 'checking' && this.deferred.length < MAX_DEFERRED_INCOMING) {
+      // Hold the connection until the check ends: refusing it would make clients such as libtorrent wait a minute
+      // before they try again. Our handshake (and so our bitfield) goes out once we know what we have.
+      this.deferred.push({ socket, hs, rest });
+      return;
+    }
     if (this.state !== 'downloading' && this.state !== 'seeding') { socket.destroy(); return; }
     this.peers.acceptIncoming(socket, hs, rest);
+  }
+
+  private readonly deferred: Array<{ socket: Socket; hs: Handshake; rest: Buffer }> = [];
+
+  private acceptDeferred(): void {
+    for (const d of this.deferred.splice(0)) {
+      if (d.socket.destroyed) continue;
+      this.acceptIncoming(d.socket, d.hs, d.rest);
+    }
   }
 
   /** Resolves when every piece is verified (immediately if already complete). */
@@ -422,6 +439,7 @@ export class Torrent {
   async close(reason = 'torrent stopped'): Promise<void> {
     if (this.state === 'stopped') return;
     this.abort.abort(new BtError('ABORTED', reason));
+    for (const d of this.deferred.splice(0)) d.socket.destroy();
     this.peers.stop(reason);
     this.requests.close();
     this.uploads.clearCache();

@@ -1,8 +1,8 @@
 /**
- * Peer ids in Azureus style (BEP 20): `-BP0100-` followed by 12 random printable bytes.
+ * Peer ids in Azureus style (BEP 20): `-bp0100-` followed by 12 random printable bytes.
  * The randomness is injected, so this module stays pure.
  */
-export const CLIENT_PREFIX = '-BP0100-';
+export const CLIENT_PREFIX = '-bp0100-';
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 export function makePeerId(randomBytes: (n: number) => Uint8Array, prefix = CLIENT_PREFIX): Buffer {
