@@ -130,7 +130,9 @@ export class RequestScheduler {
     } else {
       peer.wastedBytes += block.length;
     }
-    this.fill(peer);
+    // Refill in batches (when a quarter of the queue has drained), not after every block: each refill is a pick and
+    // a socket write, and bigger batches make both cheaper.
+    if (peer.requests.size <= (peer.queueDepth * 3) >> 2) this.fill(peer);
   }
 
   private completePiece(index: number, pip: PieceInProgress): void {

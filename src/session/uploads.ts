@@ -22,7 +22,7 @@ export interface UploadHost {
 }
 
 export interface UploadLimits { maxQueued: number; writeHighWater: number; readsInFlight: number; cacheBytes: number }
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: 500, writeHighWater: 1024 * 1024, readsInFlight: 4, cacheBytes: 32 * 1024 * 1024 };
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: 2000, writeHighWater: 1024 * 1024, readsInFlight: 4, cacheBytes: 32 * 1024 * 1024 };
 
 export class UploadServer {
   private readonly cache = new Map<number, Promise<Buffer | null>>();

@@ -16,6 +16,9 @@ import { BtError, errorMessage } from '../util/errors.js';
 import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
 import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
 
+/** Messages up to this size are coalesced into one buffer when flushed together. */
+const SMALL_WRITE = 1024;
+
 export interface ConnectionHandler {
   onMessage(msg: Message): void;
   /** Called once, when the connection ends for any reason. */
@@ -31,6 +34,9 @@ export class PeerConnection {
   closeReason = '';
   private readonly decoder: MessageDecoder;
   private readingPaused = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
 
   constructor(
     readonly socket: Socket,
@@ -57,7 +63,8 @@ export class PeerConnection {
 
   get remoteAddress(): string { return this.socket.remoteAddress ?? '?'; }
   get remotePort(): number { return this.socket.remotePort ?? 0; }
-  get writableLength(): number { return this.socket.writableLength; }
+  /** Bytes queued for the socket (our batch plus the socket's own buffer). */
+  get writableLength(): number { return this.socket.writableLength + this.pendingBytes; }
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
@@ -78,19 +85,55 @@ export class PeerConnection {
 
   send(msg: Message): void {
     if (this.closed) return;
-    this.socket.write(encodeMessage(msg));
-    this.lastSentAt = this.now();
+    this.enqueue(encodeMessage(msg));
   }
 
-  /** A piece message as header + block, two writes under one cork (no Buffer.concat of the block). */
+  /** A piece message as header + block: the block is never copied or concatenated. */
   sendPiece(index: number, begin: number, block: Buffer): void {
     if (this.closed) return;
-    this.socket.cork();
-    this.socket.write(encodePieceHeader(index, begin, block.length));
-    this.socket.write(block);
-    process.nextTick(() => this.socket.uncork());
-    this.lastSentAt = this.now();
+    this.enqueue(encodePieceHeader(index, begin, block.length));
+    this.enqueue(block);
   }
+
+  /**
+   * Outgoing bytes are batched until the end of the current tick and written with one writev: a burst of requests,
+   * haves or rejects costs one syscall instead of one each (a loopback write syscall runs the whole TCP path, so
+   * per-message writes cost more than the bytes). Consecutive small messages are coalesced into one buffer.
+   */
+  private enqueue(buf: Buffer): void {
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const bufs = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.closed || bufs.length === 0) return;
+    this.lastSentAt = this.now();
+    if (bufs.length === 1) { this.socket.write(bufs[0]!); return; }
+    this.socket.cork();
+    let small: Buffer[] = [];
+    let smallBytes = 0;
+    const flushSmall = (): void => {
+      if (small.length === 1) this.socket.write(small[0]!);
+      else if (small.length > 1) this.socket.write(Buffer.concat(small, smallBytes));
+      small = [];
+      smallBytes = 0;
+    };
+    for (const b of bufs) {
+      if (b.length <= SMALL_WRITE) { small.push(b); smallBytes += b.length; continue; }
+      flushSmall();
+      this.socket.write(b);
+    }
+    flushSmall();
+    this.socket.uncork();
+  };
 
   pauseReading(): void {
     if (!this.readingPaused && !this.closed) { this.readingPaused = true; this.socket.pause(); }
