@@ -17,8 +17,19 @@ export const COMMON_OPTIONS = {
   'no-dht': { type: 'boolean' },
   'no-lsd': { type: 'boolean' },
   'no-pex': { type: 'boolean' },
+  'no-tracker': { type: 'boolean' },
+  'open-tracker': { type: 'boolean' },
+  'upload-limit': { type: 'string' },
+  'download-limit': { type: 'string' },
+  'announce-host': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionSpec;
+
+/** A rate like "500K" or "2M" (bytes per second, binary multiples); "0" means unlimited. */
+export function parseRate(v: unknown, what: string): number {
+  if (typeof v !== 'string') return 0;
+  return parseSize(v.replace(/\/s$/i, ''), what);
+}
 
 export function parse<O extends OptionSpec>(argv: string[], options: O, positionals: { min: number; max: number; usage: string }) {
   let parsed;

@@ -42,6 +42,8 @@ export class Peer {
   /** Requests the peer sent us, waiting to be served, in order. */
   incoming: IncomingRequest[] = [];
   readsInFlight = 0;
+  uploadRetryScheduled = false;
+  downloadRetryScheduled = false;
   /** Target number of outstanding requests to this peer (adapted to its rate). */
   queueDepth = 16;
   /** Hash-failure strikes against this peer. */

@@ -64,12 +64,14 @@ export class PeerManager {
 
   get count(): number { return this.connected.size + this.connecting.size; }
 
-  addCandidate(host: string, port: number, source: string): void {
-    if (!(port > 0 && port < 65536)) return;
+  /** Add a candidate address; true when it is new. */
+  addCandidate(host: string, port: number, source: string): boolean {
+    if (!(port > 0 && port < 65536)) return false;
     const key = `${host}:${port}`;
-    if (this.candidates.has(key) || this.bannedKeys.has(key)) return;
-    if (this.candidates.size >= 3000) return; // RELIABILITY.md: peer list cap
+    if (this.candidates.has(key) || this.bannedKeys.has(key)) return false;
+    if (this.candidates.size >= 3000) return false; // RELIABILITY.md: peer list cap
     this.candidates.set(key, { host, port, source, failures: 0, nextAttemptAt: 0, dead: false });
+    return true;
   }
 
   isBanned(key: string, peerId?: Buffer): boolean {

@@ -17,6 +17,7 @@ import { pieceHash, pieceSize } from '../metainfo/index.js';
 import type { BlockRef, PiecePicker } from '../picker/piece-picker.js';
 import type { HashPool } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 import { blockKey, type Peer } from './peer.js';
 
 export interface RequestHost {
@@ -32,6 +33,9 @@ export interface RequestHost {
   onStorageError(err: unknown): void;
   /** Payload bytes received (for totals and rate limits). */
   onBlockBytes(peer: Peer, bytes: number): void;
+  /** Download rate limit: a request reserves its bytes here before it is sent. */
+  readonly downloadBucket: TokenBucket;
+  schedule(fn: () => void, ms: number): void;
 }
 
 export interface RequestLimits {
@@ -84,8 +88,21 @@ export class RequestScheduler {
   /** Top up this peer's request queue. */
   fill(peer: Peer): void {
     if (this.closed || peer.conn.closed || peer.peerChoking || !peer.amInterested) return;
-    const want = peer.queueDepth - peer.requests.size;
+    let want = peer.queueDepth - peer.requests.size;
     if (want <= 0) return;
+    const bucket = this.host.downloadBucket;
+    if (!bucket.unlimited) {
+      // Each request reserves 16 KiB of the download budget: peers send what we ask for, so limiting requests
+      // limits the download rate without stalling sockets.
+      let granted = 0;
+      while (granted < want && bucket.take(16384)) granted++;
+      if (granted < want && !peer.downloadRetryScheduled) {
+        peer.downloadRetryScheduled = true;
+        this.host.schedule(() => { peer.downloadRetryScheduled = false; this.fill(peer); }, Math.max(5, bucket.delayUntil(16384)));
+      }
+      want = granted;
+      if (want === 0) return;
+    }
     const blocks = this.host.picker.pick(peer.key, want);
     if (blocks.length === 0) return;
     const now = this.host.now();

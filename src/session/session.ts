@@ -16,6 +16,7 @@ import type { Storage } from '../storage/storage.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { EventStream } from '../util/event-stream.js';
 import { makePeerId } from '../util/peer-id.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { makeReserved, ReservedBit } from '../wire/codec/index.js';
 import { readHandshake } from '../wire/connection.js';
 import type { SessionEvent } from './events.js';
@@ -29,6 +30,17 @@ export interface SessionOptions {
   hashWorkers?: number;
   peerLimits?: Partial<PeerLimits>;
   uploadSlots?: number;
+  /** Local service discovery (BEP 14). Default true. */
+  lsd?: boolean;
+  /** Peer exchange (BEP 11). Default true. */
+  pex?: boolean;
+  /** Announce to the torrents' trackers. Default true. */
+  trackers?: boolean;
+  /** The embedded tracker answers for any info-hash, not only this session's torrents. Default false. */
+  openTracker?: boolean;
+  /** Global rate limits in bytes/s (0 = unlimited). */
+  uploadLimit?: number;
+  downloadLimit?: number;
   /** Debug log sink (the CLI prints it with --verbose). */
   log?: (msg: string) => void;
   now?: () => number;
@@ -58,10 +70,15 @@ export class Session {
   readonly now: () => number;
   readonly rng: () => number;
   private closed = false;
+  /** Global rate limits; every torrent's buckets hang below these. */
+  readonly uploadBucket: TokenBucket;
+  readonly downloadBucket: TokenBucket;
 
   constructor(opts: SessionOptions = {}) {
     this.opts = opts;
     this.now = opts.now ?? (() => Date.now());
+    this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
+    this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
     this.rng = opts.rng ?? Math.random;
     this.peerId = makePeerId((n) => randomBytes(n));
     this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
@@ -133,6 +150,8 @@ export class Session {
       ...(this.opts.peerLimits ? { peerLimits: this.opts.peerLimits } : {}),
       ...(this.opts.uploadSlots !== undefined ? { uploadSlots: this.opts.uploadSlots } : {}),
       ...(opts.skipCheck !== undefined ? { skipCheck: opts.skipCheck } : {}),
+      uploadParent: this.uploadBucket,
+      downloadParent: this.downloadBucket,
     });
     this.torrents.set(meta.infoHashHex, torrent);
     this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });

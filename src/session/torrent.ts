@@ -21,6 +21,7 @@ import type { Storage } from '../storage/storage.js';
 import { Bitfield } from '../util/bitfield.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { RateMeter } from '../util/rate.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
 import type { SessionEvent, TorrentState } from './events.js';
 import type { Peer } from './peer.js';
@@ -44,6 +45,31 @@ export interface TorrentOptions {
   uploadSlots?: number;
   /** Skip the start-up check (the data is known to be absent, e.g. a fresh download folder). */
   skipCheck?: boolean;
+  /** The session's global rate-limit buckets; this torrent's own buckets hang below them. */
+  uploadParent?: TokenBucket;
+  downloadParent?: TokenBucket;
+  /** Per-torrent limits in bytes/s (0 = unlimited). */
+  uploadLimit?: number;
+  downloadLimit?: number;
+  /** Announces to trackers (built by the session; absent when trackers are off or the torrent has none). */
+  createAnnouncer?: (t: Torrent) => AnnouncerLike;
+  /** True for an address that is this session itself (our listen port on one of our addresses). */
+  isSelf?: (host: string, port: number) => boolean;
+}
+
+export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume';
+
+/** The part of the tracker announcer the torrent drives (src/tracker/announcer.ts). */
+export interface AnnouncerLike {
+  start(): void;
+  completed(): void;
+  stop(timeoutMs?: number): Promise<void>;
+  tick(now: number): void;
+}
+
+/** Schedule `fn` on an unref'd timer: rate-limit retries must never keep the process alive. */
+function schedule(fn: () => void, ms: number): void {
+  setTimeout(fn, ms).unref();
 }
 
 const RECHOKE_EVERY_MS = 10_000;
@@ -80,6 +106,9 @@ export class Torrent {
   private readonly opts: TorrentOptions;
   private readonly abort = new AbortController();
   private readonly completionWaiters: Array<() => void> = [];
+  readonly uploadBucket: TokenBucket;
+  readonly downloadBucket: TokenBucket;
+  private announcer: AnnouncerLike | undefined;
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -96,6 +125,8 @@ export class Torrent {
       pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength, rng: opts.rng,
     });
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
+    this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: opts.now, ...(opts.uploadParent ? { parent: opts.uploadParent } : {}) });
+    this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: opts.now, ...(opts.downloadParent ? { parent: opts.downloadParent } : {}) });
     this.peers = new PeerManager({
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
@@ -116,12 +147,16 @@ export class Torrent {
       onPieceFailed: (i, c) => this.onPieceFailed(i, c),
       onStorageError: (e) => this.fail(e),
       onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloaded += n; this.totalsFor(p).downloaded += n; },
+      downloadBucket: this.downloadBucket,
+      schedule,
     });
     this.uploads = new UploadServer({
       storage: this.storage,
       havePiece: (i) => this.picker.have(i),
       onUploadBytes: (p, n) => { p.up.add(n); this.up.add(n); this.uploaded += n; this.totalsFor(p).uploaded += n; },
       onStorageError: (e) => this.fail(e),
+      uploadBucket: this.uploadBucket,
+      schedule,
     });
   }
 
@@ -148,11 +183,24 @@ export class Torrent {
       this.setState('downloading');
     }
     this.acceptDeferred();
+    if (this.opts.createAnnouncer) {
+      this.announcer = this.opts.createAnnouncer(this);
+      this.announcer.start();
+    }
     this.tick(this.opts.now());
   }
 
-  addPeer(host: string, port: number, source: string): void {
-    this.peers.addCandidate(host, port, source);
+  /** A candidate address from a discovery source (manual, tracker, pex, lsd). */
+  addPeer(host: string, port: number, source: PeerSource): void {
+    if (this.isSelf(host, port)) return;
+    if (this.peers.addCandidate(host, port, source) && source !== 'manual') {
+      this.opts.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: `${host}:${port}`, source });
+    }
+  }
+
+  /** Our own listen address (as far as we know it): never dial it. */
+  private isSelf(host: string, port: number): boolean {
+    return this.opts.isSelf?.(host, port) ?? false;
   }
 
   acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
@@ -197,7 +245,8 @@ export class Torrent {
 
   private onPeerConnected(peer: Peer): void {
     this.totalsFor(peer);
-    this.opts.emit({ event: 'peer-connect', infoHash: this.infoHashHex, peer: peer.key, direction: peer.direction, client: peer.client });
+    const source = peer.direction === 'in' ? 'incoming' : (this.peers.candidates.get(peer.key)?.source ?? 'manual');
+    this.opts.emit({ event: 'peer-connect', infoHash: this.infoHashHex, peer: peer.key, direction: peer.direction, client: peer.client, source });
     this.requests.onPeerConnected(peer);
     // Our pieces: haveAll / haveNone when both speak the fast extension (BEP 6), else a bitfield (skipped when empty).
     const have = this.picker.haveCount;
@@ -343,6 +392,7 @@ export class Torrent {
       p.requests.clear();
     }
     this.storage.flush?.().catch((e: unknown) => this.fail(e));
+    this.announcer?.completed();
     this.rechoke(this.opts.now());
     for (const w of this.completionWaiters.splice(0)) w();
   }
@@ -409,6 +459,7 @@ export class Torrent {
     if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
     if (this.state === 'downloading') this.requests.tick(now);
     this.peers.tick(now);
+    this.announcer?.tick(now);
   }
 
   /** A snapshot for progress displays and the `progress` event. */
@@ -439,11 +490,12 @@ export class Torrent {
   async close(reason = 'torrent stopped'): Promise<void> {
     if (this.state === 'stopped') return;
     this.abort.abort(new BtError('ABORTED', reason));
+    const stopping = this.announcer?.stop(3000).catch(() => {});
     for (const d of this.deferred.splice(0)) d.socket.destroy();
     this.peers.stop(reason);
     this.requests.close();
     this.uploads.clearCache();
     this.state = 'stopped';
-    await this.storage.close();
+    await Promise.all([this.storage.close(), stopping]);
   }
 }

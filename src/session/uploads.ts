@@ -12,6 +12,7 @@
  * Invariant: we only ever send data for a piece we have (verified and written).
  */
 import type { Storage } from '../storage/storage.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 import type { Peer } from './peer.js';
 
 export interface UploadHost {
@@ -19,6 +20,10 @@ export interface UploadHost {
   havePiece(index: number): boolean;
   onUploadBytes(peer: Peer, bytes: number): void;
   onStorageError(err: unknown): void;
+  /** Upload rate limit (this torrent's bucket, whose parent is the session's). */
+  readonly uploadBucket: TokenBucket;
+  /** Run `fn` after `ms` (an unref'd timer in production). */
+  schedule(fn: () => void, ms: number): void;
 }
 
 export interface UploadLimits { maxQueued: number; writeHighWater: number; readsInFlight: number; cacheBytes: number }
@@ -55,7 +60,16 @@ export class UploadServer {
   pump(peer: Peer): void {
     while (peer.incoming.length > 0 && peer.readsInFlight < this.limits.readsInFlight
       && peer.conn.writableLength < this.limits.writeHighWater && !peer.conn.closed) {
-      const req = peer.incoming.shift()!;
+      const req = peer.incoming[0]!;
+      if (!this.host.uploadBucket.take(req.length)) {
+        // Rate limited: try again when the bucket has refilled enough for this block.
+        if (!peer.uploadRetryScheduled) {
+          peer.uploadRetryScheduled = true;
+          this.host.schedule(() => { peer.uploadRetryScheduled = false; this.pump(peer); }, Math.max(5, this.host.uploadBucket.delayUntil(req.length)));
+        }
+        return;
+      }
+      peer.incoming.shift();
       peer.readsInFlight++;
       this.readBlock(req.piece, req.begin, req.length).then((block) => {
         peer.readsInFlight--;

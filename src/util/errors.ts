@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'PORT_IN_USE'        // the listening port is taken
   | 'ABORTED'            // cancelled through an AbortSignal
   | 'HASH_FAILED'        // a piece did not match its SHA-1
+  | 'TRACKER'           // a tracker refused or failed an announce or scrape (message: its reason)
   | 'BANNED';            // a peer was banned
 
 export class BtError extends Error {

@@ -4,10 +4,12 @@ import { basename, resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { BtError } from '../../util/errors.js';
-import { asStrings, parse, parseSize } from '../args.js';
+import { networkInterfaces } from 'node:os';
+import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
+import { asStrings, parse, parsePort, parseSize } from '../args.js';
 import { formatBytes, Reporter } from '../output.js';
 
-export const CREATE_USAGE = 'bitpeer create <path> [-o out.torrent] [--piece-length BYTES] [--announce URL]... [--private] [--comment TEXT] [--no-date] [--force] [--json]';
+export const CREATE_USAGE = 'bitpeer create <path> [-o out.torrent] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--port N] [--private] [--comment TEXT] [--no-date] [--force] [--json]';
 
 export async function createCommand(argv: string[]): Promise<number> {
   const { values, positionals, help } = parse(argv, {
@@ -18,6 +20,8 @@ export async function createCommand(argv: string[]): Promise<number> {
     comment: { type: 'string' },
     'no-date': { type: 'boolean' },
     force: { type: 'boolean', short: 'f' },
+    'announce-host': { type: 'string' },
+    port: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   }, { min: 1, max: 1, usage: CREATE_USAGE });
@@ -29,6 +33,11 @@ export async function createCommand(argv: string[]): Promise<number> {
     throw new BtError('USAGE', `piece length must be a power of two of at least 16 KiB (got ${pieceLength})`);
   }
   const announce = asStrings(values['announce']);
+  if (announce.length === 0) {
+    // No tracker given: announce to this peer's own embedded tracker (docs/cli.md explains the address choice).
+    const host = typeof values['announce-host'] === 'string' ? values['announce-host'] : chooseLanAddress(networkInterfaces());
+    announce.push(ownTrackerUrl(host, parsePort(values['port'] as string | undefined, 6881) || 6881));
+  }
   for (const url of announce) {
     if (!/^(https?|udp):\/\/[^\s]+$/i.test(url)) throw new BtError('USAGE', `bad announce URL "${url}" (http://, https:// or udp://)`);
   }

@@ -13,13 +13,15 @@ import { createTorrent } from '../../metainfo/create.js';
 import { Session } from '../../session/session.js';
 import type { Torrent } from '../../session/torrent.js';
 import { BtError } from '../../util/errors.js';
-import { asStrings, COMMON_OPTIONS, parse, parsePeer, parsePort, parseSize } from '../args.js';
+import { networkInterfaces } from 'node:os';
+import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
+import { asStrings, COMMON_OPTIONS, parse, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
 import { Reporter } from '../output.js';
 import { loadTorrentFile } from '../torrent-file.js';
 
 export const SEED_USAGE = 'bitpeer seed <file.torrent> <data-path> [--port N] [--peer HOST:PORT]... [--json]';
 export const GET_USAGE = 'bitpeer get <file.torrent> [-o DIR] [--port N] [--peer HOST:PORT]... [--seed] [--json]';
-export const SHARE_USAGE = 'bitpeer share <path> [-o out.torrent] [--port N] [--piece-length BYTES] [--announce URL]... [--json]';
+export const SHARE_USAGE = 'bitpeer share <path> [-o out.torrent] [--port N] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--json]';
 
 const DEFAULT_PORT = 6881;
 
@@ -57,40 +59,64 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const peers = asStrings(values['peer']).map(parsePeer);
   const progressMs = typeof values['progress-interval'] === 'string' ? parseSize(values['progress-interval'], 'progress interval') : 1000;
 
-  // 1. What to share, and where its data lives.
-  let meta: Metainfo;
-  let savePath: string;
-  if (mode === 'share') {
-    const input = resolve(positionals[0]!);
-    const pieceLength = typeof values['piece-length'] === 'string' ? parseSize(values['piece-length'], 'piece length') : undefined;
-    const created = await createTorrent(input, {
-      ...(pieceLength !== undefined ? { pieceLength } : {}), announce: asStrings(values['announce']),
-      private: Boolean(values['private']), createdBy: 'bitpeer/0.1.0',
-    });
-    meta = created.meta;
-    const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
-    await writeFile(out, created.torrent).catch((err: NodeJS.ErrnoException) => {
-      throw new BtError('IO', `cannot write ${out}: ${err.code ?? String(err)}`);
-    });
-    savePath = dirname(input);
-    reporter.info(`torrent: ${out}`, { torrent: out, infoHash: meta.infoHashHex });
-    reporter.info(`magnet: ${buildMagnet({ infoHash: meta.infoHash, name: meta.name, trackers: asStrings(values['announce']) })}`);
-  } else {
-    meta = (await loadTorrentFile(positionals[0]!)).meta;
-    if (mode === 'seed') {
-      savePath = await resolveSavePath(meta, positionals[1]!);
-    } else {
-      savePath = resolve(typeof values['output'] === 'string' ? values['output'] : '.');
-    }
-  }
-
-  // 2. The session.
+  // 1. The session, listening first: `share` needs the real port for its own tracker URL, and a port in use is
+  //    reported before any hashing.
   const session = new Session({
     port,
     host: typeof values['bind'] === 'string' ? values['bind'] : '0.0.0.0',
     log: (m) => reporter.debug(m),
+    lsd: !values['no-lsd'],
+    pex: !values['no-pex'],
+    trackers: !values['no-tracker'],
+    openTracker: Boolean(values['open-tracker']),
+    uploadLimit: parseRate(values['upload-limit'], 'upload limit'),
+    downloadLimit: parseRate(values['download-limit'], 'download limit'),
   });
   session.events.subscribe((e) => reporter.event(e));
+  try {
+    await session.listen();
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+
+  // 2. What to share, and where its data lives.
+  let meta: Metainfo;
+  let savePath: string;
+  try {
+    if (mode === 'share') {
+      const input = resolve(positionals[0]!);
+      const pieceLength = typeof values['piece-length'] === 'string' ? parseSize(values['piece-length'], 'piece length') : undefined;
+      const announce = asStrings(values['announce']);
+      if (announce.length === 0) {
+        const host = typeof values['announce-host'] === 'string' ? values['announce-host'] : chooseLanAddress(networkInterfaces());
+        announce.push(ownTrackerUrl(host, session.port));
+      }
+      const created = await createTorrent(input, {
+        ...(pieceLength !== undefined ? { pieceLength } : {}), announce,
+        private: Boolean(values['private']), createdBy: 'bitpeer/0.1.0',
+      });
+      meta = created.meta;
+      const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
+      await writeFile(out, created.torrent).catch((err: NodeJS.ErrnoException) => {
+        throw new BtError('IO', `cannot write ${out}: ${err.code ?? String(err)}`);
+      });
+      savePath = dirname(input);
+      reporter.info(`torrent: ${out}`, { torrent: out, infoHash: meta.infoHashHex, announce });
+      reporter.info(`magnet: ${buildMagnet({ infoHash: meta.infoHash, name: meta.name, trackers: announce })}`);
+    } else {
+      meta = (await loadTorrentFile(positionals[0]!)).meta;
+      if (mode === 'seed') {
+        savePath = await resolveSavePath(meta, positionals[1]!);
+      } else {
+        savePath = resolve(typeof values['output'] === 'string' ? values['output'] : '.');
+      }
+    }
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+
   let torrent: Torrent | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -113,7 +139,6 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   process.on('SIGTERM', onSignal);
   let progressTimer: NodeJS.Timeout | undefined;
   try {
-    await session.listen();
     torrent = await session.addTorrent(meta, { savePath, peers });
     if (mode !== 'get' && !torrent.complete) {
       throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${torrent.picker.haveCount}/${meta.pieceCount} pieces verified`);
