@@ -52,6 +52,20 @@ export class Peer {
   wastedBytes = 0;
   snubbed = false;
   lastPieceAt: number;
+  /** Both sides set the BEP 10 extension bit. */
+  extended = false;
+  /** The peer's extension name → message id map, from its extended handshake. */
+  extIds: Map<string, number> | undefined;
+  /** The peer's `reqq` (how many requests it accepts), if it said. */
+  reqq: number | undefined;
+  /** The `v` of its extended handshake. */
+  clientName: string | undefined;
+  /** The key under which PEX advertises this peer (its listen address), if known. */
+  pexKey: string | undefined;
+  /** For an incoming peer: `ip:listenPort` from its extended handshake. */
+  listenKey: string | undefined;
+  /** DHT port from a BEP 5 `port` message. */
+  dhtPort: number | undefined;
 
   constructor(
     readonly conn: PeerConnection,

@@ -59,6 +59,10 @@ export class PeerManager {
   private readonly bannedKeys = new Map<string, string>();
   private readonly bannedIds = new Set<string>();
   private stopped = false;
+  /** Listen addresses of connected incoming peers (from BEP 10 `p`): connected already, never dialled. */
+  private readonly aliases = new Map<string, Peer>();
+
+  addAlias(key: string, peer: Peer): void { this.aliases.set(key, peer); }
 
   constructor(private readonly host: PeerManagerHost, private readonly limits: PeerLimits = DEFAULT_PEER_LIMITS) {}
 
@@ -92,7 +96,7 @@ export class PeerManager {
     let dials = 0;
     for (const [key, c] of this.candidates) {
       if (this.count >= this.limits.maxPeers || dials >= this.limits.maxDialsPerTick) break;
-      if (c.dead || c.nextAttemptAt > now || this.connected.has(key) || this.connecting.has(key)) continue;
+      if (c.dead || c.nextAttemptAt > now || this.connected.has(key) || this.connecting.has(key) || this.aliases.has(key)) continue;
       if (!this.host.canOpen()) break;
       dials++;
       this.dial(key, c);
@@ -171,6 +175,7 @@ export class PeerManager {
         const peer = holder.peer;
         if (!peer) return;
         if (this.connected.get(peer.key) === peer) this.connected.delete(peer.key);
+        if (peer.listenKey && this.aliases.get(peer.listenKey) === peer) this.aliases.delete(peer.listenKey);
         const c = this.candidates.get(peer.key);
         if (c && !c.dead) c.nextAttemptAt = this.host.now() + 5_000;
         this.host.onPeerClosed(peer, reason);
@@ -184,6 +189,7 @@ export class PeerManager {
       key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(),
     });
+    peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.host.reserved, ReservedBit.EXTENSION_PROTOCOL);
     holder.peer = peer;
     this.connected.set(key, peer);
     this.host.onPeerConnected(peer);

@@ -237,7 +237,8 @@ export class RequestScheduler {
     for (const peer of this.host.peers()) {
       const rate = peer.down.rate;
       const depth = Math.ceil((rate * this.limits.queueSeconds) / 16384);
-      peer.queueDepth = Math.max(this.limits.minQueue, Math.min(this.limits.maxQueue, depth));
+      const cap = Math.min(this.limits.maxQueue, peer.reqq ?? this.limits.maxQueue);
+      peer.queueDepth = Math.max(Math.min(this.limits.minQueue, cap), Math.min(cap, depth));
       const timeout = this.host.picker.inEndgame ? Math.min(this.limits.requestTimeoutMs, 10_000) : this.limits.requestTimeoutMs;
       let expired: BlockRef[] | null = null;
       for (const [key, r] of peer.requests) {

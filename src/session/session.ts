@@ -19,6 +19,9 @@ import { makePeerId } from '../util/peer-id.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { makeReserved, ReservedBit } from '../wire/codec/index.js';
 import { readHandshake } from '../wire/connection.js';
+import { networkInterfaces } from 'node:os';
+import { Announcer } from '../tracker/announcer.js';
+import { SessionServices } from './services.js';
 import type { SessionEvent } from './events.js';
 import type { PeerLimits } from './peers.js';
 import { Torrent } from './torrent.js';
@@ -60,7 +63,13 @@ const MAX_PENDING_HANDSHAKES = 256;
 export class Session {
   readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
   readonly peerId: Buffer;
-  readonly reserved = makeReserved([ReservedBit.FAST]);
+  readonly reserved = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL]);
+  /** Tracker server and client, UDP socket, LSD (created by listen()). */
+  services: SessionServices | undefined;
+  /** Addresses that are this session (our interfaces, and `yourip` reports from peers). */
+  private readonly ownAddresses = new Set<string>(['127.0.0.1', '::1', '0.0.0.0']);
+  /** Tracker key (BEP 3 `key`), one per session. */
+  private readonly trackerKey = randomBytes(4).readUInt32BE(0);
   readonly torrents = new Map<string, Torrent>();
   readonly hasher: HashPool;
   private server: net.Server | undefined;
@@ -105,6 +114,16 @@ export class Session {
     });
     server.on('error', (err) => this.log(`listener error: ${err.message}`));
     this.server = server;
+    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) this.ownAddresses.add(i.address);
+    this.services = new SessionServices({
+      port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng,
+      openTracker: this.opts.openTracker ?? false,
+      isKnown: (h) => this.torrents.has(h),
+      lsd: this.opts.lsd ?? false,
+      onLsdPeer: (h, ip, port) => this.torrents.get(h)?.addPeer(ip, port, 'lsd'),
+      log: (m) => this.log(m),
+    });
+    await this.services.start();
     this.timer = setInterval(() => this.tick(), 1000);
     this.events.emit({ event: 'listening', port: this.port, host });
     return this.port;
@@ -117,20 +136,40 @@ export class Session {
       return;
     }
     this.pendingHandshakes++;
-    readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
+    let pending = true;
+    const finish = (): void => {
+      if (!pending) return;
+      pending = false;
       this.pendingHandshakes--;
-      const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
-      if (!torrent) {
-        this.log(`refused ${socket.remoteAddress}:${socket.remotePort}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
-        socket.destroy();
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => { finish(); socket.destroy(); }, HANDSHAKE_TIMEOUT_MS);
+    socket.once('close', finish);
+    // Sniff the first bytes: 19 starts a BitTorrent handshake; `GET ` is the embedded HTTP tracker.
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      if (first[0] === 0x47 /* 'G' */) {
+        finish();
+        if (this.services) this.services.handleHttp(socket, first);
+        else socket.destroy();
         return;
       }
-      torrent.acceptIncoming(socket, handshake, rest);
-    }, (err: unknown) => {
-      this.pendingHandshakes--;
-      this.log(`incoming ${socket.remoteAddress}:${socket.remotePort}: ${errorMessage(err)}`);
-      socket.destroy();
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first).then(({ handshake, rest }) => {
+        finish();
+        const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
+        if (!torrent) {
+          this.log(`refused ${socket.remoteAddress}:${socket.remotePort}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
+          socket.destroy();
+          return;
+        }
+        torrent.acceptIncoming(socket, handshake, rest);
+      }, (err: unknown) => {
+        finish();
+        this.log(`incoming ${socket.remoteAddress}:${socket.remotePort}: ${errorMessage(err)}`);
+        socket.destroy();
+      });
     });
+    socket.resume();
   }
 
   connectionCount(): number {
@@ -152,6 +191,14 @@ export class Session {
       ...(opts.skipCheck !== undefined ? { skipCheck: opts.skipCheck } : {}),
       uploadParent: this.uploadBucket,
       downloadParent: this.downloadBucket,
+      pex: this.opts.pex ?? false,
+      listenPort: () => this.port,
+      onYourIp: (ip) => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); },
+      isSelf: (host, port) => port === this.port && this.ownAddresses.has(host),
+      ...(this.services?.lsd ? { lsd: { add: (h: string) => this.services?.lsd?.addTorrent(h), remove: (h: string) => this.services?.lsd?.removeTorrent(h) } } : {}),
+      setTrackerSelf: (seed) => this.services?.swarms.setSelf(meta.infoHashHex, seed === null ? null : { port: this.port, peerId: this.peerId, seed }),
+      ...(this.opts.trackers !== false && this.services && (meta.announce || meta.announceList.length > 0)
+        ? { createAnnouncer: (t: Torrent) => this.makeAnnouncer(t) } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);
     this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
@@ -166,6 +213,28 @@ export class Session {
     return torrent;
   }
 
+  private makeAnnouncer(t: Torrent): Announcer {
+    const services = this.services!;
+    return new Announcer({
+      tiers: t.meta.announceList, ...(t.meta.announce ? { announce: t.meta.announce } : {}),
+      infoHash: t.infoHash, peerId: this.peerId, port: this.port, key: this.trackerKey,
+      stats: () => ({ uploaded: t.uploaded, downloaded: t.downloaded, left: t.bytesLeft() }),
+      onPeers: (peers) => { for (const p of peers) t.addPeer(p.host, p.port, 'tracker'); },
+      onEvent: (e) => {
+        const infoHash = t.infoHashHex;
+        if (e.type === 'announce') {
+          this.events.emit({ event: 'tracker-announce', infoHash, url: e.url, trackerEvent: e.event, peers: e.peers, interval: e.interval,
+            ...(e.complete !== undefined ? { complete: e.complete } : {}), ...(e.incomplete !== undefined ? { incomplete: e.incomplete } : {}) });
+        } else if (e.type === 'warning') {
+          this.events.emit({ event: 'tracker-warning', infoHash, url: e.url, message: e.message });
+        } else {
+          this.events.emit({ event: 'tracker-error', infoHash, url: e.url, message: e.message });
+        }
+      },
+      udp: services.udpClient, now: this.now, rng: this.rng,
+    });
+  }
+
   private tick(): void {
     const now = this.now();
     for (const t of this.torrents.values()) {
@@ -178,6 +247,7 @@ export class Session {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
+    await this.services?.close();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     await this.hasher.close();
   }

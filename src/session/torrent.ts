@@ -26,6 +26,7 @@ import type { Handshake, Message } from '../wire/codec/index.js';
 import type { SessionEvent, TorrentState } from './events.js';
 import type { Peer } from './peer.js';
 import { DEFAULT_PEER_LIMITS, PeerManager, type PeerLimits } from './peers.js';
+import { Extensions } from './extensions.js';
 import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
 
@@ -55,6 +56,16 @@ export interface TorrentOptions {
   createAnnouncer?: (t: Torrent) => AnnouncerLike;
   /** True for an address that is this session itself (our listen port on one of our addresses). */
   isSelf?: (host: string, port: number) => boolean;
+  /** Peer exchange on (ignored for private torrents, BEP 27). */
+  pex?: boolean;
+  /** Our listen port (for BEP 10 `p`). */
+  listenPort?: () => number;
+  /** A peer told us our address (BEP 10 `yourip`). */
+  onYourIp?: (ip: string) => void;
+  /** Local service discovery announces this torrent (session-wide service). */
+  lsd?: { add(infoHashHex: string): void; remove(infoHashHex: string): void };
+  /** The embedded tracker lists this session as a peer of this torrent. */
+  setTrackerSelf?: (seed: boolean | null) => void;
 }
 
 export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume';
@@ -109,6 +120,7 @@ export class Torrent {
   readonly uploadBucket: TokenBucket;
   readonly downloadBucket: TokenBucket;
   private announcer: AnnouncerLike | undefined;
+  readonly extensions: Extensions;
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -125,6 +137,14 @@ export class Torrent {
       pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength, rng: opts.rng,
     });
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
+    this.extensions = new Extensions({
+      pexEnabled: (opts.pex ?? false) && !opts.meta.private,
+      listenPort: () => opts.listenPort?.() ?? 0,
+      now: opts.now,
+      addPeer: (h, p, src) => this.addPeer(h, p, src),
+      onYourIp: (ip) => opts.onYourIp?.(ip),
+      log: opts.log,
+    });
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: opts.now, ...(opts.uploadParent ? { parent: opts.uploadParent } : {}) });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: opts.now, ...(opts.downloadParent ? { parent: opts.downloadParent } : {}) });
     this.peers = new PeerManager({
@@ -183,6 +203,8 @@ export class Torrent {
       this.setState('downloading');
     }
     this.acceptDeferred();
+    this.opts.setTrackerSelf?.(this.picker.complete);
+    if (!this.meta.private) this.opts.lsd?.add(this.infoHashHex);
     if (this.opts.createAnnouncer) {
       this.announcer = this.opts.createAnnouncer(this);
       this.announcer.start();
@@ -253,11 +275,14 @@ export class Torrent {
     if (peer.fast && have === this.meta.pieceCount) peer.conn.send({ type: 'haveAll' });
     else if (peer.fast && have === 0) peer.conn.send({ type: 'haveNone' });
     else if (have > 0) peer.conn.send({ type: 'bitfield', bitfield: this.picker.haveBitfield().toBuffer() });
+    // Then the BEP 10 extended handshake (after the bitfield, as libtorrent orders them).
+    this.extensions.onPeerConnected(peer);
     // Free upload slot? Unchoking right away saves a newcomer up to one rechoke period.
   }
 
   private onPeerClosed(peer: Peer, reason: string): void {
     this.requests.onPeerGone(peer);
+    this.extensions.onPeerClosed(peer);
     peer.incoming = [];
     this.opts.emit({
       event: 'peer-disconnect', infoHash: this.infoHashHex, peer: peer.key, reason,
@@ -269,7 +294,9 @@ export class Torrent {
 
   private onPeerMessage(peer: Peer, msg: Message): void {
     const first = !peer.sawFirstMessage;
-    if (msg.type !== 'keepAlive') peer.sawFirstMessage = true;
+    // BEP 6: bitfield / haveAll / haveNone only as the first message. Extended and port messages may come before
+    // it (some clients send the BEP 10 handshake first), so they do not count.
+    if (msg.type !== 'keepAlive' && msg.type !== 'extended' && msg.type !== 'port') peer.sawFirstMessage = true;
     switch (msg.type) {
       case 'keepAlive': return;
       case 'choke':
@@ -327,11 +354,17 @@ export class Torrent {
       case 'allowedFast':
         peer.allowedFast.add(msg.index);
         return;
-      case 'suggest':
-      case 'port':
       case 'extended':
+        if (!peer.extended) throw new BtError('PROTOCOL', 'extended message without the extension protocol bit');
+        this.extensions.onExtended(peer, msg.id, msg.payload);
+        if (msg.id === 0 && peer.listenKey) this.peers.addAlias(peer.listenKey, peer);
+        return;
+      case 'port':
+        peer.dhtPort = msg.port; // BEP 5: kept for the DHT (a later issue)
+        return;
+      case 'suggest':
       case 'unknown':
-        return; // suggestions are advisory; DHT port and extensions arrive with later issues
+        return; // suggestions are advisory; unknown messages are skipped (BEP 3 / libtorrent behaviour)
     }
   }
 
@@ -393,6 +426,7 @@ export class Torrent {
     }
     this.storage.flush?.().catch((e: unknown) => this.fail(e));
     this.announcer?.completed();
+    this.opts.setTrackerSelf?.(true);
     this.rechoke(this.opts.now());
     for (const w of this.completionWaiters.splice(0)) w();
   }
@@ -459,6 +493,7 @@ export class Torrent {
     if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
     if (this.state === 'downloading') this.requests.tick(now);
     this.peers.tick(now);
+    this.extensions.tick(this.peers.connected.values(), now);
     this.announcer?.tick(now);
   }
 
@@ -492,6 +527,8 @@ export class Torrent {
     this.abort.abort(new BtError('ABORTED', reason));
     const stopping = this.announcer?.stop(3000).catch(() => {});
     for (const d of this.deferred.splice(0)) d.socket.destroy();
+    this.opts.lsd?.remove(this.infoHashHex);
+    this.opts.setTrackerSelf?.(null);
     this.peers.stop(reason);
     this.requests.close();
     this.uploads.clearCache();

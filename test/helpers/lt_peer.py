@@ -9,14 +9,21 @@ happens as one JSON object per line on stdout (the same shape as `bitpeer --json
   {"event":"checked","have":n,"pieces":N}   the start-up check of the data on disk is done
   {"event":"progress","have":n,"pieces":N,"downloaded":B,"uploaded":B,"downRate":B/s,"upRate":B/s,"peers":n,"state":s}
   {"event":"peer-connect","peer":"ip:port"} / {"event":"peer-disconnect","peer":"ip:port","reason":"..."}
+  {"event":"peer-info","peer":"ip:port","client":"..","source":["tracker"|"pex"|"incoming"|..],"outgoing":bool}
+                                            the first time a peer shows up in the torrent's peer list
+  {"event":"tracker-announce","url":..,"trackerEvent":"started"|"completed"|"stopped"|""}   an announce was sent
+  {"event":"tracker-reply","url":..,"peers":n} / {"event":"tracker-error","url":..,"message":..}
+  {"event":"tracker-warning","url":..,"message":..}     (only with --tracker / --keep-trackers)
   {"event":"complete","elapsed":seconds}    download mode: every piece is downloaded and hash-checked
   {"event":"error","code":"..","message":".."}
 
 Invariant: the session never reaches beyond loopback. It listens on 127.0.0.1 only; DHT, LSD, UPnP and NAT-PMP are
-off; the torrent's trackers are removed before it starts; peers come only from --peer (and from PEX among them).
+off; by default the torrent's trackers are removed before it starts, so peers come only from --peer (and from PEX
+among them). With --keep-trackers the torrent's own trackers stay, and each --tracker URL is added (and implies
+--keep-trackers): the caller must make sure those trackers are on loopback too.
 Plain TCP only (no uTP, no encryption), so the peer on the other side can be a plain BEP 3 implementation.
 
-Exit codes: 0 = finished (download) or stopped by SIGTERM/SIGINT (seed); 2 = bad arguments or bad data for seeding;
+Exit codes: 0 = finished (download), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
 3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
 
 Run with an interpreter that has the bindings: on Debian that is /usr/bin/python3 (see test/helpers/python.ts).
@@ -80,7 +87,8 @@ def make_settings(args):
         "alert_mask": int(lt.alert.category_t.error_notification
                           | lt.alert.category_t.status_notification
                           | lt.alert.category_t.storage_notification
-                          | lt.alert.category_t.connect_notification),
+                          | lt.alert.category_t.connect_notification
+                          | lt.alert.category_t.tracker_notification),
     })
     return settings
 
@@ -91,6 +99,21 @@ def endpoint_text(ep):
     except (TypeError, IndexError):
         return str(ep)
     return ("[%s]:%d" if ":" in str(host) else "%s:%d") % (host, port)
+
+
+TRACKER_EVENTS = {0: "", 1: "completed", 2: "started", 3: "stopped", 4: "paused"}
+
+SOURCE_BITS = [(1, "tracker"), (2, "dht"), (4, "pex"), (8, "lsd"), (16, "resume_data"), (32, "incoming")]
+
+
+def source_names(bits):
+    return [name for bit, name in SOURCE_BITS if int(bits) & bit]
+
+
+def client_text(raw):
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return str(raw)
 
 
 DONE_CHECKING_STATES = {
@@ -112,6 +135,11 @@ def main():
     ap.add_argument("--high-performance", action="store_true", help="high_performance_seed() pack, tick_interval 100")
     ap.add_argument("--no-pex", action="store_true", help="disable ut_pex for this torrent")
     ap.add_argument("--progress-interval", type=float, default=1.0)
+    ap.add_argument("--tracker", action="append", default=[],
+                    help="announce to this tracker URL too (repeat); keeps the torrent's own trackers")
+    ap.add_argument("--keep-trackers", action="store_true", help="keep the torrent's own trackers (default: remove)")
+    ap.add_argument("--keep-seeding", action="store_true",
+                    help="download mode: after 'complete', keep running (seeding) until SIGTERM/SIGINT")
     args = ap.parse_args()
 
     timeout = args.timeout if args.timeout is not None else (300.0 if args.mode == "download" else 0.0)
@@ -151,7 +179,14 @@ def main():
         flags |= lt.torrent_flags.disable_pex
     atp.flags = flags
     handle = ses.add_torrent(atp)
-    handle.replace_trackers([])
+    use_trackers = args.keep_trackers or bool(args.tracker)
+    if not use_trackers:
+        handle.replace_trackers([])
+    else:
+        tier = max([t["tier"] for t in handle.trackers()] + [-1]) + 1
+        for url in args.tracker:
+            handle.add_tracker({"url": url, "tier": tier})
+            tier += 1
     for url in list(handle.url_seeds()):
         handle.remove_url_seed(url)
     for url in list(handle.http_seeds()):
@@ -161,7 +196,7 @@ def main():
 
     pieces = info.num_pieces()
     emit({"event": "added", "infoHash": str(info.info_hash()), "name": info.name(), "pieces": pieces,
-          "size": info.total_size()})
+          "size": info.total_size(), "trackers": [t["url"] for t in handle.trackers()]})
     if args.mode == "download":
         emit({"event": "listening", "port": port})
 
@@ -171,6 +206,9 @@ def main():
     peers_connected = set()
     last_progress = 0.0
     last_dial = 0.0
+    last_peer_scan = 0.0
+    peers_seen = set()
+    completed = False
     exit_code = 0
 
     def progress(st, final=False):
@@ -207,6 +245,15 @@ def main():
                 emit({"event": "error", "code": type(a).__name__, "message": a.message()})
             elif isinstance(a, lt.hash_failed_alert):
                 emit({"event": "hash-failed", "piece": a.piece_index})
+            elif isinstance(a, lt.tracker_announce_alert):
+                emit({"event": "tracker-announce", "url": a.tracker_url(),
+                      "trackerEvent": TRACKER_EVENTS.get(int(a.event), str(a.event))})
+            elif isinstance(a, lt.tracker_reply_alert):
+                emit({"event": "tracker-reply", "url": a.tracker_url(), "peers": a.num_peers})
+            elif isinstance(a, lt.tracker_error_alert):
+                emit({"event": "tracker-error", "url": a.tracker_url(), "message": a.message()})
+            elif isinstance(a, lt.tracker_warning_alert):
+                emit({"event": "tracker-warning", "url": a.tracker_url(), "message": a.message()})
 
         st = handle.status()
         if not checked and st.state in DONE_CHECKING_STATES:
@@ -223,10 +270,26 @@ def main():
                     break
                 emit({"event": "listening", "port": port})
 
-        if args.mode == "download" and (finished or st.is_seeding or (checked and st.num_pieces == pieces)):
+        # Report every peer once, with where libtorrent learned it (tracker, pex, incoming...).
+        if now - last_peer_scan >= 0.1:
+            last_peer_scan = now
+            for p in handle.get_peer_info():
+                peer = endpoint_text(p.ip)
+                if peer in peers_seen:
+                    continue
+                peers_seen.add(peer)
+                emit({"event": "peer-info", "peer": peer, "client": client_text(p.client),
+                      "source": source_names(p.source),
+                      "outgoing": bool(p.flags & lt.peer_info.outgoing_connection)})
+
+        if (args.mode == "download" and not completed
+                and (finished or st.is_seeding or (checked and st.num_pieces == pieces))):
+            completed = True
             progress(st, final=True)
             emit({"event": "complete", "elapsed": round(time.monotonic() - added_at, 3)})
-            break
+            if not args.keep_seeding:
+                break
+            timeout = 0.0  # seeding on until stopped
 
         # Dial every --peer we are not connected to, once a second, until the download finishes.
         if checked and args.peer and now - last_dial >= 1.0:

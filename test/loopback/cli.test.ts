@@ -44,27 +44,27 @@ test('user errors: one line on stderr, non-zero exit, no stack trace', { timeout
 
   // A port in use.
   await writeTree(join(dir, 'data'), [{ path: 'f.bin', size: 100_000 }], 'cli');
-  assert.equal(run(['create', join(dir, 'data', 'f.bin'), '-o', join(dir, 'f.torrent')]).code, 0);
+  assert.equal(run(['create', join(dir, 'data', 'f.bin'), '-o', join(dir, 'f.torrent'), '--announce-host', '127.0.0.1']).code, 0);
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
   const port = (blocker.address() as net.AddressInfo).port;
   try {
-    assertUserError(run(['seed', join(dir, 'f.torrent'), join(dir, 'data', 'f.bin'), '--port', String(port), '--bind', '127.0.0.1']), /port .* in use/);
+    assertUserError(run(['seed', join(dir, 'f.torrent'), join(dir, 'data', 'f.bin'), '--port', String(port), '--bind', '127.0.0.1', '--no-lsd', '--no-tracker']), /port .* in use/);
   } finally {
     blocker.close();
   }
   // Seeding data that is not there.
-  assertUserError(run(['seed', join(dir, 'f.torrent'), join(dir, 'elsewhere'), '--port', '0', '--bind', '127.0.0.1']), /no such file/);
+  assertUserError(run(['seed', join(dir, 'f.torrent'), join(dir, 'elsewhere'), '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--no-tracker']), /no such file/);
   // An unwritable download folder: a regular file where the folder should be.
   await writeFile(join(dir, 'blocker'), 'x');
-  assertUserError(run(['get', join(dir, 'f.torrent'), '-o', join(dir, 'blocker', 'sub'), '--port', '0', '--bind', '127.0.0.1']), /error/);
+  assertUserError(run(['get', join(dir, 'f.torrent'), '-o', join(dir, 'blocker', 'sub'), '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--no-tracker']), /error/);
   if (process.getuid?.() !== 0) {
     await mkdir(join(dir, 'ro'));
     await chmod(join(dir, 'ro'), 0o500);
-    assertUserError(run(['get', join(dir, 'f.torrent'), '-o', join(dir, 'ro'), '--port', '0', '--bind', '127.0.0.1']), /error/);
+    assertUserError(run(['get', join(dir, 'f.torrent'), '-o', join(dir, 'ro'), '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--no-tracker']), /error/);
   }
   // create refuses to overwrite.
-  assertUserError(run(['create', join(dir, 'data', 'f.bin'), '-o', join(dir, 'f.torrent')]), /already exists/);
+  assertUserError(run(['create', join(dir, 'data', 'f.bin'), '-o', join(dir, 'f.torrent'), '--announce-host', '127.0.0.1']), /already exists/);
 });
 
 test('create, info, seed and get through the CLI with --json events', { timeout: 90_000 }, async () => {
@@ -72,7 +72,7 @@ test('create, info, seed and get through the CLI with --json events', { timeout:
   await writeTree(join(dir, 'share'), [
     { path: 'one.bin', size: 300_001 }, { path: 'empty', size: 0 }, { path: 'deep/two.bin', size: 1_000_000 },
   ], 'cli2');
-  const created = run(['create', join(dir, 'share'), '-o', join(dir, 's.torrent'), '--piece-length', '32K', '--json']);
+  const created = run(['create', join(dir, 'share'), '-o', join(dir, 's.torrent'), '--piece-length', '32K', '--json', '--announce-host', '127.0.0.1']);
   assert.equal(created.code, 0, created.stderr);
   const c = JSON.parse(created.stdout) as { infoHash: string; files: number };
   assert.equal(c.files, 3);
@@ -80,10 +80,10 @@ test('create, info, seed and get through the CLI with --json events', { timeout:
   assert.equal(info.code, 0);
   assert.equal((JSON.parse(info.stdout) as { infoHash: string }).infoHash, c.infoHash);
 
-  const seed = scope.bitpeer(['seed', join(dir, 's.torrent'), join(dir, 'share'), '--port', '0', '--bind', '127.0.0.1', '--json']);
+  const seed = scope.bitpeer(['seed', join(dir, 's.torrent'), join(dir, 'share'), '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--no-tracker', '--json']);
   const listening = await seed.waitFor((e) => e.event === 'listening', 30_000);
   await seed.waitFor((e) => e.event === 'state' && e['state'] === 'seeding', 30_000);
-  const get = scope.bitpeer(['get', join(dir, 's.torrent'), '-o', join(dir, 'out'), '--port', '0', '--bind', '127.0.0.1',
+  const get = scope.bitpeer(['get', join(dir, 's.torrent'), '-o', join(dir, 'out'), '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--no-tracker',
     '--peer', `127.0.0.1:${String(listening['port'])}`, '--json']);
   const exit = await get.exited(60_000);
   assert.equal(exit.code, 0, get.describe());

@@ -1,0 +1,148 @@
+/**
+ * BEP 10 (extension protocol) and BEP 11 (ut_pex) for one torrent: the glue between peers and the pure codecs
+ * (src/wire/ext) and PEX bookkeeping (src/discovery/pex.ts).
+ *
+ * - Right after the BitTorrent handshake, a peer that set the extension bit gets our extended handshake:
+ *   `m` (ut_pex when PEX is on and the torrent is not private), `p` (our listen port), `v`, `yourip`, `reqq`.
+ * - Their handshake gives us their listen port (so an incoming peer can be advertised by PEX and is not dialled
+ *   again), their request-queue limit (`reqq`), our address as they see it (`yourip`, so we never dial ourselves),
+ *   and their ut_pex id.
+ * - PEX: the first message goes out right after their extended handshake, later ones at most once a minute (the
+ *   PexState decides); inbound messages are rate limited, capped, and every added address becomes a candidate
+ *   with source `pex`. Garbage is ignored and counted, never fatal: PEX is advisory.
+ * - BEP 27: a private torrent never uses PEX.
+ *
+ * Invariant: every peer in PexState's connected set is a live connection of this torrent, keyed by its listen address.
+ */
+import { PexState } from '../discovery/pex.js';
+import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
+import { decodeUtPex } from '../wire/ext/ut-pex.js';
+import type { Peer } from './peer.js';
+
+export const CLIENT_NAME = 'bitpeer 0.1.0';
+/** Our incoming request queue cap, advertised as `reqq` (uploads.ts enforces it). */
+export const OUR_REQQ = 2000;
+
+export interface ExtensionHost {
+  readonly pexEnabled: boolean;
+  listenPort(): number;
+  now(): number;
+  addPeer(host: string, port: number, source: 'pex'): void;
+  /** Our address as a remote peer sees it (BEP 10 `yourip`). */
+  onYourIp(ip: string): void;
+  log(msg: string): void;
+}
+
+export class Extensions {
+  readonly pex = new PexState();
+  /** Counters of ignored input, for diagnostics and tests. */
+  readonly stats = { badHandshakes: 0, badPex: 0, pexRateLimited: 0, pexPeersLearned: 0 };
+
+  constructor(private readonly host: ExtensionHost) {}
+
+  onPeerConnected(peer: Peer): void {
+    if (peer.direction === 'out') {
+      const [host, port] = splitKey(peer.key);
+      if (host && port) { this.pex.addConnected(peer.key, { host, port, connectable: true }); peer.pexKey = peer.key; }
+    }
+    if (!peer.extended) return;
+    const m: Record<string, number> = {};
+    if (this.host.pexEnabled) m['ut_pex'] = LOCAL_EXTENSION_IDS.ut_pex;
+    const yourip = compactAddr(peer.conn.remoteAddress, 1)?.subarray(0, -2);
+    peer.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
+      m, p: this.host.listenPort() || undefined, v: CLIENT_NAME, reqq: OUR_REQQ, ...(yourip ? { yourip } : {}),
+    }) });
+  }
+
+  onPeerClosed(peer: Peer): void {
+    if (peer.pexKey) this.pex.removeConnected(peer.pexKey);
+    this.pex.peerGone(peer.key);
+  }
+
+  /** An extended message (BEP 10 id 20). Never throws for bad payloads of optional extensions. */
+  onExtended(peer: Peer, id: number, payload: Buffer): void {
+    if (id === 0) { this.onHandshake(peer, payload); return; }
+    if (id === LOCAL_EXTENSION_IDS.ut_pex && this.host.pexEnabled) { this.onPex(peer, payload); return; }
+    // Unknown or disabled extension: ignore (BEP 10).
+  }
+
+  private onHandshake(peer: Peer, payload: Buffer): void {
+    // A malformed handshake is a protocol violation of BEP 10 itself: the caller's error boundary closes the peer.
+    const h = decodeExtendedHandshake(payload);
+    peer.extIds = new Map(Object.entries(h.m));
+    if (h.reqq !== undefined) peer.reqq = h.reqq;
+    if (h.v) peer.clientName = h.v;
+    if (h.yourip) {
+      const ip = ipFromBytes(h.yourip);
+      if (ip) this.host.onYourIp(ip);
+    }
+    if (h.p !== undefined && peer.direction === 'in' && !peer.pexKey) {
+      const host = peer.conn.remoteAddress;
+      const key = `${host}:${h.p}`;
+      peer.listenKey = key;
+      if (this.pex.addConnected(key, { host, port: h.p })) peer.pexKey = key;
+    }
+    const theirPex = peer.extIds.get('ut_pex') ?? 0;
+    if (this.host.pexEnabled && theirPex > 0) {
+      this.pex.peerReady(peer.key);
+      this.sendPex(peer, this.host.now());
+    }
+  }
+
+  private onPex(peer: Peer, payload: Buffer): void {
+    if (!this.pex.acceptInbound(peer.key, this.host.now())) { this.stats.pexRateLimited++; return; }
+    const res = decodeUtPex(payload);
+    if (!res.ok) { this.stats.badPex++; this.host.log(`ignored ut_pex from ${peer.key}: ${res.message}`); return; }
+    const sourceIsLocal = isLocalAddress(peer.conn.remoteAddress);
+    for (const a of res.value.added) {
+      // RELIABILITY.md rule 12: a remote (public) peer may not steer us to private or loopback addresses.
+      if (!sourceIsLocal && isLocalAddress(a.host)) continue;
+      this.stats.pexPeersLearned++;
+      this.host.addPeer(a.host, a.port, 'pex');
+    }
+  }
+
+  private sendPex(peer: Peer, now: number): void {
+    const theirId = peer.extIds?.get('ut_pex') ?? 0;
+    if (theirId <= 0 || peer.conn.closed) return;
+    const msg = this.pex.buildMessage(peer.key, now);
+    if (msg) peer.conn.send({ type: 'extended', id: theirId, payload: msg });
+  }
+
+  /** Once a second: PEX messages that are due. */
+  tick(peers: Iterable<Peer>, now: number): void {
+    if (!this.host.pexEnabled) return;
+    for (const p of peers) this.sendPex(p, now);
+  }
+}
+
+function splitKey(key: string): [string | undefined, number | undefined] {
+  const i = key.lastIndexOf(':');
+  if (i < 0) return [undefined, undefined];
+  const host = key.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(key.slice(i + 1));
+  return [host, Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined];
+}
+
+function ipFromBytes(b: Buffer): string | null {
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length === 16) {
+    const parts: string[] = [];
+    for (let i = 0; i < 16; i += 2) parts.push(b.readUInt16BE(i).toString(16));
+    return parts.join(':');
+  }
+  return null;
+}
+
+/** Loopback, private (RFC 1918), link-local, CGNAT and IPv6 ULA/link-local addresses. */
+export function isLocalAddress(ip: string): boolean {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  const m = /^(\d+)\.(\d+)\.\d+\.\d+$/.exec(v4);
+  if (m) {
+    const a = Number(m[1]); const b = Number(m[2]);
+    return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254)
+      || (a === 100 && b >= 64 && b <= 127);
+  }
+  const lower = ip.toLowerCase();
+  return lower === '::1' || lower.startsWith('fe80:') || lower.startsWith('fc') || lower.startsWith('fd');
+}

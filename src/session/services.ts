@@ -1,0 +1,110 @@
+/**
+ * The session's shared network services besides the TCP listener: the embedded tracker (HTTP part is reached
+ * through the TCP port sniffer, UDP part through the shared UDP socket), the UDP tracker client, and LSD.
+ *
+ * One UDP socket on the session's port number carries the UDP tracker server (BEP 15) and the UDP tracker client's
+ * answers; later the DHT (KRPC, first byte `d`) and uTP share it. Demultiplexing: a datagram that answers one of
+ * our pending tracker transactions goes to the client; a datagram shaped like a tracker request goes to the server;
+ * anything else is counted and dropped.
+ *
+ * Invariant: no exception from a datagram or a tracker socket escapes; errors are logged and counted.
+ */
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import { LsdService } from '../discovery/lsd.js';
+import { createHttpTrackerStats, handleHttpConnection } from '../tracker/http-server.js';
+import { TrackerSwarms } from '../tracker/swarm.js';
+import { UdpTrackerClient } from '../tracker/udp-client.js';
+import { isUdpTrackerRequest, UdpTrackerServer } from '../tracker/udp-server.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface ServicesOptions {
+  port: number;
+  host: string;
+  peerId: Buffer;
+  now: () => number;
+  rng: () => number;
+  openTracker: boolean;
+  isKnown: (infoHashHex: string) => boolean;
+  lsd: boolean;
+  onLsdPeer: (infoHashHex: string, host: string, port: number) => void;
+  log: (msg: string) => void;
+}
+
+export class SessionServices {
+  readonly swarms: TrackerSwarms;
+  readonly udpServer: UdpTrackerServer;
+  readonly udpClient: UdpTrackerClient;
+  readonly httpStats = createHttpTrackerStats();
+  readonly udpStats = { dropped: 0 };
+  lsd: LsdService | undefined;
+  private socket: dgram.Socket | undefined;
+
+  constructor(private readonly opts: ServicesOptions) {
+    this.swarms = new TrackerSwarms({ now: opts.now, rng: opts.rng, open: opts.openTracker, isKnown: opts.isKnown });
+    this.udpServer = new UdpTrackerServer(this.swarms, { now: opts.now, secret: randomBytes(32), log: opts.log, localAddress: opts.host });
+    this.udpClient = new UdpTrackerClient({
+      send: (buf, host, port) => {
+        if (!this.socket) throw new Error('UDP socket closed');
+        this.socket.send(buf, port, host);
+      },
+      now: opts.now, rng: opts.rng,
+    });
+  }
+
+  /** Bind UDP on the session's port number; start LSD. A UDP failure is logged, not fatal (TCP still works). */
+  async start(): Promise<void> {
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    socket.on('error', (err) => this.opts.log(`UDP socket error: ${err.message}`));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(this.opts.port, this.opts.host, () => { socket.off('error', reject); resolve(); });
+      });
+      this.socket = socket;
+    } catch (err) {
+      this.opts.log(`cannot bind UDP ${this.opts.host}:${this.opts.port} (UDP tracker off): ${errorMessage(err)}`);
+      socket.close();
+    }
+    if (this.opts.lsd) {
+      this.lsd = new LsdService({
+        port: this.opts.port, onPeer: this.opts.onLsdPeer, log: this.opts.log, now: this.opts.now,
+        ...(this.opts.host !== '0.0.0.0' ? { interfaceAddress: this.opts.host } : {}),
+      });
+      try {
+        await this.lsd.start();
+      } catch (err) {
+        this.opts.log(`LSD unavailable: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      if (this.udpClient.handleResponse(msg, rinfo)) return;
+      if (isUdpTrackerRequest(msg)) {
+        this.udpServer.handlePacket(msg, rinfo, (buf) => this.socket?.send(buf, rinfo.port, rinfo.address));
+        return;
+      }
+      this.udpStats.dropped++;
+    } catch (err) {
+      this.udpStats.dropped++;
+      this.opts.log(`datagram from ${rinfo.address}:${rinfo.port}: ${errorMessage(err)}`);
+    }
+  }
+
+  /** A TCP connection whose first bytes are `GET `: the HTTP tracker. */
+  handleHttp(socket: net.Socket, firstBytes: Buffer): void {
+    handleHttpConnection(socket, firstBytes, this.swarms, { log: this.opts.log, stats: this.httpStats });
+  }
+
+  async close(): Promise<void> {
+    this.udpClient.close();
+    await this.lsd?.close().catch(() => {});
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
