@@ -23,7 +23,9 @@ export default tseslint.config(
   {
     // Pure layers: no I/O, no timers, no session.
     files: ['src/bencode/**/*.ts', 'src/wire/codec/**/*.ts', 'src/wire/ext/**/*.ts', 'src/picker/**/*.ts',
-      'src/metainfo/**/*.ts', 'src/util/**/*.ts'],
+      'src/metainfo/**/*.ts', 'src/util/**/*.ts', 'src/tracker/swarm.ts', 'src/tracker/address.ts',
+      'src/tracker/http-codec.ts', 'src/tracker/udp-codec.ts', 'src/tracker/types.ts', 'src/tracker/tiers.ts',
+      'src/discovery/pex.ts', 'src/discovery/lsd-codec.ts'],
     ignores: ['src/metainfo/create.ts', '**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: ioModules, patterns: ioPatterns }],

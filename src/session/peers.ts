@@ -59,6 +59,8 @@ export class PeerManager {
   private readonly bannedKeys = new Map<string, string>();
   private readonly bannedIds = new Set<string>();
   private stopped = false;
+  private dialWindow = 0;
+  private dialsInWindow = 0;
   /** Listen addresses of connected incoming peers (from BEP 10 `p`): connected already, never dialled. */
   private readonly aliases = new Map<string, Peer>();
 
@@ -93,12 +95,14 @@ export class PeerManager {
   /** Dial due candidates up to the limits. Called from the torrent's tick. */
   tick(now: number): void {
     if (this.stopped || !this.host.wantsOutgoing()) return;
-    let dials = 0;
+    // Connection attempts are rate limited per second window (RELIABILITY.md: ~20/s), however often tick() runs.
+    const second = Math.floor(now / 1000);
+    if (second !== this.dialWindow) { this.dialWindow = second; this.dialsInWindow = 0; }
     for (const [key, c] of this.candidates) {
-      if (this.count >= this.limits.maxPeers || dials >= this.limits.maxDialsPerTick) break;
+      if (this.count >= this.limits.maxPeers || this.dialsInWindow >= this.limits.maxDialsPerTick) break;
       if (c.dead || c.nextAttemptAt > now || this.connected.has(key) || this.connecting.has(key) || this.aliases.has(key)) continue;
       if (!this.host.canOpen()) break;
-      dials++;
+      this.dialsInWindow++;
       this.dial(key, c);
     }
   }

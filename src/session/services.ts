@@ -19,6 +19,9 @@ import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUdpTrackerRequest, UdpTrackerServer } from '../tracker/udp-server.js';
 import { errorMessage } from '../util/errors.js';
 
+/** Concurrent HTTP tracker connections. */
+const MAX_HTTP_OPEN = 64;
+
 export interface ServicesOptions {
   port: number;
   host: string;
@@ -40,6 +43,7 @@ export class SessionServices {
   readonly udpStats = { dropped: 0 };
   lsd: LsdService | undefined;
   private socket: dgram.Socket | undefined;
+  private httpOpen = 0;
 
   constructor(private readonly opts: ServicesOptions) {
     this.swarms = new TrackerSwarms({ now: opts.now, rng: opts.rng, open: opts.openTracker, isKnown: opts.isKnown });
@@ -95,9 +99,17 @@ export class SessionServices {
     }
   }
 
-  /** A TCP connection whose first bytes are `GET `: the HTTP tracker. */
+  /** A TCP connection whose first bytes are `GET `: the HTTP tracker. At most MAX_HTTP_OPEN at once. */
   handleHttp(socket: net.Socket, firstBytes: Buffer): void {
+    if (this.httpOpen >= MAX_HTTP_OPEN) { socket.destroy(); this.httpStats.rejected.error++; return; }
+    this.httpOpen++;
+    socket.once('close', () => { this.httpOpen--; });
     handleHttpConnection(socket, firstBytes, this.swarms, { log: this.opts.log, stats: this.httpStats });
+  }
+
+  /** Once a second. */
+  tick(): void {
+    this.swarms.expire();
   }
 
   async close(): Promise<void> {

@@ -237,6 +237,7 @@ export class Session {
 
   private tick(): void {
     const now = this.now();
+    try { this.services?.tick(); } catch (err) { this.log(`tracker tick threw: ${errorMessage(err)}`); }
     for (const t of this.torrents.values()) {
       try { t.tick(now); } catch (err) { this.log(`tick of ${t.meta.name} threw: ${errorMessage(err)}`); }
     }

@@ -215,9 +215,10 @@ export class Torrent {
   /** A candidate address from a discovery source (manual, tracker, pex, lsd). */
   addPeer(host: string, port: number, source: PeerSource): void {
     if (this.isSelf(host, port)) return;
-    if (this.peers.addCandidate(host, port, source) && source !== 'manual') {
-      this.opts.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: `${host}:${port}`, source });
-    }
+    if (!this.peers.addCandidate(host, port, source)) return;
+    if (source !== 'manual') this.opts.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: `${host}:${port}`, source });
+    // Dial now rather than at the next tick (the connection manager still applies every limit).
+    if (this.state === 'downloading' || this.state === 'seeding') this.peers.tick(this.opts.now());
   }
 
   /** Our own listen address (as far as we know it): never dial it. */

@@ -16,7 +16,7 @@
 import { encode } from '../bencode/index.js';
 import type { Encodable } from '../bencode/index.js';
 import { encodeCompactPeers, ipFamily, normalizeIp } from './address.js';
-import type { AnnounceRequest, AnnounceResult, ScrapeEntry } from './swarm.js';
+import type { AnnounceRequest, AnnounceResult, SwarmScrapeEntry } from './swarm.js';
 import type { TrackerEvent } from './types.js';
 
 /** Longest query accepted (characters = bytes). */
@@ -216,7 +216,7 @@ export function encodeFailure(reason: string): Buffer {
 }
 
 /** Bencodes a scrape response (BEP 48): `files` maps each raw 20-byte info-hash to its three counts. */
-export function encodeScrapeResponse(files: ScrapeEntry[]): Buffer {
+export function encodeScrapeResponse(files: SwarmScrapeEntry[]): Buffer {
   const map = new Map<string, Encodable>();
   for (const f of files) {
     map.set(f.infoHash.toString('latin1'), { complete: f.complete, downloaded: f.downloaded, incomplete: f.incomplete });

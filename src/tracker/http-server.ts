@@ -22,7 +22,7 @@ import {
 import type { TrackerSwarms } from './swarm.js';
 
 /** Options for one HTTP tracker connection. */
-export interface HttpTrackerOptions {
+export interface HttpTrackerServerOptions {
   /** Largest request head (request line + headers) read. Default 8192. */
   maxRequestBytes?: number;
   /** Deadline for the whole exchange, ms. Default 10000. */
@@ -41,7 +41,7 @@ export interface HttpTrackerStats {
   rejected: Record<'malformed' | 'not-found' | 'method' | 'too-large' | 'timeout' | 'error', number>;
 }
 
-/** Fresh zeroed counters for `HttpTrackerOptions.stats`. */
+/** Fresh zeroed counters for `HttpTrackerServerOptions.stats`. */
 export function createHttpTrackerStats(): HttpTrackerStats {
   return { announces: 0, scrapes: 0, rejected: { malformed: 0, 'not-found': 0, method: 0, 'too-large': 0, timeout: 0, error: 0 } };
 }
@@ -67,7 +67,7 @@ function headEnd(buf: Buffer): number {
  * `GET `). Takes ownership of the socket: it is ended or destroyed here. Never throws.
  */
 export function handleHttpConnection(socket: Socket, firstBytes: Buffer, swarms: TrackerSwarms,
-  opts: HttpTrackerOptions = {}): void {
+  opts: HttpTrackerServerOptions = {}): void {
   const maxBytes = opts.maxRequestBytes ?? 8192;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const log = opts.log ?? (() => undefined);

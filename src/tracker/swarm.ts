@@ -68,7 +68,7 @@ export interface AnnounceRequest {
 }
 
 /** A peer handed out in an announce response. */
-export interface TrackerPeer {
+export interface SwarmPeer {
   ip: string;
   port: number;
   peerId: Buffer;
@@ -80,7 +80,7 @@ export interface AnnounceResult {
   minInterval: number;
   complete: number;
   incomplete: number;
-  peers: TrackerPeer[];
+  peers: SwarmPeer[];
 }
 
 /** An announce the tracker refuses; `failure` is the human-readable reason sent to the client. */
@@ -89,7 +89,7 @@ export interface AnnounceFailure {
 }
 
 /** Scrape numbers for one info-hash (BEP 48 / BEP 15). Unknown info-hashes give zeros. */
-export interface ScrapeEntry {
+export interface SwarmScrapeEntry {
   infoHash: Buffer;
   complete: number;
   downloaded: number;
@@ -235,7 +235,7 @@ export class TrackerSwarms {
   }
 
   /** Scrape numbers for each info-hash, in the order given. Unknown or untracked info-hashes give zeros. */
-  scrape(infoHashes: Buffer[]): ScrapeEntry[] {
+  scrape(infoHashes: Buffer[]): SwarmScrapeEntry[] {
     const now = this.now();
     return infoHashes.map((infoHash) => {
       const hex = infoHash.toString('hex');
@@ -318,7 +318,7 @@ export class TrackerSwarms {
     return Math.max(0, Math.min(req.numwant ?? this.defaultNumwant, this.maxNumwant));
   }
 
-  private result(swarm: Swarm | null, peers: TrackerPeer[]): AnnounceResult {
+  private result(swarm: Swarm | null, peers: SwarmPeer[]): AnnounceResult {
     return {
       interval: this.intervalSec,
       minInterval: this.minIntervalSec,
@@ -354,11 +354,11 @@ export class TrackerSwarms {
   }
 
   /** Up to `wanted` peers, uniformly at random, never the requester; the session itself always comes along. */
-  private pickPeers(swarm: Swarm, req: AnnounceRequest, ip: string, wanted: number): TrackerPeer[] {
+  private pickPeers(swarm: Swarm, req: AnnounceRequest, ip: string, wanted: number): SwarmPeer[] {
     if (wanted === 0) return [];
-    const out: TrackerPeer[] = [];
+    const out: SwarmPeer[] = [];
     const self = swarm.self;
-    let selfPeer: TrackerPeer | null = null;
+    let selfPeer: SwarmPeer | null = null;
     if (self) {
       const selfIp = self.ip !== undefined && !isUnspecified(self.ip) ? self.ip
         : req.localIp !== undefined ? normalizeIp(req.localIp) : undefined;

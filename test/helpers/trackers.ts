@@ -134,7 +134,7 @@ function compactPeers(bytes: Buffer): string[] {
 
 function httpGetBody(url: string, timeoutMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const req = httpGet(url, { timeout: timeoutMs }, (res) => {
+    const req = httpGet(url, { timeout: timeoutMs, agent: false, headers: { Connection: 'close' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
