@@ -56,7 +56,7 @@ export class Extensions {
 
   onPeerClosed(peer: Peer): void {
     if (peer.pexKey) this.pex.removeConnected(peer.pexKey);
-    this.pex.peerGone(peer.key);
+    this.pex.peerGone(remoteKey(peer));
   }
 
   /** An extended message (BEP 10 id 20). Never throws for bad payloads of optional extensions. */
@@ -84,13 +84,13 @@ export class Extensions {
     }
     const theirPex = peer.extIds.get('ut_pex') ?? 0;
     if (this.host.pexEnabled && theirPex > 0) {
-      this.pex.peerReady(peer.key);
+      this.pex.peerReady(remoteKey(peer));
       this.sendPex(peer, this.host.now());
     }
   }
 
   private onPex(peer: Peer, payload: Buffer): void {
-    if (!this.pex.acceptInbound(peer.key, this.host.now())) { this.stats.pexRateLimited++; return; }
+    if (!this.pex.acceptInbound(remoteKey(peer), this.host.now())) { this.stats.pexRateLimited++; return; }
     const res = decodeUtPex(payload);
     if (!res.ok) { this.stats.badPex++; this.host.log(`ignored ut_pex from ${peer.key}: ${res.message}`); return; }
     const sourceIsLocal = isLocalAddress(peer.conn.remoteAddress);
@@ -105,7 +105,7 @@ export class Extensions {
   private sendPex(peer: Peer, now: number): void {
     const theirId = peer.extIds?.get('ut_pex') ?? 0;
     if (theirId <= 0 || peer.conn.closed) return;
-    const msg = this.pex.buildMessage(peer.key, now);
+    const msg = this.pex.buildMessage(remoteKey(peer), now);
     if (msg) peer.conn.send({ type: 'extended', id: theirId, payload: msg });
   }
 
@@ -115,6 +115,9 @@ export class Extensions {
     for (const p of peers) this.sendPex(p, now);
   }
 }
+
+/** PexState keys a remote by its listen address when known, so it is never told about itself. */
+function remoteKey(peer: Peer): string { return peer.pexKey ?? peer.key; }
 
 function splitKey(key: string): [string | undefined, number | undefined] {
   const i = key.lastIndexOf(':');
