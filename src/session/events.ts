@@ -4,7 +4,7 @@
  * The CLI's `--json` mode prints these objects one per line (see docs/cli.md), so field names are part of the CLI
  * contract: add fields freely, never rename or remove one.
  */
-export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'error' | 'stopped';
+export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'queued' | 'error' | 'stopped';
 
 export interface PeerTotals { peer: string; client: string; downloaded: number; uploaded: number }
 

@@ -23,6 +23,8 @@ export interface Candidate {
   nextAttemptAt: number;
   /** Never retry (e.g. it was ourselves, or the peer is banned). */
   dead: boolean;
+  /** The peer was a seed when we last saw it: not worth dialling while we are a seed too. */
+  knownSeed?: boolean;
 }
 
 export interface PeerManagerHost {
@@ -34,8 +36,10 @@ export interface PeerManagerHost {
   readonly now: () => number;
   /** Are we allowed to open one more connection (global limit)? */
   canOpen(): boolean;
-  /** Should we connect out at all right now (e.g. false when seeding and the peer is known to be a seed)? */
+  /** Should we connect out at all right now? */
   wantsOutgoing(): boolean;
+  /** We are a seed: skip candidates known to be seeds. */
+  isSeeding(): boolean;
   onPeerConnected(peer: Peer): void;
   onPeerMessage(peer: Peer, msg: import('../wire/codec/index.js').Message): void;
   onPeerClosed(peer: Peer, reason: string): void;
@@ -100,6 +104,7 @@ export class PeerManager {
     if (second !== this.dialWindow) { this.dialWindow = second; this.dialsInWindow = 0; }
     for (const [key, c] of this.candidates) {
       if (this.count >= this.limits.maxPeers || this.dialsInWindow >= this.limits.maxDialsPerTick) break;
+      if (c.knownSeed && this.host.isSeeding()) continue;
       if (c.dead || c.nextAttemptAt > now || this.connected.has(key) || this.connecting.has(key) || this.aliases.has(key)) continue;
       if (!this.host.canOpen()) break;
       this.dialsInWindow++;
@@ -180,8 +185,9 @@ export class PeerManager {
         if (!peer) return;
         if (this.connected.get(peer.key) === peer) this.connected.delete(peer.key);
         if (peer.listenKey && this.aliases.get(peer.listenKey) === peer) this.aliases.delete(peer.listenKey);
-        const c = this.candidates.get(peer.key);
+        const c = this.candidates.get(peer.key) ?? (peer.listenKey ? this.candidates.get(peer.listenKey) : undefined);
         if (c && !c.dead) c.nextAttemptAt = this.host.now() + 5_000;
+        if (c && peer.isSeed) c.knownSeed = true;
         this.host.onPeerClosed(peer, reason);
       },
       onDrain: () => { if (holder.peer) this.host.onPeerDrain(holder.peer); },
@@ -198,6 +204,17 @@ export class PeerManager {
     this.connected.set(key, peer);
     this.host.onPeerConnected(peer);
     if (rest.length > 0) conn.feed(rest);
+  }
+
+  /** Accept and dial again after stop() (resume of a paused torrent). */
+  resume(): void { this.stopped = false; }
+
+  /** Known-good addresses for a quick reconnect after a restart (resume data). */
+  knownAddresses(max: number): string[] {
+    const out: string[] = [];
+    for (const p of this.connected.values()) if (p.direction === 'out' || p.listenKey) out.push(p.listenKey ?? p.key);
+    for (const [key, c] of this.candidates) { if (out.length >= max) break; if (!c.dead && c.failures === 0 && !out.includes(key)) out.push(key); }
+    return out.slice(0, max);
   }
 
   stop(reason: string): void {

@@ -12,7 +12,7 @@
  * Invariant: a piece is counted as had (picker.have, `have` broadcast) only after its data verified AND was written.
  */
 import type { Socket } from 'node:net';
-import type { Metainfo } from '../metainfo/index.js';
+import { filePieceRange, type Metainfo } from '../metainfo/index.js';
 import { Choker } from '../picker/choker.js';
 import { PiecePicker } from '../picker/piece-picker.js';
 import { checkPieces } from '../storage/check.js';
@@ -64,11 +64,23 @@ export interface TorrentOptions {
   onYourIp?: (ip: string) => void;
   /** Local service discovery announces this torrent (session-wide service). */
   lsd?: { add(infoHashHex: string): void; remove(infoHashHex: string): void };
+  /** A piece was verified and written (resume data bookkeeping). */
+  onPieceDone?: (index: number) => void;
   /** The embedded tracker lists this session as a peer of this torrent. */
   setTrackerSelf?: (seed: boolean | null) => void;
 }
 
 export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume';
+
+/** How start() treats the data on disk. */
+export interface StartPlan {
+  /** Pieces proven by resume data (files unchanged): marked had without hashing. */
+  trusted?: Iterable<number>;
+  /** Pieces to hash: all (default), none, or a list. */
+  recheck?: Iterable<number> | 'all' | 'none';
+  /** Stay paused after the check. */
+  paused?: boolean;
+}
 
 /** The part of the tracker announcer the torrent drives (src/tracker/announcer.ts). */
 export interface AnnouncerLike {
@@ -94,7 +106,7 @@ export class Torrent {
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
   readonly savePath: string;
-  readonly picker: PiecePicker;
+  picker: PiecePicker;
   readonly peers: PeerManager;
   readonly storage: Storage;
   readonly hasher: HashPool;
@@ -110,7 +122,7 @@ export class Torrent {
   /** Per-peer byte totals, kept after a peer disconnects (for the exit summary). */
   readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
 
-  private readonly requests: RequestScheduler;
+  private requests: RequestScheduler;
   private readonly uploads: UploadServer;
   private readonly choker: Choker;
   private lastRechokeAt = 0;
@@ -133,9 +145,9 @@ export class Torrent {
     this.startedAt = opts.now();
     this.down = new RateMeter(this.startedAt);
     this.up = new RateMeter(this.startedAt);
-    this.picker = new PiecePicker({
-      pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength, rng: opts.rng,
-    });
+    this.picker = this.newPicker();
+    this.filesWanted = opts.meta.files.map(() => true);
+    this.filePriorities = opts.meta.files.map(() => 0);
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
     this.extensions = new Extensions({
       pexEnabled: (opts.pex ?? false) && !opts.meta.private,
@@ -153,23 +165,14 @@ export class Torrent {
       now: opts.now,
       canOpen: opts.canOpen,
       wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',
+      isSeeding: () => this.picker.complete,
       onPeerConnected: (p) => this.onPeerConnected(p),
       onPeerMessage: (p, m) => this.onPeerMessage(p, m),
       onPeerClosed: (p, r) => this.onPeerClosed(p, r),
       onPeerDrain: (p) => this.uploads.pump(p),
       log: opts.log,
     }, { ...DEFAULT_PEER_LIMITS, ...opts.peerLimits });
-    this.requests = new RequestScheduler({
-      meta: this.meta, picker: this.picker, hasher: this.hasher, storage: this.storage, now: opts.now,
-      peers: () => this.peers.connected.values(),
-      peerByKey: (k) => this.peers.connected.get(k),
-      onPieceVerified: (i) => this.onPieceVerified(i),
-      onPieceFailed: (i, c) => this.onPieceFailed(i, c),
-      onStorageError: (e) => this.fail(e),
-      onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloaded += n; this.totalsFor(p).downloaded += n; },
-      downloadBucket: this.downloadBucket,
-      schedule,
-    });
+    this.requests = this.newRequests();
     this.uploads = new UploadServer({
       storage: this.storage,
       havePiece: (i) => this.picker.have(i),
@@ -180,30 +183,75 @@ export class Torrent {
     });
   }
 
+  private newPicker(): PiecePicker {
+    const m = this.opts.meta;
+    return new PiecePicker({ pieceCount: m.pieceCount, pieceLength: m.pieceLength, totalLength: m.totalLength, rng: this.opts.rng });
+  }
+
+  private newRequests(): RequestScheduler {
+    return new RequestScheduler({
+      meta: this.meta, picker: this.picker, hasher: this.hasher, storage: this.storage, now: this.opts.now,
+      peers: () => this.peers.connected.values(),
+      peerByKey: (k) => this.peers.connected.get(k),
+      onPieceVerified: (i) => this.onPieceVerified(i),
+      onPieceFailed: (i, c) => this.onPieceFailed(i, c),
+      onStorageError: (e) => this.fail(e),
+      onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloaded += n; this.totalsFor(p).downloaded += n; },
+      downloadBucket: this.downloadBucket,
+      schedule,
+    });
+  }
+
   get complete(): boolean { return this.picker.complete; }
   get signal(): AbortSignal { return this.abort.signal; }
 
-  /** Check what is on disk, then go live. */
-  async start(): Promise<void> {
+  /** Check what is on disk (as `plan` says), then go live unless `plan.paused`. */
+  async start(plan: StartPlan = {}): Promise<void> {
+    await this.check(plan);
+    if (this.state === 'stopped') return;
+    if (plan.paused || this.pauseRequested) { this.pauseRequested = false; this.setState('paused'); return; }
+    await this.goLive();
+  }
+
+  /** True when every wanted piece is verified (all pieces, unless files were deselected). */
+  get done(): boolean { return this.picker.wantedRemaining === 0; }
+
+  /** Checking progress 0..1 (while state is `checking`). */
+  checkProgress = 0;
+
+  private async check(plan: StartPlan): Promise<void> {
     const { meta } = this;
     const started = this.opts.now();
     this.setState('checking');
-    if (!this.opts.skipCheck) {
-      const have = await checkPieces(meta, this.storage, this.hasher, {
-        signal: this.abort.signal,
-        onProgress: (checked, total) => this.opts.emit({ event: 'checking', infoHash: this.infoHashHex, checked, pieces: total }),
-      });
-      for (const i of have.indexes()) this.picker.markHave(i);
+    this.checkProgress = 0;
+    for (const i of plan.trusted ?? []) this.picker.markHave(i);
+    const recheck = plan.recheck ?? (this.opts.skipCheck ? 'none' : 'all');
+    if (recheck !== 'none') {
+      const only = recheck === 'all' ? undefined : [...recheck].filter((i) => !this.picker.have(i));
+      if (only === undefined || only.length > 0) {
+        const have = await checkPieces(meta, this.storage, this.hasher, {
+          signal: this.abort.signal,
+          ...(only ? { only } : {}),
+          onProgress: (checked, total) => {
+            this.checkProgress = total > 0 ? checked / total : 1;
+            this.opts.emit({ event: 'checking', infoHash: this.infoHashHex, checked, pieces: total });
+          },
+        });
+        for (const i of have.indexes()) this.picker.markHave(i);
+      }
     }
+    this.checkProgress = 1;
     this.opts.emit({ event: 'checked', infoHash: this.infoHashHex, have: this.picker.haveCount, pieces: meta.pieceCount, elapsedMs: this.opts.now() - started });
-    if (this.picker.complete) {
-      this.setState('seeding');
-    } else {
-      await this.storage.prepare?.();
-      this.setState('downloading');
-    }
+  }
+
+  private async goLive(): Promise<void> {
+    if (!this.done) await this.storage.prepare?.();
+    if (this.state === 'stopped') return;
+    this.errorReason = undefined;
+    this.setState(this.done ? 'seeding' : 'downloading');
+    this.peers.resume();
     this.acceptDeferred();
-    this.opts.setTrackerSelf?.(this.picker.complete);
+    this.opts.setTrackerSelf?.(this.done);
     if (!this.meta.private) this.opts.lsd?.add(this.infoHashHex);
     if (this.opts.createAnnouncer) {
       this.announcer = this.opts.createAnnouncer(this);
@@ -212,7 +260,81 @@ export class Torrent {
     this.tick(this.opts.now());
   }
 
-  /** A candidate address from a discovery source (manual, tracker, pex, lsd). */
+  private pauseRequested = false;
+
+  /** Stop trading (paused, or queued by the session): peers dropped, `stopped` announced; pieces are kept. */
+  async pause(state: 'paused' | 'queued' = 'paused'): Promise<void> {
+    if (this.state === 'checking') { this.pauseRequested = true; return; }
+    if (this.state === 'stopped' || this.state === state) return;
+    const wasLive = this.state === 'downloading' || this.state === 'seeding';
+    if (wasLive) {
+      const announcer = this.announcer;
+      this.announcer = undefined;
+      this.peers.stop(state === 'paused' ? 'torrent paused' : 'torrent queued');
+      this.opts.lsd?.remove(this.infoHashHex);
+      this.opts.setTrackerSelf?.(null);
+      this.setState(state);
+      await Promise.all([announcer?.stop(3000).catch(() => {}), this.storage.flush?.().catch(() => {})]);
+    } else {
+      this.setState(state);
+    }
+  }
+
+  /** Go live again after pause(), queueing or an error (the error is cleared; a persisting fault shows again). */
+  async resume(): Promise<void> {
+    if (this.state !== 'paused' && this.state !== 'queued' && this.state !== 'error') return;
+    await this.goLive();
+  }
+
+  /** Hash every piece again (torrent-verify): drop what fails, keep what passes, then continue as before. */
+  async verify(): Promise<void> {
+    if (this.state === 'checking' || this.state === 'stopped') return;
+    const before = this.state;
+    await this.pause('paused');
+    const priorities = Array.from({ length: this.meta.pieceCount }, (_, i) => this.picker.piecePriority(i));
+    this.picker = this.newPicker();
+    priorities.forEach((p, i) => { if (p !== 1) this.picker.setPiecePriority(i, p); });
+    this.requests.close();
+    this.requests = this.newRequests();
+    this.uploads.clearCache();
+    await this.check({ recheck: 'all' });
+    if ((this.state as TorrentState) === 'stopped') return;
+    if (before === 'paused' || before === 'queued' || this.pauseRequested) { this.pauseRequested = false; this.setState(before === 'queued' ? 'queued' : 'paused'); return; }
+    await this.goLive();
+  }
+
+  /**
+   * File selection (selective download): unwanted files get priority 0 unless a piece is shared with a wanted
+   * file; otherwise Transmission's low/normal/high map to picker priorities 1/4/7 (higher picked first).
+   */
+  setFilePriorities(wanted: boolean[], priorities: Array<-1 | 0 | 1>): void {
+    const map = { [-1]: 1, 0: 4, 1: 7 } as Record<number, number>;
+    const piecePrio = new Array<number>(this.meta.pieceCount).fill(0);
+    this.meta.files.forEach((f, i) => {
+      const range = filePieceRange(this.meta, i);
+      if (!range || !(wanted[i] ?? true)) return;
+      const p = map[priorities[i] ?? 0] ?? 4;
+      for (let k = range.first; k <= range.last; k++) if (p > piecePrio[k]!) piecePrio[k] = p;
+    });
+    piecePrio.forEach((p, i) => this.picker.setPiecePriority(i, p));
+    this.filesWanted = wanted.slice();
+    this.filePriorities = priorities.slice();
+    if (this.state === 'downloading' && this.done) this.onComplete();
+    else if (this.state === 'seeding' && !this.done) {
+      this.completedAt = undefined;
+      this.setState('downloading');
+      void this.storage.prepare?.();
+      for (const p of this.peers.connected.values()) this.updateInterest(p);
+      this.requests.fillAll();
+    } else if (this.state === 'downloading') {
+      for (const p of this.peers.connected.values()) this.updateInterest(p);
+      this.requests.fillAll();
+    }
+  }
+
+  filesWanted: boolean[] = [];
+  filePriorities: Array<-1 | 0 | 1> = [];
+
   addPeer(host: string, port: number, source: PeerSource): void {
     if (this.isSelf(host, port)) return;
     if (!this.peers.addCandidate(host, port, source)) return;
@@ -248,7 +370,7 @@ export class Torrent {
 
   /** Resolves when every piece is verified (immediately if already complete). */
   whenComplete(): Promise<void> {
-    if (this.picker.complete && this.state === 'seeding') return Promise.resolve();
+    if (this.done && this.state === 'seeding') return Promise.resolve();
     return new Promise((resolve) => this.completionWaiters.push(resolve));
   }
 
@@ -394,7 +516,8 @@ export class Torrent {
       // BEP 3: announce the piece; skipping peers that already have it is a common, allowed saving.
       if (!p.has.has(index)) p.conn.send({ type: 'have', index });
     }
-    if (this.picker.complete) {
+    this.opts.onPieceDone?.(index);
+    if (this.done) {
       this.onComplete();
     } else {
       this.requests.fillAll();
@@ -439,6 +562,11 @@ export class Torrent {
     this.opts.emit({ event: 'error', infoHash: this.infoHashHex, code: err instanceof BtError ? err.code : 'IO', message: reason });
     this.setState('error', reason);
     this.peers.stop(`torrent error: ${reason}`);
+    const announcer = this.announcer;
+    this.announcer = undefined;
+    void announcer?.stop(3000).catch(() => {});
+    this.opts.lsd?.remove(this.infoHashHex);
+    this.opts.setTrackerSelf?.(null);
   }
 
   // ---- choking ----
@@ -459,7 +587,7 @@ export class Torrent {
     const decision = this.choker.rechoke(peers.map((p) => ({
       key: p.key, interested: p.peerInterested, downloadRate: p.down.rate, uploadRate: p.up.rate, unchoked: !p.amChoking,
       lastUnchokedAt: p.lastUnchokedAt, snubbed: p.snubbed, isSeed: p.isSeed,
-    })), this.picker.complete ? 'seed' : 'leech', now);
+    })), this.done ? 'seed' : 'leech', now);
     for (const key of decision.choke) {
       const p = this.peers.connected.get(key);
       if (!p || p.amChoking) continue;

@@ -193,8 +193,16 @@ export class Announcer {
     this.announcedTo.clear();
     this.nextAt = Infinity;
     const ac = new AbortController();
+    // A download that finished just before the stop still owes its trackers `completed` (BEP 3): send it first,
+    // then `stopped`, within the same deadline.
+    const owesCompleted = this.completedPending && !this.completedSent;
     const sends = targets.map(async (url) => {
       try {
+        if (owesCompleted) {
+          const c = await this.send(url, this.params(url, 'completed'), ac.signal);
+          this.completedSent = true;
+          this.emit({ type: 'announce', url, event: 'completed', peers: 0, interval: c.interval });
+        }
         const r = await this.send(url, this.params(url, 'stopped'), ac.signal);
         this.emit({ type: 'announce', url, event: 'stopped', peers: 0, interval: r.interval });
       } catch (e) {

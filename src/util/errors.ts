@@ -9,6 +9,7 @@
 export type ErrorCode =
   | 'BENCODE'            // malformed bencoded data (message includes the byte offset)
   | 'BAD_TORRENT'        // metainfo that fails validation
+  | 'BAD_RESUME'         // resume data that fails validation (wrong info-hash, lengths, types…)
   | 'BAD_MAGNET'         // unparseable magnet URI
   | 'BAD_PATH'           // a path in a torrent that could escape the save folder
   | 'PROTOCOL'           // a peer broke the wire protocol

@@ -166,6 +166,17 @@ async function pollTracker(url: string, infoHash: string, ok: (a: AnnounceAnswer
   }
 }
 
+/** Scrapes (HTTP) until the tracker's "downloaded" counter is ≥ 1 or SETTLE_MS passes; returns the last answer. */
+async function scrapeUntilDownloaded(httpUrl: string, infoHash: string):
+Promise<Awaited<ReturnType<typeof httpScrape>>> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const scrape = await httpScrape(httpUrl, infoHash).catch(() => null);
+    if ((scrape !== null && scrape.downloaded >= 1) || Date.now() > deadline) return scrape;
+    await delay(250);
+  }
+}
+
 /** Events of `child` named `event`. */
 function eventsOf(child: Child, event: string): JsonEvent[] {
   return child.events.filter((e) => e.event === event);
@@ -210,13 +221,7 @@ describe('tracker interop', () => {
       `the downloader never dialled the seed ${seedAddr}\n${describeAll(scope)}`);
       // The tracker counts the completion (the same check is made of bitpeer below) and lists both peers.
       const dlPort = await listeningPort(dl);
-      let scrape = null;
-      const deadline = Date.now() + SETTLE_MS;
-      while (Date.now() < deadline) {
-        scrape = await httpScrape(ot.httpUrl, infoHash).catch(() => null);
-        if (scrape !== null && scrape.downloaded >= 1) break;
-        await delay(250);
-      }
+      const scrape = await scrapeUntilDownloaded(ot.httpUrl, infoHash);
       assert.ok(scrape !== null && scrape.downloaded >= 1,
         `opentracker did not count libtorrent's "completed": ${JSON.stringify(scrape)}\n${describeAll(scope)}`);
       const listed = await pollTracker(url, infoHash,
@@ -367,13 +372,7 @@ describe('tracker interop', () => {
       assert.deepEqual(errors, [], `tracker errors: ${JSON.stringify(errors)}`);
 
       // The tracker heard "completed" (its download counter) and "stopped" (bitpeer is no longer listed).
-      let scrape = null;
-      const deadline = Date.now() + SETTLE_MS;
-      while (Date.now() < deadline) {
-        scrape = await httpScrape(ot.httpUrl, infoHash).catch(() => null);
-        if (scrape !== null && scrape.downloaded >= 1) break;
-        await delay(250);
-      }
+      const scrape = await scrapeUntilDownloaded(ot.httpUrl, infoHash);
       assert.ok(scrape !== null && scrape.downloaded >= 1,
         `opentracker never counted bitpeer's "completed": ${JSON.stringify(scrape)}\n${describeAll(scope)}`);
       const listed = await pollTracker(url, infoHash, (a) => !a.peers.includes(`127.0.0.1:${port}`));

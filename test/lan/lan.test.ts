@@ -25,7 +25,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import { compareTrees, writeTree, type FileSpec } from '../helpers/content.js';
 import { bitpeerBin, Scope, type Child, type JsonEvent } from '../helpers/proc.js';
 import { Lan, lanUnavailableReason, onInterrupt } from './netns.js';
-import { bytesBy, connectedPeers, countBy, formatTable, ipOf, mib, summarize } from './swarm-report.js';
+import { bytesBy, connectedPeers, countBy, dumpLogs, formatTable, ipOf, mib, summarize } from './swarm-report.js';
 
 const PORT = 6881;
 const MiB = 1024 * 1024;
@@ -208,10 +208,12 @@ function table(records: readonly HostRecord[], hostCount: number): string {
   return formatTable(header, rows) + '\n(MiB received by the row host from the column host; from peer-totals at exit)';
 }
 
-async function writeReport(name: string, body: unknown): Promise<string> {
-  const path = join(tmpdir(), `bitpeer-lan-${name}-${process.pid}.json`);
-  await writeFile(path, JSON.stringify(body, null, 2) + '\n');
-  return path;
+/** Writes the JSON report and every process's event log under os.tmpdir(); returns both paths. */
+async function writeReport(name: string, body: unknown, children: readonly Child[]): Promise<{ report: string; logs: string }> {
+  const report = join(tmpdir(), `bitpeer-lan-${name}-${process.pid}.json`);
+  await writeFile(report, JSON.stringify(body, null, 2) + '\n');
+  const logs = await dumpLogs(join(tmpdir(), `bitpeer-lan-${name}-${process.pid}-logs`), children);
+  return { report, logs };
 }
 
 /** Stops every child (SIGTERM, by PID) and waits; returns the ones that did not exit 0. */
@@ -287,7 +289,6 @@ test('scenario A: tracker hand-off, then LSD after the tracker host quits', { ti
   const failures: string[] = [];
   const records: HostRecord[] = [];
   const all: Child[] = [];
-  let reportPath: string | undefined;
 
   try {
     // 1. Host 1 shares; its embedded tracker is the torrent's only tracker.
@@ -367,8 +368,8 @@ test('scenario A: tracker hand-off, then LSD after the tracker host quits', { ti
     }
     if (records.length > 0) {
       console.log(`\n# scenario A: bytes received, by host\n${table(records, 6)}`);
-      reportPath = await writeReport('scenario-a', { scenario: 'A', port: PORT, size: FILES_A.reduce((n, f) => n + f.size, 0), hosts: records, failures });
-      console.log(`# scenario A report: ${reportPath}`);
+      const out = await writeReport('scenario-a', { scenario: 'A', port: PORT, size: FILES_A.reduce((n, f) => n + f.size, 0), hosts: records, failures }, all);
+      console.log(`# scenario A report: ${out.report}\n# scenario A event logs: ${out.logs}`);
     }
   }
   assert.deepEqual(failures, [], `scenario A failed:\n${failures.join('\n')}\n${all.map((c) => '  ' + summarize(c)).join('\n')}`);
@@ -482,6 +483,10 @@ test('scenario B: PEX alone (--no-lsd --no-tracker): a chain of known peers beco
     for (let i = 3; i <= 5; i++) {
       const peers = [...connectedPeers(hosts.get(i)!.events)].map(ipOf);
       if (!peers.some((p) => p !== net.host(2).addr)) failures.push(`h${i} only ever connected to h2`);
+      // Hosts 3-5 were told only of h2: bytes from anyone else came over connections that PEX made possible.
+      const r = records.find((x) => x.host === i);
+      const notH2 = r ? r.totalReceived - (r.receivedFrom['h2'] ?? 0) : 0;
+      if (!(notH2 > 0)) failures.push(`h${i} received nothing from hosts other than h2`);
     }
   } finally {
     if (records.length === 0 && hosts.size > 0) {
@@ -490,8 +495,8 @@ test('scenario B: PEX alone (--no-lsd --no-tracker): a chain of known peers beco
     }
     if (records.length > 0) {
       console.log(`\n# scenario B: bytes received, by host\n${table(records, 5)}`);
-      const path = await writeReport('scenario-b', { scenario: 'B', port: PORT, size: FILES_B.reduce((n, f) => n + f.size, 0), hosts: records, failures });
-      console.log(`# scenario B report: ${path}`);
+      const out = await writeReport('scenario-b', { scenario: 'B', port: PORT, size: FILES_B.reduce((n, f) => n + f.size, 0), hosts: records, failures }, [...hosts.values()]);
+      console.log(`# scenario B report: ${out.report}\n# scenario B event logs: ${out.logs}`);
     }
   }
   assert.deepEqual(failures, [], `scenario B failed:\n${failures.join('\n')}\n${[...hosts.values()].map((c) => '  ' + summarize(c)).join('\n')}`);

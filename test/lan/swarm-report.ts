@@ -2,10 +2,27 @@
  * Reading a swarm's `--json` event logs: per-peer byte totals, how peers were found (sources), one-line summaries for
  * failure messages, and plain-text tables for the closing notes.
  *
- * Invariant: pure functions of the recorded events; nothing here waits or touches a process.
+ * Invariant: pure functions of the recorded events (except {@link dumpLogs}, which only writes files); nothing here
+ * waits or touches a process.
  * BEP: none (test tooling).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Child, JsonEvent } from '../helpers/proc.js';
+
+/**
+ * Writes each child's events (JSON lines) and stderr to `dir/<name>.jsonl` / `.stderr`, for a diagnosis after the
+ * test's temp folders are gone. Returns `dir`.
+ */
+export async function dumpLogs(dir: string, children: readonly Child[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(children.map(async (c) => {
+    const base = join(dir, c.name.replace(/[^A-Za-z0-9._-]+/g, '-'));
+    await writeFile(`${base}.jsonl`, c.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    if (c.stderr.length > 0) await writeFile(`${base}.stderr`, c.stderr);
+  }));
+  return dir;
+}
 
 /** One entry of a `peer-totals` event. */
 export interface PeerTotal {

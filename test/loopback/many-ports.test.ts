@@ -10,12 +10,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { compareTrees, writeTree, type FileSpec } from '../helpers/content.js';
 import { bitpeerBin, Scope, type Child } from '../helpers/proc.js';
 import { freePort } from '../helpers/trackers.js';
-import { connectedPeers, formatTable, ipOf, mib, perPeerBytes, summarize } from '../lan/swarm-report.js';
+import { connectedPeers, dumpLogs, formatTable, ipOf, mib, perPeerBytes, summarize } from '../lan/swarm-report.js';
 
 const MiB = 1024 * 1024;
 const GETTERS = 7;
@@ -46,6 +47,7 @@ test('eight processes, eight ports, one IP: the embedded tracker, no de-duplicat
   const sharerPort = ports[0]!;
   const url = `http://127.0.0.1:${sharerPort}/announce`;
   const common = ['--bind', '127.0.0.1', '--no-lsd', '--json'];
+  const logDir = join(tmpdir(), `bitpeer-many-ports-${process.pid}-logs`);
 
   // 1. The sharer, with an upload limit so that the getters need each other.
   const sharer = scope.bitpeer(['share', data, '-o', torrent, '--port', String(sharerPort), '--announce-host', '127.0.0.1',
@@ -68,6 +70,10 @@ test('eight processes, eight ports, one IP: the embedded tracker, no de-duplicat
   }
   const results = await Promise.allSettled(getters.map((g) => g.waitForEvent('complete', 120_000)));
   const notDone = getters.filter((_, i) => results[i]!.status === 'rejected');
+  if (notDone.length > 0) {
+    await Promise.all([sharer, ...getters].map((c) => c.stop(10_000)));
+    console.log(`# many ports: event logs in ${await dumpLogs(logDir, [sharer, ...getters])}`);
+  }
   assert.deepEqual(notDone.map((g) => g.name), [],
     `not complete within 120 s:\n${[sharer, ...getters].map((c) => '  ' + summarize(c)).join('\n')}`);
   const completeAt = getters.map((g) => Number(g.find((e) => e.event === 'complete')?.time ?? NaN) - started);
@@ -107,5 +113,6 @@ test('eight processes, eight ports, one IP: the embedded tracker, no de-duplicat
   if (!(getterUploads > 0)) failures.push('the getters uploaded nothing to each other');
   console.log('\n# many ports: per getter\n' + formatTable(
     ['getter', 'peers', 'out ports', 'MiB from sharer (out conn)', 'MiB down', 'MiB up', 'complete s'], rows));
+  if (failures.length > 0) console.log(`# many ports: event logs in ${await dumpLogs(logDir, [sharer, ...getters])}`);
   assert.deepEqual(failures, [], `${failures.join('\n')}\n${[sharer, ...getters].map((c) => '  ' + summarize(c)).join('\n')}`);
 });

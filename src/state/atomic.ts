@@ -1,0 +1,179 @@
+/**
+ * Atomic, durable file replacement and bounded reads for the state directory (RELIABILITY rule 9; no BEP).
+ *
+ * Invariant: after `writeFileAtomic(path, data)` resolves, `path` holds exactly `data` and survives a crash or power
+ * loss; if the process dies at any point before that, `path` holds either its old bytes or the new ones, never a mix.
+ * This comes from: write a uniquely named temp file in the same folder, fsync it, rename it over the target (atomic
+ * within one file system), then fsync the folder so the rename itself is durable. A temp file left by a crash has a
+ * recognisable name (`.<base>.<pid>.<12 hex>.tmp`) and is removed by `removeStaleTempFiles` when the state directory
+ * is opened under its lock.
+ *
+ * Errors are BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
+ */
+import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BtError, isBtError } from '../util/errors.js';
+
+type ErrnoError = Error & { code?: string };
+
+/** The errno code (`ENOENT`…) of an fs error, if it has one. */
+export function errnoOf(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 3 && cur instanceof Error; i++) {
+    const code = (cur as ErrnoError).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+    cur = cur.cause;
+  }
+  return undefined;
+}
+
+/** True for "the file is not there" (ENOENT, or ENOTDIR: a path component is a file). */
+export function isMissing(e: unknown): boolean {
+  const code = errnoOf(e);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Wrap an fs error as BtError('IO', "<op> <path>: <CODE>: <message>"); BtErrors pass through unchanged. */
+export function ioError(op: string, p: string, e: unknown): BtError {
+  if (isBtError(e)) return e;
+  const code = errnoOf(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  const text = code && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
+  return new BtError('IO', `${op} ${p}: ${text}`, { cause: e });
+}
+
+/** Names of temp files made by `writeFileAtomic`: `.<base>.<pid>.<12 hex>.tmp`. */
+const TEMP_RE = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/** True when `name` (a bare file name) is a temp file of `writeFileAtomic`. */
+export function isTempFileName(name: string): boolean {
+  return TEMP_RE.test(name);
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Permission bits of a newly created file (default 0o600: state files may hold secrets). */
+  mode?: number;
+}
+
+/** Codes with which some platforms/file systems refuse to fsync a directory; that step is then skipped. */
+const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EPERM', 'EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EBADF', 'EACCES']);
+
+/**
+ * fsync the folder `dir`, so that a rename or unlink inside it is durable. Platforms that cannot fsync a folder
+ * (see DIR_SYNC_UNSUPPORTED) are tolerated; other failures throw BtError('IO').
+ */
+export async function syncDir(dir: string): Promise<void> {
+  let h: FileHandle | undefined;
+  try {
+    h = await fsp.open(dir, 'r');
+    await h.sync();
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === undefined || !DIR_SYNC_UNSUPPORTED.has(code)) throw ioError('sync', dir, e);
+  } finally {
+    await h?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Replace `file` with `data` atomically and durably: temp file in the same folder, write, fsync, rename over the
+ * target, fsync the folder. On failure the temp file is removed and the target is left as it was (unless the
+ * failure came after the rename, in which case the target already holds `data` but its durability is not proven).
+ * @throws BtError('IO') naming the failed step (`create`, `write`, `sync`, `rename`) and the path.
+ */
+export async function writeFileAtomic(file: string, data: Buffer | string, opts: AtomicWriteOptions = {}): Promise<void> {
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let h: FileHandle | undefined;
+  let op = 'create';
+  let renamed = false;
+  try {
+    h = await fsp.open(tmp, 'wx', opts.mode ?? 0o600);
+    op = 'write';
+    await h.writeFile(data);
+    op = 'sync';
+    await h.sync();
+    op = 'close';
+    const handle = h;
+    h = undefined;
+    await handle.close();
+    op = 'rename';
+    await fsp.rename(tmp, target);
+    renamed = true;
+  } catch (e) {
+    await h?.close().catch(() => undefined);
+    if (!renamed) await fsp.unlink(tmp).catch(() => undefined);
+    throw ioError(op, op === 'rename' ? target : tmp, e);
+  }
+  await syncDir(dir);
+}
+
+/**
+ * Read a whole file of at most `maxBytes` bytes. Resolves to null when the file (or a folder on its path) does not
+ * exist.
+ * @throws BtError('IO') on other failures, or when the file is larger than `maxBytes` (checked before reading it,
+ *   and again while reading, in case it grows).
+ */
+export async function readFileCapped(file: string, maxBytes: number): Promise<Buffer | null> {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`bad maxBytes ${maxBytes}`);
+  let h: FileHandle;
+  try {
+    h = await fsp.open(file, 'r');
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw ioError('open', file, e);
+  }
+  try {
+    const st = await h.stat();
+    if (!st.isFile()) throw new BtError('IO', `read ${file}: not a regular file`);
+    if (st.size > maxBytes) throw new BtError('IO', `read ${file}: ${st.size} bytes, more than the limit of ${maxBytes}`);
+    // Read until end of file, never holding more than maxBytes + 1 bytes (the file may grow after the stat).
+    const parts: Buffer[] = [];
+    let total = 0;
+    let want = Math.min(st.size + 1, maxBytes + 1);
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(want);
+      const { bytesRead } = await h.read(chunk, 0, chunk.length, total);
+      if (bytesRead === 0) return Buffer.concat(parts, total);
+      parts.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw new BtError('IO', `read ${file}: more than the limit of ${maxBytes} bytes`);
+      want = Math.min(64 * 1024, maxBytes + 1 - total);
+    }
+  } catch (e) {
+    throw ioError('read', file, e);
+  } finally {
+    await h.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Delete the temp files that a crashed `writeFileAtomic` left in `dir` (only names matching its pattern). Call it
+ * only while holding the state directory's lock, so no live writer's temp file is removed. Resolves to the number
+ * removed; a missing folder counts as empty.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if (isMissing(e)) return 0;
+    throw ioError('list', dir, e);
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!isTempFileName(name)) continue;
+    try {
+      await fsp.unlink(path.join(dir, name));
+      removed++;
+    } catch (e) {
+      if (!isMissing(e)) throw ioError('unlink', path.join(dir, name), e);
+    }
+  }
+  if (removed > 0) await syncDir(dir);
+  return removed;
+}
