@@ -24,7 +24,7 @@ import { Announcer } from '../tracker/announcer.js';
 import { SessionServices } from './services.js';
 import type { SessionEvent } from './events.js';
 import type { PeerLimits } from './peers.js';
-import { Torrent } from './torrent.js';
+import { Torrent, type StartPlan } from './torrent.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -55,6 +55,18 @@ export interface AddTorrentOptions {
   storage?: Storage;
   peers?: Array<{ host: string; port: number }>;
   skipCheck?: boolean;
+  /** What the start-up check may trust (resume data) and what it must hash. */
+  plan?: StartPlan;
+  /** Added paused by the user. */
+  paused?: boolean;
+  /** Restored bookkeeping (daemon restart). */
+  id?: number;
+  addedAt?: number;
+  queuePosition?: number;
+  /** Called with the torrent before it starts (e.g. to restore file priorities and totals). */
+  beforeStart?: (t: Torrent) => void;
+  /** When the check fails (unreadable data...), keep the torrent in the error state instead of throwing. */
+  keepOnError?: boolean;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -201,16 +213,89 @@ export class Session {
         ? { createAnnouncer: (t: Torrent) => this.makeAnnouncer(t) } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);
+    torrent.id = opts.id ?? this.nextId;
+    this.nextId = Math.max(this.nextId, torrent.id + 1);
+    torrent.addedAt = opts.addedAt ?? Math.floor(this.now() / 1000);
+    torrent.queuePosition = opts.queuePosition ?? this.torrents.size - 1;
+    torrent.userPaused = opts.paused ?? false;
+    opts.beforeStart?.(torrent);
     this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
     for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
     try {
-      await torrent.start();
+      // Check first, then let the queue decide whether it runs now.
+      await torrent.start({ ...opts.plan, paused: torrent.userPaused ? true : 'queued' });
     } catch (err) {
+      if (opts.keepOnError && !this.closed) {
+        torrent.markError(err);
+        return torrent;
+      }
       this.torrents.delete(meta.infoHashHex);
       await torrent.close().catch(() => {});
       throw err;
     }
+    await this.updateQueue();
     return torrent;
+  }
+
+  private nextId = 1;
+  /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
+  maxActiveDownloads = 5;
+  maxActiveSeeds = 20;
+  private queueRunning: Promise<void> | undefined;
+  private queueAgain = false;
+
+  /**
+   * Start queued torrents while there is room, queue running ones beyond the limits, in queue order. User-paused
+   * torrents, torrents in error and torrents being checked are left alone.
+   */
+  async updateQueue(): Promise<void> {
+    if (this.queueRunning) { this.queueAgain = true; return this.queueRunning; }
+    this.queueRunning = (async () => {
+      do {
+        this.queueAgain = false;
+        const list = [...this.torrents.values()].sort((a, b) => a.queuePosition - b.queuePosition);
+        let downloads = 0;
+        let seeds = 0;
+        for (const t of list) {
+          if (this.closed) return;
+          if (t.userPaused || t.state === 'error' || t.state === 'checking' || t.state === 'stopped') continue;
+          const seeding = t.done;
+          const room = seeding ? seeds < this.maxActiveSeeds : downloads < this.maxActiveDownloads;
+          if (room) {
+            if (seeding) seeds++; else downloads++;
+            if (t.state === 'queued' || t.state === 'paused') await t.resume();
+          } else if (t.state === 'downloading' || t.state === 'seeding') {
+            await t.pause('queued');
+          }
+        }
+      } while (this.queueAgain);
+    })().finally(() => { this.queueRunning = undefined; });
+    return this.queueRunning;
+  }
+
+  torrentById(id: number | string): Torrent | undefined {
+    if (typeof id === 'string') return this.torrents.get(id.toLowerCase());
+    for (const t of this.torrents.values()) if (t.id === id) return t;
+    return undefined;
+  }
+
+  async pauseTorrent(t: Torrent): Promise<void> {
+    t.userPaused = true;
+    await t.pause('paused');
+    await this.updateQueue();
+  }
+
+  async resumeTorrent(t: Torrent): Promise<void> {
+    t.userPaused = false;
+    if (t.state === 'paused' || t.state === 'error') await t.pause('queued');
+    await this.updateQueue();
+  }
+
+  async removeTorrent(t: Torrent): Promise<void> {
+    this.torrents.delete(t.infoHashHex);
+    this.services?.swarms.remove(t.infoHashHex);
+    await t.close('torrent removed');
+    await this.updateQueue();
   }
 
   private makeAnnouncer(t: Torrent): Announcer {
@@ -222,6 +307,14 @@ export class Session {
       onPeers: (peers) => { for (const p of peers) t.addPeer(p.host, p.port, 'tracker'); },
       onEvent: (e) => {
         const infoHash = t.infoHashHex;
+        const prev = t.trackerLog.get(e.url);
+        t.trackerLog.set(e.url, {
+          time: this.now(), ok: e.type === 'announce', message: e.type === 'announce' ? 'Success' : e.message,
+          peers: e.type === 'announce' ? e.peers : 0,
+          seeders: e.type === 'announce' ? (e.complete ?? -1) : (prev?.seeders ?? -1),
+          leechers: e.type === 'announce' ? (e.incomplete ?? -1) : (prev?.leechers ?? -1),
+          interval: e.type === 'announce' ? e.interval : (prev?.interval ?? 0),
+        });
         if (e.type === 'announce') {
           this.events.emit({ event: 'tracker-announce', infoHash, url: e.url, trackerEvent: e.event, peers: e.peers, interval: e.interval,
             ...(e.complete !== undefined ? { complete: e.complete } : {}), ...(e.incomplete !== undefined ? { incomplete: e.incomplete } : {}) });

@@ -78,8 +78,8 @@ export interface StartPlan {
   trusted?: Iterable<number>;
   /** Pieces to hash: all (default), none, or a list. */
   recheck?: Iterable<number> | 'all' | 'none';
-  /** Stay paused after the check. */
-  paused?: boolean;
+  /** Stay paused (or queued, waiting for the session's queue) after the check. */
+  paused?: boolean | 'queued';
 }
 
 /** The part of the tracker announcer the torrent drives (src/tracker/announcer.ts). */
@@ -209,7 +209,8 @@ export class Torrent {
   async start(plan: StartPlan = {}): Promise<void> {
     await this.check(plan);
     if (this.state === 'stopped') return;
-    if (plan.paused || this.pauseRequested) { this.pauseRequested = false; this.setState('paused'); return; }
+    if (this.pauseRequested) { this.pauseRequested = false; this.setState('paused'); return; }
+    if (plan.paused) { this.setState(plan.paused === 'queued' ? 'queued' : 'paused'); return; }
     await this.goLive();
   }
 
@@ -331,6 +332,15 @@ export class Torrent {
       this.requests.fillAll();
     }
   }
+
+  /** Session bookkeeping (ids, order, dates), set by the session. */
+  id = 0;
+  addedAt = 0;
+  queuePosition = 0;
+  /** The user paused it (as opposed to the session queueing it). */
+  userPaused = false;
+  /** Per tracker URL: the last announce outcome (for trackerStats). */
+  readonly trackerLog = new Map<string, { time: number; ok: boolean; message: string; peers: number; seeders: number; leechers: number; interval: number }>();
 
   filesWanted: boolean[] = [];
   filePriorities: Array<-1 | 0 | 1> = [];
@@ -555,8 +565,12 @@ export class Torrent {
     for (const w of this.completionWaiters.splice(0)) w();
   }
 
+  /** Enter the error state (e.g. the start-up check could not read the data). */
+  markError(err: unknown): void { this.fail(err); }
+
   private fail(err: unknown): void {
     if (this.state === 'error' || this.state === 'stopped') return;
+    this.pauseRequested = false;
     const reason = errorMessage(err);
     this.errorReason = reason;
     this.opts.emit({ event: 'error', infoHash: this.infoHashHex, code: err instanceof BtError ? err.code : 'IO', message: reason });

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ABORTED'            // cancelled through an AbortSignal
   | 'HASH_FAILED'        // a piece did not match its SHA-1
   | 'TRACKER'           // a tracker refused or failed an announce or scrape (message: its reason)
+  | 'RPC'               // the daemon's RPC could not be reached, or answered with an error (message: why)
   | 'BANNED';            // a peer was banned
 
 export class BtError extends Error {

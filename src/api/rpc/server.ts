@@ -1,0 +1,326 @@
+/**
+ * The daemon's control API over HTTP: the Transmission RPC protocol (JSON over HTTP POST at /transmission/rpc), so
+ * transmission-remote and Transmission front-ends drive bitpeer unchanged. See docs/design/rpc.md.
+ *
+ * Invariants (the checks run in this order; a request that fails one is answered at once and changes nothing):
+ * 1. the Host header (without its port) is on the allow-list, else 421: defeats DNS rebinding;
+ * 2. a browser's cross-site request (Origin not on the allow-list, or Sec-Fetch-Site cross-site/same-site) → 403;
+ * 3. with auth configured, HTTP Basic credentials must match (constant-time), else 401 + WWW-Authenticate; ten bad
+ *    attempts from one address within a minute → 429 until the minute ends;
+ * 4. only /transmission/rpc (and /transmission/rpc/) exist (404), and only POST is allowed (405): a GET never
+ *    changes state;
+ * 5. the X-Transmission-Session-Id header must carry this server's id (random per start), else 409 with the id in
+ *    that header: the CSRF token of the Transmission protocol;
+ * 6. the body is at most maxBodyBytes (413), read only after 1-5 passed (Expect: 100-continue is honoured after them);
+ * 7. anything else is HTTP 200 with a JSON `result` (see methods.ts), malformed JSON included ("no method name").
+ * It binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address without credentials.
+ * BEP: none (Transmission's rpc-spec.txt; RELIABILITY.md rule 10).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BtError, errorMessage } from '../../util/errors.js';
+import type { BitpeerApi } from '../types.js';
+import { RpcMethods } from './methods.js';
+
+/** The RPC path (transmission-remote posts to it with a trailing slash). */
+export const RPC_PATH = '/transmission/rpc';
+/** The CSRF header, spelled exactly as transmission-remote matches it (case-sensitively). */
+export const SESSION_ID_HEADER = 'X-Transmission-Session-Id';
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const AUTH_WINDOW_MS = 60_000;
+const AUTH_MAX_FAILURES = 10;
+
+/** Options for {@link startRpcServer}. */
+export interface RpcServerOptions {
+  /** Address to bind (default 127.0.0.1). A non-loopback address requires `auth`. */
+  host?: string;
+  /** TCP port; 0 picks a free one (see the returned `port`). */
+  port: number;
+  /** HTTP Basic credentials; none by default (the server is then reachable from this machine only). */
+  auth?: { user: string; password: string };
+  /** Host header names accepted (default: localhost, 127.0.0.1, ::1, [::1]); the bind address is always added. */
+  allowedHosts?: string[];
+  /** Largest request body (default 1 MiB). A .torrent sent as metainfo grows by 4/3 in base64. */
+  maxBodyBytes?: number;
+  log?(msg: string): void;
+  /** Clock for the auth-failure window, ms (default Date.now). */
+  now?: () => number;
+}
+
+/** A running RPC server. */
+export interface RpcServer {
+  /** The bound port. */
+  port: number;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Lower case, no trailing dot, IPv6 literals in brackets. */
+function normalizeHost(h: string): string {
+  let s = h.trim().toLowerCase();
+  if (s.endsWith('.')) s = s.slice(0, -1);
+  if (s.includes(':') && !s.startsWith('[')) s = `[${s}]`;
+  return s;
+}
+
+/** The host part of a Host header ("[::1]:9091" → "[::1]", "localhost:9091" → "localhost"), normalised. */
+export function hostOfHeader(header: string): string {
+  const h = header.trim();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? normalizeHost(h) : normalizeHost(h.slice(0, end + 1));
+  }
+  const colon = h.indexOf(':');
+  if (colon >= 0 && h.indexOf(':', colon + 1) < 0) return normalizeHost(h.slice(0, colon));
+  return normalizeHost(h);
+}
+
+function isLoopback(host: string): boolean {
+  const h = normalizeHost(host);
+  return h === 'localhost' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function sha256(s: string | Buffer): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** JSON with <, >, &, U+2028 and U+2029 escaped: harmless to JSON parsers, inert if ever sniffed as HTML/JS. */
+function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) {
+        cleanup();
+        req.resume(); // discard the rest until the connection closes
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => { cleanup(); resolve(Buffer.concat(chunks, size)); };
+    const onError = (err: Error): void => { cleanup(); reject(err); };
+    const onClose = (): void => { cleanup(); reject(new Error('request aborted')); };
+    const cleanup = (): void => {
+      req.off('data', onData); req.off('end', onEnd); req.off('error', onError); req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
+}
+
+/** Discards an unread request body (at most `max` bytes, then the socket is dropped) so keep-alive stays usable. */
+function discardBody(req: http.IncomingMessage, max: number): void {
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > max) req.socket.destroy();
+  });
+  req.on('error', () => undefined);
+  req.resume();
+}
+
+/**
+ * Starts the Transmission-compatible RPC server over `api`. Resolves once listening; rejects with BtError
+ * 'PORT_IN_USE' when the port is taken and 'USAGE' for a non-loopback bind without credentials.
+ */
+export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): Promise<RpcServer> {
+  const bindHost = opts.host ?? '127.0.0.1';
+  if (!isLoopback(bindHost) && !opts.auth) {
+    throw new BtError('USAGE', `refusing to serve the RPC on ${bindHost} without a user and password (it would be open to the network)`);
+  }
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const log = opts.log ?? (() => undefined);
+  const now = opts.now ?? Date.now;
+  const allowed = new Set((opts.allowedHosts ?? ['localhost', '127.0.0.1', '::1', '[::1]']).map(normalizeHost));
+  allowed.add(normalizeHost(bindHost));
+  const sessionId = randomBytes(24).toString('hex');
+  const sessionIdBuf = Buffer.from(sessionId);
+  const authDigest = opts.auth ? sha256(`${opts.auth.user}:${opts.auth.password}`) : undefined;
+  const authFailures = new Map<string, { count: number; since: number }>();
+  const methods = new RpcMethods(api, { sessionId, log });
+
+  const commonHeaders = (res: http.ServerResponse): void => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    res.setHeader('Referrer-Policy', 'no-referrer');
+  };
+
+  const deny = (req: http.IncomingMessage, res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void => {
+    // Expect: 100-continue was not granted, so the client will not send the body it announced: close afterwards.
+    if (req.headers.expect !== undefined) res.setHeader('Connection', 'close');
+    discardBody(req, maxBody);
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+    res.end(`${status}: ${text}\n`);
+  };
+
+  const crossSite = (req: http.IncomingMessage): boolean => {
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+    const origin = req.headers.origin;
+    if (origin === undefined) return false;
+    try {
+      return !allowed.has(normalizeHost(new URL(origin).hostname));
+    } catch {
+      return true; // "null" and other opaque origins
+    }
+  };
+
+  /** 'ok', or why not; counts bad credentials per address. */
+  const checkAuth = (req: http.IncomingMessage): 'ok' | 'missing' | 'bad' | 'throttled' => {
+    if (!authDigest) return 'ok';
+    const who = req.socket.remoteAddress ?? '?';
+    const t = now();
+    const f = authFailures.get(who);
+    if (f && t - f.since >= AUTH_WINDOW_MS) authFailures.delete(who);
+    else if (f && f.count >= AUTH_MAX_FAILURES) return 'throttled';
+    const header = req.headers.authorization;
+    if (header === undefined) return 'missing';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    const given = m ? sha256(Buffer.from(m[1]!, 'base64')) : undefined;
+    if (given && timingSafeEqual(given, authDigest)) return 'ok';
+    if (authFailures.size > 10_000) authFailures.clear();
+    const entry = authFailures.get(who) ?? { count: 0, since: t };
+    entry.count++;
+    authFailures.set(who, entry);
+    return 'bad';
+  };
+
+  const sessionOk = (value: string | string[] | undefined): boolean => {
+    if (typeof value !== 'string') return false;
+    const given = Buffer.from(value.trim());
+    return given.length === sessionIdBuf.length && timingSafeEqual(given, sessionIdBuf);
+  };
+
+  const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): Promise<void> => {
+    commonHeaders(res);
+    const host = req.headers.host;
+    if (host === undefined || !allowed.has(hostOfHeader(host))) {
+      log(`rpc: 421 for Host ${JSON.stringify(host ?? '')} from ${req.socket.remoteAddress ?? '?'}`);
+      deny(req, res, 421, 'Misdirected Request (this Host is not on the RPC allow-list)');
+      return;
+    }
+    if (crossSite(req)) {
+      deny(req, res, 403, 'Forbidden (cross-site request)');
+      return;
+    }
+    const auth = checkAuth(req);
+    if (auth === 'throttled') {
+      deny(req, res, 429, 'Too Many Requests (too many failed logins; wait a minute)', { 'Retry-After': '60' });
+      return;
+    }
+    if (auth !== 'ok') {
+      if (auth === 'bad') log(`rpc: 401 (wrong credentials) from ${req.socket.remoteAddress ?? '?'}`);
+      deny(req, res, 401, 'Unauthorized', { 'WWW-Authenticate': 'Basic realm="bitpeer"' });
+      return;
+    }
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== RPC_PATH && path !== `${RPC_PATH}/`) {
+      deny(req, res, 404, 'Not Found');
+      return;
+    }
+    if (req.method !== 'POST') {
+      deny(req, res, 405, 'Method Not Allowed (use POST)', { Allow: 'POST' });
+      return;
+    }
+    if (!sessionOk(req.headers['x-transmission-session-id'])) {
+      deny(req, res, 409, `Conflict: resend the request with the header "${SESSION_ID_HEADER}: ${sessionId}"`, {
+        [SESSION_ID_HEADER]: sessionId,
+      });
+      return;
+    }
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && !(Number(declared) <= maxBody)) {
+      res.setHeader('Connection', 'close');
+      deny(req, res, 413, `Payload Too Large (at most ${maxBody} bytes)`);
+      return;
+    }
+    if (expectContinue) res.writeContinue();
+    let body: Buffer;
+    try {
+      body = await readBody(req, maxBody);
+    } catch (err) {
+      if (err instanceof BodyTooLarge && !res.headersSent) {
+        res.setHeader('Connection', 'close');
+        res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`413: Payload Too Large (at most ${maxBody} bytes)\n`);
+      }
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      parsed = undefined; // answered "no method name", as transmission-daemon does
+    }
+    const outcome = await methods.handle(parsed);
+    const text = safeJson(outcome.response);
+    res.writeHead(200, {
+      'Content-Type': 'application/json; charset=UTF-8',
+      'Content-Length': Buffer.byteLength(text),
+      [SESSION_ID_HEADER]: sessionId,
+    });
+    if (outcome.afterReply) res.once('finish', outcome.afterReply);
+    res.end(text);
+  };
+
+  const handler = (expectContinue: boolean) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    onRequest(req, res, expectContinue).catch((err: unknown) => {
+      log(`rpc: request failed: ${errorMessage(err)}`);
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+        res.end('500: Internal Server Error\n');
+      } else {
+        res.destroy();
+      }
+    });
+  };
+
+  const server = http.createServer({
+    maxHeaderSize: 16 * 1024,
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+  }, handler(false));
+  server.on('checkContinue', handler(true));
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.maxConnections = 128;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(err.code === 'EADDRINUSE'
+        ? new BtError('PORT_IN_USE', `the RPC port ${opts.port} on ${bindHost} is already in use`)
+        : new BtError('IO', `cannot listen for the RPC on ${bindHost}:${opts.port}: ${err.message}`));
+    };
+    server.once('error', onError);
+    server.listen(opts.port, bindHost, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log(`rpc: server error: ${errorMessage(err)}`));
+  const port = (server.address() as AddressInfo).port;
+  log(`rpc: listening on ${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${port}`);
+
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,352 @@
+/**
+ * The state directory: settings, the torrents a session holds, and their resume data (RELIABILITY rule 9; stores
+ * BEP 3 metainfo files as they were given).
+ *
+ * Layout:
+ * ```
+ * <dir>/lock                        "<pid>\n<token>\n" of the process that holds the directory
+ * <dir>/settings.json               session settings (JSON object)
+ * <dir>/torrents/<infohash>.torrent metainfo, byte for byte
+ * <dir>/resume/<infohash>.resume    bencoded resume data (resume-codec.ts)
+ * ```
+ *
+ * Invariants:
+ * - One process at a time: `open` takes the `lock` file; a live holder makes it fail with BtError('USAGE'); a lock
+ *   whose process is dead is taken over. Every later operation needs the lock (after `close`, BtError('ABORTED')).
+ * - Every write is atomic and durable (writeFileAtomic); reads are size-capped.
+ * - The only untrusted string that ever becomes part of a path is an info-hash, and only after it matched
+ *   /^[0-9a-f]{40}$/i (it is lower-cased). Nothing else from a torrent or a caller is used in a path.
+ * - Corrupt or unreadable resume data is never fatal: `loadResume` reports it through `onWarning` and answers null,
+ *   and the torrent is rechecked.
+ */
+import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BtError, errorMessage } from '../util/errors.js';
+import { MAX_TORRENT_SIZE } from '../metainfo/index.js';
+import { errnoOf, ioError, isMissing, readFileCapped, removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
+import { readResumeFile, writeResumeFile, type ResumeData, type ResumeExpectation } from './resume.js';
+
+/** Options of {@link StateStore.open}. */
+export interface StateStoreOptions {
+  /** Told about recoverable problems (corrupt resume data, stale lock taken over…). Default: ignored. */
+  onWarning?: (message: string) => void;
+}
+
+/** Largest settings.json read. */
+export const MAX_SETTINGS_SIZE = 1024 * 1024;
+
+const HEX_RE = /^[0-9a-fA-F]{40}$/;
+const TORRENT_FILE_RE = /^[0-9a-f]{40}\.torrent$/;
+/** Helper files of the lock protocol: `lock.<pid>.<token>` (being created) and `lock.stale.<pid>.<token>`. */
+const LOCK_AUX_RE = /^lock\.(?:stale\.)?(\d{1,10})\.[0-9a-f]{16}$/;
+/** Errors with which `link` says "not supported here"; the lock then falls back to O_EXCL creation. */
+const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
+
+/** Directories this process holds (or is acquiring) a lock on: a second `open` in the same process is refused. */
+const heldLocks = new Set<string>();
+
+/** The validated, lower-cased info-hash hex. @throws BtError('USAGE') */
+function checkHex(hex: string): string {
+  if (typeof hex !== 'string' || !HEX_RE.test(hex)) {
+    throw new BtError('USAGE', `not an info-hash: ${JSON.stringify(String(hex).slice(0, 64))}`);
+  }
+  return hex.toLowerCase();
+}
+
+/** The PID on the first line of a lock file, or null if there is none that could be a process. */
+function parsePid(content: string): number | null {
+  const first = content.split('\n', 1)[0] ?? '';
+  if (!/^\d{1,10}$/.test(first)) return null;
+  const pid = Number(first);
+  return pid >= 1 && pid <= 0x7fffffff ? pid : null;
+}
+
+/** True when a process with this PID exists (EPERM: it exists but belongs to someone else). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoOf(e) === 'EPERM';
+  }
+}
+
+async function readText(file: string): Promise<string | null> {
+  try {
+    const buf = await readFileCapped(file, 4096);
+    return buf === null ? null : buf.toString('utf8');
+  } catch {
+    return ''; // unreadable or oversized: treated as garbage (stale)
+  }
+}
+
+async function writeNew(file: string, content: string): Promise<void> {
+  let h: FileHandle | undefined;
+  try {
+    h = await fsp.open(file, 'wx', 0o644);
+    await h.writeFile(content);
+    await h.sync();
+  } finally {
+    await h?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Create `lockPath` holding `content`, only if it does not exist. The content is written to a private file first
+ * and hard-linked into place, so a reader never sees a half-written lock; where links are not supported, O_EXCL
+ * creation is used instead. Resolves to false when the lock already exists.
+ */
+async function tryCreateLock(lockPath: string, content: string, token: string): Promise<boolean> {
+  const tmp = `${lockPath}.${process.pid}.${token}`;
+  try {
+    await writeNew(tmp, content);
+    try {
+      await fsp.link(tmp, lockPath);
+      return true;
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code === 'EEXIST') return false;
+      if (code === undefined || !LINK_UNSUPPORTED.has(code)) throw e;
+    }
+    try {
+      await writeNew(lockPath, content);
+      return true;
+    } catch (e) {
+      if (errnoOf(e) === 'EEXIST') return false;
+      throw e;
+    }
+  } catch (e) {
+    throw ioError('lock', lockPath, e);
+  } finally {
+    await fsp.unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Remove a stale lock whose content was `stale`. It is first renamed aside (atomic), then checked: if what was moved
+ * is not the stale lock (another process took the lock in between), it is put back.
+ */
+async function removeStaleLock(lockPath: string, stale: string, token: string): Promise<void> {
+  const aside = path.join(path.dirname(lockPath), `lock.stale.${process.pid}.${token}`);
+  try {
+    await fsp.rename(lockPath, aside);
+  } catch (e) {
+    if (isMissing(e)) return;
+    throw ioError('rename', lockPath, e);
+  }
+  const moved = await readText(aside);
+  if (moved !== null && moved !== stale) {
+    // Someone else's fresh lock: restore it, unless yet another one has appeared meanwhile.
+    await fsp.link(aside, lockPath).catch(() => writeNew(lockPath, moved)).catch(() => undefined);
+  }
+  await fsp.unlink(aside).catch(() => undefined);
+}
+
+/** The persistent state of a session. Create with {@link StateStore.open}; call `close` when done. */
+export class StateStore {
+  private closed = false;
+
+  private constructor(
+    /** Absolute path of the state directory. */
+    readonly dir: string,
+    private readonly token: string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  /**
+   * Open (creating if needed) the state directory `dir` with `torrents/` and `resume/` in it, take its lock, and
+   * remove temp files that a crash left behind.
+   * @throws BtError('USAGE', "state directory <dir> is in use by pid N") when a live process holds the lock;
+   *   BtError('IO') when the folders cannot be created or the lock written.
+   */
+  static async open(dir: string, opts: StateStoreOptions = {}): Promise<StateStore> {
+    const root = path.resolve(dir);
+    const warn = opts.onWarning ?? (() => undefined);
+    for (const d of [root, path.join(root, 'torrents'), path.join(root, 'resume')]) {
+      await fsp.mkdir(d, { recursive: true, mode: 0o700 }).catch((e: unknown) => { throw ioError('mkdir', d, e); });
+    }
+    const token = await StateStore.lock(root, warn);
+    const store = new StateStore(root, token, warn);
+    try {
+      let n = 0;
+      for (const d of [root, path.join(root, 'torrents'), path.join(root, 'resume')]) n += await removeStaleTempFiles(d);
+      if (n > 0) warn(`removed ${n} temp file(s) left in ${root} by an interrupted write`);
+      await store.removeLockLeftovers();
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+    return store;
+  }
+
+  private static async lock(root: string, warn: (message: string) => void): Promise<string> {
+    const lockPath = path.join(root, 'lock');
+    if (heldLocks.has(root)) throw new BtError('USAGE', `state directory ${root} is in use by pid ${process.pid}`);
+    heldLocks.add(root);
+    try {
+      const token = randomBytes(8).toString('hex');
+      const content = `${process.pid}\n${token}\n`;
+      for (let attempt = 0; attempt < 8; attempt++) {
+        if (await tryCreateLock(lockPath, content, token)) {
+          await syncDir(root);
+          // Paranoia against a racing stale-lock takeover: the lock must be ours now.
+          if ((await readText(lockPath)) === content) return token;
+          continue;
+        }
+        const existing = await readText(lockPath);
+        if (existing === null) continue; // vanished meanwhile: try again
+        const pid = parsePid(existing);
+        // Our own PID in a lock we do not hold (see heldLocks) is a leftover of a previous process with that PID.
+        if (pid !== null && pid !== process.pid && isAlive(pid)) {
+          throw new BtError('USAGE', `state directory ${root} is in use by pid ${pid}`);
+        }
+        warn(`taking over the stale lock of ${root} (${pid === null ? 'unreadable lock file' : `pid ${pid} no longer holds it`})`);
+        await removeStaleLock(lockPath, existing, token);
+      }
+      throw new BtError('USAGE', `state directory ${root}: could not take its lock (contended)`);
+    } catch (e) {
+      heldLocks.delete(root);
+      throw e;
+    }
+  }
+
+  /** Remove helper files of the lock protocol left by processes that are gone. */
+  private async removeLockLeftovers(): Promise<void> {
+    for (const name of await fsp.readdir(this.dir)) {
+      const m = LOCK_AUX_RE.exec(name);
+      if (!m || isAlive(Number(m[1]))) continue;
+      await fsp.unlink(path.join(this.dir, name)).catch(() => undefined);
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new BtError('ABORTED', `state directory ${this.dir} is closed`);
+  }
+
+  private get settingsPath(): string { return path.join(this.dir, 'settings.json'); }
+  private torrentPath(hex: string): string { return path.join(this.dir, 'torrents', `${checkHex(hex)}.torrent`); }
+  private resumePath(hex: string): string { return path.join(this.dir, 'resume', `${checkHex(hex)}.resume`); }
+
+  /**
+   * The saved settings, or null when there are none.
+   * @throws BtError('USAGE') when settings.json is not a JSON object (a hand edit gone wrong: the user must fix it);
+   *   BtError('IO') when it cannot be read or is over MAX_SETTINGS_SIZE.
+   */
+  async loadSettings(): Promise<Record<string, unknown> | null> {
+    this.check();
+    const file = this.settingsPath;
+    const buf = await readFileCapped(file, MAX_SETTINGS_SIZE);
+    if (buf === null) return null;
+    let value: unknown;
+    try {
+      // Keys that could reach a prototype if a caller later merges the object with Object.assign are dropped.
+      value = JSON.parse(buf.toString('utf8'), (k, v: unknown) =>
+        (k === '__proto__' || k === 'constructor' || k === 'prototype' ? undefined : v));
+    } catch (e) {
+      throw new BtError('USAGE', `settings file ${file} is not valid JSON: ${errorMessage(e)}`, { cause: e });
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new BtError('USAGE', `settings file ${file} does not hold a JSON object`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  /** Replace settings.json (atomically) with `obj` as JSON. @throws BtError('IO') */
+  async saveSettings(obj: Record<string, unknown>): Promise<void> {
+    this.check();
+    await writeFileAtomic(this.settingsPath, `${JSON.stringify(obj, null, 2)}\n`);
+  }
+
+  /** Info-hashes (lower-case hex, sorted) of the torrents whose metainfo is stored. */
+  async listTorrents(): Promise<string[]> {
+    this.check();
+    const dir = path.join(this.dir, 'torrents');
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch (e) {
+      if (isMissing(e)) return [];
+      throw ioError('list', dir, e);
+    }
+    return names.filter((n) => TORRENT_FILE_RE.test(n)).map((n) => n.slice(0, 40)).sort();
+  }
+
+  /**
+   * Store a torrent's metainfo (the .torrent bytes, unchanged). The caller has parsed it and knows its info-hash.
+   * @throws BtError('USAGE') for a bad info-hash or bytes over MAX_TORRENT_SIZE; BtError('IO')
+   */
+  async saveMetainfo(infoHashHex: string, torrentBytes: Uint8Array): Promise<void> {
+    this.check();
+    const file = this.torrentPath(infoHashHex);
+    if (torrentBytes.length > MAX_TORRENT_SIZE) {
+      throw new BtError('USAGE', `metainfo of ${torrentBytes.length} bytes is over the limit of ${MAX_TORRENT_SIZE}`);
+    }
+    await writeFileAtomic(file, Buffer.from(torrentBytes.buffer, torrentBytes.byteOffset, torrentBytes.length));
+  }
+
+  /**
+   * The stored metainfo bytes, or null. Not parsed here: the caller parses them and must check that the parsed
+   * info-hash equals `hex`. @throws BtError('IO')
+   */
+  async loadMetainfo(hex: string): Promise<Buffer | null> {
+    this.check();
+    return readFileCapped(this.torrentPath(hex), MAX_TORRENT_SIZE);
+  }
+
+  /**
+   * Replace a torrent's resume data (atomically, durably). `data.infoHash` must be the torrent `hex`.
+   * @throws RangeError when they differ or `data` is inconsistent; BtError('IO')
+   */
+  async saveResume(hex: string, data: ResumeData): Promise<void> {
+    this.check();
+    const file = this.resumePath(hex);
+    if (data.infoHash.toString('hex') !== hex.toLowerCase()) throw new RangeError(`resume data of another torrent for ${hex}`);
+    await writeResumeFile(file, data);
+  }
+
+  /**
+   * A torrent's validated resume data, or null when it is missing, unreadable or does not match `expected` (the
+   * reason of the last two goes to `onWarning`). The info-hash is checked against `hex`.
+   */
+  async loadResume(hex: string, expected: Pick<ResumeExpectation, 'pieceCount' | 'fileCount'>): Promise<ResumeData | null> {
+    this.check();
+    const file = this.resumePath(hex);
+    try {
+      return await readResumeFile(file, { pieceCount: expected.pieceCount, fileCount: expected.fileCount,
+        infoHash: Buffer.from(hex, 'hex') });
+    } catch (e) {
+      this.warn(`resume data ${file} ignored, the torrent will be rechecked: ${errorMessage(e)}`);
+      return null;
+    }
+  }
+
+  /** Forget a torrent: delete its metainfo and resume data (missing files are fine). @throws BtError('IO') */
+  async removeTorrent(hex: string): Promise<void> {
+    this.check();
+    for (const file of [this.torrentPath(hex), this.resumePath(hex)]) {
+      try {
+        await fsp.unlink(file);
+      } catch (e) {
+        if (!isMissing(e)) throw ioError('unlink', file, e);
+      }
+      await syncDir(path.dirname(file));
+    }
+  }
+
+  /** Release the lock (if it is still ours). Further calls fail with BtError('ABORTED'). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const lockPath = path.join(this.dir, 'lock');
+    try {
+      if ((await readText(lockPath)) === `${process.pid}\n${this.token}\n`) {
+        await fsp.unlink(lockPath).catch((e: unknown) => { if (!isMissing(e)) throw ioError('unlink', lockPath, e); });
+        await syncDir(this.dir);
+      }
+    } finally {
+      heldLocks.delete(this.dir);
+    }
+  }
+}
