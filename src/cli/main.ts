@@ -9,6 +9,7 @@ import { BtError, errorMessage } from '../util/errors.js';
 import { createCommand, CREATE_USAGE } from './commands/create.js';
 import { infoCommand, INFO_USAGE } from './commands/info.js';
 import { GET_USAGE, runCommand, SEED_USAGE, SHARE_USAGE } from './commands/run.js';
+import { daemonCommand, DAEMON_USAGE } from './commands/daemon.js';
 
 const HELP = `bitpeer: a BitTorrent peer (client, server and tracker in one)
 
@@ -18,6 +19,7 @@ usage:
   ${SEED_USAGE}
   ${GET_USAGE}
   ${SHARE_USAGE}
+  ${DAEMON_USAGE}
 
 common options: --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)
                 --json (one JSON event per line)  --verbose  --state-dir DIR  --no-dht --no-lsd --no-pex
@@ -32,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'seed': return await runCommand('seed', rest);
       case 'get': return await runCommand('get', rest);
       case 'share': return await runCommand('share', rest);
+      case 'daemon': return await daemonCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP);
         return cmd === undefined ? 2 : 0;

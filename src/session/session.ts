@@ -208,6 +208,7 @@ export class Session {
       onYourIp: (ip) => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); },
       isSelf: (host, port) => port === this.port && this.ownAddresses.has(host),
       ...(this.services?.lsd ? { lsd: { add: (h: string) => this.services?.lsd?.addTorrent(h), remove: (h: string) => this.services?.lsd?.removeTorrent(h) } } : {}),
+      onPieceDone: (i) => { const t = this.torrents.get(meta.infoHashHex); if (t) this.onPieceDone?.(t, i); },
       setTrackerSelf: (seed) => this.services?.swarms.setSelf(meta.infoHashHex, seed === null ? null : { port: this.port, peerId: this.peerId, seed }),
       ...(this.opts.trackers !== false && this.services && (meta.announce || meta.announceList.length > 0)
         ? { createAnnouncer: (t: Torrent) => this.makeAnnouncer(t) } : {}),
@@ -236,6 +237,9 @@ export class Session {
     await this.updateQueue();
     return torrent;
   }
+
+  /** Called when a torrent has verified and written a piece (the daemon marks its resume data dirty). */
+  onPieceDone: ((t: Torrent, index: number) => void) | undefined;
 
   private nextId = 1;
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */

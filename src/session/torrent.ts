@@ -337,6 +337,8 @@ export class Torrent {
   id = 0;
   addedAt = 0;
   queuePosition = 0;
+  /** Completion time restored from resume data (ms). */
+  restoredCompletedAt: number | undefined;
   /** The user paused it (as opposed to the session queueing it). */
   userPaused = false;
   /** Per tracker URL: the last announce outcome (for trackerStats). */

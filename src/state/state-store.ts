@@ -39,8 +39,8 @@ export const MAX_SETTINGS_SIZE = 1024 * 1024;
 
 const HEX_RE = /^[0-9a-fA-F]{40}$/;
 const TORRENT_FILE_RE = /^[0-9a-f]{40}\.torrent$/;
-/** Helper files of the lock protocol: `lock.<pid>.<token>` (being created) and `lock.stale.<pid>.<token>`. */
-const LOCK_AUX_RE = /^lock\.(?:stale\.)?(\d{1,10})\.[0-9a-f]{16}$/;
+/** Helper files of the lock protocol: `lock.<pid>.<token>` and `lock.takeover.<pid>.<token>` (being created). */
+const LOCK_AUX_RE = /^lock\.(?:takeover\.)?(\d{1,10})\.[0-9a-f]{16}$/;
 /** Errors with which `link` says "not supported here"; the lock then falls back to O_EXCL creation. */
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
 
@@ -125,23 +125,30 @@ async function tryCreateLock(lockPath: string, content: string, token: string): 
 }
 
 /**
- * Remove a stale lock whose content was `stale`. It is first renamed aside (atomic), then checked: if what was moved
- * is not the stale lock (another process took the lock in between), it is put back.
+ * Remove the lock if it still holds exactly `stale`, under the takeover mutex `lock.takeover` (created the same
+ * way as the lock). Removal is the only dangerous step (two processes could each remove the other's fresh lock);
+ * under the mutex, "read, compare, unlink" is safe because nobody can create a lock while the stale one exists,
+ * and nobody else removes one. Resolves to false when another process holds the mutex (try again shortly).
  */
-async function removeStaleLock(lockPath: string, stale: string, token: string): Promise<void> {
-  const aside = path.join(path.dirname(lockPath), `lock.stale.${process.pid}.${token}`);
+async function removeStaleLock(lockPath: string, stale: string, token: string): Promise<boolean> {
+  const mutex = path.join(path.dirname(lockPath), 'lock.takeover');
+  if (!(await tryCreateLock(mutex, `${process.pid}\n${token}\n`, token))) {
+    // Someone else is taking over. A mutex left by a process that died in that (tiny) window is removed.
+    const content = await readText(mutex);
+    const pid = content === null ? null : parsePid(content);
+    if (content !== null && (pid === null || (pid !== process.pid && !isAlive(pid)))) {
+      await fsp.unlink(mutex).catch(() => undefined);
+    }
+    return false;
+  }
   try {
-    await fsp.rename(lockPath, aside);
-  } catch (e) {
-    if (isMissing(e)) return;
-    throw ioError('rename', lockPath, e);
+    if ((await readText(lockPath)) === stale) {
+      await fsp.unlink(lockPath).catch((e: unknown) => { if (!isMissing(e)) throw ioError('unlink', lockPath, e); });
+    }
+  } finally {
+    await fsp.unlink(mutex).catch(() => undefined);
   }
-  const moved = await readText(aside);
-  if (moved !== null && moved !== stale) {
-    // Someone else's fresh lock: restore it, unless yet another one has appeared meanwhile.
-    await fsp.link(aside, lockPath).catch(() => writeNew(lockPath, moved)).catch(() => undefined);
-  }
-  await fsp.unlink(aside).catch(() => undefined);
+  return true;
 }
 
 /** The persistent state of a session. Create with {@link StateStore.open}; call `close` when done. */
@@ -188,7 +195,7 @@ export class StateStore {
     try {
       const token = randomBytes(8).toString('hex');
       const content = `${process.pid}\n${token}\n`;
-      for (let attempt = 0; attempt < 8; attempt++) {
+      for (let attempt = 0; attempt < 50; attempt++) {
         if (await tryCreateLock(lockPath, content, token)) {
           await syncDir(root);
           // Paranoia against a racing stale-lock takeover: the lock must be ours now.
@@ -202,8 +209,11 @@ export class StateStore {
         if (pid !== null && pid !== process.pid && isAlive(pid)) {
           throw new BtError('USAGE', `state directory ${root} is in use by pid ${pid}`);
         }
-        warn(`taking over the stale lock of ${root} (${pid === null ? 'unreadable lock file' : `pid ${pid} no longer holds it`})`);
-        await removeStaleLock(lockPath, existing, token);
+        if (await removeStaleLock(lockPath, existing, token)) {
+          warn(`took over the stale lock of ${root} (${pid === null ? 'unreadable lock file' : `pid ${pid} no longer holds it`})`);
+        } else {
+          await new Promise((r) => setTimeout(r, 10 + Math.floor(Math.random() * 40)));
+        }
       }
       throw new BtError('USAGE', `state directory ${root}: could not take its lock (contended)`);
     } catch (e) {

@@ -154,6 +154,7 @@ export class RpcMethods {
   /** Torrents removed through the RPC, for torrent-get's `removed` list with ids "recently-active". */
   private readonly removed: { id: number; at: number }[] = [];
   private readonly methods: ReadonlyMap<string, Method>;
+  private readonly unknownLogged = new Set<string>();
 
   constructor(private readonly api: BitpeerApi, private readonly opts: RpcMethodsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -256,6 +257,7 @@ export class RpcMethods {
     if (format !== 'object' && format !== 'table') throw new RpcArgumentError('invalid argument "format": expected "object" or "table"');
     const { torrents, recent } = this.select(args);
     const fields = knownFields(requested);
+    if (fields.length < requested.length) this.logUnknownFields(requested, fields);
     const ctx = this.ctx();
     const list = format === 'table'
       ? [fields, ...torrents.map((t) => torrentRow(t, fields, ctx))]
@@ -266,6 +268,16 @@ export class RpcMethods {
       out['removed'] = this.removed.map((r) => r.id);
     }
     return { args: out };
+  }
+
+  /** Logs (once per name) requested torrent fields we do not answer: how to find what a front-end misses. */
+  private logUnknownFields(requested: unknown[], known: string[]): void {
+    for (const f of requested) {
+      const name = typeof f === 'string' ? f : JSON.stringify(f);
+      if (known.includes(name) || this.unknownLogged.has(name) || this.unknownLogged.size >= 200) continue;
+      this.unknownLogged.add(name);
+      this.log(`rpc: torrent-get asked for an unknown field ${JSON.stringify(name)}`);
+    }
   }
 
   private pruneRemoved(): void {

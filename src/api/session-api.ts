@@ -1,0 +1,228 @@
+/**
+ * BitpeerApi implemented over a live Session (the daemon's control surface; the RPC layer and the CLI's client
+ * commands use it). Every call is plain data in, plain data out.
+ *
+ * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`) let the daemon keep the state directory in step without
+ * this module knowing about files.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { buildMagnet, parseTorrent, pieceSize, resolveInside } from '../metainfo/index.js';
+import type { Session } from '../session/session.js';
+import type { Torrent } from '../session/torrent.js';
+import { BtError } from '../util/errors.js';
+import type {
+  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, SessionSettings, SessionStats, TorrentId, TorrentInfo,
+  TorrentStateName,
+} from './types.js';
+
+export interface SessionApiHooks {
+  /** A torrent was added (its .torrent bytes, for the state directory). */
+  onAdded?(t: Torrent, torrentFile: Buffer): Promise<void> | void;
+  onRemoved?(t: Torrent): Promise<void> | void;
+  /** Settings or a torrent's persistent state changed. */
+  onSettingsChanged?(s: SessionSettings): Promise<void> | void;
+  onTorrentChanged?(t: Torrent): Promise<void> | void;
+  /** Totals of earlier runs (from the state directory). */
+  cumulativeBase?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
+}
+
+export class SessionApi implements BitpeerApi {
+  private readonly startedAt: number;
+
+  constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {}) {
+    this.startedAt = Date.now();
+  }
+
+  getSettings(): SessionSettings { return { ...this.settings, port: this.session.port || this.settings.port }; }
+
+  async setSettings(changes: Partial<SessionSettings>): Promise<void> {
+    const next = { ...this.settings, ...changes };
+    if (changes.uploadLimit !== undefined) this.session.uploadBucket.setRate(Math.max(0, changes.uploadLimit));
+    if (changes.downloadLimit !== undefined) this.session.downloadBucket.setRate(Math.max(0, changes.downloadLimit));
+    if (changes.maxActiveDownloads !== undefined) this.session.maxActiveDownloads = Math.max(1, changes.maxActiveDownloads);
+    if (changes.maxActiveSeeds !== undefined) this.session.maxActiveSeeds = Math.max(1, changes.maxActiveSeeds);
+    this.settings = next;
+    await this.hooks.onSettingsChanged?.(next);
+    await this.session.updateQueue();
+  }
+
+  stats(): SessionStats {
+    const ts = [...this.session.torrents.values()];
+    let down = 0; let up = 0; let downTotal = 0; let upTotal = 0;
+    for (const t of ts) { down += t.down.rate; up += t.up.rate; downTotal += t.downloaded; upTotal += t.uploaded; }
+    const secondsActive = Math.floor((Date.now() - this.startedAt) / 1000);
+    const base = this.hooks.cumulativeBase ?? { uploadedBytes: 0, downloadedBytes: 0, secondsActive: 0, sessionCount: 0 };
+    return {
+      torrentCount: ts.length,
+      activeTorrentCount: ts.filter((t) => t.state === 'downloading' || t.state === 'seeding' || t.state === 'checking').length,
+      pausedTorrentCount: ts.filter((t) => t.state === 'paused').length,
+      downloadSpeed: Math.round(down), uploadSpeed: Math.round(up),
+      current: { uploadedBytes: upTotal, downloadedBytes: downTotal, secondsActive, sessionCount: 1 },
+      cumulative: {
+        uploadedBytes: base.uploadedBytes + upTotal, downloadedBytes: base.downloadedBytes + downTotal,
+        secondsActive: base.secondsActive + secondsActive, sessionCount: base.sessionCount + 1,
+      },
+    };
+  }
+
+  get(ids?: TorrentId[]): TorrentInfo[] {
+    const list = ids === undefined ? [...this.session.torrents.values()] : this.resolve(ids);
+    return list.sort((a, b) => a.id - b.id).map((t) => describe(t));
+  }
+
+  async add(source: AddSource, opts: AddOptions = {}): Promise<AddResult> {
+    let bytes: Buffer;
+    if (source.torrentFile) bytes = source.torrentFile;
+    else if (source.path) {
+      bytes = await readFile(source.path).catch((e: NodeJS.ErrnoException) => {
+        throw new BtError(e.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot read ${source.path}: ${e.code ?? String(e)}`);
+      });
+    } else if (source.magnet) {
+      throw new BtError('USAGE', 'magnet links need the metadata exchange (BEP 9), which bitpeer does not support yet: add the .torrent file');
+    } else {
+      throw new BtError('USAGE', 'nothing to add: give a .torrent file, its contents, or a magnet link');
+    }
+    const meta = parseTorrent(bytes);
+    const existing = this.session.torrents.get(meta.infoHashHex);
+    if (existing) return { id: existing.id, name: existing.meta.name, infoHash: existing.infoHashHex, duplicate: true };
+    const savePath = opts.downloadDir ?? this.settings.downloadDir;
+    const t = await this.session.addTorrent(meta, { savePath, paused: opts.paused ?? false, keepOnError: true });
+    await this.hooks.onAdded?.(t, bytes);
+    return { id: t.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
+  }
+
+  async start(ids?: TorrentId[]): Promise<void> {
+    for (const t of this.targets(ids)) { await this.session.resumeTorrent(t); await this.hooks.onTorrentChanged?.(t); }
+  }
+
+  async stop(ids?: TorrentId[]): Promise<void> {
+    for (const t of this.targets(ids)) { await this.session.pauseTorrent(t); await this.hooks.onTorrentChanged?.(t); }
+  }
+
+  async verify(ids?: TorrentId[]): Promise<void> {
+    // Runs in the background, as in Transmission: the call returns once the check has started.
+    for (const t of this.targets(ids)) {
+      void t.verify().then(() => this.hooks.onTorrentChanged?.(t)).then(() => this.session.updateQueue()).catch(() => {});
+    }
+  }
+
+  async remove(ids: TorrentId[], deleteData: boolean): Promise<void> {
+    for (const t of this.resolve(ids)) {
+      await this.session.removeTorrent(t);
+      await this.hooks.onRemoved?.(t);
+      if (deleteData) await deleteTorrentData(t);
+    }
+  }
+
+  async setFiles(ids: TorrentId[], c: FileChanges): Promise<void> {
+    for (const t of this.resolve(ids)) {
+      const n = t.meta.files.length;
+      const wanted = t.filesWanted.slice();
+      const prio = t.filePriorities.slice();
+      const check = (list: number[] | undefined): number[] => {
+        for (const i of list ?? []) if (!Number.isInteger(i) || i < 0 || i >= n) throw new BtError('USAGE', `file index ${i} out of range (0..${n - 1})`);
+        return list ?? [];
+      };
+      for (const i of check(c.wanted)) wanted[i] = true;
+      for (const i of check(c.unwanted)) wanted[i] = false;
+      for (const i of check(c.priorityHigh)) prio[i] = 1;
+      for (const i of check(c.priorityNormal)) prio[i] = 0;
+      for (const i of check(c.priorityLow)) prio[i] = -1;
+      t.setFilePriorities(wanted, prio);
+      await this.hooks.onTorrentChanged?.(t);
+    }
+    await this.session.updateQueue();
+  }
+
+  async setLimits(ids: TorrentId[], limits: { uploadLimit?: number; downloadLimit?: number }): Promise<void> {
+    for (const t of this.resolve(ids)) {
+      if (limits.uploadLimit !== undefined) t.uploadBucket.setRate(Math.max(0, limits.uploadLimit));
+      if (limits.downloadLimit !== undefined) t.downloadBucket.setRate(Math.max(0, limits.downloadLimit));
+      await this.hooks.onTorrentChanged?.(t);
+    }
+  }
+
+  private targets(ids?: TorrentId[]): Torrent[] {
+    return ids === undefined ? [...this.session.torrents.values()] : this.resolve(ids);
+  }
+
+  private resolve(ids: TorrentId[]): Torrent[] {
+    const out: Torrent[] = [];
+    for (const id of ids) {
+      const t = this.session.torrentById(id);
+      if (t && !out.includes(t)) out.push(t);
+    }
+    return out;
+  }
+}
+
+/** Delete a removed torrent's files (only its own files, each path proven inside the save folder). */
+async function deleteTorrentData(t: Torrent): Promise<void> {
+  for (const f of t.meta.files) {
+    if (f.padding) continue;
+    await rm(resolveInside(t.savePath, f.path), { force: true }).catch(() => {});
+  }
+  if (t.meta.multiFile) await rm(resolveInside(t.savePath, [t.meta.name]), { recursive: true, force: true }).catch(() => {});
+}
+
+function stateName(t: Torrent): TorrentStateName {
+  switch (t.state) {
+    case 'checking': case 'downloading': case 'seeding': case 'paused': case 'queued': case 'error': return t.state;
+    default: return 'paused';
+  }
+}
+
+export function describe(t: Torrent): TorrentInfo {
+  const m = t.meta;
+  const pieceBytes = (i: number): number => pieceSize(m, i);
+  let wantedSize = 0; let wantedLeft = 0;
+  for (let i = 0; i < m.pieceCount; i++) {
+    const size = pieceBytes(i);
+    const have = t.picker.have(i);
+    if (t.picker.piecePriority(i) > 0) { wantedSize += size; if (!have) wantedLeft += size; }
+  }
+  const files = m.files.map((f, i) => {
+    let done = 0;
+    if (f.length > 0) {
+      const first = Math.floor(f.offset / m.pieceLength);
+      const last = Math.floor((f.offset + f.length - 1) / m.pieceLength);
+      for (let k = first; k <= last; k++) {
+        if (!t.picker.have(k)) continue;
+        const start = Math.max(f.offset, k * m.pieceLength);
+        const end = Math.min(f.offset + f.length, k * m.pieceLength + pieceBytes(k));
+        done += end - start;
+      }
+    }
+    return { path: f.relPath, length: f.length, bytesCompleted: done, wanted: t.filesWanted[i] ?? true, priority: t.filePriorities[i] ?? 0 };
+  });
+  const rate = t.down.rate;
+  const peers = [...t.peers.connected.values()].map((p) => ({
+    address: p.conn.remoteAddress, port: p.conn.remotePort, client: p.clientName ?? p.client, direction: p.direction,
+    source: p.direction === 'in' ? 'incoming' : (t.peers.candidates.get(p.key)?.source ?? 'manual'),
+    rateToClient: Math.round(p.down.rate), rateToPeer: Math.round(p.up.rate), progress: p.has.count / Math.max(1, m.pieceCount),
+    downloaded: p.down.total, uploaded: p.up.total,
+  }));
+  const tiers = m.announceList.length > 0 ? m.announceList : m.announce ? [[m.announce]] : [];
+  const trackers = tiers.flatMap((tier, ti) => tier.map((url) => {
+    const log = t.trackerLog.get(url);
+    return {
+      url, tier: ti, lastAnnounceTime: log ? Math.floor(log.time / 1000) : 0, lastAnnounceSucceeded: log?.ok ?? false,
+      lastAnnounceResult: log?.message ?? '', lastAnnouncePeerCount: log?.peers ?? 0, seeders: log?.seeders ?? -1,
+      leechers: log?.leechers ?? -1, nextAnnounceTime: log ? Math.floor(log.time / 1000) + log.interval : 0,
+    };
+  }));
+  return {
+    id: t.id, infoHash: t.infoHashHex, name: m.name, state: stateName(t), error: t.state === 'error' ? (t.errorReason ?? 'error') : null,
+    percentDone: wantedSize === 0 ? 1 : (wantedSize - wantedLeft) / wantedSize,
+    totalSize: m.totalLength, sizeWhenDone: wantedSize, leftUntilDone: wantedLeft,
+    downloadRate: Math.round(rate), uploadRate: Math.round(t.up.rate), peersConnected: t.peers.connected.size,
+    uploadedEver: t.uploaded, downloadedEver: t.downloaded, addedDate: t.addedAt,
+    doneDate: t.completedAt ? Math.floor(t.completedAt / 1000) : 0, savePath: t.savePath,
+    pieceCount: m.pieceCount, pieceSize: m.pieceLength,
+    eta: wantedLeft === 0 ? 0 : rate > 1 ? Math.round(wantedLeft / rate) : -1,
+    queuePosition: t.queuePosition, uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate,
+    files, peers, trackers, recheckProgress: t.state === 'checking' ? t.checkProgress : 0,
+    magnetLink: buildMagnet({ infoHash: t.infoHash, name: m.name, trackers: tiers.flat() }),
+    comment: m.comment ?? '', creator: m.createdBy ?? '', dateCreated: m.creationDate ?? 0, isPrivate: m.private,
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * `bitpeer daemon`: run the session in the foreground, as systemd likes it: logs on stdout (one line each), SIGINT
+ * or SIGTERM is a clean stop (resume data saved, `stopped` announced), exit 0.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startDaemon } from '../../daemon/daemon.js';
+import { COMMON_OPTIONS, parse, parsePort, parseRate } from '../args.js';
+
+export const DAEMON_USAGE = 'bitpeer daemon [--state-dir DIR] [--port P] [--rpc-port R] [--rpc-host ADDR] [--download-dir DIR] [--json]';
+
+export function defaultStateDir(): string {
+  const xdg = process.env['XDG_DATA_HOME'];
+  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.local', 'share'), 'bitpeer');
+}
+
+export async function daemonCommand(argv: string[]): Promise<number> {
+  const { values, help } = parse(argv, {
+    ...COMMON_OPTIONS,
+    'rpc-port': { type: 'string' },
+    'rpc-host': { type: 'string' },
+    'download-dir': { type: 'string' },
+  }, { min: 0, max: 0, usage: DAEMON_USAGE });
+  if (help) { process.stdout.write(`usage: ${DAEMON_USAGE}\n`); return 0; }
+  const json = Boolean(values['json']);
+  const verbose = Boolean(values['verbose']);
+  const log = (line: string): void => {
+    if (line.startsWith('debug: ') && !verbose) return;
+    process.stdout.write(json ? `${JSON.stringify({ event: 'log', message: line, time: Date.now() })}\n` : `${new Date().toISOString()} ${line}\n`);
+  };
+  const user = process.env['BITPEER_RPC_USER'];
+  const password = process.env['BITPEER_RPC_PASSWORD'];
+  const stateDir = resolve(typeof values['state-dir'] === 'string' ? values['state-dir'] : defaultStateDir());
+  const daemon = await startDaemon({
+    stateDir, log,
+    ...(values['port'] !== undefined ? { port: parsePort(values['port'] as string, 6881) } : {}),
+    ...(typeof values['bind'] === 'string' ? { bind: values['bind'] } : {}),
+    ...(values['rpc-port'] !== undefined ? { rpcPort: parsePort(values['rpc-port'] as string, 9091) } : {}),
+    ...(typeof values['rpc-host'] === 'string' ? { rpcHost: values['rpc-host'] } : {}),
+    ...(typeof values['download-dir'] === 'string' ? { downloadDir: resolve(values['download-dir']) } : {}),
+    ...(values['no-lsd'] ? { lsd: false } : {}),
+    ...(values['no-pex'] ? { pex: false } : {}),
+    ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
+    ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
+    ...(user && password ? { rpcAuth: { user, password } } : {}),
+    onEvent: (e) => {
+      if (json) { process.stdout.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
+      if (e.event === 'state') log(`${e.infoHash.slice(0, 8)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
+      else if (e.event === 'complete') log(`${e.infoHash.slice(0, 8)} download complete`);
+      else if (e.event === 'added') log(`added ${e.name} (${e.infoHash})`);
+      else if (e.event === 'error') log(`error: ${e.message}`);
+    },
+  });
+  await new Promise<void>((resolveSignal) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log(`${sig}: stopping`);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolveSignal();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await daemon.close();
+  log('stopped');
+  return 0;
+}

@@ -1,0 +1,195 @@
+/**
+ * The bitpeer daemon: one Session with many torrents, the state directory, and the Transmission-compatible RPC.
+ *
+ * Start: take the state directory's lock, read settings.json (command-line options override and are saved), open
+ * the port, then bring back every torrent of torrents/ with its resume file: pieces proven by the resume data are
+ * trusted without hashing, pieces of changed files are re-hashed, and a missing or corrupt resume file means a full
+ * check (docs/design/persistence.md). Each torrent comes back paused or running, as it was.
+ *
+ * While running: a piece that is verified and written marks the torrent's resume data dirty; the ResumeWriter saves
+ * it at most every few seconds, and at once on completion, pause, resume, removal and stop. A snapshot lists only
+ * pieces that were had BEFORE the storage flush (fdatasync) that precedes it, so resume data never over-reports.
+ *
+ * Stop (SIGINT/SIGTERM): resume data flushed, `stopped` announced, lock released.
+ */
+import { parseTorrent, type Metainfo } from '../metainfo/index.js';
+import { startRpcServer, type RpcServer } from '../api/rpc/server.js';
+import { SessionApi } from '../api/session-api.js';
+import type { SessionSettings } from '../api/types.js';
+import { Session } from '../session/session.js';
+import type { Torrent } from '../session/torrent.js';
+import { observeFiles, planStartupCheck, ResumeWriter, StateStore, type ResumeData } from '../state/index.js';
+import { Bitfield } from '../util/bitfield.js';
+import { errorMessage } from '../util/errors.js';
+import type { SessionEvent } from '../session/events.js';
+
+export interface DaemonOptions {
+  stateDir: string;
+  port?: number;
+  bind?: string;
+  rpcPort?: number;
+  rpcHost?: string;
+  rpcAuth?: { user: string; password: string };
+  downloadDir?: string;
+  lsd?: boolean;
+  pex?: boolean;
+  uploadLimit?: number;
+  downloadLimit?: number;
+  resumeIntervalMs?: number;
+  log: (line: string) => void;
+  onEvent?: (e: SessionEvent) => void;
+}
+
+export interface Daemon {
+  session: Session;
+  api: SessionApi;
+  rpcPort: number;
+  close(): Promise<void>;
+}
+
+interface StoredSettings extends SessionSettings { rpcPort: number; cumulative?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number } }
+
+function num(v: unknown, fallback: number): number { return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback; }
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const store = await StateStore.open(opts.stateDir, { onWarning: (m) => opts.log(`warning: ${m}`) });
+  let session: Session | undefined;
+  let rpc: RpcServer | undefined;
+  try {
+    const saved = (await store.loadSettings()) ?? {};
+    const settings: StoredSettings = {
+      downloadDir: opts.downloadDir ?? (typeof saved['downloadDir'] === 'string' ? saved['downloadDir'] : `${opts.stateDir}/downloads`),
+      port: opts.port ?? num(saved['port'], 6881),
+      uploadLimit: opts.uploadLimit ?? num(saved['uploadLimit'], 0),
+      downloadLimit: opts.downloadLimit ?? num(saved['downloadLimit'], 0),
+      maxActiveDownloads: num(saved['maxActiveDownloads'], 5) || 5,
+      maxActiveSeeds: num(saved['maxActiveSeeds'], 20) || 20,
+      lsd: opts.lsd ?? (typeof saved['lsd'] === 'boolean' ? saved['lsd'] : true),
+      pex: opts.pex ?? (typeof saved['pex'] === 'boolean' ? saved['pex'] : true),
+      rpcPort: opts.rpcPort ?? num(saved['rpcPort'], 9091),
+    };
+    const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;
+    await store.saveSettings({ ...settings, ...(cumulative ? { cumulative } : {}) });
+
+    const s = new Session({
+      port: settings.port, host: opts.bind ?? '0.0.0.0', lsd: settings.lsd, pex: settings.pex, trackers: true,
+      uploadLimit: settings.uploadLimit, downloadLimit: settings.downloadLimit, log: (m) => opts.log(`debug: ${m}`),
+    });
+    session = s;
+    s.maxActiveDownloads = settings.maxActiveDownloads;
+    s.maxActiveSeeds = settings.maxActiveSeeds;
+    if (opts.onEvent) s.events.subscribe(opts.onEvent);
+    await s.listen();
+
+    // Resume data: written at most every few seconds while pieces arrive, at once on state changes.
+    const writer = new ResumeWriter({
+      save: (hex, d) => store.saveResume(hex, d),
+      snapshot: async (hex) => {
+        const t = s.torrents.get(hex);
+        return t ? snapshot(t) : null;
+      },
+      ...(opts.resumeIntervalMs !== undefined ? { intervalMs: opts.resumeIntervalMs } : {}),
+      onError: (hex, e) => opts.log(`warning: saving resume data of ${hex} failed: ${errorMessage(e)}`),
+    });
+    s.onPieceDone = (t) => writer.markDirty(t.infoHashHex);
+    s.events.subscribe((e) => {
+      if (e.event === 'state' && e.state !== 'checking' && e.state !== 'stopped' && s.torrents.has(e.infoHash)) void writer.flush(e.infoHash).catch(() => {});
+    });
+
+    // Bring back every torrent of the state directory.
+    const hexes = await store.listTorrents();
+    const restored: Array<{ meta: Metainfo; resume: ResumeData | null }> = [];
+    for (const hex of hexes) {
+      const bytes = await store.loadMetainfo(hex);
+      if (!bytes) continue;
+      let meta: Metainfo;
+      try { meta = parseTorrent(bytes); } catch (e) { opts.log(`warning: torrents/${hex}.torrent is unreadable (${errorMessage(e)}); skipped`); continue; }
+      const resume = await store.loadResume(hex, { pieceCount: meta.pieceCount, fileCount: meta.files.length });
+      restored.push({ meta, resume });
+    }
+    restored.sort((a, b) => (a.resume?.queuePosition ?? 1e9) - (b.resume?.queuePosition ?? 1e9));
+    for (const { meta, resume } of restored) {
+      const savePath = resume?.savePath ?? settings.downloadDir;
+      let trusted: number[] = [];
+      let recheck: number[] | 'all' = 'all';
+      try {
+        const plan = await planStartupCheck(meta, savePath, resume);
+        trusted = [...plan.trusted.indexes()];
+        recheck = [...new Set([...plan.recheck, ...plan.spotCheck])].sort((a, b) => a - b);
+        if (plan.ignoredReason) opts.log(`${meta.name}: resume data not used (${plan.ignoredReason}); checking everything`);
+        else opts.log(`${meta.name}: ${trusted.length} pieces trusted from resume data, ${recheck.length} to check, changed files: ${plan.changedFiles.length}`);
+      } catch (e) {
+        opts.log(`${meta.name}: cannot plan the start-up check (${errorMessage(e)}); checking everything`);
+      }
+      const recheckSet = new Set(recheck === 'all' ? [] : recheck);
+      await s.addTorrent(meta, {
+        savePath, keepOnError: true, paused: resume?.paused ?? false,
+        plan: { trusted: recheck === 'all' ? [] : trusted.filter((i) => !recheckSet.has(i)), recheck },
+        ...(resume ? { addedAt: Math.floor(resume.addedAt / 1000), queuePosition: resume.queuePosition } : {}),
+        beforeStart: (t) => {
+          if (!resume) return;
+          t.uploaded = resume.uploaded;
+          t.downloaded = resume.downloaded;
+          if (resume.completedAt) t.restoredCompletedAt = resume.completedAt;
+          t.setFilePriorities(resume.wanted, resume.priorities);
+          t.uploadBucket.setRate(resume.uploadLimit);
+          t.downloadBucket.setRate(resume.downloadLimit);
+          for (const p of resume.peers) {
+            const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(p);
+            if (m) t.addPeer(m[1]!, Number(m[2]), 'resume');
+          }
+        },
+      }).catch((e: unknown) => opts.log(`${meta.name}: could not be restored: ${errorMessage(e)}`));
+      void writer.flush(meta.infoHashHex).catch(() => {});
+    }
+
+    const api = new SessionApi(s, settings, {
+      onAdded: async (t, bytes) => { await store.saveMetainfo(t.infoHashHex, bytes); await writer.flush(t.infoHashHex); },
+      onRemoved: async (t) => { await writer.forget(t.infoHashHex); await store.removeTorrent(t.infoHashHex); },
+      onSettingsChanged: async (next) => { Object.assign(settings, next); await store.saveSettings({ ...settings, ...(cumulative ? { cumulative } : {}) }); },
+      onTorrentChanged: async (t) => { if (s.torrents.has(t.infoHashHex)) await writer.flush(t.infoHashHex); },
+      ...(cumulative ? { cumulativeBase: cumulative } : {}),
+    });
+    rpc = await startRpcServer(api, {
+      host: opts.rpcHost ?? '127.0.0.1', port: settings.rpcPort, log: (m) => opts.log(`rpc: ${m}`),
+      ...(opts.rpcAuth ? { auth: opts.rpcAuth } : {}),
+    });
+    opts.log(`daemon running: peer port ${s.port}, RPC http://${opts.rpcHost ?? '127.0.0.1'}:${rpc.port}/transmission/rpc, state ${opts.stateDir}, ${s.torrents.size} torrent(s)`);
+
+    const server = rpc;
+    let closing: Promise<void> | undefined;
+    return {
+      session: s, api, rpcPort: rpc.port,
+      close: () => closing ??= (async () => {
+        await server.close().catch(() => {});
+        await writer.close().catch((e: unknown) => opts.log(`warning: final resume save: ${errorMessage(e)}`));
+        const stats = api.stats();
+        await store.saveSettings({ ...settings, cumulative: stats.cumulative }).catch(() => {});
+        await s.close();
+        await store.close();
+      })(),
+    };
+  } catch (err) {
+    await rpc?.close().catch(() => {});
+    await session?.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** The torrent's resume data now. Pieces are taken BEFORE the storage flush, so only durable pieces are listed. */
+async function snapshot(t: Torrent): Promise<ResumeData> {
+  const pieces = new Bitfield(t.meta.pieceCount);
+  for (let i = 0; i < t.meta.pieceCount; i++) if (t.picker.have(i)) pieces.set(i);
+  if (t.state !== 'stopped') await t.storage.flush?.();
+  const files = await observeFiles(t.meta, t.savePath).catch(() => t.meta.files.map(() => null));
+  return {
+    version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: t.userPaused, queuePosition: t.queuePosition,
+    addedAt: t.addedAt * 1000, ...(t.completedAt || t.restoredCompletedAt ? { completedAt: t.completedAt ?? t.restoredCompletedAt } : {}),
+    uploaded: t.uploaded, downloaded: t.downloaded, pieces, files,
+    wanted: t.filesWanted.slice(), priorities: t.filePriorities.slice(),
+    peers: t.peers.knownAddresses(200).filter((a) => /^(\d+\.){3}\d+:\d+$|^\[[0-9a-fA-F:.]+\]:\d+$/.test(a)),
+    uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate,
+    ...(t.state === 'error' && t.errorReason ? { error: t.errorReason.slice(0, 4000) } : {}),
+  };
+}
