@@ -69,7 +69,7 @@ test('a stale lock (dead pid, garbage, or our pid left by an earlier process) is
     fs.writeFileSync(path.join(dir, 'lock'), content);
     const warnings: string[] = [];
     const store = await StateStore.open(dir, { onWarning: (m) => warnings.push(m) });
-    assert.ok(warnings.some((w) => w.startsWith('taking over the stale lock')), JSON.stringify(content));
+    assert.ok(warnings.some((w) => w.startsWith('took over the stale lock')), JSON.stringify(content));
     assert.equal(fs.readFileSync(path.join(dir, 'lock'), 'utf8').split('\n')[0], String(process.pid));
     await store.close();
     assert.ok(!fs.existsSync(path.join(dir, 'lock')));
@@ -77,20 +77,47 @@ test('a stale lock (dead pid, garbage, or our pid left by an earlier process) is
   // Leftovers of the lock protocol from dead processes are removed.
   const dead = await deadPid();
   fs.writeFileSync(path.join(dir, `lock.${dead}.0123456789abcdef`), 'x');
-  fs.writeFileSync(path.join(dir, `lock.stale.${dead}.0123456789abcdef`), 'x');
+  fs.writeFileSync(path.join(dir, `lock.takeover.${dead}.0123456789abcdef`), 'x');
   const store = await StateStore.open(dir);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['lock', 'resume', 'torrents']);
   await store.close();
 });
 
-test('two stores racing for a stale lock: exactly one wins', async () => {
+test('processes racing for a stale lock: exactly one wins, the others name it', async () => {
   const dir = tmpDir();
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'lock'), `${await deadPid()}\n1111111111111111\n`);
-  // Same process twice: the in-process guard refuses the second; the lock file protocol is exercised by the first.
-  const results = await Promise.allSettled([StateStore.open(dir), StateStore.open(dir)]);
-  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-  for (const r of results) if (r.status === 'fulfilled') await r.value.close();
+  // A takeover mutex left by a process that died while taking over must not block anyone.
+  fs.writeFileSync(path.join(dir, 'lock.takeover'), `${await deadPid()}\n2222222222222222\n`);
+  const moduleUrl = new URL('./state-store.js', import.meta.url).href;
+  const startAt = Date.now() + 400;
+  const script = `
+    import { StateStore } from ${JSON.stringify(moduleUrl)};
+    while (Date.now() < ${startAt}) await new Promise((r) => setTimeout(r, 1));
+    try {
+      const s = await StateStore.open(process.env.DIR);
+      process.stdout.write('won ' + process.pid + '\\n');
+      await new Promise((r) => setTimeout(r, 700));
+      await s.close();
+    } catch (e) {
+      process.stdout.write('refused ' + e.code + ' ' + e.message + '\\n');
+    }`;
+  const runs = Array.from({ length: 5 }, () => new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`child exited ${code}: ${out}`))));
+  }));
+  const outs = await Promise.all(runs);
+  const winners = outs.filter((o) => o.startsWith('won '));
+  assert.equal(winners.length, 1, outs.join('\n'));
+  const winnerPid = winners[0]!.slice(4);
+  for (const o of outs.filter((x) => !x.startsWith('won '))) {
+    assert.ok(o.startsWith('refused USAGE ') && o.endsWith(`is in use by pid ${winnerPid}`), o);
+  }
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['resume', 'torrents']);
 });
 
 test('settings: missing is null, round trip, bad JSON and non-objects are a USAGE error, prototype keys dropped', async () => {

@@ -1,0 +1,340 @@
+// The Transmission RPC server over real sockets on 127.0.0.1, on the FakeApi: the security checks in order (421, 403,
+// 401/429, 404, 405, 409, 413), Expect: 100-continue, malformed JSON and unknown methods, wrong argument types, the
+// tag echo, API errors as result strings, and every method's happy path over HTTP.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { BtError, isBtError } from '../../util/errors.js';
+import { createTorrent } from '../../metainfo/create.js';
+import { FakeApi } from './fake-api.js';
+import { RpcClient } from './client.js';
+import { hostOfHeader, startRpcServer, SESSION_ID_HEADER, type RpcServer } from './server.js';
+
+interface Raw { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+function raw(port: number, o: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean } = {}): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { ...(o.headers ?? {}) };
+    if (o.body !== undefined && !o.chunked) headers['Content-Length'] = Buffer.byteLength(o.body);
+    const req = http.request({ host: '127.0.0.1', port, method: o.method ?? 'POST', path: o.path ?? '/transmission/rpc', headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    if (o.body !== undefined && o.chunked) {
+      const b = Buffer.from(o.body);
+      for (let i = 0; i < b.length; i += 1000) req.write(b.subarray(i, i + 1000));
+      req.end();
+    } else {
+      req.end(o.body);
+    }
+  });
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'bitpeer-rpc-'));
+let api: FakeApi;
+let server: RpcServer;
+let sid = '';
+const logs: string[] = [];
+
+async function post(body: unknown, extra: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; raw: Raw }> {
+  const r = await raw(server.port, { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { [SESSION_ID_HEADER]: sid, ...extra } });
+  return { status: r.status, json: r.status === 200 ? JSON.parse(r.body) as Record<string, unknown> : {}, raw: r };
+}
+
+before(async () => {
+  api = new FakeApi();
+  server = await startRpcServer(api, { port: 0, log: (m) => logs.push(m) });
+  const r = await raw(server.port, { body: '{"method":"session-get"}' });
+  sid = String(r.headers['x-transmission-session-id']);
+});
+
+after(async () => {
+  await server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('409 without or with a wrong session id, with the id in X-Transmission-Session-Id; the id then works', async () => {
+  const r = await raw(server.port, { body: '{"method":"torrent-get","arguments":{"fields":["id"]}}' });
+  assert.equal(r.status, 409);
+  assert.match(String(r.headers['x-transmission-session-id']), /^[0-9a-f]{48}$/);
+  assert.equal(r.headers['x-transmission-session-id'], sid);
+  const wrong = await raw(server.port, { body: '{}', headers: { [SESSION_ID_HEADER]: 'f'.repeat(48) } });
+  assert.equal(wrong.status, 409);
+  const ok = await post({ method: 'torrent-get', arguments: { fields: ['id'] } });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.json['result'], 'success');
+  assert.equal(ok.raw.headers['x-transmission-session-id'], sid);
+});
+
+test('the session id is random per server start', async () => {
+  const other = await startRpcServer(new FakeApi(), { port: 0 });
+  try {
+    const r = await raw(other.port, { body: '{}' });
+    assert.equal(r.status, 409);
+    assert.notEqual(r.headers['x-transmission-session-id'], sid);
+  } finally {
+    await other.close();
+  }
+});
+
+test('421 for a Host that is not on the allow-list, whatever else is right', async () => {
+  for (const host of ['evil.example', `evil.example:${server.port}`, 'localhost.evil.example', '127.0.0.2', '[::2]:9091', '']) {
+    const r = await raw(server.port, { body: '{"method":"session-get"}', headers: { Host: host, [SESSION_ID_HEADER]: sid } });
+    assert.equal(r.status, 421, `Host ${JSON.stringify(host)}`);
+    assert.equal(r.headers['x-transmission-session-id'], undefined, 'no session id leaks on a 421');
+  }
+  for (const host of [`localhost:${server.port}`, 'LOCALHOST.', `[::1]:${server.port}`, '127.0.0.1']) {
+    const r = await raw(server.port, { body: '{"method":"session-get"}', headers: { Host: host, [SESSION_ID_HEADER]: sid } });
+    assert.equal(r.status, 200, `Host ${host}`);
+  }
+  assert.ok(logs.some((l) => l.includes('421')));
+});
+
+test('hostOfHeader strips the port and normalises', () => {
+  assert.equal(hostOfHeader('LocalHost:9091'), 'localhost');
+  assert.equal(hostOfHeader('[::1]:9091'), '[::1]');
+  assert.equal(hostOfHeader('127.0.0.1'), '127.0.0.1');
+  assert.equal(hostOfHeader('example.com.'), 'example.com');
+  assert.equal(hostOfHeader('::1'), '[::1]');
+});
+
+test('403 for a browser cross-site request (Origin or Sec-Fetch-Site)', async () => {
+  const cases: Record<string, string>[] = [{ Origin: 'http://evil.example' }, { Origin: 'null' }, { 'Sec-Fetch-Site': 'cross-site' }, { 'Sec-Fetch-Site': 'same-site' }];
+  for (const headers of cases) {
+    const r = await raw(server.port, { body: '{"method":"torrent-stop"}', headers: { [SESSION_ID_HEADER]: sid, ...headers } });
+    assert.equal(r.status, 403, JSON.stringify(headers));
+  }
+  assert.equal(api.callsTo('stop').length, 0);
+  const same = await post({ method: 'session-stats' }, { Origin: `http://localhost:${server.port}`, 'Sec-Fetch-Site': 'same-origin' });
+  assert.equal(same.status, 200);
+});
+
+test('404 elsewhere; /transmission/rpc/ (trailing slash, as transmission-remote posts) works', async () => {
+  assert.equal((await raw(server.port, { path: '/', headers: { [SESSION_ID_HEADER]: sid } })).status, 404);
+  assert.equal((await raw(server.port, { path: '/transmission/web/', headers: { [SESSION_ID_HEADER]: sid } })).status, 404);
+  const r = await raw(server.port, { path: '/transmission/rpc/', body: '{"method":"port-test"}', headers: { [SESSION_ID_HEADER]: sid } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body), { arguments: { 'port-is-open': false }, result: 'success' });
+});
+
+test('405 for GET and other methods; a GET never changes state', async () => {
+  const before = api.torrents.length;
+  for (const method of ['GET', 'PUT', 'DELETE', 'OPTIONS']) {
+    const r = await raw(server.port, { method, path: '/transmission/rpc?method=torrent-remove&ids=1', headers: { [SESSION_ID_HEADER]: sid } });
+    assert.equal(r.status, 405, method);
+    assert.equal(r.headers['allow'], 'POST');
+  }
+  assert.equal(api.torrents.length, before);
+  assert.equal(api.callsTo('remove').length, 0);
+});
+
+test('413 for a body over maxBodyBytes, by Content-Length or while streaming; the limit itself is fine', async () => {
+  const small = await startRpcServer(new FakeApi(), { port: 0, maxBodyBytes: 1000 });
+  try {
+    const first = await raw(small.port, { body: '{}' });
+    const id = String(first.headers['x-transmission-session-id']);
+    const big = JSON.stringify({ method: 'session-get', arguments: { pad: 'x'.repeat(5000) } });
+    assert.equal((await raw(small.port, { body: big, headers: { [SESSION_ID_HEADER]: id } })).status, 413);
+    assert.equal((await raw(small.port, { body: big, chunked: true, headers: { [SESSION_ID_HEADER]: id } })).status, 413);
+    const exact = JSON.stringify({ method: 'session-stats', arguments: { pad: '' } });
+    const padded = exact.replace('"pad":""', `"pad":"${'y'.repeat(1000 - exact.length)}"`);
+    assert.equal(Buffer.byteLength(padded), 1000);
+    const ok = await raw(small.port, { body: padded, headers: { [SESSION_ID_HEADER]: id } });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).result, 'success');
+  } finally {
+    await small.close();
+  }
+});
+
+test('Expect: 100-continue: refused before the body is sent without a session id, granted with one', async () => {
+  const send = (headers: Record<string, string>): Promise<{ status: number; continued: boolean; body: string }> => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ method: 'session-stats' });
+    const req = http.request({
+      host: '127.0.0.1', port: server.port, method: 'POST', path: '/transmission/rpc', agent: false,
+      headers: { Expect: '100-continue', 'Content-Length': Buffer.byteLength(body), ...headers },
+    }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, body: text }));
+    });
+    let continued = false;
+    req.on('continue', () => { continued = true; req.end(body); });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+  const refused = await send({});
+  assert.equal(refused.status, 409);
+  assert.equal(refused.continued, false);
+  const granted = await send({ [SESSION_ID_HEADER]: sid });
+  assert.equal(granted.status, 200);
+  assert.equal(granted.continued, true);
+  assert.equal(JSON.parse(granted.body).result, 'success');
+});
+
+test('401 with WWW-Authenticate when auth is set; constant-time match; 429 after ten wrong attempts in a minute', async () => {
+  let now = 1_000_000;
+  const fake = new FakeApi();
+  const s = await startRpcServer(fake, { port: 0, auth: { user: 'alice', password: 's3cr:et' }, now: () => now });
+  const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+  try {
+    const none = await raw(s.port, { body: '{}' });
+    assert.equal(none.status, 401);
+    assert.match(String(none.headers['www-authenticate']), /^Basic realm=/);
+    assert.equal(none.headers['x-transmission-session-id'], undefined, 'no session id before authentication');
+    assert.equal((await raw(s.port, { body: '{}', headers: { Authorization: basic('alice', 'wrong') } })).status, 401);
+    assert.equal((await raw(s.port, { body: '{}', headers: { Authorization: 'Bearer abc' } })).status, 401);
+    const good = await raw(s.port, { body: '{}', headers: { Authorization: basic('alice', 's3cr:et') } });
+    assert.equal(good.status, 409, 'authenticated, now the session id handshake');
+    const id = String(good.headers['x-transmission-session-id']);
+    const ok = await raw(s.port, { body: '{"method":"session-stats"}', headers: { Authorization: basic('alice', 's3cr:et'), [SESSION_ID_HEADER]: id } });
+    assert.equal(ok.status, 200);
+    // The client from client.ts does both dances.
+    const client = new RpcClient({ port: s.port, user: 'alice', password: 's3cr:et' });
+    assert.equal((await client.call('session-get'))['rpc-version'], 16);
+    await assert.rejects(new RpcClient({ port: s.port, user: 'alice', password: 'nope' }).call('session-get'), /refused the credentials/);
+    for (let i = 0; i < 10; i++) await raw(s.port, { body: '{}', headers: { Authorization: basic('alice', `guess${i}`) } });
+    const throttled = await raw(s.port, { body: '{}', headers: { Authorization: basic('alice', 's3cr:et') } });
+    assert.equal(throttled.status, 429, 'even the right password waits out the window');
+    now += 60_001;
+    assert.equal((await raw(s.port, { body: '{}', headers: { Authorization: basic('alice', 's3cr:et') } })).status, 409);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a non-loopback bind without credentials is refused; a taken port is PORT_IN_USE', async () => {
+  await assert.rejects(startRpcServer(new FakeApi(), { port: 0, host: '0.0.0.0' }), (e: unknown) => isBtError(e, 'USAGE'));
+  await assert.rejects(startRpcServer(new FakeApi(), { port: server.port }), (e: unknown) => isBtError(e, 'PORT_IN_USE'));
+});
+
+test('malformed JSON, non-objects and a missing method answer "no method name" (HTTP 200)', async () => {
+  for (const body of ['{not json', '', '[]', '[{"method":"session-get"}]', '42', 'null', '{"arguments":{}}', '{"method":7}']) {
+    const r = await post(body);
+    assert.equal(r.status, 200, body);
+    assert.equal(r.json['result'], 'no method name', body);
+    assert.deepEqual(r.json['arguments'], {});
+  }
+});
+
+test('an unknown method answers "method name not recognized", echoing the tag', async () => {
+  const r = await post({ method: 'torrent-explode', tag: 77 });
+  assert.deepEqual(r.json, { arguments: {}, result: 'method name not recognized', tag: 77 });
+});
+
+test('wrong argument types answer a result naming the argument, and change nothing', async () => {
+  const cases: [unknown, RegExp][] = [
+    [{ method: 'torrent-get', arguments: { fields: ['id'], ids: { x: 1 } } }, /ids/],
+    [{ method: 'torrent-get', arguments: { fields: ['id'], ids: [true] } }, /ids/],
+    [{ method: 'torrent-get', arguments: {} }, /no fields specified/],
+    [{ method: 'torrent-get', arguments: { fields: ['id'], format: 'xml' } }, /format/],
+    [{ method: 'torrent-set', arguments: { ids: [1], 'files-wanted': 'all' } }, /files-wanted/],
+    [{ method: 'torrent-set', arguments: { ids: [1], uploadLimit: '100' } }, /uploadLimit/],
+    [{ method: 'torrent-set', arguments: { ids: [1], uploadLimit: -5 } }, /uploadLimit/],
+    [{ method: 'torrent-add', arguments: { filename: 42 } }, /filename/],
+    [{ method: 'torrent-add', arguments: { filename: 'magnet:?xt=urn:btih:' + '3'.repeat(40), paused: 'yes' } }, /paused/],
+    [{ method: 'torrent-remove', arguments: { ids: [1], 'delete-local-data': 'please' } }, /delete-local-data/],
+    [{ method: 'session-set', arguments: { 'peer-port': 70000 } }, /peer-port/],
+    [{ method: 'session-set', arguments: { 'speed-limit-down': 1.5 } }, /speed-limit-down/],
+    [{ method: 'session-set', arguments: { 'download-dir': 'relative/dir' } }, /not absolute/],
+    [{ method: 'session-get', arguments: [] }, /arguments/],
+  ];
+  const before = JSON.stringify(api.torrents);
+  const settings = JSON.stringify(api.settings);
+  for (const [body, re] of cases) {
+    const r = await post({ ...(body as object), tag: 5 });
+    assert.equal(r.status, 200);
+    assert.notEqual(r.json['result'], 'success', JSON.stringify(body));
+    assert.match(String(r.json['result']), re, JSON.stringify(body));
+    assert.equal(r.json['tag'], 5);
+  }
+  assert.equal(JSON.stringify(api.torrents), before);
+  assert.equal(JSON.stringify(api.settings), settings);
+});
+
+test('an API error (BtError) becomes the result string', async () => {
+  api.failNext = new BtError('IO', 'disk on fire');
+  const r = await post({ method: 'torrent-start', arguments: { ids: [1] }, tag: 9 });
+  assert.deepEqual(r.json, { arguments: {}, result: 'disk on fire', tag: 9 });
+});
+
+test('responses are JSON with a strict CSP, nosniff, no-store, and < > & escaped', async () => {
+  const add = await post({ method: 'torrent-add', arguments: { filename: `magnet:?xt=urn:btih:${'c'.repeat(40)}&dn=%3Cscript%3Ea%26b`, paused: true } });
+  assert.equal(add.json['result'], 'success');
+  const id = (add.json['arguments'] as Record<string, Record<string, unknown>>)['torrent-added']!['id'];
+  const r = await post({ method: 'torrent-get', arguments: { ids: [id], fields: ['name'] } });
+  assert.match(String(r.raw.headers['content-type']), /^application\/json/);
+  assert.match(String(r.raw.headers['content-security-policy']), /default-src 'none'/);
+  assert.equal(r.raw.headers['x-content-type-options'], 'nosniff');
+  assert.equal(r.raw.headers['cache-control'], 'no-store');
+  assert.ok(!r.raw.body.includes('<'), r.raw.body);
+  assert.ok(r.raw.body.includes('\\u003cscript\\u003ea\\u0026b'));
+  assert.equal((r.json['arguments'] as { torrents: { name: string }[] }).torrents[0]!.name, '<script>a&b');
+  await post({ method: 'torrent-remove', arguments: { ids: [id] } });
+});
+
+test('happy paths of every method over HTTP', async () => {
+  const call = async (method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
+    const r = await post({ method, arguments: args, tag: 1 });
+    assert.equal(r.json['result'], 'success', `${method}: ${String(r.json['result'])}`);
+    assert.equal(r.json['tag'], 1);
+    return r.json['arguments'] as Record<string, unknown>;
+  };
+  const s = await call('session-get');
+  assert.equal(s['version'], '3.00 (bitpeer 0.1.0)');
+  assert.equal(s['session-id'], sid);
+  assert.equal(s['download-dir'], '/srv/downloads');
+  assert.deepEqual(Object.keys(await call('session-get', { fields: ['peer-port', 'version'] })).sort(), ['peer-port', 'version']);
+  await call('session-set', { 'speed-limit-down': 250, 'speed-limit-down-enabled': true, 'peer-port': 51413, 'alt-speed-enabled': false });
+  assert.equal(api.settings.downloadLimit, 250_000);
+  assert.equal(api.settings.port, 51413);
+  assert.equal((await call('session-get'))['speed-limit-down'], 250);
+  const stats = await call('session-stats');
+  assert.equal(stats['torrentCount'], api.torrents.length);
+  assert.equal(typeof (stats['current-stats'] as Record<string, unknown>)['uploadedBytes'], 'number');
+
+  const file = path.join(tmp, 'hello.bin');
+  writeFileSync(file, Buffer.alloc(100_000, 7));
+  const { torrent, meta } = await createTorrent(file, { creationDate: null });
+  const tfile = path.join(tmp, 'hello.torrent');
+  writeFileSync(tfile, torrent);
+  const added = await call('torrent-add', { metainfo: torrent.toString('base64'), 'download-dir': tmp, paused: true });
+  const a = added['torrent-added'] as Record<string, unknown>;
+  assert.deepEqual(a, { id: a['id'], name: 'hello.bin', hashString: meta.infoHashHex });
+  const dup = await call('torrent-add', { filename: tfile });
+  assert.deepEqual(dup['torrent-duplicate'], a, 'a duplicate is still "success" (Transmission 3.00)');
+  const got = await call('torrent-get', { ids: [a['id']], fields: ['id', 'status', 'downloadDir', 'totalSize'] });
+  assert.deepEqual(got['torrents'], [{ id: a['id'], status: 0, downloadDir: tmp, totalSize: 100_000 }]);
+
+  await call('torrent-start', { ids: [a['id']] });
+  assert.equal(api.torrents.find((t) => t.id === a['id'])?.state, 'downloading');
+  await call('torrent-stop', { ids: meta.infoHashHex });
+  assert.equal(api.torrents.find((t) => t.id === a['id'])?.state, 'paused');
+  await call('torrent-start-now', { ids: [a['id']] });
+  assert.deepEqual(api.callsTo('startNow').at(-1)?.args, [[a['id']]]);
+  await call('torrent-verify', { ids: [a['id']] });
+  assert.equal(api.torrents.find((t) => t.id === a['id'])?.state, 'checking');
+  await call('torrent-reannounce', { ids: [a['id']] });
+  await call('torrent-set', { ids: [2], 'files-unwanted': [0], 'priority-low': [1], uploadLimit: 40, uploadLimited: true, seedRatioMode: 1 });
+  const t2 = api.torrents.find((t) => t.id === 2)!;
+  assert.equal(t2.files[0]!.wanted, false);
+  assert.equal(t2.files[1]!.priority, -1);
+  assert.equal(t2.uploadLimit, 40_000);
+  await call('torrent-remove', { ids: [a['id']], 'delete-local-data': true });
+  assert.deepEqual(api.callsTo('remove').at(-1)?.args, [[a['id']], true]);
+  const recent = await call('torrent-get', { ids: 'recently-active', fields: ['id'] });
+  assert.ok((recent['removed'] as unknown[]).includes(a['id']));
+  assert.ok((recent['torrents'] as { id: number }[]).some((t) => t.id === 1), 'torrent 1 is active (uploading)');
+  assert.equal((await call('port-test'))['port-is-open'], false);
+  assert.ok(Number((await call('free-space', { path: tmp }))['size-bytes']) > 0);
+  assert.equal((await call('blocklist-update'))['blocklist-size'], 0);
+  await call('session-close');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(api.shutDown, true, 'session-close shuts down after the reply');
+});
