@@ -25,7 +25,25 @@ common options: --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT 
                 --json (one JSON event per line)  --verbose  --state-dir DIR  --no-dht --no-lsd --no-pex
 `;
 
+/**
+ * Last-resort boundaries. A rejected promise nobody handled is a bug, but one peer's bug must not take every swarm
+ * down: it is reported on stderr and the process goes on. An uncaught exception leaves the process in an unknown
+ * state: report it in one line and exit 70.
+ */
+function installSafetyNets(): void {
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`bitpeer: internal error (unhandled rejection): ${errorMessage(reason)}\n`);
+    if (process.env['BITPEER_DEBUG']) process.stderr.write(`${(reason as Error)?.stack ?? ''}\n`);
+  });
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`bitpeer: internal error: ${errorMessage(err)}\n`);
+    if (process.env['BITPEER_DEBUG']) process.stderr.write(`${err.stack ?? ''}\n`);
+    process.exit(70);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  installSafetyNets();
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {

@@ -67,6 +67,11 @@ interface Entry {
   forgotten: boolean;
 }
 
+/** True when the entry has a write pending or running. */
+function busy(e: Entry): boolean {
+  return e.dirty || e.hasTimer || e.running !== null;
+}
+
 /** Writes each torrent's resume data at most every `intervalMs`, and at once on `flush`. */
 export class ResumeWriter {
   private readonly entries = new Map<string, Entry>();
@@ -83,7 +88,11 @@ export class ResumeWriter {
   }
 
   /** Torrents with a write pending or running (for tests and stats). */
-  get pending(): number { return this.entries.size; }
+  get pending(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (busy(e)) n++;
+    return n;
+  }
 
   /** The torrent's state changed: write it within `intervalMs` of its previous write. Ignored once closing. */
   markDirty(hex: string): void {
@@ -101,7 +110,8 @@ export class ResumeWriter {
   async flush(hex?: string): Promise<void> {
     if (this.closed) throw new BtError('ABORTED', 'resume writer closed');
     if (hex === undefined) {
-      const results = await Promise.allSettled([...this.entries.keys()].map((h) => this.flushOne(h)));
+      const busyOnes = [...this.entries].filter(([, e]) => busy(e)).map(([h]) => h);
+      const results = await Promise.allSettled(busyOnes.map((h) => this.flushOne(h)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       return;
@@ -210,7 +220,7 @@ export class ResumeWriter {
     if (e.forgotten) return;
     if (e.waiters.length > 0) this.start(hex, e);
     else if (e.dirty && !this.closing) this.schedule(hex, e);
-    else if (!e.hasTimer && !e.dirty && this.entries.get(hex) === e) this.entries.delete(hex);
+    // An idle entry is kept (it remembers when the last write started, for the throttle) until `forget`.
   }
 
   private reportError(hex: string, err: unknown): void {

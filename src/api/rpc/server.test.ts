@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -84,7 +85,7 @@ test('the session id is random per server start', async () => {
 });
 
 test('421 for a Host that is not on the allow-list, whatever else is right', async () => {
-  for (const host of ['evil.example', `evil.example:${server.port}`, 'localhost.evil.example', '127.0.0.2', '[::2]:9091', '']) {
+  for (const host of ['evil.example', `evil.example:${server.port}`, 'localhost.evil.example', '127.0.0.2', '[::2]:9091']) {
     const r = await raw(server.port, { body: '{"method":"session-get"}', headers: { Host: host, [SESSION_ID_HEADER]: sid } });
     assert.equal(r.status, 421, `Host ${JSON.stringify(host)}`);
     assert.equal(r.headers['x-transmission-session-id'], undefined, 'no session id leaks on a 421');
@@ -94,6 +95,12 @@ test('421 for a Host that is not on the allow-list, whatever else is right', asy
     assert.equal(r.status, 200, `Host ${host}`);
   }
   assert.ok(logs.some((l) => l.includes('421')));
+  // No Host header at all (HTTP/1.0 allows that): 421 too.
+  const sock = net.connect(server.port, '127.0.0.1');
+  sock.end(`POST /transmission/rpc HTTP/1.0\r\n${SESSION_ID_HEADER}: ${sid}\r\nContent-Length: 2\r\n\r\n{}`);
+  let reply = '';
+  for await (const chunk of sock) reply += String(chunk);
+  assert.match(reply, /^HTTP\/1\.1 421 /);
 });
 
 test('hostOfHeader strips the port and normalises', () => {
