@@ -10,6 +10,7 @@ import { createCommand, CREATE_USAGE } from './commands/create.js';
 import { infoCommand, INFO_USAGE } from './commands/info.js';
 import { GET_USAGE, runCommand, SEED_USAGE, SHARE_USAGE } from './commands/run.js';
 import { daemonCommand, DAEMON_USAGE } from './commands/daemon.js';
+import { remoteCommand, REMOTE_COMMANDS, REMOTE_USAGE } from './commands/remote.js';
 
 const HELP = `bitpeer: a BitTorrent peer (client, server and tracker in one)
 
@@ -20,6 +21,7 @@ usage:
   ${GET_USAGE}
   ${SHARE_USAGE}
   ${DAEMON_USAGE}
+${REMOTE_USAGE}
 
 common options: --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)
                 --json (one JSON event per line)  --verbose  --state-dir DIR  --no-dht --no-lsd --no-pex
@@ -53,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'get': return await runCommand('get', rest);
       case 'share': return await runCommand('share', rest);
       case 'daemon': return await daemonCommand(rest);
+      case 'add': case 'ls': case 'pause': case 'resume': case 'rm': case 'stats':
+        return await remoteCommand(cmd, rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP);
         return cmd === undefined ? 2 : 0;

@@ -18,8 +18,7 @@ import { SessionApi } from '../api/session-api.js';
 import type { SessionSettings } from '../api/types.js';
 import { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
-import { observeFiles, planStartupCheck, ResumeWriter, StateStore, type ResumeData } from '../state/index.js';
-import { Bitfield } from '../util/bitfield.js';
+import { planStartupCheck, ResumeWriter, snapshotDiskState, StateStore, type ResumeData } from '../state/index.js';
 import { errorMessage } from '../util/errors.js';
 import type { SessionEvent } from '../session/events.js';
 
@@ -112,10 +111,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const savePath = resume?.savePath ?? settings.downloadDir;
       let trusted: number[] = [];
       let recheck: number[] | 'all' = 'all';
+      let spot: number[] = [];
       try {
         const plan = await planStartupCheck(meta, savePath, resume);
         trusted = [...plan.trusted.indexes()];
         recheck = [...new Set([...plan.recheck, ...plan.spotCheck])].sort((a, b) => a - b);
+        spot = plan.spotCheck;
         if (plan.ignoredReason) opts.log(`${meta.name}: resume data not used (${plan.ignoredReason}); checking everything`);
         else opts.log(`${meta.name}: ${trusted.length} pieces trusted from resume data, ${recheck.length} to check, changed files: ${plan.changedFiles.length}`);
       } catch (e) {
@@ -139,6 +140,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
             if (m) t.addPeer(m[1]!, Number(m[2]), 'resume');
           }
         },
+      }).then(async (t) => {
+        // RELIABILITY rule 9: a failed spot check means the resume data cannot be trusted: hash everything.
+        if (spot.some((i) => !t.picker.have(i))) {
+          opts.log(`${meta.name}: a spot-checked piece failed; re-checking all data`);
+          await t.verify();
+        }
       }).catch((e: unknown) => opts.log(`${meta.name}: could not be restored: ${errorMessage(e)}`));
       void writer.flush(meta.infoHashHex).catch(() => {});
     }
@@ -152,6 +159,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     rpc = await startRpcServer(api, {
       host: opts.rpcHost ?? '127.0.0.1', port: settings.rpcPort, log: (m) => opts.log(`rpc: ${m}`),
+      maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
       ...(opts.rpcAuth ? { auth: opts.rpcAuth } : {}),
     });
     opts.log(`daemon running: peer port ${s.port}, RPC http://${opts.rpcHost ?? '127.0.0.1'}:${rpc.port}/transmission/rpc, state ${opts.stateDir}, ${s.torrents.size} torrent(s)`);
@@ -179,10 +187,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
 /** The torrent's resume data now. Pieces are taken BEFORE the storage flush, so only durable pieces are listed. */
 async function snapshot(t: Torrent): Promise<ResumeData> {
-  const pieces = new Bitfield(t.meta.pieceCount);
-  for (let i = 0; i < t.meta.pieceCount; i++) if (t.picker.have(i)) pieces.set(i);
-  if (t.state !== 'stopped') await t.storage.flush?.();
-  const files = await observeFiles(t.meta, t.savePath).catch(() => t.meta.files.map(() => null));
+  // Order matters (docs/design/persistence.md): file stamps first, then the piece list, then the flush. A piece
+  // written after the stamps makes its file look changed at the next start, so it is re-hashed, never lost; a piece
+  // in the list was written before the flush, so it is durable.
+  const { pieces, files } = await snapshotDiskState(t.meta, t.savePath, () => t.picker.haveBitfield(),
+    async () => { if (t.state !== 'stopped') await t.storage.flush?.(); }).catch(async () => ({
+    pieces: t.picker.haveBitfield().clone(), files: t.meta.files.map(() => null),
+  }));
   return {
     version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: t.userPaused, queuePosition: t.queuePosition,
     addedAt: t.addedAt * 1000, ...(t.completedAt || t.restoredCompletedAt ? { completedAt: t.completedAt ?? t.restoredCompletedAt } : {}),

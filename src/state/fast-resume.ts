@@ -89,6 +89,22 @@ export async function observeFiles(meta: Pick<Metainfo, 'files'>, savePath: stri
   return out;
 }
 
+/**
+ * The `pieces` and `files` of a resume snapshot, taken in the order that makes them safe to trust later:
+ * 1. observe the files (before the bitfield: a piece written after this point changes its file's stamp, so after a
+ *    crash that file is "changed" and the piece is rechecked rather than lost);
+ * 2. copy the set of pieces whose writes have completed (`written()`: verified AND written, never more);
+ * 3. `flush()` the storage (fdatasync), so every piece in that set is durable before the resume file names it.
+ * @throws whatever `observeFiles` or `flush` throw (then nothing should be saved).
+ */
+export async function snapshotDiskState(meta: Pick<Metainfo, 'files'>, savePath: string, written: () => Bitfield,
+  flush: () => Promise<void>): Promise<{ pieces: Bitfield; files: Array<FileStamp | null> }> {
+  const files = await observeFiles(meta, savePath);
+  const pieces = written().clone();
+  await flush();
+  return { pieces, files };
+}
+
 /** True when two observations of a file are the same (both missing counts as the same). */
 export function sameStamp(a: FileStamp | null | undefined, b: FileStamp | null | undefined): boolean {
   if (!a || !b) return !a && !b;
@@ -168,7 +184,8 @@ function pickSpotChecks(trusted: Bitfield, opts: PlanOptions): number[] {
   const all = [...trusted.indexes()];
   const picked: number[] = [];
   for (let j = 0; j < want; j++) {
-    const k = j + Math.min(all.length - 1 - j, Math.max(0, Math.floor(random() * (all.length - j))));
+    const r = Math.floor(random() * (all.length - j));
+    const k = j + (Number.isFinite(r) ? Math.min(all.length - 1 - j, Math.max(0, r)) : 0);
     const t = all[k]!;
     all[k] = all[j]!;
     all[j] = t;

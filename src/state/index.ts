@@ -13,5 +13,5 @@ export { StateStore, MAX_SETTINGS_SIZE } from './state-store.js';
 export type { StateStoreOptions } from './state-store.js';
 export { ResumeWriter, DEFAULT_RESUME_INTERVAL_MS } from './resume-writer.js';
 export type { ResumeWriterOptions, WriterTimers } from './resume-writer.js';
-export { planStartupCheck, observeFiles, sameStamp } from './fast-resume.js';
+export { planStartupCheck, observeFiles, snapshotDiskState, sameStamp } from './fast-resume.js';
 export type { StartupPlan, PlanOptions, ResumeMeta } from './fast-resume.js';

@@ -90,14 +90,14 @@ test('processes racing for a stale lock: exactly one wins, the others name it', 
   // A takeover mutex left by a process that died while taking over must not block anyone.
   fs.writeFileSync(path.join(dir, 'lock.takeover'), `${await deadPid()}\n2222222222222222\n`);
   const moduleUrl = new URL('./state-store.js', import.meta.url).href;
-  const startAt = Date.now() + 400;
+  const startAt = Date.now() + 600;
   const script = `
     import { StateStore } from ${JSON.stringify(moduleUrl)};
     while (Date.now() < ${startAt}) await new Promise((r) => setTimeout(r, 1));
     try {
       const s = await StateStore.open(process.env.DIR);
       process.stdout.write('won ' + process.pid + '\\n');
-      await new Promise((r) => setTimeout(r, 700));
+      await new Promise((r) => setTimeout(r, 1500));
       await s.close();
     } catch (e) {
       process.stdout.write('refused ' + e.code + ' ' + e.message + '\\n');

@@ -73,13 +73,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A small file's text, or null when it does not exist. Unreadable files throw (never guessed to be stale). */
 async function readText(file: string): Promise<string | null> {
-  try {
-    const buf = await readFileCapped(file, 4096);
-    return buf === null ? null : buf.toString('utf8');
-  } catch {
-    return ''; // unreadable or oversized: treated as garbage (stale)
-  }
+  const buf = await readFileCapped(file, 4096);
+  return buf === null ? null : buf.toString('utf8');
 }
 
 async function writeNew(file: string, content: string): Promise<void> {
