@@ -10,7 +10,7 @@ import { createCommand, CREATE_USAGE } from './commands/create.js';
 import { infoCommand, INFO_USAGE } from './commands/info.js';
 import { GET_USAGE, runCommand, SEED_USAGE, SHARE_USAGE } from './commands/run.js';
 import { daemonCommand, DAEMON_USAGE } from './commands/daemon.js';
-import { remoteCommand, REMOTE_COMMANDS, REMOTE_USAGE } from './commands/remote.js';
+import { remoteCommand, REMOTE_USAGE } from './commands/remote.js';
 
 const HELP = `bitpeer: a BitTorrent peer (client, server and tracker in one)
 
@@ -21,7 +21,7 @@ usage:
   ${GET_USAGE}
   ${SHARE_USAGE}
   ${DAEMON_USAGE}
-${REMOTE_USAGE}
+${Object.values(REMOTE_USAGE).map((u) => `  ${u}`).join("\n")}
 
 common options: --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)
                 --json (one JSON event per line)  --verbose  --state-dir DIR  --no-dht --no-lsd --no-pex
