@@ -68,7 +68,7 @@ export interface RechokeResult {
 
 /** Decides, round after round, which peers are unchoked. Keeps a little memory between rounds. */
 export class Choker {
-  private readonly slots: number;
+  private slots: number;
   private readonly optimisticEvery: number;
   private readonly seedSlotRounds: number;
   private readonly newPeerWindow: number;
@@ -88,6 +88,11 @@ export class Choker {
     this.newPeerWindow = opts.newPeerWindow ?? 60_000;
     this.rng = opts.rng;
   }
+  /** Change the number of regular upload slots (the session shares a global budget among torrents). */
+  setSlots(n: number): void {
+    this.slots = Math.max(0, Math.floor(n));
+  }
+
 
   /** One choking round. Returns only the changes to make, plus the optimistic holder. */
   rechoke(peers: ChokePeer[], mode: 'leech' | 'seed', now: number): RechokeResult {

@@ -208,6 +208,7 @@ export class Session {
       onYourIp: (ip) => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); },
       isSelf: (host, port) => port === this.port && this.ownAddresses.has(host),
       ...(this.services?.lsd ? { lsd: { add: (h: string) => this.services?.lsd?.addTorrent(h), remove: (h: string) => this.services?.lsd?.removeTorrent(h) } } : {}),
+      uploadSlotShare: () => this.uploadSlotShare(),
       onPieceDone: (i) => { const t = this.torrents.get(meta.infoHashHex); if (t) this.onPieceDone?.(t, i); },
       setTrackerSelf: (seed) => this.services?.swarms.setSelf(meta.infoHashHex, seed === null ? null : { port: this.port, peerId: this.peerId, seed }),
       ...(this.opts.trackers !== false && this.services && (meta.announce || meta.announceList.length > 0)
@@ -275,6 +276,21 @@ export class Session {
       } while (this.queueAgain);
     })().finally(() => { this.queueRunning = undefined; });
     return this.queueRunning;
+  }
+
+  /**
+   * Upload slots are shared fairly across torrents: a global budget (`globalUploadSlots`, default 16) divided among
+   * the torrents that have interested peers, at least 2 and at most 8 each (one more optimistic slot each in leech
+   * mode, from the choker).
+   */
+  uploadSlotShare(): number {
+    let active = 0;
+    for (const t of this.torrents.values()) {
+      if (t.state !== 'downloading' && t.state !== 'seeding') continue;
+      for (const p of t.peers.connected.values()) { if (p.peerInterested) { active++; break; } }
+    }
+    if (this.opts.uploadSlots !== undefined) return this.opts.uploadSlots;
+    return Math.max(2, Math.min(8, Math.floor(16 / Math.max(1, active))));
   }
 
   torrentById(id: number | string): Torrent | undefined {

@@ -44,6 +44,8 @@ export interface TorrentOptions {
   canOpen: () => boolean;
   peerLimits?: Partial<PeerLimits>;
   uploadSlots?: number;
+  /** This torrent's fair share of the session's upload slots, asked at every rechoke (overrides uploadSlots). */
+  uploadSlotShare?: () => number;
   /** Skip the start-up check (the data is known to be absent, e.g. a fresh download folder). */
   skipCheck?: boolean;
   /** The session's global rate-limit buckets; this torrent's own buckets hang below them. */
@@ -593,11 +595,12 @@ export class Torrent {
   private rechokeIfSlotFree(): void {
     let unchoked = 0;
     for (const p of this.peers.connected.values()) if (!p.amChoking) unchoked++;
-    if (unchoked < (this.opts.uploadSlots ?? 4) + 1) this.rechoke(this.opts.now());
+    if (unchoked < (this.opts.uploadSlotShare?.() ?? this.opts.uploadSlots ?? 4) + 1) this.rechoke(this.opts.now());
   }
 
   private rechoke(now: number): void {
     this.lastRechokeAt = now;
+    if (this.opts.uploadSlotShare) this.choker.setSlots(this.opts.uploadSlotShare());
     this.rechokeSoonFlag = false;
     const peers = [...this.peers.connected.values()];
     const decision = this.choker.rechoke(peers.map((p) => ({
