@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Runs bitpeer's test tiers with Node's built-in test runner, on the compiled output in dist/.
 //
-//   node scripts/run-tests.js [all|unit|loopback|interop|lan]...
+//   node scripts/run-tests.js [all|unit|loopback|interop|lan|persist]...
 //
 // Tiers (see docs/testing.md):
 //   unit      dist/src/**/*.test.js  pure modules, property tests; no network
 //   loopback  dist/test/loopback/*.test.js  whole sessions on 127.0.0.1
 //   interop   dist/test/interop/*.test.js   against real libtorrent / mktorrent
 //   lan       dist/test/lan/*.test.js       six hosts in network namespaces on a private bridge (root; else skipped)
+//   persist   dist/test/persist/*.test.js   real daemons: crashes, restarts, changed files, disk faults, RPC
 //
 // The network rule: networked tiers must only ever reach loopback. When we are root and `unshare` works, those tiers
 // run inside a fresh network namespace that has nothing but `lo`, so a bug cannot send a packet anywhere else.
@@ -36,6 +37,7 @@ const tiers = {
   loopback: { files: () => find(join(dist, 'test', 'loopback'), (n) => n.endsWith('.test.js')), networked: true },
   interop: { files: () => find(join(dist, 'test', 'interop'), (n) => n.endsWith('.test.js')), networked: true },
   lan: { files: () => find(join(dist, 'test', 'lan'), (n) => n.endsWith('.test.js')), networked: true },
+  persist: { files: () => find(join(dist, 'test', 'persist'), (n) => n.endsWith('.test.js')), networked: true },
 };
 
 function canUnshare() {

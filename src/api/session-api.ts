@@ -219,9 +219,11 @@ export function describe(t: Torrent): TorrentInfo {
     uploadedEver: t.uploaded, downloadedEver: t.downloaded, addedDate: t.addedAt,
     doneDate: t.completedAt ? Math.floor(t.completedAt / 1000) : 0, savePath: t.savePath,
     pieceCount: m.pieceCount, pieceSize: m.pieceLength,
-    eta: wantedLeft === 0 ? 0 : rate > 1 ? Math.round(wantedLeft / rate) : -1,
+    // Transmission: -1 = not available (done, or not downloading), -2 = unknown.
+    eta: wantedLeft === 0 ? -1 : rate > 1 ? Math.round(wantedLeft / rate) : -2,
     queuePosition: t.queuePosition, uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate,
     files, peers, trackers, recheckProgress: t.state === 'checking' ? t.checkProgress : 0,
+    pieces: Buffer.from(t.picker.haveBitfield().bytes).toString('base64'),
     magnetLink: buildMagnet({ infoHash: t.infoHash, name: m.name, trackers: tiers.flat() }),
     comment: m.comment ?? '', creator: m.createdBy ?? '', dateCreated: m.creationDate ?? 0, isPrivate: m.private,
   };

@@ -12,7 +12,7 @@
  *
  * Stop (SIGINT/SIGTERM): resume data flushed, `stopped` announced, lock released.
  */
-import { parseTorrent, type Metainfo } from '../metainfo/index.js';
+import { parseTorrent, pieceSize, type Metainfo } from '../metainfo/index.js';
 import { startRpcServer, type RpcServer } from '../api/rpc/server.js';
 import { SessionApi } from '../api/session-api.js';
 import type { SessionSettings } from '../api/types.js';
@@ -141,6 +141,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           }
         },
       }).then(async (t) => {
+        // After a crash the saved totals lag: pieces written after the last save are found again by re-hashing
+        // (their files changed). They were downloaded by us, so they count toward downloadedEver.
+        if (resume) {
+          let recovered = 0;
+          let savedHave = 0;
+          for (let i = 0; i < meta.pieceCount; i++) {
+            if (resume.pieces.has(i)) savedHave += pieceSize(meta, i);
+            else if (t.picker.have(i)) recovered += pieceSize(meta, i);
+          }
+          // The saved counter already includes blocks of pieces that were incomplete at the save: don't count twice.
+          recovered = Math.max(0, recovered - Math.max(0, resume.downloaded - savedHave));
+          if (recovered > 0) {
+            t.downloaded += recovered;
+            opts.log(`${meta.name}: ${recovered} bytes written after the last resume save were found on disk and kept`);
+          }
+        }
         // RELIABILITY rule 9: a failed spot check means the resume data cannot be trusted: hash everything.
         if (spot.some((i) => !t.picker.have(i))) {
           opts.log(`${meta.name}: a spot-checked piece failed; re-checking all data`);

@@ -236,6 +236,12 @@ export class Session {
       throw err;
     }
     await this.updateQueue();
+    if (torrent.state === 'error' && !opts.keepOnError) {
+      const reason = torrent.errorReason ?? 'torrent failed';
+      this.torrents.delete(meta.infoHashHex);
+      await torrent.close().catch(() => {});
+      throw new BtError('IO', reason);
+    }
     return torrent;
   }
 
@@ -268,7 +274,10 @@ export class Session {
           const room = seeding ? seeds < this.maxActiveSeeds : downloads < this.maxActiveDownloads;
           if (room) {
             if (seeding) seeds++; else downloads++;
-            if (t.state === 'queued' || t.state === 'paused') await t.resume();
+            if (t.state === 'queued' || t.state === 'paused') {
+              // One torrent's failure (e.g. its folder is read-only) puts it in error; the others go on.
+              try { await t.resume(); } catch (err) { t.markError(err); }
+            }
           } else if (t.state === 'downloading' || t.state === 'seeding') {
             await t.pause('queued');
           }

@@ -301,6 +301,7 @@ export class Torrent {
     this.requests = this.newRequests();
     this.uploads.clearCache();
     await this.check({ recheck: 'all' });
+    if (!this.done) this.completedAt = undefined; // a piece was lost: completing again is a new completion
     if ((this.state as TorrentState) === 'stopped') return;
     if (before === 'paused' || before === 'queued' || this.pauseRequested) { this.pauseRequested = false; this.setState(before === 'queued' ? 'queued' : 'paused'); return; }
     await this.goLive();

@@ -119,6 +119,27 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
+/**
+ * 413 with a JSON reply (like every other RPC answer). The rest of the request is read and dropped before the
+ * connection closes (a lingering close, bounded to 64 MiB and 3 s): closing with unread bytes would make the kernel
+ * reset the connection, and the client would never see the reply.
+ */
+function tooLarge(req: http.IncomingMessage, res: http.ServerResponse, maxBody: number): void {
+  const body = JSON.stringify({ result: `request body too large (at most ${maxBody} bytes)`, arguments: {} });
+  res.writeHead(413, { 'Content-Type': 'application/json; charset=UTF-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  let done = false;
+  const finish = (): void => { if (done) return; done = true; clearTimeout(timer); res.end(body); };
+  const timer = setTimeout(() => { finish(); }, 3000);
+  timer.unref();
+  let size = 0;
+  req.on('data', (chunk: Buffer) => { size += chunk.length; if (size > 64 * 1024 * 1024) finish(); });
+  req.once('end', finish);
+  req.once('error', finish);
+  req.once('close', finish);
+  req.resume();
+  if (req.complete) finish();
+}
+
 /** Discards an unread request body (at most `max` bytes, then the socket is dropped) so keep-alive stays usable. */
 function discardBody(req: http.IncomingMessage, max: number): void {
   let size = 0;
@@ -242,8 +263,7 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
     }
     const declared = req.headers['content-length'];
     if (declared !== undefined && !(Number(declared) <= maxBody)) {
-      res.setHeader('Connection', 'close');
-      deny(req, res, 413, `Payload Too Large (at most ${maxBody} bytes)`);
+      tooLarge(req, res, maxBody);
       return;
     }
     if (expectContinue) res.writeContinue();
@@ -251,11 +271,7 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
     try {
       body = await readBody(req, maxBody);
     } catch (err) {
-      if (err instanceof BodyTooLarge && !res.headersSent) {
-        res.setHeader('Connection', 'close');
-        res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(`413: Payload Too Large (at most ${maxBody} bytes)\n`);
-      }
+      if (err instanceof BodyTooLarge && !res.headersSent) tooLarge(req, res, maxBody);
       return;
     }
     let parsed: unknown;
