@@ -7,6 +7,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { buildMagnet, parseTorrent, pieceSize, resolveInside } from '../metainfo/index.js';
+import { resolveMagnet } from '../session/magnet-resolve.js';
 import type { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { BtError } from '../util/errors.js';
@@ -72,13 +73,17 @@ export class SessionApi implements BitpeerApi {
 
   async add(source: AddSource, opts: AddOptions = {}): Promise<AddResult> {
     let bytes: Buffer;
+    let magnetPeers: Array<{ host: string; port: number }> = [];
     if (source.torrentFile) bytes = source.torrentFile;
     else if (source.path) {
       bytes = await readFile(source.path).catch((e: NodeJS.ErrnoException) => {
         throw new BtError(e.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot read ${source.path}: ${e.code ?? String(e)}`);
       });
     } else if (source.magnet) {
-      throw new BtError('USAGE', 'magnet links need the metadata exchange (BEP 9), which bitpeer does not support yet: add the .torrent file');
+      // BEP 9: the info dictionary comes from peers (x.pe and the link's trackers); bounded by a timeout.
+      const resolved = await resolveMagnet(this.session, source.magnet, { timeoutMs: 60_000 });
+      bytes = resolved.torrent;
+      magnetPeers = resolved.peers;
     } else {
       throw new BtError('USAGE', 'nothing to add: give a .torrent file, its contents, or a magnet link');
     }
@@ -86,7 +91,7 @@ export class SessionApi implements BitpeerApi {
     const existing = this.session.torrents.get(meta.infoHashHex);
     if (existing) return { id: existing.id, name: existing.meta.name, infoHash: existing.infoHashHex, duplicate: true };
     const savePath = opts.downloadDir ?? this.settings.downloadDir;
-    const t = await this.session.addTorrent(meta, { savePath, paused: opts.paused ?? false, keepOnError: true });
+    const t = await this.session.addTorrent(meta, { savePath, paused: opts.paused ?? false, keepOnError: true, peers: magnetPeers });
     await this.hooks.onAdded?.(t, bytes);
     return { id: t.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
   }

@@ -11,17 +11,27 @@
  *   PexState decides); inbound messages are rate limited, capped, and every added address becomes a candidate
  *   with source `pex`. Garbage is ignored and counted, never fatal: PEX is advisory.
  * - BEP 27: a private torrent never uses PEX.
+ * - BEP 9 (ut_metadata), serving side: when the host has the info dictionary we advertise `ut_metadata` and
+ *   `metadata_size` (private torrents too, as libtorrent does: the peer already knows the info-hash) and answer each
+ *   request with the 16 KiB piece, or a reject when it is out of range or we have no metadata. Requests wait in a
+ *   per-peer queue of at most {@link MAX_METADATA_QUEUE}; more are ignored. The queue drains while the socket's
+ *   write buffer is under {@link METADATA_WRITE_LIMIT}, and on every tick.
  *
  * Invariant: every peer in PexState's connected set is a live connection of this torrent, keyed by its listen address.
  */
 import { PexState } from '../discovery/pex.js';
 import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
+import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
 import type { Peer } from './peer.js';
 
 export const CLIENT_NAME = 'bitpeer 0.1.0';
 /** Our incoming request queue cap, advertised as `reqq` (uploads.ts enforces it). */
 export const OUR_REQQ = 2000;
+/** Most ut_metadata requests queued per peer (Transmission's limit); more are ignored. */
+export const MAX_METADATA_QUEUE = 64;
+/** Metadata pieces are written only while the peer's write buffer holds less than this. */
+export const METADATA_WRITE_LIMIT = 256 * 1024;
 
 export interface ExtensionHost {
   readonly pexEnabled: boolean;
@@ -30,13 +40,20 @@ export interface ExtensionHost {
   addPeer(host: string, port: number, source: 'pex'): void;
   /** Our address as a remote peer sees it (BEP 10 `yourip`). */
   onYourIp(ip: string): void;
+  /** The raw info dictionary (BEP 9 metadata), or undefined while it is unknown (a magnet link). */
+  metadata(): Buffer | undefined;
   log(msg: string): void;
 }
 
 export class Extensions {
   readonly pex = new PexState();
   /** Counters of ignored input, for diagnostics and tests. */
-  readonly stats = { badHandshakes: 0, badPex: 0, pexRateLimited: 0, pexPeersLearned: 0 };
+  readonly stats = {
+    badHandshakes: 0, badPex: 0, pexRateLimited: 0, pexPeersLearned: 0,
+    metadataServed: 0, metadataRejected: 0, metadataDropped: 0, badMetadata: 0,
+  };
+  /** Pending ut_metadata requests per peer (piece indexes, oldest first). */
+  private readonly metadataQueues = new Map<Peer, number[]>();
 
   constructor(private readonly host: ExtensionHost) {}
 
@@ -48,21 +65,26 @@ export class Extensions {
     if (!peer.extended) return;
     const m: Record<string, number> = {};
     if (this.host.pexEnabled) m['ut_pex'] = LOCAL_EXTENSION_IDS.ut_pex;
+    const metadataSize = this.host.metadata()?.length;
+    if (isValidMetadataSize(metadataSize)) m['ut_metadata'] = LOCAL_EXTENSION_IDS.ut_metadata;
     const yourip = compactAddr(peer.conn.remoteAddress, 1)?.subarray(0, -2);
     peer.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
       m, p: this.host.listenPort() || undefined, v: CLIENT_NAME, reqq: OUR_REQQ, ...(yourip ? { yourip } : {}),
+      ...(isValidMetadataSize(metadataSize) ? { metadataSize } : {}),
     }) });
   }
 
   onPeerClosed(peer: Peer): void {
     if (peer.pexKey) this.pex.removeConnected(peer.pexKey);
     this.pex.peerGone(remoteKey(peer));
+    this.metadataQueues.delete(peer);
   }
 
   /** An extended message (BEP 10 id 20). Never throws for bad payloads of optional extensions. */
   onExtended(peer: Peer, id: number, payload: Buffer): void {
     if (id === 0) { this.onHandshake(peer, payload); return; }
     if (id === LOCAL_EXTENSION_IDS.ut_pex && this.host.pexEnabled) { this.onPex(peer, payload); return; }
+    if (id === LOCAL_EXTENSION_IDS.ut_metadata) { this.onMetadata(peer, payload); return; }
     // Unknown or disabled extension: ignore (BEP 10).
   }
 
@@ -102,6 +124,40 @@ export class Extensions {
     }
   }
 
+  /** A ut_metadata message: requests are queued (capped) and served; anything else a peer sends us is ignored. */
+  private onMetadata(peer: Peer, payload: Buffer): void {
+    let msg;
+    try { msg = decodeUtMetadata(payload); } catch (e) {
+      this.stats.badMetadata++;
+      this.host.log(`ignored ut_metadata from ${peer.key}: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    if (msg.type !== 'request') return; // we never request metadata through a torrent's peers (yet)
+    let queue = this.metadataQueues.get(peer);
+    if (!queue) { queue = []; this.metadataQueues.set(peer, queue); }
+    if (queue.length >= MAX_METADATA_QUEUE) { this.stats.metadataDropped++; return; }
+    queue.push(msg.piece);
+    this.serveMetadata(peer, queue);
+  }
+
+  /** Answers queued requests while the peer's write buffer has room. */
+  private serveMetadata(peer: Peer, queue: number[]): void {
+    const theirId = peer.extIds?.get('ut_metadata') ?? 0;
+    if (theirId <= 0 || peer.conn.closed) { queue.length = 0; return; }
+    const md = this.host.metadata();
+    while (queue.length > 0 && peer.conn.writableLength < METADATA_WRITE_LIMIT) {
+      const piece = queue.shift()!;
+      if (!md || !isValidMetadataSize(md.length) || piece >= metadataPieceCount(md.length)) {
+        this.stats.metadataRejected++;
+        peer.conn.send({ type: 'extended', id: theirId, payload: encodeUtMetadata({ type: 'reject', piece }) });
+        continue;
+      }
+      const data = md.subarray(piece * METADATA_PIECE_SIZE, (piece + 1) * METADATA_PIECE_SIZE);
+      this.stats.metadataServed++;
+      peer.conn.send({ type: 'extended', id: theirId, payload: encodeUtMetadata({ type: 'data', piece, totalSize: md.length, data }) });
+    }
+  }
+
   private sendPex(peer: Peer, now: number): void {
     const theirId = peer.extIds?.get('ut_pex') ?? 0;
     if (theirId <= 0 || peer.conn.closed) return;
@@ -109,8 +165,12 @@ export class Extensions {
     if (msg) peer.conn.send({ type: 'extended', id: theirId, payload: msg });
   }
 
-  /** Once a second: PEX messages that are due. */
+  /** Once a second: queued metadata pieces, and PEX messages that are due. */
   tick(peers: Iterable<Peer>, now: number): void {
+    for (const [peer, queue] of this.metadataQueues) {
+      this.serveMetadata(peer, queue);
+      if (queue.length === 0) this.metadataQueues.delete(peer);
+    }
     if (!this.host.pexEnabled) return;
     for (const p of peers) this.sendPex(p, now);
   }

@@ -157,6 +157,7 @@ export class Torrent {
       now: opts.now,
       addPeer: (h, p, src) => this.addPeer(h, p, src),
       onYourIp: (ip) => opts.onYourIp?.(ip),
+      metadata: () => opts.meta.infoBytes,
       log: opts.log,
     });
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: opts.now, ...(opts.uploadParent ? { parent: opts.uploadParent } : {}) });

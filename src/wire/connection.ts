@@ -40,7 +40,8 @@ export class PeerConnection {
 
   constructor(
     readonly socket: Socket,
-    geometry: WireGeometry,
+    /** null while the torrent's geometry is unknown (metadata fetch): framing and caps are still checked. */
+    geometry: WireGeometry | null,
     private readonly handler: ConnectionHandler,
     private readonly now: () => number,
     leftover?: Buffer,

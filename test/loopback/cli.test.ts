@@ -91,5 +91,14 @@ test('create, info, seed and get through the CLI with --json events', { timeout:
   for (const ev of ['added', 'progress', 'peer-connect', 'complete', 'peer-totals']) assert.ok(names.has(ev), `event ${ev} printed`);
   assert.ok(get.events.some((e) => e.event === 'added' && e['infoHash'] === c.infoHash));
   assert.deepEqual(await compareTrees(join(dir, 'share'), join(dir, 'out', 'share')), []);
+
+  // The same download from a magnet link: the metadata comes from the seed (BEP 9), then the data.
+  const magnet = `magnet:?xt=urn:btih:${c.infoHash}&dn=share&x.pe=127.0.0.1:${String(listening['port'])}`;
+  const mget = scope.bitpeer(['get', magnet, '-o', join(dir, 'out-magnet'), '--port', '0', '--bind', '127.0.0.1',
+    '--no-lsd', '--no-tracker', '--json']);
+  const mexit = await mget.exited(60_000);
+  assert.equal(mexit.code, 0, mget.describe());
+  assert.ok(mget.events.some((e) => e.event === 'added' && e['infoHash'] === c.infoHash));
+  assert.deepEqual(await compareTrees(join(dir, 'share'), join(dir, 'out-magnet', 'share')), []);
   await seed.stop();
 });

@@ -8,7 +8,8 @@
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { buildMagnet, type Metainfo } from '../../metainfo/index.js';
+import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.js';
+import { resolveMagnet } from '../../session/magnet-resolve.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { Session } from '../../session/session.js';
 import type { Torrent } from '../../session/torrent.js';
@@ -20,7 +21,7 @@ import { Reporter } from '../output.js';
 import { loadTorrentFile } from '../torrent-file.js';
 
 export const SEED_USAGE = 'bitpeer seed <file.torrent> <data-path> [--port N] [--peer HOST:PORT]... [--json]';
-export const GET_USAGE = 'bitpeer get <file.torrent> [-o DIR] [--port N] [--peer HOST:PORT]... [--seed] [--json]';
+export const GET_USAGE = 'bitpeer get <file.torrent|magnet> [-o DIR] [--port N] [--peer HOST:PORT]... [--seed] [--json]';
 export const SHARE_USAGE = 'bitpeer share <path> [-o out.torrent] [--port N] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--json]';
 
 const DEFAULT_PORT = 6881;
@@ -105,7 +106,15 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       reporter.info(`torrent: ${out}`, { torrent: out, infoHash: meta.infoHashHex, announce });
       reporter.info(`magnet: ${buildMagnet({ infoHash: meta.infoHash, name: meta.name, trackers: announce })}`);
     } else {
-      meta = (await loadTorrentFile(positionals[0]!)).meta;
+      if (positionals[0]!.startsWith('magnet:')) {
+        if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
+        reporter.info('fetching the torrent metadata from peers (BEP 9)...');
+        const resolved = await resolveMagnet(session, positionals[0]!, { peers, log: (m) => reporter.debug(m) });
+        meta = parseTorrent(resolved.torrent);
+        for (const p of resolved.peers) if (!peers.some((q) => q.host === p.host && q.port === p.port)) peers.push(p);
+      } else {
+        meta = (await loadTorrentFile(positionals[0]!)).meta;
+      }
       if (mode === 'seed') {
         savePath = await resolveSavePath(meta, positionals[1]!);
       } else {

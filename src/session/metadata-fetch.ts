@@ -1,0 +1,394 @@
+/**
+ * BEP 9 (ut_metadata), fetching side: get a torrent's info dictionary from peers when all we have is its info-hash
+ * (a magnet link, BEP 9/53).
+ *
+ * - Dials at most `maxPeers` of the given peers at a time over TCP, sends the BitTorrent handshake with the BEP 10
+ *   extension bit and our extended handshake (`m: { ut_metadata }`), and waits for theirs: it must name a ut_metadata
+ *   id and a `metadata_size` of 1..16 MiB.
+ * - Peers are grouped by the size they advertise (a liar cannot spoil the pieces of honest peers that disagree with
+ *   it). Each ready peer has at most {@link PER_PEER_REQUESTS} pieces in flight; pieces are spread across peers, a
+ *   piece unanswered after {@link REQUEST_TIMEOUT_MS} is asked of someone else, a reject backs that peer off.
+ * - A complete assembly is checked: SHA-1 of the bytes == info-hash. On a mismatch its pieces are dropped; if one
+ *   peer sent them all it is banned, otherwise the group switches to "exclusive" mode, where a single peer at a time
+ *   provides every piece, so the next failure names the liar.
+ * - Everything else a peer sends (bitfield, have, piece...) is ignored: the wire decoder runs without a geometry.
+ * - A peer that rejects 4 requests in a row is dropped, so it does not hold a slot.
+ * - A peer that fails (closed, bad handshake, no metadata yet) is retried up to {@link MAX_ATTEMPTS} times with a
+ *   back-off, unless it is banned or serves another torrent.
+ *
+ * Invariant: when the promise settles every socket it opened is destroyed and every timer cleared; only verified
+ * bytes are ever resolved.
+ */
+import { createHash } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { BtError, errorMessage } from '../util/errors.js';
+import { encodeHandshake, hasReserved, ReservedBit, type Message } from '../wire/codec/index.js';
+import { PeerConnection, readHandshake } from '../wire/connection.js';
+import { decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
+import {
+  decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, metadataPieceCount, type UtMetadataMessage,
+} from '../wire/ext/ut-metadata.js';
+import { CLIENT_NAME } from './extensions.js';
+
+/** Options of {@link fetchMetadata}. */
+export interface FetchMetadataOptions {
+  /** The 20-byte v1 info-hash; the result's SHA-1 equals it. */
+  infoHash: Buffer;
+  /** Peers to ask (duplicates are dropped). */
+  peers: ReadonlyArray<{ host: string; port: number }>;
+  /** Our 20-byte peer id. */
+  peerId: Buffer;
+  /** Our 8 reserved handshake bytes; the BEP 10 extension bit is added if missing. */
+  reserved: Buffer;
+  /** Our TCP listen port, sent as `p` (0: not sent). */
+  listenPort: number;
+  signal?: AbortSignal;
+  /** Overall bound (default 60 s). */
+  timeoutMs?: number;
+  /** Connections at a time (default 8). */
+  maxPeers?: number;
+  log?(msg: string): void;
+}
+
+/** Pieces in flight per peer. */
+export const PER_PEER_REQUESTS = 4;
+/** A request unanswered this long is given to another peer. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** Bound for TCP connect plus both handshakes. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Connection attempts per peer. */
+export const MAX_ATTEMPTS = 3;
+/** Most distinct peers we keep from the caller's list. */
+const MAX_CANDIDATES = 1000;
+const TICK_MS = 250;
+const KEEPALIVE_MS = 60_000;
+/** Requests from a peer (for our metadata, which we do not have) answered with a reject; more are ignored. */
+const MAX_REJECTS_SENT = 64;
+/** Rejects in a row after which a peer is dropped (and retried later). */
+const MAX_REJECTS = 4;
+
+/** A geometry the decoder never sees: null skips bitfield/index checks (see MessageDecoder). */
+const NO_GEOMETRY = null;
+
+interface Candidate {
+  readonly host: string;
+  readonly port: number;
+  readonly key: string;
+  attempts: number;
+  /** Not dialled again before this time. */
+  notBefore: number;
+  /** Never dialled again (banned, wrong torrent, ourselves). */
+  dead: boolean;
+  active: boolean;
+}
+
+interface Assembly {
+  readonly size: number;
+  readonly pieces: Array<Buffer | undefined>;
+  readonly from: Array<FetchPeer | undefined>;
+  /** After a failure with several contributors: one peer at a time provides every piece. */
+  exclusive: boolean;
+  owner: FetchPeer | undefined;
+  /** Pieces present. */
+  received: number;
+}
+
+interface FetchPeer {
+  readonly cand: Candidate;
+  conn: PeerConnection | undefined;
+  theirId: number;
+  assembly: Assembly | undefined;
+  /** piece → time requested. */
+  readonly outstanding: Map<number, number>;
+  backoffUntil: number;
+  backoffMs: number;
+  /** Rejects received since the last data message. */
+  rejects: number;
+  rejectsSent: number;
+  readonly connectedAt: number;
+}
+
+/**
+ * Fetches and verifies a torrent's info dictionary (BEP 9) from the given peers.
+ * @returns the raw info-dict bytes, whose SHA-1 equals `infoHash`.
+ * @throws BtError('TIMEOUT') when no peer delivered within `timeoutMs` (or every peer failed for good),
+ *   BtError('ABORTED') when `signal` fires; RangeError for bad arguments.
+ */
+export function fetchMetadata(opts: FetchMetadataOptions): Promise<Buffer> {
+  if (opts.infoHash.length !== 20) throw new RangeError('infoHash must be 20 bytes');
+  if (opts.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
+  if (opts.reserved.length !== 8) throw new RangeError('reserved must be 8 bytes');
+  return new MetadataFetcher(opts).run();
+}
+
+class MetadataFetcher {
+  private readonly candidates: Candidate[] = [];
+  private readonly peers = new Set<FetchPeer>();
+  private readonly sockets = new Set<Socket>();
+  private readonly assemblies = new Map<number, Assembly>();
+  private readonly reserved: Buffer;
+  private readonly maxPeers: number;
+  private readonly log: (m: string) => void;
+  private done = false;
+  private resolve!: (b: Buffer) => void;
+  private reject!: (e: Error) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private readonly onAbort = (): void => this.finish(new BtError('ABORTED', 'metadata fetch aborted'));
+
+  constructor(private readonly opts: FetchMetadataOptions) {
+    this.reserved = Buffer.from(opts.reserved);
+    this.reserved[ReservedBit.EXTENSION_PROTOCOL.byte]! |= ReservedBit.EXTENSION_PROTOCOL.mask;
+    this.maxPeers = Math.max(1, opts.maxPeers ?? 8);
+    this.log = opts.log ?? ((): void => undefined);
+    const seen = new Set<string>();
+    for (const p of opts.peers) {
+      if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535 || !p.host) continue;
+      const key = p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+      if (seen.has(key) || seen.size >= MAX_CANDIDATES) continue;
+      seen.add(key);
+      this.candidates.push({ host: p.host, port: p.port, key, attempts: 0, notBefore: 0, dead: false, active: false });
+    }
+  }
+
+  run(): Promise<Buffer> {
+    const promise = new Promise<Buffer>((res, rej) => { this.resolve = res; this.reject = rej; });
+    const signal = this.opts.signal;
+    if (signal?.aborted) { this.onAbort(); return promise; }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    const timeoutMs = this.opts.timeoutMs ?? 60_000;
+    this.deadline = setTimeout(() => this.finish(new BtError('TIMEOUT', `no peer delivered the metadata within ${timeoutMs} ms`)), timeoutMs);
+    this.timer = setInterval(() => this.guard(() => this.tick()), TICK_MS);
+    this.guard(() => this.tick());
+    return promise;
+  }
+
+  /** Error boundary for timer and socket callbacks (RELIABILITY.md rule 11). */
+  private guard(fn: () => void): void {
+    try { fn(); } catch (e) { this.finish(e instanceof Error ? e : new Error(String(e))); }
+  }
+
+  private finish(result: Buffer | Error): void {
+    if (this.done) return;
+    this.done = true;
+    clearInterval(this.timer);
+    clearTimeout(this.deadline);
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    for (const p of this.peers) p.conn?.close('metadata fetch finished');
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.peers.clear();
+    if (Buffer.isBuffer(result)) this.resolve(result); else this.reject(result);
+  }
+
+  private tick(): void {
+    if (this.done) return;
+    const now = Date.now();
+    for (const p of this.peers) {
+      if (!p.conn) continue;
+      if (p.theirId === 0 && now - p.connectedAt > HANDSHAKE_TIMEOUT_MS) { p.conn.close('no extended handshake'); continue; }
+      // A peer that sits on a request is dropped (and retried later); its pieces go to others.
+      for (const at of p.outstanding.values()) if (now - at > REQUEST_TIMEOUT_MS) { p.conn.close('metadata request timed out'); break; }
+      if (p.conn.closed) continue;
+      if (now - p.conn.lastSentAt > KEEPALIVE_MS) p.conn.send({ type: 'keepAlive' });
+    }
+    this.schedule(now);
+    let active = 0;
+    for (const c of this.candidates) if (c.active) active++;
+    for (const c of this.candidates) {
+      if (active >= this.maxPeers) break;
+      if (c.active || c.dead || c.attempts >= MAX_ATTEMPTS || c.notBefore > now) continue;
+      active++;
+      this.dial(c);
+    }
+    if (active === 0 && this.candidates.every((c) => c.dead || c.attempts >= MAX_ATTEMPTS)) {
+      this.finish(new BtError('TIMEOUT', `no peer delivered the metadata (${this.candidates.length} tried)`));
+    }
+  }
+
+  private dial(c: Candidate): void {
+    c.active = true;
+    c.attempts++;
+    this.log(`metadata: dialling ${c.key} (attempt ${c.attempts})`);
+    const socket = connect({ host: c.host, port: c.port });
+    this.sockets.add(socket);
+    // Errors also end in 'close', which the owner of the moment handles; this keeps one from ever being unhandled.
+    socket.on('error', () => undefined);
+    const fail = (reason: string, dead = false): void => {
+      socket.destroy();
+      this.sockets.delete(socket);
+      this.candidateDone(c, reason, dead);
+    };
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => fail('connect timed out'));
+    const onConnectError = (e: Error): void => fail(`connect failed: ${errorMessage(e)}`);
+    socket.once('error', onConnectError);
+    socket.once('connect', () => {
+      socket.off('error', onConnectError);
+      socket.removeAllListeners('timeout');
+      socket.setTimeout(0);
+      if (this.done) { socket.destroy(); return; }
+      socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
+        if (this.done) { socket.destroy(); return; }
+        if (!handshake.infoHash.equals(this.opts.infoHash)) { fail('wrong info-hash in handshake', true); return; }
+        if (handshake.peerId.equals(this.opts.peerId)) { fail('connected to ourselves', true); return; }
+        if (!hasReserved(handshake.reserved, ReservedBit.EXTENSION_PROTOCOL)) { fail('no extension protocol (BEP 10)', true); return; }
+        this.sockets.delete(socket);
+        this.guard(() => this.attach(c, socket, rest, hasReserved(handshake.reserved, ReservedBit.FAST)
+          && hasReserved(this.reserved, ReservedBit.FAST)));
+      }, (e: unknown) => fail(`handshake failed: ${errorMessage(e)}`));
+    });
+  }
+
+  private candidateDone(c: Candidate, reason: string, dead: boolean): void {
+    if (!c.active) return;
+    c.active = false;
+    if (dead) c.dead = true;
+    c.notBefore = Date.now() + 1000 * 2 ** c.attempts;
+    this.log(`metadata: ${c.key}: ${reason}`);
+    if (!this.done) queueMicrotask(() => this.guard(() => this.tick()));
+  }
+
+  private attach(c: Candidate, socket: Socket, rest: Buffer, fast: boolean): void {
+    const p: FetchPeer = {
+      cand: c, conn: undefined, theirId: 0, assembly: undefined, outstanding: new Map(), backoffUntil: 0, backoffMs: 0,
+      rejects: 0, rejectsSent: 0, connectedAt: Date.now(),
+    };
+    this.peers.add(p);
+    // Send before constructing the connection: `rest` may already hold their extended handshake.
+    p.conn = new PeerConnection(socket, NO_GEOMETRY, {
+      onMessage: (m) => this.onMessage(p, m),
+      onClose: (reason) => this.onClose(p, reason),
+    }, Date.now);
+    if (fast) p.conn.send({ type: 'haveNone' });
+    p.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
+      m: { ut_metadata: LOCAL_EXTENSION_IDS.ut_metadata }, v: CLIENT_NAME, reqq: 250,
+      ...(this.opts.listenPort > 0 && this.opts.listenPort < 65536 ? { p: this.opts.listenPort } : {}),
+    }) });
+    if (rest.length > 0) p.conn.feed(rest);
+  }
+
+  private onClose(p: FetchPeer, reason: string): void {
+    if (!this.peers.delete(p)) return;
+    const a = p.assembly;
+    if (a?.owner === p) a.owner = undefined;
+    this.candidateDone(p.cand, reason, false);
+  }
+
+  private drop(p: FetchPeer, reason: string, ban = false): void {
+    if (ban) p.cand.dead = true;
+    p.conn?.close(reason);
+  }
+
+  private onMessage(p: FetchPeer, msg: Message): void {
+    if (msg.type !== 'extended') return; // bitfield, have, piece...: irrelevant here
+    if (msg.id === 0) { this.onExtendedHandshake(p, msg.payload); return; }
+    if (msg.id !== LOCAL_EXTENSION_IDS.ut_metadata) return;
+    let m: UtMetadataMessage;
+    try { m = decodeUtMetadata(msg.payload); } catch (e) { this.drop(p, errorMessage(e)); return; }
+    this.onUtMetadata(p, m);
+  }
+
+  private onExtendedHandshake(p: FetchPeer, payload: Buffer): void {
+    const h = decodeExtendedHandshake(payload); // a throw closes the connection (PeerConnection's boundary)
+    const id = h.m['ut_metadata'] ?? 0;
+    if (id <= 0) { this.drop(p, 'peer does not support ut_metadata', true); return; }
+    if (h.metadataSize === undefined) { p.conn?.close('peer has no metadata (yet)'); return; }
+    if (!isValidMetadataSize(h.metadataSize)) { this.drop(p, `bad metadata_size ${h.metadataSize}`, true); return; }
+    if (p.assembly && p.assembly.size !== h.metadataSize) { this.drop(p, 'metadata_size changed', true); return; }
+    p.theirId = id;
+    if (!p.assembly) {
+      let a = this.assemblies.get(h.metadataSize);
+      if (!a) {
+        const n = metadataPieceCount(h.metadataSize);
+        a = { size: h.metadataSize, pieces: new Array<Buffer | undefined>(n), from: new Array<FetchPeer | undefined>(n),
+          exclusive: false, owner: undefined, received: 0 };
+        this.assemblies.set(h.metadataSize, a);
+      }
+      p.assembly = a;
+    }
+    this.schedule(Date.now());
+  }
+
+  private onUtMetadata(p: FetchPeer, m: UtMetadataMessage): void {
+    if (m.type === 'request') {
+      if (p.theirId > 0 && p.rejectsSent++ < MAX_REJECTS_SENT) {
+        p.conn?.send({ type: 'extended', id: p.theirId, payload: encodeUtMetadata({ type: 'reject', piece: m.piece }) });
+      }
+      return;
+    }
+    if (!p.outstanding.delete(m.piece)) return; // not asked of this peer (or timed out): dropped, never used
+    const a = p.assembly!;
+    if (m.type === 'reject') {
+      // A peer that only rejects holds a connection slot for nothing: let another candidate have it.
+      if (++p.rejects >= MAX_REJECTS) { this.drop(p, `${p.rejects} metadata requests rejected`); return; }
+      p.backoffMs = Math.min(60_000, p.backoffMs === 0 ? 2000 : p.backoffMs * 2);
+      p.backoffUntil = Date.now() + p.backoffMs;
+      if (a.owner === p && p.outstanding.size === 0) a.owner = undefined;
+      this.schedule(Date.now());
+      return;
+    }
+    if (m.totalSize !== a.size) { this.drop(p, `total_size ${m.totalSize} != metadata_size ${a.size}`, true); return; }
+    if (a.exclusive && a.owner !== p) return;
+    p.backoffMs = 0;
+    p.rejects = 0;
+    if (a.pieces[m.piece] === undefined) {
+      a.pieces[m.piece] = m.data;
+      a.from[m.piece] = p;
+      a.received++;
+    }
+    if (a.received === a.pieces.length) { this.verify(a); return; }
+    this.schedule(Date.now());
+  }
+
+  private verify(a: Assembly): void {
+    const bytes = Buffer.concat(a.pieces as Buffer[], a.size);
+    if (createHash('sha1').update(bytes).digest().equals(this.opts.infoHash)) { this.finish(bytes); return; }
+    const contributors = new Set(a.from);
+    this.log(`metadata: assembly of ${a.size} bytes failed the info-hash check (${contributors.size} peer(s))`);
+    a.pieces.fill(undefined);
+    a.from.fill(undefined);
+    a.received = 0;
+    for (const p of this.peers) if (p.assembly === a) p.outstanding.clear();
+    if (contributors.size === 1) {
+      const liar = [...contributors][0];
+      if (liar) this.drop(liar, 'sent metadata that fails the info-hash check', true);
+      a.owner = undefined;
+    } else {
+      a.exclusive = true;
+      a.owner = undefined;
+    }
+    this.schedule(Date.now());
+  }
+
+  /** Hands out requests: spread across ready peers, or to the single owner in exclusive mode. */
+  private schedule(now: number): void {
+    if (this.done) return;
+    for (const a of this.assemblies.values()) {
+      const ready = [...this.peers].filter((p) => p.assembly === a && p.theirId > 0 && p.conn && !p.conn.closed);
+      if (a.exclusive) {
+        if (!a.owner || !this.peers.has(a.owner)) {
+          a.owner = ready.find((p) => p.backoffUntil <= now);
+          if (!a.owner) continue;
+          // Pieces from earlier owners are not mixed with the new owner's.
+          for (let i = 0; i < a.pieces.length; i++) if (a.from[i] !== a.owner && a.pieces[i]) { a.pieces[i] = undefined; a.from[i] = undefined; a.received--; }
+        }
+        this.fill(a, a.owner, now, new Set());
+        continue;
+      }
+      const inFlight = new Set<number>();
+      for (const p of ready) for (const piece of p.outstanding.keys()) inFlight.add(piece);
+      for (const p of ready) this.fill(a, p, now, inFlight);
+    }
+  }
+
+  private fill(a: Assembly, p: FetchPeer, now: number, inFlight: Set<number>): void {
+    if (p.backoffUntil > now || !p.conn || p.conn.closed) return;
+    for (let i = 0; i < a.pieces.length && p.outstanding.size < PER_PEER_REQUESTS; i++) {
+      if (a.pieces[i] !== undefined || inFlight.has(i) || p.outstanding.has(i)) continue;
+      p.outstanding.set(i, now);
+      inFlight.add(i);
+      p.conn.send({ type: 'extended', id: p.theirId, payload: encodeUtMetadata({ type: 'request', piece: i }) });
+    }
+  }
+}
