@@ -368,8 +368,11 @@ test('scenario A: tracker hand-off, then LSD after the tracker host quits', { ti
     }
     if (records.length > 0) {
       console.log(`\n# scenario A: bytes received, by host\n${table(records, 6)}`);
+      // The JSON report and event logs stay in os.tmpdir() only for a failure (or BITPEER_LAN_KEEP=1).
+      if (failures.length > 0 || process.env['BITPEER_LAN_KEEP'] === '1') {
       const out = await writeReport('scenario-a', { scenario: 'A', port: PORT, size: FILES_A.reduce((n, f) => n + f.size, 0), hosts: records, failures }, all);
       console.log(`# scenario A report: ${out.report}\n# scenario A event logs: ${out.logs}`);
+      }
     }
   }
   assert.deepEqual(failures, [], `scenario A failed:\n${failures.join('\n')}\n${all.map((c) => '  ' + summarize(c)).join('\n')}`);
@@ -495,8 +498,10 @@ test('scenario B: PEX alone (--no-lsd --no-tracker): a chain of known peers beco
     }
     if (records.length > 0) {
       console.log(`\n# scenario B: bytes received, by host\n${table(records, 5)}`);
+      if (failures.length > 0 || process.env['BITPEER_LAN_KEEP'] === '1') {
       const out = await writeReport('scenario-b', { scenario: 'B', port: PORT, size: FILES_B.reduce((n, f) => n + f.size, 0), hosts: records, failures }, [...hosts.values()]);
       console.log(`# scenario B report: ${out.report}\n# scenario B event logs: ${out.logs}`);
+      }
     }
   }
   assert.deepEqual(failures, [], `scenario B failed:\n${failures.join('\n')}\n${[...hosts.values()].map((c) => '  ' + summarize(c)).join('\n')}`);
