@@ -22,6 +22,7 @@
 import { PexState } from '../discovery/pex.js';
 import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
+import { formatIp } from '../wire/ext/ip.js';
 import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
 import type { Peer } from './peer.js';
 
@@ -188,13 +189,7 @@ function splitKey(key: string): [string | undefined, number | undefined] {
 }
 
 function ipFromBytes(b: Buffer): string | null {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length === 16) {
-    const parts: string[] = [];
-    for (let i = 0; i < 16; i += 2) parts.push(b.readUInt16BE(i).toString(16));
-    return parts.join(':');
-  }
-  return null;
+  return b.length === 4 || b.length === 16 ? formatIp(b) : null;
 }
 
 /** Loopback, private (RFC 1918), link-local, CGNAT and IPv6 ULA/link-local addresses. */

@@ -9,7 +9,7 @@
  * Invariant: a key is in at most one of `connecting` and `connected`; a banned key or peer id is never connected.
  */
 import net from 'node:net';
-import { BtError, errorMessage } from '../util/errors.js';
+import { errorMessage } from '../util/errors.js';
 import { describePeerId } from '../util/peer-id.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
@@ -223,12 +223,4 @@ export class PeerManager {
     this.connecting.clear();
     for (const p of [...this.connected.values()]) p.conn.close(reason);
   }
-}
-
-export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  if (!m) throw new BtError('USAGE', `bad peer address "${s}" (expected HOST:PORT)`);
-  const port = Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new BtError('USAGE', `bad port in "${s}"`);
-  return { host: m[1]!, port };
 }

@@ -53,7 +53,7 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   highWater: 64 * 1024 * 1024, lowWater: 32 * 1024 * 1024,
 };
 
-interface PieceInProgress { buf: Buffer; received: number }
+interface PieceInProgress { buf: Buffer }
 
 /**
  * Reusable piece buffers. Each owns its whole ArrayBuffer (allocUnsafeSlow), so the hash pool can transfer it to a
@@ -138,11 +138,10 @@ export class RequestScheduler {
     if (res.wanted) {
       let pip = this.inProgress.get(index);
       if (!pip) {
-        pip = { buf: this.buffers.acquire(pieceSize(this.host.meta, index)), received: 0 };
+        pip = { buf: this.buffers.acquire(pieceSize(this.host.meta, index)) };
         this.inProgress.set(index, pip);
       }
       block.copy(pip.buf, begin);
-      pip.received += block.length;
       if (res.pieceComplete) this.completePiece(index, pip);
     } else {
       peer.wastedBytes += block.length;

@@ -14,35 +14,10 @@ import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BtError, isBtError } from '../util/errors.js';
+import { BtError, errnoOf, ioError, isMissing } from '../util/errors.js';
 
-type ErrnoError = Error & { code?: string };
+export { errnoOf, ioError, isMissing };
 
-/** The errno code (`ENOENT`…) of an fs error, if it has one. */
-export function errnoOf(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let i = 0; i < 3 && cur instanceof Error; i++) {
-    const code = (cur as ErrnoError).code;
-    if (typeof code === 'string' && code.startsWith('E')) return code;
-    cur = cur.cause;
-  }
-  return undefined;
-}
-
-/** True for "the file is not there" (ENOENT, or ENOTDIR: a path component is a file). */
-export function isMissing(e: unknown): boolean {
-  const code = errnoOf(e);
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** Wrap an fs error as BtError('IO', "<op> <path>: <CODE>: <message>"); BtErrors pass through unchanged. */
-export function ioError(op: string, p: string, e: unknown): BtError {
-  if (isBtError(e)) return e;
-  const code = errnoOf(e);
-  const msg = e instanceof Error ? e.message : String(e);
-  const text = code && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
-  return new BtError('IO', `${op} ${p}: ${text}`, { cause: e });
-}
 
 /** Names of temp files made by `writeFileAtomic`: `.<base>.<pid>.<12 hex>.tmp`. */
 const TEMP_RE = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;

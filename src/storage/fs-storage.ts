@@ -15,7 +15,7 @@ import * as fsp from 'node:fs/promises';
 import { constants as C } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { BtError, isBtError } from '../util/errors.js';
+import { BtError, errnoOf, ioError as fsIoError, isBtError, isMissing } from '../util/errors.js';
 import { FdPool } from './fd-pool.js';
 import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo/index.js';
 import { isInside, rangeSpans } from './spans.js';
@@ -32,31 +32,15 @@ export interface FsStorageOptions {
 /** How many spans of one piece are read or written at once. */
 const SPAN_PARALLELISM = 8;
 
-type ErrnoError = Error & { code?: string };
 
-function errnoOf(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let i = 0; i < 3 && cur instanceof Error; i++) {
-    const code = (cur as ErrnoError).code;
-    if (typeof code === 'string' && code.startsWith('E')) return code;
-    cur = cur.cause;
-  }
-  return undefined;
-}
-
-/** Wrap an fs error as BtError('IO') naming the operation, the path and the errno code; BtErrors pass through. */
+/** Wrap an fs error as BtError('IO') naming the operation, the path and the errno code; a refused symlink
+ * (ELOOP from O_NOFOLLOW) is BtError('BAD_PATH'). BtErrors pass through. */
 export function ioError(op: string, p: string, e: unknown): BtError {
-  if (isBtError(e)) return e;
-  const code = errnoOf(e);
-  const msg = e instanceof Error ? e.message : String(e);
-  if (code === 'ELOOP') return new BtError('BAD_PATH', `${op} ${p}: refusing a symbolic link (${msg})`, { cause: e });
-  const text = code && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
-  return new BtError('IO', `${op} ${p}: ${text}`, { cause: e });
-}
-
-function isMissing(e: unknown): boolean {
-  const code = errnoOf(e);
-  return code === 'ENOENT' || code === 'ENOTDIR';
+  if (!isBtError(e) && errnoOf(e) === 'ELOOP') {
+    const msg = e instanceof Error ? e.message : String(e);
+    return new BtError('BAD_PATH', `${op} ${p}: refusing a symbolic link (${msg})`, { cause: e });
+  }
+  return fsIoError(op, p, e);
 }
 
 /**
