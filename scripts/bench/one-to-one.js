@@ -1,0 +1,206 @@
+// Benchmark case B1: one seed → one downloader on 127.0.0.1, a 1 GiB single file, piece length 256 KiB and 1 MiB,
+// for the four pairs bitpeer → bitpeer, libtorrent → libtorrent, libtorrent → bitpeer and bitpeer → libtorrent.
+//
+// Measures, per transfer: wall time from the downloader's start to its "complete" event, MB/s, the downloader's
+// whole-process CPU seconds (user + sys, from /usr/bin/time at exit) per GiB and peak RSS, and the seed's CPU seconds
+// during the transfer (from /proc before and after). Every download is checked against the source by SHA-1.
+// Invariant: runs are interleaved (run 1 of every pair and piece length, then run 2, ...), so drift in the machine's
+// load hits every row alike; the libtorrent → libtorrent row of the same piece length is the reference of each ratio.
+import { mkdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { basename, join } from 'node:path';
+import {
+  BITPEER, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
+  target, writeRandomFile,
+} from './lib.js';
+
+export const id = 'B1';
+export const title = 'One-to-one: 1 GiB single file, one seed → one downloader';
+
+const PAIRS = {
+  'lt-lt': { seed: 'libtorrent', dl: 'libtorrent' },
+  'bp-bp': { seed: 'bitpeer', dl: 'bitpeer' },
+  'lt-bp': { seed: 'libtorrent', dl: 'bitpeer' },
+  'bp-lt': { seed: 'bitpeer', dl: 'libtorrent' },
+};
+
+function seedCommand(kind, ctx, c) {
+  if (kind === 'libtorrent') {
+    return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'seed', '--torrent', c.torrent, '--save', c.srcDir, '--port', '0',
+      '--high-performance']];
+  }
+  return [process.execPath, [BITPEER, 'seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
+    '--no-tracker']];
+}
+
+function downloadCommand(kind, ctx, c, outDir, port) {
+  if (kind === 'libtorrent') {
+    return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'download', '--torrent', c.torrent, '--save', outDir, '--port', '0',
+      '--peer', `127.0.0.1:${port}`, '--timeout', String(c.timeoutSec), '--high-performance']];
+  }
+  return [process.execPath, [BITPEER, 'get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
+    '--json', '--no-dht', '--no-lsd', '--no-tracker']];
+}
+
+async function transfer(ctx, c, pairKey, run) {
+  const pair = PAIRS[pairKey];
+  const timeoutMs = c.timeoutSec * 1000;
+  const result = { pair: pairKey, pieceLength: c.pieceLength, run, ok: false };
+  const outDir = join(ctx.base, `dl-${pairKey}-${c.pieceLength}-${run}`);
+  await mkdir(outDir, { recursive: true });
+  const procs = [];
+  try {
+    syncDisks();
+    const [seedCmd, seedArgs] = seedCommand(pair.seed, ctx, c);
+    const seed = new Proc(`${pair.seed} seed`, seedCmd, seedArgs, { verbose: ctx.verbose });
+    procs.push(seed);
+    const listening = await seed.waitFor((e) => e.event === 'listening', timeoutMs, 'listening event');
+    const seedBefore = await procStats(seed.pid());
+
+    const timeFile = ctx.hasTime ? join(ctx.base, `time-${pairKey}-${c.pieceLength}-${run}.txt`) : null;
+    const [dlCmd, dlArgs] = downloadCommand(pair.dl, ctx, c, outDir, listening.port);
+    const dl = new Proc(`${pair.dl} download`, dlCmd, dlArgs, { timeFile, verbose: ctx.verbose });
+    procs.push(dl);
+    const samples = sampler(() => dl.pid());
+    const seedSamples = sampler(() => seed.pid());
+    let complete;
+    try {
+      complete = await dl.waitFor((e) => e.event === 'complete', timeoutMs, 'complete event');
+    } finally {
+      const s = await samples.stop();
+      result.sampledPeakRssBytes = s.maxRss;
+      result.sampled = s.last;
+      result.seedPeakRssBytes = (await seedSamples.stop()).maxRss;
+    }
+    const seedAfter = await procStats(seed.pid());
+    result.wallSeconds = (complete.at - dl.startedAt) / 1000;
+    if (seedBefore && seedAfter) result.seedCpuSeconds = seedAfter.cpu - seedBefore.cpu;
+    const exit = await dl.waitExit(60_000);
+    if (exit === null) throw new Error(`${dl.name}: still running 60 s after "complete"`);
+    if (exit.code !== 0) throw new Error(`${dl.name} exited with ${JSON.stringify(exit)}${dl.tail()}`);
+    const t = await dl.timeFigures();
+    if (t) {
+      Object.assign(result, { cpuUser: t.cpuUser, cpuSys: t.cpuSys, cpuSeconds: t.cpuSeconds, peakRssBytes: t.peakRssBytes });
+      result.measuredWith = '/usr/bin/time';
+    } else if (result.sampled) {
+      Object.assign(result, { cpuUser: result.sampled.user, cpuSys: result.sampled.sys, cpuSeconds: result.sampled.cpu,
+        peakRssBytes: result.sampledPeakRssBytes });
+      result.measuredWith = '/proc sampling (100 ms)';
+    }
+    delete result.sampled;
+    result.mbPerSec = c.size / MB / result.wallSeconds;
+    result.cpuSecondsPerGiB = result.cpuSeconds / (c.size / GiB);
+    const got = await sha1File(join(outDir, basename(c.dataFile))).catch((e) => `unreadable: ${e.message}`);
+    if (got !== c.sha1) throw new Error(`downloaded content differs: sha1 ${got}, expected ${c.sha1}`);
+    result.ok = true;
+  } catch (err) {
+    result.error = String(err instanceof Error ? err.message : err);
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    await rm(outDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+function summarize(results, pairs, pieceLengths) {
+  const rows = [];
+  for (const pl of pieceLengths) {
+    for (const key of pairs) {
+      const rs = results.filter((r) => r.pair === key && r.pieceLength === pl);
+      const ok = rs.filter((r) => r.ok);
+      rows.push({
+        pair: key, pieceLength: pl, label: `${PAIRS[key].seed} → ${PAIRS[key].dl}`, runs: rs.length, ok: ok.length,
+        skipped: rs.find((r) => r.skipped)?.skipped, error: rs.find((r) => r.error)?.error,
+        wallSeconds: stats(ok.map((r) => r.wallSeconds)), mbPerSec: stats(ok.map((r) => r.mbPerSec)),
+        cpuSecondsPerGiB: stats(ok.map((r) => r.cpuSecondsPerGiB)),
+        peakRssMB: stats(ok.map((r) => r.peakRssBytes / MB)),
+        seedCpuSecondsPerGiB: stats(ok.map((r) => r.seedCpuSeconds / (r.size ?? 1))),
+      });
+    }
+  }
+  return rows;
+}
+
+export async function run(ctx) {
+  const size = ctx.quick ? 64 * MiB : (ctx.b1Size ?? GiB);
+  const pieceLengths = ctx.quick ? [256 * 1024] : [256 * 1024, 1024 * 1024];
+  const pairs = Object.keys(PAIRS);
+  const srcDir = join(ctx.base, 'src');
+  const dataFile = join(srcDir, `data-${size}.bin`);
+  ctx.log(`B1: writing ${fmt(size / MiB, 0)} MiB of test data`);
+  const sha1 = await writeRandomFile(dataFile, size, `bench-b1-${size}`);
+  const torrents = {};
+  for (const pl of pieceLengths) {
+    const torrent = join(ctx.base, `data-${pl}.torrent`);
+    const r = ctx.hasMktorrent
+      ? spawnSync('mktorrent', ['-l', String(Math.log2(pl)), '-o', torrent, dataFile], { encoding: 'utf8' })
+      : spawnSync(process.execPath, [BITPEER, 'create', dataFile, '-o', torrent, '--piece-length', String(pl)],
+        { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`making the torrent failed: ${r.stderr}`);
+    torrents[pl] = torrent;
+  }
+  const results = [];
+  for (let run = 1; run <= ctx.runs; run++) {
+    for (const pl of pieceLengths) {
+      for (const key of pairs) {
+        const pair = PAIRS[key];
+        if ((pair.seed === 'libtorrent' || pair.dl === 'libtorrent') && !ctx.lt) {
+          results.push({ pair: key, pieceLength: pl, run, ok: false, skipped: 'no python with libtorrent' });
+          continue;
+        }
+        ctx.log(`B1 run ${run}/${ctx.runs}, piece ${pl / 1024} KiB: ${pair.seed} → ${pair.dl} ...`);
+        const c = { size, pieceLength: pl, torrent: torrents[pl], srcDir, dataFile, sha1, timeoutSec: ctx.quick ? 120 : 300 };
+        const r = await transfer(ctx, c, key, run);
+        r.size = size / GiB;
+        ctx.log(r.ok
+          ? `B1   ${fmt(r.wallSeconds)} s, ${fmt(r.mbPerSec, 1)} MB/s, dl CPU ${fmt(r.cpuSeconds)} s, dl RSS ` +
+            `${fmt(r.peakRssBytes / MB, 0)} MB, seed CPU ${fmt(r.seedCpuSeconds)} s`
+          : `B1   FAILED: ${r.error}`);
+        results.push(r);
+      }
+    }
+  }
+  const rows = summarize(results, pairs, pieceLengths);
+  const targets = [];
+  const lines = [];
+  for (const pl of pieceLengths) {
+    const ref = rows.find((r) => r.pair === 'lt-lt' && r.pieceLength === pl);
+    const refMb = ref?.mbPerSec.median;
+    const refCpu = ref?.cpuSecondsPerGiB.median;
+    const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+    const table = rows.filter((r) => r.pieceLength === pl).map((r) => [
+      r.label + (r.skipped ? ` (skipped: ${r.skipped})` : ''), `${r.ok}/${r.runs}`, fmtSpread(r.wallSeconds, 2),
+      fmtSpread(r.mbPerSec), fmt(ratio(r.mbPerSec.median, refMb)) + '×', fmtSpread(r.cpuSecondsPerGiB, 2),
+      fmt(ratio(r.cpuSecondsPerGiB.median, refCpu)) + '×', fmtSpread(r.peakRssMB, 0), fmtSpread(r.seedCpuSecondsPerGiB, 2),
+    ]);
+    lines.push(`Piece length ${pl / 1024} KiB, ${fmt(size / MiB, 0)} MiB:\n`);
+    lines.push(markdownTable(['seed → downloader', 'ok/runs', 'time s', 'MB/s', 'vs lt→lt', 'dl CPU s/GiB',
+      'vs lt→lt', 'dl peak RSS MB', 'seed CPU s/GiB'], table));
+    lines.push('');
+    const get = (k) => rows.find((r) => r.pair === k && r.pieceLength === pl);
+    const bb = get('bp-bp');
+    const lb = get('lt-bp');
+    const bl = get('bp-lt');
+    const kib = `${pl / 1024} KiB`;
+    const mbRatio = ratio(bb?.mbPerSec.median, refMb);
+    targets.push(target(id, `bitpeer → bitpeer throughput, ${kib}`, '≥ 2.0× lt→lt', `${fmt(mbRatio)}×`,
+      mbRatio === undefined ? undefined : mbRatio >= 2.0));
+    for (const [k, row] of [['bitpeer → bitpeer', bb], ['libtorrent → bitpeer', lb]]) {
+      const cr = ratio(row?.cpuSecondsPerGiB.median, refCpu);
+      targets.push(target(id, `downloader CPU/GiB (${k}), ${kib}`, '≤ 1.0× lt→lt downloader',
+        `${fmt(row?.cpuSecondsPerGiB.median)} s/GiB = ${fmt(cr)}×`, cr === undefined ? undefined : cr <= 1.0));
+      const rss = row?.peakRssMB.max;
+      targets.push(target(id, `downloader peak RSS (${k}), ${kib}`, '≤ 100 MB (worst run)', `${fmt(rss, 0)} MB`,
+        rss === undefined ? undefined : rss <= 100));
+    }
+    for (const [k, row] of [['libtorrent → bitpeer', lb], ['bitpeer → libtorrent', bl]]) {
+      const r = ratio(row?.mbPerSec.median, refMb);
+      targets.push(target(id, `${k} throughput, ${kib}`, '≥ 1.0× lt→lt', `${fmt(r)}×`, r === undefined ? undefined : r >= 1.0));
+    }
+  }
+  lines.push('Medians of the runs; ±x% is half the spread (max − min) relative to the median. MB = 10^6 bytes. ' +
+    'Downloader CPU and peak RSS are whole-process figures from /usr/bin/time; seed CPU is measured from /proc over ' +
+    'the transfer. libtorrent runs with high_performance_seed() and tick_interval 100, TCP only, no encryption; ' +
+    'its RSS counts the memory-mapped pages of the file it writes.');
+  return { markdown: lines.join('\n'), summary: { size, pieceLengths, rows }, runs: results, targets };
+}
