@@ -188,13 +188,17 @@ export class Proc {
     return Promise.race([this.exited, new Promise((r) => setTimeout(() => r(null), timeoutMs).unref())]);
   }
 
-  /** SIGTERM to the measured process's own PID (then to the wrapper), SIGKILL after `graceMs`. */
+  /**
+   * SIGTERM to the measured process's own PID only (so /usr/bin/time, when it wraps it, lives on to write its
+   * figures), then SIGKILL to both after `graceMs`.
+   */
   async stop(graceMs = 5000) {
     if (this.exit) return this.exit;
-    const pids = [this.pid(), this.child.pid].filter((p, i, all) => p && all.indexOf(p) === i);
-    const send = (sig) => { for (const p of pids) { try { process.kill(p, sig); } catch { /* gone */ } } };
-    send('SIGTERM');
-    const timer = setTimeout(() => send('SIGKILL'), graceMs);
+    const inner = this.pid();
+    const pids = [inner, this.child.pid].filter((p, i, all) => p && all.indexOf(p) === i);
+    const send = (sig, list) => { for (const p of list) { try { process.kill(p, sig); } catch { /* gone */ } } };
+    send('SIGTERM', inner ? [inner] : pids);
+    const timer = setTimeout(() => send('SIGKILL', pids), graceMs);
     await this.exited;
     clearTimeout(timer);
     return this.exit;

@@ -190,6 +190,26 @@ export class MessageDecoder {
     this.total += chunk.length;
   }
 
+  /**
+   * Copies the bytes pushed and not yet consumed into one buffer the decoder owns, and drops its references to the
+   * pushed chunks. A shell that reads into a reused buffer calls this before the buffer is overwritten; only a
+   * partial message is ever left (at most one message's bytes), so the copy is small.
+   */
+  retainBuffered(): void {
+    if (this.total === 0) {
+      this.chunks.length = 0;
+      this.head = 0;
+      this.offset = 0;
+      return;
+    }
+    const n = this.total;
+    const out = this.take(n, true);
+    this.chunks = [out];
+    this.head = 0;
+    this.offset = 0;
+    this.total = n;
+  }
+
   /** Bytes pushed and not yet consumed by a decoded message. */
   get buffered(): number {
     return this.total;
