@@ -63,6 +63,15 @@ export function parsePort(s: string | undefined, fallback: number): number {
   return Number(s);
 }
 
+/** A whole number in [min, max] (a count such as `--max-peers`). */
+export function parseCount(s: string | undefined, what: string, min: number, max: number): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
+    throw new BtError('USAGE', `bad ${what} "${s}" (expected a whole number from ${min} to ${max})`);
+  }
+  return Number(s);
+}
+
 export function parsePeer(s: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:\s]+):(\d+)$/.exec(s);
   const port = m ? Number(m[2]) : NaN;

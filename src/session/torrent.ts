@@ -597,7 +597,10 @@ export class Torrent {
   private rechokeIfSlotFree(): void {
     let unchoked = 0;
     for (const p of this.peers.connected.values()) if (!p.amChoking) unchoked++;
-    if (unchoked < (this.opts.uploadSlotShare?.() ?? this.opts.uploadSlots ?? 4) + 1) this.rechoke(this.opts.now());
+    // Seed mode has no optimistic slot: with every slot taken, a rechoke here would only advance the choker's round
+    // counter, so a burst of `interested` messages would rotate the slots once per message instead of per 10 s round.
+    const slots = (this.opts.uploadSlotShare?.() ?? this.opts.uploadSlots ?? 4) + (this.done ? 0 : 1);
+    if (unchoked < slots) this.rechoke(this.opts.now());
   }
 
   private rechoke(now: number): void {

@@ -16,13 +16,13 @@ import type { Torrent } from '../../session/torrent.js';
 import { BtError } from '../../util/errors.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
-import { asStrings, COMMON_OPTIONS, parse, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
+import { asStrings, COMMON_OPTIONS, parse, parseCount, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
 import { Reporter } from '../output.js';
 import { loadTorrentFile } from '../torrent-file.js';
 
-export const SEED_USAGE = 'bitpeer seed <file.torrent> <data-path> [--port N] [--peer HOST:PORT]... [--json]';
-export const GET_USAGE = 'bitpeer get <file.torrent|magnet> [-o DIR] [--port N] [--peer HOST:PORT]... [--seed] [--json]';
-export const SHARE_USAGE = 'bitpeer share <path> [-o out.torrent] [--port N] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--json]';
+export const SEED_USAGE = 'bitpeer seed <file.torrent> <data-path> [--port N] [--peer HOST:PORT]... [--max-peers N] [--max-connections N] [--json]';
+export const GET_USAGE = 'bitpeer get <file.torrent|magnet> [-o DIR] [--port N] [--peer HOST:PORT]... [--seed] [--max-peers N] [--max-connections N] [--json]';
+export const SHARE_USAGE = 'bitpeer share <path> [-o out.torrent] [--port N] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--max-peers N] [--max-connections N] [--json]';
 
 const DEFAULT_PORT = 6881;
 
@@ -35,7 +35,14 @@ const RUN_OPTIONS = {
   announce: { type: 'string', multiple: true },
   private: { type: 'boolean' },
   'progress-interval': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-peers': { type: 'string' },
 } as const;
+
+/** Connection caps: the session's defaults (200 in all, 50 per torrent) unless raised; with one torrent, a larger
+ *  `--max-peers` raises the global cap with it. */
+const DEFAULT_MAX_CONNECTIONS = 200;
+const MAX_CONNECTIONS_LIMIT = 10_000;
 
 /** Where the data of `meta` lives, given the user's data path (the created path itself, or a folder holding it). */
 async function resolveSavePath(meta: Metainfo, dataPath: string): Promise<string> {
@@ -59,6 +66,9 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const port = parsePort(values['port'] as string | undefined, DEFAULT_PORT);
   const peers = asStrings(values['peer']).map(parsePeer);
   const progressMs = typeof values['progress-interval'] === 'string' ? parseSize(values['progress-interval'], 'progress interval') : 1000;
+  const maxPeers = parseCount(values['max-peers'] as string | undefined, '--max-peers', 1, MAX_CONNECTIONS_LIMIT);
+  const maxConnections = parseCount(values['max-connections'] as string | undefined, '--max-connections', 1, MAX_CONNECTIONS_LIMIT)
+    ?? Math.max(DEFAULT_MAX_CONNECTIONS, maxPeers ?? 0);
 
   // 1. The session, listening first: `share` needs the real port for its own tracker URL, and a port in use is
   //    reported before any hashing.
@@ -72,6 +82,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     openTracker: Boolean(values['open-tracker']),
     uploadLimit: parseRate(values['upload-limit'], 'upload limit'),
     downloadLimit: parseRate(values['download-limit'], 'download limit'),
+    maxConnections,
+    ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
   });
   session.events.subscribe((e) => reporter.event(e));
   try {
