@@ -11,10 +11,14 @@ happens as one JSON object per line on stdout (the same shape as `bitpeer --json
   {"event":"peer-connect","peer":"ip:port"} / {"event":"peer-disconnect","peer":"ip:port","reason":"..."}
   {"event":"peer-info","peer":"ip:port","client":"..","source":["tracker"|"pex"|"incoming"|..],"outgoing":bool}
                                             the first time a peer shows up in the torrent's peer list
+                                            (not with --no-peer-info)
   {"event":"tracker-announce","url":..,"trackerEvent":"started"|"completed"|"stopped"|""}   an announce was sent
   {"event":"tracker-reply","url":..,"peers":n} / {"event":"tracker-error","url":..,"message":..}
   {"event":"tracker-warning","url":..,"message":..}     (only with --tracker / --keep-trackers)
   {"event":"complete","elapsed":seconds}    download mode: every piece is downloaded and hash-checked
+  {"event":"peer-totals","peers":[{"peer":"ip:port","client":..,"downloaded":B,"uploaded":B}]}
+                                            only with --peer-totals: at exit, after one last progress event; payload
+                                            bytes per peer connection (last seen while connected; sampled every 0.1 s)
   {"event":"error","code":"..","message":".."}
 
 Invariant: the session never reaches beyond loopback. It listens on 127.0.0.1 only; DHT, LSD, UPnP and NAT-PMP are
@@ -90,6 +94,8 @@ def make_settings(args):
                           | lt.alert.category_t.connect_notification
                           | lt.alert.category_t.tracker_notification),
     })
+    if args.connections_limit is not None:
+        settings["connections_limit"] = args.connections_limit
     return settings
 
 
@@ -134,12 +140,18 @@ def main():
                     help="seconds; download default 300, seed default none")
     ap.add_argument("--high-performance", action="store_true", help="high_performance_seed() pack, tick_interval 100")
     ap.add_argument("--no-pex", action="store_true", help="disable ut_pex for this torrent")
+    ap.add_argument("--connections-limit", type=int, default=None,
+                    help="session connections_limit (default: libtorrent's, 8000 with --high-performance)")
+    ap.add_argument("--no-peer-info", action="store_true",
+                    help="no peer-info events: skips the get_peer_info() scan every 100 ms (it costs CPU with many peers)")
     ap.add_argument("--progress-interval", type=float, default=1.0)
     ap.add_argument("--tracker", action="append", default=[],
                     help="announce to this tracker URL too (repeat); keeps the torrent's own trackers")
     ap.add_argument("--keep-trackers", action="store_true", help="keep the torrent's own trackers (default: remove)")
     ap.add_argument("--keep-seeding", action="store_true",
                     help="download mode: after 'complete', keep running (seeding) until SIGTERM/SIGINT")
+    ap.add_argument("--peer-totals", action="store_true",
+                    help="at exit, print a last progress event and a peer-totals event (payload bytes per peer)")
     args = ap.parse_args()
 
     timeout = args.timeout if args.timeout is not None else (300.0 if args.mode == "download" else 0.0)
@@ -208,6 +220,7 @@ def main():
     last_dial = 0.0
     last_peer_scan = 0.0
     peers_seen = set()
+    peer_totals = {}  # with --peer-totals: "ip:port" -> {"client", "downloaded", "uploaded"}, last seen
     completed = False
     exit_code = 0
 
@@ -271,10 +284,13 @@ def main():
                 emit({"event": "listening", "port": port})
 
         # Report every peer once, with where libtorrent learned it (tracker, pex, incoming...).
-        if now - last_peer_scan >= 0.1:
+        if not args.no_peer_info and now - last_peer_scan >= 0.1:
             last_peer_scan = now
             for p in handle.get_peer_info():
                 peer = endpoint_text(p.ip)
+                if args.peer_totals:
+                    peer_totals[peer] = {"client": client_text(p.client), "downloaded": p.total_download,
+                                         "uploaded": p.total_upload}
                 if peer in peers_seen:
                     continue
                 peers_seen.add(peer)
@@ -308,6 +324,16 @@ def main():
             last_progress = now
             progress(st)
         time.sleep(0.02)
+
+    if args.peer_totals:
+        try:
+            for p in handle.get_peer_info():
+                peer_totals[endpoint_text(p.ip)] = {"client": client_text(p.client), "downloaded": p.total_download,
+                                                    "uploaded": p.total_upload}
+            progress(handle.status(), final=True)
+        except RuntimeError:
+            pass
+        emit({"event": "peer-totals", "peers": [dict(peer=k, **v) for k, v in sorted(peer_totals.items())]})
 
     # Clean shutdown: pause, drop the torrent (flushes and closes files), then let the session go.
     try:
