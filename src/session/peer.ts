@@ -42,6 +42,8 @@ export class Peer {
   /** Requests the peer sent us, waiting to be served, in order. */
   incoming: IncomingRequest[] = [];
   readsInFlight = 0;
+  /** The piece whose read (started for another peer) this peer's upload queue waits for, or -1. */
+  uploadWaitPiece = -1;
   uploadRetryScheduled = false;
   downloadRetryScheduled = false;
   /** Target number of outstanding requests to this peer (adapted to its rate). */

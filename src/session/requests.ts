@@ -168,7 +168,7 @@ export class RequestScheduler {
     } else {
       peer.wastedBytes += block.length;
     }
-    // Refill in batches (when a quarter of the queue has drained), not after every block: each refill is a pick and
+    // Refill in batches (when half of the queue has drained), not after every block: each refill is a pick and
     // a socket write, and bigger batches make both cheaper.
     if (peer.requests.size <= (peer.queueDepth * 3) >> 2) this.fill(peer);
   }

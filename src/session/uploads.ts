@@ -7,7 +7,8 @@
  * - Backpressure: we stop reading blocks for a peer while its socket holds more than `writeHighWater` bytes and
  *   resume on 'drain'.
  * - Reads go through a small LRU cache of whole pieces: a leecher asks for a piece block by block, so one large read
- *   serves 16-64 requests. The cache is bounded in bytes.
+ *   serves 16-64 requests, and cached blocks are sent synchronously (no promise per block). The cache is bounded in
+ *   bytes. Random single-block requests are read as single blocks.
  *
  * Invariant: we only ever send data for a piece we have (verified and written).
  */
@@ -27,12 +28,17 @@ export interface UploadHost {
 }
 
 export interface UploadLimits { maxQueued: number; writeHighWater: number; readsInFlight: number; cacheBytes: number }
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: 2000, writeHighWater: 1024 * 1024, readsInFlight: 4, cacheBytes: 32 * 1024 * 1024 };
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: 2000, writeHighWater: 1024 * 1024, readsInFlight: 4, cacheBytes: 16 * 1024 * 1024 };
+
+/** How many queued requests of one peer are scanned for pieces to read ahead. */
+const LOOKAHEAD = 64;
 
 export class UploadServer {
-  private readonly cache = new Map<number, Promise<Buffer | null>>();
+  /** Whole pieces read from storage, least recently used first. Served synchronously: no promise per block. */
+  private readonly cache = new Map<number, Buffer>();
   private cachedBytes = 0;
-  private readonly cacheSizes = new Map<number, number>();
+  /** Whole-piece reads in flight. */
+  private readonly loading = new Map<number, Promise<void>>();
 
   constructor(private readonly host: UploadHost, private readonly limits: UploadLimits = DEFAULT_UPLOAD_LIMITS) {}
 
@@ -42,7 +48,7 @@ export class UploadServer {
       return;
     }
     peer.incoming.push({ piece, begin, length });
-    this.pump(peer);
+    if (peer.incoming.length === 1) this.pump(peer);
   }
 
   onCancel(peer: Peer, piece: number, begin: number, length: number): void {
@@ -56,71 +62,115 @@ export class UploadServer {
     peer.incoming = [];
   }
 
-  /** Serve queued requests while the socket has room. */
+  /**
+   * Serve queued requests, in order, while the socket has room. A request whose piece is cached is sent at once; for
+   * one that is not, the piece is read whole when the peer asks for it from its start (a downloader fetching the
+   * piece block by block), else only that block is read (random access: reading 256 KiB to send 16 KiB would
+   * multiply disk reads). Pieces further down the queue are read ahead, up to `readsInFlight` reads per peer.
+   */
   pump(peer: Peer): void {
-    while (peer.incoming.length > 0 && peer.readsInFlight < this.limits.readsInFlight
-      && peer.conn.writableLength < this.limits.writeHighWater && !peer.conn.closed) {
+    const conn = peer.conn;
+    while (peer.incoming.length > 0 && conn.writableLength < this.limits.writeHighWater && !conn.closed) {
       const req = peer.incoming[0]!;
-      if (!this.host.uploadBucket.take(req.length)) {
-        // Rate limited: try again when the bucket has refilled enough for this block.
-        if (!peer.uploadRetryScheduled) {
-          peer.uploadRetryScheduled = true;
-          this.host.schedule(() => { peer.uploadRetryScheduled = false; this.pump(peer); }, Math.max(5, this.host.uploadBucket.delayUntil(req.length)));
+      const buf = this.cache.get(req.piece);
+      if (buf === undefined) {
+        this.readAhead(peer);
+        const loading = this.loading.get(req.piece);
+        if (loading) {
+          // Maybe another peer's read: come back when it lands.
+          if (peer.uploadWaitPiece !== req.piece) {
+            peer.uploadWaitPiece = req.piece;
+            void loading.then(() => { peer.uploadWaitPiece = -1; if (!peer.conn.closed) this.pump(peer); });
+          }
+        } else if (peer.readsInFlight < this.limits.readsInFlight) {
+          this.readOneBlock(peer);
         }
         return;
       }
+      if (this.rateLimited(peer, req.length)) return;
       peer.incoming.shift();
+      this.cache.delete(req.piece); // LRU: move to the end
+      this.cache.set(req.piece, buf);
+      if (req.begin + req.length > buf.length) {
+        if (peer.fast) conn.send({ type: 'reject', index: req.piece, begin: req.begin, length: req.length });
+        continue;
+      }
+      conn.sendPiece(req.piece, req.begin, buf.subarray(req.begin, req.begin + req.length));
+      this.host.onUploadBytes(peer, req.length);
+    }
+  }
+
+  /** Takes `bytes` from the upload budget, or schedules another pump for when it has refilled and says so. */
+  private rateLimited(peer: Peer, bytes: number): boolean {
+    const bucket = this.host.uploadBucket;
+    if (bucket.take(bytes)) return false;
+    if (!peer.uploadRetryScheduled) {
+      peer.uploadRetryScheduled = true;
+      this.host.schedule(() => { peer.uploadRetryScheduled = false; this.pump(peer); }, Math.max(5, bucket.delayUntil(bytes)));
+    }
+    return true;
+  }
+
+  /** Start whole-piece reads for the pieces of the queue's first requests that start at offset 0. */
+  private readAhead(peer: Peer): void {
+    const n = Math.min(peer.incoming.length, LOOKAHEAD);
+    for (let i = 0; i < n && peer.readsInFlight < this.limits.readsInFlight; i++) {
+      const r = peer.incoming[i]!;
+      if (r.begin !== 0 || this.cache.has(r.piece) || this.loading.has(r.piece)) continue;
       peer.readsInFlight++;
-      this.readBlock(req.piece, req.begin, req.length).then((block) => {
-        peer.readsInFlight--;
-        if (peer.conn.closed) return;
-        if (block === null) {
-          if (peer.fast) peer.conn.send({ type: 'reject', index: req.piece, begin: req.begin, length: req.length });
-        } else if (!peer.amChoking) {
-          peer.conn.sendPiece(req.piece, req.begin, block);
-          this.host.onUploadBytes(peer, block.length);
-        }
-        this.pump(peer);
-      }, (err: unknown) => {
-        peer.readsInFlight--;
-        this.host.onStorageError(err);
-      });
+      void this.loadPiece(r.piece).then(() => { peer.readsInFlight--; if (!peer.conn.closed) this.pump(peer); });
     }
   }
 
-  private readBlock(piece: number, begin: number, length: number): Promise<Buffer | null> {
-    let p = this.cache.get(piece);
-    if (p) {
-      // LRU: move to the end.
-      this.cache.delete(piece);
-      this.cache.set(piece, p);
-    } else {
-      p = this.host.storage.readPiece(piece);
-      this.cache.set(piece, p);
-      p.then((buf) => {
-        if (!buf || this.cache.get(piece) !== p) { if (!buf) this.cache.delete(piece); return; }
-        this.cacheSizes.set(piece, buf.length);
-        this.cachedBytes += buf.length;
-        this.evict();
-      }, () => { this.cache.delete(piece); });
-    }
-    return p.then((buf) => (buf && begin + length <= buf.length ? buf.subarray(begin, begin + length) : null));
+  private loadPiece(piece: number): Promise<void> {
+    let p = this.loading.get(piece);
+    if (p) return p;
+    p = this.host.storage.readPiece(piece).then((buf) => {
+      this.loading.delete(piece);
+      if (buf) this.insert(piece, buf);
+    }, (err: unknown) => {
+      this.loading.delete(piece);
+      this.host.onStorageError(err);
+    });
+    this.loading.set(piece, p);
+    return p;
   }
 
-  private evict(): void {
-    for (const piece of this.cache.keys()) {
-      if (this.cachedBytes <= this.limits.cacheBytes) break;
-      const size = this.cacheSizes.get(piece);
-      if (size === undefined) continue; // still loading
-      this.cache.delete(piece);
-      this.cacheSizes.delete(piece);
-      this.cachedBytes -= size;
+  /** The head request's piece is neither cached nor loading: read and send just that block. */
+  private readOneBlock(peer: Peer): void {
+    const req = peer.incoming[0]!;
+    if (this.rateLimited(peer, req.length)) return;
+    peer.incoming.shift();
+    peer.readsInFlight++;
+    this.host.storage.read(req.piece, req.begin, req.length).then((block) => {
+      peer.readsInFlight--;
+      if (peer.conn.closed) return;
+      if (!peer.amChoking) {
+        peer.conn.sendPiece(req.piece, req.begin, block);
+        this.host.onUploadBytes(peer, block.length);
+      }
+      this.pump(peer);
+    }, (err: unknown) => {
+      peer.readsInFlight--;
+      if (!peer.conn.closed && peer.fast) peer.conn.send({ type: 'reject', index: req.piece, begin: req.begin, length: req.length });
+      this.host.onStorageError(err);
+    });
+  }
+
+  private insert(piece: number, buf: Buffer): void {
+    const old = this.cache.get(piece);
+    if (old) this.cachedBytes -= old.length;
+    this.cache.set(piece, buf);
+    this.cachedBytes += buf.length;
+    for (const [k, b] of this.cache) {
+      if (this.cachedBytes <= this.limits.cacheBytes || k === piece) break;
+      this.cache.delete(k);
+      this.cachedBytes -= b.length;
     }
   }
 
   clearCache(): void {
     this.cache.clear();
-    this.cacheSizes.clear();
     this.cachedBytes = 0;
   }
 }

@@ -12,7 +12,7 @@
  * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
  */
 import * as fsp from 'node:fs/promises';
-import { constants as C, writeSync } from 'node:fs';
+import { constants as C, readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,18 +34,40 @@ export interface FsStorageOptions {
 const SPAN_PARALLELISM = 8;
 
 /**
- * Piece writes go straight to the page cache with a synchronous pwrite while that stays fast. Measured on a 2-core
- * machine (1 GiB download, 256 KiB pieces), a write handed to libuv's thread pool costs the process ~1.4 CPU-s/GiB
- * more than the same write done in place (a thread wake-up and a cross-core hand-off per piece), and 20 MB more RSS.
- * A synchronous write blocks the event loop, though, when the kernel throttles a writer (dirty-page limits, a slow
- * or network disk): one that takes longer than SLOW_SYNC_WRITE_MS switches this storage to thread-pool writes, and
- * it tries synchronous writes again after SYNC_RETRY_MS.
+ * Piece writes, and the piece and block reads of the upload path, are done with synchronous pread/pwrite while those
+ * stay fast (the page cache). Measured on a 2-core machine (1 GiB download, 256 KiB pieces), a write handed to
+ * libuv's thread pool cost the process ~1.4 CPU-s/GiB more than the same write done in place (a thread wake-up and a
+ * cross-core hand-off per piece) and 20 MB more RSS; reads behave alike. A synchronous call blocks the event loop,
+ * though, when the kernel has to wait for a disk (a cold read, dirty-page throttling, a network file system):
+ * SLOW_CALLS_TO_SWITCH calls slower than SLOW_CALL_MS within SLOW_WINDOW_MS switch that kind of call to the thread
+ * pool for SYNC_RETRY_MS. (One slow call alone is usually the scheduler, not the disk.) Start-up checks always read
+ * through the thread pool: they read large batches while hashing on other threads.
  */
-const SLOW_SYNC_WRITE_MS = 10;
-/** This many slow writes within SLOW_WINDOW_MS make the switch (one alone is usually the scheduler, not the disk). */
-const SLOW_WRITES_TO_SWITCH = 3;
+const SLOW_CALL_MS = 10;
+const SLOW_CALLS_TO_SWITCH = 3;
 const SLOW_WINDOW_MS = 2_000;
 const SYNC_RETRY_MS = 10_000;
+
+/** Decides whether the next call of one kind (reads or writes) may be synchronous; see SLOW_CALL_MS. */
+class SyncPolicy {
+  private asyncUntil = 0;
+  private slow: number[] = [];
+  /** Set BITPEER_ASYNC_IO=1 to always use the thread pool. */
+  private readonly never = process.env['BITPEER_ASYNC_IO'] === '1';
+
+  get allowed(): boolean { return !this.never && performance.now() >= this.asyncUntil; }
+
+  /** Record a synchronous call that ran from `t0` to `t1` (performance.now() ms). */
+  note(t0: number, t1: number): void {
+    if (t1 - t0 <= SLOW_CALL_MS) return;
+    this.slow = this.slow.filter((t) => t1 - t <= SLOW_WINDOW_MS);
+    this.slow.push(t1);
+    if (this.slow.length >= SLOW_CALLS_TO_SWITCH) {
+      this.asyncUntil = t1 + SYNC_RETRY_MS;
+      this.slow = [];
+    }
+  }
+}
 
 
 /** Wrap an fs error as BtError('IO') naming the operation, the path and the errno code; a refused symlink
@@ -92,10 +114,8 @@ export class FsStorage implements Storage {
   private active = 0;
   private closing = false;
   private idleWaiters: Array<() => void> = [];
-  /** Synchronous piece writes are off until this time (performance.now() ms); see SLOW_SYNC_WRITE_MS. */
-  private asyncWritesUntil = 0;
-  /** When the recent slow synchronous writes ended. */
-  private slowWrites: number[] = [];
+  private readonly syncWrites = new SyncPolicy();
+  private readonly syncReads = new SyncPolicy();
 
   private constructor(
     private readonly meta: StorageMeta,
@@ -138,7 +158,7 @@ export class FsStorage implements Storage {
   private async doRead(piece: number, begin: number, length: number): Promise<Buffer> {
     const spans = pieceSpans(this.meta, piece, begin, length);
     const buf = Buffer.allocUnsafe(length);
-    const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset - begin));
+    const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset - begin, true));
     const short = spans.findIndex((s, k) => got[k]! < s.length);
     if (short >= 0) {
       const f = spans[short]!.fileIndex;
@@ -157,7 +177,7 @@ export class FsStorage implements Storage {
     const buf = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
     const spans = pieceSpans(this.meta, piece);
     try {
-      const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset));
+      const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset, !into));
       return spans.every((s, k) => got[k]! >= s.length) ? buf : null;
     } catch (e) {
       if (isMissing(e)) return null;
@@ -256,7 +276,7 @@ export class FsStorage implements Storage {
   // ---- internals ----
 
   /** Read span `s` into `buf` at `at`; resolves to the bytes read (fewer than `s.length` at end of file). */
-  private async readSpan(s: FileSpan, buf: Buffer, at: number): Promise<number> {
+  private async readSpan(s: FileSpan, buf: Buffer, at: number, mayBeSync = false): Promise<number> {
     if (this.meta.files[s.fileIndex]!.padding) {
       buf.fill(0, at, at + s.length);
       return s.length;
@@ -266,7 +286,14 @@ export class FsStorage implements Storage {
       let done = 0;
       try {
         while (done < s.length) {
-          const { bytesRead } = await h.read(buf, at + done, s.length - done, s.fileOffset + done);
+          let bytesRead: number;
+          if (mayBeSync && this.syncReads.allowed) {
+            const t0 = performance.now();
+            bytesRead = readSync(h.fd, buf, at + done, s.length - done, s.fileOffset + done);
+            this.syncReads.note(t0, performance.now());
+          } else {
+            bytesRead = (await h.read(buf, at + done, s.length - done, s.fileOffset + done)).bytesRead;
+          }
           if (bytesRead === 0) break;
           done += bytesRead;
         }
@@ -283,10 +310,10 @@ export class FsStorage implements Storage {
       let done = 0;
       try {
         while (done < s.length) {
-          if (performance.now() >= this.asyncWritesUntil) {
+          if (this.syncWrites.allowed) {
             const t0 = performance.now();
             done += writeSync(h.fd, data, s.pieceOffset + done, s.length - done, s.fileOffset + done);
-            this.noteSyncWrite(t0, performance.now());
+            this.syncWrites.note(t0, performance.now());
           } else {
             done += (await h.write(data, s.pieceOffset + done, s.length - done, s.fileOffset + done)).bytesWritten;
           }
@@ -297,16 +324,6 @@ export class FsStorage implements Storage {
         if (done > 0) this.dirty.add(s.fileIndex);
       }
     });
-  }
-
-  private noteSyncWrite(t0: number, t1: number): void {
-    if (t1 - t0 <= SLOW_SYNC_WRITE_MS) return;
-    this.slowWrites = this.slowWrites.filter((t) => t1 - t <= SLOW_WINDOW_MS);
-    this.slowWrites.push(t1);
-    if (this.slowWrites.length >= SLOW_WRITES_TO_SWITCH) {
-      this.asyncWritesUntil = t1 + SYNC_RETRY_MS;
-      this.slowWrites = [];
-    }
   }
 
   private async touchEmpty(i: number): Promise<void> {
