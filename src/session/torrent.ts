@@ -178,6 +178,7 @@ export class Torrent {
     this.requests = this.newRequests();
     this.uploads = new UploadServer({
       storage: this.storage,
+      pieceLength: this.meta.pieceLength,
       havePiece: (i) => this.picker.have(i),
       onUploadBytes: (p, n) => { p.up.add(n); this.up.add(n); this.uploaded += n; this.totalsFor(p).uploaded += n; },
       onStorageError: (e) => this.fail(e),

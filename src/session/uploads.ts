@@ -18,6 +18,8 @@ import type { Peer } from './peer.js';
 
 export interface UploadHost {
   readonly storage: Storage;
+  /** Nominal piece length (the size of reusable piece buffers). */
+  readonly pieceLength: number;
   havePiece(index: number): boolean;
   onUploadBytes(peer: Peer, bytes: number): void;
   onStorageError(err: unknown): void;
@@ -33,12 +35,23 @@ export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: 2000, writeHighW
 /** How many queued requests of one peer are scanned for pieces to read ahead. */
 const LOOKAHEAD = 64;
 
+/**
+ * A piece in the cache. Its memory is reused for another piece after eviction, but only once no socket still holds
+ * one of its blocks (`sending` counts blocks handed to connections and not yet released by them).
+ */
+interface CachedPiece { buf: Buffer; sending: number; evicted: boolean }
+
+/** Spare piece buffers kept for reuse, at most this many bytes: fresh memory costs a page fault per 4 KiB. */
+const SPARE_BYTES = 4 * 1024 * 1024;
+
 export class UploadServer {
   /** Whole pieces read from storage, least recently used first. Served synchronously: no promise per block. */
-  private readonly cache = new Map<number, Buffer>();
+  private readonly cache = new Map<number, CachedPiece>();
   private cachedBytes = 0;
   /** Whole-piece reads in flight. */
   private readonly loading = new Map<number, Promise<void>>();
+  /** Reusable piece-sized buffers (each owns its whole ArrayBuffer). */
+  private readonly spare: Buffer[] = [];
 
   constructor(private readonly host: UploadHost, private readonly limits: UploadLimits = DEFAULT_UPLOAD_LIMITS) {}
 
@@ -72,8 +85,8 @@ export class UploadServer {
     const conn = peer.conn;
     while (peer.incoming.length > 0 && conn.writableLength < this.limits.writeHighWater && !conn.closed) {
       const req = peer.incoming[0]!;
-      const buf = this.cache.get(req.piece);
-      if (buf === undefined) {
+      const entry = this.cache.get(req.piece);
+      if (entry === undefined) {
         this.readAhead(peer);
         const loading = this.loading.get(req.piece);
         if (loading) {
@@ -90,12 +103,13 @@ export class UploadServer {
       if (this.rateLimited(peer, req.length)) return;
       peer.incoming.shift();
       this.cache.delete(req.piece); // LRU: move to the end
-      this.cache.set(req.piece, buf);
-      if (req.begin + req.length > buf.length) {
+      this.cache.set(req.piece, entry);
+      if (req.begin + req.length > entry.buf.length) {
         if (peer.fast) conn.send({ type: 'reject', index: req.piece, begin: req.begin, length: req.length });
         continue;
       }
-      conn.sendPiece(req.piece, req.begin, buf.subarray(req.begin, req.begin + req.length));
+      entry.sending++;
+      conn.sendPiece(req.piece, req.begin, entry.buf.subarray(req.begin, req.begin + req.length), () => this.released(entry));
       this.host.onUploadBytes(peer, req.length);
     }
   }
@@ -125,11 +139,14 @@ export class UploadServer {
   private loadPiece(piece: number): Promise<void> {
     let p = this.loading.get(piece);
     if (p) return p;
-    p = this.host.storage.readPiece(piece).then((buf) => {
+    const into = this.spare.pop();
+    p = this.host.storage.readPiece(piece, into).then((buf) => {
       this.loading.delete(piece);
       if (buf) this.insert(piece, buf);
+      else if (into) this.recycle(into);
     }, (err: unknown) => {
       this.loading.delete(piece);
+      if (into) this.recycle(into);
       this.host.onStorageError(err);
     });
     this.loading.set(piece, p);
@@ -159,18 +176,37 @@ export class UploadServer {
 
   private insert(piece: number, buf: Buffer): void {
     const old = this.cache.get(piece);
-    if (old) this.cachedBytes -= old.length;
-    this.cache.set(piece, buf);
+    if (old) this.evict(piece, old);
+    this.cache.set(piece, { buf, sending: 0, evicted: false });
     this.cachedBytes += buf.length;
-    for (const [k, b] of this.cache) {
+    for (const [k, e] of this.cache) {
       if (this.cachedBytes <= this.limits.cacheBytes || k === piece) break;
-      this.cache.delete(k);
-      this.cachedBytes -= b.length;
+      this.evict(k, e);
     }
   }
 
+  private evict(piece: number, e: CachedPiece): void {
+    this.cache.delete(piece);
+    this.cachedBytes -= e.buf.length;
+    e.evicted = true;
+    if (e.sending === 0) this.recycle(e.buf);
+  }
+
+  private released(e: CachedPiece): void {
+    if (--e.sending === 0 && e.evicted) this.recycle(e.buf);
+  }
+
+  /** Keep a piece buffer for the next read if it owns its memory and there is room. */
+  private recycle(buf: Buffer): void {
+    const ab = buf.buffer;
+    if (buf.byteOffset !== 0 || ab instanceof SharedArrayBuffer || ab.byteLength !== this.host.pieceLength) return;
+    if ((this.spare.length + 1) * ab.byteLength > SPARE_BYTES) return;
+    this.spare.push(Buffer.from(ab, 0, ab.byteLength));
+  }
+
   clearCache(): void {
-    this.cache.clear();
+    for (const [k, e] of this.cache) this.evict(k, e);
     this.cachedBytes = 0;
+    this.spare.length = 0;
   }
 }

@@ -177,7 +177,7 @@ export class FsStorage implements Storage {
     const buf = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
     const spans = pieceSpans(this.meta, piece);
     try {
-      const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset, !into));
+      const got = await settleAll(spans, SPAN_PARALLELISM, (s) => this.readSpan(s, buf, s.pieceOffset, true));
       return spans.every((s, k) => got[k]! >= s.length) ? buf : null;
     } catch (e) {
       if (isMissing(e)) return null;

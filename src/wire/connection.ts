@@ -67,6 +67,8 @@ export class PeerConnection {
   private readonly decoder: MessageDecoder;
   private readingPaused = false;
   private pending: Buffer[] = [];
+  /** Write callbacks by index into `pending` (sparse: only piece blocks that asked for one). */
+  private pendingCallbacks: Array<(() => void) | undefined> = [];
   private pendingBytes = 0;
   private flushScheduled = false;
   /** Reads land in the shared reused buffer: whatever the decoder keeps must be copied before returning. */
@@ -126,10 +128,15 @@ export class PeerConnection {
     this.enqueue(encodeMessage(msg));
   }
 
-  /** A piece message as header + block: the block is never copied or concatenated. */
-  sendPiece(index: number, begin: number, block: Buffer): void {
-    if (this.closed) return;
+  /**
+   * A piece message as header + block: the block is never copied or concatenated. `onReleased`, if given, is called
+   * once the socket no longer references `block` (written to the kernel, or dropped because the connection closed),
+   * so the caller may reuse its memory.
+   */
+  sendPiece(index: number, begin: number, block: Buffer, onReleased?: () => void): void {
+    if (this.closed) { onReleased?.(); return; }
     this.enqueue(encodePieceHeader(index, begin, block.length));
+    if (onReleased) this.pendingCallbacks[this.pending.length] = onReleased;
     this.enqueue(block);
   }
 
@@ -150,11 +157,13 @@ export class PeerConnection {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     const bufs = this.pending;
+    const callbacks = this.pendingCallbacks;
     this.pending = [];
+    this.pendingCallbacks = [];
     this.pendingBytes = 0;
-    if (this.closed || bufs.length === 0) return;
+    if (this.closed || bufs.length === 0) { for (const cb of callbacks) cb?.(); return; }
     this.lastSentAt = this.now();
-    if (bufs.length === 1) { this.socket.write(bufs[0]!); return; }
+    if (bufs.length === 1) { this.socket.write(bufs[0]!, callbacks[0]); return; }
     this.socket.cork();
     let small: Buffer[] = [];
     let smallBytes = 0;
@@ -164,10 +173,11 @@ export class PeerConnection {
       small = [];
       smallBytes = 0;
     };
-    for (const b of bufs) {
-      if (b.length <= SMALL_WRITE) { small.push(b); smallBytes += b.length; continue; }
+    for (let i = 0; i < bufs.length; i++) {
+      const b = bufs[i]!;
+      if (b.length <= SMALL_WRITE && callbacks[i] === undefined) { small.push(b); smallBytes += b.length; continue; }
       flushSmall();
-      this.socket.write(b);
+      this.socket.write(b, callbacks[i]);
     }
     flushSmall();
     this.socket.uncork();
@@ -185,6 +195,12 @@ export class PeerConnection {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
+    // Blocks never handed to the socket are released now; the socket calls back (with an error) for the rest.
+    const callbacks = this.pendingCallbacks;
+    this.pending = [];
+    this.pendingCallbacks = [];
+    this.pendingBytes = 0;
+    for (const cb of callbacks) { try { cb?.(); } catch { /* the owner's bug must not escape */ } }
     this.socket.destroy();
     try { this.handler.onClose(reason); } catch { /* the owner's bug must not escape a socket callback */ }
   }
