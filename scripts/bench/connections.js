@@ -18,7 +18,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BITPEER, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sleep, stats, target, writeRandomFile,
+  bitpeer, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sleep, stats, target, writeRandomFile,
 } from './lib.js';
 
 export const id = 'B4b';
@@ -78,8 +78,8 @@ function seedCommand(kind, ctx, c, n) {
       '--high-performance', '--connections-limit', String(Math.max(1000, 2 * n)), '--no-peer-info']];
   }
   const cap = String(Math.max(600, n + 100));
-  return [process.execPath, [BITPEER, 'seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
-    '--no-tracker', '--max-peers', cap, '--max-connections', cap]];
+  return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
+    '--no-tracker', '--max-peers', cap, '--max-connections', cap]);
 }
 
 /** Counts a list of strings: { text: n }. */
@@ -174,8 +174,8 @@ async function measure(ctx, c, kind, run) {
 function makeTorrent(ctx, dataFile, torrent) {
   const r = ctx.hasMktorrent
     ? spawnSync('mktorrent', ['-l', String(Math.log2(PIECE_LENGTH)), '-o', torrent, dataFile], { encoding: 'utf8' })
-    : spawnSync(process.execPath, [BITPEER, 'create', dataFile, '-o', torrent, '--piece-length', String(PIECE_LENGTH),
-      '--announce-host', '127.0.0.1'], { encoding: 'utf8' });
+    : spawnSync(...bitpeer(['create', dataFile, '-o', torrent, '--piece-length', String(PIECE_LENGTH),
+      '--announce-host', '127.0.0.1']), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`making the torrent failed: ${r.stderr || r.error}`);
 }
 

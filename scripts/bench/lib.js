@@ -16,6 +16,23 @@ import { fileURLToPath } from 'node:url';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const LT_PEER = join(root, 'test', 'helpers', 'lt_peer.py');
 export const BITPEER = process.env.BITPEER_BIN || join(root, 'bin', 'bitpeer.js');
+
+/** The Node flags bin/bitpeer.js's shebang line asks for (e.g. a small young generation), so that the bench runs
+ *  bitpeer exactly as `./bin/bitpeer.js` or `npx bitpeer` would, but with this script's own Node. */
+export const BITPEER_NODE_FLAGS = (() => {
+  try {
+    const first = readFileSync(BITPEER, 'utf8').split('\n', 1)[0];
+    const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first) ?? /^#!\S*node\s+(.*)$/.exec(first);
+    return m ? m[1].trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
+  } catch {
+    return [];
+  }
+})();
+
+/** [command, args] that run bitpeer with `args`. */
+export function bitpeer(args) {
+  return [process.execPath, [...BITPEER_NODE_FLAGS, BITPEER, ...args]];
+}
 export const MB = 1e6;
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

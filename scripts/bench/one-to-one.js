@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import {
-  BITPEER, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
+  bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
   target, writeRandomFile,
 } from './lib.js';
 
@@ -29,8 +29,8 @@ function seedCommand(kind, ctx, c) {
     return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'seed', '--torrent', c.torrent, '--save', c.srcDir, '--port', '0',
       '--high-performance']];
   }
-  return [process.execPath, [BITPEER, 'seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
-    '--no-tracker']];
+  return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
+    '--no-tracker']);
 }
 
 function downloadCommand(kind, ctx, c, outDir, port) {
@@ -38,8 +38,8 @@ function downloadCommand(kind, ctx, c, outDir, port) {
     return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'download', '--torrent', c.torrent, '--save', outDir, '--port', '0',
       '--peer', `127.0.0.1:${port}`, '--timeout', String(c.timeoutSec), '--high-performance']];
   }
-  return [process.execPath, [BITPEER, 'get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
-    '--json', '--no-dht', '--no-lsd', '--no-tracker']];
+  return bitpeer(['get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
+    '--json', '--no-dht', '--no-lsd', '--no-tracker']);
 }
 
 async function transfer(ctx, c, pairKey, run) {
@@ -134,7 +134,7 @@ export async function run(ctx) {
     const torrent = join(ctx.base, `data-${pl}.torrent`);
     const r = ctx.hasMktorrent
       ? spawnSync('mktorrent', ['-l', String(Math.log2(pl)), '-o', torrent, dataFile], { encoding: 'utf8' })
-      : spawnSync(process.execPath, [BITPEER, 'create', dataFile, '-o', torrent, '--piece-length', String(pl)],
+      : spawnSync(...bitpeer(['create', dataFile, '-o', torrent, '--piece-length', String(pl)]),
         { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`making the torrent failed: ${r.stderr}`);
     torrents[pl] = torrent;

@@ -24,7 +24,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  BITPEER, LT_PEER, MB, MiB, Proc, bitpeerBuilt, fmt, fmtSpread, markdownTable, median, procStats, sampler, sha1File,
+  bitpeer, LT_PEER, MB, MiB, Proc, bitpeerBuilt, fmt, fmtSpread, markdownTable, median, procStats, sampler, sha1File,
   stats, syncDisks, target, writeRandomFile,
 } from './lib.js';
 
@@ -59,8 +59,8 @@ function makeTorrent(ctx, file, torrent) {
     if (r.status === 0) return 'mktorrent';
     ctx.log(`B2: mktorrent failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}); trying bitpeer create`);
   }
-  const r = spawnSync(process.execPath, [BITPEER, 'create', file, '-o', torrent, '--piece-length', String(PIECE_LENGTH),
-    '--announce', DEAD_ANNOUNCE, '--no-date', '--force'], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(...bitpeer(['create', file, '-o', torrent, '--piece-length', String(PIECE_LENGTH),
+    '--announce', DEAD_ANNOUNCE, '--no-date', '--force']), { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`bitpeer create failed: ${(r.stderr || r.error?.message || '').trim()}`);
   return 'bitpeer create';
 }
@@ -104,8 +104,8 @@ function byteCounts(client, proc, seedKey) {
 // --------------------------------------------------------------------------------------------------- one swarm
 function seedCommand(client, ctx, p) {
   if (client === 'bitpeer') {
-    return [process.execPath, [BITPEER, 'seed', p.torrent, p.srcFile, '--port', String(p.port), '--bind', '127.0.0.1',
-      '--json', '--no-dht', '--no-lsd', '--no-tracker']];
+    return bitpeer(['seed', p.torrent, p.srcFile, '--port', String(p.port), '--bind', '127.0.0.1',
+      '--json', '--no-dht', '--no-lsd', '--no-tracker']);
   }
   return [ctx.lt.python, [LT_PEER, '--mode', 'seed', '--torrent', p.torrent, '--save', p.srcDir, '--port', String(p.port),
     '--high-performance', '--peer-totals']];
@@ -114,8 +114,8 @@ function seedCommand(client, ctx, p) {
 function leecherCommand(client, ctx, p) {
   const peers = p.peers.flatMap((port) => ['--peer', `127.0.0.1:${port}`]);
   if (client === 'bitpeer') {
-    return [process.execPath, [BITPEER, 'get', p.torrent, '-o', p.dir, '--port', String(p.port), '--bind', '127.0.0.1',
-      ...peers, '--seed', '--json', '--no-dht', '--no-lsd', '--no-tracker']];
+    return bitpeer(['get', p.torrent, '-o', p.dir, '--port', String(p.port), '--bind', '127.0.0.1',
+      ...peers, '--seed', '--json', '--no-dht', '--no-lsd', '--no-tracker']);
   }
   return [ctx.lt.python, [LT_PEER, '--mode', 'download', '--torrent', p.torrent, '--save', p.dir, '--port', String(p.port),
     ...peers, '--high-performance', '--keep-seeding', '--peer-totals', '--timeout', String(Math.ceil(p.timeoutMs / 1000) + 30)]];

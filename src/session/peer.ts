@@ -48,6 +48,13 @@ export class Peer {
   downloadRetryScheduled = false;
   /** Target number of outstanding requests to this peer (adapted to its rate). */
   queueDepth = 16;
+  /**
+   * Request slow start (as TCP's, and libtorrent's): until the measured rate catches up, the queue depth doubles each
+   * time a whole queue's worth of blocks has arrived, so a fast peer is not held at the initial depth for seconds
+   * while the rate average (3 s half-life) ramps up.
+   */
+  slowStart = true;
+  slowStartBlocks = 0;
   /** Hash-failure strikes against this peer. */
   strikes = 0;
   /** Unrequested or duplicate bytes received (waste). */

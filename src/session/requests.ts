@@ -143,6 +143,12 @@ export class RequestScheduler {
       return;
     }
     peer.requests.delete(key);
+    if (peer.slowStart && ++peer.slowStartBlocks >= peer.queueDepth) {
+      peer.slowStartBlocks = 0;
+      const cap = Math.min(this.limits.maxQueue, peer.reqq ?? this.limits.maxQueue);
+      peer.queueDepth = Math.min(cap, peer.queueDepth * 2);
+      if (peer.queueDepth >= cap) peer.slowStart = false;
+    }
     peer.lastPieceAt = this.host.now();
     peer.snubbed = false;
     this.host.onBlockBytes(peer, block.length);
@@ -258,7 +264,13 @@ export class RequestScheduler {
       const rate = peer.down.rate;
       const depth = Math.ceil((rate * this.limits.queueSeconds) / 16384);
       const cap = Math.min(this.limits.maxQueue, peer.reqq ?? this.limits.maxQueue);
-      peer.queueDepth = Math.max(Math.min(this.limits.minQueue, cap), Math.min(cap, depth));
+      const byRate = Math.max(Math.min(this.limits.minQueue, cap), Math.min(cap, depth));
+      if (peer.slowStart && byRate < peer.queueDepth) {
+        peer.queueDepth = Math.min(peer.queueDepth, cap); // still ramping: keep the depth slow start reached
+      } else {
+        peer.slowStart = false;
+        peer.queueDepth = byRate;
+      }
       const timeout = this.host.picker.inEndgame ? Math.min(this.limits.requestTimeoutMs, 10_000) : this.limits.requestTimeoutMs;
       let expired: BlockRef[] | null = null;
       for (const [key, r] of peer.requests) {
