@@ -54,11 +54,18 @@ export interface RequestLimits {
   requestTimeoutMs: number;
   highWater: number;
   lowWater: number;
+  /**
+   * Blocks requested from all peers together and not yet received. Every outstanding block may become part of a
+   * partial piece in memory, so this bounds the download side's memory whatever the number of peers (8 peers with
+   * 500-deep queues would otherwise hold 64 MiB of partial pieces); 1024 blocks (16 MiB) still cover 50 MB/s at
+   * 300 ms of round trip.
+   */
+  maxOutstanding: number;
 }
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   minQueue: 8, maxQueue: 500, queueSeconds: 3, requestTimeoutMs: 60_000,
-  highWater: 16 * 1024 * 1024, lowWater: 8 * 1024 * 1024,
+  highWater: 16 * 1024 * 1024, lowWater: 8 * 1024 * 1024, maxOutstanding: 1024,
 };
 
 const BLOCK = 16 * 1024;
@@ -101,13 +108,17 @@ export class RequestScheduler {
   private readonly buffers: PieceBufferPool;
 
   constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
-    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(2, Math.floor((4 * 1024 * 1024) / host.meta.pieceLength)));
+    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(2, Math.floor((16 * 1024 * 1024) / host.meta.pieceLength)));
   }
 
-  /** Top up this peer's request queue. */
+  /** Top up this peer's request queue, within the torrent's budget of outstanding blocks. */
   fill(peer: Peer): void {
     if (this.closed || peer.conn.closed || peer.peerChoking || !peer.amInterested) return;
     let want = peer.queueDepth - peer.requests.size;
+    if (want <= 0) return;
+    let outstanding = 0;
+    for (const p of this.host.peers()) outstanding += p.requests.size;
+    want = Math.min(want, this.limits.maxOutstanding - outstanding);
     if (want <= 0) return;
     const bucket = this.host.downloadBucket;
     if (!bucket.unlimited) {

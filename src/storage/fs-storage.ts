@@ -40,10 +40,11 @@ const SPAN_PARALLELISM = 8;
  * cross-core hand-off per piece) and 20 MB more RSS; reads behave alike. A synchronous call blocks the event loop,
  * though, when the kernel has to wait for a disk (a cold read, dirty-page throttling, a network file system):
  * SLOW_CALLS_TO_SWITCH calls slower than SLOW_CALL_MS within SLOW_WINDOW_MS switch that kind of call to the thread
- * pool for SYNC_RETRY_MS. (One slow call alone is usually the scheduler, not the disk.) Start-up checks always read
+ * pool for SYNC_RETRY_MS. (A slow call alone is usually the scheduler, not the disk: with 9 busy processes on 2
+ * cores, 10-20 ms preemptions of a page-cache write are common, so the threshold sits well above a time slice.) Start-up checks always read
  * through the thread pool: they read large batches while hashing on other threads.
  */
-const SLOW_CALL_MS = 10;
+const SLOW_CALL_MS = 40;
 const SLOW_CALLS_TO_SWITCH = 3;
 const SLOW_WINDOW_MS = 2_000;
 const SYNC_RETRY_MS = 10_000;
