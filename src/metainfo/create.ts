@@ -22,7 +22,7 @@
  *
  * Hashing (measured against mktorrent; docs/design/metainfo.md): bytes must still be in the CPU cache when SHA-1 runs,
  * so reads are small (2 MiB) and each is hashed right after it lands. Small inputs are hashed on the main thread
- * (double-buffered async reads, pieces hashed incrementally so any piece length works). From 32 MiB up, the main
+ * (double-buffered async reads, pieces hashed incrementally so any piece length works). Above 128 MiB, the main
  * thread and cores − 1 worker threads (at most 3) claim groups of whole pieces through a shared atomic counter, each
  * preads its pieces itself and writes the digests into a shared table: no chunk is handed between threads, and the
  * main thread is already hashing while the workers boot.
@@ -57,7 +57,7 @@ export interface CreateOptions {
   name?: string;
   /** Follow symlinks (default true, as mktorrent); false skips them. */
   followSymlinks?: boolean;
-  /** Hashing worker threads besides the main thread. Default: cores − 1 (at most 3) for inputs ≥ 32 MiB, else 0. */
+  /** Hashing worker threads besides the main thread. Default: cores − 1 (at most 3) for inputs over 128 MiB, else 0. */
   threads?: number;
   signal?: AbortSignal;
   /** Called as hashing progresses with the bytes hashed so far and the total. */
@@ -73,8 +73,11 @@ const TARGET_MAX_PIECES = 2000;
 const CHUNK = 2 * 1024 * 1024;
 /** Worker threads claim this many bytes of whole pieces at a time (at least one piece). */
 const GROUP_BYTES = 4 * 1024 * 1024;
-/** Below this much data, worker threads cost more than they save. */
-const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+/**
+ * Up to this much data, worker threads cost more than they save: a worker takes ~60 ms of CPU to boot before it hashes
+ * anything, while the main thread hashes ~100 MiB in that time (measured on 2 cores, docs/design/metainfo.md).
+ */
+const SINGLE_THREAD_MAX_BYTES = 128 * 1024 * 1024;
 const MAX_WORKERS = 3;
 
 /**
@@ -450,7 +453,7 @@ async function hashParallel(entries: readonly Entry[], total: number, pl: number
 }
 
 function defaultThreads(total: number): number {
-  if (total < PARALLEL_MIN_BYTES) return 0;
+  if (total <= SINGLE_THREAD_MAX_BYTES) return 0;
   return Math.max(0, Math.min(availableParallelism() - 1, MAX_WORKERS));
 }
 
