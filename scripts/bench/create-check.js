@@ -20,7 +20,7 @@ import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
-  BITPEER, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, sha1File, stats, target, writeRandomFile,
+  bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, sha1File, stats, target, writeRandomFile,
 } from './lib.js';
 
 export const id = 'B3';
@@ -94,7 +94,7 @@ async function createOnce(ctx, c, tool, run) {
   await rm(out, { force: true });
   const timeFile = join(c.dir, `time-create-${tool}-${run}.txt`);
   const [cmd, args] = tool === 'bitpeer'
-    ? [process.execPath, [BITPEER, 'create', c.file, '-o', out, '--piece-length', String(PIECE_LENGTH), '--no-date']]
+    ? bitpeer(['create', c.file, '-o', out, '--piece-length', String(PIECE_LENGTH), '--no-date'])
     : ['mktorrent', ['-l', '18', '-d', '-t', String(c.threads), '-o', out, c.file]];
   const r = await runToExit(ctx, `${tool} create`, cmd, args, timeFile, c.timeoutMs, tool === 'bitpeer' ? BITPEER_ENV : undefined);
   const rec = { phase: 'create', tool, run, ...r };
@@ -113,8 +113,8 @@ async function createOnce(ctx, c, tool, run) {
 async function checkOnce(ctx, c, tool, run) {
   const timeFile = join(c.dir, `time-check-${tool}-${run}.txt`);
   const [cmd, args] = tool === 'bitpeer'
-    ? [process.execPath, [BITPEER, 'seed', c.torrent, c.file, '--port', '0', '--json', '--no-dht', '--no-lsd',
-      '--no-tracker', '--no-pex', '--bind', '127.0.0.1']]
+    ? bitpeer(['seed', c.torrent, c.file, '--port', '0', '--json', '--no-dht', '--no-lsd',
+      '--no-tracker', '--no-pex', '--bind', '127.0.0.1'])
     : [ctx.lt.python, ['-u', LT_PEER, '--mode', 'seed', '--torrent', c.torrent, '--save', c.dataDir, '--port', '0',
       '--high-performance', '--progress-interval', '3600']];
   const p = new Proc(`${tool} check`, cmd, args,
@@ -196,7 +196,7 @@ export async function run(ctx) {
       runs.push(await createOnce(ctx, c, tool, r));
     }
     // bitpeer's fixed start-up + exit cost (`bitpeer --version`), for the notes: what no hashing speed-up can remove.
-    const v = await runToExit(ctx, 'bitpeer --version', process.execPath, [BITPEER, '--version'],
+    const v = await runToExit(ctx, 'bitpeer --version', ...bitpeer(['--version']),
       join(c.dir, `time-version-${r}.txt`), 30_000, BITPEER_ENV);
     runs.push({ phase: 'startup', tool: 'bitpeer', run: r, ...v });
     await rm(join(c.dir, `time-version-${r}.txt`), { force: true });

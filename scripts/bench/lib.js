@@ -17,21 +17,33 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const LT_PEER = join(root, 'test', 'helpers', 'lt_peer.py');
 export const BITPEER = process.env.BITPEER_BIN || join(root, 'bin', 'bitpeer.js');
 
-/** The Node flags bin/bitpeer.js's shebang line asks for (e.g. a small young generation), so that the bench runs
- *  bitpeer exactly as `./bin/bitpeer.js` or `npx bitpeer` would, but with this script's own Node. */
-export const BITPEER_NODE_FLAGS = (() => {
+/**
+ * What bin/bitpeer.js's shebang line asks for: environment assignments and Node flags
+ * (`#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1`). The bench applies them with its own Node, so
+ * bitpeer runs exactly as `./bin/bitpeer.js` or `npx bitpeer` would run it.
+ */
+export const BITPEER_SHEBANG = (() => {
   try {
     const first = readFileSync(BITPEER, 'utf8').split('\n', 1)[0];
-    const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first) ?? /^#!\S*node\s+(.*)$/.exec(first);
-    return m ? m[1].trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
+    const m = /^#!\S*env\s+-S\s+(.*)$/.exec(first);
+    if (!m) return { env: [], flags: [] };
+    const words = m[1].trim().split(/\s+/);
+    const at = words.indexOf('node');
+    return {
+      env: words.slice(0, Math.max(0, at)).filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)),
+      flags: words.slice(at + 1).filter((f) => f.startsWith('--')),
+    };
   } catch {
-    return [];
+    return { env: [], flags: [] };
   }
 })();
+export const BITPEER_NODE_FLAGS = BITPEER_SHEBANG.flags;
 
 /** [command, args] that run bitpeer with `args`. */
 export function bitpeer(args) {
-  return [process.execPath, [...BITPEER_NODE_FLAGS, BITPEER, ...args]];
+  const nodeArgs = [...BITPEER_SHEBANG.flags, BITPEER, ...args];
+  if (BITPEER_SHEBANG.env.length === 0) return [process.execPath, nodeArgs];
+  return ['/usr/bin/env', [...BITPEER_SHEBANG.env, process.execPath, ...nodeArgs]]; // env execs node: same PID
 }
 export const MB = 1e6;
 export const MiB = 1024 * 1024;
@@ -123,6 +135,15 @@ export function syncDisks() {
 
 // -------------------------------------------------------------------------------------------------- processes
 /**
+ * The environment of measured processes: ours without NODE_EXTRA_CA_CERTS, which this machine sets and which costs
+ * every Node start ~50 ms of loading certificates that no loopback benchmark uses.
+ */
+export const CHILD_ENV = (() => {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+})();
+/**
  * A child with JSON-line stdout parsing. With `timeFile`, the command runs under `/usr/bin/time -f '%e %U %S %M'`, and
  * `pid()` is the measured (inner) process.
  */
@@ -137,7 +158,7 @@ export class Proc {
     this.timeFile = timeFile;
     this.startedAt = performance.now();
     const [c, a] = timeFile ? ['/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', cmd, ...args]] : [cmd, args];
-    this.child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
+    this.child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? CHILD_ENV, cwd });
     this.exited = new Promise((resolve) => {
       this.child.on('error', (err) => { this.stderr += `[spawn error] ${err.message}\n`; this.exit ??= { code: -1 }; this.poke(); resolve(this.exit); });
       this.child.on('close', (code, signal) => { this.exit ??= { code, signal }; this.exitedAt = performance.now(); this.poke(); resolve(this.exit); });
