@@ -474,3 +474,21 @@ test('scale: 100k pieces and 50 peers, picks stay cheap', () => {
   assert.ok(blocks > 40 * 50 * 16, `only ${blocks} blocks picked`);
   assert.ok(ms < 5000, `2000 picks took ${ms.toFixed(0)} ms`);
 });
+
+test('endgame: a peer takes duplicates only while it has fewer than 8 requests outstanding', () => {
+  // 2 pieces of 16 blocks, both peers have everything. Peer a takes all 32 blocks: endgame from then on.
+  const { picker } = setup('00', '', '', {}, 16);
+  picker.addPeer('a', 'all');
+  picker.addPeer('b', 'all');
+  assert.equal(picker.pick('a', 100).length, 32);
+  assert.equal(picker.inEndgame, true);
+  // b has nothing outstanding: it may duplicate up to 8 blocks, not all 32.
+  const dup = picker.pick('b', 100);
+  assert.equal(dup.length, 8);
+  assert.equal(picker.pick('b', 100).length, 0, 'b already has 8 outstanding');
+  // Once one of b's blocks arrives (a's copy is cancelled), b may take one more duplicate.
+  assert.equal(picker.blockReceived('b', dup[0]!).cancels.length, 1);
+  assert.equal(picker.pick('b', 100).length, 1);
+  assert.equal(picker.pick('a', 100).length, 0, 'a cannot duplicate its own requests');
+  picker._checkInvariants();
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FsStorage } from './fs-storage.js';
+import { FsStorage, SyncPolicy } from './fs-storage.js';
 import { makeMeta, pieceOf, type TestMeta } from './test-meta.js';
 import { isBtError } from '../util/errors.js';
 
@@ -222,4 +222,22 @@ test('close waits for operations in flight', async () => {
   await Promise.all(writes);
   assert.deepEqual(fs.readFileSync(path.join(dir, 'big')), data);
   assert.equal(s.openFiles, 0);
+});
+
+test('SyncPolicy: three slow calls within 2 s switch to the thread pool for 10 s; one alone does not', () => {
+  let t = 1000;
+  const p = new SyncPolicy(() => t);
+  if (!p.allowed) return; // BITPEER_ASYNC_IO=1 in the environment
+  p.note(t, t + 5); // fast
+  p.note(t, t + 100); // slow, alone
+  t += 3000;
+  p.note(t, t + 100); // slow, but the first one is out of the window
+  assert.equal(p.allowed, true);
+  t += 500; p.note(t, t + 60);
+  t += 500; p.note(t, t + 60); // the third slow call within 2 s
+  assert.equal(p.allowed, false);
+  t += 9_000;
+  assert.equal(p.allowed, false);
+  t += 1_200;
+  assert.equal(p.allowed, true, 'synchronous calls are tried again after 10 s');
 });

@@ -50,13 +50,15 @@ const SLOW_WINDOW_MS = 2_000;
 const SYNC_RETRY_MS = 10_000;
 
 /** Decides whether the next call of one kind (reads or writes) may be synchronous; see SLOW_CALL_MS. */
-class SyncPolicy {
+export class SyncPolicy {
   private asyncUntil = 0;
   private slow: number[] = [];
   /** Set BITPEER_ASYNC_IO=1 to always use the thread pool. */
   private readonly never = process.env['BITPEER_ASYNC_IO'] === '1';
 
-  get allowed(): boolean { return !this.never && performance.now() >= this.asyncUntil; }
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  get allowed(): boolean { return !this.never && this.now() >= this.asyncUntil; }
 
   /** Record a synchronous call that ran from `t0` to `t1` (performance.now() ms). */
   note(t0: number, t1: number): void {

@@ -72,7 +72,7 @@ export class PeerConnection {
   private pendingBytes = 0;
   private flushScheduled = false;
   /** Reads land in the shared reused buffer: whatever the decoder keeps must be copied before returning. */
-  private readonly userBuffer: boolean;
+  readonly userBuffer: boolean;
 
   constructor(
     readonly socket: Socket,

@@ -369,3 +369,39 @@ test('property: random bytes never make the decoder throw anything but a PROTOCO
     }
   }), { numRuns: 300 });
 });
+
+test('retainBuffered: a reused read buffer can be overwritten after every push (property)', () => {
+  // The shell reads into one reused buffer: after each chunk it calls retainBuffered(), then the buffer is scribbled
+  // over. Whatever the chunk boundaries, the messages must come out intact.
+  const msgs: Message[] = [];
+  for (let i = 0; i < 9; i++) {
+    const block = Buffer.alloc(16384, i + 1);
+    msgs.push({ type: 'piece', index: i, begin: 0, block }, { type: 'have', index: i }, { type: 'request', index: i, begin: 16384, length: 16384 });
+  }
+  const stream = Buffer.concat(msgs.map((m) => encodeMessage(m)));
+  fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 40000 }), { minLength: 1, maxLength: 40 }), (cuts) => {
+    const d = new MessageDecoder(G);
+    const reused = Buffer.alloc(40000);
+    const out: Array<{ type: string; index?: number; fill?: number; len?: number }> = [];
+    let at = 0;
+    for (let k = 0; at < stream.length; k++) {
+      const n = Math.min(cuts[k % cuts.length]!, stream.length - at);
+      stream.copy(reused, 0, at, at + n);
+      at += n;
+      d.push(reused.subarray(0, n));
+      for (let m = d.next(); m !== null; m = d.next()) {
+        // Handlers copy what they keep: check the block now, while it is valid.
+        if (m.type === 'piece') out.push({ type: m.type, index: m.index, fill: m.block.every((b) => b === m.index + 1) ? m.index + 1 : -1, len: m.block.length });
+        else out.push({ type: m.type, index: 'index' in m ? m.index : undefined });
+      }
+      d.retainBuffered();
+      reused.fill(0xee);
+    }
+    assert.equal(d.buffered, 0);
+    assert.equal(out.length, msgs.length);
+    for (let i = 0; i < 9; i++) {
+      assert.deepEqual(out[3 * i], { type: 'piece', index: i, fill: i + 1, len: 16384 });
+      assert.deepEqual(out[3 * i + 1], { type: 'have', index: i });
+    }
+  }), { numRuns: 200 });
+});

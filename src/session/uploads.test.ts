@@ -1,0 +1,86 @@
+/**
+ * UploadServer: whole-piece reads for sequential requests served from the cache, single-block reads for random
+ * ones, and piece buffers reused only after every socket released its blocks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStorage } from '../storage/memory-storage.js';
+import { makeMeta, pieceOf } from '../storage/test-meta.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { UploadServer, DEFAULT_UPLOAD_LIMITS } from './uploads.js';
+import type { Peer } from './peer.js';
+
+const PL = 65536; // 4 blocks per piece
+
+interface Sent { piece: number; begin: number; block: Buffer; release: () => void }
+
+function setup(cacheBytes: number) {
+  const { meta, data } = makeMeta({ pieceLength: PL, length: 8 * PL });
+  const storage = new MemoryStorage(meta);
+  const calls = { readPiece: 0, read: 0 };
+  const counting = {
+    readPiece: async (i: number, into?: Buffer) => { calls.readPiece++; return storage.readPiece(i, into); },
+    read: async (i: number, b: number, n: number) => { calls.read++; return storage.read(i, b, n); },
+    writePiece: (i: number, d: Buffer) => storage.writePiece(i, d),
+    close: () => storage.close(),
+  };
+  const sent: Sent[] = [];
+  const conn = {
+    closed: false, writableLength: 0,
+    send: () => undefined,
+    sendPiece: (piece: number, begin: number, block: Buffer, release?: () => void) => {
+      sent.push({ piece, begin, block, release: release ?? (() => undefined) });
+    },
+  };
+  const peer = { amChoking: false, fast: true, incoming: [], readsInFlight: 0, uploadWaitPiece: -1, uploadRetryScheduled: false, conn } as unknown as Peer;
+  const server = new UploadServer({
+    storage: counting, pieceLength: PL, havePiece: () => true, onUploadBytes: () => undefined,
+    onStorageError: (e) => { throw e; }, uploadBucket: new TokenBucket({ rate: 0, now: Date.now }),
+    schedule: (fn, ms) => { setTimeout(fn, ms); },
+  }, { ...DEFAULT_UPLOAD_LIMITS, cacheBytes });
+  return { meta, data, storage, calls, sent, peer, server };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 5));
+
+test('sequential requests: one whole-piece read, blocks served from the cache', async () => {
+  const { meta, data, storage, calls, sent, peer, server } = setup(4 * PL);
+  for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
+  for (let b = 0; b < PL; b += 16384) server.onRequest(peer, 2, b, 16384);
+  await settle();
+  assert.equal(sent.length, 4);
+  assert.equal(calls.readPiece, 1);
+  assert.equal(calls.read, 0);
+  for (const s of sent) assert.ok(s.block.equals(data.subarray(2 * PL + s.begin, 2 * PL + s.begin + 16384)));
+});
+
+test('a random request for an uncached piece reads just that block', async () => {
+  const { meta, data, storage, calls, sent, peer, server } = setup(4 * PL);
+  for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
+  server.onRequest(peer, 5, 32768, 16384);
+  await settle();
+  assert.deepEqual([calls.readPiece, calls.read, sent.length], [0, 1, 1]);
+  assert.ok(sent[0]!.block.equals(data.subarray(5 * PL + 32768, 5 * PL + 49152)));
+});
+
+test('an evicted piece buffer is not reused while a socket still holds one of its blocks', async () => {
+  const { meta, data, storage, sent, peer, server } = setup(PL); // room for one piece
+  for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
+  server.onRequest(peer, 0, 0, 16384);
+  await settle();
+  const held = sent[0]!; // not released yet
+  for (let i = 1; i < 6; i++) {
+    server.onRequest(peer, i, 0, 16384); // each load evicts the previous piece
+    await settle();
+    sent[i]!.release();
+  }
+  assert.ok(held.block.equals(data.subarray(0, 16384)), 'the unreleased block was never overwritten');
+  held.release();
+  for (let i = 6; i < 8; i++) {
+    server.onRequest(peer, i, 0, 16384); // may reuse piece 0's buffer now
+    await settle();
+    const s = sent[i]!;
+    assert.ok(s.block.equals(data.subarray(i * PL, i * PL + 16384)), `piece ${i} served intact`);
+    s.release();
+  }
+});
