@@ -4,6 +4,8 @@
  * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
  * to a torrent by its info-hash (an unknown info-hash is refused). `GET ` (the embedded HTTP tracker) arrives with a
  * later issue. One interval drives every torrent's tick, so there are no per-peer or per-block timers.
+ * Start-up checks take turns by the bytes they hash (many small torrents at once, a big one alone), and the queue
+ * is re-evaluated once per turn of the event loop, so a thousand torrents added together cost little each.
  *
  * Invariant: no exception from a socket callback escapes; errors end that connection only.
  */
@@ -71,6 +73,12 @@ export interface AddTorrentOptions {
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_PENDING_HANDSHAKES = 256;
+/**
+ * Start-up checks run together while the bytes they hash fit this budget: many small torrents at once, a big one
+ * alone (so a spinning disk reads one file sequentially). In the order the torrents were added.
+ */
+const CHECK_BUDGET_BYTES = 64 * 1024 * 1024;
+const MAX_PARALLEL_CHECKS = 16;
 
 export class Session {
   readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
@@ -108,9 +116,15 @@ export class Session {
   private log(msg: string): void { this.opts.log?.(msg); }
 
   get port(): number {
-    const addr = this.server?.address();
-    return addr && typeof addr === 'object' ? addr.port : 0;
+    // Asked per torrent and per dial: the bound port is read once (getsockname is a system call).
+    if (this.boundPort === 0 && this.server && !this.closed) {
+      const addr = this.server.address();
+      this.boundPort = addr && typeof addr === 'object' ? addr.port : 0;
+    }
+    return this.boundPort;
   }
+
+  private boundPort = 0;
 
   /** Open the public port. Rejects with BtError('PORT_IN_USE') when it is taken. */
   async listen(): Promise<number> {
@@ -193,45 +207,56 @@ export class Session {
   /** Add a torrent and start it (check, then go live). Resolves once it is live. */
   async addTorrent(meta: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
     if (this.torrents.has(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
+    // The id is taken before anything asynchronous, so torrents added together get ids in the order of the calls.
+    const id = opts.id ?? this.nextId;
+    this.nextId = Math.max(this.nextId, id + 1);
     const storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);
-    const torrent = new Torrent({
+    const torrent: Torrent = new Torrent({
       meta, savePath: opts.savePath, storage, hasher: this.hasher, peerId: this.peerId, reserved: this.reserved,
-      now: this.now, rng: this.rng, emit: (e) => this.events.emit(e), log: (m) => this.log(`[${meta.name}] ${m}`),
-      canOpen: () => this.connectionCount() < (this.opts.maxConnections ?? 200),
+      now: this.now, rng: this.rng, emit: this.shared.emit, log: (m) => this.log(`[${meta.name}] ${m}`),
+      canOpen: this.shared.canOpen,
       ...(this.opts.peerLimits ? { peerLimits: this.opts.peerLimits } : {}),
       ...(this.opts.uploadSlots !== undefined ? { uploadSlots: this.opts.uploadSlots } : {}),
       ...(opts.skipCheck !== undefined ? { skipCheck: opts.skipCheck } : {}),
       uploadParent: this.uploadBucket,
       downloadParent: this.downloadBucket,
       pex: this.opts.pex ?? false,
-      listenPort: () => this.port,
-      onYourIp: (ip) => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); },
-      isSelf: (host, port) => port === this.port && this.ownAddresses.has(host),
-      ...(this.services?.lsd ? { lsd: { add: (h: string) => this.services?.lsd?.addTorrent(h), remove: (h: string) => this.services?.lsd?.removeTorrent(h) } } : {}),
-      uploadSlotShare: () => this.uploadSlotShare(),
+      listenPort: this.shared.listenPort,
+      onYourIp: this.shared.onYourIp,
+      isSelf: this.shared.isSelf,
+      ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),
+      // With no peer the share is not used (nobody to unchoke): not counted, which is O(torrents).
+      uploadSlotShare: (): number => (torrent.peers.connected.size === 0 ? 2 : this.uploadSlotShare()),
       onPieceDone: (i) => { const t = this.torrents.get(meta.infoHashHex); if (t) this.onPieceDone?.(t, i); },
       setTrackerSelf: (seed) => this.services?.swarms.setSelf(meta.infoHashHex, seed === null ? null : { port: this.port, peerId: this.peerId, seed }),
       ...(this.opts.trackers !== false && this.services && (meta.announce || meta.announceList.length > 0)
         ? { createAnnouncer: (t: Torrent) => this.makeAnnouncer(t) } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);
-    torrent.id = opts.id ?? this.nextId;
-    this.nextId = Math.max(this.nextId, torrent.id + 1);
+    torrent.id = id;
     torrent.addedAt = opts.addedAt ?? Math.floor(this.now() / 1000);
     torrent.queuePosition = opts.queuePosition ?? this.torrents.size - 1;
+    this.queueOrder = undefined;
     torrent.userPaused = opts.paused ?? false;
     opts.beforeStart?.(torrent);
     this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
     for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
+    const weight = this.checkWeight(meta, opts);
     try {
-      // Check first, then let the queue decide whether it runs now.
-      await torrent.start({ ...opts.plan, paused: torrent.userPaused ? true : 'queued' });
+      // Check first (in turn with other checks), then let the queue decide whether it runs now.
+      if (weight > 0) await this.acquireCheck(weight);
+      try {
+        await torrent.start({ ...opts.plan, paused: torrent.userPaused ? true : 'queued' });
+      } finally {
+        if (weight > 0) this.releaseCheck(weight);
+      }
     } catch (err) {
       if (opts.keepOnError && !this.closed) {
         torrent.markError(err);
         return torrent;
       }
       this.torrents.delete(meta.infoHashHex);
+      this.queueOrder = undefined;
       await torrent.close().catch(() => {});
       throw err;
     }
@@ -239,11 +264,60 @@ export class Session {
     if (torrent.state === 'error' && !opts.keepOnError) {
       const reason = torrent.errorReason ?? 'torrent failed';
       this.torrents.delete(meta.infoHashHex);
+      this.queueOrder = undefined;
       await torrent.close().catch(() => {});
       throw new BtError('IO', reason);
     }
     return torrent;
   }
+
+  private checkBytes = 0;
+  private checkCount = 0;
+  private readonly checkWaiters: Array<{ weight: number; go: () => void }> = [];
+
+  /** Bytes the start-up check of a new torrent will hash (0: no check). */
+  private checkWeight(meta: Metainfo, opts: AddTorrentOptions): number {
+    const recheck = opts.plan?.recheck ?? (opts.skipCheck ? 'none' : 'all');
+    if (recheck === 'none') return 0;
+    if (recheck === 'all') return Math.max(1, Math.min(CHECK_BUDGET_BYTES, meta.totalLength));
+    let n = 0;
+    for (const _ of recheck) n++;
+    return n === 0 ? 0 : Math.min(CHECK_BUDGET_BYTES, n * meta.pieceLength);
+  }
+
+  private checkFits(weight: number): boolean {
+    return this.checkCount === 0 || (this.checkCount < MAX_PARALLEL_CHECKS && this.checkBytes + weight <= CHECK_BUDGET_BYTES);
+  }
+
+  private acquireCheck(weight: number): Promise<void> {
+    if (this.checkWaiters.length === 0 && this.checkFits(weight)) {
+      this.checkBytes += weight;
+      this.checkCount++;
+      return Promise.resolve();
+    }
+    return new Promise((go) => this.checkWaiters.push({ weight, go }));
+  }
+
+  private releaseCheck(weight: number): void {
+    this.checkBytes -= weight;
+    this.checkCount--;
+    while (this.checkWaiters.length > 0 && (this.closed || this.checkFits(this.checkWaiters[0]!.weight))) {
+      const w = this.checkWaiters.shift()!;
+      this.checkBytes += w.weight;
+      this.checkCount++;
+      w.go();
+    }
+  }
+
+  /** Callbacks that are the same for every torrent: made once, not once per torrent (a thousand torrents). */
+  private readonly shared = {
+    emit: (e: SessionEvent): void => this.events.emit(e),
+    canOpen: (): boolean => this.connectionCount() < (this.opts.maxConnections ?? 200),
+    listenPort: (): number => this.port,
+    onYourIp: (ip: string): void => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); },
+    isSelf: (host: string, port: number): boolean => port === this.port && this.ownAddresses.has(host),
+    lsd: { add: (h: string): void => this.services?.lsd?.addTorrent(h), remove: (h: string): void => this.services?.lsd?.removeTorrent(h) },
+  };
 
   /** Called when a torrent has verified and written a piece (the daemon marks its resume data dirty). */
   onPieceDone: ((t: Torrent, index: number) => void) | undefined;
@@ -253,6 +327,8 @@ export class Session {
   maxActiveDownloads = 5;
   maxActiveSeeds = 20;
   private queueRunning: Promise<void> | undefined;
+  /** The torrents in queue order (undefined: to be sorted again). */
+  private queueOrder: Torrent[] | undefined;
   private queueAgain = false;
 
   /**
@@ -262,9 +338,13 @@ export class Session {
   async updateQueue(): Promise<void> {
     if (this.queueRunning) { this.queueAgain = true; return this.queueRunning; }
     this.queueRunning = (async () => {
+      // Calls made in the same turn of the event loop (torrents whose checks ended together) share one pass.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       do {
         this.queueAgain = false;
-        const list = [...this.torrents.values()].sort((a, b) => a.queuePosition - b.queuePosition);
+        // Sorted once per change of the torrent set (queue positions are set only when a torrent is added), not at
+        // every pass: a thousand torrents added together make a thousand passes.
+        const list = this.queueOrder ??= [...this.torrents.values()].sort((a, b) => a.queuePosition - b.queuePosition);
         let downloads = 0;
         let seeds = 0;
         for (const t of list) {
@@ -293,12 +373,12 @@ export class Session {
    * mode, from the choker).
    */
   uploadSlotShare(): number {
+    if (this.opts.uploadSlots !== undefined) return this.opts.uploadSlots;
     let active = 0;
     for (const t of this.torrents.values()) {
-      if (t.state !== 'downloading' && t.state !== 'seeding') continue;
+      if (t.peers.connected.size === 0 || (t.state !== 'downloading' && t.state !== 'seeding')) continue;
       for (const p of t.peers.connected.values()) { if (p.peerInterested) { active++; break; } }
     }
-    if (this.opts.uploadSlots !== undefined) return this.opts.uploadSlots;
     return Math.max(2, Math.min(8, Math.floor(16 / Math.max(1, active))));
   }
 
@@ -322,6 +402,7 @@ export class Session {
 
   async removeTorrent(t: Torrent): Promise<void> {
     this.torrents.delete(t.infoHashHex);
+    this.queueOrder = undefined;
     this.services?.swarms.remove(t.infoHashHex);
     await t.close('torrent removed');
     await this.updateQueue();
@@ -369,9 +450,12 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    // Checks waiting for their turn go now: their torrents are closed, so they end at once.
+    for (const w of this.checkWaiters.splice(0)) { this.checkBytes += w.weight; this.checkCount++; w.go(); }
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
     await this.services?.close();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.boundPort = 0;
     await this.hasher.close();
   }
 }

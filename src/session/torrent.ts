@@ -134,7 +134,9 @@ export class Torrent {
   readonly uploadBucket: TokenBucket;
   readonly downloadBucket: TokenBucket;
   private announcer: AnnouncerLike | undefined;
-  readonly extensions: Extensions;
+  private ext: Extensions | undefined;
+  /** BEP 10 and PEX state, made when the first peer connects: a thousand torrents without peers need none. */
+  get extensions(): Extensions { return this.ext ??= this.newExtensions(); }
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -151,15 +153,6 @@ export class Torrent {
     this.filesWanted = opts.meta.files.map(() => true);
     this.filePriorities = opts.meta.files.map(() => 0);
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
-    this.extensions = new Extensions({
-      pexEnabled: (opts.pex ?? false) && !opts.meta.private,
-      listenPort: () => opts.listenPort?.() ?? 0,
-      now: opts.now,
-      addPeer: (h, p, src) => this.addPeer(h, p, src),
-      onYourIp: (ip) => opts.onYourIp?.(ip),
-      metadata: () => opts.meta.infoBytes,
-      log: opts.log,
-    });
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: opts.now, ...(opts.uploadParent ? { parent: opts.uploadParent } : {}) });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: opts.now, ...(opts.downloadParent ? { parent: opts.downloadParent } : {}) });
     this.peers = new PeerManager({
@@ -184,6 +177,19 @@ export class Torrent {
       onStorageError: (e) => this.fail(e),
       uploadBucket: this.uploadBucket,
       schedule,
+    });
+  }
+
+  private newExtensions(): Extensions {
+    const opts = this.opts;
+    return new Extensions({
+      pexEnabled: (opts.pex ?? false) && !opts.meta.private,
+      listenPort: () => opts.listenPort?.() ?? 0,
+      now: opts.now,
+      addPeer: (h, p, src) => this.addPeer(h, p, src),
+      onYourIp: (ip) => opts.onYourIp?.(ip),
+      metadata: () => opts.meta.infoBytes,
+      log: opts.log,
     });
   }
 
@@ -234,11 +240,16 @@ export class Torrent {
     if (recheck !== 'none') {
       const only = recheck === 'all' ? undefined : [...recheck].filter((i) => !this.picker.have(i));
       if (only === undefined || only.length > 0) {
+        let lastProgressAt = started;
         const have = await checkPieces(meta, this.storage, this.hasher, {
           signal: this.abort.signal,
           ...(only ? { only } : {}),
           onProgress: (checked, total) => {
             this.checkProgress = total > 0 ? checked / total : 1;
+            // At most 4 events a second: a fresh 1 GiB download "checks" its 4096 missing pieces in ~40 ms.
+            const now = this.opts.now();
+            if (now - lastProgressAt < 250 && checked < total) return;
+            lastProgressAt = now;
             this.opts.emit({ event: 'checking', infoHash: this.infoHashHex, checked, pieces: total });
           },
         });
@@ -422,7 +433,7 @@ export class Torrent {
 
   private onPeerClosed(peer: Peer, reason: string): void {
     this.requests.onPeerGone(peer);
-    this.extensions.onPeerClosed(peer);
+    this.ext?.onPeerClosed(peer);
     peer.incoming = [];
     this.opts.emit({
       event: 'peer-disconnect', infoHash: this.infoHashHex, peer: peer.key, reason,
@@ -647,7 +658,7 @@ export class Torrent {
     if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
     if (this.state === 'downloading') this.requests.tick(now);
     this.peers.tick(now);
-    this.extensions.tick(this.peers.connected.values(), now);
+    this.ext?.tick(this.peers.connected.values(), now);
     this.announcer?.tick(now);
   }
 

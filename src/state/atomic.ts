@@ -10,6 +10,7 @@
  *
  * Errors are BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
  */
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -117,12 +118,51 @@ export async function readFileCapped(file: string, maxBytes: number): Promise<Bu
       parts.push(chunk.subarray(0, bytesRead));
       total += bytesRead;
       if (total > maxBytes) throw new BtError('IO', `read ${file}: more than the limit of ${maxBytes} bytes`);
+      // A short read of a regular file is its end (the usual case: one read of size + 1 bytes, no second call).
+      if (bytesRead < chunk.length) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
       want = Math.min(64 * 1024, maxBytes + 1 - total);
     }
   } catch (e) {
     throw ioError('read', file, e);
   } finally {
     await h.close().catch(() => undefined);
+  }
+}
+
+/**
+ * `readFileCapped`, synchronously: for start-up, where a daemon reads a thousand small state files (one system call
+ * each instead of four thread-pool round trips). Same results and errors.
+ */
+export function readFileCappedSync(file: string, maxBytes: number): Buffer | null {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`bad maxBytes ${maxBytes}`);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw ioError('open', file, e);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new BtError('IO', `read ${file}: not a regular file`);
+    if (st.size > maxBytes) throw new BtError('IO', `read ${file}: ${st.size} bytes, more than the limit of ${maxBytes}`);
+    const parts: Buffer[] = [];
+    let total = 0;
+    let want = Math.min(st.size + 1, maxBytes + 1);
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(want);
+      const bytesRead = fs.readSync(fd, chunk, 0, chunk.length, total);
+      if (bytesRead === 0) return Buffer.concat(parts, total);
+      parts.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw new BtError('IO', `read ${file}: more than the limit of ${maxBytes} bytes`);
+      if (bytesRead < chunk.length) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+      want = Math.min(64 * 1024, maxBytes + 1 - total);
+    }
+  } catch (e) {
+    throw ioError('read', file, e);
+  } finally {
+    try { fs.closeSync(fd); } catch { /* nothing to do */ }
   }
 }
 

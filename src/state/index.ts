@@ -2,7 +2,7 @@
  * The state directory and resume data (RELIABILITY rule 9): atomic writes, the resume codec, the store, the
  * throttled writer and the start-up plan. See docs/design/persistence.md.
  */
-export { writeFileAtomic, readFileCapped, removeStaleTempFiles, syncDir } from './atomic.js';
+export { writeFileAtomic, readFileCapped, readFileCappedSync, removeStaleTempFiles, syncDir } from './atomic.js';
 export type { AtomicWriteOptions } from './atomic.js';
 export {
   encodeResume, decodeResume, maxResumeSize, parsePeerAddress, formatPeerAddress, readResumeFile, writeResumeFile,
@@ -13,5 +13,5 @@ export { StateStore, MAX_SETTINGS_SIZE } from './state-store.js';
 export type { StateStoreOptions } from './state-store.js';
 export { ResumeWriter, DEFAULT_RESUME_INTERVAL_MS } from './resume-writer.js';
 export type { ResumeWriterOptions, WriterTimers } from './resume-writer.js';
-export { planStartupCheck, observeFiles, snapshotDiskState, sameStamp } from './fast-resume.js';
+export { planStartupCheck, observeFiles, observeFilesSync, snapshotDiskState, sameStamp } from './fast-resume.js';
 export type { StartupPlan, PlanOptions, ResumeMeta } from './fast-resume.js';

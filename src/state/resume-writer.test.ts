@@ -55,7 +55,7 @@ function data(n: number): ResumeData {
 }
 
 /** A writer over fake timers that records every write (time, torrent, `uploaded` of the snapshot). */
-function harness(opts: { slow?: boolean; intervalMs?: number } = {}) {
+function harness(opts: { slow?: boolean; intervalMs?: number; maxConcurrent?: number } = {}) {
   const timers = new FakeTimers();
   const state = new Map<string, number>();
   const writes: Array<{ t: number; hex: string; value: number }> = [];
@@ -88,6 +88,7 @@ function harness(opts: { slow?: boolean; intervalMs?: number } = {}) {
       }
     },
     onError: (hex, e) => errors.push([hex, e]),
+    ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),
   });
   return {
     timers, state, writes, errors, gates, writer,
@@ -279,4 +280,23 @@ test('real timers: a short interval throttles and the pending timer does not hol
   w.markDirty('a'); // left pending on purpose: an unref'd timer
   await w.close();
   assert.equal(writes.length, 3);
+});
+
+test('maxConcurrent: writes of many torrents run a few at a time, first come first served, and all complete', async () => {
+  const h = harness({ slow: true, maxConcurrent: 2 });
+  const hexes = ['a', 'b', 'c', 'd', 'e'];
+  for (const [i, hex] of hexes.entries()) { h.state.set(hex, i); h.writer.markDirty(hex); }
+  await h.timers.advance(0);
+  assert.equal(h.gates.length, 2, 'only two writes started');
+  const flushed = h.writer.flush('a'); // a is being written: its flush needs a second write, queued behind the others
+  for (let guard = 0; h.writes.length < hexes.length + 1 && guard < 100; guard++) {
+    const g = h.gates.shift();
+    if (g) g.resolve();
+    await h.timers.advance(0);
+    assert.ok(h.maxRunning <= 2);
+  }
+  await flushed;
+  assert.deepEqual(h.writes.map((w) => w.hex), [...hexes, 'a'], 'FIFO order, then the flush of a');
+  assert.equal(h.maxRunning, 2);
+  assert.throws(() => new ResumeWriter({ save: async () => {}, snapshot: () => null, maxConcurrent: 0 }), RangeError);
 });

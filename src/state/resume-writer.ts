@@ -11,6 +11,8 @@
  * - `flush(hex)` resolves only after a write that STARTED after the call has finished (rejects if it failed).
  * - A failed background write is reported to `onError` and retried after `intervalMs`.
  * - Timers are unref'd: a pending write does not keep the process alive (call `close` on a clean stop).
+ * - At most `maxConcurrent` writes (all torrents together) run at once; the others wait their turn in FIFO order, so
+ *   a thousand torrents changing state together do not fill the I/O thread pool with fsyncs.
  */
 import type { ResumeData } from './resume-codec.js';
 import { BtError } from '../util/errors.js';
@@ -37,6 +39,8 @@ export interface ResumeWriterOptions {
   onError?: (hex: string, error: unknown) => void;
   /** Default: the global timers (unref'd) and Date.now. */
   timers?: WriterTimers;
+  /** Writes running at once across all torrents (default unlimited). */
+  maxConcurrent?: number;
 }
 
 /** Default throttle interval. */
@@ -80,11 +84,16 @@ export class ResumeWriter {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
+  private readonly maxConcurrent: number;
+  private active = 0;
+  private readonly turns: Array<() => void> = [];
 
   constructor(private readonly opts: ResumeWriterOptions) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
     if (!(this.intervalMs >= 0)) throw new RangeError(`bad intervalMs ${opts.intervalMs}`);
     this.timers = opts.timers ?? realTimers;
+    this.maxConcurrent = opts.maxConcurrent ?? Infinity;
+    if (!(this.maxConcurrent >= 1)) throw new RangeError(`bad maxConcurrent ${opts.maxConcurrent}`);
   }
 
   /** Torrents with a write pending or running (for tests and stats). */
@@ -202,8 +211,16 @@ export class ResumeWriter {
   }
 
   private async write(hex: string): Promise<void> {
-    const data = await this.opts.snapshot(hex);
-    if (data !== null) await this.opts.save(hex, data);
+    if (this.active >= this.maxConcurrent) await new Promise<void>((resolve) => this.turns.push(resolve));
+    else this.active++;
+    try {
+      const data = await this.opts.snapshot(hex);
+      if (data !== null) await this.opts.save(hex, data);
+    } finally {
+      // Hand the slot to the next waiting write (the count stays), or free it.
+      const next = this.turns.shift();
+      if (next) next(); else this.active--;
+    }
   }
 
   private finished(hex: string, e: Entry, gen: number, failed: boolean, err: unknown): void {

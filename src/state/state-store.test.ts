@@ -231,3 +231,36 @@ test('temp files left by a crashed write are ignored, then cleaned when the dire
     await store.close();
   }
 });
+
+test('resume: identical data is not written again; sync loaders read what the async ones read', async () => {
+  const dir = tmpDir();
+  const store = await StateStore.open(dir);
+  try {
+    const expected = { pieceCount: 10, fileCount: 2 };
+    const file = path.join(dir, 'resume', `${HEX}.resume`);
+    await store.saveResume(HEX, resume());
+    const first = fs.statSync(file).ino;
+    await store.saveResume(HEX, resume());
+    assert.equal(fs.statSync(file).ino, first, 'same bytes: the file was not replaced');
+    const changed = { ...resume(), uploaded: 5 };
+    await store.saveResume(HEX, changed);
+    assert.notEqual(fs.statSync(file).ino, first, 'new bytes: replaced');
+    assert.deepEqual(store.loadResumeSync(HEX, expected), changed);
+    assert.deepEqual(await store.loadResume(HEX, expected), changed);
+    // What was just read is known too: saving it back writes nothing.
+    const ino = fs.statSync(file).ino;
+    await store.saveResume(HEX, changed);
+    assert.equal(fs.statSync(file).ino, ino);
+    assert.equal(store.loadResumeSync(HEX2, expected), null);
+    // Metainfo, sync.
+    await store.saveMetainfo(HEX, Buffer.from('d4:infode'));
+    assert.deepEqual(store.loadMetainfoSync(HEX), Buffer.from('d4:infode'));
+    assert.equal(store.loadMetainfoSync(HEX2), null);
+    // After removeTorrent the store forgets what it wrote: the next save writes, even with the same bytes.
+    await store.removeTorrent(HEX);
+    await store.saveResume(HEX, changed);
+    assert.ok(fs.existsSync(file), 'after removeTorrent the store no longer assumes the file is there');
+  } finally {
+    await store.close();
+  }
+});

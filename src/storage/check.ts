@@ -4,7 +4,10 @@
  * Invariants: a piece is reported as had only if its full bytes were read and their SHA-1 equals the metainfo's;
  * missing or short data just leaves the piece out; memory stays bounded (a few lanes, each with one reusable
  * SharedArrayBuffer of at most max(pieceLength, BATCH_BYTES)); pieces are visited in ascending order, so reads are
- * sequential. Small pieces are read and hashed in batches (one worker message per batch).
+ * sequential. Small pieces are read and hashed in batches (one worker message per batch). A lane's buffer is no
+ * bigger than the largest batch it can get, and idle buffers are kept (up to SPARE_KEEP bytes) for the next check:
+ * a session checking a thousand small torrents reuses a few buffers instead of allocating (and zero-filling) one
+ * batch-sized SharedArrayBuffer per torrent.
  */
 import { Bitfield } from '../util/bitfield.js';
 import { BtError } from '../util/errors.js';
@@ -16,6 +19,30 @@ import type { Storage, StorageMeta } from './storage.js';
 const BATCH_BYTES = 4 * 1024 * 1024;
 /** Target cap on the buffers of one check (lanes × batch), never fewer than 2 lanes. */
 const MEMORY_BUDGET = 64 * 1024 * 1024;
+
+/** Idle lane buffers kept for later checks, in bytes. */
+const SPARE_KEEP = 8 * 1024 * 1024;
+const spare: Buffer[] = [];
+let spareBytes = 0;
+
+/** A shared buffer of at least `size` bytes: a spare one that is not much bigger, else a new one. */
+function takeBuffer(size: number): Buffer {
+  let best = -1;
+  for (let k = 0; k < spare.length; k++) {
+    const len = spare[k]!.length;
+    if (len >= size && len <= 2 * size && (best < 0 || len < spare[best]!.length)) best = k;
+  }
+  if (best < 0) return allocShared(size);
+  const buf = spare.splice(best, 1)[0]!;
+  spareBytes -= buf.length;
+  return buf;
+}
+
+function giveBack(buf: Buffer): void {
+  if (spareBytes + buf.length > SPARE_KEEP) return;
+  spare.push(buf);
+  spareBytes += buf.length;
+}
 
 /** Options of checkPieces. */
 export interface CheckOptions {
@@ -67,7 +94,8 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
   if (total === 0) return have;
 
   const perBatch = Math.max(1, Math.floor(BATCH_BYTES / meta.pieceLength));
-  const batchBytes = perBatch * meta.pieceLength;
+  // The biggest batch this check can have (a small torrent needs far less than BATCH_BYTES).
+  const batchBytes = Math.min(perBatch, total) * meta.pieceLength;
   const lanes = Math.max(2, Math.min(hasher.size + 2, Math.floor(MEMORY_BUDGET / batchBytes)));
   const work = batches(pieces, meta.pieceCount, perBatch);
   let checked = 0;
@@ -82,13 +110,21 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
     }
   };
   const runLane = async (): Promise<void> => {
-    let buf: Buffer | null = null;
+    const held: { buf: Buffer | null } = { buf: null };
+    try {
+      await lanePass((size) => (held.buf ??= takeBuffer(size)));
+    } finally {
+      // Only now is nobody reading into it or hashing it.
+      if (held.buf) giveBack(held.buf);
+    }
+  };
+  const lanePass = async (getBuf: (size: number) => Buffer): Promise<void> => {
     for (;;) {
       if (signal?.aborted || failed) return;
       const next = work.next();
       if (next.done) return;
       const { first, count } = next.value;
-      buf ??= allocShared(batchBytes);
+      const buf = getBuf(batchBytes);
       // Read the batch's pieces back to back into one buffer (one read per file span when the storage can).
       let len = 0;
       for (let k = 0; k < count; k++) len += pieceSize(meta, first + k);

@@ -4,7 +4,8 @@
  * Invariants: every job settles exactly once (digest, worker failure → BtError('IO'), or close → BtError('ABORTED'));
  * a worker holds at most PER_WORKER jobs and the rest wait in a FIFO queue; a worker is ref'd exactly while it has
  * jobs, so an idle pool never keeps the process alive; a crashed worker's jobs are rejected and a new worker is
- * started on demand. Bytes in a SharedArrayBuffer are hashed in place (no copy); other bytes are copied once, when the
+ * started on demand; a worker idle for IDLE_WORKER_MS exits (a seeding-only session keeps no hash threads, each
+ * is ~10 MB of memory) and is started again on demand. Bytes in a SharedArrayBuffer are hashed in place (no copy); other bytes are copied once, when the
  * job is handed to a worker, into a reused SharedArrayBuffer scratch, so the caller's buffer is never detached or
  * modified. Callers must not modify `data` until the promise settles.
  */
@@ -15,6 +16,8 @@ import type { HashRequest, HashResponse } from './hash-worker.js';
 
 /** Jobs handed to one worker at a time (one running, one ready), the rest queue in the pool. */
 const PER_WORKER = 2;
+/** A worker with no job for this long is stopped. */
+const IDLE_WORKER_MS = 3000;
 /** Idle scratch buffers (for copying non-shared input) kept for reuse, in bytes. */
 const SCRATCH_KEEP = 64 * 1024 * 1024;
 
@@ -46,6 +49,8 @@ interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
   dead: boolean;
+  /** Stops the worker when it stays idle (set while it has no job). */
+  idleTimer?: NodeJS.Timeout | undefined;
 }
 
 /** Options of HashPool. */
@@ -131,6 +136,7 @@ export class HashPool {
     const slots = this.slots.splice(0);
     for (const s of slots) {
       s.dead = true;
+      if (s.idleTimer) { clearTimeout(s.idleTimer); s.idleTimer = undefined; }
       for (const j of s.jobs.values()) j.reject(err());
       s.jobs.clear();
     }
@@ -195,7 +201,7 @@ export class HashPool {
       if (!best) return;
       const job = this.queue.shift()!;
       best.jobs.set(job.id, job);
-      if (best.jobs.size === 1) best.worker.ref();
+      if (best.jobs.size === 1) this.updateRef(best);
       try {
         const req = this.request(job);
         best.worker.postMessage(req, req.transferred ? [req.buf as ArrayBuffer] : []);
@@ -247,7 +253,18 @@ export class HashPool {
   }
 
   private updateRef(slot: Slot): void {
-    if (slot.jobs.size === 0) slot.worker.unref();
-    else slot.worker.ref();
+    if (slot.idleTimer) { clearTimeout(slot.idleTimer); slot.idleTimer = undefined; }
+    if (slot.jobs.size > 0) { slot.worker.ref(); return; }
+    slot.worker.unref();
+    if (slot.dead || this.closed) return;
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      if (slot.dead || slot.jobs.size > 0) return;
+      slot.dead = true; // its 'exit' is expected: not a failure
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      void slot.worker.terminate().catch(() => undefined);
+    }, IDLE_WORKER_MS);
+    slot.idleTimer.unref();
   }
 }

@@ -24,9 +24,11 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   if (help) { process.stdout.write(`usage: ${DAEMON_USAGE}\n`); return 0; }
   const json = Boolean(values['json']);
   const verbose = Boolean(values['verbose']);
+  const out = new LineBuffer();
+  process.once('exit', () => out.flush()); // whatever ends the process, pending lines go out
   const log = (line: string): void => {
     if (line.startsWith('debug: ') && !verbose) return;
-    process.stdout.write(json ? `${JSON.stringify({ event: 'log', message: line, time: Date.now() })}\n` : `${new Date().toISOString()} ${line}\n`);
+    out.write(json ? `${JSON.stringify({ event: 'log', message: line, time: Date.now() })}\n` : `${new Date().toISOString()} ${line}\n`);
   };
   const user = process.env['BITPEER_RPC_USER'];
   const password = process.env['BITPEER_RPC_PASSWORD'];
@@ -44,7 +46,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),
     onEvent: (e) => {
-      if (json) { process.stdout.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
+      if (json) { out.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
       if (e.event === 'state') log(`${e.infoHash.slice(0, 8)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
       else if (e.event === 'complete') log(`${e.infoHash.slice(0, 8)} download complete`);
       else if (e.event === 'added') log(`added ${e.name} (${e.infoHash})`);
@@ -65,5 +67,34 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   });
   await daemon.close();
   log('stopped');
+  out.flush();
   return 0;
+}
+
+/**
+ * stdout lines gathered and written once per turn of the event loop: a thousand torrents starting print thousands
+ * of lines, and a write to a pipe is a blocking system call each. Order is kept; `flush` writes what is pending now.
+ */
+class LineBuffer {
+  private parts: string[] = [];
+  private size = 0;
+  private scheduled = false;
+
+  write(line: string): void {
+    this.parts.push(line);
+    this.size += line.length;
+    if (this.size >= 64 * 1024) { this.flush(); return; }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => { this.scheduled = false; this.flush(); });
+    }
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    process.stdout.write(text);
+  }
 }
