@@ -80,20 +80,26 @@ interface PieceInProgress {
 }
 
 /**
- * Reusable piece buffers. Each owns its whole ArrayBuffer (allocUnsafeSlow), so the hash pool can transfer it to a
- * worker and back without a copy, and reuse spares the allocator and the GC a piece-sized buffer per piece.
+ * Reusable piece buffers, each owning its whole ArrayBuffer (allocUnsafeSlow). Reuse spares the allocator, the GC and,
+ * above all, the page faults of fresh memory (64 per 256 KiB). Spares are kept only while spares + buffers in use stay
+ * under the cap, so the pool never holds more than the download needed at its peak.
  */
 class PieceBufferPool {
   private readonly free: ArrayBuffer[] = [];
-  constructor(private readonly pieceLength: number, private readonly maxFree: number) {}
+  /** Buffers handed out and not yet released. */
+  private inUse = 0;
+  /** @param maxBuffers cap on the buffers in use plus the spare ones kept: spares are dropped beyond it. */
+  constructor(private readonly pieceLength: number, private readonly maxBuffers: number) {}
   acquire(size: number): Buffer {
+    this.inUse++;
     const ab = this.free.pop();
     return ab ? Buffer.from(ab, 0, size) : Buffer.from(Buffer.allocUnsafeSlow(this.pieceLength).buffer, 0, size);
   }
   /** Drop the spare buffers (the torrent finished downloading). */
   trim(): void { this.free.length = 0; }
   release(buf: Buffer): void {
-    if (buf.buffer.byteLength === this.pieceLength && this.free.length < this.maxFree && !(buf.buffer instanceof SharedArrayBuffer)) {
+    this.inUse--;
+    if (buf.buffer.byteLength === this.pieceLength && this.free.length + this.inUse < this.maxBuffers && !(buf.buffer instanceof SharedArrayBuffer)) {
       this.free.push(buf.buffer as ArrayBuffer);
     }
   }
@@ -228,6 +234,7 @@ export class RequestScheduler {
     }, (err: unknown) => {
       this.pendingBytes -= size;
       this.updateBackpressure();
+      this.buffers.release(data);
       if (this.closed) return;
       this.host.picker.pieceFailed(index);
       this.host.onStorageError(err);
