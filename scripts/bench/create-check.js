@@ -131,24 +131,12 @@ async function checkOnce(ctx, c, tool, run) {
   } catch (e) {
     rec.error = e.message;
   } finally {
-    await stopInner(p);
+    await p.stop(10_000);
   }
   const t = await p.timeFigures();
   if (t) Object.assign(rec, { wall: t.wall, cpu: t.cpuSeconds, cpuUser: t.cpuUser, cpuSys: t.cpuSys, rss: t.peakRssBytes });
   await rm(timeFile, { force: true });
   return rec;
-}
-
-/** SIGTERM to the measured process only, so /usr/bin/time outlives it and writes its figures; Proc.stop (which also
- *  signals the wrapper) after 10 s. */
-async function stopInner(p) {
-  if (p.exit) return;
-  const pid = p.pid();
-  if (pid) {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-    if (await p.waitExit(10_000)) return;
-  }
-  await p.stop(5000);
 }
 
 /** libtorrent's disk settings under lt_peer.py --high-performance (pack values, else defaults). */

@@ -32,46 +32,18 @@ import time
 
 T0 = time.monotonic()
 
-try:
-    import libtorrent as lt
-except ImportError as e:  # pragma: no cover - reported to the caller as a JSON error line
-    print(json.dumps({"event": "error", "code": "NO_LIBTORRENT", "message": str(e)}), flush=True)
-    sys.exit(4)
-
-STOP = {"requested": False}
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def on_signal(_signum, _frame):
-    STOP["requested"] = True
+# The loopback-only session settings, signals and JSON output are lt_peer.py's (one definition for every libtorrent
+# process the tests and benchmarks start). Importing it also imports libtorrent, or reports NO_LIBTORRENT and exits 4.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "helpers"))
+import lt_peer  # noqa: E402
+from lt_peer import STOP, emit, lt, on_signal  # noqa: E402
 
 
 def make_settings(n):
-    """test/helpers/lt_peer.py make_settings(--high-performance), plus queue limits that fit n torrents."""
-    settings = {}
-    pack = lt.high_performance_seed()
-    for key in pack:
-        settings[key] = pack[key]
-    settings["tick_interval"] = 100
+    """lt_peer.py's settings with --high-performance, plus queue limits that fit n torrents."""
+    settings = lt_peer.make_settings(argparse.Namespace(high_performance=True, port=0, connections_limit=None))
     limit = max(1000, n + 10)
     settings.update({
-        "listen_interfaces": "127.0.0.1:0",
-        "listen_system_port_fallback": False,
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_tcp": True,
-        "enable_incoming_tcp": True,
-        "out_enc_policy": int(lt.enc_policy.disabled),
-        "in_enc_policy": int(lt.enc_policy.disabled),
-        "allow_multiple_connections_per_ip": True,
         "user_agent": "lt_many.py/libtorrent-" + lt.__version__,
         "active_seeds": limit,
         "active_limit": limit,

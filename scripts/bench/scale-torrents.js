@@ -114,15 +114,10 @@ async function confirmSeeding(rpc, n, timeoutMs) {
   }
 }
 
-/**
- * Stops a process and returns { stopSeconds, peakRssBytes }. SIGTERM goes to the measured process only (Proc.stop
- * also signals the /usr/bin/time wrapper, which then dies without writing its figures); SIGKILL after `graceMs`.
- */
+/** Stops a process (SIGTERM to the measured PID, SIGKILL after `graceMs`); returns { stopSeconds, peakRssBytes }. */
 async function stopProc(proc, graceMs) {
   const t = performance.now();
-  const pid = proc.pid();
-  if (pid && !proc.exit) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
-  const exit = (await proc.waitExit(graceMs)) ?? await proc.stop(5000);
+  const exit = await proc.stop(graceMs);
   const stopSeconds = (performance.now() - t) / 1000;
   const fig = await proc.timeFigures();
   if (exit && exit.code !== 0 && exit.code !== null) throw new Error(`${proc.name} exited with ${JSON.stringify(exit)}${proc.tail()}`);
@@ -164,28 +159,22 @@ async function bitpeerRun(ctx, set, n, run, timeoutMs) {
     const load = await startFigures(proc, ev, set.idleMs);
     rec.loadCpu = load.cpu;
     rec.rssLoad = load.rss;
-    let st = await stopProc(proc, 120_000);
+    const st = await stopProc(proc, 120_000);
     rec.stopSeconds = st.stopSeconds;
     rec.peakRss = st.peakRssBytes;
 
     // cold: no resume data, every piece hashed again.
     const resumeDir = join(stateDir, 'resume');
     for (const f of await readdir(resumeDir)) await rm(join(resumeDir, f), { force: true });
-    proc = startDaemon(ctx, stateDir, set.data, `bp${run}-cold`);
-    const cold = await startFigures(proc, await allSeeding(proc, n, timeoutMs), set.idleMs);
-    await confirmSeeding(await rpcClient(await rpcPortOf(proc, 60_000)), n, 30_000);
+    proc = undefined;
+    const cold = await restartDaemon(ctx, stateDir, set, `bp${run}-cold`, n, timeoutMs);
     Object.assign(rec, { coldSeconds: cold.seconds, coldCpu: cold.cpu, rssCold: cold.rss });
-    st = await stopProc(proc, 120_000);
-    rec.peakRss = Math.max(rec.peakRss ?? 0, st.peakRssBytes ?? 0) || undefined;
+    rec.peakRss = Math.max(rec.peakRss ?? 0, cold.peakRssBytes ?? 0) || undefined;
 
     // warm: the resume data written at that stop.
-    proc = startDaemon(ctx, stateDir, set.data, `bp${run}-warm`);
-    const warm = await startFigures(proc, await allSeeding(proc, n, timeoutMs), set.idleMs);
-    await confirmSeeding(await rpcClient(await rpcPortOf(proc, 60_000)), n, 30_000);
+    const warm = await restartDaemon(ctx, stateDir, set, `bp${run}-warm`, n, timeoutMs);
     Object.assign(rec, { warmSeconds: warm.seconds, warmCpu: warm.cpu, rssWarm: warm.rss });
-    st = await stopProc(proc, 120_000);
-    rec.peakRss = Math.max(rec.peakRss ?? 0, st.peakRssBytes ?? 0) || undefined;
-    proc = undefined;
+    rec.peakRss = Math.max(rec.peakRss ?? 0, warm.peakRssBytes ?? 0) || undefined;
   } catch (err) {
     rec.error = err instanceof Error ? err.message : String(err);
     ctx.log(`B4a bitpeer run ${run} failed: ${rec.error.split('\n')[0]}`);
@@ -194,6 +183,19 @@ async function bitpeerRun(ctx, set, n, run, timeoutMs) {
     await rm(stateDir, { recursive: true, force: true }).catch(() => {});
   }
   return rec;
+}
+
+/** Starts the daemon on an existing state directory, waits until all `n` torrents seed, measures, stops it. */
+async function restartDaemon(ctx, stateDir, set, label, n, timeoutMs) {
+  const proc = startDaemon(ctx, stateDir, set.data, label);
+  try {
+    const figures = await startFigures(proc, await allSeeding(proc, n, timeoutMs), set.idleMs);
+    await confirmSeeding(await rpcClient(await rpcPortOf(proc, 60_000)), n, 30_000);
+    const st = await stopProc(proc, 120_000);
+    return { ...figures, peakRssBytes: st.peakRssBytes };
+  } finally {
+    if (!proc.exit) await proc.stop(10_000).catch(() => {});
+  }
 }
 
 // --------------------------------------------------------------------------------------------------- libtorrent
@@ -213,7 +215,7 @@ async function ltRun(ctx, set, n, run, timeoutMs) {
     proc = startLt(ctx, set, resumeDir, `lt${run}-cold`, timeoutMs);
     const cold = await startFigures(proc, await proc.waitFor((e) => e.event === 'all-seeding', timeoutMs, 'all-seeding'), set.idleMs);
     Object.assign(rec, { coldSeconds: cold.seconds, coldCpu: cold.cpu, rssCold: cold.rss });
-    let st = await stopProc(proc, 120_000);
+    const st = await stopProc(proc, 120_000);
     rec.stopSeconds = st.stopSeconds;
     rec.peakRss = st.peakRssBytes;
     const saved = proc.events.find((e) => e.event === 'saved');
@@ -224,8 +226,8 @@ async function ltRun(ctx, set, n, run, timeoutMs) {
     rec.warmResumed = added.resumed;
     const warm = await startFigures(proc, await proc.waitFor((e) => e.event === 'all-seeding', timeoutMs, 'all-seeding'), set.idleMs);
     Object.assign(rec, { warmSeconds: warm.seconds, warmCpu: warm.cpu, rssWarm: warm.rss });
-    st = await stopProc(proc, 120_000);
-    rec.peakRss = Math.max(rec.peakRss ?? 0, st.peakRssBytes ?? 0) || undefined;
+    const warmStop = await stopProc(proc, 120_000);
+    rec.peakRss = Math.max(rec.peakRss ?? 0, warmStop.peakRssBytes ?? 0) || undefined;
     proc = undefined;
   } catch (err) {
     rec.error = err instanceof Error ? err.message : String(err);

@@ -65,15 +65,6 @@ function makeTorrent(ctx, file, torrent) {
   return 'bitpeer create';
 }
 
-/** SIGTERM to the measured process only (the /usr/bin/time wrapper must live to write its figures), then Proc.stop. */
-async function stopByPid(proc, graceMs = 10_000) {
-  if (proc.exit) return proc.exit;
-  const pid = proc.pid();
-  if (pid) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
-  const exit = await proc.waitExit(graceMs);
-  return exit ?? proc.stop(2000);
-}
-
 const lastEvent = (proc, name) => { for (let i = proc.events.length - 1; i >= 0; i--) if (proc.events[i].event === name) return proc.events[i]; return null; };
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
@@ -171,7 +162,7 @@ async function runSwarm(client, runNo, ctx, setup) {
     if (seedCpuBefore && seedCpuAfter) rec.seedCpuSwarm = seedCpuAfter.cpu - seedCpuBefore.cpu;
 
     // 3. Stop everything by PID, then read the figures.
-    await Promise.all(procs.map((p) => stopByPid(p)));
+    await Promise.all(procs.map((p) => p.stop(10_000)));
     const stopped = await Promise.all(samplers.map((s) => s.stop()));
     const figures = ctx.hasTime
       ? await Promise.all(procs.map((p) => p.timeFigures()))
@@ -217,7 +208,7 @@ async function runSwarm(client, runNo, ctx, setup) {
   } catch (err) {
     rec.error = err instanceof Error ? err.message : String(err);
   } finally {
-    await Promise.all(procs.map((p) => stopByPid(p, 5000)));
+    await Promise.all(procs.map((p) => p.stop(5000)));
     await Promise.all(samplers.map((s) => s.stop()));
     await rm(runDir, { recursive: true, force: true });
   }

@@ -2,17 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Choker, type ChokePeer, type RechokeResult } from './choker.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng as rng } from '../util/seeded-rng.js';
 
 function peer(key: string, over: Partial<ChokePeer> = {}): ChokePeer {
   return { key, interested: true, downloadRate: 0, uploadRate: 0, unchoked: false, ...over };

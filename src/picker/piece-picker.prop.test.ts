@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Bitfield } from '../util/bitfield.js';
 import { PiecePicker, type BlockRef } from './piece-picker.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng as rng } from '../util/seeded-rng.js';
 
 const PEERS = ['p0', 'p1', 'p2', 'p3'];
 const peerArb = fc.constantFrom(...PEERS);

@@ -5,18 +5,7 @@ import assert from 'node:assert/strict';
 import { Bitfield } from '../util/bitfield.js';
 import { BtError } from '../util/errors.js';
 import { PiecePicker, type BlockRef, type PickerOptions } from './piece-picker.js';
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng as rng } from '../util/seeded-rng.js';
 
 interface Setup {
   picker: PiecePicker;

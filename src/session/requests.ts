@@ -23,7 +23,6 @@ import type { Metainfo } from '../metainfo/index.js';
 import { pieceHash, pieceSize } from '../metainfo/index.js';
 import type { BlockRef, PiecePicker } from '../picker/piece-picker.js';
 import { createHash, type Hash } from 'node:crypto';
-import type { HashPool } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import { blockKey, type Peer } from './peer.js';
@@ -31,7 +30,6 @@ import { blockKey, type Peer } from './peer.js';
 export interface RequestHost {
   readonly meta: Metainfo;
   readonly picker: PiecePicker;
-  readonly hasher: HashPool;
   readonly storage: Storage;
   readonly now: () => number;
   peers(): Iterable<Peer>;

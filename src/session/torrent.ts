@@ -200,7 +200,7 @@ export class Torrent {
 
   private newRequests(): RequestScheduler {
     return new RequestScheduler({
-      meta: this.meta, picker: this.picker, hasher: this.hasher, storage: this.storage, now: this.opts.now,
+      meta: this.meta, picker: this.picker, storage: this.storage, now: this.opts.now,
       peers: () => this.peers.connected.values(),
       peerByKey: (k) => this.peers.connected.get(k),
       onPieceVerified: (i) => this.onPieceVerified(i),

@@ -104,28 +104,46 @@ export async function readFileCapped(file: string, maxBytes: number): Promise<Bu
     throw ioError('open', file, e);
   }
   try {
-    const st = await h.stat();
-    if (!st.isFile()) throw new BtError('IO', `read ${file}: not a regular file`);
-    if (st.size > maxBytes) throw new BtError('IO', `read ${file}: ${st.size} bytes, more than the limit of ${maxBytes}`);
-    // Read until end of file, never holding more than maxBytes + 1 bytes (the file may grow after the stat).
-    const parts: Buffer[] = [];
-    let total = 0;
-    let want = Math.min(st.size + 1, maxBytes + 1);
+    const r = new CappedRead(file, await h.stat(), maxBytes);
     for (;;) {
-      const chunk = Buffer.allocUnsafe(want);
-      const { bytesRead } = await h.read(chunk, 0, chunk.length, total);
-      if (bytesRead === 0) return Buffer.concat(parts, total);
-      parts.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) throw new BtError('IO', `read ${file}: more than the limit of ${maxBytes} bytes`);
-      // A short read of a regular file is its end (the usual case: one read of size + 1 bytes, no second call).
-      if (bytesRead < chunk.length) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
-      want = Math.min(64 * 1024, maxBytes + 1 - total);
+      const chunk = r.nextChunk();
+      const done = r.took(chunk, (await h.read(chunk, 0, chunk.length, r.total)).bytesRead);
+      if (done) return done;
     }
   } catch (e) {
     throw ioError('read', file, e);
   } finally {
     await h.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The bookkeeping of a capped read, shared by the async and sync versions: read until end of file, never holding more
+ * than maxBytes + 1 bytes (the file may grow after the stat). Usually one read of size + 1 bytes, no second call.
+ */
+class CappedRead {
+  total = 0;
+  private readonly parts: Buffer[] = [];
+  private want: number;
+
+  constructor(private readonly file: string, st: fs.Stats, private readonly maxBytes: number) {
+    if (!st.isFile()) throw new BtError('IO', `read ${file}: not a regular file`);
+    if (st.size > maxBytes) throw new BtError('IO', `read ${file}: ${st.size} bytes, more than the limit of ${maxBytes}`);
+    this.want = Math.min(st.size + 1, maxBytes + 1);
+  }
+
+  nextChunk(): Buffer { return Buffer.allocUnsafe(this.want); }
+
+  /** Takes one read's result; returns the file's bytes once it has ended, else null (read again at `total`). */
+  took(chunk: Buffer, bytesRead: number): Buffer | null {
+    if (bytesRead === 0) return Buffer.concat(this.parts, this.total);
+    this.parts.push(chunk.subarray(0, bytesRead));
+    this.total += bytesRead;
+    if (this.total > this.maxBytes) throw new BtError('IO', `read ${this.file}: more than the limit of ${this.maxBytes} bytes`);
+    // A short read of a regular file is its end.
+    if (bytesRead < chunk.length) return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.total);
+    this.want = Math.min(64 * 1024, this.maxBytes + 1 - this.total);
+    return null;
   }
 }
 
@@ -143,21 +161,11 @@ export function readFileCappedSync(file: string, maxBytes: number): Buffer | nul
     throw ioError('open', file, e);
   }
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new BtError('IO', `read ${file}: not a regular file`);
-    if (st.size > maxBytes) throw new BtError('IO', `read ${file}: ${st.size} bytes, more than the limit of ${maxBytes}`);
-    const parts: Buffer[] = [];
-    let total = 0;
-    let want = Math.min(st.size + 1, maxBytes + 1);
+    const r = new CappedRead(file, fs.fstatSync(fd), maxBytes);
     for (;;) {
-      const chunk = Buffer.allocUnsafe(want);
-      const bytesRead = fs.readSync(fd, chunk, 0, chunk.length, total);
-      if (bytesRead === 0) return Buffer.concat(parts, total);
-      parts.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) throw new BtError('IO', `read ${file}: more than the limit of ${maxBytes} bytes`);
-      if (bytesRead < chunk.length) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
-      want = Math.min(64 * 1024, maxBytes + 1 - total);
+      const chunk = r.nextChunk();
+      const done = r.took(chunk, fs.readSync(fd, chunk, 0, chunk.length, r.total));
+      if (done) return done;
     }
   } catch (e) {
     throw ioError('read', file, e);

@@ -8,9 +8,9 @@ import { parentPort } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 
 /** A request from HashPool. `chunk` 0 means one digest of the whole range. */
-export interface HashRequest { id: number; buf: ArrayBuffer | SharedArrayBuffer; offset: number; length: number; chunk: number; transferred?: boolean }
+export interface HashRequest { id: number; buf: ArrayBuffer | SharedArrayBuffer; offset: number; length: number; chunk: number }
 /** The answer to a HashRequest. */
-export type HashResponse = { id: number; digests: Uint8Array; buf?: ArrayBuffer } | { id: number; error: string; buf?: ArrayBuffer };
+export type HashResponse = { id: number; digests: Uint8Array } | { id: number; error: string };
 
 function handle(req: HashRequest): HashResponse {
   try {
@@ -32,11 +32,6 @@ if (parentPort) {
   const port = parentPort;
   port.on('message', (req: HashRequest) => {
     const res = handle(req);
-    // A transferred buffer goes back to its owner with the answer (ownership round trip, no copy).
-    const back = req.transferred ? (req.buf as ArrayBuffer) : undefined;
-    if (back) res.buf = back;
-    const list: ArrayBuffer[] = back ? [back] : [];
-    if ('digests' in res) list.push(res.digests.buffer as ArrayBuffer);
-    port.postMessage(res, list);
+    port.postMessage(res, 'digests' in res ? [res.digests.buffer as ArrayBuffer] : []);
   });
 }

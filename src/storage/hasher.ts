@@ -34,10 +34,6 @@ export function isShared(data: Uint8Array): boolean {
 interface Job {
   id: number;
   data: Uint8Array;
-  /** The job owns `data.buffer` and transfers it to the worker and back (see hashOwned). */
-  transfer?: boolean;
-  /** Receives the ArrayBuffer the worker hands back (transfer jobs). */
-  onReturned?: (ab: ArrayBuffer) => void;
   chunk: number;
   /** Shared copy of `data` while the job is with a worker (non-shared input only). */
   scratch: Buffer | null;
@@ -106,27 +102,6 @@ export class HashPool {
     return d.equals(expected);
   }
 
-  /**
-   * SHA-1 of `data` without any copy: `data` must be a plain (non-shared) Buffer that starts at offset 0 of an
-   * ArrayBuffer it alone uses (e.g. from Buffer.allocUnsafeSlow). The ArrayBuffer is transferred to the worker and
-   * back; while the job runs, `data` is detached and must not be touched. Resolves with the digest and a new Buffer
-   * view of the same memory. (Copying into a SharedArrayBuffer is ~20x slower than memcpy in V8, so the download
-   * path uses this instead.)
-   */
-  hashOwned(data: Buffer): Promise<{ digest: Buffer; data: Buffer }> {
-    if (isShared(data) || data.byteOffset !== 0) return this.sha1(data).then((digest) => ({ digest, data }));
-    if (this.closed) return Promise.reject(new BtError('ABORTED', 'hash pool closed'));
-    const length = data.length;
-    let back: ArrayBuffer | undefined;
-    return new Promise<Buffer>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, data, transfer: true, chunk: 0, scratch: null, resolve, reject, onReturned: (ab) => { back = ab; } });
-      this.pump();
-    }).then((digest) => {
-      if (!back) throw new BtError('IO', 'hash worker did not return the piece buffer');
-      return { digest, data: Buffer.from(back, 0, length) };
-    });
-  }
-
   /** Terminate the workers. Queued and running jobs reject with BtError('ABORTED'). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -156,7 +131,6 @@ export class HashPool {
   /** The request for `job`: shared input is posted as is; other input is copied into a reused shared scratch. */
   private request(job: Job): HashRequest {
     const { data } = job;
-    if (job.transfer) return { id: job.id, buf: data.buffer as ArrayBuffer, offset: 0, length: data.byteLength, chunk: job.chunk, transferred: true };
     if (isShared(data)) return { id: job.id, buf: data.buffer, offset: data.byteOffset, length: data.byteLength, chunk: job.chunk };
     let i = -1;
     for (let k = 0; k < this.scratchFree.length; k++) {
@@ -204,7 +178,7 @@ export class HashPool {
       if (best.jobs.size === 1) this.updateRef(best);
       try {
         const req = this.request(job);
-        best.worker.postMessage(req, req.transferred ? [req.buf as ArrayBuffer] : []);
+        best.worker.postMessage(req);
       } catch (e) {
         best.jobs.delete(job.id);
         this.updateRef(best);
@@ -233,7 +207,6 @@ export class HashPool {
     this.updateRef(slot);
     if ('digests' in res) {
       const digests = Buffer.from(res.digests.buffer, res.digests.byteOffset, res.digests.byteLength);
-      if (res.buf) job.onReturned?.(res.buf);
       this.finish(job, { digests });
     }
     else this.finish(job, { error: new BtError('IO', `hash worker: ${res.error}`) });

@@ -7,17 +7,7 @@ import {
   FAILURE_NOT_TRACKED, FAILURE_TOO_MANY_SWARMS, TrackerSwarms, type AnnounceRequest, type AnnounceResult,
   type TrackerOptions,
 } from './swarm.js';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng as seeded } from '../util/seeded-rng.js';
 
 const IH = Buffer.alloc(20, 0xab);
 const IH_HEX = IH.toString('hex');

@@ -251,17 +251,7 @@ export function havePieces(b64: string, count: number): Set<number> {
   return out;
 }
 
-/** A small seeded PRNG (mulberry32), so a failing random run can be replayed with the printed seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRng as prng } from '../../src/util/seeded-rng.js';
 
 /** "12.34 MiB". */
 export function mibText(n: number): string {
