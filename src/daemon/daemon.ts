@@ -12,6 +12,10 @@
  * it at most every few seconds, and at once on completion, pause, resume, removal and stop. A snapshot lists only
  * pieces that were had BEFORE the storage flush (fdatasync) that precedes it, so resume data never over-reports.
  *
+ * Ids: a torrent keeps its id for life (saved in its resume data; settings.json keeps `nextId`), and the session's
+ * counter (Session.reserveId) never gives an id twice, even after a removal and a `kill -9`. Log lines name a torrent
+ * `#id name`. The default download folder is the user's (download-dir.ts), unless --download-dir or a saved one says.
+ *
  * Stop (SIGINT/SIGTERM): resume data flushed, `stopped` announced, lock released.
  */
 import { readFileSync, statSync } from 'node:fs';
