@@ -12,8 +12,14 @@
  * it at most every few seconds, and at once on completion, pause, resume, removal and stop. A snapshot lists only
  * pieces that were had BEFORE the storage flush (fdatasync) that precedes it, so resume data never over-reports.
  *
+ * Ids: a torrent keeps its id for life (saved in its resume data; settings.json keeps `nextId`), and the session's
+ * counter (Session.reserveId) never gives an id twice, even after a removal and a `kill -9`. Log lines name a torrent
+ * `#id name`. The default download folder is the user's (download-dir.ts), unless --download-dir or a saved one says.
+ *
  * Stop (SIGINT/SIGTERM): resume data flushed, `stopped` announced, lock released.
  */
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { parseTorrent, pieceSize, type Metainfo } from '../metainfo/index.js';
 import { startRpcServer, type RpcServer } from '../api/rpc/server.js';
 import { SessionApi } from '../api/session-api.js';
@@ -23,6 +29,8 @@ import type { Torrent } from '../session/torrent.js';
 import { observeFilesSync, planStartupCheck, ResumeWriter, snapshotDiskState, StateStore, type FileStamp, type ResumeData } from '../state/index.js';
 import { errorMessage } from '../util/errors.js';
 import type { SessionEvent } from '../session/events.js';
+import { MAX_TORRENT_ID } from '../state/resume-codec.js';
+import { userDownloadDir } from './download-dir.js';
 
 export interface DaemonOptions {
   stateDir: string;
@@ -38,7 +46,10 @@ export interface DaemonOptions {
   downloadLimit?: number;
   resumeIntervalMs?: number;
   log: (line: string) => void;
-  onEvent?: (e: SessionEvent) => void;
+  /** Every session event, with the session (to name a torrent `#id name`); called from the start of the restore on. */
+  onEvent?: (e: SessionEvent, session: Session) => void;
+  /** The default download folder when neither `downloadDir` nor a saved setting gives one (default: the user's, see download-dir.ts). */
+  defaultDownloadDir?: string;
 }
 
 export interface Daemon {
@@ -49,6 +60,27 @@ export interface Daemon {
 }
 
 interface StoredSettings extends SessionSettings { rpcPort: number; cumulative?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number } }
+
+/** A small text file (user-dirs.dirs), or undefined if it is missing, not a file or over 64 KiB. */
+function readSmallText(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > 64 * 1024) return undefined;
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The user's download folder (XDG_DOWNLOAD_DIR, user-dirs.dirs, else ~/Downloads). */
+export function defaultDownloadDir(): string {
+  return userDownloadDir(process.env, homedir(), readSmallText);
+}
+
+/** `#3 name` for the log, the way `bitpeer ls` and `bitpeer pause 3` name a torrent. */
+export function torrentLabel(t: { id: number; meta: { name: string } }): string {
+  return `#${t.id} ${t.meta.name}`;
+}
 
 /** Torrents restored at once (their checks are scheduled by the session). */
 const RESTORE_PARALLEL = 16;
@@ -106,7 +138,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     const saved = (await store.loadSettings()) ?? {};
     const settings: StoredSettings = {
-      downloadDir: opts.downloadDir ?? (typeof saved['downloadDir'] === 'string' ? saved['downloadDir'] : `${opts.stateDir}/downloads`),
+      downloadDir: opts.downloadDir ?? (typeof saved['downloadDir'] === 'string' ? saved['downloadDir'] : (opts.defaultDownloadDir ?? defaultDownloadDir())),
       port: opts.port ?? num(saved['port'], 6881),
       uploadLimit: opts.uploadLimit ?? num(saved['uploadLimit'], 0),
       downloadLimit: opts.downloadLimit ?? num(saved['downloadLimit'], 0),
@@ -117,7 +149,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       rpcPort: opts.rpcPort ?? num(saved['rpcPort'], 9091),
     };
     const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;
-    await store.saveSettings({ ...settings, ...(cumulative ? { cumulative } : {}) });
+    // The next torrent id (ids are never given twice, even after a removal and a restart; see Session.reserveId).
+    const savedNextId = num(saved['nextId'], 1);
+    let nextId = Number.isSafeInteger(savedNextId) && savedNextId >= 1 && savedNextId <= MAX_TORRENT_ID ? savedNextId : 1;
+    const settingsFile = (cum = cumulative): Record<string, unknown> => ({ ...settings, nextId, ...(cum ? { cumulative: cum } : {}) });
+    await store.saveSettings(settingsFile());
+    // settings.json writes, one at a time, in order.
+    let settingsSaving: Promise<void> = Promise.resolve();
+    const saveSettings = (cum = cumulative): Promise<void> => (settingsSaving = settingsSaving
+      .then(() => store.saveSettings(settingsFile(cum)))
+      .catch((e: unknown) => opts.log(`warning: saving settings.json failed: ${errorMessage(e)}`)));
 
     const s = new Session({
       port: settings.port, host: opts.bind ?? '0.0.0.0', lsd: settings.lsd, pex: settings.pex, trackers: true,
@@ -126,7 +167,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     session = s;
     s.maxActiveDownloads = settings.maxActiveDownloads;
     s.maxActiveSeeds = settings.maxActiveSeeds;
-    if (opts.onEvent) s.events.subscribe(opts.onEvent);
+    if (nextId > 1) s.noteId(nextId - 1);
+    const onEvent = opts.onEvent;
+    if (onEvent) s.events.subscribe((e) => onEvent(e, s));
     await s.listen();
 
     // Resume data: written at most every few seconds while pieces arrive, at once on state changes.
@@ -138,7 +181,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
       ...(opts.resumeIntervalMs !== undefined ? { intervalMs: opts.resumeIntervalMs } : {}),
       maxConcurrent: RESUME_WRITES_PARALLEL,
-      onError: (hex, e) => opts.log(`warning: saving resume data of ${hex} failed: ${errorMessage(e)}`),
+      onError: (hex, e) => {
+        const t = s.torrents.get(hex);
+        opts.log(`warning: saving resume data of ${t ? torrentLabel(t) : hex} failed: ${errorMessage(e)}`);
+      },
     });
     s.onPieceDone = (t) => writer.markDirty(t.infoHashHex);
     // Torrents being brought back: their state changes are start-up noise, saved once their restore is over.
@@ -176,9 +222,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     restored.sort((a, b) => (a.resume?.queuePosition ?? 1e9) - (b.resume?.queuePosition ?? 1e9));
     for (const r of restored) restoring.add(r.meta.infoHashHex);
+    // Ids: each torrent keeps the id of its resume data; one without (an older file, a lost resume file, a
+    // duplicate) gets a fresh one, above every saved id, in queue order.
+    const ids: Array<number | undefined> = restored.map((r) => r.resume?.id);
+    const taken = new Set<number>();
+    ids.forEach((id, i) => { if (id !== undefined && !taken.has(id)) { taken.add(id); s.noteId(id); } else ids[i] = undefined; });
+    const restoredIds = ids.map((id) => id ?? s.reserveId());
     const spotted = spotCheckShares(restored.map((r) => r.resume !== null), Math.random);
     await mapLimit(restored.map((r, position) => ({ ...r, position })), RESTORE_PARALLEL, async ({ meta, resume, observed, position }) => {
-      await restoreTorrent(meta, resume, observed, position, spotted[position]!);
+      await restoreTorrent(meta, resume, observed, position, spotted[position]!, restoredIds[position]!);
     });
     // Once every torrent is back: saved where something changed (the store skips writing identical bytes), a few
     // at a time. (A piece downloaded meanwhile has already marked its torrent dirty.)
@@ -186,10 +238,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     for (const r of restored) if (s.torrents.has(r.meta.infoHashHex)) writer.markDirty(r.meta.infoHashHex);
     // These lists live in the scope of `close` below: drop the resume data they hold.
     restored.length = 0;
+    // From now on every new id is saved at once (the RPC answers an add only after it is: see onAdded).
+    s.onNextIdChanged = (next) => { nextId = next; void saveSettings(); };
+    if (s.nextTorrentId !== nextId) { nextId = s.nextTorrentId; void saveSettings(); }
 
     async function restoreTorrent(meta: Metainfo, resume: ResumeData | null, observed: Array<FileStamp | null> | undefined,
-      position: number, spotChecks: number): Promise<void> {
+      position: number, spotChecks: number, id: number): Promise<void> {
       const savePath = resume?.savePath ?? settings.downloadDir;
+      const label = `#${id} ${meta.name}`;
       let trusted: number[] = [];
       let recheck: number[] | 'all' = 'all';
       let spot: number[] = [];
@@ -198,14 +254,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         trusted = [...plan.trusted.indexes()];
         recheck = [...new Set([...plan.recheck, ...plan.spotCheck])].sort((a, b) => a - b);
         spot = plan.spotCheck;
-        if (plan.ignoredReason) opts.log(`${meta.name}: resume data not used (${plan.ignoredReason}); checking everything`);
-        else opts.log(`${meta.name}: ${trusted.length} pieces trusted from resume data, ${recheck.length} to check, changed files: ${plan.changedFiles.length}`);
+        if (plan.ignoredReason) opts.log(`${label}: resume data not used (${plan.ignoredReason}); checking everything`);
+        else opts.log(`${label}: ${trusted.length} pieces trusted from resume data, ${recheck.length} to check, changed files: ${plan.changedFiles.length}`);
       } catch (e) {
-        opts.log(`${meta.name}: cannot plan the start-up check (${errorMessage(e)}); checking everything`);
+        opts.log(`${label}: cannot plan the start-up check (${errorMessage(e)}); checking everything`);
       }
       const recheckSet = new Set(recheck === 'all' ? [] : recheck);
       await s.addTorrent(meta, {
-        savePath, keepOnError: true, paused: resume?.paused ?? false, queuePosition: position,
+        savePath, keepOnError: true, paused: resume?.paused ?? false, queuePosition: position, id,
         plan: { trusted: recheck === 'all' ? [] : trusted.filter((i) => !recheckSet.has(i)), recheck },
         ...(resume ? { addedAt: Math.floor(resume.addedAt / 1000) } : {}),
         beforeStart: (t) => {
@@ -235,30 +291,30 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           recovered = Math.max(0, recovered - Math.max(0, resume.downloaded - savedHave));
           if (recovered > 0) {
             t.downloaded += recovered;
-            opts.log(`${meta.name}: ${recovered} bytes written after the last resume save were found on disk and kept`);
+            opts.log(`${label}: ${recovered} bytes written after the last resume save were found on disk and kept`);
           }
         }
         // RELIABILITY rule 9: a failed spot check means the resume data cannot be trusted: hash everything.
         if (spot.some((i) => !t.picker.have(i))) {
-          opts.log(`${meta.name}: a spot-checked piece failed; re-checking all data`);
+          opts.log(`${label}: a spot-checked piece failed; re-checking all data`);
           await t.verify();
         }
-      }).catch((e: unknown) => opts.log(`${meta.name}: could not be restored: ${errorMessage(e)}`));
+      }).catch((e: unknown) => opts.log(`${label}: could not be restored: ${errorMessage(e)}`));
     }
 
     const api = new SessionApi(s, settings, {
-      onAdded: async (t, bytes) => { await store.saveMetainfo(t.infoHashHex, bytes); await writer.flush(t.infoHashHex); },
+      onAdded: async (t, bytes) => { await store.saveMetainfo(t.infoHashHex, bytes); await writer.flush(t.infoHashHex); await settingsSaving; },
       onRemoved: async (t) => { await writer.forget(t.infoHashHex); await store.removeTorrent(t.infoHashHex); },
-      onSettingsChanged: async (next) => { Object.assign(settings, next); await store.saveSettings({ ...settings, ...(cumulative ? { cumulative } : {}) }); },
+      onSettingsChanged: async (next) => { Object.assign(settings, next); await saveSettings(); },
       onTorrentChanged: async (t) => { if (s.torrents.has(t.infoHashHex)) await writer.flush(t.infoHashHex); },
       ...(cumulative ? { cumulativeBase: cumulative } : {}),
     });
     rpc = await startRpcServer(api, {
-      host: opts.rpcHost ?? '127.0.0.1', port: settings.rpcPort, log: (m) => opts.log(`rpc: ${m}`),
+      host: opts.rpcHost ?? '127.0.0.1', port: settings.rpcPort, log: opts.log, // its lines start with "rpc: " already
       maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
       ...(opts.rpcAuth ? { auth: opts.rpcAuth } : {}),
     });
-    opts.log(`daemon running: peer port ${s.port}, RPC http://${opts.rpcHost ?? '127.0.0.1'}:${rpc.port}/transmission/rpc, state ${opts.stateDir}, ${s.torrents.size} torrent(s)`);
+    opts.log(`daemon running: peer port ${s.port}, RPC http://${opts.rpcHost ?? '127.0.0.1'}:${rpc.port}/transmission/rpc, downloads to ${settings.downloadDir}, state ${opts.stateDir}, ${s.torrents.size} torrent(s)`);
 
     const server = rpc;
     let closing: Promise<void> | undefined;
@@ -268,7 +324,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await server.close().catch(() => {});
         await writer.close().catch((e: unknown) => opts.log(`warning: final resume save: ${errorMessage(e)}`));
         const stats = api.stats();
-        await store.saveSettings({ ...settings, cumulative: stats.cumulative }).catch(() => {});
+        s.onNextIdChanged = undefined;
+        await saveSettings(stats.cumulative);
         await s.close();
         await store.close();
       })(),
@@ -292,6 +349,7 @@ async function snapshot(t: Torrent): Promise<ResumeData> {
   }));
   return {
     version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: t.userPaused, queuePosition: t.queuePosition,
+    ...(t.id >= 1 && t.id <= MAX_TORRENT_ID ? { id: t.id } : {}),
     addedAt: t.addedAt * 1000, ...(t.completedAt || t.restoredCompletedAt ? { completedAt: t.completedAt ?? t.restoredCompletedAt } : {}),
     uploaded: t.uploaded, downloaded: t.downloaded, pieces, files,
     wanted: t.filesWanted.slice(), priorities: t.filePriorities.slice(),

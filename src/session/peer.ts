@@ -78,7 +78,7 @@ export class Peer {
 
   constructor(
     readonly conn: PeerConnection,
-    opts: { key: string; direction: 'in' | 'out'; client: string; fast: boolean; peerId: Buffer; pieceCount: number; now: number },
+    opts: { key: string; direction: 'in' | 'out'; client: string; fast: boolean; peerId: Buffer; pieceCount: number; now: number; clock: () => number },
   ) {
     this.key = opts.key;
     this.direction = opts.direction;
@@ -88,8 +88,8 @@ export class Peer {
     this.connectedAt = opts.now;
     this.lastPieceAt = opts.now;
     this.has = new Bitfield(opts.pieceCount);
-    this.down = new RateMeter(opts.now);
-    this.up = new RateMeter(opts.now);
+    this.down = new RateMeter(opts.clock);
+    this.up = new RateMeter(opts.clock);
   }
 
   get isSeed(): boolean { return this.has.complete; }

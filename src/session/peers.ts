@@ -197,7 +197,7 @@ export class PeerManager {
     const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now);
     const peer = new Peer(conn, {
       key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
-      peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(),
+      peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(), clock: this.host.now,
     });
     peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.host.reserved, ReservedBit.EXTENSION_PROTOCOL);
     holder.peer = peer;

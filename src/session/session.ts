@@ -208,8 +208,8 @@ export class Session {
   async addTorrent(meta: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
     if (this.torrents.has(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
     // The id is taken before anything asynchronous, so torrents added together get ids in the order of the calls.
-    const id = opts.id ?? this.nextId;
-    this.nextId = Math.max(this.nextId, id + 1);
+    const id = opts.id ?? this.reserveId();
+    this.noteId(id);
     const storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);
     const torrent: Torrent = new Torrent({
       meta, savePath: opts.savePath, storage, hasher: this.hasher, peerId: this.peerId, reserved: this.reserved,
@@ -323,6 +323,29 @@ export class Session {
   onPieceDone: ((t: Torrent, index: number) => void) | undefined;
 
   private nextId = 1;
+  /** Called when the next id moves on (the daemon persists it, so an id is never given twice, even after a removal). */
+  onNextIdChanged: ((nextId: number) => void) | undefined;
+
+  /**
+   * A fresh torrent id, never given before in this session (nor before a restart, once the daemon has restored its
+   * saved next id with noteId). The session's counter is the one source of ids: a torrent added without an id, and
+   * anything that shows as a torrent before it is one (a magnet fetching its metadata), take theirs here.
+   */
+  reserveId(): number {
+    const id = this.nextId;
+    this.noteId(id);
+    return id;
+  }
+
+  /** Records that `id` is taken (a restored torrent, a saved counter): later ids are above it. */
+  noteId(id: number): void {
+    if (!Number.isSafeInteger(id) || id < this.nextId) return;
+    this.nextId = id + 1;
+    this.onNextIdChanged?.(this.nextId);
+  }
+
+  /** The id reserveId() gives next. */
+  get nextTorrentId(): number { return this.nextId; }
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
   maxActiveDownloads = 5;
   maxActiveSeeds = 20;

@@ -147,8 +147,8 @@ export class Torrent {
     this.storage = opts.storage;
     this.hasher = opts.hasher;
     this.startedAt = opts.now();
-    this.down = new RateMeter(this.startedAt);
-    this.up = new RateMeter(this.startedAt);
+    this.down = new RateMeter(opts.now);
+    this.up = new RateMeter(opts.now);
     this.picker = this.newPicker();
     this.filesWanted = opts.meta.files.map(() => true);
     this.filePriorities = opts.meta.files.map(() => 0);
@@ -411,6 +411,8 @@ export class Torrent {
   private setState(state: TorrentState, reason?: string): void {
     if (this.state === state) return;
     this.state = state;
+    // Not trading: the rates read 0 at once (the meters would reach 0 by themselves within their 2 s window).
+    if (state !== 'downloading' && state !== 'seeding') { this.down.reset(); this.up.reset(); }
     this.opts.emit({ event: 'state', infoHash: this.infoHashHex, state, ...(reason ? { reason } : {}) });
   }
 
@@ -645,11 +647,7 @@ export class Torrent {
   /** Called about once a second by the session. */
   tick(now: number): void {
     if (this.state === 'stopped' || this.state === 'error' || this.state === 'checking') return;
-    this.down.tick(now);
-    this.up.tick(now);
     for (const p of this.peers.connected.values()) {
-      p.down.tick(now);
-      p.up.tick(now);
       // Keep-alive after 60 s of silence from us; drop a peer silent for 120 s (BEP 3 suggests 2 minutes).
       if (now - p.conn.lastSentAt > 60_000) p.conn.send({ type: 'keepAlive' });
       if (now - p.conn.lastReceivedAt > 120_000) { p.conn.close('idle timeout (120 s without a message)'); continue; }

@@ -19,7 +19,7 @@ function sample(): ResumeData {
     pieces, files: [{ size: 1000, mtimeMs: 1_700_000_000_123.457 }, null, { size: 0, mtimeMs: 1_600_000_000_000 }],
     wanted: [true, false, true], priorities: [1, 0, -1],
     peers: ['10.0.0.1:6881', '[2001:db8::1]:51413', '127.0.0.1:1'], uploadLimit: 0, downloadLimit: 100_000,
-    error: 'disk full',
+    error: 'disk full', id: 7,
   };
 }
 
@@ -31,12 +31,14 @@ test('round trip keeps every field', () => {
   const r = sample();
   const back = decodeResume(encodeResume(r), EXPECT);
   assert.deepEqual(back, r);
-  const minimal: ResumeData = { ...r, completedAt: undefined, error: undefined };
+  const minimal: ResumeData = { ...r, completedAt: undefined, error: undefined, id: undefined };
   delete minimal.completedAt;
   delete minimal.error;
+  delete minimal.id;
   const back2 = decodeResume(encodeResume(minimal), EXPECT);
   assert.equal('completedAt' in back2, false);
   assert.equal('error' in back2, false);
+  assert.equal('id' in back2, false, 'a file without an id (written before ids were kept) still reads');
   assert.deepEqual(back2, minimal);
 });
 
@@ -70,6 +72,14 @@ test('a file stamp that cannot be written exactly is stored as missing (safe: th
   const r = sample();
   r.files = [{ size: 1, mtimeMs: 1e-7 }, { size: -1, mtimeMs: 1 }, { size: 5, mtimeMs: Number.NaN }];
   assert.deepEqual(decodeResume(encodeResume(r), EXPECT).files, [null, null, null]);
+});
+
+test('the torrent id is stored as `id` and read back', () => {
+  const r = { ...sample(), id: 2 ** 31 - 1 };
+  const bytes = encodeResume(r);
+  assert.ok(bytes.toString('latin1').includes('2:idi2147483647e'));
+  assert.equal(decodeResume(bytes, EXPECT).id, 2 ** 31 - 1);
+  assert.throws(() => encodeResume({ ...sample(), id: 0 }), RangeError);
 });
 
 test('encode refuses inconsistent data (programming errors)', () => {
@@ -223,6 +233,10 @@ test('bad types, ranges and keys: rejected', () => {
     ['peer port 0', set('peers', [Buffer.from([1, 2, 3, 4, 0, 0])])],
     ['too many peers', set('peers', Array.from({ length: 201 }, () => Buffer.from([1, 2, 3, 4, 0, 1])))],
     ['unknown key', set('zzz', 1)],
+    ['id 0', set('id', 0)],
+    ['id negative', set('id', -2)],
+    ['id beyond 2^31-1', set('id', 2 ** 31)],
+    ['id as string', set('id', Buffer.from('3'))],
     ['root is a list', (d) => { d.clear(); }],
   ];
   for (const [name, f] of cases) {

@@ -16,6 +16,7 @@
  * ```
  * added_at i<ms>  completed_at i<ms>?  download_limit i<B/s, 0 = none>  downloaded i<bytes>  error <utf-8>?
  * files l( d e  |  d 5:mtime <ms as decimal text> 4:size i<bytes> e )*   (one per file; `de` = file was missing)
+ * id i<1..2^31-1>?  (the torrent's session id, kept across restarts; files written before it existed lack it)
  * info_hash <20 bytes>  paused i0|i1  peers l(<6 or 18 bytes: address + port>)*  pieces <bitfield bytes>
  * priorities l(i-1|i0|i1)*  queue_position i<n>  save_path <utf-8>  upload_limit i<B/s>  uploaded i<bytes>
  * version i1  wanted l(i0|i1)*
@@ -83,7 +84,12 @@ export interface ResumeData {
   downloadLimit: number;
   /** Why the torrent is in the error state, if it is. */
   error?: string;
+  /** The torrent's id in the daemon (RPC `id`), 1..MAX_TORRENT_ID; absent in files written before ids were kept. */
+  id?: number;
 }
+
+/** Largest torrent id (Transmission's ids are 32-bit signed integers). */
+export const MAX_TORRENT_ID = 0x7fffffff;
 
 /** What the caller knows independently of the file, and checks it against. */
 export interface ResumeExpectation {
@@ -164,6 +170,7 @@ export function encodeResume(r: ResumeData): Buffer {
     assertEncodable(isCount(v), `${k} must be a non-negative safe integer`);
   }
   assertEncodable(r.completedAt === undefined || isCount(r.completedAt), 'completedAt must be a non-negative safe integer');
+  assertEncodable(r.id === undefined || (isCount(r.id) && r.id >= 1 && r.id <= MAX_TORRENT_ID), 'id must be 1..2^31-1');
   // A stamp that cannot be written exactly is written as "missing": on the next start the file then counts as
   // changed and its pieces are rechecked, which is safe.
   const files = r.files.map((f) => {
@@ -201,6 +208,7 @@ export function encodeResume(r: ResumeData): Buffer {
     upload_limit: r.uploadLimit,
     download_limit: r.downloadLimit,
     error: r.error,
+    id: r.id,
   });
 }
 
@@ -218,7 +226,7 @@ export function maxResumeSize(pieceCount: number, fileCount: number): number {
   return MAX_RESUME_BASE_SIZE + Math.ceil(pieceCount / 8) + RESUME_BYTES_PER_FILE * fileCount;
 }
 
-const KNOWN_KEYS = new Set(['added_at', 'completed_at', 'download_limit', 'downloaded', 'error', 'files', 'info_hash',
+const KNOWN_KEYS = new Set(['added_at', 'completed_at', 'download_limit', 'downloaded', 'error', 'files', 'id', 'info_hash',
   'paused', 'peers', 'pieces', 'priorities', 'queue_position', 'save_path', 'upload_limit', 'uploaded', 'version',
   'wanted']);
 
@@ -352,5 +360,10 @@ export function decodeResume(buf: Uint8Array, expected: ResumeExpectation): Resu
   };
   if (root.has('completed_at')) out.completedAt = reqCount(root, 'completed_at');
   if (root.has('error')) out.error = reqText(root, 'error', true);
+  if (root.has('id')) {
+    const id = reqInt(root, 'id');
+    if (id < 1 || id > MAX_TORRENT_ID) bad('id: out of range');
+    out.id = id;
+  }
   return out;
 }

@@ -112,6 +112,8 @@ export interface DaemonSpec {
   downloadDir?: string;
   extraArgs?: string[];
   name?: string;
+  /** Extra environment variables for the daemon (e.g. HOME, XDG_DOWNLOAD_DIR). */
+  env?: Record<string, string>;
   /**
    * Wraps the command: receives `[node, bin/bitpeer.js, 'daemon', ...]` and returns [command, args] to spawn
    * (e.g. inside `unshare -m sh -c '...; exec "$@"'`). The wrapped process must exec the daemon (same PID).
@@ -137,7 +139,7 @@ export function daemonArgv(spec: DaemonSpec): string[] {
 export async function startDaemon(scope: Scope, spec: DaemonSpec, timeoutMs = 30_000): Promise<DaemonHandle> {
   const argv = daemonArgv(spec);
   const [cmd, args] = spec.wrap ? spec.wrap(argv) : [argv[0]!, argv.slice(1)];
-  const child = scope.spawn(cmd, args, { name: spec.name ?? `daemon:${spec.port}` });
+  const child = scope.spawn(cmd, args, { name: spec.name ?? `daemon:${spec.port}`, ...(spec.env ? { env: spec.env } : {}) });
   await child.waitFor((e) => e.event === 'log' && typeof e.message === 'string' && e.message.startsWith('daemon running'),
     timeoutMs, 'the "daemon running" log line');
   return { child, rpc: new RpcClient({ port: spec.rpcPort, timeoutMs: 15_000 }), spec };
@@ -162,7 +164,7 @@ export interface StartupPlan { trusted: number; toCheck: number; changedFiles: n
 export function startupPlan(child: Child, name: string): StartupPlan | undefined {
   const re = /: (\d+) pieces trusted from resume data, (\d+) to check, changed files: (\d+)$/;
   for (const line of logLines(child)) {
-    if (!line.startsWith(`${name}: `)) continue;
+    if (!line.replace(/^#\d+ /, '').startsWith(`${name}: `)) continue; // "#3 name: ..." (older logs: "name: ...")
     const m = re.exec(line);
     if (m) return { trusted: Number(m[1]), toCheck: Number(m[2]), changedFiles: Number(m[3]), line };
   }

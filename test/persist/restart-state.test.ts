@@ -45,7 +45,8 @@ test('a restart restores paused/running, settings, limits and file selections; a
     const runSeed = await startSeed(scope, run.file, run.data, runPort!, '2M', 'seed run');
     const dl = join(root, 'downloads');
     // No --download-dir: the download dir comes from session-set, then from settings.json.
-    const spec: DaemonSpec = { stateDir: join(root, 'state'), port: port!, rpcPort: rpcPort! };
+    // No download folder in the user's real home: HOME is the test's folder (nothing is written there before session-set).
+    const spec: DaemonSpec = { stateDir: join(root, 'state'), port: port!, rpcPort: rpcPort!, env: { HOME: root, XDG_DOWNLOAD_DIR: '', XDG_CONFIG_HOME: '' } };
     // Indexes in torrent order (create sorts the paths).
     const first = fileIndex(sel.meta, 'first.bin');
     const middle = fileIndex(sel.meta, 'middle.bin');

@@ -122,8 +122,25 @@ test('403 for a browser cross-site request (Origin or Sec-Fetch-Site)', async ()
   assert.equal(same.status, 200);
 });
 
+test('GET / is a small page naming the RPC path and how to drive it; no secrets; POST / is 405', async () => {
+  const r = await raw(server.port, { method: 'GET', path: '/', headers: { Host: `localhost:${server.port}` } });
+  assert.equal(r.status, 200);
+  assert.match(String(r.headers['content-type']), /^text\/html; charset=utf-8$/);
+  assert.match(r.body, /bitpeer daemon \d+\.\d+\.\d+/);
+  assert.ok(r.body.includes(`localhost:${server.port}/transmission/rpc`), r.body);
+  assert.ok(r.body.includes('bitpeer ls') && r.body.includes(`transmission-remote localhost:${server.port} -l`), r.body);
+  assert.ok(!r.body.includes(sid), 'the session id is not on the page');
+  assert.equal(r.headers['x-transmission-session-id'], undefined);
+  assert.match(String(r.headers['content-security-policy']), /default-src 'none'/);
+  const head = await raw(server.port, { method: 'HEAD', path: '/' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+  assert.equal((await raw(server.port, { method: 'GET', path: '/', headers: { Host: 'evil.example' } })).status, 421, 'Host allow-list first');
+  assert.equal((await raw(server.port, { path: '/', headers: { [SESSION_ID_HEADER]: sid } })).status, 405);
+  assert.equal((await raw(server.port, { method: 'GET', path: '/index.html' })).status, 404);
+});
+
 test('404 elsewhere; /transmission/rpc/ (trailing slash, as transmission-remote posts) works', async () => {
-  assert.equal((await raw(server.port, { path: '/', headers: { [SESSION_ID_HEADER]: sid } })).status, 404);
   assert.equal((await raw(server.port, { path: '/transmission/web/', headers: { [SESSION_ID_HEADER]: sid } })).status, 404);
   const r = await raw(server.port, { path: '/transmission/rpc/', body: '{"method":"port-test"}', headers: { [SESSION_ID_HEADER]: sid } });
   assert.equal(r.status, 200);
@@ -193,6 +210,7 @@ test('401 with WWW-Authenticate when auth is set; constant-time match; 429 after
   try {
     const none = await raw(s.port, { body: '{}' });
     assert.equal(none.status, 401);
+    assert.equal((await raw(s.port, { method: 'GET', path: '/' })).status, 401, 'the page at / needs the credentials too');
     assert.match(String(none.headers['www-authenticate']), /^Basic realm=/);
     assert.equal(none.headers['x-transmission-session-id'], undefined, 'no session id before authentication');
     assert.equal((await raw(s.port, { body: '{}', headers: { Authorization: basic('alice', 'wrong') } })).status, 401);

@@ -8,7 +8,8 @@
  * 3. with auth configured, HTTP Basic credentials must match (constant-time), else 401 + WWW-Authenticate; ten bad
  *    attempts from one address within a minute → 429 until the minute ends;
  * 4. only /transmission/rpc (and /transmission/rpc/) exist (404), and only POST is allowed (405): a GET never
- *    changes state;
+ *    changes state; besides, GET or HEAD of `/` answers a small static page saying what this is and where the RPC is
+ *    (no session id, no credentials, nothing from the request but the Host already on the allow-list);
  * 5. the X-Transmission-Session-Id header must carry this server's id (random per start), else 409 with the id in
  *    that header: the CSRF token of the Transmission protocol;
  * 6. the body is at most maxBodyBytes (413), read only after 1-5 passed (Expect: 100-continue is honoured after them);
@@ -21,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BtError, errorMessage } from '../../util/errors.js';
 import type { BitpeerApi } from '../types.js';
+import { BITPEER_VERSION } from './fields.js';
 import { RpcMethods } from './methods.js';
 
 /** The RPC path (transmission-remote posts to it with a trailing slash). */
@@ -88,6 +90,34 @@ function sha256(s: string | Buffer): Buffer {
 /** JSON with <, >, &, U+2028 and U+2029 escaped: harmless to JSON parsers, inert if ever sniffed as HTML/JS. */
 function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Text safe inside HTML element content and attribute values. */
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The page at `/` (until a web UI exists): what this is, where the RPC is, how to drive it. `address` is the
+ * `host:port` the client used (its Host, already checked against the allow-list), shown escaped.
+ */
+export function landingPage(address: string): string {
+  const a = escapeHtml(address);
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>bitpeer daemon</title></head>
+<body>
+<h1>bitpeer daemon ${escapeHtml(BITPEER_VERSION)}</h1>
+<p>This is the control port of a bitpeer BitTorrent daemon. There is no web interface here (yet).</p>
+<p>It speaks the Transmission RPC protocol (version 16) at <code>${a}${RPC_PATH}</code>
+(JSON over HTTP POST, with the <code>${SESSION_ID_HEADER}</code> handshake).</p>
+<p>Drive it with:</p>
+<ul>
+<li><code>bitpeer ls</code>, <code>bitpeer add FILE.torrent</code>, <code>bitpeer pause ID</code>, <code>bitpeer stats</code>
+(add <code>--rpc-port PORT</code> if it is not 9091)</li>
+<li><code>transmission-remote ${a} -l</code>, or any Transmission front-end pointed at this address</li>
+</ul>
+</body></html>
+`;
 }
 
 class BodyTooLarge extends Error {}
@@ -247,6 +277,17 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
       return;
     }
     const path = (req.url ?? '').split('?')[0];
+    if (path === '/') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        deny(req, res, 405, 'Method Not Allowed (this page is GET only; the RPC is at /transmission/rpc)', { Allow: 'GET, HEAD' });
+        return;
+      }
+      discardBody(req, maxBody);
+      const page = landingPage(`${hostOfHeader(host)}:${req.socket.localPort ?? ''}`);
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });
+      res.end(req.method === 'HEAD' ? undefined : page);
+      return;
+    }
     if (path !== RPC_PATH && path !== `${RPC_PATH}/`) {
       deny(req, res, 404, 'Not Found');
       return;

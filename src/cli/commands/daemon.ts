@@ -4,7 +4,8 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startDaemon } from '../../daemon/daemon.js';
+import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
+import type { Session } from '../../session/session.js';
 import { COMMON_OPTIONS, parse, parsePort, parseRate } from '../args.js';
 
 export const DAEMON_USAGE = 'bitpeer daemon [--state-dir DIR] [--port P] [--rpc-port R] [--rpc-host ADDR] [--download-dir DIR] [--json]';
@@ -45,11 +46,11 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),
-    onEvent: (e) => {
+    onEvent: (e, session) => {
       if (json) { out.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
-      if (e.event === 'state') log(`${e.infoHash.slice(0, 8)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
-      else if (e.event === 'complete') log(`${e.infoHash.slice(0, 8)} download complete`);
-      else if (e.event === 'added') log(`added ${e.name} (${e.infoHash})`);
+      if (e.event === 'state') log(`${labelOf(session, e.infoHash)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
+      else if (e.event === 'complete') log(`${labelOf(session, e.infoHash)} download complete`);
+      else if (e.event === 'added') log(`added ${labelOf(session, e.infoHash)} (${e.infoHash})`);
       else if (e.event === 'error') log(`error: ${e.message}`);
     },
   });
@@ -69,6 +70,19 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   log('stopped');
   out.flush();
   return 0;
+}
+
+/** Log lines name a torrent `#id name`, as `bitpeer ls` shows it and `bitpeer pause ID` takes it. */
+const labels = new Map<string, string>();
+function labelOf(session: Session, infoHash: string): string {
+  const t = session.torrents.get(infoHash);
+  if (t) {
+    const label = torrentLabel(t);
+    labels.set(infoHash, label);
+    return label;
+  }
+  // A torrent removed a moment ago: its last known name, else the hash prefix (which `bitpeer pause` accepts too).
+  return labels.get(infoHash) ?? infoHash.slice(0, 8);
 }
 
 /**

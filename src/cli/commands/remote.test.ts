@@ -123,6 +123,35 @@ test('pause / resume by id, hash and "all"; an unknown id fails before anything 
   assert.equal(api.callsTo('stop').length, stops);
 });
 
+test('pause / rm by a unique info-hash prefix (as the log shows them); ambiguous or unknown prefixes fail in one line', async () => {
+  const fake = new FakeApi();
+  fake.torrents.push({ ...structuredClone(fake.torrents[1]!), id: 9, infoHash: `2222${'a'.repeat(36)}`, name: 'Twin' });
+  const s = await startRpcServer(fake, { port: 0 });
+  try {
+    const p = await run('pause', ['2222aaaa'], {}, s.port);
+    assert.equal(p.code, 0, p.err);
+    assert.equal(p.out, 'paused: #9 Twin\n');
+    assert.deepEqual(fake.callsTo('stop').at(-1)?.args, [[9]]);
+    const digits = await run('pause', ['11111111', '22222'], {}, s.port); // digits: not an id here, so a prefix
+    assert.equal(digits.code, 0, digits.err);
+    assert.deepEqual(fake.callsTo('stop').at(-1)?.args, [[1, 2]]);
+    const stops = fake.callsTo('stop').length;
+    const ambiguous = await run('pause', ['1', '2222'], {}, s.port);
+    assert.equal(ambiguous.code, 1);
+    assert.equal(ambiguous.err, 'bitpeer: error: "2222" matches 2 torrents: #2 Big Buck Bunny (222222222222…), #9 Twin (2222aaaaaaaa…); give more hex digits or the id\n');
+    const unknown = await run('rm', ['abcdef'], {}, s.port);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.err, 'bitpeer: error: no torrent with id abcdef (see `bitpeer ls`)\n');
+    assert.equal((await run('pause', ['abc'], {}, s.port)).code, 2, 'three hex digits are too few');
+    assert.equal(fake.callsTo('stop').length, stops, 'nothing was paused by the failed commands');
+    assert.equal(fake.callsTo('remove').length, 0);
+    const rm = await run('rm', ['2222AAAA'], {}, s.port);
+    assert.equal(rm.out, 'removed: #9 Twin\n');
+  } finally {
+    await s.close();
+  }
+});
+
 test('rm with and without --delete-data; never "all"', async () => {
   assert.equal((await run('rm', ['all'])).code, 2);
   const r = await run('rm', ['4']);

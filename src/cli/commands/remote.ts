@@ -19,9 +19,9 @@ import { formatBytes, formatDuration } from '../output.js';
 export const REMOTE_USAGE = {
   add: 'bitpeer add <file.torrent|magnet>... [--paused] [-o DIR] [--json]',
   ls: 'bitpeer ls [--json]',
-  pause: 'bitpeer pause <id|hash|all>... [--json]',
-  resume: 'bitpeer resume <id|hash|all>... [--json]',
-  rm: 'bitpeer rm <id|hash>... [--delete-data] [--json]',
+  pause: 'bitpeer pause <id|hash|hash-prefix|all>... [--json]',
+  resume: 'bitpeer resume <id|hash|hash-prefix|all>... [--json]',
+  rm: 'bitpeer rm <id|hash|hash-prefix>... [--delete-data] [--json]',
   stats: 'bitpeer stats [--json]',
 } as const;
 
@@ -99,20 +99,56 @@ function torrentsOf(args: Record<string, unknown>): Record<string, unknown>[] {
   return Array.isArray(list) ? list.filter((t): t is Record<string, unknown> => typeof t === 'object' && t !== null) : [];
 }
 
-/** "3" → 3, a 40-hex info-hash → lower case; anything else is a usage error. */
-function parseTorrentId(s: string): number | string {
-  if (/^\d{1,9}$/.test(s)) return Number(s);
-  if (/^[0-9a-f]{40}$/i.test(s)) return s.toLowerCase();
-  throw new BtError('USAGE', `bad torrent id "${s}" (expected a number from \`bitpeer ls\` or a 40-hex info-hash)`);
+/** Shortest info-hash prefix taken as a torrent id. */
+export const MIN_HASH_PREFIX = 4;
+
+/** A torrent named on the command line: an id, a full info-hash, or a hex prefix of one (or, for digits, either). */
+interface TorrentRef { text: string; id?: number; hash?: string; prefix?: string }
+
+/**
+ * "3" → id 3; a 40-hex info-hash → that hash; 4 to 39 hex digits → a prefix of an info-hash (as the daemon's log
+ * and `ls --json` show them). Digits only are an id first, and a prefix if no torrent has that id. Anything else is a
+ * usage error.
+ */
+export function parseTorrentId(s: string): TorrentRef {
+  const ref: TorrentRef = { text: s };
+  if (/^\d{1,9}$/.test(s)) ref.id = Number(s);
+  if (/^[0-9a-f]{40}$/i.test(s)) ref.hash = s.toLowerCase();
+  else if (s.length >= MIN_HASH_PREFIX && /^[0-9a-f]+$/i.test(s) && s.length < 40) ref.prefix = s.toLowerCase();
+  if (ref.id === undefined && ref.hash === undefined && ref.prefix === undefined) {
+    throw new BtError('USAGE', `bad torrent id "${s}" (expected a number from \`bitpeer ls\`, an info-hash, or its first ${MIN_HASH_PREFIX}+ hex digits)`);
+  }
+  return ref;
 }
 
-/** Looks the ids up; throws NOT_FOUND naming every id that matches no torrent (before anything changes). */
-async function resolveIds(ctx: Ctx, ids: (number | string)[]): Promise<Record<string, unknown>[]> {
-  const args = await ctx.client.call('torrent-get', { fields: ['id', 'name', 'hashString'], ids });
-  const found = torrentsOf(args);
-  const missing = ids.filter((id) => !found.some((t) => t['id'] === id || t['hashString'] === id));
+/**
+ * Looks the torrents up; throws NOT_FOUND naming every reference that matches no torrent, or a prefix
+ * that matches several (naming them), before anything changes.
+ */
+async function resolveIds(ctx: Ctx, refs: TorrentRef[]): Promise<Record<string, unknown>[]> {
+  const fields = ['id', 'name', 'hashString'];
+  const exactOnly = refs.every((r) => r.prefix === undefined);
+  const exactIds = refs.map((r) => r.id ?? r.hash!);
+  // Ids and full hashes: ask for just those. A prefix needs the whole list (id, name and hash: small).
+  const list = torrentsOf(await ctx.client.call('torrent-get', exactOnly ? { fields, ids: exactIds } : { fields }));
+  const found: Record<string, unknown>[] = [];
+  const missing: string[] = [];
+  for (const r of refs) {
+    let match = list.find((t) => (r.id !== undefined && t['id'] === r.id) || (r.hash !== undefined && t['hashString'] === r.hash));
+    if (!match && r.prefix !== undefined) {
+      const prefix = r.prefix;
+      const candidates = list.filter((t) => str(t['hashString']).startsWith(prefix));
+      if (candidates.length > 1) {
+        const names = candidates.slice(0, 5).map((t) => `#${num(t['id'])} ${str(t['name'])} (${str(t['hashString']).slice(0, 12)}…)`);
+        throw new BtError('NOT_FOUND', `"${r.text}" matches ${candidates.length} torrents: ${names.join(', ')}${candidates.length > 5 ? ', …' : ''}; give more hex digits or the id`);
+      }
+      match = candidates[0];
+    }
+    if (!match) missing.push(r.text);
+    else if (!found.includes(match)) found.push(match);
+  }
   if (missing.length > 0) {
-    throw new BtError('NOT_FOUND', `no torrent with id ${missing.map(String).join(', ')} (see \`bitpeer ls\`)`);
+    throw new BtError('NOT_FOUND', `no torrent with id ${missing.join(', ')} (see \`bitpeer ls\`)`);
   }
   return found;
 }
