@@ -50,7 +50,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const shown = values['all'] ? meta.files.length : Math.min(meta.files.length, FILES_SHOWN);
   for (const f of meta.files.slice(0, shown)) lines.push(`  ${f.relPath}  ${formatBytes(f.length)}`);
   if (shown < meta.files.length) {
-    lines.push(`  ... and ${meta.files.length - shown} more (bitpeer info --all lists every file; --json too)`);
+    lines.push(`  ... and ${meta.files.length - shown} more (add --all to list every file)`);
   }
   for (const s of meta.softErrors) lines.push(`note: ${s}`);
   process.stdout.write(lines.join('\n') + '\n');
