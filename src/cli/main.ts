@@ -6,8 +6,8 @@
  * 130/143 interrupted. Set BITPEER_DEBUG=1 to see stack traces of unexpected errors.
  *
  * A closed stdout or stderr (`bitpeer info x --json | head -c 100`: EPIPE) is not an error: the output has nowhere
- * to go, so a short command exits 0 at once, quietly; a long-running one (seed, get, share, daemon: those that
- * handle SIGTERM) stops cleanly as on SIGTERM and exits with that command's code for it.
+ * to go, so a short command exits 0 at once, quietly; a long-running one (seed, get, share, daemon) stops cleanly as
+ * on SIGTERM and exits with that command's code for it (0 for a seed, 143 for an unfinished download).
  */
 import { BtError, errnoOf, errorMessage } from '../util/errors.js';
 import { commandHelp, isCommand, overview } from './help.js';
@@ -33,6 +33,8 @@ function installSafetyNets(): void {
 }
 
 let outputClosed = false;
+/** The command runs until stopped (seed, get, share, daemon): a closed output stops it as SIGTERM does. */
+let longRunning = false;
 
 /** What a failed write to stdout or stderr does (see the header): EPIPE is a quiet stop; anything else exits 1. */
 function onOutputError(err: Error, stream: 'stdout' | 'stderr'): void {
@@ -43,10 +45,11 @@ function onOutputError(err: Error, stream: 'stdout' | 'stderr'): void {
     if (stream === 'stdout') process.stderr.write(`bitpeer: error: cannot write to stdout: ${code ?? errorMessage(err)}\n`);
     process.exit(1);
   }
-  // A command that handles SIGTERM stops cleanly through that handler (its session closed, `stopped` announced);
-  // any other has nothing left to do but write, so it exits now.
+  // A command that handles SIGTERM stops cleanly through that handler (its session closed, `stopped` announced).
+  // Before its handler is in place, a long-running command exits as SIGTERM would (143); any other command has
+  // nothing left to do but write, so it exits 0 now.
   if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
-  else process.exit(0);
+  else process.exit(longRunning ? 143 : 0);
 }
 
 /** Installed once per process, for every command: a stream without an 'error' listener would crash on EPIPE. */
@@ -59,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   installSafetyNets();
   installOutputGuards();
   const [cmd, ...rest] = argv;
+  longRunning = cmd === 'seed' || cmd === 'get' || cmd === 'share' || cmd === 'daemon';
   try {
     switch (cmd) {
       case 'create': return await (await import('./commands/create.js')).createCommand(rest);
