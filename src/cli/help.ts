@@ -34,7 +34,7 @@ export interface CommandDoc {
   readonly max: number;
   /** One line for the overview. */
   readonly summary: string;
-  /** A paragraph for the help page (wrapped by hand). */
+  /** A paragraph for the help page (word-wrapped when shown). */
   readonly about: string;
   readonly options: readonly OptionDoc[];
   readonly examples: readonly string[];
@@ -46,7 +46,7 @@ const JSON_OUT: OptionDoc = { name: 'json', desc: 'Machine-readable output: one 
 /** Options of every command that runs a session in the foreground (seed, get, share). */
 const NETWORK_OPTIONS: readonly OptionDoc[] = [
   { name: 'port', value: 'N', desc: 'TCP and UDP port to listen on (peers, and this peer\'s own tracker); 0 picks a free one.', default: '6881' },
-  { name: 'bind', value: 'ADDR', desc: 'Local address to listen on.', default: '0.0.0.0 (every interface)' },
+  { name: 'bind', value: 'ADDR', desc: 'Local address to listen on.', default: '0.0.0.0, every interface' },
   { name: 'peer', value: 'HOST:PORT', multiple: true, desc: 'Connect to this peer (repeatable), besides those the trackers, LSD and PEX find.' },
   { name: 'max-peers', value: 'N', desc: 'Connections per torrent, incoming and outgoing; more are refused.', default: '50' },
   { name: 'max-connections', value: 'N', desc: 'Connections in the whole session, handshakes included.', default: '200, or --max-peers if larger' },
@@ -150,7 +150,7 @@ export const COMMANDS = {
   },
   daemon: {
     args: '', min: 0, max: 0,
-    summary: 'run many torrents in the background service, controlled over the Transmission RPC',
+    summary: 'run many torrents as a background service, driven over the Transmission RPC',
     about: 'Runs in the foreground (logs on stdout; Ctrl-C, SIGINT or SIGTERM is a clean stop) and keeps its torrents\n' +
       'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
       'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd and --no-pex are\n' +
@@ -160,13 +160,13 @@ export const COMMANDS = {
       { name: 'state-dir', value: 'DIR', desc: 'Where torrents, resume data and settings are kept.', default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
       { name: 'download-dir', value: 'DIR', desc: 'Folder new torrents download into.', default: 'the saved setting, else <state-dir>/downloads' },
       { name: 'port', value: 'N', desc: 'TCP and UDP port for peers; 0 picks a free one.', default: 'the saved setting, else 6881' },
-      { name: 'bind', value: 'ADDR', desc: 'Local address to listen on for peers.', default: '0.0.0.0 (every interface)' },
+      { name: 'bind', value: 'ADDR', desc: 'Local address to listen on for peers.', default: '0.0.0.0, every interface' },
       { name: 'rpc-port', value: 'N', desc: 'Port of the RPC server (http://HOST:N/transmission/rpc).', default: 'the saved setting, else 9091' },
       { name: 'rpc-host', value: 'ADDR', desc: 'Address of the RPC server; other than 127.0.0.1, set a user and password.', default: '127.0.0.1' },
       { name: 'upload-limit', value: 'RATE', desc: 'Upload at most RATE bytes per second (K, M, G suffixes); 0 = no limit.', default: 'the saved setting, else no limit' },
       { name: 'download-limit', value: 'RATE', desc: 'Download at most RATE bytes per second; 0 = no limit.', default: 'the saved setting, else no limit' },
-      { name: 'no-lsd', desc: 'No local service discovery (BEP 14).' },
-      { name: 'no-pex', desc: 'No peer exchange (BEP 11).' },
+      { name: 'no-lsd', desc: 'No local service discovery (BEP 14). Saved: later starts keep it off.' },
+      { name: 'no-pex', desc: 'No peer exchange (BEP 11). Saved: later starts keep it off.' },
       { name: 'verbose', short: 'v', desc: 'Also log debug lines.' },
       { name: 'json', desc: 'Log one JSON object per line (session events and log lines).' },
       HELP,
@@ -248,6 +248,9 @@ function optionLabel(o: OptionDoc): string {
   return o.short ? `-${o.short}, ${long}` : `    ${long}`;
 }
 
+/** Width of the help pages. */
+const WIDTH = 100;
+
 /** Word-wraps `text` to lines of at most `width` characters (a word longer than that stays whole). */
 function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
@@ -264,9 +267,9 @@ export function commandHelp(cmd: CommandName): string {
   const doc: CommandDoc = COMMANDS[cmd];
   const labels = doc.options.map(optionLabel);
   const col = Math.min(Math.max(...labels.map((l) => l.length)) + 2, 30);
-  const out = [`usage: ${usageLine(cmd)}`, '', `${doc.summary[0]!.toUpperCase()}${doc.summary.slice(1)}.`, '', doc.about, '', 'options:'];
+  const out = [`usage: ${usageLine(cmd)}`, '', `${doc.summary[0]!.toUpperCase()}${doc.summary.slice(1)}.`, '', ...wrap(doc.about, WIDTH), '', 'options:'];
   doc.options.forEach((o, i) => {
-    const text = wrap(`${o.desc}${o.default ? ` (default: ${o.default})` : ''}`, 116 - col);
+    const text = wrap(`${o.desc}${o.default ? ` (default: ${o.default})` : ''}`, WIDTH - 2 - col);
     const label = labels[i]!;
     if (label.length + 2 > col) { out.push(`  ${label}`); text.forEach((t) => out.push(`  ${' '.repeat(col)}${t}`)); } else {
       text.forEach((t, j) => out.push(`  ${(j === 0 ? label : '').padEnd(col)}${t}`));
@@ -291,7 +294,7 @@ export function overview(): string {
     'commands:',
     ...runs.map(row),
     '',
-    'commands that drive a running daemon (over its RPC: --rpc-host, --rpc-port, --rpc-user, --rpc-password):',
+    'commands that drive a running daemon (through its RPC: see --rpc-host, --rpc-port in their help):',
     ...[...remote].map(row),
     '',
     'options of seed, get and share (see each command\'s help for the rest):',
