@@ -12,7 +12,7 @@
 // from /proc over the load), payload MB/s served, and whether the seed kept every connection: "no errors" = all N
 // handshakes completed, none dropped by the seed, no error on the load side, the seed still alive.
 // Invariant: bitpeer and libtorrent runs are interleaved; every process is stopped by its own PID; loopback only
-// (bitpeer --no-dht --no-lsd --no-tracker; lt_peer.py listens on 127.0.0.1 with DHT/LSD/UPnP/NAT-PMP off).
+// (bitpeer --no-lsd --no-tracker; lt_peer.py listens on 127.0.0.1 with DHT/LSD/UPnP/NAT-PMP off).
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,7 +78,7 @@ function seedCommand(kind, ctx, c, n) {
       '--high-performance', '--connections-limit', String(Math.max(1000, 2 * n)), '--no-peer-info']];
   }
   const cap = String(Math.max(600, n + 100));
-  return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
+  return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-lsd',
     '--no-tracker', '--max-peers', cap, '--max-connections', cap]);
 }
 

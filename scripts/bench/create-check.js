@@ -5,7 +5,7 @@
 //    CPU user + sys and peak RSS from /usr/bin/time. Both torrents must have the same info-hash (SHA-1 of the bencoded
 //    info dict's byte span, computed here).
 // 2. Check: the start-up check of complete data with no resume state. bitpeer: `bitpeer seed T DATA --port 0 --json
-//    --no-dht --no-lsd --no-tracker --no-pex --bind 127.0.0.1`, timed from process start to its `checked` event (emitted when
+//    --no-lsd --no-tracker --no-pex --bind 127.0.0.1`, timed from process start to its `checked` event (emitted when
 //    the check ends, before it goes live as a seed); libtorrent: `lt_peer.py --mode seed --high-performance`, timed
 //    from process start to its {"event":"checked"}. Both are then stopped by PID; CPU and RSS come from /usr/bin/time
 //    at exit (so they include the few ms between the event and the stop).
@@ -113,7 +113,7 @@ async function createOnce(ctx, c, tool, run) {
 async function checkOnce(ctx, c, tool, run) {
   const timeFile = join(c.dir, `time-check-${tool}-${run}.txt`);
   const [cmd, args] = tool === 'bitpeer'
-    ? bitpeer(['seed', c.torrent, c.file, '--port', '0', '--json', '--no-dht', '--no-lsd',
+    ? bitpeer(['seed', c.torrent, c.file, '--port', '0', '--json', '--no-lsd',
       '--no-tracker', '--no-pex', '--bind', '127.0.0.1'])
     : [ctx.lt.python, ['-u', LT_PEER, '--mode', 'seed', '--torrent', c.torrent, '--save', c.dataDir, '--port', '0',
       '--high-performance', '--progress-interval', '3600']];

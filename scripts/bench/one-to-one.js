@@ -29,7 +29,7 @@ function seedCommand(kind, ctx, c) {
     return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'seed', '--torrent', c.torrent, '--save', c.srcDir, '--port', '0',
       '--high-performance']];
   }
-  return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-dht', '--no-lsd',
+  return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-lsd',
     '--no-tracker']);
 }
 
@@ -39,7 +39,7 @@ function downloadCommand(kind, ctx, c, outDir, port) {
       '--peer', `127.0.0.1:${port}`, '--timeout', String(c.timeoutSec), '--high-performance']];
   }
   return bitpeer(['get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
-    '--json', '--no-dht', '--no-lsd', '--no-tracker']);
+    '--json', '--no-lsd', '--no-tracker']);
 }
 
 async function transfer(ctx, c, pairKey, run) {

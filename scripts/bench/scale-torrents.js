@@ -15,7 +15,7 @@
 // Times are from process spawn, taken by this script for both sides. The data is in the page cache for both (it was
 // just written or read), so the cold start measures hashing and bookkeeping, not the disk.
 //
-// Invariant: no traffic beyond loopback. The daemon binds 127.0.0.1 with --no-lsd --no-dht (LSD also off in its
+// Invariant: no traffic beyond loopback. The daemon binds 127.0.0.1 with --no-lsd (LSD also off in its
 // settings: lpd-enabled false), its RPC listens on 127.0.0.1; the torrents have no announce URL; lt_many.py listens on
 // 127.0.0.1 with DHT/LSD/UPnP/NAT-PMP off. Processes are stopped by PID (Proc); every file lives under ctx.base.
 import { randomBytes, createHash } from 'node:crypto';
@@ -76,7 +76,7 @@ async function rpcClient(port) {
 
 function startDaemon(ctx, stateDir, dataDir, label) {
   const [cmd, args] = bitpeer(['daemon', '--state-dir', stateDir, '--port', '0', '--bind', '127.0.0.1', '--rpc-port', '0',
-    '--rpc-host', '127.0.0.1', '--download-dir', dataDir, '--json', '--no-lsd', '--no-dht']);
+    '--rpc-host', '127.0.0.1', '--download-dir', dataDir, '--json', '--no-lsd']);
   return new Proc(label, cmd, args, {
     verbose: false, ...(ctx.hasTime ? { timeFile: join(ctx.base, `time-${label}.txt`) } : {}),
   });

@@ -15,7 +15,7 @@
 // process only, so /usr/bin/time still writes its figures), every leecher's file is checked by SHA-1 against the
 // source, and the run's download folders are removed. Runs are interleaved: bitpeer run 1, libtorrent run 1, ...
 //
-// Invariant: loopback only. Every process listens on 127.0.0.1; bitpeer runs with --no-dht --no-lsd --no-tracker and
+// Invariant: loopback only. Every process listens on 127.0.0.1; bitpeer runs with --no-lsd --no-tracker and
 // --bind 127.0.0.1; lt_peer.py removes the torrent's trackers and has DHT, LSD, UPnP and NAT-PMP off. The torrent's
 // announce URL is a dead loopback address that neither client contacts. Processes are stopped by their own PIDs.
 import { spawnSync } from 'node:child_process';
@@ -96,7 +96,7 @@ function byteCounts(client, proc, seedKey) {
 function seedCommand(client, ctx, p) {
   if (client === 'bitpeer') {
     return bitpeer(['seed', p.torrent, p.srcFile, '--port', String(p.port), '--bind', '127.0.0.1',
-      '--json', '--no-dht', '--no-lsd', '--no-tracker']);
+      '--json', '--no-lsd', '--no-tracker']);
   }
   return [ctx.lt.python, [LT_PEER, '--mode', 'seed', '--torrent', p.torrent, '--save', p.srcDir, '--port', String(p.port),
     '--high-performance', '--peer-totals']];
@@ -106,7 +106,7 @@ function leecherCommand(client, ctx, p) {
   const peers = p.peers.flatMap((port) => ['--peer', `127.0.0.1:${port}`]);
   if (client === 'bitpeer') {
     return bitpeer(['get', p.torrent, '-o', p.dir, '--port', String(p.port), '--bind', '127.0.0.1',
-      ...peers, '--seed', '--json', '--no-dht', '--no-lsd', '--no-tracker']);
+      ...peers, '--seed', '--json', '--no-lsd', '--no-tracker']);
   }
   return [ctx.lt.python, [LT_PEER, '--mode', 'download', '--torrent', p.torrent, '--save', p.dir, '--port', String(p.port),
     ...peers, '--high-performance', '--keep-seeding', '--peer-totals', '--timeout', String(Math.ceil(p.timeoutMs / 1000) + 30)]];

@@ -1,29 +1,14 @@
 /**
- * Command-line argument helpers: sizes with K/M/G suffixes, peer addresses, and a typed wrapper over
- * node:util parseArgs that turns its errors into BtError('USAGE') (one clear line, no stack trace).
+ * Command-line argument helpers: sizes with K/M/G suffixes, peer addresses, and `parse`, a wrapper over node:util
+ * parseArgs that takes each command's options from its table in help.ts and turns every mistake into one clear
+ * BtError('USAGE') line (no parser text, no stack trace).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BtError } from '../util/errors.js';
+import { COMMANDS, usageLine, type CommandDoc, type CommandName } from './help.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-
-/** Options every networked command accepts (see docs/cli.md). */
-export const COMMON_OPTIONS = {
-  port: { type: 'string' },
-  bind: { type: 'string' },
-  'state-dir': { type: 'string' },
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  'no-dht': { type: 'boolean' },
-  'no-lsd': { type: 'boolean' },
-  'no-pex': { type: 'boolean' },
-  'no-tracker': { type: 'boolean' },
-  'open-tracker': { type: 'boolean' },
-  'upload-limit': { type: 'string' },
-  'download-limit': { type: 'string' },
-  'announce-host': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies OptionSpec;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** A rate like "500K" or "2M" (bytes per second, binary multiples); "0" means unlimited. */
 export function parseRate(v: unknown, what: string): number {
@@ -31,19 +16,60 @@ export function parseRate(v: unknown, what: string): number {
   return parseSize(v.replace(/\/s$/i, ''), what);
 }
 
-export function parse<O extends OptionSpec>(argv: string[], options: O, positionals: { min: number; max: number; usage: string }) {
+/** The parser's settings for one command, from its table in help.ts (the single source of truth). */
+export function parserOptions(cmd: CommandName): OptionSpec {
+  const spec: OptionSpec = {};
+  for (const o of (COMMANDS[cmd] as CommandDoc).options) {
+    spec[o.name] = { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  }
+  return spec;
+}
+
+/** A value that looks like an option: "-x", "--x" (but not "-" alone), as node:util parseArgs defines it. */
+const looksLikeOption = (v: string): boolean => v.length > 1 && v.startsWith('-');
+
+/**
+ * Parses `argv` for command `cmd` with the options of its table in help.ts. Every mistake is one line, a
+ * BtError('USAGE') naming the command and where its help is: an unknown option, an option without its value (or a
+ * value on a flag), too few or too many arguments. `--help` wins over missing arguments.
+ */
+export function parse(argv: string[], cmd: CommandName): { values: Values; positionals: string[]; help: boolean } {
+  const doc: CommandDoc = COMMANDS[cmd];
+  const options = parserOptions(cmd);
+  const seeHelp = `(see bitpeer ${cmd} --help)`;
+  // Non-strict first: it never throws, and its tokens say what each argument is; the checks below are ours.
+  const loose = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  for (const t of loose.tokens) {
+    if (t.kind !== 'option') continue;
+    const spec = options[t.name];
+    const raw = t.rawName;
+    if (!spec) {
+      throw new BtError('USAGE', `unknown option ${raw} for "${cmd}" ${seeHelp}`);
+    }
+    const o = doc.options.find((d) => d.name === t.name)!;
+    if (spec.type === 'string' && (t.value === undefined || (!t.inlineValue && looksLikeOption(t.value)))) {
+      throw new BtError('USAGE', `option ${raw} of "${cmd}" needs a value: ${raw} ${o.value ?? 'VALUE'} ${seeHelp}`);
+    }
+    if (spec.type === 'boolean' && t.value !== undefined) {
+      throw new BtError('USAGE', `option ${raw} of "${cmd}" takes no value ${seeHelp}`);
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    throw new BtError('USAGE', `${msg}\nusage: ${positionals.usage}`);
+    // Not reached after the checks above; kept to one line all the same (node's text may span several).
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/['"]/g, '');
+    throw new BtError('USAGE', `${first} ${seeHelp}`);
   }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const values = parsed.values as Values;
   if (values['help']) return { values, positionals: parsed.positionals, help: true };
-  if (parsed.positionals.length < positionals.min || parsed.positionals.length > positionals.max) {
-    throw new BtError('USAGE', `wrong number of arguments\nusage: ${positionals.usage}`);
+  const n = parsed.positionals.length;
+  if (n > doc.max) {
+    const extra = parsed.positionals[doc.max]!;
+    throw new BtError('USAGE', `unexpected argument ${JSON.stringify(extra)} for "${cmd}": usage: ${usageLine(cmd)} ${seeHelp}`);
   }
+  if (n < doc.min) throw new BtError('USAGE', `missing argument for "${cmd}": usage: ${usageLine(cmd)} ${seeHelp}`);
   return { values, positionals: parsed.positionals, help: false };
 }
 

@@ -4,31 +4,16 @@
  * Contract: every user error (bad arguments, a missing file, a bad torrent, a port in use, an unwritable folder) is
  * one clear line on stderr and a non-zero exit, never a stack trace. Exit codes: 0 success, 1 error, 2 usage,
  * 130/143 interrupted. Set BITPEER_DEBUG=1 to see stack traces of unexpected errors.
+ *
+ * A closed stdout or stderr (`bitpeer info x --json | head -c 100`: EPIPE) is not an error: the output has nowhere
+ * to go, so a short command exits 0 at once, quietly; a long-running one (seed, get, share, daemon) stops cleanly as
+ * on SIGTERM and exits with that command's code for it (0 for a seed, 143 for an unfinished download).
  */
-import { BtError, errorMessage } from '../util/errors.js';
+import { BtError, errnoOf, errorMessage } from '../util/errors.js';
+import { commandHelp, isCommand, overview } from './help.js';
 
 // Each command's module is imported only when that command runs: loading the whole graph (session, daemon, RPC)
-// costs ~60 ms of start-up, a tenth of `bitpeer create` on 1 GiB.
-async function help(): Promise<string> {
-  const [{ CREATE_USAGE }, { INFO_USAGE }, { GET_USAGE, SEED_USAGE, SHARE_USAGE }, { DAEMON_USAGE }, { REMOTE_USAGE }] = await Promise.all([
-    import('./commands/create.js'), import('./commands/info.js'), import('./commands/run.js'), import('./commands/daemon.js'),
-    import('./commands/remote.js'),
-  ]);
-  return `bitpeer: a BitTorrent peer (client, server and tracker in one)
-
-usage:
-  ${CREATE_USAGE}
-  ${INFO_USAGE}
-  ${SEED_USAGE}
-  ${GET_USAGE}
-  ${SHARE_USAGE}
-  ${DAEMON_USAGE}
-${Object.values(REMOTE_USAGE).map((u) => `  ${u}`).join("\n")}
-
-common options: --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)
-                --json (one JSON event per line)  --verbose  --state-dir DIR  --no-dht --no-lsd --no-pex
-`;
-}
+// costs ~60 ms of start-up, a tenth of `bitpeer create` on 1 GiB. The help texts (help.ts) are plain data.
 
 /**
  * Last-resort boundaries. A rejected promise nobody handled is a bug, but one peer's bug must not take every swarm
@@ -47,9 +32,37 @@ function installSafetyNets(): void {
   });
 }
 
+let outputClosed = false;
+/** The command runs until stopped (seed, get, share, daemon): a closed output stops it as SIGTERM does. */
+let longRunning = false;
+
+/** What a failed write to stdout or stderr does (see the header): EPIPE is a quiet stop; anything else exits 1. */
+function onOutputError(err: Error, stream: 'stdout' | 'stderr'): void {
+  if (outputClosed) return; // the stream keeps failing on every later write: act once
+  outputClosed = true;
+  const code = errnoOf(err) ?? (err as NodeJS.ErrnoException).code;
+  if (code !== 'EPIPE') {
+    if (stream === 'stdout') process.stderr.write(`bitpeer: error: cannot write to stdout: ${code ?? errorMessage(err)}\n`);
+    process.exit(1);
+  }
+  // A command that handles SIGTERM stops cleanly through that handler (its session closed, `stopped` announced).
+  // Before its handler is in place, a long-running command exits as SIGTERM would (143); any other command has
+  // nothing left to do but write, so it exits 0 now.
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+  else process.exit(longRunning ? 143 : 0);
+}
+
+/** Installed once per process, for every command: a stream without an 'error' listener would crash on EPIPE. */
+function installOutputGuards(): void {
+  process.stdout.on('error', (err) => onOutputError(err, 'stdout'));
+  process.stderr.on('error', (err) => onOutputError(err, 'stderr'));
+}
+
 export async function main(argv: string[]): Promise<number> {
   installSafetyNets();
+  installOutputGuards();
   const [cmd, ...rest] = argv;
+  longRunning = cmd === 'seed' || cmd === 'get' || cmd === 'share' || cmd === 'daemon';
   try {
     switch (cmd) {
       case 'create': return await (await import('./commands/create.js')).createCommand(rest);
@@ -58,8 +71,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'daemon': return await (await import('./commands/daemon.js')).daemonCommand(rest);
       case 'add': case 'ls': case 'pause': case 'resume': case 'rm': case 'stats':
         return await (await import('./commands/remote.js')).remoteCommand(cmd, rest);
-      case undefined: case 'help': case '--help': case '-h':
-        process.stdout.write(await help());
+      case 'help': {
+        if (rest.length === 0) { process.stdout.write(overview()); return 0; }
+        const [topic, ...more] = rest;
+        if (!isCommand(topic!) || more.length > 0) {
+          throw new BtError('USAGE', `no help for "${rest.join(' ')}": bitpeer help <command> (the commands: see bitpeer --help)`);
+        }
+        process.stdout.write(commandHelp(topic!));
+        return 0;
+      }
+      case undefined: case '--help': case '-h':
+        process.stdout.write(overview());
         return cmd === undefined ? 2 : 0;
       case '--version': case 'version':
         process.stdout.write('bitpeer 0.1.0\n');

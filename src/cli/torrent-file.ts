@@ -16,7 +16,7 @@ export async function loadTorrentFile(path: string): Promise<{ meta: Metainfo; b
     if (code === 'ENOENT') throw new BtError('NOT_FOUND', `no such file: ${path}`);
     throw new BtError('IO', `cannot read ${path}: ${code ?? String(err)}`);
   }
-  if (!st.isFile()) throw new BtError('USAGE', `${path} is not a file`);
+  if (!st.isFile()) throw new BtError('IO', `${path} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not a .torrent file`);
   if (st.size > MAX_TORRENT_FILE) throw new BtError('BAD_TORRENT', `${path} is ${st.size} bytes, over the ${MAX_TORRENT_FILE}-byte limit for .torrent files`);
   let bytes: Buffer;
   try {

@@ -164,7 +164,7 @@ describe('libtorrent interop', { skip: skipReason }, () => {
       const port = await within(scope, listeningPort(seed));
       const out = join(dir, 'dl');
       const get = scope.bitpeer(['get', torrent, '-o', out, '--port', '0', '--peer', `127.0.0.1:${port}`, '--json',
-        '--no-dht', '--no-lsd']);
+        '--no-lsd']);
       const exit = await within(scope, get.exited(TRANSFER_MS));
       assert.equal(exit.code, 0, `bitpeer get did not finish cleanly\n${scope.describe()}`);
       assert.ok(get.find((e) => e.event === 'complete'), `bitpeer get printed no "complete" event\n${get.describe()}`);
@@ -181,7 +181,7 @@ describe('libtorrent interop', { skip: skipReason }, () => {
       const torrent = join(dir, 'b.torrent');
       await makeTorrent(scope, 'bitpeer', src, torrent, fixture.pieceLength);
 
-      const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--json', '--no-dht', '--no-lsd']);
+      const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--json', '--no-lsd']);
       const port = await within(scope, listeningPort(seed));
       const out = join(dir, 'dl');
       const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', out, '--port', '0',

@@ -273,7 +273,7 @@ describe('tracker interop', () => {
       const port = await freePort();
       const url = `${proto}://127.0.0.1:${port}/announce`;
       const share = scope.bitpeer(['share', src, '-o', torrent, '--port', String(port), '--bind', '127.0.0.1',
-        '--announce-host', '127.0.0.1', '--piece-length', String(PIECE), '--json', '--no-dht', '--no-lsd',
+        '--announce-host', '127.0.0.1', '--piece-length', String(PIECE), '--json', '--no-lsd',
         ...(proto === 'udp' ? ['--announce', url] : [])]);
       const sharePort = await within(scope, listeningPort(share));
       assert.equal(sharePort, port, 'bitpeer share listens on the port it was given');
@@ -355,7 +355,7 @@ describe('tracker interop', () => {
 
       const port = await freePort();
       const get = scope.bitpeer(['get', torrent, '-o', join(dir, 'dl'), '--port', String(port), '--bind', '127.0.0.1',
-        '--json', '--no-dht', '--no-lsd']);
+        '--json', '--no-lsd']);
       const exit = await within(scope, get.exited(TRANSFER_MS));
       assert.equal(exit.code, 0, `bitpeer get did not finish cleanly\n${describeAll(scope)}`);
       await assertSameContent(scope, src, join(dir, 'dl', name));

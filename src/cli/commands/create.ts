@@ -8,24 +8,13 @@ import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
 import { formatBytes, Reporter } from '../output.js';
+import { commandHelp, usageLine } from '../help.js';
 
-export const CREATE_USAGE = 'bitpeer create <path> [-o out.torrent] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--port N] [--private] [--comment TEXT] [--no-date] [--force] [--json]';
+export const CREATE_USAGE = usageLine('create');
 
 export async function createCommand(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parse(argv, {
-    output: { type: 'string', short: 'o' },
-    'piece-length': { type: 'string' },
-    announce: { type: 'string', multiple: true },
-    private: { type: 'boolean' },
-    comment: { type: 'string' },
-    'no-date': { type: 'boolean' },
-    force: { type: 'boolean', short: 'f' },
-    'announce-host': { type: 'string' },
-    port: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  }, { min: 1, max: 1, usage: CREATE_USAGE });
-  if (help) { process.stdout.write(`usage: ${CREATE_USAGE}\n`); return 0; }
+  const { values, positionals, help } = parse(argv, 'create');
+  if (help) { process.stdout.write(commandHelp('create')); return 0; }
   const input = resolve(positionals[0]!);
   const reporter = new Reporter(Boolean(values['json']), false);
   const pieceLength = typeof values['piece-length'] === 'string' ? parseSize(values['piece-length'], 'piece length') : undefined;

@@ -6,9 +6,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
 import type { Session } from '../../session/session.js';
-import { COMMON_OPTIONS, parse, parsePort, parseRate } from '../args.js';
+import { parse, parsePort, parseRate } from '../args.js';
+import { commandHelp, usageLine } from '../help.js';
 
-export const DAEMON_USAGE = 'bitpeer daemon [--state-dir DIR] [--port P] [--rpc-port R] [--rpc-host ADDR] [--download-dir DIR] [--json]';
+export const DAEMON_USAGE = usageLine('daemon');
 
 export function defaultStateDir(): string {
   const xdg = process.env['XDG_DATA_HOME'];
@@ -16,13 +17,8 @@ export function defaultStateDir(): string {
 }
 
 export async function daemonCommand(argv: string[]): Promise<number> {
-  const { values, help } = parse(argv, {
-    ...COMMON_OPTIONS,
-    'rpc-port': { type: 'string' },
-    'rpc-host': { type: 'string' },
-    'download-dir': { type: 'string' },
-  }, { min: 0, max: 0, usage: DAEMON_USAGE });
-  if (help) { process.stdout.write(`usage: ${DAEMON_USAGE}\n`); return 0; }
+  const { values, help } = parse(argv, 'daemon');
+  if (help) { process.stdout.write(commandHelp('daemon')); return 0; }
   const json = Boolean(values['json']);
   const verbose = Boolean(values['verbose']);
   const out = new LineBuffer();

@@ -1,15 +1,21 @@
-/** `bitpeer info <file.torrent|magnet>`: show what a torrent or magnet link contains. */
+/**
+ * `bitpeer info <file.torrent|magnet>`: show what a torrent or magnet link contains. The human listing shows the
+ * first {@link FILES_SHOWN} files and says how to see the rest (`--all`); `--json` always lists every file.
+ */
 import { parseMagnet } from '../../metainfo/index.js';
 import { parse } from '../args.js';
+import { commandHelp, usageLine } from '../help.js';
 import { formatBytes } from '../output.js';
 import { loadTorrentFile } from '../torrent-file.js';
 
-export const INFO_USAGE = 'bitpeer info <file.torrent|magnet> [--json]';
+export const INFO_USAGE = usageLine('info');
+
+/** Files listed without --all. */
+export const FILES_SHOWN = 1000;
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parse(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    { min: 1, max: 1, usage: INFO_USAGE });
-  if (help) { process.stdout.write(`usage: ${INFO_USAGE}\n`); return 0; }
+  const { values, positionals, help } = parse(argv, 'info');
+  if (help) { process.stdout.write(commandHelp('info')); return 0; }
   const arg = positionals[0]!;
   const json = Boolean(values['json']);
   if (arg.startsWith('magnet:')) {
@@ -41,8 +47,11 @@ export async function infoCommand(argv: string[]): Promise<number> {
   if (meta.createdBy) lines.push(`created by: ${meta.createdBy}`);
   if (meta.creationDate) lines.push(`created: ${new Date(meta.creationDate * 1000).toISOString()}`);
   lines.push(`files (${meta.files.length}):`);
-  for (const f of meta.files.slice(0, 1000)) lines.push(`  ${f.relPath}  ${formatBytes(f.length)}`);
-  if (meta.files.length > 1000) lines.push(`  ... and ${meta.files.length - 1000} more`);
+  const shown = values['all'] ? meta.files.length : Math.min(meta.files.length, FILES_SHOWN);
+  for (const f of meta.files.slice(0, shown)) lines.push(`  ${f.relPath}  ${formatBytes(f.length)}`);
+  if (shown < meta.files.length) {
+    lines.push(`  ... and ${meta.files.length - shown} more (add --all to list every file)`);
+  }
   for (const s of meta.softErrors) lines.push(`note: ${s}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

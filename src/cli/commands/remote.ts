@@ -12,25 +12,18 @@ import * as path from 'node:path';
 import { RpcClient } from '../../api/rpc/client.js';
 import { BtError } from '../../util/errors.js';
 import { MAX_TORRENT_SIZE } from '../../metainfo/index.js';
-import { parse, parsePort, type OptionSpec } from '../args.js';
+import { parse, parsePort } from '../args.js';
+import { commandHelp, usageLine } from '../help.js';
 import { formatBytes, formatDuration } from '../output.js';
 
-/** Usage line of each client command. */
+/** Usage line of each client command (their options are in help.ts). */
 export const REMOTE_USAGE = {
-  add: 'bitpeer add <file.torrent|magnet>... [--paused] [-o DIR] [--json]',
-  ls: 'bitpeer ls [--json]',
-  pause: 'bitpeer pause <id|hash|hash-prefix|all>... [--json]',
-  resume: 'bitpeer resume <id|hash|hash-prefix|all>... [--json]',
-  rm: 'bitpeer rm <id|hash|hash-prefix>... [--delete-data] [--json]',
-  stats: 'bitpeer stats [--json]',
+  add: usageLine('add'), ls: usageLine('ls'), pause: usageLine('pause'), resume: usageLine('resume'), rm: usageLine('rm'),
+  stats: usageLine('stats'),
 } as const;
 
 /** The command names {@link remoteCommand} takes. */
 export const REMOTE_COMMANDS = Object.keys(REMOTE_USAGE) as (keyof typeof REMOTE_USAGE)[];
-
-/** The options every client command accepts, for help texts. */
-export const RPC_OPTIONS_USAGE = '--rpc-host HOST (default 127.0.0.1)  --rpc-port N (default 9091)  ' +
-  '--rpc-user USER --rpc-password PASS (or BITPEER_RPC_USER / BITPEER_RPC_PASSWORD)';
 
 /** Where a command writes, and its environment (tests pass their own). */
 export interface RemoteIo {
@@ -39,24 +32,6 @@ export interface RemoteIo {
   env?: Readonly<Record<string, string | undefined>>;
   cwd?: string;
 }
-
-const RPC_OPTIONS = {
-  'rpc-host': { type: 'string' },
-  'rpc-port': { type: 'string' },
-  'rpc-user': { type: 'string' },
-  'rpc-password': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies OptionSpec;
-
-const EXTRA_OPTIONS: Record<keyof typeof REMOTE_USAGE, OptionSpec> = {
-  add: { paused: { type: 'boolean' }, output: { type: 'string', short: 'o' }, 'download-dir': { type: 'string' } },
-  ls: {},
-  pause: {},
-  resume: {},
-  rm: { 'delete-data': { type: 'boolean' } },
-  stats: {},
-};
 
 /** Largest .torrent sent inline as `metainfo`: base64 of it must fit the daemon's default 1 MiB body limit. */
 const MAX_INLINE_TORRENT = 700 * 1024;
@@ -306,14 +281,8 @@ export async function remoteCommand(name: string, argv: string[], io: RemoteIo =
   try {
     if (!Object.hasOwn(REMOTE_USAGE, name)) throw new BtError('USAGE', `unknown command "${name}"`);
     const cmd = name as keyof typeof REMOTE_USAGE;
-    const usage = REMOTE_USAGE[cmd];
-    const takesIds = cmd === 'add' || cmd === 'pause' || cmd === 'resume' || cmd === 'rm';
-    const { values, positionals, help } = parse(argv, { ...RPC_OPTIONS, ...EXTRA_OPTIONS[cmd] },
-      { min: takesIds ? 1 : 0, max: takesIds ? 10_000 : 0, usage });
-    if (help) {
-      out.write(`usage: ${usage}\n  ${RPC_OPTIONS_USAGE}\n`);
-      return 0;
-    }
+    const { values, positionals, help } = parse(argv, cmd);
+    if (help) { out.write(commandHelp(cmd)); return 0; }
     const port = parsePort(values['rpc-port'] as string | undefined, 9091);
     if (port === 0) throw new BtError('USAGE', 'bad port "0" (expected 1-65535)');
     const user = (values['rpc-user'] as string | undefined) ?? env['BITPEER_RPC_USER'];

@@ -16,28 +16,16 @@ import type { Torrent } from '../../session/torrent.js';
 import { BtError } from '../../util/errors.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
-import { asStrings, COMMON_OPTIONS, parse, parseCount, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
+import { asStrings, parse, parseCount, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
 import { Reporter } from '../output.js';
+import { commandHelp, usageLine } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
 
-export const SEED_USAGE = 'bitpeer seed <file.torrent> <data-path> [--port N] [--peer HOST:PORT]... [--max-peers N] [--max-connections N] [--json]';
-export const GET_USAGE = 'bitpeer get <file.torrent|magnet> [-o DIR] [--port N] [--peer HOST:PORT]... [--seed] [--max-peers N] [--max-connections N] [--json]';
-export const SHARE_USAGE = 'bitpeer share <path> [-o out.torrent] [--port N] [--piece-length BYTES] [--announce URL]... [--announce-host HOST] [--max-peers N] [--max-connections N] [--json]';
+export const SEED_USAGE = usageLine('seed');
+export const GET_USAGE = usageLine('get');
+export const SHARE_USAGE = usageLine('share');
 
 const DEFAULT_PORT = 6881;
-
-const RUN_OPTIONS = {
-  ...COMMON_OPTIONS,
-  peer: { type: 'string', multiple: true },
-  output: { type: 'string', short: 'o' },
-  seed: { type: 'boolean' },
-  'piece-length': { type: 'string' },
-  announce: { type: 'string', multiple: true },
-  private: { type: 'boolean' },
-  'progress-interval': { type: 'string' },
-  'max-connections': { type: 'string' },
-  'max-peers': { type: 'string' },
-} as const;
 
 /** Connection caps: the session's defaults (200 in all, 50 per torrent) unless raised; with one torrent, a larger
  *  `--max-peers` raises the global cap with it. */
@@ -59,9 +47,8 @@ async function resolveSavePath(meta: Metainfo, dataPath: string): Promise<string
 }
 
 export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[]): Promise<number> {
-  const usage = mode === 'seed' ? SEED_USAGE : mode === 'get' ? GET_USAGE : SHARE_USAGE;
-  const { values, positionals, help } = parse(argv, RUN_OPTIONS, { min: mode === 'seed' ? 2 : 1, max: mode === 'seed' ? 2 : 1, usage });
-  if (help) { process.stdout.write(`usage: ${usage}\n`); return 0; }
+  const { values, positionals, help } = parse(argv, mode);
+  if (help) { process.stdout.write(commandHelp(mode)); return 0; }
   const reporter = new Reporter(Boolean(values['json']), Boolean(values['verbose']));
   const port = parsePort(values['port'] as string | undefined, DEFAULT_PORT);
   const peers = asStrings(values['peer']).map(parsePeer);

@@ -1,0 +1,312 @@
+/**
+ * The command table of the bitpeer CLI: for every command its arguments, its options (name, value name, what it
+ * does, its default) and examples. It is the single source of truth: the parser (`parse` in args.ts) accepts exactly
+ * the options listed here, and `bitpeer <command> --help`, `bitpeer help <command>` and the `bitpeer --help`
+ * overview are generated from it.
+ *
+ * Adding an option is a one-line change: add an `OptionDoc` to that command's `options` (or to a shared group such
+ * as NETWORK_OPTIONS or RPC_OPTIONS), then read its value in the command module. Invariant (tested in
+ * test/loopback/cli-help.test.ts): every option a command accepts is explained on its help page.
+ * Pure: no I/O. BEP: none.
+ */
+
+/** One option of one command. */
+export interface OptionDoc {
+  /** The long name, without the dashes ("piece-length"). */
+  readonly name: string;
+  /** A one-letter alias ("o" for -o). */
+  readonly short?: string;
+  /** The value's name ("DIR"); absent for a flag that takes no value. */
+  readonly value?: string;
+  /** May be given several times (the values are collected). */
+  readonly multiple?: boolean;
+  /** What it does, one or two sentences. */
+  readonly desc: string;
+  /** Its default, in words ("6881", "the current folder"); absent when "off"/"none" is obvious. */
+  readonly default?: string;
+}
+
+export interface CommandDoc {
+  /** The positional arguments, as shown in the usage line. */
+  readonly args: string;
+  /** How many positional arguments it takes. */
+  readonly min: number;
+  readonly max: number;
+  /** One line for the overview. */
+  readonly summary: string;
+  /** A paragraph for the help page (word-wrapped when shown). */
+  readonly about: string;
+  readonly options: readonly OptionDoc[];
+  readonly examples: readonly string[];
+}
+
+const HELP: OptionDoc = { name: 'help', short: 'h', desc: 'Show this help and exit.' };
+const JSON_OUT: OptionDoc = { name: 'json', desc: 'Machine-readable output: one JSON object per line on stdout (docs/cli.md lists them).' };
+
+/** Options of every command that runs a session in the foreground (seed, get, share). */
+const NETWORK_OPTIONS: readonly OptionDoc[] = [
+  { name: 'port', value: 'N', desc: 'TCP and UDP port to listen on (peers, and this peer\'s own tracker); 0 picks a free one.', default: '6881' },
+  { name: 'bind', value: 'ADDR', desc: 'Local address to listen on.', default: '0.0.0.0, every interface' },
+  { name: 'peer', value: 'HOST:PORT', multiple: true, desc: 'Connect to this peer (repeatable), besides those the trackers, LSD and PEX find.' },
+  { name: 'max-peers', value: 'N', desc: 'Connections per torrent, incoming and outgoing; more are refused.', default: '50' },
+  { name: 'max-connections', value: 'N', desc: 'Connections in the whole session, handshakes included.', default: '200, or --max-peers if larger' },
+  { name: 'upload-limit', value: 'RATE', desc: 'Upload at most RATE bytes per second; K, M, G = KiB, MiB, GiB (2M); 0 = no limit.', default: 'no limit' },
+  { name: 'download-limit', value: 'RATE', desc: 'Download at most RATE bytes per second (as --upload-limit).', default: 'no limit' },
+  { name: 'no-tracker', desc: 'Do not announce to the torrent\'s trackers (this peer\'s own tracker still answers).' },
+  { name: 'open-tracker', desc: 'This peer\'s own tracker answers for any info-hash, not only for its own torrents.' },
+  { name: 'no-lsd', desc: 'No local service discovery (BEP 14 multicast on the LAN); on by default.' },
+  { name: 'no-pex', desc: 'No peer exchange (BEP 11); on by default, never used for private torrents.' },
+  { name: 'progress-interval', value: 'MS', desc: 'Milliseconds between progress updates (the live line, `progress` events).', default: '1000' },
+  { name: 'verbose', short: 'v', desc: 'Log peer connections and debug lines on stderr.' },
+  JSON_OUT,
+  HELP,
+];
+
+/** Options of every command that talks to a running daemon (add, ls, pause, resume, rm, stats). */
+const RPC_OPTIONS: readonly OptionDoc[] = [
+  { name: 'rpc-host', value: 'HOST', desc: 'Host of the daemon\'s RPC server.', default: '127.0.0.1' },
+  { name: 'rpc-port', value: 'N', desc: 'Port of the daemon\'s RPC server.', default: '9091' },
+  { name: 'rpc-user', value: 'USER', desc: 'RPC user name (Basic auth).', default: '$BITPEER_RPC_USER' },
+  { name: 'rpc-password', value: 'PASS', desc: 'RPC password (Basic auth).', default: '$BITPEER_RPC_PASSWORD' },
+  JSON_OUT,
+  HELP,
+];
+
+const ANNOUNCE_HOST: OptionDoc = {
+  name: 'announce-host', value: 'HOST',
+  desc: 'Host in the default announce URL (http://HOST:PORT/announce, this peer\'s own tracker) when no --announce is given.',
+  default: 'this machine\'s first LAN IPv4 address',
+};
+const PIECE_LENGTH: OptionDoc = {
+  name: 'piece-length', value: 'BYTES', desc: 'Piece size: a power of two, at least 16K (256K, 1M).',
+  default: 'chosen for 1000-2000 pieces, 16 KiB to 16 MiB',
+};
+const ANNOUNCE: OptionDoc = { name: 'announce', value: 'URL', multiple: true, desc: 'Tracker URL to write (http://, https:// or udp://); repeatable.', default: 'this peer\'s own tracker' };
+const PRIVATE: OptionDoc = { name: 'private', desc: 'Mark the torrent private (BEP 27): peers come from its trackers only, no LSD or PEX.' };
+
+export const COMMANDS = {
+  create: {
+    args: '<path>', min: 1, max: 1,
+    summary: 'write a .torrent for a file or a folder',
+    about: 'Hashes the file or folder and writes <name>.torrent in the current folder (or -o). An existing file is\n' +
+      'never overwritten without --force. Prints the info-hash and the magnet link.',
+    options: [
+      { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
+      PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST,
+      { name: 'port', value: 'N', desc: 'Port in the default announce URL (the port `seed` will listen on).', default: '6881' },
+      PRIVATE,
+      { name: 'comment', value: 'TEXT', desc: 'A comment stored in the torrent.' },
+      { name: 'no-date', desc: 'Leave out the creation date (the same input then gives the same .torrent).' },
+      { name: 'force', short: 'f', desc: 'Overwrite the output file if it exists.' },
+      JSON_OUT, HELP,
+    ],
+    examples: ['bitpeer create ~/photos', 'bitpeer create big.iso -o /tmp/big.torrent --announce udp://tracker.example:6969/announce'],
+  },
+  info: {
+    args: '<file.torrent|magnet>', min: 1, max: 1,
+    summary: 'show what a torrent or a magnet link contains',
+    about: 'Prints the name, info-hash, size, pieces, trackers and files of a .torrent (the first 1000 files unless\n' +
+      '--all), or what a magnet link says.',
+    options: [
+      { name: 'all', desc: 'List every file, not only the first 1000.' },
+      { name: 'json', desc: 'One JSON object on stdout, with every file.' },
+      HELP,
+    ],
+    examples: ['bitpeer info photos.torrent', 'bitpeer info big.torrent --all | less', 'bitpeer info "magnet:?xt=urn:btih:..."'],
+  },
+  seed: {
+    args: '<file.torrent> <data-path>', min: 2, max: 2,
+    summary: 'check the data of a torrent, then serve it until Ctrl-C',
+    about: 'Hashes every piece of the data first (a piece that fails is not served), then uploads it to peers until\n' +
+      'SIGINT or SIGTERM (exit 0). <data-path> is the path given to create (the file or folder), or the folder that\n' +
+      'holds it. Incomplete data is an error.',
+    options: NETWORK_OPTIONS,
+    examples: ['bitpeer seed photos.torrent ~/photos', 'bitpeer seed big.torrent /data --port 51413 --upload-limit 2M'],
+  },
+  get: {
+    args: '<file.torrent|magnet>', min: 1, max: 1,
+    summary: 'download a torrent or a magnet link, then exit (or keep seeding with --seed)',
+    about: 'Downloads into -o DIR (data already there is checked and kept) and exits 0 once every piece is verified.\n' +
+      'A magnet link first fetches the torrent\'s metadata from peers (BEP 9). Ctrl-C stops (exit 130); the same\n' +
+      'command again resumes.',
+    options: [
+      { name: 'output', short: 'o', value: 'DIR', desc: 'Folder to download into.', default: 'the current folder' },
+      { name: 'seed', desc: 'Keep seeding after the download completes, until Ctrl-C.' },
+      ...NETWORK_OPTIONS,
+    ],
+    examples: ['bitpeer get photos.torrent -o ~/Downloads', 'bitpeer get "magnet:?xt=urn:btih:..." --peer 192.168.1.20:6881 --seed'],
+  },
+  share: {
+    args: '<path>', min: 1, max: 1,
+    summary: 'create + seed: write a .torrent for a file or folder, print its magnet link, then seed it',
+    about: 'Writes <name>.torrent in the current folder (or -o), prints its path and magnet link, then seeds the data\n' +
+      'until Ctrl-C. Other peers can then run `bitpeer get <name>.torrent` or the magnet link.',
+    options: [
+      { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
+      PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST, PRIVATE,
+      ...NETWORK_OPTIONS,
+    ],
+    examples: ['bitpeer share ~/photos', 'bitpeer share ./release -o /tmp/release.torrent --announce-host 192.168.1.10'],
+  },
+  daemon: {
+    args: '', min: 0, max: 0,
+    summary: 'run many torrents as a background service, driven over the Transmission RPC',
+    about: 'Runs in the foreground (logs on stdout; Ctrl-C, SIGINT or SIGTERM is a clean stop) and keeps its torrents\n' +
+      'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
+      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd and --no-pex are\n' +
+      'saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
+      'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD.',
+    options: [
+      { name: 'state-dir', value: 'DIR', desc: 'Where torrents, resume data and settings are kept.', default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
+      { name: 'download-dir', value: 'DIR', desc: 'Folder new torrents download into.', default: 'the saved setting, else <state-dir>/downloads' },
+      { name: 'port', value: 'N', desc: 'TCP and UDP port for peers; 0 picks a free one.', default: 'the saved setting, else 6881' },
+      { name: 'bind', value: 'ADDR', desc: 'Local address to listen on for peers.', default: '0.0.0.0, every interface' },
+      { name: 'rpc-port', value: 'N', desc: 'Port of the RPC server (http://HOST:N/transmission/rpc).', default: 'the saved setting, else 9091' },
+      { name: 'rpc-host', value: 'ADDR', desc: 'Address of the RPC server; other than 127.0.0.1, set a user and password.', default: '127.0.0.1' },
+      { name: 'upload-limit', value: 'RATE', desc: 'Upload at most RATE bytes per second (K, M, G suffixes); 0 = no limit.', default: 'the saved setting, else no limit' },
+      { name: 'download-limit', value: 'RATE', desc: 'Download at most RATE bytes per second; 0 = no limit.', default: 'the saved setting, else no limit' },
+      { name: 'no-lsd', desc: 'No local service discovery (BEP 14). Saved: later starts keep it off.' },
+      { name: 'no-pex', desc: 'No peer exchange (BEP 11). Saved: later starts keep it off.' },
+      { name: 'verbose', short: 'v', desc: 'Also log debug lines.' },
+      { name: 'json', desc: 'Log one JSON object per line (session events and log lines).' },
+      HELP,
+    ],
+    examples: ['bitpeer daemon', 'bitpeer daemon --download-dir ~/Downloads --port 51413 --upload-limit 1M'],
+  },
+  add: {
+    args: '<file.torrent|magnet>...', min: 1, max: 10_000,
+    summary: 'add torrents or magnet links to the running daemon',
+    about: 'Sends each .torrent (or magnet link) to the daemon, which starts downloading it (or seeding it if the data\n' +
+      'is already there). Adding a torrent the daemon already has says so and changes nothing.',
+    options: [
+      { name: 'output', short: 'o', value: 'DIR', desc: 'Folder to download into.', default: 'the daemon\'s --download-dir' },
+      { name: 'download-dir', value: 'DIR', desc: 'The same as -o.' },
+      { name: 'paused', desc: 'Add it paused (start it later with `bitpeer resume`).' },
+      ...RPC_OPTIONS,
+    ],
+    examples: ['bitpeer add photos.torrent', 'bitpeer add *.torrent -o /data --paused'],
+  },
+  ls: {
+    args: '', min: 0, max: 0,
+    summary: 'list the daemon\'s torrents',
+    about: 'One line per torrent: id, percent done, size, rates, peers, ETA, state and name. The states are\n' +
+      'checking, downloading, seeding, paused, queued and error (docs/cli.md explains each).',
+    options: RPC_OPTIONS,
+    examples: ['bitpeer ls', 'bitpeer ls --json'],
+  },
+  pause: {
+    args: '<id|hash|hash-prefix|all>...', min: 1, max: 10_000,
+    summary: 'pause torrents of the daemon',
+    about: 'Stops transferring the given torrents: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex\n' +
+      'digits of one (as the daemon\'s log shows them); `all` for every one. An id that names no torrent, or a prefix\n' +
+      'that names several, is an error, reported before anything changes.',
+    options: RPC_OPTIONS,
+    examples: ['bitpeer pause 3', 'bitpeer pause all'],
+  },
+  resume: {
+    args: '<id|hash|hash-prefix|all>...', min: 1, max: 10_000,
+    summary: 'resume paused torrents of the daemon',
+    about: 'Starts the given torrents again: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits\n' +
+      'of one; `all` for every one.',
+    options: RPC_OPTIONS,
+    examples: ['bitpeer resume 3', 'bitpeer resume all'],
+  },
+  rm: {
+    args: '<id|hash|hash-prefix>...', min: 1, max: 10_000,
+    summary: 'remove torrents from the daemon (and, with --delete-data, their files)',
+    about: 'Removes the given torrents: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits of\n' +
+      'one (never "all"). Their data stays on disk\n' +
+      'unless --delete-data.',
+    options: [
+      { name: 'delete-data', desc: 'Also delete the files the torrent downloaded (only the torrent\'s own files).' },
+      ...RPC_OPTIONS,
+    ],
+    examples: ['bitpeer rm 3', 'bitpeer rm 3 4 --delete-data'],
+  },
+  stats: {
+    args: '', min: 0, max: 0,
+    summary: 'show the daemon\'s totals: torrents, speeds, bytes this session and all time',
+    about: 'Prints the number of torrents (active, paused), the current speeds, and the bytes downloaded and\n' +
+      'uploaded in this session of the daemon and in all its sessions.',
+    options: RPC_OPTIONS,
+    examples: ['bitpeer stats', 'bitpeer stats --json'],
+  },
+} as const satisfies Record<string, CommandDoc>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+/** "bitpeer get <file.torrent|magnet> [options]". */
+export function usageLine(cmd: CommandName): string {
+  const doc: CommandDoc = COMMANDS[cmd];
+  return `bitpeer ${cmd}${doc.args ? ` ${doc.args}` : ''} [options]`;
+}
+
+/** "-o, --output DIR" / "    --seed". */
+function optionLabel(o: OptionDoc): string {
+  const long = `--${o.name}${o.value ? ` ${o.value}` : ''}${o.multiple ? '...' : ''}`;
+  return o.short ? `-${o.short}, ${long}` : `    ${long}`;
+}
+
+/** Width of the help pages. */
+const WIDTH = 100;
+
+/** Word-wraps `text` to lines of at most `width` characters (a word longer than that stays whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** The help page of one command: usage, what it does, every option with its default, examples. */
+export function commandHelp(cmd: CommandName): string {
+  const doc: CommandDoc = COMMANDS[cmd];
+  const labels = doc.options.map(optionLabel);
+  const col = Math.min(Math.max(...labels.map((l) => l.length)) + 2, 30);
+  const out = [`usage: ${usageLine(cmd)}`, '', `${doc.summary[0]!.toUpperCase()}${doc.summary.slice(1)}.`, '', ...wrap(doc.about, WIDTH), '', 'options:'];
+  doc.options.forEach((o, i) => {
+    const text = wrap(`${o.desc}${o.default ? ` (default: ${o.default})` : ''}`, WIDTH - 2 - col);
+    const label = labels[i]!;
+    if (label.length + 2 > col) { out.push(`  ${label}`); text.forEach((t) => out.push(`  ${' '.repeat(col)}${t}`)); } else {
+      text.forEach((t, j) => out.push(`  ${(j === 0 ? label : '').padEnd(col)}${t}`));
+    }
+  });
+  out.push('', 'examples:', ...doc.examples.map((e) => `  ${e}`));
+  return `${out.join('\n')}\n`;
+}
+
+/** `bitpeer --help`: every command in one line, the options most runs need, and where to read more. */
+export function overview(): string {
+  const names = Object.keys(COMMANDS) as CommandName[];
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  const row = (n: CommandName): string => `  ${n.padEnd(width)}${COMMANDS[n].summary}`;
+  const remote = new Set<CommandName>(['add', 'ls', 'pause', 'resume', 'rm', 'stats']);
+  const runs = names.filter((n) => !remote.has(n));
+  return [
+    'bitpeer: a BitTorrent peer (client, server and tracker in one)',
+    '',
+    'usage: bitpeer <command> [arguments] [options]',
+    '',
+    'commands:',
+    ...runs.map(row),
+    '',
+    'commands that drive a running daemon (through its RPC: see --rpc-host, --rpc-port in their help):',
+    ...[...remote].map(row),
+    '',
+    'options of seed, get and share (see each command\'s help for the rest):',
+    '  --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)  --json  --verbose',
+    '  --upload-limit RATE  --download-limit RATE (bytes/s, K/M/G suffixes, 0 = no limit)',
+    '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --max-peers N  --max-connections N',
+    '',
+    'bitpeer <command> --help (or bitpeer help <command>) explains a command and each of its options.',
+    'bitpeer --version prints the version. Exit codes: 0 ok, 1 error, 2 usage, 130/143 interrupted.',
+    '',
+  ].join('\n');
+}
