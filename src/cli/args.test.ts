@@ -43,7 +43,7 @@ test('mistakes: one line naming the option or argument, the command and its help
   assert.match(usageError(() => parse(['x', '--port', '--json'], 'share')), /^option --port of "share" needs a value: --port N/);
   assert.match(usageError(() => parse(['x', '--json=1'], 'info')), /^option --json of "info" takes no value/);
   assert.match(usageError(() => parse(['a', 'b'], 'info')), /^unexpected argument "b" for "info": usage: bitpeer info <file\.torrent\|magnet>/);
-  assert.match(usageError(() => parse([], 'rm')), /^missing argument for "rm": usage: bitpeer rm <id\|hash>\.\.\./);
+  assert.match(usageError(() => parse([], 'rm')), /^missing argument for "rm": usage: bitpeer rm <id\|hash\|hash-prefix>\.\.\./);
 });
 
 test('every option in a table is explained on its help page and accepted by the parser', () => {
