@@ -54,9 +54,19 @@ interface TrackerNote { ok: boolean; message: string; peers: number; retryAt: nu
 
 /**
  * The live line for `p`, fitted to `width` columns: parts are dropped (↑ rate, ETA, peers, ↓ rate, bytes, in that
- * order) until it fits, then what is left is cut with "…". `status` (why nothing moves) goes last.
+ * order) until it fits, then what is left is cut with "…". `status` (why nothing moves) goes last: its first
+ * variant that fits is used (variants go from long to short).
  */
-export function liveLine(p: Progress, status: string | undefined, width: number): string {
+export function liveLine(p: Progress, status: string | readonly string[] | undefined, width: number): string {
+  const variants = typeof status === 'string' ? [status] : status ?? [];
+  if (variants.length > 1) {
+    for (const v of variants) {
+      const text = liveLine(p, v, width);
+      if (!text.endsWith('…')) return text;
+    }
+    return liveLine(p, variants[variants.length - 1], width);
+  }
+  const statusText = variants[0];
   const bytes = p.size !== undefined && p.completedBytes !== undefined ? `${formatBytes(p.completedBytes)}/${formatBytes(p.size)}` : undefined;
   const parts: Array<{ key: string; text: string }> = [
     { key: 'pct', text: `${p.percent.toFixed(1).padStart(5)}%` },
@@ -65,7 +75,7 @@ export function liveLine(p: Progress, status: string | undefined, width: number)
     { key: 'up', text: `↑ ${formatBytes(p.upRate)}/s` },
     { key: 'peers', text: `peers ${p.peers}` },
     { key: 'eta', text: `ETA ${formatDuration(p.etaSeconds)}` },
-    ...(status !== undefined ? [{ key: 'status', text: status }] : []),
+    ...(statusText !== undefined ? [{ key: 'status', text: statusText }] : []),
   ];
   const render = (): string => parts.map((x) => x.text).join('  ');
   for (const key of ['up', 'eta', 'peers', 'down', 'bytes']) {
@@ -142,18 +152,20 @@ export class Reporter {
     this.err.write(`debug: ${message}\n`);
   }
 
-  /** Why nothing moves, for the live line: set only while no peer is connected and data is missing. */
-  status(p: Progress): string | undefined {
+  /** Why nothing moves, for the live line (long and short forms): only while no peer is connected and data is missing. */
+  status(p: Progress): string[] | undefined {
     if (p.peers > 0 || p.percent >= 100) return undefined;
     let worst: [string, TrackerNote] | undefined;
     for (const entry of this.trackers) if (!entry[1].ok) worst = entry;
     if (worst) {
       const [url, t] = worst;
-      const wait = t.retryAt === undefined ? '' : t.retryAt <= this.now() ? '; retrying' : `; retry in ${Math.ceil((t.retryAt - this.now()) / 1000)} s`;
-      return `tracker ${trackerName(url)}: ${t.message}${wait}`;
+      const secs = t.retryAt === undefined ? undefined : Math.ceil((t.retryAt - this.now()) / 1000);
+      const wait = secs === undefined ? '' : secs <= 0 ? '; retrying' : `; retry in ${secs} s`;
+      const shortWait = secs === undefined ? '' : secs <= 0 ? ' (retrying)' : ` (retry ${secs}s)`;
+      return [`tracker ${trackerName(url)}: ${t.message}${wait}`, `tracker: ${t.message}${wait}`, `${t.message}${shortWait}`];
     }
     const answered = [...this.trackers.values()].filter((t) => t.ok);
-    return answered.length > 0 ? `no peers yet (tracker: ${answered.reduce((n, t) => n + t.peers, 0)} peers)` : 'no peers yet';
+    return answered.length > 0 ? [`no peers yet (tracker: ${answered.reduce((n, t) => n + t.peers, 0)} peers)`, 'no peers yet'] : ['no peers yet'];
   }
 
   private track(e: SessionEvent): void {

@@ -246,13 +246,13 @@ function noPeerHintMs(): number {
 /** What to check when no peer has connected after a while. */
 function noPeerHint(meta: Metainfo, peers: Array<{ host: string; port: number }>, port: number, afterMs: number): string {
   const trackers = [...new Set([...(meta.announce ? [meta.announce] : []), ...meta.announceList.flat()])];
-  const checks = [
-    trackers.length > 0 ? `that the tracker${trackers.length > 1 ? 's' : ''} (${trackers.slice(0, 3).join(', ')}) ${trackers.length > 1 ? 'are' : 'is'} running and reachable from here`
-      : 'that a peer can find you (this torrent names no tracker)',
-    peers.length > 0 ? `that the peers you gave (${peers.map((p) => `${p.host}:${p.port}`).join(', ')}) are seeding` : 'or give a seeding peer directly with --peer HOST:PORT',
-    `that no firewall blocks TCP port ${port}`,
-  ];
-  return `no peer after ${Math.round(afterMs / 1000)} s. Check ${checks.join('; ')}.`;
+  const checks: string[] = [];
+  if (trackers.length > 0) checks.push(`that the tracker ${trackers.slice(0, 3).join(', ')} is running and reachable from here`);
+  if (peers.length > 0) checks.push(`that ${peers.map((p) => `${p.host}:${p.port}`).join(', ')} is seeding`);
+  checks.push(`that no firewall blocks TCP port ${port}`);
+  const last = checks.pop()!;
+  const check = checks.length > 0 ? `${checks.join(', ')} and ${last}` : last;
+  return `no peer after ${Math.round(afterMs / 1000)} s. Check ${check}; or give a seeding peer with --peer HOST:PORT.`;
 }
 
 /** The one line printed on a stop: moved bytes, pieces, where the data is, how to resume. */
