@@ -99,7 +99,7 @@ export class Reporter {
   private listenNote: { text: string; fields: Record<string, unknown> } | undefined;
   private readonly onResize = (): void => { if (this.liveShown && this.lastProgress) this.live(this.lastProgress); };
 
-  constructor(readonly json: boolean, private readonly verbose: boolean, private readonly out = process.stdout,
+  constructor(readonly json: boolean, private readonly verbose: boolean, private readonly out: { write(s: string): unknown } = process.stdout,
     private readonly err: NodeJS.WriteStream = process.stderr, private readonly now: () => number = Date.now) {
     this.tty = !json && Boolean(err.isTTY);
     if (this.tty) err.on('resize', this.onResize);
