@@ -59,6 +59,20 @@ describe('Reporter', () => {
     r.done();
   });
 
+  it('redraws the live line to the new width when the terminal is resized', () => {
+    const err = fakeTty(100);
+    const r = new Reporter(false, false, fakeTty(100), err);
+    r.event(progress());
+    const before = err.text().length;
+    Object.assign(err, { columns: 30 });
+    err.emit('resize');
+    const redrawn = err.text().slice(before);
+    assert.ok(redrawn.startsWith('\r\x1b[K'), 'cleared and redrawn');
+    assert.ok(redrawn.length - 4 < 30, redrawn);
+    r.done();
+    assert.equal(err.listenerCount('resize'), 0, 'done() stops listening');
+  });
+
   it('says what happens after completion', () => {
     const out = fakeTty(100);
     const r = new Reporter(false, false, out, fakeTty(100));

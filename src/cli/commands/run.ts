@@ -208,7 +208,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       let sawPeer = false;
       session.events.subscribe((e) => { if (e.event === 'peer-connect') sawPeer = true; });
       hintTimer = setTimeout(() => {
-        if (!sawPeer && !t.complete && !signalled) reporter.hint(noPeerHint(meta, peers, live.port, hintMs));
+        if (!sawPeer && !t.complete && !signalled) reporter.hint(noPeerHint(meta, !values['no-tracker'], peers, live.port, hintMs));
       }, hintMs);
     }
     const waitForSignal = new Promise<void>((resolve) => { wake = resolve; if (signalled) resolve(); });
@@ -244,8 +244,8 @@ function noPeerHintMs(): number {
 }
 
 /** What to check when no peer has connected after a while. */
-function noPeerHint(meta: Metainfo, peers: Array<{ host: string; port: number }>, port: number, afterMs: number): string {
-  const trackers = [...new Set([...(meta.announce ? [meta.announce] : []), ...meta.announceList.flat()])];
+function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: string; port: number }>, port: number, afterMs: number): string {
+  const trackers = useTrackers ? [...new Set([...(meta.announce ? [meta.announce] : []), ...meta.announceList.flat()])] : [];
   const checks: string[] = [];
   if (trackers.length > 0) checks.push(`that the tracker ${trackers.slice(0, 3).join(', ')} is running and reachable from here`);
   if (peers.length > 0) checks.push(`that ${peers.map((p) => `${p.host}:${p.port}`).join(', ')} is seeding`);
