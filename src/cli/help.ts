@@ -45,7 +45,8 @@ const JSON_OUT: OptionDoc = { name: 'json', desc: 'Machine-readable output: one 
 
 /** Options of every command that runs a session in the foreground (seed, get, share). */
 const NETWORK_OPTIONS: readonly OptionDoc[] = [
-  { name: 'port', value: 'N', desc: 'TCP and UDP port to listen on (peers, and this peer\'s own tracker); 0 picks a free one.', default: '6881' },
+  { name: 'port', value: 'N', desc: 'TCP and UDP port to listen on (peers, and this peer\'s own tracker); 0 picks a free one. Given\n' +
+    'explicitly, a port in use is an error.', default: '6881; get and share take the next free one (6882-6889, then any) and say which' },
   { name: 'bind', value: 'ADDR', desc: 'Local address to listen on.', default: '0.0.0.0, every interface' },
   { name: 'peer', value: 'HOST:PORT', multiple: true, desc: 'Connect to this peer (repeatable), besides those the trackers, LSD and PEX find.' },
   { name: 'max-peers', value: 'N', desc: 'Connections per torrent, incoming and outgoing; more are refused.', default: '50' },
@@ -144,6 +145,7 @@ export const COMMANDS = {
     options: [
       { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
       PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST, PRIVATE,
+      { name: 'force', short: 'f', desc: 'Overwrite the .torrent file if it exists (without it, an existing file is an error).' },
       ...NETWORK_OPTIONS,
     ],
     examples: ['bitpeer share ~/photos', 'bitpeer share ./release -o /tmp/release.torrent --announce-host 192.168.1.10'],
@@ -158,7 +160,7 @@ export const COMMANDS = {
       'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD.',
     options: [
       { name: 'state-dir', value: 'DIR', desc: 'Where torrents, resume data and settings are kept.', default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
-      { name: 'download-dir', value: 'DIR', desc: 'Folder new torrents download into.', default: 'the saved setting, else <state-dir>/downloads' },
+      { name: 'download-dir', value: 'DIR', desc: 'Folder new torrents download into.', default: 'the saved setting, else $XDG_DOWNLOAD_DIR, else ~/Downloads' },
       { name: 'port', value: 'N', desc: 'TCP and UDP port for peers; 0 picks a free one.', default: 'the saved setting, else 6881' },
       { name: 'bind', value: 'ADDR', desc: 'Local address to listen on for peers.', default: '0.0.0.0, every interface' },
       { name: 'rpc-port', value: 'N', desc: 'Port of the RPC server (http://HOST:N/transmission/rpc).', default: 'the saved setting, else 9091' },

@@ -15,12 +15,14 @@ export type SessionEvent =
   | { event: 'checked'; infoHash: string; have: number; pieces: number; elapsedMs: number }
   | { event: 'state'; infoHash: string; state: TorrentState; reason?: string }
   | { event: 'progress'; infoHash: string; have: number; pieces: number; percent: number; downloaded: number;
-      uploaded: number; downRate: number; upRate: number; peers: number; etaSeconds: number | null }
+      uploaded: number; downRate: number; upRate: number; peers: number; etaSeconds: number | null;
+      /** Bytes verified, and the torrent's size. */
+      completedBytes?: number; size?: number }
   | { event: 'peer-connect'; infoHash: string; peer: string; direction: 'in' | 'out'; client: string; source: string }
   | { event: 'peer-discovered'; infoHash: string; peer: string; source: string }
   | { event: 'tracker-announce'; infoHash: string; url: string; trackerEvent: string; peers: number; interval: number; complete?: number; incomplete?: number }
   | { event: 'tracker-warning'; infoHash: string; url: string; message: string }
-  | { event: 'tracker-error'; infoHash: string; url: string; message: string }
+  | { event: 'tracker-error'; infoHash: string; url: string; message: string; retryInSec?: number }
   | { event: 'peer-disconnect'; infoHash: string; peer: string; reason: string; downloaded: number; uploaded: number }
   | { event: 'peer-banned'; infoHash: string; peer: string; reason: string }
   | { event: 'piece-failed'; infoHash: string; piece: number; peers: string[] }

@@ -454,7 +454,8 @@ export class Session {
         } else if (e.type === 'warning') {
           this.events.emit({ event: 'tracker-warning', infoHash, url: e.url, message: e.message });
         } else {
-          this.events.emit({ event: 'tracker-error', infoHash, url: e.url, message: e.message });
+          this.events.emit({ event: 'tracker-error', infoHash, url: e.url, message: e.message,
+            ...(e.retryInSec !== undefined ? { retryInSec: e.retryInSec } : {}) });
         }
       },
       udp: services.udpClient, now: this.now, rng: this.rng,

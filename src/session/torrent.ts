@@ -670,6 +670,7 @@ export class Torrent {
       percent: Math.floor((1000 * (this.meta.totalLength - left)) / Math.max(1, this.meta.totalLength)) / 10,
       downloaded: this.downloaded, uploaded: this.uploaded, downRate: Math.round(rate), upRate: Math.round(this.up.rate),
       peers: this.peers.connected.size, etaSeconds: left === 0 ? 0 : rate > 1 ? Math.round(left / rate) : null,
+      completedBytes: this.meta.totalLength - left, size: this.meta.totalLength,
     };
   }
 

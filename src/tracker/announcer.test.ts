@@ -119,6 +119,20 @@ describe('Announcer', () => {
     assert.equal(h.last().params.event, '');
   });
 
+  it('tells each failure when the next try comes (retryInSec: 0 for the next tracker, else the backoff)', async () => {
+    const h = harness({ tiers: [['http://a/announce'], ['http://c/announce']] });
+    h.a.start();
+    await h.fail('a is down');
+    await h.fail('c is down');
+    assert.deepEqual(h.events.map((e) => e.type === 'error' ? [e.url, e.retryInSec] : []),
+      [['http://a/announce', 0], ['http://c/announce', 15]]);
+    h.advance(15_000);
+    await h.fail();
+    await h.fail();
+    assert.equal(h.events.length, 4);
+    assert.deepEqual(h.events[3], { type: 'error', url: 'http://c/announce', message: 'boom', retryInSec: 30 });
+  });
+
   it('caps the failure backoff', async () => {
     const h = harness({ tiers: [['http://a/announce']], retryBaseSec: 15, retryMaxSec: 60 });
     h.a.start();

@@ -24,11 +24,14 @@ import type { AnnounceParams, AnnounceResponse, TrackerPeer } from './client-com
 import { announceHttp } from './http-client.js';
 import { TrackerTiers } from './tiers.js';
 
-/** What the announcer reports. `event` is the event sent (`''` for a regular re-announce). */
+/**
+ * What the announcer reports. `event` is the event sent (`''` for a regular re-announce). A failed announce carries
+ * `retryInSec`: 0 when the next tracker is tried at once, else the backoff before the next round.
+ */
 export type AnnouncerEvent =
   | { type: 'announce'; url: string; event: string; peers: number; interval: number; complete?: number; incomplete?: number }
   | { type: 'warning'; url: string; message: string }
-  | { type: 'error'; url: string; message: string };
+  | { type: 'error'; url: string; message: string; retryInSec?: number };
 
 /** The part of {@link UdpTrackerClient} the announcer uses. */
 export interface UdpAnnouncer {
@@ -330,8 +333,9 @@ export class Announcer {
     this.inFlight = undefined;
     if (this.state !== 'running') return;
     const now = this.now();
-    this.emit({ type: 'error', url, message: errorMessage(err) });
+    const message = errorMessage(err);
     if (this.tiersList.next() !== undefined) {
+      this.emit({ type: 'error', url, message, retryInSec: 0 });
       this.nextAt = now;
       this.launch(now); // BEP 12: the next tracker at once
       return;
@@ -340,6 +344,7 @@ export class Announcer {
     this.tiersList.reset();
     const delaySec = Math.min(this.retryBaseSec * 2 ** Math.min(this.failedRounds - 1, 30), this.retryMaxSec);
     this.nextAt = now + delaySec * 1000;
+    this.emit({ type: 'error', url, message, retryInSec: delaySec });
   }
 
   private emit(e: AnnouncerEvent): void {

@@ -1,5 +1,4 @@
 /** `bitpeer create <path>`: write a .torrent for a file or a folder. */
-import { access, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
 import { createTorrent } from '../../metainfo/create.js';
@@ -7,6 +6,7 @@ import { BtError } from '../../util/errors.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
+import { checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
 import { commandHelp, usageLine } from '../help.js';
 
@@ -30,6 +30,10 @@ export async function createCommand(argv: string[]): Promise<number> {
   for (const url of announce) {
     if (!/^(https?|udp):\/\/[^\s]+$/i.test(url)) throw new BtError('USAGE', `bad announce URL "${url}" (http://, https:// or udp://)`);
   }
+  // The destination is checked before hashing (which can take minutes): one clear line, at once.
+  const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
+  const force = Boolean(values['force']);
+  await checkTorrentDestination(out, force);
   const { torrent, meta } = await createTorrent(input, {
     ...(pieceLength !== undefined ? { pieceLength } : {}),
     announce,
@@ -38,16 +42,7 @@ export async function createCommand(argv: string[]): Promise<number> {
     createdBy: 'bitpeer/0.1.0',
     creationDate: values['no-date'] ? null : Math.floor(Date.now() / 1000),
   });
-  const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
-  if (!values['force']) {
-    const exists = await access(out).then(() => true, () => false);
-    if (exists) throw new BtError('USAGE', `${out} already exists (use --force to overwrite)`);
-  }
-  try {
-    await writeFile(out, torrent);
-  } catch (err) {
-    throw new BtError('IO', `cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
+  await writeTorrentFile(out, torrent, force);
   const magnet = buildMagnet({ infoHash: meta.infoHash, name: meta.name, trackers: announce });
   if (reporter.json) {
     process.stdout.write(JSON.stringify({ event: 'created', torrent: out, infoHash: meta.infoHashHex, name: meta.name,

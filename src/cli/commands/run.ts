@@ -4,20 +4,27 @@
  * - seed: check the data (hash every piece that is on disk), then serve it until SIGINT/SIGTERM. Exit 0 on a stop.
  * - get:  download into -o DIR (default: the current folder); exit 0 only when every piece is verified, unless
  *         --seed keeps seeding afterwards. SIGINT/SIGTERM before completion exits 130/143.
- * - share: create the .torrent (next to the data, or -o), print it and its magnet link, then seed.
+ * - share: create the .torrent (in the current folder, or -o; never over an existing file without --force), print
+ *          it and its magnet link, then seed.
+ *
+ * Before any slow work (hashing, opening the port), the places written to are checked (one clear error, once).
+ * Ports: `get` and `share` without --port take 6881, else the next free one of 6882-6889, else any (and say so);
+ * `seed` and an explicit --port use that port or fail (a .torrent made by `create` names its port in its tracker URL).
+ * A stop (SIGINT/SIGTERM) prints one line: what was moved, pieces verified, where the data is, how to resume.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.js';
 import { resolveMagnet } from '../../session/magnet-resolve.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { Session } from '../../session/session.js';
 import type { Torrent } from '../../session/torrent.js';
-import { BtError } from '../../util/errors.js';
+import { BtError, isBtError } from '../../util/errors.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parseCount, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
-import { Reporter } from '../output.js';
+import { checkDownloadFolder, checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
+import { formatBytes, Reporter } from '../output.js';
 import { commandHelp, usageLine } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
 
@@ -26,6 +33,10 @@ export const GET_USAGE = usageLine('get');
 export const SHARE_USAGE = usageLine('share');
 
 const DEFAULT_PORT = 6881;
+/** Ports tried in turn by `get`/`share` without --port; then any free port (0). */
+const FALLBACK_PORTS = [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889, 0];
+/** How long `get` waits for a first peer before printing what to check (env BITPEER_NO_PEER_HINT_MS overrides). */
+const NO_PEER_HINT_MS = 30_000;
 
 /** Connection caps: the session's defaults (200 in all, 50 per torrent) unless raised; with one torrent, a larger
  *  `--max-peers` raises the global cap with it. */
@@ -50,35 +61,60 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const { values, positionals, help } = parse(argv, mode);
   if (help) { process.stdout.write(commandHelp(mode)); return 0; }
   const reporter = new Reporter(Boolean(values['json']), Boolean(values['verbose']));
+  const explicitPort = typeof values['port'] === 'string';
   const port = parsePort(values['port'] as string | undefined, DEFAULT_PORT);
   const peers = asStrings(values['peer']).map(parsePeer);
   const progressMs = typeof values['progress-interval'] === 'string' ? parseSize(values['progress-interval'], 'progress interval') : 1000;
   const maxPeers = parseCount(values['max-peers'] as string | undefined, '--max-peers', 1, MAX_CONNECTIONS_LIMIT);
   const maxConnections = parseCount(values['max-connections'] as string | undefined, '--max-connections', 1, MAX_CONNECTIONS_LIMIT)
     ?? Math.max(DEFAULT_MAX_CONNECTIONS, maxPeers ?? 0);
+  const hintMs = noPeerHintMs();
+
+  // 0. Where we will write, checked before opening the port and before hashing: one clear line, once.
+  const force = Boolean(values['force']);
+  const shareOut = mode === 'share'
+    ? resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(resolve(positionals[0]!))}.torrent`) : undefined;
+  if (shareOut !== undefined) await checkTorrentDestination(shareOut, force);
+  if (mode === 'get') await checkDownloadFolder(resolve(typeof values['output'] === 'string' ? values['output'] : '.'));
 
   // 1. The session, listening first: `share` needs the real port for its own tracker URL, and a port in use is
   //    reported before any hashing.
-  const session = new Session({
-    port,
-    host: typeof values['bind'] === 'string' ? values['bind'] : '0.0.0.0',
-    log: (m) => reporter.debug(m),
-    lsd: !values['no-lsd'],
-    pex: !values['no-pex'],
-    trackers: !values['no-tracker'],
-    openTracker: Boolean(values['open-tracker']),
-    uploadLimit: parseRate(values['upload-limit'], 'upload limit'),
-    downloadLimit: parseRate(values['download-limit'], 'download limit'),
-    maxConnections,
-    ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
-  });
-  session.events.subscribe((e) => reporter.event(e));
-  try {
-    await session.listen();
-  } catch (err) {
-    await session.close();
-    throw err;
+  const makeSession = (p: number): Session => {
+    const s = new Session({
+      port: p,
+      host: typeof values['bind'] === 'string' ? values['bind'] : '0.0.0.0',
+      log: (m) => reporter.debug(m),
+      lsd: !values['no-lsd'],
+      pex: !values['no-pex'],
+      trackers: !values['no-tracker'],
+      openTracker: Boolean(values['open-tracker']),
+      uploadLimit: parseRate(values['upload-limit'], 'upload limit'),
+      downloadLimit: parseRate(values['download-limit'], 'download limit'),
+      maxConnections,
+      ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
+    });
+    s.events.subscribe((e) => reporter.event(e));
+    return s;
+  };
+  const ports = explicitPort || mode === 'seed' ? [port] : FALLBACK_PORTS;
+  let session: Session | undefined;
+  for (const [i, p] of ports.entries()) {
+    if (i > 0) reporter.noteListening(`(${ports.slice(0, i).join(', ')} ${i === 1 ? 'was' : 'were'} in use)`, { portsInUse: ports.slice(0, i) });
+    const candidate = makeSession(p);
+    try {
+      await candidate.listen();
+      session = candidate;
+      break;
+    } catch (err) {
+      await candidate.close();
+      if (isBtError(err, 'PORT_IN_USE') && i < ports.length - 1) continue;
+      if (isBtError(err, 'PORT_IN_USE') && mode === 'seed' && !explicitPort) {
+        throw new BtError('PORT_IN_USE', `${err.message} (pass --port N to use another: peers find a seed made by create through the port in its tracker URL)`);
+      }
+      throw err;
+    }
   }
+  if (!session) throw new BtError('PORT_IN_USE', 'no free port to listen on');
 
   // 2. What to share, and where its data lives.
   let meta: Metainfo;
@@ -97,10 +133,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
         private: Boolean(values['private']), createdBy: 'bitpeer/0.1.0',
       });
       meta = created.meta;
-      const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
-      await writeFile(out, created.torrent).catch((err: NodeJS.ErrnoException) => {
-        throw new BtError('IO', `cannot write ${out}: ${err.code ?? String(err)}`);
-      });
+      const out = shareOut!;
+      await writeTorrentFile(out, created.torrent, force);
       savePath = dirname(input);
       reporter.info(`torrent: ${out}`, { torrent: out, infoHash: meta.infoHashHex, announce });
       reporter.info(`magnet: ${buildMagnet({ infoHash: meta.infoHash, name: meta.name, trackers: announce })}`);
@@ -125,12 +159,13 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     throw err;
   }
 
+  const live: Session = session;
   let torrent: Torrent | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (torrent) reporter.event({ event: 'peer-totals', infoHash: torrent.infoHashHex, peers: torrent.peerTotalsList() });
-      await session.close();
+      await live.close();
       reporter.done();
     })();
     return stopping;
@@ -146,6 +181,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let progressTimer: NodeJS.Timeout | undefined;
+  let hintTimer: NodeJS.Timeout | undefined;
+  reporter.setAfterComplete(values['seed'] ? 'seeding until Ctrl-C' : 'exiting');
   try {
     torrent = await session.addTorrent(meta, { savePath, peers });
     if (mode !== 'get' && !torrent.complete) {
@@ -153,6 +190,13 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     }
     const t = torrent;
     progressTimer = setInterval(() => reporter.event(t.progress()), progressMs);
+    if (mode === 'get' && !t.complete) {
+      let sawPeer = false;
+      session.events.subscribe((e) => { if (e.event === 'peer-connect') sawPeer = true; });
+      hintTimer = setTimeout(() => {
+        if (!sawPeer && !t.complete && !signalled) reporter.hint(noPeerHint(meta, !values['no-tracker'], peers, live.port, hintMs));
+      }, hintMs);
+    }
     const waitForSignal = new Promise<void>((resolve) => { wake = resolve; if (signalled) resolve(); });
     if (mode === 'get') {
       const failed = new Promise<void>((resolve) => {
@@ -160,16 +204,54 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       });
       await Promise.race([t.whenComplete(), waitForSignal, failed]);
       if (t.state === 'error') throw new BtError('IO', t.errorReason ?? 'torrent failed');
-      if (!t.complete) return signalled === 'SIGTERM' ? 143 : 130;
+      if (!t.complete) {
+        reporter.summary(stopSummary(t, savePath), stopFields(t, savePath));
+        return signalled === 'SIGTERM' ? 143 : 130;
+      }
       reporter.event(t.progress());
       if (!values['seed']) return 0;
     }
     await waitForSignal;
+    reporter.summary(stopSummary(t, savePath), stopFields(t, savePath));
     return 0;
   } finally {
     if (progressTimer) clearInterval(progressTimer);
+    if (hintTimer) clearTimeout(hintTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await stop();
   }
+}
+
+/** The no-peer hint delay: BITPEER_NO_PEER_HINT_MS (tests, impatient users) or 30 s. */
+function noPeerHintMs(): number {
+  const v = process.env['BITPEER_NO_PEER_HINT_MS'];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : NO_PEER_HINT_MS;
+}
+
+/** What to check when no peer has connected after a while. */
+function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: string; port: number }>, port: number, afterMs: number): string {
+  const trackers = useTrackers ? [...new Set([...(meta.announce ? [meta.announce] : []), ...meta.announceList.flat()])] : [];
+  const checks: string[] = [];
+  if (trackers.length > 0) checks.push(`that the tracker ${trackers.slice(0, 3).join(', ')} is running and reachable from here`);
+  if (peers.length > 0) checks.push(`that ${peers.map((p) => `${p.host}:${p.port}`).join(', ')} is seeding`);
+  checks.push(`that no firewall blocks TCP port ${port}`);
+  const last = checks.pop()!;
+  const check = checks.length > 0 ? `${checks.join(', ')} and ${last}` : last;
+  return `no peer after ${Math.round(afterMs / 1000)} s. Check ${check}; or give a seeding peer with --peer HOST:PORT.`;
+}
+
+/** The one line printed on a stop: moved bytes, pieces, where the data is, how to resume. */
+function stopSummary(t: Torrent, savePath: string): string {
+  const where = join(savePath, t.meta.name);
+  const moved = `${formatBytes(t.downloaded)} down, ${formatBytes(t.uploaded)} up`;
+  const pieces = `${t.picker.haveCount}/${t.meta.pieceCount} pieces`;
+  return t.complete
+    ? `stopped: ${moved}, ${pieces}, complete in ${where}`
+    : `stopped: ${moved}, ${pieces} in ${where}; run the same command again to resume`;
+}
+
+function stopFields(t: Torrent, savePath: string): Record<string, unknown> {
+  return { infoHash: t.infoHashHex, downloaded: t.downloaded, uploaded: t.uploaded, have: t.picker.haveCount,
+    pieces: t.meta.pieceCount, complete: t.complete, path: join(savePath, t.meta.name) };
 }
