@@ -5,8 +5,9 @@
  * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`) let the daemon keep the state directory in step without
  * this module knowing about files.
  */
-import { readFile, rm } from 'node:fs/promises';
-import { buildMagnet, parseTorrent, pieceSize, resolveInside } from '../metainfo/index.js';
+import { readFile } from 'node:fs/promises';
+import { buildMagnet, parseTorrent, pieceSize } from '../metainfo/index.js';
+import { deleteTorrentData, describeDeletion } from '../storage/delete-data.js';
 import { resolveMagnet } from '../session/magnet-resolve.js';
 import type { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
@@ -23,6 +24,8 @@ export interface SessionApiHooks {
   /** Settings or a torrent's persistent state changed. */
   onSettingsChanged?(s: SessionSettings): Promise<void> | void;
   onTorrentChanged?(t: Torrent): Promise<void> | void;
+  /** Log sink (the daemon's log): what a delete-local-data removed and what it kept, and why. */
+  log?(msg: string): void;
   /** Totals of earlier runs (from the state directory). */
   cumulativeBase?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
 }
@@ -115,7 +118,11 @@ export class SessionApi implements BitpeerApi {
     for (const t of this.resolve(ids)) {
       await this.session.removeTorrent(t);
       await this.hooks.onRemoved?.(t);
-      if (deleteData) await deleteTorrentData(t);
+      if (deleteData) {
+        // Only the torrent's own files, then its folders that became empty (src/storage/delete-data.ts).
+        const report = await deleteTorrentData(t.meta, t.savePath, { isShared: (p) => this.session.fileOwner(p, t) });
+        this.hooks.log?.(`${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
+      }
     }
   }
 
@@ -159,15 +166,6 @@ export class SessionApi implements BitpeerApi {
     }
     return out;
   }
-}
-
-/** Delete a removed torrent's files (only its own files, each path proven inside the save folder). */
-async function deleteTorrentData(t: Torrent): Promise<void> {
-  for (const f of t.meta.files) {
-    if (f.padding) continue;
-    await rm(resolveInside(t.savePath, f.path), { force: true }).catch(() => {});
-  }
-  if (t.meta.multiFile) await rm(resolveInside(t.savePath, [t.meta.name]), { recursive: true, force: true }).catch(() => {});
 }
 
 function stateName(t: Torrent): TorrentStateName {
