@@ -263,6 +263,7 @@ export class Torrent {
   private async goLive(): Promise<void> {
     // Folders and files appear when their first piece is written; a complete torrent gets its zero-length files.
     if (this.done) await this.storage.prepare?.();
+    else await this.storage.checkWritable?.();
     if (this.state === 'stopped') return;
     this.errorReason = undefined;
     this.setState(this.done ? 'seeding' : 'downloading');

@@ -267,6 +267,25 @@ export class FsStorage implements Storage {
     await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
   }
 
+  async checkWritable(): Promise<void> {
+    if (this.readOnly) return;
+    // The nearest folder that exists on the way to the save folder must be a folder we may write into.
+    for (let dir = this.saveDir; ;) {
+      let st;
+      try {
+        st = await fsp.stat(dir);
+      } catch (e) {
+        const parent = path.dirname(dir);
+        if (!isMissing(e) || parent === dir) throw ioError('stat', dir, e);
+        dir = parent;
+        continue;
+      }
+      if (!st.isDirectory()) throw new BtError('IO', `cannot save into ${this.saveDir}: ${dir} is not a folder`);
+      try { await fsp.access(dir, C.W_OK | C.X_OK); } catch (e) { throw ioError('cannot save into', dir, e); }
+      return;
+    }
+  }
+
   /** Close the storage (if still open), then remove what it created; see Storage.removeCreated. */
   async removeCreated(): Promise<DeleteReport> {
     // Descriptors first (an open file keeps its space), then the files, then the folders, deepest first.

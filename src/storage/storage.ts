@@ -45,6 +45,11 @@ export interface Storage {
    */
   prepare?(): Promise<void>;
   /**
+   * Before downloading: check, creating nothing, that the save folder is (or can be made) a writable folder, so an
+   * unwritable download folder fails at once rather than at the first piece. BtError('IO') otherwise. Optional.
+   */
+  checkWritable?(): Promise<void>;
+  /**
    * After a failed add: remove the files this storage created (they did not exist before it opened them) and then
    * the folders it made, if empty. Never a file that existed before. Optional.
    */
