@@ -30,21 +30,15 @@ export interface DeleteReport {
 }
 
 export interface DeleteOptions {
-  /** True for an absolute file path that another torrent still in the session lists: that file is kept. */
+  /** For an absolute file path that another torrent still in the session lists: that torrent (the file is kept). */
   isShared?: (absPath: string) => string | undefined;
-  /** Only these file indexes (default: every non-pad file). */
-  only?: Iterable<number>;
-  /** Only these folders, as component lists relative to the save folder (default: every parent folder of a file). */
-  dirs?: Iterable<readonly string[]>;
 }
 
 /** Every folder the torrent's (non-pad) file paths name, as component lists, deepest first. */
-export function torrentFolders(meta: Pick<StorageMeta, 'files'>, only?: Iterable<number>): string[][] {
+export function torrentFolders(meta: Pick<StorageMeta, 'files'>): string[][] {
   const seen = new Map<string, string[]>();
-  const indexes = only ? [...only] : meta.files.map((_, i) => i);
-  for (const i of indexes) {
-    const f = meta.files[i];
-    if (!f || f.padding) continue;
+  for (const f of meta.files) {
+    if (f.padding) continue;
     for (let depth = 1; depth < f.path.length; depth++) {
       const comps = f.path.slice(0, depth);
       seen.set(comps.join('/'), comps);
@@ -66,17 +60,15 @@ export async function deleteTorrentData(meta: Pick<StorageMeta, 'files'>, saveDi
     if (!isMissing(e)) report.kept.push({ path: path.resolve(saveDir), reason: `save folder unreadable: ${errorMessage(e)}` });
     return report;
   }
-  const indexes = opts.only ? [...opts.only] : meta.files.map((_, i) => i);
-  for (const i of indexes) {
-    const f = meta.files[i];
-    if (!f || f.padding) continue;
+  for (const f of meta.files) {
+    if (f.padding) continue;
     let abs: string;
     try { abs = resolveInside(saveDir, f.path); } catch (e) { report.kept.push({ path: f.path.join('/'), reason: errorMessage(e) }); continue; }
     const other = opts.isShared?.(abs);
     if (other !== undefined) { report.kept.push({ path: abs, reason: `also listed by torrent ${other}` }); continue; }
     await unlinkContained(root, abs, report);
   }
-  for (const comps of opts.dirs ? [...opts.dirs].sort((a, b) => b.length - a.length) : torrentFolders(meta, opts.only)) {
+  for (const comps of torrentFolders(meta)) {
     let abs: string;
     try { abs = resolveInside(saveDir, comps); } catch { continue; }
     await rmdirContained(root, abs, report);
