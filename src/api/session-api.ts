@@ -5,8 +5,11 @@
  * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`) let the daemon keep the state directory in step without
  * this module knowing about files.
  */
-import { readFile, rm } from 'node:fs/promises';
-import { buildMagnet, parseTorrent, pieceSize, resolveInside } from '../metainfo/index.js';
+import { readFile } from 'node:fs/promises';
+import { buildMagnet, parseTorrent, pieceSize } from '../metainfo/index.js';
+import { resolve as resolvePath } from 'node:path';
+import { deleteTorrentData, describeDeletion } from '../storage/delete-data.js';
+import { moveTorrentData } from '../storage/move-data.js';
 import { resolveMagnet } from '../session/magnet-resolve.js';
 import type { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
@@ -23,6 +26,8 @@ export interface SessionApiHooks {
   /** Settings or a torrent's persistent state changed. */
   onSettingsChanged?(s: SessionSettings): Promise<void> | void;
   onTorrentChanged?(t: Torrent): Promise<void> | void;
+  /** Log sink (the daemon's log): what a delete-local-data removed and what it kept, and why. */
+  log?(msg: string): void;
   /** Totals of earlier runs (from the state directory). */
   cumulativeBase?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
 }
@@ -115,7 +120,66 @@ export class SessionApi implements BitpeerApi {
     for (const t of this.resolve(ids)) {
       await this.session.removeTorrent(t);
       await this.hooks.onRemoved?.(t);
-      if (deleteData) await deleteTorrentData(t);
+      if (deleteData) {
+        // Only the torrent's own files, then its folders that became empty (src/storage/delete-data.ts).
+        const report = await deleteTorrentData(t.meta, t.savePath, { isShared: (p) => this.session.fileOwner(p, t) });
+        this.hooks.log?.(`${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
+      }
+    }
+  }
+
+  /**
+   * torrent-set-location (Transmission semantics): `move` moves the torrent's own files to `location` (never
+   * overwriting anything there) and keeps what was verified; otherwise the torrent is only pointed at `location` and
+   * checked again. The torrent is taken out of the session and put back with the same id, totals, file priorities,
+   * limits, queue position and paused state; `onTorrentChanged` then saves the resume data with the new folder.
+   */
+  async setLocation(ids: TorrentId[], location: string, move: boolean): Promise<void> {
+    const to = resolvePath(location);
+    for (const t of this.resolve(ids)) {
+      if (resolvePath(t.savePath) === to) continue;
+      this.session.checkPaths(t, to); // PATH_CONFLICT before anything changes
+      const had = [...t.picker.haveBitfield().indexes()];
+      const state = {
+        id: t.id, addedAt: t.addedAt, queuePosition: t.queuePosition, paused: t.userPaused,
+        uploaded: t.uploaded, downloaded: t.downloaded, completedAt: t.completedAt ?? t.restoredCompletedAt,
+        wanted: t.filesWanted.slice(), priorities: t.filePriorities.slice(),
+        uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate, peers: t.peers.knownAddresses(200),
+      };
+      await this.session.removeTorrent(t);
+      let savePath = to;
+      let trusted = false;
+      let failure: unknown;
+      if (move) {
+        try {
+          const report = await moveTorrentData(t.meta, t.savePath, to);
+          trusted = report.kept.every((k) => k.reason === 'folder not empty');
+          this.hooks.log?.(`${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
+            (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
+        } catch (err) {
+          failure = err; // nothing moved (or everything moved back): the torrent goes back where it was
+          savePath = t.savePath;
+          trusted = true;
+        }
+      }
+      const back = await this.session.addTorrent(t.meta, {
+        savePath, keepOnError: true, paused: state.paused, id: state.id, addedAt: state.addedAt, queuePosition: state.queuePosition,
+        plan: trusted ? { trusted: had, recheck: 'none' } : { recheck: 'all' },
+        beforeStart: (n) => {
+          n.uploaded = state.uploaded;
+          n.downloaded = state.downloaded;
+          if (state.completedAt !== undefined) n.restoredCompletedAt = state.completedAt;
+          n.setFilePriorities(state.wanted, state.priorities);
+          n.uploadBucket.setRate(state.uploadLimit);
+          n.downloadBucket.setRate(state.downloadLimit);
+          for (const p of state.peers) {
+            const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(p);
+            if (m) n.addPeer(m[1]!, Number(m[2]), 'resume');
+          }
+        },
+      });
+      await this.hooks.onTorrentChanged?.(back);
+      if (failure !== undefined) throw failure;
     }
   }
 
@@ -159,15 +223,6 @@ export class SessionApi implements BitpeerApi {
     }
     return out;
   }
-}
-
-/** Delete a removed torrent's files (only its own files, each path proven inside the save folder). */
-async function deleteTorrentData(t: Torrent): Promise<void> {
-  for (const f of t.meta.files) {
-    if (f.padding) continue;
-    await rm(resolveInside(t.savePath, f.path), { force: true }).catch(() => {});
-  }
-  if (t.meta.multiFile) await rm(resolveInside(t.savePath, [t.meta.name]), { recursive: true, force: true }).catch(() => {});
 }
 
 function stateName(t: Torrent): TorrentStateName {

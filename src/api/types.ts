@@ -141,6 +141,11 @@ export interface BitpeerApi {
   stop(ids?: TorrentId[]): Promise<void>;
   verify(ids?: TorrentId[]): Promise<void>;
   remove(ids: TorrentId[], deleteData: boolean): Promise<void>;
+  /**
+   * torrent-set-location: point the torrents at save folder `location` (absolute); with `move`, move their own files
+   * there first (never overwriting; BtError otherwise). Ids, totals, priorities and paused state are kept.
+   */
+  setLocation(ids: TorrentId[], location: string, move: boolean): Promise<void>;
   setFiles(ids: TorrentId[], changes: FileChanges): Promise<void>;
   setLimits(ids: TorrentId[], limits: { uploadLimit?: number; downloadLimit?: number }): Promise<void>;
   /** Optional: start now, bypassing the queue (Transmission's torrent-start-now). Absent: `start` is used. */

@@ -307,6 +307,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       onRemoved: async (t) => { await writer.forget(t.infoHashHex); await store.removeTorrent(t.infoHashHex); },
       onSettingsChanged: async (next) => { Object.assign(settings, next); await saveSettings(); },
       onTorrentChanged: async (t) => { if (s.torrents.has(t.infoHashHex)) await writer.flush(t.infoHashHex); },
+      log: (m) => opts.log(m),
       ...(cumulative ? { cumulativeBase: cumulative } : {}),
     });
     rpc = await startRpcServer(api, {

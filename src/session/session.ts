@@ -23,6 +23,8 @@ import { makeReserved, ReservedBit } from '../wire/codec/index.js';
 import { readHandshake } from '../wire/connection.js';
 import { networkInterfaces } from 'node:os';
 import { Announcer } from '../tracker/announcer.js';
+import { describeDeletion } from '../storage/delete-data.js';
+import { PathClaims } from './path-claims.js';
 import { SessionServices } from './services.js';
 import type { SessionEvent } from './events.js';
 import type { PeerLimits } from './peers.js';
@@ -207,10 +209,19 @@ export class Session {
   /** Add a torrent and start it (check, then go live). Resolves once it is live. */
   async addTorrent(meta: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
     if (this.torrents.has(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
+    // Two torrents never share files (docs/design/storage.md): refused before anything is created or numbered.
+    this.paths.check(meta, opts.savePath);
     // The id is taken before anything asynchronous, so torrents added together get ids in the order of the calls.
     const id = opts.id ?? this.reserveId();
     this.noteId(id);
-    const storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);
+    this.paths.claim({ key: meta.infoHashHex, label: `${id} (${JSON.stringify(meta.name)})` }, meta, opts.savePath);
+    let storage: Storage;
+    try {
+      storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);
+    } catch (err) {
+      this.paths.release(meta.infoHashHex);
+      throw err;
+    }
     const torrent: Torrent = new Torrent({
       meta, savePath: opts.savePath, storage, hasher: this.hasher, peerId: this.peerId, reserved: this.reserved,
       now: this.now, rng: this.rng, emit: this.shared.emit, log: (m) => this.log(`[${meta.name}] ${m}`),
@@ -255,20 +266,39 @@ export class Session {
         torrent.markError(err);
         return torrent;
       }
-      this.torrents.delete(meta.infoHashHex);
-      this.queueOrder = undefined;
-      await torrent.close().catch(() => {});
+      await this.dropFailed(torrent);
       throw err;
     }
     await this.updateQueue();
     if (torrent.state === 'error' && !opts.keepOnError) {
       const reason = torrent.errorReason ?? 'torrent failed';
-      this.torrents.delete(meta.infoHashHex);
-      this.queueOrder = undefined;
-      await torrent.close().catch(() => {});
+      await this.dropFailed(torrent);
       throw new BtError('IO', reason);
     }
     return torrent;
+  }
+
+  /** Which torrent owns which file path (two torrents never share files). */
+  private readonly paths = new PathClaims();
+
+  /** The torrent (other than `except`) that lists the file at absolute path `absPath`, for messages. */
+  fileOwner(absPath: string, except?: Torrent): string | undefined {
+    return this.paths.fileOwner(absPath, except?.infoHashHex)?.label;
+  }
+
+  /** Throw BtError('PATH_CONFLICT') if `t`'s files at `savePath` would be another torrent's (set-location). */
+  checkPaths(t: Torrent, savePath: string): void { this.paths.check(t.meta, savePath, t.infoHashHex); }
+
+  /** A failed add: forget the torrent and remove only what its storage created (files, then empty folders). */
+  private async dropFailed(torrent: Torrent): Promise<void> {
+    this.torrents.delete(torrent.infoHashHex);
+    this.paths.release(torrent.infoHashHex);
+    this.queueOrder = undefined;
+    await torrent.close().catch(() => {});
+    const report = await torrent.storage.removeCreated?.().catch(() => undefined);
+    if (report && (report.deleted.length > 0 || report.removedDirs.length > 0 || report.kept.length > 0)) {
+      this.log(`[${torrent.meta.name}] add failed; removed what it created: ${describeDeletion(report)}`);
+    }
   }
 
   private checkBytes = 0;
@@ -425,6 +455,7 @@ export class Session {
 
   async removeTorrent(t: Torrent): Promise<void> {
     this.torrents.delete(t.infoHashHex);
+    this.paths.release(t.infoHashHex);
     this.queueOrder = undefined;
     this.services?.swarms.remove(t.infoHashHex);
     await t.close('torrent removed');

@@ -261,7 +261,9 @@ export class Torrent {
   }
 
   private async goLive(): Promise<void> {
-    if (!this.done) await this.storage.prepare?.();
+    // Folders and files appear when their first piece is written; a complete torrent gets its zero-length files.
+    if (this.done) await this.storage.prepare?.();
+    else await this.storage.checkWritable?.();
     if (this.state === 'stopped') return;
     this.errorReason = undefined;
     this.setState(this.done ? 'seeding' : 'downloading');
@@ -340,7 +342,6 @@ export class Torrent {
     else if (this.state === 'seeding' && !this.done) {
       this.completedAt = undefined;
       this.setState('downloading');
-      void this.storage.prepare?.();
       for (const p of this.peers.connected.values()) this.updateInterest(p);
       this.requests.fillAll();
     } else if (this.state === 'downloading') {
@@ -578,7 +579,9 @@ export class Torrent {
       if (p.amInterested) { p.amInterested = false; p.conn.send({ type: 'notInterested' }); }
       p.requests.clear();
     }
-    this.storage.flush?.().catch((e: unknown) => this.fail(e));
+    // The zero-length files whose piece was never written here (it was had already) are created now.
+    const prepared = this.storage.prepare?.() ?? Promise.resolve();
+    prepared.then(() => this.storage.flush?.()).catch((e: unknown) => this.fail(e));
     this.announcer?.completed();
     this.opts.setTrackerSelf?.(true);
     this.rechoke(this.opts.now());

@@ -83,7 +83,7 @@ test('single-file torrent lives at saveDir/<name>; short file and missing data',
   await ghost.close();
 });
 
-test('prepare creates folders and zero-length files; padding files are never written and read as zeros', async () => {
+test('prepare creates only the zero-length files (and their folders); padding files are never written and read as zeros', async () => {
   const dir = tmpDir();
   const { meta, data } = makeMeta({ name: 'pad', pieceLength: 16, files: [
     { path: ['x', 'a'], length: 10 }, { path: ['.pad', '6'], length: 6, padding: true }, { path: ['y', 'z', 'e'], length: 0 },
@@ -92,8 +92,7 @@ test('prepare creates folders and zero-length files; padding files are never wri
   const s = await FsStorage.open(meta, dir);
   await s.prepare();
   assert.equal(fs.statSync(path.join(dir, 'pad', 'y', 'z', 'e')).size, 0);
-  assert.ok(fs.statSync(path.join(dir, 'pad', 'x')).isDirectory());
-  assert.ok(!fs.existsSync(path.join(dir, 'pad', 'x', 'a')), 'prepare does not create data files');
+  assert.ok(!fs.existsSync(path.join(dir, 'pad', 'x')), 'prepare does not create the folders of data files');
   for (let i = 0; i < meta.pieceCount; i++) await s.writePiece(i, pieceOf(meta, data, i));
   assert.deepEqual(await s.readPiece(0), data.subarray(0, 16));
   assert.deepEqual((await s.read(0, 10, 6)), Buffer.alloc(6));
@@ -240,4 +239,56 @@ test('SyncPolicy: three slow calls within 2 s switch to the thread pool for 10 s
   assert.equal(p.allowed, false);
   t += 1_200;
   assert.equal(p.allowed, true, 'synchronous calls are tried again after 10 s');
+});
+
+test('folders appear only when a file inside them is first written', async () => {
+  const dir = tmpDir();
+  const { meta, data } = makeMeta({ name: 'lazy', pieceLength: 16, files: [
+    { path: ['a', 'one'], length: 16 }, { path: ['b', 'c', 'two'], length: 16 }, { path: ['d', 'empty'], length: 0 },
+  ] });
+  const s = await FsStorage.open(meta, dir);
+  assert.deepEqual(fs.readdirSync(dir), [], 'opening creates nothing');
+  assert.equal(await s.readPiece(1), null);
+  await s.writePiece(0, pieceOf(meta, data, 0));
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'lazy')), ['a']);
+  await s.writePiece(1, pieceOf(meta, data, 1)); // the zero-length file sits at the end of piece 1
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'lazy')).sort(), ['a', 'b', 'd']);
+  await s.close();
+});
+
+test('removeCreated removes exactly the files and folders this storage created, never a file that existed', async () => {
+  const dir = tmpDir();
+  const { meta, data } = makeMeta({ name: 'made', pieceLength: 16, files: [
+    { path: ['old.bin'], length: 16 }, { path: ['new', 'deep', 'x.bin'], length: 16 }, { path: ['new', 'y.bin'], length: 16 },
+  ] });
+  fs.mkdirSync(path.join(dir, 'made'));
+  fs.writeFileSync(path.join(dir, 'made', 'old.bin'), 'existed before');
+  fs.writeFileSync(path.join(dir, 'made', 'user.txt'), 'mine');
+  const s = await FsStorage.open(meta, dir);
+  for (let i = 0; i < meta.pieceCount; i++) await s.writePiece(i, pieceOf(meta, data, i));
+  const r = await s.removeCreated();
+  assert.deepEqual(r.deleted.map((p) => path.relative(dir, p)).sort(), ['made/new/deep/x.bin', 'made/new/y.bin']);
+  assert.deepEqual(r.removedDirs.map((p) => path.relative(dir, p)), ['made/new/deep', 'made/new']);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'made')).sort(), ['old.bin', 'user.txt']);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'made', 'old.bin')), data.subarray(0, 16), 'written, but not created: kept');
+});
+
+test('followLinks: a read-only storage reads through symlinks (seeding what create hashed); writes are refused', async () => {
+  const dir = tmpDir();
+  const outside = tmpDir();
+  const { meta, data } = makeMeta({ name: 'links', pieceLength: 16, files: [{ path: ['in'], length: 16 }, { path: ['out'], length: 16 }] });
+  fs.mkdirSync(path.join(dir, 'links'));
+  fs.writeFileSync(path.join(dir, 'target-inside'), data.subarray(0, 16));
+  fs.writeFileSync(path.join(outside, 'target-outside'), data.subarray(16, 32));
+  fs.symlinkSync(path.join(dir, 'target-inside'), path.join(dir, 'links', 'in'));
+  fs.symlinkSync(path.join(outside, 'target-outside'), path.join(dir, 'links', 'out'));
+  const strict = await FsStorage.open(meta, dir);
+  await assert.rejects(strict.readPiece(0), (e: unknown) => isBtError(e, 'BAD_PATH'));
+  await strict.close();
+  const s = await FsStorage.open(meta, dir, { followLinks: true });
+  assert.deepEqual(await s.readPiece(0), data.subarray(0, 16));
+  assert.deepEqual(await s.readPiece(1), data.subarray(16, 32));
+  await assert.rejects(s.writePiece(0, data.subarray(0, 16)), /read-only/);
+  await s.close();
+  assert.deepEqual(fs.readFileSync(path.join(outside, 'target-outside')), data.subarray(16, 32));
 });

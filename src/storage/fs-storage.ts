@@ -7,6 +7,12 @@
  *   created or opened, the real path of its parent folder must lie inside the real save folder; folders are created
  *   one component at a time under an already verified real folder; the final component is opened with O_NOFOLLOW
  *   (a planted symlink is refused with BtError('BAD_PATH')) and must be a regular file.
+ * - Exception, reads only: with `followLinks` (seeding a folder the user chose, whose torrent `create` made by
+ *   following its symlinks) the storage is read-only and opens files through symlinks; nothing is ever written
+ *   through a link, and every storage that writes (downloads) keeps O_NOFOLLOW and the containment proof.
+ * - Folders and files are created only when a piece inside them is written (zero-length files: when the piece
+ *   around their offset is written, or by `prepare` at completion). The storage remembers what it created (files
+ *   opened with O_CREAT|O_EXCL, folders its mkdir made) so a failed add can remove exactly that (`removeCreated`).
  * - At most `maxOpenFiles` descriptors are open (FdPool), and none is closed while an operation uses it.
  * - A caller's buffer is never touched after the returned promise settles (every span settles first).
  * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
@@ -20,6 +26,7 @@ import { BtError, errnoOf, ioError as fsIoError, isBtError, isMissing } from '..
 import { FdPool } from './fd-pool.js';
 import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo/index.js';
 import { isInside, rangeSpans } from './spans.js';
+import { rmdirContained, unlinkContained, type DeleteReport } from './delete-data.js';
 import type { Storage, StorageMeta } from './storage.js';
 
 /** Options of `FsStorage.open`. */
@@ -28,6 +35,11 @@ export interface FsStorageOptions {
   maxOpenFiles?: number;
   /** Never create or write anything; files are opened O_RDONLY. */
   readOnly?: boolean;
+  /**
+   * Read through symbolic links (implies `readOnly`): for seeding a folder whose torrent was made by following its
+   * links (`create`/`share`, as mktorrent). Never used for a torrent that downloads.
+   */
+  followLinks?: boolean;
 }
 
 /** How many spans of one piece are read or written at once. */
@@ -119,6 +131,10 @@ export class FsStorage implements Storage {
   private idleWaiters: Array<() => void> = [];
   private readonly syncWrites = new SyncPolicy();
   private readonly syncReads = new SyncPolicy();
+  /** Files this storage created (O_CREAT of a file that did not exist), by index. */
+  private readonly createdFiles = new Set<number>();
+  /** Folders this storage's mkdir made (absolute, lexical), in creation order. */
+  private readonly createdDirs: string[] = [];
 
   private constructor(
     private readonly meta: StorageMeta,
@@ -126,6 +142,7 @@ export class FsStorage implements Storage {
     readonly saveDir: string,
     private readonly readOnly: boolean,
     maxOpenFiles: number,
+    private readonly followLinks = false,
   ) {
     this.paths = meta.files.map((f) => (f.padding ? null : resolveInside(saveDir, f.path)));
     meta.files.forEach((f, i) => {
@@ -142,7 +159,8 @@ export class FsStorage implements Storage {
    * Open storage for `meta` under `saveDir`. Validates every path (BtError('BAD_PATH')); does not create anything.
    */
   static async open(meta: StorageMeta, saveDir: string, opts: FsStorageOptions = {}): Promise<FsStorage> {
-    const s = new FsStorage(meta, path.resolve(saveDir), opts.readOnly ?? false, opts.maxOpenFiles ?? 64);
+    const follow = opts.followLinks ?? false;
+    const s = new FsStorage(meta, path.resolve(saveDir), follow || (opts.readOnly ?? false), opts.maxOpenFiles ?? 64, follow);
     await s.root(false).catch((e: unknown) => { if (!isMissing(e)) throw e; });
     return s;
   }
@@ -238,11 +256,51 @@ export class FsStorage implements Storage {
     if (this.readOnly) return;
     const jobs: Array<() => Promise<void>> = [];
     this.meta.files.forEach((f, i) => {
-      if (f.padding) return;
-      if (f.length === 0) jobs.push(() => this.touchEmpty(i));
-      else jobs.push(() => this.ensureDir(f.path.slice(0, -1)));
+      if (f.padding || f.length !== 0 || this.emptyMade.has(i)) return;
+      jobs.push(async () => {
+        // Already there (a seed on read-only media must not need to open it for writing).
+        const st = await fsp.lstat(this.paths[i]!).catch(() => null);
+        if (st?.isFile()) this.emptyMade.add(i);
+        else await this.touchEmpty(i);
+      });
     });
     await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
+  }
+
+  async checkWritable(): Promise<void> {
+    if (this.readOnly) return;
+    // The nearest folder that exists on the way to the save folder must be a folder we may write into.
+    for (let dir = this.saveDir; ;) {
+      let st;
+      try {
+        st = await fsp.stat(dir);
+      } catch (e) {
+        const parent = path.dirname(dir);
+        if (!isMissing(e) || parent === dir) throw ioError('stat', dir, e);
+        dir = parent;
+        continue;
+      }
+      if (!st.isDirectory()) throw new BtError('IO', `cannot save into ${this.saveDir}: ${dir} is not a folder`);
+      try { await fsp.access(dir, C.W_OK | C.X_OK); } catch (e) { throw ioError('cannot save into', dir, e); }
+      return;
+    }
+  }
+
+  /** Close the storage (if still open), then remove what it created; see Storage.removeCreated. */
+  async removeCreated(): Promise<DeleteReport> {
+    // Descriptors first (an open file keeps its space), then the files, then the folders, deepest first.
+    await this.close();
+    const report: DeleteReport = { deleted: [], removedDirs: [], kept: [] };
+    if (this.createdFiles.size === 0 && this.createdDirs.length === 0) return report;
+    const root = await this.root(false);
+    for (const i of [...this.createdFiles].sort((a, b) => a - b)) {
+      await unlinkContained(root, this.paths[i]!, report);
+      this.createdFiles.delete(i);
+    }
+    for (const d of this.createdDirs.splice(0).reverse()) await rmdirContained(root, d, report);
+    this.dirsMade.clear();
+    this.emptyMade.clear();
+    return report;
   }
 
   flush(): Promise<void> {
@@ -366,10 +424,12 @@ export class FsStorage implements Storage {
   private async makeDirs(components: string[]): Promise<void> {
     const root = await this.root(true);
     let real = root;
-    for (const c of components) {
+    for (let k = 0; k < components.length; k++) {
+      const c = components[k]!;
       const next = path.join(real, c);
       try {
         await fsp.mkdir(next);
+        this.createdDirs.push(resolveInside(this.saveDir, components.slice(0, k + 1)));
       } catch (e) {
         if (errnoOf(e) !== 'EEXIST') throw ioError('mkdir', next, e);
       }
@@ -390,7 +450,7 @@ export class FsStorage implements Storage {
     const file = this.meta.files[index]!;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.openChecked(p, file.path, write);
+        return await this.openChecked(index, p, file.path, write);
       } catch (e) {
         // A folder we made earlier may have been removed behind our back: forget it and retry once.
         if (write && attempt === 0 && isMissing(e)) { this.dirsMade.delete(file.path.slice(0, -1).join('/')); continue; }
@@ -399,7 +459,13 @@ export class FsStorage implements Storage {
     }
   }
 
-  private async openChecked(p: string, components: string[], write: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
+  private async openChecked(index: number, p: string, components: string[], write: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
+    if (this.followLinks) {
+      // Seeding a folder the user chose, read-only: links are read through, as `create` hashed them.
+      let handle: FileHandle;
+      try { handle = await fsp.open(p, C.O_RDONLY | C.O_NONBLOCK); } catch (e) { throw ioError('open', p, e); }
+      return this.regularOnly(handle, p, false);
+    }
     const root = await this.root(write);
     if (write) await this.ensureDir(components.slice(0, -1));
     let parent: string;
@@ -415,7 +481,13 @@ export class FsStorage implements Storage {
     let writable: boolean;
     try {
       if (write) {
-        handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
+        try {
+          handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o666);
+          this.createdFiles.add(index);
+        } catch (e) {
+          if (errnoOf(e) !== 'EEXIST') throw e;
+          handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
+        }
         writable = true;
       } else if (this.readOnly) {
         handle = await fsp.open(target, base | C.O_RDONLY);
@@ -434,6 +506,11 @@ export class FsStorage implements Storage {
     } catch (e) {
       throw ioError('open', p, e);
     }
+    return this.regularOnly(handle, p, writable);
+  }
+
+  /** Keep `handle` only if it is a regular file. */
+  private async regularOnly(handle: FileHandle, p: string, writable: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
     try {
       const st = await handle.stat();
       if (!st.isFile()) throw new BtError('BAD_PATH', `open ${p}: not a regular file`);

@@ -7,6 +7,7 @@
  */
 
 import type { Metainfo, TorrentFile } from '../metainfo/index.js';
+import type { DeleteReport } from './delete-data.js';
 
 /** One file of a torrent, as storage sees it (src/metainfo's TorrentFile). */
 export type StorageFile = TorrentFile;
@@ -38,8 +39,21 @@ export interface Storage {
   readPieces?(first: number, count: number, into: Buffer): Promise<boolean[]>;
   /** Store a verified piece. `data.length` must equal the piece's size. */
   writePiece(piece: number, data: Buffer): Promise<void>;
-  /** Create the folders and the zero-length files up front (download side). Optional. */
+  /**
+   * Create the zero-length files that are not there yet (and their folders). Called when the torrent is complete:
+   * folders and files otherwise appear only when their first piece is written. Optional.
+   */
   prepare?(): Promise<void>;
+  /**
+   * Before downloading: check, creating nothing, that the save folder is (or can be made) a writable folder, so an
+   * unwritable download folder fails at once rather than at the first piece. BtError('IO') otherwise. Optional.
+   */
+  checkWritable?(): Promise<void>;
+  /**
+   * After a failed add: remove the files this storage created (they did not exist before it opened them) and then
+   * the folders it made, if empty. Never a file that existed before. Optional.
+   */
+  removeCreated?(): Promise<DeleteReport>;
   /** Make everything written so far durable (fdatasync). Optional. */
   flush?(): Promise<void>;
   /** Wait for operations in flight, release every resource. Later calls fail with BtError('ABORTED'). */

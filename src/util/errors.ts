@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'BAD_RESUME'         // resume data that fails validation (wrong info-hash, lengths, types…)
   | 'BAD_MAGNET'         // unparseable magnet URI
   | 'BAD_PATH'           // a path in a torrent that could escape the save folder
+  | 'PATH_CONFLICT'      // a torrent's files would be another torrent's files (same path, or a file vs a folder)
   | 'PROTOCOL'           // a peer broke the wire protocol
   | 'HANDSHAKE'          // handshake mismatch (wrong protocol string or info-hash)
   | 'TIMEOUT'            // an operation timed out (message names which)

@@ -230,6 +230,11 @@ export class FakeApi implements BitpeerApi {
     for (const t of this.pick(ids)) this.torrents.splice(this.torrents.indexOf(t), 1);
   }
 
+  async setLocation(ids: TorrentId[], location: string, move: boolean): Promise<void> {
+    this.record('setLocation', ids, location, move);
+    for (const t of this.pick(ids)) t.savePath = location;
+  }
+
   async setFiles(ids: TorrentId[], changes: FileChanges): Promise<void> {
     this.record('setFiles', ids, changes);
     for (const t of this.pick(ids)) {

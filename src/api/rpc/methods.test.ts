@@ -161,7 +161,6 @@ test('free-space: the path, its free bytes; missing, relative and nonexistent pa
 test('unsupported methods and session-close without shutdown say so; internal errors are reported, not thrown', async () => {
   const { api, rpc, logs } = setup();
   assert.match((await rpc('queue-move-top', { ids: [1] })).result, /not supported/);
-  assert.match((await rpc('torrent-set-location', { ids: [1], location: '/x' })).result, /not supported/);
   const noShutdown = Object.assign(Object.create(api) as BitpeerApi, { shutdown: undefined });
   const m2 = new RpcMethods(noShutdown);
   assert.match((await m2.handle({ method: 'session-close' })).response.result, /not supported/);
@@ -176,4 +175,15 @@ test('the tag is echoed when it is a number, and only then', async () => {
   assert.equal((await m.handle({ method: 'session-stats', tag: 12 })).response.tag, 12);
   assert.equal((await m.handle({ method: 'session-stats', tag: 'x' })).response.tag, undefined);
   assert.equal((await m.handle({ method: 'nope', tag: 3 })).response.tag, 3);
+});
+
+test('torrent-set-location passes ids, the absolute location and move (default false) to the API', async () => {
+  const { api, rpc } = setup();
+  assert.equal((await rpc('torrent-set-location', { ids: [1], location: '/srv/new', move: true })).result, 'success');
+  assert.deepEqual(api.callsTo('setLocation')[0]?.args, [[1], '/srv/new', true]);
+  assert.equal((await rpc('torrent-set-location', { ids: [2], location: '/srv/other' })).result, 'success');
+  assert.deepEqual(api.callsTo('setLocation')[1]?.args, [[2], '/srv/other', false]);
+  assert.equal((await rpc('torrent-set-location', { ids: [1], location: 'relative' })).result, 'invalid argument "location": expected an absolute path');
+  assert.equal((await rpc('torrent-set-location', { ids: [1] })).result, 'missing argument "location"');
+  assert.equal(api.callsTo('setLocation').length, 2);
 });

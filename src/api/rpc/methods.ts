@@ -175,7 +175,7 @@ export class RpcMethods {
       ['torrent-verify', (a) => this.action(a, (ids) => this.api.verify(ids))],
       ['torrent-reannounce', (a) => this.action(a, async (ids) => { await this.api.reannounce?.(ids); })],
       ['torrent-remove', (a) => this.torrentRemove(a)],
-      ['torrent-set-location', unsupported('torrent-set-location')],
+      ['torrent-set-location', (a) => this.torrentSetLocation(a)],
       ['torrent-rename-path', unsupported('torrent-rename-path')],
       ['queue-move-top', unsupported('queue-move-top')],
       ['queue-move-up', unsupported('queue-move-up')],
@@ -366,6 +366,18 @@ export class RpcMethods {
     const at = this.ctx().nowSec;
     for (const t of torrents) this.removed.push({ id: t.id, at });
     this.pruneRemoved();
+    return {};
+  }
+
+  /** torrent-set-location {ids, location, move}: `location` must be an absolute path (as in Transmission). */
+  private async torrentSetLocation(args: Args): Promise<MethodResult> {
+    const location = optString(args, 'location');
+    if (location === undefined || location === '') throw new RpcArgumentError('missing argument "location"');
+    if (!location.startsWith('/')) throw new RpcArgumentError('invalid argument "location": expected an absolute path');
+    const move = optBool(args, 'move') ?? false;
+    const { torrents } = this.select(args);
+    if (torrents.length === 0) return {};
+    await this.api.setLocation(torrents.map((t) => t.id), location, move);
     return {};
   }
 

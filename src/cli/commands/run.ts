@@ -18,6 +18,7 @@ import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.j
 import { resolveMagnet } from '../../session/magnet-resolve.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { Session } from '../../session/session.js';
+import { FsStorage } from '../../storage/fs-storage.js';
 import type { Torrent } from '../../session/torrent.js';
 import { BtError, isBtError } from '../../util/errors.js';
 import { networkInterfaces } from 'node:os';
@@ -184,7 +185,9 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   let hintTimer: NodeJS.Timeout | undefined;
   reporter.setAfterComplete(values['seed'] ? 'seeding until Ctrl-C' : 'exiting');
   try {
-    torrent = await session.addTorrent(meta, { savePath, peers });
+    // seed/share only read, and read through symlinks as `create` hashed them; a download never follows a link.
+    const storage = mode === 'get' ? undefined : await FsStorage.open(meta, savePath, { followLinks: true });
+    torrent = await session.addTorrent(meta, { savePath, peers, ...(storage ? { storage } : {}) });
     if (mode !== 'get' && !torrent.complete) {
       throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${torrent.picker.haveCount}/${meta.pieceCount} pieces verified`);
     }
