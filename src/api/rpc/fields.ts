@@ -292,7 +292,8 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['magnetLink', (t) => t.magnetLink],
   ['manualAnnounceTime', () => 0],
   ['maxConnectedPeers', peerLimit],
-  ['metadataPercentComplete', (t) => (t.pieceCount > 0 ? 1 : 0)],
+  // A pending magnet (no metadata yet, BEP 9) is 0 (docs/design/rpc.md); everything else has its metadata.
+  ['metadataPercentComplete', (t) => (t.metadataPending === true || t.pieceCount === 0 ? 0 : 1)],
   ['name', (t) => t.name],
   ['peer-limit', peerLimit],
   ['peers', (t) => t.peers.map(peerObject)],

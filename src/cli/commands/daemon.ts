@@ -50,6 +50,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       if (e.event === 'state') log(`${e.infoHash.slice(0, 8)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
       else if (e.event === 'complete') log(`${e.infoHash.slice(0, 8)} download complete`);
       else if (e.event === 'added') log(`added ${e.name} (${e.infoHash})`);
+      else if (e.event === 'metadata-received') log(`${e.infoHash.slice(0, 8)} metadata received (${e.name})`);
       else if (e.event === 'error') log(`error: ${e.message}`);
     },
   });
