@@ -19,7 +19,7 @@ export const TRACKER_SUCCESS_MIN_MS = 30_000;
 
 /** Wait after the `failures`-th failure in a row (1-based): 15 s doubled each time, at most 5 min. */
 export function trackerRetryDelay(failures: number): number {
-  const n = Math.max(1, Math.floor(failures));
+  const n = Number.isFinite(failures) ? Math.max(1, Math.floor(failures)) : 1;
   return Math.min(TRACKER_RETRY_CAP_MS, TRACKER_RETRY_FIRST_MS * 2 ** Math.min(n - 1, 16));
 }
 

@@ -274,7 +274,8 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['downloadLimited', (t) => t.downloadLimit > 0],
   ['error', errorOf],
   ['errorString', (t) => t.error ?? ''],
-  ['eta', (t) => (Number.isFinite(t.eta) && t.eta >= 0 ? int(t.eta) : -1)],
+  // -2 (TR_ETA_UNKNOWN) for a pending magnet, as Transmission answers: clients show "Unknown", not "Done".
+  ['eta', (t) => (t.metadataPending === true ? -2 : Number.isFinite(t.eta) && t.eta >= 0 ? int(t.eta) : -1)],
   ['etaIdle', () => -1],
   ['file-count', (t) => t.files.length],
   ['files', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), length: int(f.length), name: f.path }))],
