@@ -13,6 +13,8 @@ import type { Session } from '../session/session.js';
 import { BtError } from '../util/errors.js';
 import type { Reporter } from './output.js';
 
+/** Status lines are at most this often (a tracker answering 50 peers makes many changes at once). */
+const STATUS_LINE_MS = 1000;
 /** After this long with no peer at all, a hint says what can be done. */
 const HINT_AFTER_MS = 30_000;
 
@@ -34,9 +36,24 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
   const link = parseMagnet(uri);
   reporter.info(`fetching metadata… (info-hash ${link.infoHashHex}${link.name ? `, ${link.name}` : ''}); ` +
     'waiting for peers, Ctrl-C to stop', { infoHash: link.infoHashHex });
+  // One line per change, at most one every STATUS_LINE_MS (the latest one is printed when the time comes).
+  let lastLineAt = 0;
+  let lastLine = '';
+  let queued: string | undefined;
+  let lineTimer: NodeJS.Timeout | undefined;
+  const printLine = (status: string): void => {
+    queued = undefined;
+    if (status === lastLine) return;
+    lastLine = status;
+    lastLineAt = Date.now();
+    reporter.info(`fetching metadata: ${status}`);
+  };
   const unsubscribe = session.events.subscribe((e) => {
     if (reporter.json || e.event !== 'metadata-fetching' || e.infoHash !== link.infoHashHex) return;
-    reporter.info(`fetching metadata: ${e.status}`);
+    const wait = lastLineAt + STATUS_LINE_MS - Date.now();
+    if (wait <= 0) { printLine(e.status); return; }
+    queued = e.status;
+    lineTimer ??= setTimeout(() => { lineTimer = undefined; if (queued !== undefined) printLine(queued); }, wait);
   });
   let fetch: PendingMagnet;
   try {
@@ -69,6 +86,7 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
     throw err;
   } finally {
     clearTimeout(hint);
+    clearTimeout(lineTimer);
     unsubscribe();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
