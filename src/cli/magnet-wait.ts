@@ -22,6 +22,8 @@ export type MagnetWaitResult = { resolved: ResolvedMagnet } | { signal: NodeJS.S
 
 export async function waitForMagnet(session: Session, uri: string, opts: {
   peers: Array<{ host: string; port: number }>; reporter: Reporter; timeoutMs?: number;
+  /** LSD is on (the hint says so). */
+  lsd: boolean;
 }): Promise<MagnetWaitResult> {
   const { reporter } = opts;
   const controller = new AbortController();
@@ -69,8 +71,8 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
   }
   const hint = setTimeout(() => {
     if (fetch.status.snapshot().peersKnown > 0) return;
-    reporter.info(`still no peer for this link after ${HINT_AFTER_MS / 1000} s: bitpeer keeps trying its trackers and ` +
-      'listens for LSD and incoming peers; if you know a peer that has it, pass --peer HOST:PORT');
+    reporter.info(`still no peer for this link after ${HINT_AFTER_MS / 1000} s: bitpeer keeps asking its trackers and ` +
+      `accepts ${opts.lsd ? 'LSD and ' : ''}incoming peers; if you know a peer that has it, pass --peer HOST:PORT`);
   }, HINT_AFTER_MS);
   hint.unref();
   try {

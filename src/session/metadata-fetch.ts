@@ -111,6 +111,8 @@ export interface MetadataFetch {
   /** An incoming connection whose handshake (for this info-hash) has been read; ours is sent here. */
   acceptIncoming(socket: Socket, theirHandshake: Handshake, rest: Buffer): void;
   counts(): FetchCounts;
+  /** Every dialable address known: given, added, learned by PEX, and the listen port (`p`) of incoming peers. */
+  addresses(): Array<{ host: string; port: number }>;
 }
 
 interface Assembly {
@@ -161,6 +163,7 @@ export function startMetadataFetch(opts: FetchMetadataOptions): MetadataFetch {
     addPeers: (peers) => f.addPeers(peers),
     acceptIncoming: (socket, hs, rest) => f.acceptIncoming(socket, hs, rest),
     counts: () => f.counts(),
+    addresses: () => f.addresses(),
   };
 }
 
@@ -202,6 +205,10 @@ class MetadataFetcher {
     }
     // Dial now rather than at the next tick (only once running: the constructor adds the first list).
     if (added && this.resolve !== undefined) queueMicrotask(() => this.guard(() => this.tick()));
+  }
+
+  addresses(): Array<{ host: string; port: number }> {
+    return this.candidates.map((c) => ({ host: c.host, port: c.port }));
   }
 
   counts(): FetchCounts {
@@ -378,6 +385,8 @@ class MetadataFetcher {
 
   private onExtendedHandshake(p: FetchPeer, payload: Buffer): void {
     const h = decodeExtendedHandshake(payload); // a throw closes the connection (PeerConnection's boundary)
+    // An incoming peer's listen port: a dialable address (for a retry, and for the torrent once we have the metadata).
+    if (p.cand.key.startsWith('in:') && h.p !== undefined && p.cand.host !== '') this.addPeers([{ host: p.cand.host, port: h.p }]);
     const id = h.m['ut_metadata'] ?? 0;
     if (id <= 0) { this.drop(p, 'peer does not support ut_metadata', true); return; }
     if (h.metadataSize === undefined) { p.conn?.close('peer has no metadata (yet)'); return; }

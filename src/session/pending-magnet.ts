@@ -23,7 +23,7 @@ import type { Session } from './session.js';
 type HostPort = { host: string; port: number };
 
 export interface PendingMagnetOptions {
-  /** Extra peers to try (e.g. `--peer`, or peers saved with the pending magnet). */
+  /** Extra peers to try (e.g. `get --peer`). */
   peers?: HostPort[];
   signal?: AbortSignal;
   /** Give up after this long (BtError 'TIMEOUT'); default: never. */
@@ -100,16 +100,15 @@ export class PendingMagnet {
       const name = this.link.name;
       const torrent = torrentFromInfo(info, this.link.trackers);
       this.session.events.emit({ event: 'metadata-received', infoHash: this.infoHashHex, name: name ?? this.infoHashHex,
-        size: info.length, elapsedMs: session.now() - started, peers: this.known.length });
-      return { torrent, name, peers: this.known.slice() };
+        size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length });
+      // Every address the fetch knows (ours, PEX, incoming peers' listen ports), ourselves left out.
+      const peers = this.fetch.addresses().filter((p) => !(p.port === this.session.port && (p.host === '127.0.0.1' || p.host === '::1')));
+      return { torrent, name, peers };
     }).finally(() => this.cleanup());
   }
 
   /** Display name: the link's `dn`, else the info-hash. */
   get name(): string { return this.link.name ?? this.infoHashHex; }
-
-  /** Peers known so far (every source). */
-  get peers(): readonly HostPort[] { return this.known; }
 
   /** Ends the fetch: the promise rejects with BtError('ABORTED'). Idempotent. */
   stop(): void { this.controller.abort(); }

@@ -2,7 +2,8 @@
  * Issue 9, finding 4: `bitpeer get <magnet>` waits for peers instead of giving up. With the link's tracker down and
  * its x.pe peer not yet listening, `get` says it is fetching metadata, shows the tracker's error and the next retry,
  * and keeps waiting; once a seed starts at the x.pe address it fetches the metadata and completes. With no seed ever,
- * Ctrl-C (SIGINT) stops it cleanly with exit 130 and one line saying what happened.
+ * Ctrl-C (SIGINT) stops it cleanly with exit 130 and one line saying what happened. A magnet with no tracker and no
+ * x.pe gets its metadata from a peer that connects to us (the session routes the incoming handshake to the fetch).
  * BEP 9 (ut_metadata), BEP 3.
  */
 import assert from 'node:assert/strict';
@@ -96,4 +97,22 @@ test('get <magnet> with no peer anywhere: human status lines, then Ctrl-C exits 
   assert.deepEqual(exit, { code: 130, signal: null }, get.describe());
   await waitLine(get, /^stopped while fetching metadata \(0 peer\(s\) found, 0 tried\); nothing was downloaded$/, 1000);
   assert.equal(get.stderr.includes('error'), false, `nothing on stderr but the live line: ${get.stderr}`);
+});
+
+test('get <magnet> with no tracker and no x.pe completes when a seed connects to it (incoming peer)', { timeout: 60_000 }, async () => {
+  const dir = await scope.tempDir();
+  const { data, torrent, infoHash } = await makeTorrent(dir);
+  const [getPort, seedPort] = await twoPorts();
+  const out = join(dir, 'out');
+  const get = scope.bitpeer(['get', `magnet:?xt=urn:btih:${infoHash}&dn=share`, '-o', out, '--port', String(getPort), ...NET, '--json']);
+  await get.waitFor((e) => e.event === 'metadata-fetching', 10_000, 'the metadata fetch');
+  await delay(1000);
+  assert.equal(get.exitInfo, null, get.describe());
+  // The seed knows the getter (--peer) and dials it: the incoming connection serves the metadata, then the data.
+  scope.bitpeer(['seed', torrent, data, '--port', String(seedPort), ...NET, '--no-tracker', '--peer', `127.0.0.1:${getPort}`, '--json'],
+    { name: 'seed' });
+  const exit = await get.exited(40_000);
+  assert.deepEqual(exit, { code: 0, signal: null }, get.describe());
+  assert.ok(get.find((e) => e.event === 'metadata-received' && e.infoHash === infoHash));
+  assert.deepEqual(await compareTrees(data, join(out, 'share')), []);
 });

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { compareTrees, writeTree } from '../helpers/content.js';
@@ -89,6 +89,10 @@ test('daemon: magnets are accepted at once, fetch metadata across kill -9, and c
   await waitUntil(async () => !(await readdir(join(spec.stateDir, 'magnets'))).includes(`${hash}.json`), 5000, 'the pending record removed');
   assert.ok((await readdir(join(spec.stateDir, 'torrents'))).includes(`${hash}.torrent`));
 
+  // Resume works on it too (and is saved).
+  assert.equal(cli(['resume', '2'], rpcPort).code, 0);
+  assert.match(cli(['ls'], rpcPort).stdout, /^2 .* fetching metadata +lonely$/m);
+  assert.match(await readFile(join(spec.stateDir, 'magnets', `${'6b'.repeat(20)}.json`), 'utf8'), /"paused":false/);
   // Remove works on a pending magnet: gone from ls and from the state directory.
   assert.equal(cli(['rm', '2'], rpcPort).code, 0);
   const after2 = cli(['ls', '--json'], rpcPort).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -121,7 +121,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       if (positionals[0]!.startsWith('magnet:')) {
         if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
         // BEP 9: waits for peers until the metadata arrives or a signal stops it (src/cli/magnet-wait.ts).
-        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter });
+        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'] });
         if ('signal' in got) {
           await session.close();
           reporter.done();
