@@ -11,6 +11,7 @@
  * work on it. When the metadata arrives it becomes a normal torrent in place: same id, folder and paused state.
  */
 import { readFile, rm } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { buildMagnet, parseMagnet, parseTorrent, pieceSize, resolveInside } from '../metainfo/index.js';
 import { PendingMagnet } from '../session/pending-magnet.js';
 import type { PendingMagnetRecord } from '../state/magnet-store.js';
@@ -234,7 +235,7 @@ export class SessionApi implements BitpeerApi {
     if (waiting) return { id: waiting.rec.id, name: waiting.name, infoHash: hex, duplicate: true };
     const e = this.newPending({
       version: 1, infoHash: hex, id: this.session.reserveId(), magnet: uri,
-      savePath: opts.downloadDir ?? this.settings.downloadDir, paused: opts.paused ?? false,
+      savePath: resolvePath(opts.downloadDir ?? this.settings.downloadDir), paused: opts.paused ?? false,
       addedAt: Math.floor(this.session.now() / 1000),
     });
     await this.hooks.onMagnetSaved?.({ ...e.rec });
@@ -264,7 +265,7 @@ export class SessionApi implements BitpeerApi {
       e.fetch = undefined;
       e.error = errorMessage(err);
       log(`metadata fetch ended: ${e.error}`);
-    });
+    }).catch((err: unknown) => log(`pending magnet: ${errorMessage(err)}`));
   }
 
   /** The metadata of a pending magnet arrived: the torrent takes its place (same id, folder, paused state). */

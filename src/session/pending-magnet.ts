@@ -154,7 +154,8 @@ export class PendingMagnet {
       this.log(`magnet: tracker ${url}: ${message}; retry in ${Math.round(wait / 1000)} s`);
       this.session.events.emit({ event: 'tracker-error', infoHash: this.infoHashHex, url, message });
       this.later(wait, () => this.announce(url));
-    }).finally(() => this.refresh(true));
+    }).catch((err: unknown) => this.log(`magnet: tracker ${url}: ${errorMessage(err)}`)) // never unhandled (RELIABILITY rule 11)
+      .finally(() => this.refresh(true));
   }
 
   private later(ms: number, fn: () => void): void {
