@@ -2,18 +2,24 @@
  * BitpeerApi implemented over a live Session (the daemon's control surface; the RPC layer and the CLI's client
  * commands use it). Every call is plain data in, plain data out.
  *
- * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`) let the daemon keep the state directory in step without
- * this module knowing about files.
+ * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`, `onMagnetSaved`, `onMagnetRemoved`) let the daemon keep
+ * the state directory in step without this module knowing about files.
+ *
+ * Magnet links (BEP 9): `add` of a magnet returns at once with an id reserved from the session; the link is a
+ * "pending magnet" (src/session/pending-magnet.ts) that waits for peers and never gives up. It shows in `get` as a
+ * torrent with `metadataPending` (name from `dn` or the hash, size 0, state downloading or paused); stop/start/remove
+ * work on it. When the metadata arrives it becomes a normal torrent in place: same id, folder and paused state.
  */
 import { readFile } from 'node:fs/promises';
-import { buildMagnet, parseTorrent, pieceSize } from '../metainfo/index.js';
 import { resolve as resolvePath } from 'node:path';
+import { buildMagnet, parseMagnet, parseTorrent, pieceSize } from '../metainfo/index.js';
 import { deleteTorrentData, describeDeletion } from '../storage/delete-data.js';
 import { moveTorrentData } from '../storage/move-data.js';
-import { resolveMagnet } from '../session/magnet-resolve.js';
+import { PendingMagnet } from '../session/pending-magnet.js';
+import type { PendingMagnetRecord } from '../state/magnet-store.js';
 import type { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
-import { BtError } from '../util/errors.js';
+import { BtError, errorMessage } from '../util/errors.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, SessionSettings, SessionStats, TorrentId, TorrentInfo,
   TorrentStateName,
@@ -26,14 +32,34 @@ export interface SessionApiHooks {
   /** Settings or a torrent's persistent state changed. */
   onSettingsChanged?(s: SessionSettings): Promise<void> | void;
   onTorrentChanged?(t: Torrent): Promise<void> | void;
-  /** Log sink (the daemon's log): what a delete-local-data removed and what it kept, and why. */
+  /** A pending magnet was added or changed (paused/resumed): save its record. */
+  onMagnetSaved?(rec: PendingMagnetRecord): Promise<void> | void;
+  /** A pending magnet is gone (removed, or its metadata arrived and the torrent was added). */
+  onMagnetRemoved?(infoHashHex: string): Promise<void> | void;
+  /** Debug log (a pending magnet's fetch). */
+  debug?(msg: string): void;
+  /** Log sink (the daemon's log): what a delete-local-data removed and what it kept, and why; magnet outcomes. */
   log?(msg: string): void;
   /** Totals of earlier runs (from the state directory). */
   cumulativeBase?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
 }
 
+/** A magnet link whose metadata has not arrived yet. */
+interface PendingEntry {
+  rec: PendingMagnetRecord;
+  name: string;
+  /** The running fetch; undefined while paused. */
+  fetch: PendingMagnet | undefined;
+  /** The metadata arrived and the torrent is being added. */
+  completing: boolean;
+  removed: boolean;
+  error: string | null;
+}
+
 export class SessionApi implements BitpeerApi {
   private readonly startedAt: number;
+  /** Pending magnets by info-hash. */
+  private readonly pending = new Map<string, PendingEntry>();
 
   constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {}) {
     this.startedAt = Date.now();
@@ -58,10 +84,13 @@ export class SessionApi implements BitpeerApi {
     for (const t of ts) { down += t.down.rate; up += t.up.rate; downTotal += t.downloaded; upTotal += t.uploaded; }
     const secondsActive = Math.floor((Date.now() - this.startedAt) / 1000);
     const base = this.hooks.cumulativeBase ?? { uploadedBytes: 0, downloadedBytes: 0, secondsActive: 0, sessionCount: 0 };
+    const magnets = this.pendingList();
+    const pausedMagnets = magnets.filter((e) => e.rec.paused).length;
     return {
-      torrentCount: ts.length,
-      activeTorrentCount: ts.filter((t) => t.state === 'downloading' || t.state === 'seeding' || t.state === 'checking').length,
-      pausedTorrentCount: ts.filter((t) => t.state === 'paused').length,
+      torrentCount: ts.length + magnets.length,
+      activeTorrentCount: ts.filter((t) => t.state === 'downloading' || t.state === 'seeding' || t.state === 'checking').length
+        + magnets.length - pausedMagnets,
+      pausedTorrentCount: ts.filter((t) => t.state === 'paused').length + pausedMagnets,
       downloadSpeed: Math.round(down), uploadSpeed: Math.round(up),
       current: { uploadedBytes: upTotal, downloadedBytes: downTotal, secondsActive, sessionCount: 1 },
       cumulative: {
@@ -73,40 +102,62 @@ export class SessionApi implements BitpeerApi {
 
   get(ids?: TorrentId[]): TorrentInfo[] {
     const list = ids === undefined ? [...this.session.torrents.values()] : this.resolve(ids);
-    return list.sort((a, b) => a.id - b.id).map((t) => describe(t));
+    const out = list.map((t) => describe(t));
+    for (const e of ids === undefined ? this.pendingList() : this.resolvePending(ids)) out.push(this.describePending(e));
+    return out.sort((a, b) => a.id - b.id);
   }
 
   async add(source: AddSource, opts: AddOptions = {}): Promise<AddResult> {
     let bytes: Buffer;
-    let magnetPeers: Array<{ host: string; port: number }> = [];
     if (source.torrentFile) bytes = source.torrentFile;
     else if (source.path) {
       bytes = await readFile(source.path).catch((e: NodeJS.ErrnoException) => {
         throw new BtError(e.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot read ${source.path}: ${e.code ?? String(e)}`);
       });
     } else if (source.magnet) {
-      // BEP 9: the info dictionary comes from peers (x.pe and the link's trackers); bounded by a timeout.
-      const resolved = await resolveMagnet(this.session, source.magnet, { timeoutMs: 60_000 });
-      bytes = resolved.torrent;
-      magnetPeers = resolved.peers;
+      return this.addMagnet(source.magnet, opts);
     } else {
       throw new BtError('USAGE', 'nothing to add: give a .torrent file, its contents, or a magnet link');
     }
     const meta = parseTorrent(bytes);
     const existing = this.session.torrents.get(meta.infoHashHex);
     if (existing) return { id: existing.id, name: existing.meta.name, infoHash: existing.infoHashHex, duplicate: true };
+    const waiting = this.pending.get(meta.infoHashHex);
+    if (waiting) {
+      // The .torrent of a pending magnet: its metadata has arrived by another way; the magnet's id is kept.
+      if (waiting.completing) return { id: waiting.rec.id, name: waiting.name, infoHash: waiting.rec.infoHash, duplicate: true };
+      waiting.fetch?.stop();
+      waiting.fetch = undefined;
+      waiting.completing = true;
+      const t = await this.completeMagnet(waiting, bytes, []);
+      return { id: t?.id ?? waiting.rec.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
+    }
     const savePath = opts.downloadDir ?? this.settings.downloadDir;
-    const t = await this.session.addTorrent(meta, { savePath, paused: opts.paused ?? false, keepOnError: true, peers: magnetPeers });
+    const t = await this.session.addTorrent(meta, { savePath, paused: opts.paused ?? false, keepOnError: true });
     await this.hooks.onAdded?.(t, bytes);
     return { id: t.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
   }
 
   async start(ids?: TorrentId[]): Promise<void> {
     for (const t of this.targets(ids)) { await this.session.resumeTorrent(t); await this.hooks.onTorrentChanged?.(t); }
+    for (const e of ids === undefined ? this.pendingList() : this.resolvePending(ids)) {
+      if (!e.rec.paused) continue;
+      e.rec.paused = false;
+      e.error = null;
+      this.startFetch(e);
+      await this.hooks.onMagnetSaved?.({ ...e.rec });
+    }
   }
 
   async stop(ids?: TorrentId[]): Promise<void> {
     for (const t of this.targets(ids)) { await this.session.pauseTorrent(t); await this.hooks.onTorrentChanged?.(t); }
+    for (const e of ids === undefined ? this.pendingList() : this.resolvePending(ids)) {
+      if (e.rec.paused) continue;
+      e.rec.paused = true;
+      e.fetch?.stop();
+      e.fetch = undefined;
+      await this.hooks.onMagnetSaved?.({ ...e.rec });
+    }
   }
 
   async verify(ids?: TorrentId[]): Promise<void> {
@@ -117,6 +168,15 @@ export class SessionApi implements BitpeerApi {
   }
 
   async remove(ids: TorrentId[], deleteData: boolean): Promise<void> {
+    // A pending magnet has no data yet: removing it stops the fetch and forgets it.
+    for (const e of this.resolvePending(ids)) {
+      e.removed = true;
+      if (e.completing) continue; // removed as a torrent once added (completeMagnet)
+      e.fetch?.stop();
+      e.fetch = undefined;
+      this.pending.delete(e.rec.infoHash);
+      await this.hooks.onMagnetRemoved?.(e.rec.infoHash);
+    }
     for (const t of this.resolve(ids)) {
       await this.session.removeTorrent(t);
       await this.hooks.onRemoved?.(t);
@@ -209,6 +269,128 @@ export class SessionApi implements BitpeerApi {
       if (limits.downloadLimit !== undefined) t.downloadBucket.setRate(Math.max(0, limits.downloadLimit));
       await this.hooks.onTorrentChanged?.(t);
     }
+  }
+
+  /**
+   * Brings back a pending magnet saved in the state directory (daemon start): same id unless a torrent took it
+   * meanwhile, same folder and paused state. A magnet whose torrent is already in the session is forgotten.
+   */
+  async restoreMagnet(rec: PendingMagnetRecord): Promise<void> {
+    if (this.session.torrents.has(rec.infoHash)) { await this.hooks.onMagnetRemoved?.(rec.infoHash); return; }
+    if (this.pending.has(rec.infoHash)) return;
+    const id = this.session.reserveId(rec.id);
+    const e = this.newPending({ ...rec, id });
+    if (id !== rec.id) await this.hooks.onMagnetSaved?.({ ...e.rec });
+    if (!rec.paused) this.startFetch(e);
+  }
+
+  /** Stops every pending fetch (daemon stop); their records stay for the next start. */
+  closeMagnets(): void {
+    for (const e of this.pending.values()) { e.fetch?.stop(); e.fetch = undefined; }
+  }
+
+  private async addMagnet(uri: string, opts: AddOptions): Promise<AddResult> {
+    const link = parseMagnet(uri);
+    const hex = link.infoHashHex;
+    const existing = this.session.torrents.get(hex);
+    if (existing) return { id: existing.id, name: existing.meta.name, infoHash: hex, duplicate: true };
+    const waiting = this.pending.get(hex);
+    if (waiting) return { id: waiting.rec.id, name: waiting.name, infoHash: hex, duplicate: true };
+    const e = this.newPending({
+      version: 1, infoHash: hex, id: this.session.reserveId(), magnet: uri,
+      savePath: resolvePath(opts.downloadDir ?? this.settings.downloadDir), paused: opts.paused ?? false,
+      addedAt: Math.floor(this.session.now() / 1000),
+    });
+    await this.hooks.onMagnetSaved?.({ ...e.rec });
+    if (!e.rec.paused) this.startFetch(e);
+    return { id: e.rec.id, name: e.name, infoHash: hex, duplicate: false };
+  }
+
+  private newPending(rec: PendingMagnetRecord): PendingEntry {
+    const link = parseMagnet(rec.magnet);
+    const e: PendingEntry = { rec, name: link.name ?? rec.infoHash, fetch: undefined, completing: false, removed: false, error: null };
+    this.pending.set(rec.infoHash, e);
+    return e;
+  }
+
+  private startFetch(e: PendingEntry): void {
+    if (e.fetch || e.completing || e.removed) return;
+    const log = (m: string): void => this.hooks.debug?.(`[${e.name}] ${m}`);
+    const fetch = new PendingMagnet(this.session, e.rec.magnet, { log });
+    e.fetch = fetch;
+    fetch.promise.then(async (r) => {
+      if (e.fetch !== fetch || e.removed) return;
+      e.fetch = undefined;
+      e.completing = true;
+      await this.completeMagnet(e, r.torrent, r.peers);
+    }, (err: unknown) => {
+      if (e.fetch !== fetch) return; // stopped on purpose
+      e.fetch = undefined;
+      e.error = errorMessage(err);
+      log(`metadata fetch ended: ${e.error}`);
+    }).catch((err: unknown) => log(`pending magnet: ${errorMessage(err)}`));
+  }
+
+  /** The metadata of a pending magnet arrived: the torrent takes its place (same id, folder, paused state). */
+  private async completeMagnet(e: PendingEntry, torrentFile: Buffer, peers: Array<{ host: string; port: number }>): Promise<Torrent | undefined> {
+    try {
+      const meta = parseTorrent(torrentFile);
+      const t = await this.session.addTorrent(meta, {
+        id: e.rec.id, savePath: e.rec.savePath, paused: e.rec.paused, keepOnError: true, peers,
+        ...(e.rec.addedAt > 0 ? { addedAt: e.rec.addedAt } : {}),
+      });
+      await this.hooks.onAdded?.(t, torrentFile);
+      if (this.pending.get(e.rec.infoHash) === e) this.pending.delete(e.rec.infoHash);
+      await this.hooks.onMagnetRemoved?.(e.rec.infoHash);
+      if (e.removed) await this.remove([t.id], false);
+      else if (t.userPaused !== e.rec.paused) await (e.rec.paused ? this.stop([t.id]) : this.start([t.id]));
+      return t;
+    } catch (err) {
+      // Kept as a pending magnet in error (its record stays; a restart tries again).
+      e.completing = false;
+      e.error = errorMessage(err);
+      this.hooks.log?.(`[${e.name}] cannot add the torrent of the fetched metadata: ${e.error}`);
+      return undefined;
+    }
+  }
+
+  private pendingList(): PendingEntry[] {
+    return [...this.pending.values()].filter((e) => !this.session.torrents.has(e.rec.infoHash));
+  }
+
+  private resolvePending(ids: TorrentId[]): PendingEntry[] {
+    const out: PendingEntry[] = [];
+    for (const e of this.pendingList()) {
+      if (ids.some((id) => (typeof id === 'number' ? id === e.rec.id : id.toLowerCase() === e.rec.infoHash))) out.push(e);
+    }
+    return out;
+  }
+
+  private describePending(e: PendingEntry): TorrentInfo {
+    const status = e.fetch?.status.snapshot();
+    const trackers = parseMagnet(e.rec.magnet).trackers;
+    return {
+      id: e.rec.id, infoHash: e.rec.infoHash, name: e.name,
+      state: e.error ? 'error' : e.rec.paused ? 'paused' : 'downloading', error: e.error,
+      percentDone: 0, totalSize: 0, sizeWhenDone: 0, leftUntilDone: 0, downloadRate: 0, uploadRate: 0,
+      peersConnected: status?.peersConnected ?? 0, uploadedEver: 0, downloadedEver: 0, addedDate: e.rec.addedAt, doneDate: 0,
+      savePath: e.rec.savePath, pieceCount: 0, pieceSize: 0, eta: -1, queuePosition: 0, uploadLimit: 0, downloadLimit: 0,
+      files: [], peers: [],
+      trackers: trackers.map((url, tier) => {
+        const s = status?.trackers.find((x) => x.url === url);
+        return {
+          url, tier, lastAnnounceTime: s ? Math.floor(s.lastAt / 1000) : 0, lastAnnounceSucceeded: s?.ok ?? false,
+          lastAnnounceResult: s?.message ?? '', lastAnnouncePeerCount: s?.peers ?? 0, seeders: -1, leechers: -1,
+          nextAnnounceTime: s ? Math.floor(s.nextAt / 1000) : 0,
+        };
+      }),
+      recheckProgress: 0, magnetLink: e.rec.magnet, comment: '', creator: '', dateCreated: 0, isPrivate: false,
+      metadataPending: true,
+      metadataFetch: {
+        peersKnown: status?.peersKnown ?? 0, peersTried: status?.peersTried ?? 0, peersConnected: status?.peersConnected ?? 0,
+        status: e.fetch ? e.fetch.status.describe() : e.rec.paused ? 'paused' : (e.error ?? 'adding'),
+      },
+    };
   }
 
   private targets(ids?: TorrentId[]): Torrent[] {

@@ -88,6 +88,21 @@ export interface TorrentInfo {
   secondsSeeding?: number;
   /** The have-bitfield, base64 (bit 7 of byte 0 is piece 0, as on the wire). */
   pieces?: string;
+  /**
+   * A magnet link whose metadata (BEP 9) has not arrived yet: no files, size 0, state `downloading` while it looks
+   * for peers (`paused` when stopped); `metadataFetch` says what it is doing. Absent or false: a normal torrent.
+   */
+  metadataPending?: boolean;
+  metadataFetch?: MetadataFetchInfo;
+}
+
+/** What a pending magnet is doing. */
+export interface MetadataFetchInfo {
+  peersKnown: number;
+  peersTried: number;
+  peersConnected: number;
+  /** One line for people: peers, and each tracker's last result and next retry. */
+  status: string;
 }
 
 export interface SessionSettings {

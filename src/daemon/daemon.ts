@@ -4,7 +4,8 @@
  * Start: take the state directory's lock, read settings.json (command-line options override and are saved), open
  * the port, then bring back every torrent of torrents/ with its resume file: pieces proven by the resume data are
  * trusted without hashing, pieces of changed files are re-hashed, and a missing or corrupt resume file means a full
- * check (docs/design/persistence.md). Each torrent comes back paused or running, as it was. Many torrents are
+ * check (docs/design/persistence.md). Each torrent comes back paused or running, as it was. Pending magnets (links
+ * whose metadata has not arrived, magnets/<infohash>.json) come back after them, with their ids, and fetch again. Many torrents are
  * restored together; the spot checks of trusted pieces share one budget (SPOT_CHECK_BUDGET pieces per start), and
  * resume data is saved once the whole restore is over, only where it changed (a warm start writes nothing).
  *
@@ -28,6 +29,7 @@ import { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { observeFilesSync, planStartupCheck, ResumeWriter, snapshotDiskState, StateStore, type FileStamp, type ResumeData } from '../state/index.js';
 import { errorMessage } from '../util/errors.js';
+import { loadPendingMagnets, removePendingMagnet, savePendingMagnet } from '../state/magnet-store.js';
 import type { SessionEvent } from '../session/events.js';
 import { MAX_TORRENT_ID } from '../state/resume-codec.js';
 import { userDownloadDir } from './download-dir.js';
@@ -307,9 +309,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       onRemoved: async (t) => { await writer.forget(t.infoHashHex); await store.removeTorrent(t.infoHashHex); },
       onSettingsChanged: async (next) => { Object.assign(settings, next); await saveSettings(); },
       onTorrentChanged: async (t) => { if (s.torrents.has(t.infoHashHex)) await writer.flush(t.infoHashHex); },
+      onMagnetSaved: (rec) => savePendingMagnet(store.dir, rec),
+      onMagnetRemoved: (hex) => removePendingMagnet(store.dir, hex),
+      debug: (m) => opts.log(`debug: ${m}`),
       log: (m) => opts.log(m),
       ...(cumulative ? { cumulativeBase: cumulative } : {}),
     });
+    // Pending magnets, after the torrents (whose ids they must not take): fetching again, under their ids.
+    for (const rec of await loadPendingMagnets(store.dir, (m) => opts.log(`warning: ${m}`))) {
+      await api.restoreMagnet(rec).catch((e: unknown) => opts.log(`warning: pending magnet ${rec.infoHash}: ${errorMessage(e)}`));
+    }
     rpc = await startRpcServer(api, {
       host: opts.rpcHost ?? '127.0.0.1', port: settings.rpcPort, log: opts.log, // its lines start with "rpc: " already
       maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
@@ -323,6 +332,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       session: s, api, rpcPort: rpc.port,
       close: () => closing ??= (async () => {
         await server.close().catch(() => {});
+        api.closeMagnets();
         await writer.close().catch((e: unknown) => opts.log(`warning: final resume save: ${errorMessage(e)}`));
         const stats = api.stats();
         s.onNextIdChanged = undefined;

@@ -6,6 +6,9 @@
  */
 export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'queued' | 'error' | 'stopped';
 
+/** A tracker of a pending magnet, as in `metadata-fetching` events. */
+export interface MagnetTrackerEvent { url: string; ok: boolean; message: string; peers: number; retryInSeconds: number }
+
 export interface PeerTotals { peer: string; client: string; downloaded: number; uploaded: number }
 
 export type SessionEvent =
@@ -28,5 +31,8 @@ export type SessionEvent =
   | { event: 'piece-failed'; infoHash: string; piece: number; peers: string[] }
   | { event: 'complete'; infoHash: string; elapsedMs: number; downloaded: number }
   | { event: 'peer-totals'; infoHash: string; peers: PeerTotals[] }
+  | { event: 'metadata-fetching'; infoHash: string; name: string; peersKnown: number; peersTried: number;
+      peersConnected: number; trackers: MagnetTrackerEvent[]; status: string }
+  | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number }
   | { event: 'warning'; infoHash?: string; message: string }
   | { event: 'error'; infoHash?: string; code: string; message: string };

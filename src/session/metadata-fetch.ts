@@ -15,6 +15,10 @@
  * - A peer that rejects 4 requests in a row is dropped, so it does not hold a slot.
  * - A peer that fails (closed, bad handshake, no metadata yet) is retried up to {@link MAX_ATTEMPTS} times with a
  *   back-off, unless it is banned or serves another torrent.
+ * - Persistent mode ({@link startMetadataFetch} with `persistent`, a pending magnet): no deadline, never gives up when
+ *   every peer failed, retries peers forever with a back-off capped at {@link PEER_RETRY_CAP_MS}, takes new peers at
+ *   any time (`addPeers`: trackers, LSD, BEP 11 ut_pex messages of connected peers) and incoming connections for the
+ *   info-hash (`acceptIncoming`), and counts what it did (`counts`).
  *
  * Invariant: when the promise settles every socket it opened is destroyed and every timer cleared; only verified
  * bytes are ever resolved.
@@ -22,12 +26,13 @@
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { BtError, errorMessage } from '../util/errors.js';
-import { encodeHandshake, hasReserved, ReservedBit, type Message } from '../wire/codec/index.js';
+import { encodeHandshake, hasReserved, ReservedBit, type Handshake, type Message } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake } from '../wire/connection.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
 import {
   decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, metadataPieceCount, type UtMetadataMessage,
 } from '../wire/ext/ut-metadata.js';
+import { decodeUtPex } from '../wire/ext/ut-pex.js';
 import { CLIENT_NAME } from './extensions.js';
 
 /** Options of {@link fetchMetadata}. */
@@ -47,6 +52,10 @@ export interface FetchMetadataOptions {
   timeoutMs?: number;
   /** Connections at a time (default 8). */
   maxPeers?: number;
+  /** Never give up (see the header); `timeoutMs` then bounds the fetch only when given. */
+  persistent?: boolean;
+  /** Told when a peer connection is made or ends (status displays). */
+  onChange?(): void;
   log?(msg: string): void;
 }
 
@@ -58,6 +67,8 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Connection attempts per peer. */
 export const MAX_ATTEMPTS = 3;
+/** Persistent mode: longest wait before a failed peer is dialled again. */
+export const PEER_RETRY_CAP_MS = 30_000;
 /** Most distinct peers we keep from the caller's list. */
 const MAX_CANDIDATES = 1000;
 const TICK_MS = 250;
@@ -80,6 +91,28 @@ interface Candidate {
   /** Never dialled again (banned, wrong torrent, ourselves). */
   dead: boolean;
   active: boolean;
+}
+
+/** What a fetch has done so far (for status displays). */
+export interface FetchCounts {
+  /** Distinct peer addresses known. */
+  known: number;
+  /** Of those, dialled at least once. */
+  tried: number;
+  /** Connections open now (outgoing and incoming). */
+  connected: number;
+}
+
+/** A running fetch: its result, and ways to feed it peers while it runs. */
+export interface MetadataFetch {
+  readonly promise: Promise<Buffer>;
+  /** More peers to try (duplicates are dropped). */
+  addPeers(peers: ReadonlyArray<{ host: string; port: number }>): void;
+  /** An incoming connection whose handshake (for this info-hash) has been read; ours is sent here. */
+  acceptIncoming(socket: Socket, theirHandshake: Handshake, rest: Buffer): void;
+  counts(): FetchCounts;
+  /** Every dialable address known: given, added, learned by PEX, and the listen port (`p`) of incoming peers. */
+  addresses(): Array<{ host: string; port: number }>;
 }
 
 interface Assembly {
@@ -115,10 +148,23 @@ interface FetchPeer {
  *   BtError('ABORTED') when `signal` fires; RangeError for bad arguments.
  */
 export function fetchMetadata(opts: FetchMetadataOptions): Promise<Buffer> {
+  return startMetadataFetch(opts).promise;
+}
+
+/** {@link fetchMetadata}, with a handle to add peers and incoming connections while it runs. */
+export function startMetadataFetch(opts: FetchMetadataOptions): MetadataFetch {
   if (opts.infoHash.length !== 20) throw new RangeError('infoHash must be 20 bytes');
   if (opts.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
   if (opts.reserved.length !== 8) throw new RangeError('reserved must be 8 bytes');
-  return new MetadataFetcher(opts).run();
+  const f = new MetadataFetcher(opts);
+  const promise = f.run();
+  return {
+    promise,
+    addPeers: (peers) => f.addPeers(peers),
+    acceptIncoming: (socket, hs, rest) => f.acceptIncoming(socket, hs, rest),
+    counts: () => f.counts(),
+    addresses: () => f.addresses(),
+  };
 }
 
 class MetadataFetcher {
@@ -130,7 +176,7 @@ class MetadataFetcher {
   private readonly maxPeers: number;
   private readonly log: (m: string) => void;
   private done = false;
-  private resolve!: (b: Buffer) => void;
+  private resolve: ((b: Buffer) => void) | undefined;
   private reject!: (e: Error) => void;
   private timer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
@@ -141,14 +187,45 @@ class MetadataFetcher {
     this.reserved[ReservedBit.EXTENSION_PROTOCOL.byte]! |= ReservedBit.EXTENSION_PROTOCOL.mask;
     this.maxPeers = Math.max(1, opts.maxPeers ?? 8);
     this.log = opts.log ?? ((): void => undefined);
-    const seen = new Set<string>();
-    for (const p of opts.peers) {
+    this.addPeers(opts.peers);
+  }
+
+  private readonly seen = new Set<string>();
+
+  addPeers(peers: ReadonlyArray<{ host: string; port: number }>): void {
+    if (this.done) return;
+    let added = false;
+    for (const p of peers) {
       if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535 || !p.host) continue;
       const key = p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
-      if (seen.has(key) || seen.size >= MAX_CANDIDATES) continue;
-      seen.add(key);
+      if (this.seen.has(key) || this.seen.size >= MAX_CANDIDATES) continue;
+      this.seen.add(key);
       this.candidates.push({ host: p.host, port: p.port, key, attempts: 0, notBefore: 0, dead: false, active: false });
+      added = true;
     }
+    // Dial now rather than at the next tick (only once running: the constructor adds the first list).
+    if (added && this.resolve !== undefined) queueMicrotask(() => this.guard(() => this.tick()));
+  }
+
+  addresses(): Array<{ host: string; port: number }> {
+    return this.candidates.map((c) => ({ host: c.host, port: c.port }));
+  }
+
+  counts(): FetchCounts {
+    let tried = 0;
+    for (const c of this.candidates) if (c.attempts > 0) tried++;
+    return { known: this.candidates.length, tried, connected: this.peers.size };
+  }
+
+  /** An incoming connection for our info-hash: answer its handshake and treat it as a peer (never re-dialled). */
+  acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
+    if (this.done || this.peers.size >= this.maxPeers * 2 || hs.peerId.equals(this.opts.peerId)
+      || !hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL)) { socket.destroy(); return; }
+    const key = `in:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const c: Candidate = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, key, attempts: 1, notBefore: 0, dead: true, active: true };
+    this.log(`metadata: incoming connection from ${key.slice(3)}`);
+    socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
+    this.guard(() => this.attach(c, socket, rest, hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.reserved, ReservedBit.FAST)));
   }
 
   run(): Promise<Buffer> {
@@ -156,8 +233,10 @@ class MetadataFetcher {
     const signal = this.opts.signal;
     if (signal?.aborted) { this.onAbort(); return promise; }
     signal?.addEventListener('abort', this.onAbort, { once: true });
-    const timeoutMs = this.opts.timeoutMs ?? 60_000;
-    this.deadline = setTimeout(() => this.finish(new BtError('TIMEOUT', `no peer delivered the metadata within ${timeoutMs} ms`)), timeoutMs);
+    const timeoutMs = this.opts.timeoutMs ?? (this.opts.persistent ? undefined : 60_000);
+    if (timeoutMs !== undefined) {
+      this.deadline = setTimeout(() => this.finish(new BtError('TIMEOUT', `no peer delivered the metadata within ${timeoutMs} ms`)), timeoutMs);
+    }
     this.timer = setInterval(() => this.guard(() => this.tick()), TICK_MS);
     this.guard(() => this.tick());
     return promise;
@@ -178,7 +257,7 @@ class MetadataFetcher {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.peers.clear();
-    if (Buffer.isBuffer(result)) this.resolve(result); else this.reject(result);
+    if (Buffer.isBuffer(result)) this.resolve!(result); else this.reject(result);
   }
 
   private tick(): void {
@@ -195,13 +274,14 @@ class MetadataFetcher {
     this.schedule(now);
     let active = 0;
     for (const c of this.candidates) if (c.active) active++;
+    const maxAttempts = this.opts.persistent ? Infinity : MAX_ATTEMPTS;
     for (const c of this.candidates) {
       if (active >= this.maxPeers) break;
-      if (c.active || c.dead || c.attempts >= MAX_ATTEMPTS || c.notBefore > now) continue;
+      if (c.active || c.dead || c.attempts >= maxAttempts || c.notBefore > now) continue;
       active++;
       this.dial(c);
     }
-    if (active === 0 && this.candidates.every((c) => c.dead || c.attempts >= MAX_ATTEMPTS)) {
+    if (!this.opts.persistent && active === 0 && this.candidates.every((c) => c.dead || c.attempts >= MAX_ATTEMPTS)) {
       this.finish(new BtError('TIMEOUT', `no peer delivered the metadata (${this.candidates.length} tried)`));
     }
   }
@@ -244,8 +324,10 @@ class MetadataFetcher {
     if (!c.active) return;
     c.active = false;
     if (dead) c.dead = true;
-    c.notBefore = Date.now() + 1000 * 2 ** c.attempts;
+    const backoff = 1000 * 2 ** Math.min(c.attempts, 16);
+    c.notBefore = Date.now() + (this.opts.persistent ? Math.min(PEER_RETRY_CAP_MS, backoff) : backoff);
     this.log(`metadata: ${c.key}: ${reason}`);
+    this.opts.onChange?.();
     if (!this.done) queueMicrotask(() => this.guard(() => this.tick()));
   }
 
@@ -262,10 +344,14 @@ class MetadataFetcher {
     }, Date.now);
     if (fast) p.conn.send({ type: 'haveNone' });
     p.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
-      m: { ut_metadata: LOCAL_EXTENSION_IDS.ut_metadata }, v: CLIENT_NAME, reqq: 250,
+      // A pending magnet also learns peers by BEP 11 peer exchange.
+      m: this.opts.persistent ? { ut_metadata: LOCAL_EXTENSION_IDS.ut_metadata, ut_pex: LOCAL_EXTENSION_IDS.ut_pex }
+        : { ut_metadata: LOCAL_EXTENSION_IDS.ut_metadata },
+      v: CLIENT_NAME, reqq: 250,
       ...(this.opts.listenPort > 0 && this.opts.listenPort < 65536 ? { p: this.opts.listenPort } : {}),
     }) });
     if (rest.length > 0) p.conn.feed(rest);
+    this.opts.onChange?.();
   }
 
   private onClose(p: FetchPeer, reason: string): void {
@@ -283,6 +369,14 @@ class MetadataFetcher {
   private onMessage(p: FetchPeer, msg: Message): void {
     if (msg.type !== 'extended') return; // bitfield, have, piece...: irrelevant here
     if (msg.id === 0) { this.onExtendedHandshake(p, msg.payload); return; }
+    if (msg.id === LOCAL_EXTENSION_IDS.ut_pex && this.opts.persistent) {
+      const r = decodeUtPex(msg.payload);
+      if (!r.ok) { this.log(`metadata: bad ut_pex from ${p.cand.key}: ${r.message}`); return; }
+      const added = r.value.added;
+      if (added.length > 0) this.log(`metadata: ${added.length} peer(s) by PEX from ${p.cand.key}`);
+      this.addPeers(added);
+      return;
+    }
     if (msg.id !== LOCAL_EXTENSION_IDS.ut_metadata) return;
     let m: UtMetadataMessage;
     try { m = decodeUtMetadata(msg.payload); } catch (e) { this.drop(p, errorMessage(e)); return; }
@@ -291,6 +385,8 @@ class MetadataFetcher {
 
   private onExtendedHandshake(p: FetchPeer, payload: Buffer): void {
     const h = decodeExtendedHandshake(payload); // a throw closes the connection (PeerConnection's boundary)
+    // An incoming peer's listen port: a dialable address (for a retry, and for the torrent once we have the metadata).
+    if (p.cand.key.startsWith('in:') && h.p !== undefined && p.cand.host !== '') this.addPeers([{ host: p.cand.host, port: h.p }]);
     const id = h.m['ut_metadata'] ?? 0;
     if (id <= 0) { this.drop(p, 'peer does not support ut_metadata', true); return; }
     if (h.metadataSize === undefined) { p.conn?.close('peer has no metadata (yet)'); return; }

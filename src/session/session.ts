@@ -2,7 +2,8 @@
  * A bitpeer session: one public TCP port, many torrents, one hash pool, one event stream.
  *
  * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
- * to a torrent by its info-hash (an unknown info-hash is refused). `GET ` (the embedded HTTP tracker) arrives with a
+ * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
+ * refused. LSD peers are routed the same way. `GET ` (the embedded HTTP tracker) arrives with a
  * later issue. One interval drives every torrent's tick, so there are no per-peer or per-block timers.
  * Start-up checks take turns by the bytes they hash (many small torrents at once, a big one alone), and the queue
  * is re-evaluated once per turn of the event loop, so a thousand torrents added together cost little each.
@@ -28,6 +29,7 @@ import { PathClaims } from './path-claims.js';
 import { SessionServices } from './services.js';
 import type { SessionEvent } from './events.js';
 import type { PeerLimits } from './peers.js';
+import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
 
 export interface SessionOptions {
@@ -71,6 +73,15 @@ export interface AddTorrentOptions {
   beforeStart?: (t: Torrent) => void;
   /** When the check fails (unreadable data...), keep the torrent in the error state instead of throwing. */
   keepOnError?: boolean;
+}
+
+/** Where the session sends what concerns a pending magnet (src/session/pending-magnet.ts). */
+export interface MagnetRoute {
+  addPeer(host: string, port: number, source: string): void;
+  /** An incoming connection whose handshake names the magnet's info-hash (ours is not sent yet). */
+  acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Buffer): void;
+  /** The session is closing. */
+  close(): void;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -146,9 +157,12 @@ export class Session {
     this.services = new SessionServices({
       port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng,
       openTracker: this.opts.openTracker ?? false,
-      isKnown: (h) => this.torrents.has(h),
+      isKnown: (h) => this.torrents.has(h) || this.magnets.has(h),
       lsd: this.opts.lsd ?? false,
-      onLsdPeer: (h, ip, port) => this.torrents.get(h)?.addPeer(ip, port, 'lsd'),
+      onLsdPeer: (h, ip, port) => {
+        const t = this.torrents.get(h);
+        if (t) t.addPeer(ip, port, 'lsd'); else this.magnets.get(h)?.addPeer(ip, port, 'lsd');
+      },
       log: (m) => this.log(m),
     });
     await this.services.start();
@@ -185,6 +199,8 @@ export class Session {
       readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first).then(({ handshake, rest }) => {
         finish();
         const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
+        const magnet = torrent ? undefined : this.magnets.get(handshake.infoHash.toString('hex'));
+        if (magnet) { magnet.acceptIncoming(socket, handshake, rest); return; }
         if (!torrent) {
           this.log(`refused ${socket.remoteAddress}:${socket.remotePort}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
           socket.destroy();
@@ -359,10 +375,12 @@ export class Session {
   /**
    * A fresh torrent id, never given before in this session (nor before a restart, once the daemon has restored its
    * saved next id with noteId). The session's counter is the one source of ids: a torrent added without an id, and
-   * anything that shows as a torrent before it is one (a magnet fetching its metadata), take theirs here.
+   * anything that shows as a torrent before it is one (a magnet fetching its metadata), take theirs here: `wanted`
+   * (a restored magnet's saved id) when given and not used by a torrent of the session, otherwise the next one.
    */
-  reserveId(): number {
-    const id = this.nextId;
+  reserveId(wanted?: number): number {
+    const taken = (id: number): boolean => { for (const t of this.torrents.values()) if (t.id === id) return true; return false; };
+    const id = wanted !== undefined && Number.isSafeInteger(wanted) && wanted > 0 && !taken(wanted) ? wanted : this.nextId;
     this.noteId(id);
     return id;
   }
@@ -376,6 +394,23 @@ export class Session {
 
   /** The id reserveId() gives next. */
   get nextTorrentId(): number { return this.nextId; }
+  /** Pending magnets (metadata fetches) by info-hash: incoming connections and LSD peers for them go there. */
+  private readonly magnets = new Map<string, MagnetRoute>();
+
+  /** Routes incoming connections and LSD peers for `infoHashHex` to a metadata fetch, and announces it by LSD. */
+  registerMagnet(infoHashHex: string, route: MagnetRoute): void {
+    if (this.closed) { route.close(); return; }
+    this.magnets.set(infoHashHex, route);
+    if (!this.torrents.has(infoHashHex)) this.services?.lsd?.addTorrent(infoHashHex);
+  }
+
+  unregisterMagnet(infoHashHex: string): void {
+    if (!this.magnets.delete(infoHashHex)) return;
+    if (!this.torrents.has(infoHashHex)) this.services?.lsd?.removeTorrent(infoHashHex);
+  }
+
+  /** The session announces to trackers (not `--no-tracker`). */
+  get trackersEnabled(): boolean { return this.opts.trackers !== false; }
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
   maxActiveDownloads = 5;
   maxActiveSeeds = 20;
@@ -507,6 +542,7 @@ export class Session {
     if (this.timer) clearInterval(this.timer);
     // Checks waiting for their turn go now: their torrents are closed, so they end at once.
     for (const w of this.checkWaiters.splice(0)) { this.checkBytes += w.weight; this.checkCount++; w.go(); }
+    for (const m of [...this.magnets.values()]) m.close();
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
     await this.services?.close();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));

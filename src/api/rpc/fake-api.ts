@@ -188,6 +188,7 @@ export class FakeApi implements BitpeerApi {
       savePath: opts.downloadDir ?? this.settings.downloadDir, pieceCount, pieceSize, eta: -1,
       queuePosition: this.torrents.length, uploadLimit: 0, downloadLimit: 0, files, peers: [], trackers: [],
       recheckProgress: 0, magnetLink, comment: '', creator: '', dateCreated: 0, isPrivate: false,
+      ...(source.magnet !== undefined ? { metadataPending: true } : {}),
     };
     recompute(t);
     this.torrents.push(t);

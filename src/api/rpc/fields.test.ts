@@ -109,3 +109,14 @@ test('property: every numeric field that is not a ratio or fraction is an intege
     for (const [k, v] of Object.entries(obj)) check(v, k);
   }), { numRuns: 150, interruptAfterTimeLimit: 2000 });
 });
+
+test('a pending magnet (no metadata yet): metadataPercentComplete 0, status downloading/stopped, eta unknown (-2)', () => {
+  const t = sample()[1]!;
+  const pending: TorrentInfo = { ...t, metadataPending: true, pieceCount: 0, pieceSize: 0, files: [], totalSize: 0, sizeWhenDone: 0,
+    leftUntilDone: 0, percentDone: 0, eta: -1 };
+  const fields = ['metadataPercentComplete', 'status', 'eta', 'totalSize', 'pieces', 'files'];
+  assert.deepEqual(torrentObject(pending, fields, { nowSec: 0 }),
+    { metadataPercentComplete: 0, status: TR_STATUS.DOWNLOAD, eta: -2, totalSize: 0, pieces: '', files: [] });
+  assert.equal(torrentObject({ ...pending, state: 'paused' }, ['status'], { nowSec: 0 })['status'], TR_STATUS.STOPPED);
+  assert.equal(torrentObject(t, ['metadataPercentComplete'], { nowSec: 0 })['metadataPercentComplete'], 1);
+});

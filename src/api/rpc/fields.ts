@@ -274,7 +274,8 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['downloadLimited', (t) => t.downloadLimit > 0],
   ['error', errorOf],
   ['errorString', (t) => t.error ?? ''],
-  ['eta', (t) => (Number.isFinite(t.eta) && t.eta >= 0 ? int(t.eta) : -1)],
+  // -2 (TR_ETA_UNKNOWN) for a pending magnet, as Transmission answers: clients show "Unknown", not "Done".
+  ['eta', (t) => (t.metadataPending === true ? -2 : Number.isFinite(t.eta) && t.eta >= 0 ? int(t.eta) : -1)],
   ['etaIdle', () => -1],
   ['file-count', (t) => t.files.length],
   ['files', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), length: int(f.length), name: f.path }))],
@@ -292,7 +293,8 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['magnetLink', (t) => t.magnetLink],
   ['manualAnnounceTime', () => 0],
   ['maxConnectedPeers', peerLimit],
-  ['metadataPercentComplete', (t) => (t.pieceCount > 0 ? 1 : 0)],
+  // A pending magnet (no metadata yet, BEP 9) is 0 (docs/design/rpc.md); everything else has its metadata.
+  ['metadataPercentComplete', (t) => (t.metadataPending === true || t.pieceCount === 0 ? 0 : 1)],
   ['name', (t) => t.name],
   ['peer-limit', peerLimit],
   ['peers', (t) => t.peers.map(peerObject)],

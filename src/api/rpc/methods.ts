@@ -310,7 +310,8 @@ export class RpcMethods {
     });
     if (!added.duplicate && fileArgs.size > 0) {
       const t = this.api.get([added.id])[0];
-      if (t) await this.api.setFiles([t.id], this.fileChanges(t, fileArgs));
+      // A magnet has no file list until its metadata arrives: the file arguments cannot apply yet.
+      if (t && !t.metadataPending) await this.api.setFiles([t.id], this.fileChanges(t, fileArgs));
     }
     const summary = { id: added.id, name: added.name, hashString: added.infoHash };
     // Transmission 3.00 answers a duplicate with result "success" too.

@@ -47,6 +47,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       if (e.event === 'state') log(`${labelOf(session, e.infoHash)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
       else if (e.event === 'complete') log(`${labelOf(session, e.infoHash)} download complete`);
       else if (e.event === 'added') log(`added ${labelOf(session, e.infoHash)} (${e.infoHash})`);
+      else if (e.event === 'metadata-received') log(`${labelOf(session, e.infoHash)} metadata received (${e.name})`);
       else if (e.event === 'error') log(`error: ${e.message}`);
     },
   });

@@ -76,7 +76,12 @@ test('add: a .torrent inline, a magnet, -o relative to the cwd, --paused; again:
   const again = await run('add', ['song.torrent', '--json']);
   assert.deepEqual(JSON.parse(again.out), { event: 'added', id: 3, name: 'song.flac', infoHash: meta.infoHashHex, duplicate: true });
   const mag = await run('add', [`magnet:?xt=urn:btih:${'d'.repeat(40)}&dn=Doc`]);
-  assert.equal(mag.out, `added: #4 Doc (${'d'.repeat(40)})\n`);
+  assert.equal(mag.out, `added: #4 Doc (${'d'.repeat(40)}); fetching metadata from peers (see \`bitpeer ls\`)\n`);
+  // A magnet without its metadata yet (metadataPercentComplete 0): size unknown, state "fetching metadata".
+  const ls = await run('ls', []);
+  assert.match(ls.out, /^4\s+0\.0%\s+\?\s+0 B\/s\s+0 B\/s\s+0\s+-\s+fetching metadata\s+Doc$/m);
+  const row = (await run('ls', ['--json'])).out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x['id'] === 4);
+  assert.deepEqual([row?.['state'], row?.['metadata']], ['fetching-metadata', false]);
 });
 
 test('add: a .torrent too big to send inline goes by absolute path', async () => {

@@ -50,8 +50,22 @@ interface Ctx {
 const LS_FIELDS = [
   'id', 'name', 'hashString', 'status', 'error', 'errorString', 'percentDone', 'totalSize', 'sizeWhenDone',
   'leftUntilDone', 'rateDownload', 'rateUpload', 'eta', 'peersConnected', 'uploadRatio', 'downloadDir',
-  'uploadedEver', 'downloadedEver',
+  'uploadedEver', 'downloadedEver', 'metadataPercentComplete',
 ];
+
+/**
+ * A magnet link whose metadata has not arrived (Transmission's `metadataPercentComplete` < 1). Old daemons that do
+ * not send the field have none pending.
+ */
+function fetchingMetadata(t: Record<string, unknown>): boolean {
+  return typeof t['metadataPercentComplete'] === 'number' && t['metadataPercentComplete'] < 1;
+}
+
+/** The state shown by `ls`: a pending magnet that is not paused or in error is "fetching metadata". */
+function lsState(t: Record<string, unknown>): string {
+  const state = stateName(t['status'], t['error']);
+  return fetchingMetadata(t) && state !== 'paused' && state !== 'error' ? 'fetching metadata' : state;
+}
 
 /** bitpeer's state name for a Transmission status number (and error flag). */
 export function stateName(status: unknown, error: unknown): string {
@@ -168,7 +182,9 @@ async function addCommand(ctx: Ctx, sources: string[], values: Values): Promise<
     if (ctx.json) {
       ctx.out(JSON.stringify({ event: 'added', id: a['id'], name: a['name'], infoHash: a['hashString'], duplicate }) + '\n');
     } else {
-      ctx.out(`${duplicate ? 'already added' : 'added'}: #${num(a['id'])} ${str(a['name'])} (${str(a['hashString'])})\n`);
+      const magnet = /^magnet:/i.test(src) && !duplicate;
+      ctx.out(`${duplicate ? 'already added' : 'added'}: #${num(a['id'])} ${str(a['name'])} (${str(a['hashString'])})` +
+        `${magnet ? '; fetching metadata from peers (see `bitpeer ls`)' : ''}\n`);
     }
   }
   return failed > 0 ? 1 : 0;
@@ -179,7 +195,8 @@ async function lsCommand(ctx: Ctx): Promise<number> {
   if (ctx.json) {
     for (const t of torrents) {
       ctx.out(JSON.stringify({
-        id: t['id'], name: t['name'], infoHash: t['hashString'], state: stateName(t['status'], t['error']),
+        id: t['id'], name: t['name'], infoHash: t['hashString'], state: lsState(t).replace(' ', '-'),
+        metadata: !fetchingMetadata(t),
         percentDone: num(t['percentDone']), size: num(t['sizeWhenDone']), totalSize: num(t['totalSize']),
         left: num(t['leftUntilDone']), downloadRate: num(t['rateDownload']), uploadRate: num(t['rateUpload']),
         peers: num(t['peersConnected']), eta: num(t['eta']) >= 0 ? num(t['eta']) : null, ratio: num(t['uploadRatio']),
@@ -195,10 +212,11 @@ async function lsCommand(ctx: Ctx): Promise<number> {
   }
   const rows = [['ID', 'Done', 'Size', 'Down', 'Up', 'Peers', 'ETA', 'State', 'Name']];
   for (const t of torrents) {
-    const state = stateName(t['status'], t['error']);
+    const state = lsState(t);
     const eta = num(t['eta']);
     rows.push([
-      String(num(t['id'])), `${(Math.floor(num(t['percentDone']) * 1000) / 10).toFixed(1)}%`, formatBytes(num(t['sizeWhenDone'])),
+      String(num(t['id'])), `${(Math.floor(num(t['percentDone']) * 1000) / 10).toFixed(1)}%`,
+      fetchingMetadata(t) ? '?' : formatBytes(num(t['sizeWhenDone'])),
       `${formatBytes(num(t['rateDownload']))}/s`, `${formatBytes(num(t['rateUpload']))}/s`, String(num(t['peersConnected'])),
       state === 'downloading' && eta >= 0 ? formatDuration(eta) : '-',
       state === 'error' ? `error: ${str(t['errorString'])}` : state, str(t['name']),

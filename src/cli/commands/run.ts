@@ -15,7 +15,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.js';
-import { resolveMagnet } from '../../session/magnet-resolve.js';
+import { waitForMagnet } from '../magnet-wait.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { Session } from '../../session/session.js';
 import { FsStorage } from '../../storage/fs-storage.js';
@@ -142,8 +142,14 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     } else {
       if (positionals[0]!.startsWith('magnet:')) {
         if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
-        reporter.info('fetching the torrent metadata from peers (BEP 9)...');
-        const resolved = await resolveMagnet(session, positionals[0]!, { peers, log: (m) => reporter.debug(m) });
+        // BEP 9: waits for peers until the metadata arrives or a signal stops it (src/cli/magnet-wait.ts).
+        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'] });
+        if ('signal' in got) {
+          await session.close();
+          reporter.done();
+          return got.signal === 'SIGTERM' ? 143 : 130;
+        }
+        const resolved = got.resolved;
         meta = parseTorrent(resolved.torrent);
         for (const p of resolved.peers) if (!peers.some((q) => q.host === p.host && q.port === p.port)) peers.push(p);
       } else {
