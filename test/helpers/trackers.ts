@@ -435,6 +435,21 @@ export function isLibtorrentClient(client: unknown): boolean {
 
 /** A bitpeer `client` string that names aria2: its peer id starts "A2-" (hex 41322d), its user agent "aria2/". */
 export function isAria2Client(client: unknown): boolean {
-  return typeof client === 'string' && (/^A2-/i.test(client) || /^41322d/i.test(client) || /aria2/i.test(client));
+  return typeof client === 'string' && (/^A2-/i.test(client) || /^41322d/i.test(client) || /aria2/i.test(client) ||
+    // libtorrent names a peer by its peer id until the extension handshake names it: aria2's Mainline-style id
+    // `A2-1-36-0-` reads as "ABC 2.1.36". A connection that ends before the extension handshake (aria2 already done,
+    // "upload to upload connection") is only ever seen under that name.
+    /^ABC 2\.\d+\.\d+/.test(client));
+}
+
+/** A libtorrent-driver event (test/helpers/lt_peer.py) showing that aria2 connected to that peer: its peer list, or
+ *  a disconnect whose reason names the client (a connection too short for the 100 ms peer-list scan). */
+export function ltEventShowsAria2(e: { event: string; client?: unknown; reason?: unknown }): boolean {
+  if (e.event === 'peer-info') return isAria2Client(e.client);
+  if (e.event === 'peer-disconnect' && typeof e.reason === 'string') {
+    const m = /client: ([^\]]+?) \]/.exec(e.reason);
+    return m !== null && isAria2Client(m[1]);
+  }
+  return false;
 }
 

@@ -24,7 +24,7 @@ import { Scope, type Child, type JsonEvent } from '../helpers/proc.js';
 import { compareTrees, writeTree, type FileSpec } from '../helpers/content.js';
 import {
   aria2Args, aria2LogPeers, aria2LogTail, delay, findAria2, findOpentracker, freePort, httpScrape,
-  isAria2Client, isLibtorrentClient, startOpentracker, trackerPeers, type AnnounceAnswer,
+  isAria2Client, isLibtorrentClient, ltEventShowsAria2, startOpentracker, trackerPeers, type AnnounceAnswer,
 } from '../helpers/trackers.js';
 
 const MiB = 1024 * 1024;
@@ -257,7 +257,7 @@ describe('tracker interop', () => {
         seen.trackerLines.join('\n'));
       assert.ok(seen.handshakes.some((h) => h.peerIdPrefix.startsWith('-LT')),
         `aria2 completed no handshake with libtorrent: ${JSON.stringify(seen.handshakes)}`);
-      const ltSawAria = await within(scope, seed.child.waitFor((e) => e.event === 'peer-info' && isAria2Client(e.client),
+      const ltSawAria = await within(scope, seed.child.waitFor((e) => ltEventShowsAria2(e),
         SETTLE_MS, 'aria2 in the seed\'s peer list'));
       assert.ok(ltSawAria);
     });
