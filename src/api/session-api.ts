@@ -183,7 +183,7 @@ export class SessionApi implements BitpeerApi {
       if (deleteData) {
         // Only the torrent's own files, then its folders that became empty (src/storage/delete-data.ts).
         const report = await deleteTorrentData(t.meta, t.savePath, { isShared: (p) => this.session.fileOwner(p, t) });
-        this.hooks.log?.(`${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
+        this.hooks.log?.(`#${t.id} ${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
       }
     }
   }
@@ -214,7 +214,7 @@ export class SessionApi implements BitpeerApi {
         try {
           const report = await moveTorrentData(t.meta, t.savePath, to);
           trusted = report.kept.every((k) => k.reason === 'folder not empty');
-          this.hooks.log?.(`${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
+          this.hooks.log?.(`#${t.id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
             (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
         } catch (err) {
           failure = err; // nothing moved (or everything moved back): the torrent goes back where it was

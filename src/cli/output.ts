@@ -108,6 +108,11 @@ export class Reporter {
   /** What the `complete` line says happens next ("exiting", "seeding until Ctrl-C"). */
   setAfterComplete(text: string): void { this.afterComplete = text; }
 
+  /** The session is closing: the `stopped` announce that goes with it is not news (human mode prints no tracker line). */
+  closing(): void { this.isClosing = true; }
+  private isClosing = false;
+  private completed = false;
+
   /** Extra words for the `listening` line, and extra fields for its JSON event (e.g. the port that was in use). */
   noteListening(text: string, fields: Record<string, unknown>): void { this.listenNote = { text, fields }; }
 
@@ -119,6 +124,10 @@ export class Reporter {
       return;
     }
     if (e.event === 'progress') { this.live(e); return; }
+    if (e.event === 'complete') this.completed = true;
+    // A one-torrent run's `queued` is a step of every start, and `seeding` after "complete; exiting" is not what
+    // happens next: both only with --verbose.
+    if (e.event === 'state' && !this.verbose && (e.state === 'queued' || (e.state === 'seeding' && this.completed && this.afterComplete === 'exiting'))) return;
     let line = e.event === 'complete'
       ? `download complete in ${(e.elapsedMs / 1000).toFixed(1)} s; ${this.afterComplete}`
       : e.event === 'listening' && this.listenNote
@@ -178,6 +187,7 @@ export class Reporter {
   }
 
   private trackerLine(e: Extract<SessionEvent, { event: 'tracker-error' | 'tracker-announce' }>): string | null {
+    if (this.isClosing && !this.verbose) return null;
     const name = trackerName(e.url);
     if (e.event === 'tracker-announce') {
       const recovered = this.printedTrackerError.delete(e.url);

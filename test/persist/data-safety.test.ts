@@ -76,7 +76,7 @@ test('rm --delete-data and torrent-remove delete-local-data delete only the torr
     assert.equal(rm.code, 0, `bitpeer rm failed: ${rm.out}${rm.err}`);
     assert.deepEqual(await tree(dl), ['doc/', 'doc/b1.txt', 'doc/bsub/', 'doc/bsub/b2.bin', 'doc/my-notes.txt']);
     assert.equal(await readFile(join(dl, 'doc', 'my-notes.txt'), 'utf8'), 'my own notes\n');
-    await waitUntil(() => logLines(d.child).find((l) => l.startsWith('doc: removed with its data: deleted 3 file(s) and 2 empty folder(s)')),
+    await waitUntil(() => logLines(d.child).find((l) => /^#\d+ doc: removed with its data: deleted 3 file\(s\) and 2 empty folder\(s\)/.test(l)),
       5000, 'the deletion logged');
 
     // B is intact: a full re-check finds every piece.

@@ -172,6 +172,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (torrent) reporter.event({ event: 'peer-totals', infoHash: torrent.infoHashHex, peers: torrent.peerTotalsList() });
+      reporter.closing();
       await live.close();
       reporter.done();
     })();
