@@ -42,7 +42,7 @@ test('a torrent whose files are another torrent\'s files, or folders of them, is
   try {
     const ta = await session.addTorrent(a, { savePath: save, paused: true });
     await assert.rejects(session.addTorrent(aAgain, { savePath: save, paused: true }), (e: unknown) =>
-      isBtError(e, 'PATH_CONFLICT') && /one\.txt is also a file of torrent 1 \("doc"\)/.test(e.message) && /another download folder/.test(e.message));
+      isBtError(e, 'PATH_CONFLICT') && /one\.txt is also a file of torrent #1 \("doc"\)/.test(e.message) && /another download folder/.test(e.message));
     await assert.rejects(session.addTorrent(c, { savePath: save, paused: true }), (e: unknown) => isBtError(e, 'PATH_CONFLICT'));
     await assert.rejects(session.addTorrent(d, { savePath: save, paused: true }), (e: unknown) => isBtError(e, 'PATH_CONFLICT'));
     assert.equal(session.torrents.size, 1, 'refused torrents are not in the session');

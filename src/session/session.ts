@@ -230,7 +230,7 @@ export class Session {
     // The id is taken before anything asynchronous, so torrents added together get ids in the order of the calls.
     const id = opts.id ?? this.reserveId();
     this.noteId(id);
-    this.paths.claim({ key: meta.infoHashHex, label: `${id} (${JSON.stringify(meta.name)})` }, meta, opts.savePath);
+    this.paths.claim({ key: meta.infoHashHex, label: `#${id} (${JSON.stringify(meta.name)})` }, meta, opts.savePath);
     let storage: Storage;
     try {
       storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);

@@ -69,7 +69,7 @@ test('rm --delete-data and torrent-remove delete-local-data delete only the torr
 
     // Same files under another info-hash: refused, naming the other torrent.
     const conflict = await d.rpc.request('torrent-add', { metainfo: (await readFile(join(root, 'A2.torrent'))).toString('base64') });
-    assert.match(conflict.result, /would share data with another torrent: .*a1\.txt is also a file of torrent \d+ \("doc"\).*another download folder/);
+    assert.match(conflict.result, /would share data with another torrent: .*a1\.txt is also a file of torrent #\d+ \("doc"\).*another download folder/);
     assert.equal(await torrent(d.rpc, metaA2.infoHashHex), undefined);
 
     const rm = bitpeer(rpcPort!, 'rm', String(idA), '--delete-data');
