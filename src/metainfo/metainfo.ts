@@ -2,7 +2,7 @@
  * Parse and validate .torrent files (BEP 3; BEP 12 announce-list; BEP 27 private; BEP 47 pad files).
  *
  * Invariants of a returned `Metainfo` (see types.ts): the info-hash is SHA-1 of the RAW info-dict bytes (never of a
- * re-encoding, RELIABILITY.md rule 3), every path went through `sanitizeComponent` and the duplicate/conflict check
+ * re-encoding, reliability rule 3), every path went through `sanitizeComponent` and the duplicate/conflict check
  * (paths.ts documents reject vs neutralise), and the geometry is exact: `pieceHashes.length === 20 * pieceCount`,
  * `pieceCount === ceil(totalLength / pieceLength)`, all lengths are safe integers.
  *

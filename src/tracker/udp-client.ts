@@ -16,7 +16,7 @@
  * - Every pending transaction ends exactly once: answer, error action (`BtError('TRACKER', message)`), timeout,
  *   abort (`BtError('ABORTED')`) or `close()`. Its timer is cleared then. Timers are unref'd: a pending tracker
  *   request never keeps the process alive by itself.
- * - Nothing thrown by a tracker's datagram escapes `handleResponse` (RELIABILITY.md rule 11): decoding happens in
+ * - Nothing thrown by a tracker's datagram escapes `handleResponse` (reliability rule 11): decoding happens in
  *   the promise chain of the request, and the codec's errors become `BtError('TRACKER')`.
  * - Peers from an answer pass the PeerCollector of client-common.ts (no port 0, no duplicates, at most maxPeers).
  *

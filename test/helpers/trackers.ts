@@ -5,7 +5,7 @@
  *
  * Invariant: everything binds and dials 127.0.0.1 only; every network wait is bounded; processes are started through
  * a {@link Scope}, so its cleanup stops them by PID.
- * Traps handled here (measured on Debian 12, see /work/shared/INTEROP-NOTES.md):
+ * Traps handled here (measured on Debian 12):
  * - opentracker chroots into `-d DIR` and then drops to `-u nobody`, so DIR must be world-readable (mkdtemp makes it
  *   0700) and the whitelist path is relative to DIR; it answers "not authorized" for hashes not in the whitelist.
  * - aria2 1.36 speaks UDP trackers only through its DHT socket: with `--enable-dht=false` a udp:// tracker fails
