@@ -5,6 +5,7 @@
 //
 // Tiers (see docs/testing.md):
 //   unit      dist/src/**/*.test.js  pure modules, property tests; no network
+//             dist/test/unit/*.test.js  repository checks (what `npm pack` would publish)
 //   loopback  dist/test/loopback/*.test.js  whole sessions on 127.0.0.1
 //   interop   dist/test/interop/*.test.js   against real libtorrent / mktorrent
 //   lan       dist/test/lan/*.test.js       six hosts in network namespaces on a private bridge (root; else skipped)
@@ -33,7 +34,10 @@ function find(dir, pred) {
 }
 
 const tiers = {
-  unit: { files: () => find(join(dist, 'src'), (n) => n.endsWith('.test.js')), networked: false },
+  unit: {
+    files: () => [...find(join(dist, 'src'), (n) => n.endsWith('.test.js')), ...find(join(dist, 'test', 'unit'), (n) => n.endsWith('.test.js'))],
+    networked: false,
+  },
   loopback: { files: () => find(join(dist, 'test', 'loopback'), (n) => n.endsWith('.test.js')), networked: true },
   interop: { files: () => find(join(dist, 'test', 'interop'), (n) => n.endsWith('.test.js')), networked: true },
   lan: { files: () => find(join(dist, 'test', 'lan'), (n) => n.endsWith('.test.js')), networked: true },

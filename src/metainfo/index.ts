@@ -1,6 +1,7 @@
 /**
  * Metainfo (BEP 3, 9, 12, 27, 47): the pure part — parse/validate .torrent files, sanitise paths, piece/file
- * arithmetic, magnet URIs. `createTorrent` (file I/O) lives in create.ts and is imported from there directly.
+ * arithmetic, magnet URIs, and build.ts, the pure half of torrent creation (its I/O half, `createTorrent`, is
+ * src/create/create-torrent.ts).
  */
 export type { Metainfo, TorrentFile, FileSpan } from './types.js';
 export { parseTorrent, parseInfo, torrentFromInfo, MAX_TORRENT_SIZE, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH } from './metainfo.js';

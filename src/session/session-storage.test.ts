@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createTorrent } from '../metainfo/create.js';
+import { createTorrent } from '../create/create-torrent.js';
 import { isBtError } from '../util/errors.js';
 import { Session } from './session.js';
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import { makeMeta, pieceOf } from '../storage/test-meta.js';
+import { makeMeta, pieceOf } from '../../test/support/test-meta.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { UploadServer, DEFAULT_UPLOAD_LIMITS } from './uploads.js';
 import type { Peer } from './peer.js';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { observeFiles, planStartupCheck, sameStamp, snapshotDiskState } from './fast-resume.js';
 import type { ResumeData } from './resume-codec.js';
 import { Bitfield } from '../util/bitfield.js';
-import { makeMeta, type TestMeta } from '../storage/test-meta.js';
+import { makeMeta, type TestMeta } from '../../test/support/test-meta.js';
 import { FsStorage } from '../storage/fs-storage.js';
 import { HashPool } from '../storage/hasher.js';
 import { checkPieces } from '../storage/check.js';

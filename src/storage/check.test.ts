@@ -7,7 +7,7 @@ import { checkPieces } from './check.js';
 import { FsStorage } from './fs-storage.js';
 import { MemoryStorage } from './memory-storage.js';
 import { HashPool } from './hasher.js';
-import { makeMeta, pieceOf } from './test-meta.js';
+import { makeMeta, pieceOf } from '../../test/support/test-meta.js';
 import { isBtError } from '../util/errors.js';
 import type { Storage } from './storage.js';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deleteTorrentData, torrentFolders } from './delete-data.js';
-import { makeMeta } from './test-meta.js';
+import { makeMeta } from '../../test/support/test-meta.js';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-delete-data-'));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FsStorage, SyncPolicy } from './fs-storage.js';
-import { makeMeta, pieceOf, type TestMeta } from './test-meta.js';
+import { makeMeta, pieceOf, type TestMeta } from '../../test/support/test-meta.js';
 import { isBtError } from '../util/errors.js';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-fs-storage-'));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage } from './memory-storage.js';
-import { makeMeta, pieceOf } from './test-meta.js';
+import { makeMeta, pieceOf } from '../../test/support/test-meta.js';
 import { BtError, isBtError } from '../util/errors.js';
 
 test('MemoryStorage: write, read, missing pieces, faults, close', async () => {

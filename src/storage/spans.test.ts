@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pieceSize, pieceSpans } from '../metainfo/index.js';
 import { rangeSpans, isInside } from './spans.js';
-import { makeMeta } from './test-meta.js';
+import { makeMeta } from '../../test/support/test-meta.js';
 
 const sample = () => makeMeta({ pieceLength: 64, files: [
   { path: ['a'], length: 50 }, { path: ['empty'], length: 0 }, { path: ['x', 'b'], length: 10 },

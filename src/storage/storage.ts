@@ -14,7 +14,7 @@ export type StorageFile = TorrentFile;
 
 /**
  * The part of a Metainfo that storage uses. A parsed `Metainfo` is one; tests can build the few fields by hand
- * (see test-meta.ts).
+ * (see test/support/test-meta.ts).
  */
 export type StorageMeta = Pick<Metainfo, 'name' | 'pieceLength' | 'pieceCount' | 'pieceHashes' | 'files' | 'totalLength'>;
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createTorrent } from '../../src/metainfo/create.js';
+import { createTorrent } from '../../src/create/create-torrent.js';
 import { parseTorrent } from '../../src/metainfo/metainfo.js';
 
 const probe = spawnSync('mktorrent', ['-h'], { encoding: 'utf8' });

@@ -8,8 +8,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createTorrent } from '../../src/metainfo/create.js';
-import { FakeApi } from '../../src/api/rpc/fake-api.js';
+import { createTorrent } from '../../src/create/create-torrent.js';
+import { FakeApi } from '../support/fake-api.js';
 import { startRpcServer, type RpcServer } from '../../src/api/rpc/server.js';
 
 const probe = spawnSync('transmission-remote', ['--version'], { encoding: 'utf8' });

@@ -13,7 +13,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createTorrent } from '../../src/metainfo/create.js';
+import { createTorrent } from '../../src/create/create-torrent.js';
 import type { Metainfo } from '../../src/metainfo/metainfo.js';
 import { fetchMetadata } from '../../src/session/metadata-fetch.js';
 import { Session } from '../../src/session/session.js';

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createTorrent } from '../../src/metainfo/create.js';
+import { createTorrent } from '../../src/create/create-torrent.js';
 import type { SessionEvent } from '../../src/session/events.js';
 import { Session } from '../../src/session/session.js';
 import { compareTrees, writeTree } from '../helpers/content.js';

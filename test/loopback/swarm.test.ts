@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createTorrent } from '../../src/metainfo/create.js';
+import { createTorrent } from '../../src/create/create-torrent.js';
 import type { SessionEvent } from '../../src/session/events.js';
 import { Session } from '../../src/session/session.js';
 import { FsStorage } from '../../src/storage/fs-storage.js';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FakeApi } from './fake-api.js';
+import { FakeApi } from '../../../test/support/fake-api.js';
 import {
   errorOf, flagStr, knownFields, piecesOf, ratioOf, scrapeUrl, sessionObject, statusOf, toKBps, torrentObject,
   trackerHost, TORRENT_FIELDS, TR_STATUS,

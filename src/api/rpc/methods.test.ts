@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
-import { FakeApi } from './fake-api.js';
+import { FakeApi } from '../../../test/support/fake-api.js';
 import { RpcMethods, type RpcResponse } from './methods.js';
 import { TORRENT_FIELDS } from './fields.js';
 import type { BitpeerApi } from '../types.js';

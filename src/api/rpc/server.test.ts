@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BtError, isBtError } from '../../util/errors.js';
-import { createTorrent } from '../../metainfo/create.js';
-import { FakeApi } from './fake-api.js';
+import { createTorrent } from '../../create/create-torrent.js';
+import { FakeApi } from '../../../test/support/fake-api.js';
 import { RpcClient } from './client.js';
 import { hostOfHeader, startRpcServer, SESSION_ID_HEADER, type RpcServer } from './server.js';
 

@@ -1,7 +1,7 @@
 /** `bitpeer create <path>`: write a .torrent for a file or a folder. */
 import { basename, resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
-import { createTorrent } from '../../metainfo/create.js';
+import { createTorrent } from '../../create/create-torrent.js';
 import { BtError } from '../../util/errors.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';

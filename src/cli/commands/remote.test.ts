@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BtError } from '../../util/errors.js';
-import { createTorrent } from '../../metainfo/create.js';
-import { FakeApi } from '../../api/rpc/fake-api.js';
+import { createTorrent } from '../../create/create-torrent.js';
+import { FakeApi } from '../../../test/support/fake-api.js';
 import { startRpcServer, type RpcServer } from '../../api/rpc/server.js';
 import { remoteCommand } from './remote.js';
 

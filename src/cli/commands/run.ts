@@ -16,7 +16,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.js';
 import { waitForMagnet } from '../magnet-wait.js';
-import { createTorrent } from '../../metainfo/create.js';
+import { createTorrent } from '../../create/create-torrent.js';
 import { Session } from '../../session/session.js';
 import { FsStorage } from '../../storage/fs-storage.js';
 import type { Torrent } from '../../session/torrent.js';

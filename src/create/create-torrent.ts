@@ -1,11 +1,11 @@
 /**
- * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private).
- * This is the one metainfo module that does I/O (lint exempts it); everything it builds is re-checked by the pure
- * `parseTorrent`, so a torrent we create is always one we accept.
+ * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private): the I/O
+ * shell of creation. It walks the input, reads and hashes it (here and in src/create/create-worker.ts), and hands the
+ * file list and piece hashes to the pure `buildTorrent` (src/metainfo/build.ts), which writes exactly mktorrent 1.1's
+ * info keys and re-checks the result with `parseTorrent`, so a torrent we create is always one we accept.
  *
- * Invariant: the info dict has exactly the keys mktorrent 1.1 writes (`files`|`length`, `name`, `piece length`,
- * `pieces`, and `private` only when set: never `private: 0`), so for the same input, name, piece length and
- * private flag the info-hash equals mktorrent's (test/interop/mktorrent.test.ts checks it).
+ * Invariant: reads only; never writes a file. For the same input, name, piece length and private flag the info-hash
+ * equals mktorrent's (test/interop/mktorrent.test.ts checks it).
  *
  * Folder rules (checked against mktorrent 1.1 by experiment; docs/design/metainfo.md):
  * - Recursive walk; files sorted by the byte order of their '/'-joined relative path (C strcmp, as mktorrent:
@@ -23,9 +23,9 @@
  * Hashing (measured against mktorrent; docs/design/metainfo.md): bytes must still be in the CPU cache when SHA-1 runs,
  * so reads are small (2 MiB) and each is hashed right after it lands. Small inputs are hashed on the main thread
  * (double-buffered async reads, pieces hashed incrementally so any piece length works). Above 128 MiB, the main
- * thread and cores − 1 worker threads (at most 3) claim groups of whole pieces through a shared atomic counter, each
- * preads its pieces itself and writes the digests into a shared table: no chunk is handed between threads, and the
- * main thread is already hashing while the workers boot.
+ * thread and cores − 1 worker threads (at most 3, create-worker.ts) claim groups of whole pieces through a shared
+ * atomic counter, each preads its pieces itself and writes the digests into a shared table: no chunk is handed
+ * between threads, and the main thread is already hashing while the workers boot.
  */
 import { createHash } from 'node:crypto';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
@@ -33,12 +33,12 @@ import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { encode } from '../bencode/encode.js';
-import type { Encodable } from '../bencode/types.js';
 import { BtError, errorMessage } from '../util/errors.js';
-import { MAX_TORRENT_SIZE, parseTorrent } from './metainfo.js';
-import { MAX_PATH_DEPTH, sanitizeComponent } from './paths.js';
-import type { Metainfo } from './types.js';
+import { autoPieceLength, buildTorrent, checkCreateName, checkPieceLength } from '../metainfo/build.js';
+import { MAX_PATH_DEPTH } from '../metainfo/paths.js';
+import type { Metainfo } from '../metainfo/types.js';
+import type { CreateWorkerData, CreateWorkerMessage } from './create-worker.js';
+import { fileIndexAt, type HashFile } from './hash-files.js';
 
 /** Options for {@link createTorrent}. */
 export interface CreateOptions {
@@ -64,11 +64,6 @@ export interface CreateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Smallest and largest piece length `createTorrent` accepts. */
-export const MIN_PIECE_LENGTH = 16 * 1024;
-export const MAX_CREATE_PIECE_LENGTH = 256 * 1024 * 1024;
-const AUTO_MAX_PIECE_LENGTH = 16 * 1024 * 1024;
-const TARGET_MAX_PIECES = 2000;
 /** Read size: small enough that the bytes are still in the CPU cache when they are hashed. */
 const CHUNK = 2 * 1024 * 1024;
 /** Worker threads claim this many bytes of whole pieces at a time (at least one piece). */
@@ -79,16 +74,8 @@ const GROUP_BYTES = 4 * 1024 * 1024;
  */
 const SINGLE_THREAD_MAX_BYTES = 128 * 1024 * 1024;
 const MAX_WORKERS = 3;
-
-/**
- * A piece length for `totalBytes` of data: the smallest power of two from 16 KiB to 16 MiB that gives at most 2000
- * pieces (so between 1000 and 2000 pieces unless a bound is hit).
- */
-export function autoPieceLength(totalBytes: number): number {
-  let pl = MIN_PIECE_LENGTH;
-  while (pl < AUTO_MAX_PIECE_LENGTH && totalBytes / pl > TARGET_MAX_PIECES) pl *= 2;
-  return pl;
-}
+/** The typed worker module, next to this one in dist/. */
+const WORKER_URL = new URL('./create-worker.js', import.meta.url);
 
 interface Entry {
   components: string[];
@@ -107,18 +94,6 @@ function ioError(what: string, e: unknown): BtError {
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new BtError('ABORTED', 'torrent creation aborted', { cause: signal.reason });
-}
-
-function checkName(name: string, abs: string): void {
-  let clean: string;
-  try {
-    clean = sanitizeComponent(name, abs);
-  } catch (e) {
-    throw new BtError('BAD_PATH', `cannot put ${JSON.stringify(abs)} in a torrent: ${errorMessage(e)}`, { cause: e });
-  }
-  if (clean !== name) {
-    throw new BtError('BAD_PATH', `cannot put ${JSON.stringify(abs)} in a torrent: its name has control characters or a drive-letter prefix`);
-  }
 }
 
 async function walk(dir: string, rel: string[], ancestors: Set<string>, out: Entry[], opts: CreateOptions): Promise<void> {
@@ -146,12 +121,12 @@ async function walk(dir: string, rel: string[], ancestors: Set<string>, out: Ent
     if (st.isDirectory()) {
       const id = `${st.dev}:${st.ino}`;
       if (ancestors.has(id)) throw new BtError('IO', `symlink loop at ${abs} (it leads back to a parent folder)`);
-      checkName(d.name, abs);
+      checkCreateName(d.name, abs);
       ancestors.add(id);
       await walk(abs, components, ancestors, out, opts);
       ancestors.delete(id);
     } else if (st.isFile()) {
-      checkName(d.name, abs);
+      checkCreateName(d.name, abs);
       out.push({ components, abs, size: st.size, sortKey: Buffer.from(components.join('/'), 'utf8') });
     }
   }
@@ -269,74 +244,17 @@ async function hashSequential(entries: readonly Entry[], total: number, pl: numb
   return pieces;
 }
 
-// Worker-thread hashing. Each worker claims groups of consecutive pieces through a shared atomic counter, reads them
-// itself (pread, so the bytes are still in the CPU cache when hashed) and writes the digests into a shared table.
-// It stops between groups when the shared stop flag is set, closes its file, and always ends with one 'done' or
-// 'error' message. Plain JS: it runs from source (eval), so it is kept small; create.test.ts compares it with the
-// main-thread path.
-const WORKER_SOURCE = `
-const { parentPort, workerData: w } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const fs = require('node:fs');
-const next = new Int32Array(w.counter);
-const stop = new Int32Array(w.stop);
-const out = Buffer.from(w.pieces);
-const buf = Buffer.allocUnsafe(Math.min(w.pl, w.block));
-const pieceCount = Math.ceil(w.total / w.pl);
-const groups = Math.ceil(pieceCount / w.groupPieces);
-let fd = -1, open = -1;
-function readAt(pos, len) {
-  for (let got = 0; got < len;) {
-    const p = pos + got;
-    let lo = 0, hi = w.files.length - 1;
-    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (w.files[mid].offset <= p) lo = mid; else hi = mid - 1; }
-    const f = w.files[lo];
-    if (open !== lo) { if (fd >= 0) fs.closeSync(fd); fd = -1; fd = fs.openSync(f.abs, 'r'); open = lo; }
-    const n = fs.readSync(fd, buf, got, Math.min(len - got, f.offset + f.size - p), p - f.offset);
-    if (n === 0) throw new Error(f.abs + ' shrank while it was being hashed (expected ' + f.size + ' bytes)');
-    got += n;
-  }
-}
-try {
-  for (let g = Atomics.add(next, 0, 1); g < groups && Atomics.load(stop, 0) === 0; g = Atomics.add(next, 0, 1)) {
-    let bytes = 0;
-    for (let i = g * w.groupPieces; i < Math.min((g + 1) * w.groupPieces, pieceCount); i++) {
-      const h = createHash('sha1');
-      const end = Math.min((i + 1) * w.pl, w.total);
-      for (let pos = i * w.pl; pos < end; pos += buf.length) {
-        const len = Math.min(buf.length, end - pos);
-        readAt(pos, len);
-        h.update(buf.subarray(0, len));
-      }
-      h.digest().copy(out, i * 20);
-      bytes += end - i * w.pl;
-    }
-    parentPort.postMessage({ type: 'progress', bytes });
-  }
-  parentPort.postMessage({ type: 'done' });
-} catch (e) {
-  parentPort.postMessage({ type: 'error', message: String(e && e.message || e) });
-} finally {
-  if (fd >= 0) fs.closeSync(fd);
-}`;
-
 /** Reads any byte range of the concatenated files (one cached file handle); the main thread's share of hashParallel. */
 class RangeReader {
   private fh: FileHandle | undefined;
   private open = -1;
 
-  constructor(private readonly files: readonly { abs: string; size: number; offset: number }[]) {}
+  constructor(private readonly files: readonly HashFile[]) {}
 
   async read(pos: number, buf: Buffer, len: number): Promise<void> {
     for (let got = 0; got < len;) {
       const p = pos + got;
-      let lo = 0;
-      let hi = this.files.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (this.files[mid]!.offset <= p) lo = mid;
-        else hi = mid - 1;
-      }
+      const lo = fileIndexAt(this.files, p);
       const f = this.files[lo]!;
       if (this.open !== lo) {
         await this.close();
@@ -366,8 +284,6 @@ class RangeReader {
   }
 }
 
-type WorkerMessage = { type: 'progress'; bytes: number } | { type: 'done' } | { type: 'error'; message: string };
-
 async function hashParallel(entries: readonly Entry[], total: number, pl: number, threads: number, opts: CreateOptions): Promise<Buffer> {
   checkAbort(opts.signal);
   const pieceCount = Math.ceil(total / pl);
@@ -375,7 +291,7 @@ async function hashParallel(entries: readonly Entry[], total: number, pl: number
   const pieces = Buffer.from(piecesBuf);
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const stop = new Int32Array(new SharedArrayBuffer(4));
-  const files: { abs: string; size: number; offset: number }[] = [];
+  const files: HashFile[] = [];
   let offset = 0;
   for (const e of entries) {
     if (e.size > 0) files.push({ abs: e.abs, size: e.size, offset });
@@ -383,7 +299,7 @@ async function hashParallel(entries: readonly Entry[], total: number, pl: number
   }
   const groupPieces = Math.max(1, Math.floor(GROUP_BYTES / pl));
   const groups = Math.ceil(pieceCount / groupPieces);
-  const workerData = { files, total, pl, block: CHUNK, groupPieces, counter: counter.buffer, stop: stop.buffer, pieces: piecesBuf };
+  const workerData: CreateWorkerData = { files, total, pl, block: CHUNK, groupPieces, counter: counter.buffer, stop: stop.buffer, pieces: piecesBuf };
   const workers: Worker[] = [];
   const finished: Promise<void>[] = [];
   let failure: unknown;
@@ -425,10 +341,10 @@ async function hashParallel(entries: readonly Entry[], total: number, pl: number
 
   try {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData });
+      const w = new Worker(WORKER_URL, { workerData, execArgv: [] });
       workers.push(w);
       finished.push(new Promise<void>((resolve) => {
-        w.on('message', (m: WorkerMessage) => {
+        w.on('message', (m: CreateWorkerMessage) => {
           if (m.type === 'progress') progress(m.bytes);
           else {
             if (m.type === 'error') fail(new BtError('IO', m.message));
@@ -478,7 +394,7 @@ export async function createTorrent(inputPath: string, opts: CreateOptions = {})
   }
   const name = opts.name ?? path.basename(abs);
   if (name === '') throw new BtError('USAGE', `cannot make a torrent of ${inputPath}: it has no name (pass a name)`);
-  checkName(name, opts.name === undefined ? abs : `name ${name}`);
+  checkCreateName(name, opts.name === undefined ? abs : `name ${name}`);
 
   let entries: Entry[];
   let multiFile: boolean;
@@ -498,30 +414,15 @@ export async function createTorrent(inputPath: string, opts: CreateOptions = {})
   if (total === 0) throw new BtError('USAGE', `nothing to share: ${inputPath} holds no data (all files are empty)`);
 
   const pl = opts.pieceLength ?? autoPieceLength(total);
-  if (!Number.isInteger(pl) || pl < MIN_PIECE_LENGTH || pl > MAX_CREATE_PIECE_LENGTH || (pl & (pl - 1)) !== 0) {
-    throw new BtError('USAGE', `piece length must be a power of two from ${MIN_PIECE_LENGTH} to ${MAX_CREATE_PIECE_LENGTH} bytes (got ${pl})`);
-  }
-  if (Math.ceil(total / pl) > 2 ** 21) throw new BtError('USAGE', `too many pieces: use a piece length above ${pl}`);
+  checkPieceLength(pl, total);
 
   const pieces = await hashAll(entries, total, pl, opts);
 
-  const info: Record<string, Encodable> = { name, 'piece length': pl, pieces };
-  if (multiFile) info['files'] = entries.map((e) => ({ length: e.size, path: e.components }));
-  else info['length'] = total;
-  if (opts.private === true) info['private'] = 1;
-
-  const announce = (opts.announce ?? []).filter((u) => u !== '');
-  const top: Record<string, Encodable | undefined> = {
-    info,
-    announce: announce[0],
-    'announce-list': announce.length > 1 ? announce.map((u) => [u]) : undefined,
-    comment: opts.comment,
-    'created by': opts.createdBy ?? 'bitpeer',
-    'creation date': opts.creationDate === null ? undefined : (opts.creationDate ?? Math.floor(Date.now() / 1000)),
-  };
-  const torrent = encode(top);
-  if (torrent.length > MAX_TORRENT_SIZE) {
-    throw new BtError('USAGE', `the torrent would be ${torrent.length} bytes, over the ${MAX_TORRENT_SIZE}-byte limit; use a larger piece length or fewer files`);
-  }
-  return { torrent, meta: parseTorrent(torrent) };
+  return buildTorrent(name, pl, multiFile ? entries.map((e) => ({ path: e.components, length: e.size })) : undefined, total, pieces, {
+    ...(opts.announce !== undefined ? { announce: opts.announce } : {}),
+    ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+    ...(opts.createdBy !== undefined ? { createdBy: opts.createdBy } : {}),
+    ...(opts.private !== undefined ? { private: opts.private } : {}),
+    ...(opts.creationDate !== null ? { creationDate: opts.creationDate ?? Math.floor(Date.now() / 1000) } : {}),
+  });
 }

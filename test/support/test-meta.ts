@@ -3,8 +3,8 @@
  * computed by node:crypto, so storage tests do not depend on the metainfo parser (BEP 3 layout, BEP 47 padding).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Metainfo, TorrentFile } from '../metainfo/index.js';
-import type { StorageMeta } from './storage.js';
+import type { Metainfo, TorrentFile } from '../../src/metainfo/index.js';
+import type { StorageMeta } from '../../src/storage/storage.js';
 
 /** One file of a test torrent; `path` is relative to the torrent's folder. */
 export interface TestFileSpec { path: string[]; length: number; padding?: boolean }

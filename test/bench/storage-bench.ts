@@ -1,7 +1,7 @@
 /**
  * Storage micro-benchmarks (not a test): HashPool throughput and checkPieces speed on a real file.
  *
- *   node dist/src/storage/bench.js [totalMiB=256] [workers=2] [pieceKiB=256,1024]
+ *   node dist/test/bench/storage-bench.js [totalMiB=256] [workers=2] [pieceKiB=256,1024]
  *
  * Invariant: only touches a fresh folder under os.tmpdir(), removed at the end. BEP 3 piece hashing.
  */
@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomFillSync } from 'node:crypto';
-import { HashPool, allocShared } from './hasher.js';
-import { FsStorage } from './fs-storage.js';
-import { checkPieces } from './check.js';
-import type { StorageMeta } from './storage.js';
+import { HashPool, allocShared } from '../../src/storage/hasher.js';
+import { FsStorage } from '../../src/storage/fs-storage.js';
+import { checkPieces } from '../../src/storage/check.js';
+import type { StorageMeta } from '../../src/storage/storage.js';
 
 const MiB = 1024 * 1024;
 const totalMiB = Number(process.argv[2] ?? 256);

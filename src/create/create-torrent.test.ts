@@ -5,9 +5,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { autoPieceLength, createTorrent } from './create.js';
+import { createTorrent } from './create-torrent.js';
 import { decode } from '../bencode/decode.js';
-import type { Metainfo } from './types.js';
+import type { Metainfo } from '../metainfo/types.js';
 import { isBtError } from '../util/errors.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'bitpeer-create-'));
@@ -34,20 +34,6 @@ function verify(meta: Metainfo, base: string): void {
     assert.deepEqual(meta.pieceHashes.subarray(i * 20, i * 20 + 20), h, `piece ${i}`);
   }
 }
-
-test('autoPieceLength: powers of two, 16 KiB to 16 MiB, about 1000-2000 pieces', () => {
-  assert.equal(autoPieceLength(0), 16384);
-  assert.equal(autoPieceLength(1), 16384);
-  assert.equal(autoPieceLength(30 * 1024 * 1024), 16384);
-  assert.equal(autoPieceLength(32 * 1024 * 1024), 32768);
-  assert.equal(autoPieceLength(1024 ** 3), 1024 * 1024);
-  assert.equal(autoPieceLength(1024 ** 4), 16 * 1024 * 1024);
-  for (const size of [5e7, 3e8, 7.7e9, 3e10]) {
-    const pl = autoPieceLength(size);
-    const pieces = Math.ceil(size / pl);
-    assert.ok(pieces > 1000 && pieces <= 2000, `${size}: ${pieces}`);
-  }
-});
 
 test('single file: fields, hashes, defaults, no private key', async () => {
   const d = fresh();

@@ -8,12 +8,12 @@
  * BEP: none (test tooling).
  */
 import { readFile } from 'node:fs/promises';
-import { BtError } from '../../util/errors.js';
-import { buildMagnet, parseMagnet, parseTorrent } from '../../metainfo/index.js';
+import { BtError } from '../../src/util/errors.js';
+import { buildMagnet, parseMagnet, parseTorrent } from '../../src/metainfo/index.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, FileInfo, SessionSettings, SessionStats, TorrentId,
   TorrentInfo,
-} from '../types.js';
+} from '../../src/api/types.js';
 
 /** One recorded API call. */
 export interface FakeCall {
