@@ -79,7 +79,7 @@ export class PeerManager {
     if (!(port > 0 && port < 65536)) return false;
     const key = `${host}:${port}`;
     if (this.candidates.has(key) || this.bannedKeys.has(key)) return false;
-    if (this.candidates.size >= 3000) return false; // reliability rules: peer list cap
+    if (this.candidates.size >= 3000) return false; // reliability rule 6 in docs/design/reliability.md: peer list cap
     this.candidates.set(key, { host, port, source, failures: 0, nextAttemptAt: 0, dead: false });
     return true;
   }
@@ -99,7 +99,8 @@ export class PeerManager {
   /** Dial due candidates up to the limits. Called from the torrent's tick. */
   tick(now: number): void {
     if (this.stopped || !this.host.wantsOutgoing()) return;
-    // Connection attempts are rate limited per second window (reliability rules, docs/design/architecture.md: ~20/s), however often tick() runs.
+    // Connection attempts are rate limited per second window, however often tick() runs (reliability rule 12 in
+    // docs/design/reliability.md: 20/s).
     const second = Math.floor(now / 1000);
     if (second !== this.dialWindow) { this.dialWindow = second; this.dialsInWindow = 0; }
     for (const [key, c] of this.candidates) {
