@@ -1,10 +1,10 @@
 /**
  * Connection management for one torrent: the candidate list, dialling, accepting, banning and dropping peers.
  *
- * Candidates come from every discovery source (`--peer`, and in later issues trackers, PEX, LSD, DHT) and are
- * de-duplicated by `ip:port` (a peer's identity is its address AND port: many peers share one machine).
+ * Candidates come from every discovery source (`--peer`, trackers, PEX, LSD, peers saved in the resume data) and
+ * are de-duplicated by `ip:port` (a peer's identity is its address AND port: many peers share one machine).
  * Failed candidates are retried with exponential backoff. Connections are capped per torrent (and globally, through
- * `canOpen()`), and attempts are rate-limited per tick.
+ * `canOpen()`), and attempts are rate-limited per second.
  *
  * Invariant: a key is in at most one of `connecting` and `connected`; a banned key or peer id is never connected.
  */
