@@ -8,6 +8,7 @@
  * <dir>/settings.json               session settings (JSON object)
  * <dir>/torrents/<infohash>.torrent metainfo, byte for byte
  * <dir>/resume/<infohash>.resume    bencoded resume data (resume-codec.ts)
+ * <dir>/magnets/<infohash>.json     pending magnet links (kept by magnet-store.ts, not by this class)
  * ```
  *
  * Invariants:
