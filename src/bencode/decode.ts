@@ -2,7 +2,7 @@
  * Strict, bounded bencode decoder (BEP 3).
  *
  * Why our own: common JS decoders hang on `l-3:abce`, let the key `__proto__` set an object's prototype, and re-encode
- * instead of keeping raw bytes. See reliability rule 2.
+ * instead of keeping raw bytes. See reliability rule 2 in docs/design/reliability.md.
  *
  * Invariants:
  * - Iterative (an explicit stack), so no input or `maxDepth` can overflow the JS call stack.
@@ -62,7 +62,7 @@ export interface DecodeResult {
   spanOf(obj: object): [number, number] | undefined;
 }
 
-/** Default limits (reliability rules, docs/design/architecture.md). */
+/** Default limits (reliability rule 2 in docs/design/reliability.md). */
 export const DEFAULT_MAX_DEPTH = 100;
 export const DEFAULT_MAX_TOKENS = 3_000_000;
 /** Only this many soft errors are kept; one more entry says how many were dropped. */

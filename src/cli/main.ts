@@ -1,5 +1,6 @@
 /**
- * The bitpeer command line: `create`, `info`, `seed`, `get`, `share` (see docs/cli.md).
+ * The bitpeer command line (see docs/cli.md): `create`, `info`, `seed`, `get`, `share`, `daemon`, the daemon's
+ * client commands `add`, `ls`, `pause`, `resume`, `rm`, `stats`, and `help`.
  *
  * Contract: every user error (bad arguments, a missing file, a bad torrent, a port in use, an unwritable folder) is
  * one clear line on stderr and a non-zero exit, never a stack trace. Exit codes: 0 success, 1 error, 2 usage,

@@ -1,5 +1,6 @@
 /**
- * Loading a .torrent file from disk for the CLI, with a size cap checked before reading (reliability rules, docs/design/architecture.md: 10 MiB).
+ * Loading a .torrent file from disk for the CLI, with a size cap checked before reading (reliability rule 2 in
+ * docs/design/reliability.md: 10 MiB).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { parseTorrent, type Metainfo } from '../metainfo/index.js';

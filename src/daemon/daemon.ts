@@ -296,7 +296,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
             opts.log(`${label}: ${recovered} bytes written after the last resume save were found on disk and kept`);
           }
         }
-        // RELIABILITY rule 9: a failed spot check means the resume data cannot be trusted: hash everything.
+        // A failed spot check means the resume data cannot be trusted: hash everything (reliability rule 9 in
+        // docs/design/reliability.md).
         if (spot.some((i) => !t.picker.have(i))) {
           opts.log(`${label}: a spot-checked piece failed; re-checking all data`);
           await t.verify();

@@ -19,7 +19,8 @@
  * about us within a minute rather than within five; a peer already known does not, so two peers never keep
  * answering each other.
  *
- * Invariant: no socket, timer or `onPeer` callback lets an exception out; errors are logged (RELIABILITY rule 11).
+ * Invariant: no socket, timer or `onPeer` callback lets an exception out; errors are logged (reliability rule 11 in
+ * docs/design/reliability.md).
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';

@@ -8,7 +8,7 @@
  * about that are gone. At most `maxPerMessage` (50) of each; the rest waits for the next message.
  *
  * Inbound: `acceptInbound` lets at most `inboundMaxPerWindow` (6) messages per `inboundWindowMs` (60 s) through
- * per remote peer and counts the rest (RELIABILITY rule 6).
+ * per remote peer and counts the rest (reliability rule 6 in docs/design/reliability.md).
  *
  * Invariants:
  * - A remote peer is never told its own address: entries whose address equals the remote's own listen address (when

@@ -6,9 +6,9 @@
  *
  * Accepted: `xt=urn:btih:` with 40 hex digits or 32 base32 characters (either case); numbered keys (`tr.1`, `xt.2`);
  * `dn` with `+` for spaces. The first btih wins. Tracker URLs are kept as given (the tracker layer filters schemes and
- * addresses, reliability rule 12); `x.pe` entries that are not `host:port` / `[v6]:port` are dropped.
- * Rejected with BtError 'BAD_MAGNET': not `magnet:?`, longer than {@link MAX_MAGNET_LENGTH}, no btih (including
- * v2-only `urn:btmh:` links), a malformed hash, or malformed percent-encoding.
+ * addresses, reliability rule 12 in docs/design/reliability.md); `x.pe` entries that are not `host:port` / `[v6]:port`
+ * are dropped. Rejected with BtError 'BAD_MAGNET': not `magnet:?`, longer than {@link MAX_MAGNET_LENGTH}, no btih
+ * (including v2-only `urn:btmh:` links), a malformed hash, or malformed percent-encoding.
  */
 import { BtError } from '../util/errors.js';
 

@@ -2,9 +2,9 @@
  * Parse and validate .torrent files (BEP 3; BEP 12 announce-list; BEP 27 private; BEP 47 pad files).
  *
  * Invariants of a returned `Metainfo` (see types.ts): the info-hash is SHA-1 of the RAW info-dict bytes (never of a
- * re-encoding, reliability rule 3), every path went through `sanitizeComponent` and the duplicate/conflict check
- * (paths.ts documents reject vs neutralise), and the geometry is exact: `pieceHashes.length === 20 * pieceCount`,
- * `pieceCount === ceil(totalLength / pieceLength)`, all lengths are safe integers.
+ * re-encoding, reliability rule 3 in docs/design/reliability.md), every path went through `sanitizeComponent` and the
+ * duplicate/conflict check (paths.ts documents reject vs neutralise), and the geometry is exact: `pieceHashes.length
+ * === 20 * pieceCount`, `pieceCount === ceil(totalLength / pieceLength)`, all lengths are safe integers.
  *
  * Decisions:
  * - Bencode is decoded in .torrent mode: leading zeros, unsorted and duplicate keys are soft errors (first duplicate

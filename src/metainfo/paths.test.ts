@@ -1,4 +1,4 @@
-// Path sanitising and containment (reliability rule 1).
+// Path sanitising and containment (reliability rule 1 in docs/design/reliability.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';

@@ -1,5 +1,6 @@
 /**
- * Path sanitising for torrent file names (reliability rule 1; BEP 3 `name`/`path`, BEP 47 pad files).
+ * Path sanitising for torrent file names (reliability rule 1 in docs/design/reliability.md; BEP 3 `name`/`path`, BEP 47
+ * pad files).
  *
  * Invariant: every component that leaves this module is a single, non-empty file name that cannot climb out of,
  * or jump away from, the folder it is joined to; and `resolveInside` proves containment again on the final path.

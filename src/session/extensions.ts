@@ -118,7 +118,8 @@ export class Extensions {
     if (!res.ok) { this.stats.badPex++; this.host.log(`ignored ut_pex from ${peer.key}: ${res.message}`); return; }
     const sourceIsLocal = isLocalAddress(peer.conn.remoteAddress);
     for (const a of res.value.added) {
-      // reliability rule 12: a remote (public) peer may not steer us to private or loopback addresses.
+      // A remote (public) peer may not steer us to private or loopback addresses (reliability rule 12 in
+      // docs/design/reliability.md).
       if (!sourceIsLocal && isLocalAddress(a.host)) continue;
       this.stats.pexPeersLearned++;
       this.host.addPeer(a.host, a.port, 'pex');

@@ -242,7 +242,7 @@ class MetadataFetcher {
     return promise;
   }
 
-  /** Error boundary for timer and socket callbacks (reliability rule 11). */
+  /** Error boundary for timer and socket callbacks (reliability rule 11 in docs/design/reliability.md). */
   private guard(fn: () => void): void {
     try { fn(); } catch (e) { this.finish(e instanceof Error ? e : new Error(String(e))); }
   }

@@ -1,10 +1,10 @@
 /**
  * Connection management for one torrent: the candidate list, dialling, accepting, banning and dropping peers.
  *
- * Candidates come from every discovery source (`--peer`, and in later issues trackers, PEX, LSD, DHT) and are
- * de-duplicated by `ip:port` (a peer's identity is its address AND port: many peers share one machine).
+ * Candidates come from every discovery source (`--peer`, trackers, PEX, LSD, peers saved in the resume data) and
+ * are de-duplicated by `ip:port` (a peer's identity is its address AND port: many peers share one machine).
  * Failed candidates are retried with exponential backoff. Connections are capped per torrent (and globally, through
- * `canOpen()`), and attempts are rate-limited per tick.
+ * `canOpen()`), and attempts are rate-limited per second.
  *
  * Invariant: a key is in at most one of `connecting` and `connected`; a banned key or peer id is never connected.
  */
@@ -79,7 +79,7 @@ export class PeerManager {
     if (!(port > 0 && port < 65536)) return false;
     const key = `${host}:${port}`;
     if (this.candidates.has(key) || this.bannedKeys.has(key)) return false;
-    if (this.candidates.size >= 3000) return false; // reliability rules: peer list cap
+    if (this.candidates.size >= 3000) return false; // reliability rule 6 in docs/design/reliability.md: peer list cap
     this.candidates.set(key, { host, port, source, failures: 0, nextAttemptAt: 0, dead: false });
     return true;
   }
@@ -99,7 +99,8 @@ export class PeerManager {
   /** Dial due candidates up to the limits. Called from the torrent's tick. */
   tick(now: number): void {
     if (this.stopped || !this.host.wantsOutgoing()) return;
-    // Connection attempts are rate limited per second window (reliability rules, docs/design/architecture.md: ~20/s), however often tick() runs.
+    // Connection attempts are rate limited per second window, however often tick() runs (reliability rule 12 in
+    // docs/design/reliability.md: 20/s).
     const second = Math.floor(now / 1000);
     if (second !== this.dialWindow) { this.dialWindow = second; this.dialsInWindow = 0; }
     for (const [key, c] of this.candidates) {

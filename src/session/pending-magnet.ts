@@ -154,7 +154,7 @@ export class PendingMagnet {
       this.log(`magnet: tracker ${url}: ${message}; retry in ${Math.round(wait / 1000)} s`);
       this.session.events.emit({ event: 'tracker-error', infoHash: this.infoHashHex, url, message });
       this.later(wait, () => this.announce(url));
-    }).catch((err: unknown) => this.log(`magnet: tracker ${url}: ${errorMessage(err)}`)) // never unhandled (RELIABILITY rule 11)
+    }).catch((err: unknown) => this.log(`magnet: tracker ${url}: ${errorMessage(err)}`)) // never unhandled (reliability rule 11 in docs/design/reliability.md)
       .finally(() => this.refresh(true));
   }
 

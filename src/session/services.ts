@@ -3,9 +3,9 @@
  * through the TCP port sniffer, UDP part through the shared UDP socket), the UDP tracker client, and LSD.
  *
  * One UDP socket on the session's port number carries the UDP tracker server (BEP 15) and the UDP tracker client's
- * answers; later the DHT (KRPC, first byte `d`) and uTP share it. Demultiplexing: a datagram that answers one of
- * our pending tracker transactions goes to the client; a datagram shaped like a tracker request goes to the server;
- * anything else is counted and dropped.
+ * answers; a DHT (KRPC, first byte `d`) and uTP, which bitpeer does not have yet, are meant to share it too.
+ * Demultiplexing: a datagram that answers one of our pending tracker transactions goes to the client; a datagram
+ * shaped like a tracker request goes to the server; anything else is counted and dropped.
  *
  * Invariant: no exception from a datagram or a tracker socket escapes; errors are logged and counted.
  */

@@ -3,8 +3,8 @@
  *
  * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
  * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
- * refused. LSD peers are routed the same way. `GET ` (the embedded HTTP tracker) arrives with a
- * later issue. One interval drives every torrent's tick, so there are no per-peer or per-block timers.
+ * refused. LSD peers are routed the same way. `GET ` goes to the embedded HTTP tracker (src/session/services.ts).
+ * One interval drives every torrent's tick, so there are no per-peer or per-block timers.
  * Start-up checks take turns by the bytes they hash (many small torrents at once, a big one alone), and the queue
  * is re-evaluated once per turn of the event loop, so a thousand torrents added together cost little each.
  *

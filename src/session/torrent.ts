@@ -514,7 +514,7 @@ export class Torrent {
         if (msg.id === 0 && peer.listenKey) this.peers.addAlias(peer.listenKey, peer);
         return;
       case 'port':
-        peer.dhtPort = msg.port; // BEP 5: kept for the DHT (a later issue)
+        peer.dhtPort = msg.port; // BEP 5: kept for a DHT (bitpeer has none yet)
         return;
       case 'suggest':
       case 'unknown':

@@ -1,9 +1,9 @@
 /**
  * The upload side of one torrent: queue the peers' requests, read blocks, send pieces.
  *
- * - Requests are served only to peers we have unchoked (or for allowed-fast pieces, which we do not grant yet).
+ * - Requests are served only to peers we have unchoked (we grant no BEP 6 allowed-fast pieces).
  *   Anything else is rejected when the peer speaks the fast extension (BEP 6), and ignored otherwise (BEP 3).
- * - Each peer's queue is capped (`maxQueued`, advertised as `reqq` once BEP 10 lands); excess requests are rejected.
+ * - Each peer's queue is capped (`maxQueued`, advertised as `reqq` in our BEP 10 handshake); excess requests are rejected.
  * - Backpressure: we stop reading blocks for a peer while its socket holds more than `writeHighWater` bytes and
  *   resume on 'drain'.
  * - Reads go through a small LRU cache of whole pieces: a leecher asks for a piece block by block, so one large read

@@ -1,5 +1,6 @@
 /**
- * Atomic, durable file replacement and bounded reads for the state directory (RELIABILITY rule 9; no BEP).
+ * Atomic, durable file replacement and bounded reads for the state directory (reliability rule 9 in
+ * docs/design/reliability.md; no BEP).
  *
  * Invariant: after `writeFileAtomic(path, data)` resolves, `path` holds exactly `data` and survives a crash or power
  * loss; if the process dies at any point before that, `path` holds either its old bytes or the new ones, never a mix.

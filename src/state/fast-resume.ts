@@ -1,6 +1,6 @@
 /**
  * Fast resume: decide at start-up which pieces the resume data may be trusted for and which must be hashed
- * (RELIABILITY rule 9; BEP 3 piece/file layout, BEP 47 padding files).
+ * (reliability rule 9 in docs/design/reliability.md; BEP 3 piece/file layout, BEP 47 padding files).
  *
  * The rule — never re-download data that verifies, never trust what is not proven:
  * - A file is UNCHANGED when it exists now as a regular file with exactly the size and mtime recorded when the

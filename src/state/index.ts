@@ -1,6 +1,6 @@
 /**
- * The state directory and resume data (RELIABILITY rule 9): atomic writes, the resume codec, the store, the
- * throttled writer and the start-up plan. See docs/design/persistence.md.
+ * The state directory and resume data (reliability rule 9 in docs/design/reliability.md): atomic writes, the resume
+ * codec, the store, the throttled writer and the start-up plan. See docs/design/persistence.md.
  */
 export { writeFileAtomic, readFileCapped, readFileCappedSync, removeStaleTempFiles, syncDir } from './atomic.js';
 export type { AtomicWriteOptions } from './atomic.js';

@@ -9,8 +9,8 @@
  *   BtError('BAD_RESUME'), so a caller can always fall back to a recheck.
  * - `encodeResume` output is canonical bencode that `decodeResume` accepts (for the same expectations) and that
  *   decodes to an equal `ResumeData`.
- * - The bitfield means "verified AND durably written" (RELIABILITY rule 9: may under-report, never over-report);
- *   the codec does not enforce that, the writer of the snapshot does.
+ * - The bitfield means "verified AND durably written" (reliability rule 9 in docs/design/reliability.md: may
+ *   under-report, never over-report); the codec does not enforce that, the writer of the snapshot does.
  *
  * Format (version 1), keys in canonical order:
  * ```

@@ -1,6 +1,6 @@
 /**
- * Throttled, coalesced resume-data writes, one queue per torrent (RELIABILITY rule 9: writes are throttled and
- * always done on a clean stop; no BEP).
+ * Throttled, coalesced resume-data writes, one queue per torrent (reliability rule 9 in docs/design/reliability.md:
+ * writes are throttled and always done on a clean stop; no BEP).
  *
  * Invariants:
  * - Never two writes of one torrent at once: a write starts only when the previous one of that torrent has settled.

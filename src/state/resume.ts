@@ -1,6 +1,6 @@
 /**
- * Resume files on disk: the codec (resume-codec.ts, pure) plus reading and writing one file (RELIABILITY rule 9;
- * bencoding per BEP 3).
+ * Resume files on disk: the codec (resume-codec.ts, pure) plus reading and writing one file (reliability rule 9 in
+ * docs/design/reliability.md; bencoding per BEP 3).
  *
  * Invariant: a resume file is only ever replaced atomically and durably (writeFileAtomic), and only read through a
  * size cap derived from the torrent's geometry, then fully validated by `decodeResume`.

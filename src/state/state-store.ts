@@ -1,6 +1,6 @@
 /**
- * The state directory: settings, the torrents a session holds, and their resume data (RELIABILITY rule 9; stores
- * BEP 3 metainfo files as they were given).
+ * The state directory: settings, the torrents a session holds, and their resume data (reliability rule 9 in
+ * docs/design/reliability.md; stores BEP 3 metainfo files as they were given).
  *
  * Layout:
  * ```
@@ -8,6 +8,7 @@
  * <dir>/settings.json               session settings (JSON object)
  * <dir>/torrents/<infohash>.torrent metainfo, byte for byte
  * <dir>/resume/<infohash>.resume    bencoded resume data (resume-codec.ts)
+ * <dir>/magnets/<infohash>.json     pending magnet links (kept by magnet-store.ts, not by this class)
  * ```
  *
  * Invariants:

@@ -2,7 +2,7 @@
  * Deleting a torrent's data: only what the torrent itself lists (BEP 3 file list; BEP 47 pad files are never on disk
  * and never touched), then the folders its paths name, deepest first, and only when they are empty.
  *
- * Invariants (RELIABILITY rule 1, "never lose a user's data"):
+ * Invariants (reliability rule 1 in docs/design/reliability.md, "never lose a user's data"):
  * - A file is unlinked only if the real path of its parent folder lies inside the real save folder (the proof
  *   FsStorage makes before it opens anything). The final component is never followed: a symlink is unlinked as a
  *   link, never its target; a folder at a file's path is left alone.

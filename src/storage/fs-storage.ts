@@ -3,10 +3,10 @@
  * files are never written and read as zeros).
  *
  * Invariants:
- * - Containment (RELIABILITY rule 1): every path comes from `resolveInside(saveDir, file.path)`; before a file is
- *   created or opened, the real path of its parent folder must lie inside the real save folder; folders are created
- *   one component at a time under an already verified real folder; the final component is opened with O_NOFOLLOW
- *   (a planted symlink is refused with BtError('BAD_PATH')) and must be a regular file.
+ * - Containment (reliability rule 1 in docs/design/reliability.md): every path comes from `resolveInside(saveDir,
+ *   file.path)`; before a file is created or opened, the real path of its parent folder must lie inside the real save
+ *   folder; folders are created one component at a time under an already verified real folder; the final component is
+ *   opened with O_NOFOLLOW (a planted symlink is refused with BtError('BAD_PATH')) and must be a regular file.
  * - Exception, reads only: with `followLinks` (seeding a folder the user chose, whose torrent `create` made by
  *   following its symlinks) the storage is read-only and opens files through symlinks; nothing is ever written
  *   through a link, and every storage that writes (downloads) keeps O_NOFOLLOW and the containment proof.

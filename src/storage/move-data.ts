@@ -4,7 +4,7 @@
  * Only the torrent's own (non-pad, BEP 47) files move; then the source folders its paths name are removed if they
  * became empty (the rules of delete-data.ts). A user's file in the torrent's folder stays where it is.
  *
- * Invariants (RELIABILITY rule 1):
+ * Invariants (reliability rule 1 in docs/design/reliability.md):
  * - Nothing at the destination is ever overwritten: every destination path is checked first (one existing path
  *   refuses the whole move before anything moves), and each file is placed with link(2) (fails if the name exists)
  *   or, across file systems, copied with COPYFILE_EXCL, its size verified, and only then the source unlinked.

@@ -1,6 +1,7 @@
 /**
  * Shared pieces of the tracker clients (HTTP: BEP 3, 23, 7, 48; UDP: BEP 15): the announce parameter and response
- * types, compact peer lists, the tracker URL policy (reliability rule 12), and text cleaning for tracker messages.
+ * types, compact peer lists, the tracker URL policy (reliability rule 12 in docs/design/reliability.md), and text
+ * cleaning for tracker messages.
  *
  * Invariants:
  * - Pure: no I/O, no timers. Everything here is a function of its arguments.
@@ -71,7 +72,7 @@ export const MAX_MESSAGE_CHARS = 300;
 /** Longest `tracker id` we keep and send back (bytes). */
 export const MAX_TRACKER_ID_BYTES = 256;
 
-/** The URL schemes we announce to (reliability rule 12). */
+/** The URL schemes we announce to (reliability rule 12 in docs/design/reliability.md). */
 export const SUPPORTED_SCHEMES: readonly string[] = ['http:', 'https:', 'udp:'];
 
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.', '[::1]', '::1', '[::]', '::', '0.0.0.0']);
@@ -88,7 +89,8 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /**
- * Checks a tracker URL against the outbound policy (reliability rule 12) and returns the parsed URL, or a reason.
+ * Checks a tracker URL against the outbound policy (reliability rule 12 in docs/design/reliability.md) and returns the
+ * parsed URL, or a reason.
  * - The scheme must be http, https or udp.
  * - An http(s) tracker on a loopback host is accepted only with the path `/announce` (or `/scrape`, its scrape
  *   twin), so a torrent cannot make us send GETs to arbitrary local web services.

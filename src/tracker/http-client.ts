@@ -3,10 +3,10 @@
  *
  * Invariants:
  * - Every request is bounded: a timeout (AbortSignal-based, 15 s by default), a response-size cap enforced while
- *   streaming (1 MiB by default, reliability rule 6; the socket is destroyed the moment the cap is passed), a
- *   redirect cap (3), and a bencode depth (8) and token cap on the answer.
+ *   streaming (1 MiB by default, reliability rule 6 in docs/design/reliability.md; the socket is destroyed the moment
+ *   the cap is passed), a redirect cap (3), and a bencode depth (8) and token cap on the answer.
  * - Only http, https and udp tracker URLs are accepted, redirects only to http/https, and both pass the outbound
- *   URL policy of client-common.ts (reliability rule 12).
+ *   URL policy of client-common.ts (reliability rule 12 in docs/design/reliability.md).
  * - Binary values (info_hash, peer_id, tracker id) are percent-encoded byte by byte; nothing is read as UTF-8.
  * - A `failure reason` becomes `BtError('TRACKER', reason)`; transport failures are `BtError('TRACKER')` too, except
  *   our timeout (`TIMEOUT`) and the caller's abort (`ABORTED`).
@@ -47,7 +47,7 @@ export const HTTP_DEFAULTS = {
   maxRedirects: 3,
 } as const;
 
-/** Depth and token caps for tracker answers (reliability rules, docs/design/architecture.md: depth 8, like Transmission). */
+/** Depth and token caps for tracker answers (reliability rule 2 in docs/design/reliability.md; depth 8 as Transmission). */
 export const TRACKER_MAX_DEPTH = 8;
 export const TRACKER_MAX_TOKENS = 50_000;
 /** Most info-hashes in one HTTP scrape (keeps the URL reasonable). */

@@ -7,8 +7,9 @@
  *
  * Invariants:
  * - Pure: randomness comes in as `rng`, logging as a callback.
- * - Every URL held passes the outbound URL policy (client-common.ts, reliability rule 12); the others are listed
- *   in `rejected` with a reason. No URL appears twice; no tier is empty.
+ * - Every URL held passes the outbound URL policy (client-common.ts, reliability rule 12 in
+ *   docs/design/reliability.md); the others are listed in `rejected` with a reason. No URL appears twice; no tier is
+ *   empty.
  * - The cursor is either on a tracker (`current()` returns it) or past the last one (`current()` is undefined)
  *   until `reset()`.
  */

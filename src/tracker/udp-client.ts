@@ -16,8 +16,9 @@
  * - Every pending transaction ends exactly once: answer, error action (`BtError('TRACKER', message)`), timeout,
  *   abort (`BtError('ABORTED')`) or `close()`. Its timer is cleared then. Timers are unref'd: a pending tracker
  *   request never keeps the process alive by itself.
- * - Nothing thrown by a tracker's datagram escapes `handleResponse` (reliability rule 11): decoding happens in
- *   the promise chain of the request, and the codec's errors become `BtError('TRACKER')`.
+ * - Nothing thrown by a tracker's datagram escapes `handleResponse` (reliability rule 11 in
+ *   docs/design/reliability.md): decoding happens in the promise chain of the request, and the codec's errors become
+ *   `BtError('TRACKER')`.
  * - Peers from an answer pass the PeerCollector of client-common.ts (no port 0, no duplicates, at most maxPeers).
  *
  * The wire format is the shared BEP 15 codec in udp-codec.ts (the tracker server uses it too).

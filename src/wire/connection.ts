@@ -3,7 +3,7 @@
  *
  * - Reading: every chunk goes into the incremental `MessageDecoder`; each decoded message is handed to the handler.
  *   A codec error (a length over its limit, a bad index...) or a throw from the handler closes the connection with
- *   that reason: no exception from one peer's input can escape (reliability rule 11).
+ *   that reason: no exception from one peer's input can escape (reliability rule 11 in docs/design/reliability.md).
  *   Where Node allows it, the socket reads into one reused 256 KiB buffer shared by every connection (Node's
  *   `onread` mode) instead of a fresh 64 KiB allocation per read: on a busy download that removes most page faults
  *   and young-generation GC work, and makes reads larger. Handlers therefore must copy any payload they keep

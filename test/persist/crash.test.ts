@@ -2,7 +2,8 @@
  * Crash test (issue 4): a daemon downloading a ~64 MiB multi-file torrent from a rate-limited seed is `kill -9`'d at
  * five random moments (after about 10, 25, 45, 65 and 85 % ± 4 %, polled over RPC), and restarted each time on the
  * same state directory and ports. The download must complete with identical content, and the seed must have uploaded
- * at most size × 1.10 over all the runs (RELIABILITY rule 9: verified, written data is never fetched twice).
+ * at most size × 1.10 over all the runs (reliability rule 9 in docs/design/reliability.md: verified, written data is
+ * never fetched twice).
  *
  * The random moments come from a printed seed; BITPEER_CRASH_SEED=<n> replays a run. A per-run table shows where any
  * waste went: bytes the seed sent in each run versus the verified bytes that run kept after the restart.

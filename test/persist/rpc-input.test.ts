@@ -3,7 +3,7 @@
  * oversized bodies get JSON error replies (`result` other than "success"), and change nothing; a request without
  * the session id gets 409 with the id; a foreign Host gets 421 (DNS rebinding). Raw node:http requests on
  * 127.0.0.1, so every byte of the request is the test's choice.
- * BEP: none (Transmission's rpc-spec; RELIABILITY rule 10).
+ * BEP: none (Transmission's rpc-spec; reliability rule 10 in docs/design/reliability.md).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';

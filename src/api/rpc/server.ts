@@ -15,7 +15,7 @@
  * 6. the body is at most maxBodyBytes (413), read only after 1-5 passed (Expect: 100-continue is honoured after them);
  * 7. anything else is HTTP 200 with a JSON `result` (see methods.ts), malformed JSON included ("no method name").
  * It binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address without credentials.
- * BEP: none (Transmission's rpc-spec.txt; reliability rule 10).
+ * BEP: none (Transmission's rpc-spec.txt; reliability rule 10 in docs/design/reliability.md).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -19,7 +19,10 @@ import { BtError } from '../../util/errors.js';
 
 /** Size of one metadata piece (BEP 9): every piece but the last is exactly this long. */
 export const METADATA_PIECE_SIZE = 16 * 1024;
-/** Largest metadata (info dictionary) we fetch or accept: 16 MiB (anacrolix's limit; see the reliability rules in docs/design/architecture.md). */
+/**
+ * Largest metadata (info dictionary) we fetch or accept: 16 MiB, anacrolix's limit (reliability rule 6 in
+ * docs/design/reliability.md).
+ */
 export const MAX_METADATA_SIZE = 16 * 1024 * 1024;
 /** Largest message dictionary we decode (a real one is under 60 bytes). */
 const MAX_DICT_BYTES = 1024;

@@ -12,7 +12,8 @@
  * - A compact list whose length is not a multiple of 6 (IPv4) or 18 (IPv6), or a known key that is not a byte
  *   string, rejects the whole message.
  * - Entries nobody can listen on (port 0, unspecified, multicast, broadcast) and duplicates are skipped and counted in
- *   `invalid`. Private and loopback addresses are kept: filtering them is the caller's policy (RELIABILITY rule 12).
+ *   `invalid`. Private and loopback addresses are kept: filtering them is the caller's policy (reliability rule 12 in
+ *   docs/design/reliability.md).
  * - Decoded values hold no views into the payload.
  */
 import { decode, encode, isDict } from '../../bencode/index.js';
