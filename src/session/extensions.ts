@@ -24,9 +24,10 @@ import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EX
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
 import { formatIp } from '../wire/ext/ip.js';
 import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
+import { CLIENT_NAME } from '../util/version.js';
 import type { Peer } from './peer.js';
 
-export const CLIENT_NAME = 'bitpeer 0.1.0';
+export { CLIENT_NAME };
 /** Our incoming request queue cap, advertised as `reqq` (uploads.ts enforces it). */
 export const OUR_REQQ = 2000;
 /** Most ut_metadata requests queued per peer (Transmission's limit); more are ignored. */

@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BtError } from '../../util/errors.js';
+import { CREATED_BY } from '../../util/version.js';
 import { buildMagnet, parseMagnet, parseTorrent } from '../../metainfo/index.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, FileInfo, SessionSettings, SessionStats, TorrentId,
@@ -58,7 +59,7 @@ export class FakeApi implements BitpeerApi {
     ];
     const base = {
       error: null, doneDate: 0, eta: -1, queuePosition: 0, uploadLimit: 0, downloadLimit: 0, recheckProgress: 0,
-      comment: '', creator: 'bitpeer/0.1.0', dateCreated: nowSec - 86_400 * 30, isPrivate: false,
+      comment: '', creator: CREATED_BY, dateCreated: nowSec - 86_400 * 30, isPrivate: false,
     };
     this.torrents = [
       {

@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { BtError } from '../../util/errors.js';
+import { CREATED_BY } from '../../util/version.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
@@ -39,7 +40,7 @@ export async function createCommand(argv: string[]): Promise<number> {
     announce,
     ...(typeof values['comment'] === 'string' ? { comment: values['comment'] } : {}),
     private: Boolean(values['private']),
-    createdBy: 'bitpeer/0.1.0',
+    createdBy: CREATED_BY,
     creationDate: values['no-date'] ? null : Math.floor(Date.now() / 1000),
   });
   await writeTorrentFile(out, torrent, force);

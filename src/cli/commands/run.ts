@@ -21,6 +21,7 @@ import { Session } from '../../session/session.js';
 import { FsStorage } from '../../storage/fs-storage.js';
 import type { Torrent } from '../../session/torrent.js';
 import { BtError, isBtError } from '../../util/errors.js';
+import { CREATED_BY } from '../../util/version.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parseCount, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
@@ -131,7 +132,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       }
       const created = await createTorrent(input, {
         ...(pieceLength !== undefined ? { pieceLength } : {}), announce,
-        private: Boolean(values['private']), createdBy: 'bitpeer/0.1.0',
+        private: Boolean(values['private']), createdBy: CREATED_BY,
       });
       meta = created.meta;
       const out = shareOut!;
