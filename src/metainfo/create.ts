@@ -36,6 +36,7 @@ import { Worker } from 'node:worker_threads';
 import { encode } from '../bencode/encode.js';
 import type { Encodable } from '../bencode/types.js';
 import { BtError, errorMessage } from '../util/errors.js';
+import { BLOCK_SIZE } from '../util/geometry.js';
 import { MAX_TORRENT_SIZE, parseTorrent } from './metainfo.js';
 import { MAX_PATH_DEPTH, sanitizeComponent } from './paths.js';
 import type { Metainfo } from './types.js';
@@ -65,7 +66,7 @@ export interface CreateOptions {
 }
 
 /** Smallest and largest piece length `createTorrent` accepts. */
-export const MIN_PIECE_LENGTH = 16 * 1024;
+export const MIN_PIECE_LENGTH = BLOCK_SIZE;
 export const MAX_CREATE_PIECE_LENGTH = 256 * 1024 * 1024;
 const AUTO_MAX_PIECE_LENGTH = 16 * 1024 * 1024;
 const TARGET_MAX_PIECES = 2000;

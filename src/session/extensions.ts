@@ -26,10 +26,8 @@ import { formatIp } from '../wire/ext/ip.js';
 import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
 import { CLIENT_NAME } from '../util/version.js';
 import type { Peer } from './peer.js';
+import { OUR_REQQ } from './uploads.js';
 
-export { CLIENT_NAME };
-/** Our incoming request queue cap, advertised as `reqq` (uploads.ts enforces it). */
-export const OUR_REQQ = 2000;
 /** Most ut_metadata requests queued per peer (Transmission's limit); more are ignored. */
 export const MAX_METADATA_QUEUE = 64;
 /** Metadata pieces are written only while the peer's write buffer holds less than this. */

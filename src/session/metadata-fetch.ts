@@ -33,7 +33,7 @@ import {
   decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, metadataPieceCount, type UtMetadataMessage,
 } from '../wire/ext/ut-metadata.js';
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
-import { CLIENT_NAME } from './extensions.js';
+import { CLIENT_NAME } from '../util/version.js';
 
 /** Options of {@link fetchMetadata}. */
 export interface FetchMetadataOptions {

@@ -20,6 +20,7 @@ import type { HashPool } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
 import { Bitfield } from '../util/bitfield.js';
 import { BtError, errorMessage } from '../util/errors.js';
+import { pieceSizeAt } from '../util/geometry.js';
 import { RateMeter } from '../util/rate.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
@@ -680,7 +681,7 @@ export class Torrent {
   bytesLeft(): number {
     let left = 0;
     for (let i = 0; i < this.meta.pieceCount; i++) {
-      if (!this.picker.have(i)) left += i === this.meta.pieceCount - 1 ? this.meta.totalLength - i * this.meta.pieceLength : this.meta.pieceLength;
+      if (!this.picker.have(i)) left += pieceSizeAt(this.meta, i);
     }
     return left;
   }

@@ -1,7 +1,7 @@
 /** `bitpeer create <path>`: write a .torrent for a file or a folder. */
 import { basename, resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
-import { createTorrent } from '../../metainfo/create.js';
+import { createTorrent, MIN_PIECE_LENGTH } from '../../metainfo/create.js';
 import { BtError } from '../../util/errors.js';
 import { CREATED_BY } from '../../util/version.js';
 import { networkInterfaces } from 'node:os';
@@ -19,7 +19,7 @@ export async function createCommand(argv: string[]): Promise<number> {
   const input = resolve(positionals[0]!);
   const reporter = new Reporter(Boolean(values['json']), false);
   const pieceLength = typeof values['piece-length'] === 'string' ? parseSize(values['piece-length'], 'piece length') : undefined;
-  if (pieceLength !== undefined && (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0)) {
+  if (pieceLength !== undefined && (pieceLength < MIN_PIECE_LENGTH || (pieceLength & (pieceLength - 1)) !== 0)) {
     throw new BtError('USAGE', `piece length must be a power of two of at least 16 KiB (got ${pieceLength})`);
   }
   const announce = asStrings(values['announce']);
