@@ -99,14 +99,17 @@ export interface ResumeExpectation {
   fileCount: number;
 }
 
-/** Parse `host:port` / `[v6]:port` into address bytes and port; null if it is not an IP address with a port 1..65535. */
+/**
+ * Parse `host:port` / `[v6]:port` (src/util/peer-address.ts, IP literals only) into address bytes and port; null if it
+ * is not an IP address with a port 1..65535.
+ */
 export function parsePeerAddress(s: string): { ip: Buffer; port: number } | null {
   const a = tryParsePeerAddress(s, { ipOnly: true });
   const ip = a ? ipToBytes(a.host) : null;
   return a && ip ? { ip, port: a.port } : null;
 }
 
-/** Text of address bytes and a port, `a.b.c.d:p` or `[v6]:p`. */
+/** Text of address bytes and a port, `a.b.c.d:p` or `[v6]:p` (src/util/peer-address.ts's format). */
 export function formatPeerAddress(ip: Uint8Array, port: number): string {
   return formatHostPort(bytesToIp(ip), port);
 }
