@@ -20,6 +20,7 @@ import type { PendingMagnetRecord } from '../state/magnet-store.js';
 import type { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { BtError, errorMessage } from '../util/errors.js';
+import { tryParsePeerAddress } from '../util/peer-address.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, SessionSettings, SessionStats, TorrentId, TorrentInfo,
   TorrentStateName,
@@ -233,8 +234,8 @@ export class SessionApi implements BitpeerApi {
           n.uploadBucket.setRate(state.uploadLimit);
           n.downloadBucket.setRate(state.downloadLimit);
           for (const p of state.peers) {
-            const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(p);
-            if (m) n.addPeer(m[1]!, Number(m[2]), 'resume');
+            const a = tryParsePeerAddress(p, { ipOnly: true });
+            if (a) n.addPeer(a.host, a.port, 'resume');
           }
         },
       });

@@ -98,13 +98,6 @@ export function parseCount(s: string | undefined, what: string, min: number, max
   return Number(s);
 }
 
-export function parsePeer(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:\s]+):(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536)) throw new BtError('USAGE', `bad peer address "${s}" (expected HOST:PORT)`);
-  return { host: m[1]!, port };
-}
-
 export function asStrings(v: string | boolean | string[] | undefined): string[] {
   if (v === undefined || typeof v === 'boolean') return [];
   return Array.isArray(v) ? v : [v];

@@ -11,6 +11,7 @@
  * on SIGTERM and exits with that command's code for it (0 for a seed, 143 for an unfinished download).
  */
 import { BtError, errnoOf, errorMessage } from '../util/errors.js';
+import { CLIENT_NAME } from '../util/version.js';
 import { commandHelp, isCommand, overview } from './help.js';
 
 // Each command's module is imported only when that command runs: loading the whole graph (session, daemon, RPC)
@@ -85,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(overview());
         return cmd === undefined ? 2 : 0;
       case '--version': case 'version':
-        process.stdout.write('bitpeer 0.1.0\n');
+        process.stdout.write(`${CLIENT_NAME}\n`);
         return 0;
       default:
         throw new BtError('USAGE', `unknown command "${cmd}" (try: bitpeer help)`);

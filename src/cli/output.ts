@@ -7,6 +7,7 @@
  * redrawn when the terminal is resized, so `\r` plus erase-line always removes all of it.
  */
 import type { SessionEvent } from '../session/events.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -131,7 +132,7 @@ export class Reporter {
     let line = e.event === 'complete'
       ? `download complete in ${(e.elapsedMs / 1000).toFixed(1)} s; ${this.afterComplete}`
       : e.event === 'listening' && this.listenNote
-        ? `listening on ${e.host}:${e.port} ${this.listenNote.text}`
+        ? `listening on ${formatPeerAddress(e.host, e.port)} ${this.listenNote.text}`
         : humanLine(e, this.verbose);
     if (e.event === 'tracker-error' || e.event === 'tracker-announce') line = this.trackerLine(e);
     if (line !== null) this.line(line);
@@ -226,7 +227,7 @@ export class Reporter {
 
 function humanLine(e: SessionEvent, verbose: boolean): string | null {
   switch (e.event) {
-    case 'listening': return `listening on ${e.host}:${e.port}`;
+    case 'listening': return `listening on ${formatPeerAddress(e.host, e.port)}`;
     case 'added': return `added ${e.name} (${formatBytes(e.size)}, ${e.pieces} pieces) info-hash ${e.infoHash}`;
     case 'checking': return null;
     case 'checked': return `checked: ${e.have}/${e.pieces} pieces present (${(e.elapsedMs / 1000).toFixed(1)} s)`;

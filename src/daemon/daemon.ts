@@ -29,6 +29,7 @@ import { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { observeFilesSync, planStartupCheck, ResumeWriter, snapshotDiskState, StateStore, type FileStamp, type ResumeData } from '../state/index.js';
 import { errorMessage } from '../util/errors.js';
+import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js';
 import { loadPendingMagnets, removePendingMagnet, savePendingMagnet } from '../state/magnet-store.js';
 import type { SessionEvent } from '../session/events.js';
 import { MAX_TORRENT_ID } from '../state/resume-codec.js';
@@ -275,8 +276,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           t.uploadBucket.setRate(resume.uploadLimit);
           t.downloadBucket.setRate(resume.downloadLimit);
           for (const p of resume.peers) {
-            const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(p);
-            if (m) t.addPeer(m[1]!, Number(m[2]), 'resume');
+            const a = tryParsePeerAddress(p, { ipOnly: true });
+            if (a) t.addPeer(a.host, a.port, 'resume');
           }
         },
       }).then(async (t) => {
@@ -325,7 +326,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
       ...(opts.rpcAuth ? { auth: opts.rpcAuth } : {}),
     });
-    opts.log(`daemon running: peer port ${s.port}, RPC http://${opts.rpcHost ?? '127.0.0.1'}:${rpc.port}/transmission/rpc, downloads to ${settings.downloadDir}, state ${opts.stateDir}, ${s.torrents.size} torrent(s)`);
+    opts.log(`daemon running: peer port ${s.port}, RPC http://${formatPeerAddress(opts.rpcHost ?? '127.0.0.1', rpc.port)}/transmission/rpc, downloads to ${settings.downloadDir}, state ${opts.stateDir}, ${s.torrents.size} torrent(s)`);
 
     const server = rpc;
     let closing: Promise<void> | undefined;

@@ -25,6 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { BtError, errorMessage } from '../util/errors.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 import {
   LSD_GROUP_V4, LSD_GROUP_V6, LSD_HOST_V4, LSD_HOST_V6, LSD_PORT, encodeLsdAnnounces, isHexInfoHash,
   isValidLsdCookie, parseLsdAnnounce,
@@ -321,7 +322,7 @@ export class LsdService {
     for (const ih of a.infoHashes) {
       const t = this.torrents.get(ih);
       if (t === undefined) continue;
-      const key = `${source}|${a.port}|${ih}`;
+      const key = `${formatPeerAddress(source, a.port)} ${ih}`;
       const last = this.seen.get(key);
       if (last !== undefined && now - last < this.inboundIntervalMs) { this.stats.rateLimited++; continue; }
       this.seen.delete(key);

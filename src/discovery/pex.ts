@@ -16,9 +16,10 @@
  * - For each remote, `dropped` only names addresses that remote was told in an `added` (BEP 11: added, then dropped).
  * - Only peers with a known listen address are in the connected set: for outgoing connections the dialled address,
  *   for incoming ones the remote IP with the `p` port of its extended handshake (no `p`, no entry).
- * - Addresses are canonical (`addrKey` of the canonical host), so two spellings of one address are one entry.
+ * - Addresses are canonical (`formatPeerAddress` of the canonical host), so two spellings of one address are one entry.
  */
-import { addrKey, canonicalHost, compactAddr } from '../wire/ext/ip.js';
+import { canonicalHost, compactAddr } from '../wire/ext/ip.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 import { encodeUtPex, PexFlag, PEX_MAX_PEERS, type PexPeer } from '../wire/ext/ut-pex.js';
 import type { HostPort } from '../wire/ext/ip.js';
 
@@ -109,7 +110,7 @@ export class PexState {
     if (host === null || compactAddr(host, info.port) === null) return false;
     this.removeConnected(key);
     const flags = ((info.flags ?? 0) | (info.seed === true ? PexFlag.SEED : 0) | (info.connectable === true ? PexFlag.REACHABLE : 0)) & 0xff;
-    const entry: Entry = { addr: addrKey(host, info.port), host, port: info.port, flags };
+    const entry: Entry = { addr: formatPeerAddress(host, info.port), host, port: info.port, flags };
     this.byKey.set(key, entry);
     const shared = this.byAddr.get(entry.addr);
     if (shared === undefined) this.byAddr.set(entry.addr, { entry, refs: 1 });
@@ -162,7 +163,7 @@ export class PexState {
     }
     if (added.length === 0 && droppedAddrs.length === 0) return null;
     for (const a of droppedAddrs) r.told.delete(a);
-    for (const p of added) r.told.set(addrKey(p.host, p.port), { host: p.host, port: p.port });
+    for (const p of added) r.told.set(formatPeerAddress(p.host, p.port), { host: p.host, port: p.port });
     r.lastSent = now;
     return encodeUtPex({ added, dropped });
   }

@@ -11,12 +11,13 @@
 import { encode } from '../bencode/encode.js';
 import type { Encodable } from '../bencode/types.js';
 import { BtError, errorMessage } from '../util/errors.js';
+import { BLOCK_SIZE } from '../util/geometry.js';
 import { MAX_TORRENT_SIZE, parseTorrent } from './metainfo.js';
 import { sanitizeComponent } from './paths.js';
 import type { Metainfo } from './types.js';
 
 /** Smallest and largest piece length torrent creation accepts. */
-export const MIN_PIECE_LENGTH = 16 * 1024;
+export const MIN_PIECE_LENGTH = BLOCK_SIZE;
 export const MAX_CREATE_PIECE_LENGTH = 256 * 1024 * 1024;
 const AUTO_MAX_PIECE_LENGTH = 16 * 1024 * 1024;
 const TARGET_MAX_PIECES = 2000;

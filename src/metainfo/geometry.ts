@@ -6,6 +6,7 @@
  * length, each lying inside one file with `length > 0`; zero-length files never appear. Bad arguments are programming
  * errors (the wire layer validates peer input against the geometry first) and throw `RangeError`.
  */
+import { pieceSizeAt } from '../util/geometry.js';
 import type { FileSpan, Metainfo } from './types.js';
 
 type Geometry = Pick<Metainfo, 'pieceLength' | 'pieceCount' | 'totalLength'>;
@@ -20,8 +21,7 @@ function checkPiece(meta: Geometry, index: number): void {
 /** Size in bytes of piece `index` (the last piece may be short). */
 export function pieceSize(meta: Geometry, index: number): number {
   checkPiece(meta, index);
-  if (index < meta.pieceCount - 1) return meta.pieceLength;
-  return meta.totalLength - meta.pieceLength * (meta.pieceCount - 1);
+  return pieceSizeAt(meta, index);
 }
 
 /** The 20-byte SHA-1 of piece `index`, as a view of `pieceHashes`. */

@@ -11,6 +11,7 @@
  * (including v2-only `urn:btmh:` links), a malformed hash, or malformed percent-encoding.
  */
 import { BtError } from '../util/errors.js';
+import { tryParsePeerAddress } from '../util/peer-address.js';
 
 /** What a magnet link tells us. */
 export interface MagnetInfo {
@@ -30,7 +31,6 @@ export const MAX_MAGNET_LENGTH = 64 * 1024;
 export const MAX_MAGNET_ITEMS = 200;
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const PEER = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/?#@]+):(\d{1,5})$/;
 
 function bad(msg: string): never {
   throw new BtError('BAD_MAGNET', `invalid magnet URI: ${msg}`);
@@ -134,9 +134,7 @@ export function parseMagnet(uri: string): MagnetInfo {
       if (url !== '' && !trackers.includes(url) && trackers.length < MAX_MAGNET_ITEMS) trackers.push(url);
     } else {
       const peer = decodeComponent(rawValue, 'x.pe').trim();
-      const pm = PEER.exec(peer);
-      const port = pm === null ? 0 : Number(pm[2]);
-      if (port >= 1 && port <= 65535 && !peers.includes(peer) && peers.length < MAX_MAGNET_ITEMS) peers.push(peer);
+      if (tryParsePeerAddress(peer) !== null && !peers.includes(peer) && peers.length < MAX_MAGNET_ITEMS) peers.push(peer);
     }
   }
   if (infoHash === undefined) {

@@ -22,6 +22,7 @@ import { decode } from '../bencode/decode.js';
 import { encode } from '../bencode/encode.js';
 import type { BDict, BValue } from '../bencode/types.js';
 import { BtError, isBtError } from '../util/errors.js';
+import { BLOCK_SIZE } from '../util/geometry.js';
 import { MAX_PATH_DEPTH, PathSet, sanitizeComponent } from './paths.js';
 import type { Metainfo, TorrentFile } from './types.js';
 
@@ -31,7 +32,7 @@ export { pieceSize, pieceHash, pieceSpans, filePieceRange } from './geometry.js'
 /** Default cap on the size of a .torrent file (libtorrent: 10 MB). */
 export const MAX_TORRENT_SIZE = 10 * 1024 * 1024;
 /** Largest accepted piece length: 32767 blocks of 16 KiB (libtorrent's limit, about 512 MiB). */
-export const MAX_PIECE_LENGTH = 32767 * 16384;
+export const MAX_PIECE_LENGTH = 32767 * BLOCK_SIZE;
 /** Most pieces in one torrent (libtorrent `max_pieces`). */
 export const MAX_PIECES = 2 ** 21;
 /** Largest file or total length (libtorrent: 2^48 − 1; exact in a JS number). */

@@ -44,6 +44,7 @@
  */
 import { Bitfield } from '../util/bitfield.js';
 import { BtError } from '../util/errors.js';
+import { BLOCK_SIZE, blockCount, isValidGeometry, pieceSizeAt } from '../util/geometry.js';
 import { MAX_PRIORITY, PieceOrder } from './piece-order.js';
 
 /** In endgame, a peer takes duplicate requests only while it has fewer outstanding requests than this. */
@@ -60,7 +61,7 @@ export interface PickerOptions {
   pieceCount: number;
   pieceLength: number;
   totalLength: number;
-  /** Block size in bytes (default 16384). */
+  /** Block size in bytes (default {@link BLOCK_SIZE}, 16 KiB). */
   blockSize?: number;
   /** Until we have this many pieces, pick random available pieces instead of the rarest (default 4). */
   randomFirstPieces?: number;
@@ -135,12 +136,11 @@ export class PiecePicker {
 
   constructor(opts: PickerOptions) {
     const { pieceCount, pieceLength, totalLength } = opts;
-    const blockSize = opts.blockSize ?? 16384;
+    const blockSize = opts.blockSize ?? BLOCK_SIZE;
     if (!Number.isSafeInteger(pieceCount) || pieceCount < 0) throw new BtError('BAD_TORRENT', `bad piece count ${pieceCount}`);
     if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new BtError('BAD_TORRENT', `bad piece length ${pieceLength}`);
     if (!Number.isSafeInteger(blockSize) || blockSize <= 0) throw new BtError('BAD_TORRENT', `bad block size ${blockSize}`);
-    if (!Number.isSafeInteger(totalLength) || totalLength < 0 ||
-      (pieceCount === 0 ? totalLength !== 0 : totalLength <= (pieceCount - 1) * pieceLength || totalLength > pieceCount * pieceLength)) {
+    if (!isValidGeometry({ pieceCount, pieceLength, totalLength })) {
       throw new BtError('BAD_TORRENT', `total length ${totalLength} does not fit ${pieceCount} pieces of ${pieceLength}`);
     }
     this.pieceCount = pieceCount;
@@ -150,7 +150,7 @@ export class PiecePicker {
     this.randomFirst = opts.randomFirstPieces ?? 4;
     this.maxRequesters = Math.max(1, opts.maxRequestersPerBlock ?? 3);
     this.rng = opts.rng;
-    this.maxBlocks = Math.ceil(pieceLength / blockSize);
+    this.maxBlocks = blockCount(pieceLength, blockSize);
     this.haveBits = new Bitfield(pieceCount);
     this.prio = new Uint8Array(pieceCount).fill(1);
     this.avail = new Int32Array(pieceCount);
@@ -168,11 +168,11 @@ export class PiecePicker {
 
   /** Size in bytes of piece `index` (the last one may be shorter). */
   pieceSize(index: number): number {
-    return index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
+    return pieceSizeAt(this, index);
   }
 
   /** Number of blocks in piece `index`. */
-  blocksInPiece(index: number): number { return Math.ceil(this.pieceSize(index) / this.blockSize); }
+  blocksInPiece(index: number): number { return blockCount(this.pieceSize(index), this.blockSize); }
 
   private blockRef(piece: number, b: number): BlockRef {
     const begin = b * this.blockSize;

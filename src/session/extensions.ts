@@ -24,11 +24,11 @@ import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EX
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
 import { formatIp } from '../wire/ext/ip.js';
 import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
+import { CLIENT_NAME } from '../util/version.js';
+import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js';
 import type { Peer } from './peer.js';
+import { OUR_REQQ } from './uploads.js';
 
-export const CLIENT_NAME = 'bitpeer 0.1.0';
-/** Our incoming request queue cap, advertised as `reqq` (uploads.ts enforces it). */
-export const OUR_REQQ = 2000;
 /** Most ut_metadata requests queued per peer (Transmission's limit); more are ignored. */
 export const MAX_METADATA_QUEUE = 64;
 /** Metadata pieces are written only while the peer's write buffer holds less than this. */
@@ -60,8 +60,8 @@ export class Extensions {
 
   onPeerConnected(peer: Peer): void {
     if (peer.direction === 'out') {
-      const [host, port] = splitKey(peer.key);
-      if (host && port) { this.pex.addConnected(peer.key, { host, port, connectable: true }); peer.pexKey = peer.key; }
+      const a = tryParsePeerAddress(peer.key);
+      if (a) { this.pex.addConnected(peer.key, { host: a.host, port: a.port, connectable: true }); peer.pexKey = peer.key; }
     }
     if (!peer.extended) return;
     const m: Record<string, number> = {};
@@ -101,7 +101,7 @@ export class Extensions {
     }
     if (h.p !== undefined && peer.direction === 'in' && !peer.pexKey) {
       const host = peer.conn.remoteAddress;
-      const key = `${host}:${h.p}`;
+      const key = formatPeerAddress(host, h.p);
       peer.listenKey = key;
       if (this.pex.addConnected(key, { host, port: h.p })) peer.pexKey = key;
     }
@@ -180,14 +180,6 @@ export class Extensions {
 
 /** PexState keys a remote by its listen address when known, so it is never told about itself. */
 function remoteKey(peer: Peer): string { return peer.pexKey ?? peer.key; }
-
-function splitKey(key: string): [string | undefined, number | undefined] {
-  const i = key.lastIndexOf(':');
-  if (i < 0) return [undefined, undefined];
-  const host = key.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = Number(key.slice(i + 1));
-  return [host, Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined];
-}
 
 function ipFromBytes(b: Buffer): string | null {
   return b.length === 4 || b.length === 16 ? formatIp(b) : null;

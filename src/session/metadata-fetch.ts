@@ -33,7 +33,8 @@ import {
   decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, metadataPieceCount, type UtMetadataMessage,
 } from '../wire/ext/ut-metadata.js';
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
-import { CLIENT_NAME } from './extensions.js';
+import { CLIENT_NAME } from '../util/version.js';
+import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
 
 /** Options of {@link fetchMetadata}. */
 export interface FetchMetadataOptions {
@@ -196,8 +197,8 @@ class MetadataFetcher {
     if (this.done) return;
     let added = false;
     for (const p of peers) {
-      if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535 || !p.host) continue;
-      const key = p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+      if (!isValidPort(p.port) || !p.host) continue;
+      const key = formatPeerAddress(p.host, p.port);
       if (this.seen.has(key) || this.seen.size >= MAX_CANDIDATES) continue;
       this.seen.add(key);
       this.candidates.push({ host: p.host, port: p.port, key, attempts: 0, notBefore: 0, dead: false, active: false });
@@ -221,7 +222,7 @@ class MetadataFetcher {
   acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
     if (this.done || this.peers.size >= this.maxPeers * 2 || hs.peerId.equals(this.opts.peerId)
       || !hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL)) { socket.destroy(); return; }
-    const key = `in:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const key = `in:${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`;
     const c: Candidate = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, key, attempts: 1, notBefore: 0, dead: true, active: true };
     this.log(`metadata: incoming connection from ${key.slice(3)}`);
     socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));

@@ -11,6 +11,7 @@
 import net from 'node:net';
 import { errorMessage } from '../util/errors.js';
 import { describePeerId } from '../util/peer-id.js';
+import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
 import { Peer } from './peer.js';
@@ -76,8 +77,8 @@ export class PeerManager {
 
   /** Add a candidate address; true when it is new. */
   addCandidate(host: string, port: number, source: string): boolean {
-    if (!(port > 0 && port < 65536)) return false;
-    const key = `${host}:${port}`;
+    if (!isValidPort(port)) return false;
+    const key = formatPeerAddress(host, port);
     if (this.candidates.has(key) || this.bannedKeys.has(key)) return false;
     if (this.candidates.size >= 3000) return false; // reliability rule 6 in docs/design/reliability.md: peer list cap
     this.candidates.set(key, { host, port, source, failures: 0, nextAttemptAt: 0, dead: false });
@@ -155,7 +156,7 @@ export class PeerManager {
 
   /** An incoming connection whose handshake named our info-hash. We answer with our handshake. */
   acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Buffer): void {
-    const key = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const key = formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const problem = this.stopped ? 'torrent stopped'
       : this.connected.size >= this.limits.maxPeers ? 'too many peers'
       : this.admissionProblem(key, handshake);

@@ -16,6 +16,7 @@
 import { announceHttp } from '../tracker/http-client.js';
 import { parseMagnet, torrentFromInfo, type MagnetInfo } from '../metainfo/index.js';
 import { BtError, errorMessage } from '../util/errors.js';
+import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js';
 import { MagnetStatus } from './magnet-status.js';
 import { startMetadataFetch, type MetadataFetch } from './metadata-fetch.js';
 import type { Session } from './session.js';
@@ -51,8 +52,8 @@ const STATUS_POLL_MS = 1000;
 export function parsePeerStrings(list: readonly string[]): HostPort[] {
   const out: HostPort[] = [];
   for (const p of list) {
-    const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(p);
-    if (m) out.push({ host: m[1]!, port: Number(m[2]) });
+    const a = tryParsePeerAddress(p);
+    if (a) out.push({ host: a.host, port: a.port });
   }
   return out;
 }
@@ -117,7 +118,7 @@ export class PendingMagnet {
     if (this.settled) return;
     const fresh: HostPort[] = [];
     for (const p of peers) {
-      const key = `${p.host}:${p.port}`;
+      const key = formatPeerAddress(p.host, p.port);
       if (this.knownKeys.has(key) || this.knownKeys.size >= 1000) continue;
       // Ourselves, as seen through the loopback interface.
       if (p.port === this.session.port && (p.host === '127.0.0.1' || p.host === '::1')) continue;

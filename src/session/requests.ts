@@ -24,6 +24,7 @@ import { pieceHash, pieceSize } from '../metainfo/index.js';
 import type { BlockRef, PiecePicker } from '../picker/piece-picker.js';
 import { createHash, type Hash } from 'node:crypto';
 import type { Storage } from '../storage/storage.js';
+import { BLOCK_SIZE, blockCount } from '../util/geometry.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import { blockKey, type Peer } from './peer.js';
 
@@ -65,8 +66,6 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   minQueue: 8, maxQueue: 500, queueSeconds: 3, requestTimeoutMs: 60_000,
   highWater: 16 * 1024 * 1024, lowWater: 8 * 1024 * 1024, maxOutstanding: 1024,
 };
-
-const BLOCK = 16 * 1024;
 
 interface PieceInProgress {
   buf: Buffer;
@@ -129,10 +128,10 @@ export class RequestScheduler {
       // Each request reserves 16 KiB of the download budget: peers send what we ask for, so limiting requests
       // limits the download rate without stalling sockets.
       let granted = 0;
-      while (granted < want && bucket.take(16384)) granted++;
+      while (granted < want && bucket.take(BLOCK_SIZE)) granted++;
       if (granted < want && !peer.downloadRetryScheduled) {
         peer.downloadRetryScheduled = true;
-        this.host.schedule(() => { peer.downloadRetryScheduled = false; this.fill(peer); }, Math.max(5, bucket.delayUntil(16384)));
+        this.host.schedule(() => { peer.downloadRetryScheduled = false; this.fill(peer); }, Math.max(5, bucket.delayUntil(BLOCK_SIZE)));
       }
       want = granted;
       if (want === 0) return;
@@ -179,11 +178,11 @@ export class RequestScheduler {
       let pip = this.inProgress.get(index);
       if (!pip) {
         const size = pieceSize(this.host.meta, index);
-        pip = { buf: this.buffers.acquire(size), sha1: createHash('sha1'), hashedTo: 0, got: new Uint8Array(Math.ceil(size / BLOCK)) };
+        pip = { buf: this.buffers.acquire(size), sha1: createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
         this.inProgress.set(index, pip);
       }
       block.copy(pip.buf, begin);
-      pip.got[begin / BLOCK] = 1;
+      pip.got[begin / BLOCK_SIZE] = 1;
       if (begin === pip.hashedTo) this.hashForward(pip);
       if (res.pieceComplete) this.completePiece(index, pip);
     } else {
@@ -198,7 +197,7 @@ export class RequestScheduler {
   private hashForward(pip: PieceInProgress): void {
     const size = pip.buf.length;
     let end = pip.hashedTo;
-    while (end < size && pip.got[end / BLOCK] === 1) end = Math.min(size, end + BLOCK);
+    while (end < size && pip.got[end / BLOCK_SIZE] === 1) end = Math.min(size, end + BLOCK_SIZE);
     if (end > pip.hashedTo) {
       pip.sha1.update(pip.buf.subarray(pip.hashedTo, end));
       pip.hashedTo = end;
@@ -278,7 +277,7 @@ export class RequestScheduler {
   tick(now: number): void {
     for (const peer of this.host.peers()) {
       const rate = peer.down.rate;
-      const depth = Math.ceil((rate * this.limits.queueSeconds) / 16384);
+      const depth = Math.ceil((rate * this.limits.queueSeconds) / BLOCK_SIZE);
       const cap = Math.min(this.limits.maxQueue, peer.reqq ?? this.limits.maxQueue);
       const byRate = Math.max(Math.min(this.limits.minQueue, cap), Math.min(cap, depth));
       if (peer.slowStart && byRate < peer.queueDepth) {

@@ -18,6 +18,7 @@ import { TrackerSwarms } from '../tracker/swarm.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUdpTrackerRequest, UdpTrackerServer } from '../tracker/udp-server.js';
 import { errorMessage } from '../util/errors.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 
 /** Concurrent HTTP tracker connections. */
 const MAX_HTTP_OPEN = 64;
@@ -69,7 +70,7 @@ export class SessionServices {
       });
       this.socket = socket;
     } catch (err) {
-      this.opts.log(`cannot bind UDP ${this.opts.host}:${this.opts.port} (UDP tracker off): ${errorMessage(err)}`);
+      this.opts.log(`cannot bind UDP ${formatPeerAddress(this.opts.host, this.opts.port)} (UDP tracker off): ${errorMessage(err)}`);
       socket.close();
     }
     if (this.opts.lsd) {
@@ -95,7 +96,7 @@ export class SessionServices {
       this.udpStats.dropped++;
     } catch (err) {
       this.udpStats.dropped++;
-      this.opts.log(`datagram from ${rinfo.address}:${rinfo.port}: ${errorMessage(err)}`);
+      this.opts.log(`datagram from ${formatPeerAddress(rinfo.address, rinfo.port)}: ${errorMessage(err)}`);
     }
   }
 

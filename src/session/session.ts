@@ -31,6 +31,7 @@ import type { SessionEvent } from './events.js';
 import type { PeerLimits } from './peers.js';
 import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -147,7 +148,7 @@ export class Session {
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') reject(new BtError('PORT_IN_USE', `port ${this.opts.port ?? 0} is already in use on ${host}`));
         else if (err.code === 'EACCES') reject(new BtError('PORT_IN_USE', `no permission to listen on port ${this.opts.port ?? 0}`));
-        else reject(new BtError('IO', `cannot listen on ${host}:${this.opts.port ?? 0}: ${err.message}`));
+        else reject(new BtError('IO', `cannot listen on ${formatPeerAddress(host, this.opts.port ?? 0)}: ${err.message}`));
       });
       server.listen(this.opts.port ?? 0, host, () => resolve());
     });
@@ -202,14 +203,14 @@ export class Session {
         const magnet = torrent ? undefined : this.magnets.get(handshake.infoHash.toString('hex'));
         if (magnet) { magnet.acceptIncoming(socket, handshake, rest); return; }
         if (!torrent) {
-          this.log(`refused ${socket.remoteAddress}:${socket.remotePort}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
+          this.log(`refused ${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
           socket.destroy();
           return;
         }
         torrent.acceptIncoming(socket, handshake, rest);
       }, (err: unknown) => {
         finish();
-        this.log(`incoming ${socket.remoteAddress}:${socket.remotePort}: ${errorMessage(err)}`);
+        this.log(`incoming ${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ${errorMessage(err)}`);
         socket.destroy();
       });
     });

@@ -20,6 +20,8 @@ import type { HashPool } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
 import { Bitfield } from '../util/bitfield.js';
 import { BtError, errorMessage } from '../util/errors.js';
+import { pieceSizeAt } from '../util/geometry.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 import { RateMeter } from '../util/rate.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
@@ -367,7 +369,7 @@ export class Torrent {
   addPeer(host: string, port: number, source: PeerSource): void {
     if (this.isSelf(host, port)) return;
     if (!this.peers.addCandidate(host, port, source)) return;
-    if (source !== 'manual') this.opts.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: `${host}:${port}`, source });
+    if (source !== 'manual') this.opts.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: formatPeerAddress(host, port), source });
     // Dial now rather than at the next tick (the connection manager still applies every limit).
     if (this.state === 'downloading' || this.state === 'seeding') this.peers.tick(this.opts.now());
   }
@@ -680,7 +682,7 @@ export class Torrent {
   bytesLeft(): number {
     let left = 0;
     for (let i = 0; i < this.meta.pieceCount; i++) {
-      if (!this.picker.have(i)) left += i === this.meta.pieceCount - 1 ? this.meta.totalLength - i * this.meta.pieceLength : this.meta.pieceLength;
+      if (!this.picker.have(i)) left += pieceSizeAt(this.meta, i);
     }
     return left;
   }

@@ -3,7 +3,7 @@
  *
  * - Requests are served only to peers we have unchoked (we grant no BEP 6 allowed-fast pieces).
  *   Anything else is rejected when the peer speaks the fast extension (BEP 6), and ignored otherwise (BEP 3).
- * - Each peer's queue is capped (`maxQueued`, advertised as `reqq` in our BEP 10 handshake); excess requests are rejected.
+ * - Each peer's queue is capped (`maxQueued`, by default {@link OUR_REQQ}, the `reqq` we advertise); excess requests are rejected.
  * - Backpressure: we stop reading blocks for a peer while its socket holds more than `writeHighWater` bytes and
  *   resume on 'drain'.
  * - Reads go through a small LRU cache of whole pieces: a leecher asks for a piece block by block, so one large read
@@ -30,7 +30,9 @@ export interface UploadHost {
 }
 
 export interface UploadLimits { maxQueued: number; writeHighWater: number; readsInFlight: number; cacheBytes: number }
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: 2000, writeHighWater: 1024 * 1024, readsInFlight: 4, cacheBytes: 16 * 1024 * 1024 };
+/** Our incoming request queue cap: the default `maxQueued`, and the `reqq` we advertise (BEP 10, extensions.ts). */
+export const OUR_REQQ = 2000;
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxQueued: OUR_REQQ, writeHighWater: 1024 * 1024, readsInFlight: 4, cacheBytes: 16 * 1024 * 1024 };
 
 /** How many queued requests of one peer are scanned for pieces to read ahead. */
 const LOOKAHEAD = 64;

@@ -27,6 +27,7 @@ import { decode, encode, type BDict, type BValue } from '../bencode/index.js';
 import { Bitfield } from '../util/bitfield.js';
 import { BtError } from '../util/errors.js';
 import { bytesToIp, ipToBytes } from '../tracker/address.js';
+import { formatPeerAddress as formatHostPort, tryParsePeerAddress } from '../util/peer-address.js';
 
 /** The resume format version this code writes and reads. */
 export const RESUME_VERSION = 1;
@@ -98,34 +99,19 @@ export interface ResumeExpectation {
   fileCount: number;
 }
 
-/** Parse `host:port` / `[v6]:port` into address bytes and port; null if it is not an IP address with a port 1..65535. */
+/**
+ * Parse `host:port` / `[v6]:port` (src/util/peer-address.ts, IP literals only) into address bytes and port; null if it
+ * is not an IP address with a port 1..65535.
+ */
 export function parsePeerAddress(s: string): { ip: Buffer; port: number } | null {
-  let host: string;
-  let portText: string;
-  if (s.startsWith('[')) {
-    const close = s.indexOf(']:');
-    if (close < 0) return null;
-    host = s.slice(1, close);
-    portText = s.slice(close + 2);
-  } else {
-    const colon = s.lastIndexOf(':');
-    if (colon < 0) return null;
-    host = s.slice(0, colon);
-    portText = s.slice(colon + 1);
-    if (host.includes(':')) return null; // bare IPv6 needs brackets
-  }
-  if (!/^\d{1,5}$/.test(portText)) return null;
-  const port = Number(portText);
-  if (port < 1 || port > 0xffff) return null;
-  const ip = ipToBytes(host);
-  if (!ip) return null;
-  return { ip, port };
+  const a = tryParsePeerAddress(s, { ipOnly: true });
+  const ip = a ? ipToBytes(a.host) : null;
+  return a && ip ? { ip, port: a.port } : null;
 }
 
-/** Text of address bytes and a port, `a.b.c.d:p` or `[v6]:p`. */
+/** Text of address bytes and a port, `a.b.c.d:p` or `[v6]:p` (src/util/peer-address.ts's format). */
 export function formatPeerAddress(ip: Uint8Array, port: number): string {
-  const host = bytesToIp(ip);
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatHostPort(bytesToIp(ip), port);
 }
 
 /** Compact form: 4 or 16 address bytes followed by the port, big-endian. */

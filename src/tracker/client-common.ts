@@ -11,6 +11,7 @@
  *   no control characters, so it can be shown on a terminal as is.
  */
 import { BtError } from '../util/errors.js';
+import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
 import { bytesToIp } from './address.js';
 
 /** A peer address as handed to the session. IPv6 hosts are written without brackets. */
@@ -142,9 +143,9 @@ export class PeerCollector {
 
   add(host: string, port: number): boolean {
     if (this.full) return false;
-    if (!Number.isInteger(port) || port <= 0 || port > 65535) return true;
+    if (!isValidPort(port)) return true;
     if (host === '0.0.0.0' || host === '::' || host === '') return true;
-    const key = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const key = formatPeerAddress(host, port);
     if (this.seen.has(key)) return true;
     this.seen.add(key);
     this.peers.push({ host, port });

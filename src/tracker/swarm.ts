@@ -17,6 +17,7 @@
  */
 import type { IpFamily, TrackerEvent } from './types.js';
 import { ipFamily, isUnspecified, normalizeIp } from './address.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 
 /** Tracker configuration. `now` returns milliseconds (like `Date.now`). */
 export interface TrackerOptions {
@@ -134,7 +135,7 @@ interface Swarm {
 }
 
 function peerKey(ip: string, port: number): string {
-  return `${ip}|${port}`;
+  return formatPeerAddress(ip, port);
 }
 
 /** The peer lists of all tracked torrents. See the module comment for the invariants. */

@@ -26,6 +26,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
 import { BtError, errorMessage } from '../util/errors.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 import { normalizeIp } from './address.js';
 import { cleanMessage, DEFAULT_MAX_PEERS, PeerCollector, requireTrackerUrl } from './client-common.js';
 import type { AnnounceParams, AnnounceResponse, ScrapeResult } from './client-common.js';
@@ -201,7 +202,7 @@ export class UdpTrackerClient {
     }
     address = normalizeIp(address);
     const family = isIP(address) === 6 ? 6 : 4;
-    return { address, port, family, key: `${family === 6 ? `[${address}]` : address}:${port}` };
+    return { address, port, family, key: formatPeerAddress(address, port) };
   }
 
   private newTransactionId(): number {

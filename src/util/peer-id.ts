@@ -1,8 +1,11 @@
 /**
- * Peer ids in Azureus style (BEP 20): `-bp0100-` followed by 12 random printable bytes.
+ * Peer ids in Azureus style (BEP 20): {@link CLIENT_PREFIX} (`-bp0100-` for 0.1.0, see version.ts) followed by 12
+ * random printable bytes.
  * The randomness is injected, so this module stays pure.
  */
-export const CLIENT_PREFIX = '-bp0100-';
+import { CLIENT_PREFIX } from './version.js';
+
+export { CLIENT_PREFIX };
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 export function makePeerId(randomBytes: (n: number) => Uint8Array, prefix = CLIENT_PREFIX): Buffer {

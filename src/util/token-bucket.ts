@@ -8,6 +8,7 @@
  * bucket never blocks, and holds no tokens of its own (only its parent can limit it).
  * BEP: none (client policy).
  */
+import { BLOCK_SIZE } from './geometry.js';
 
 /** Options for {@link TokenBucket}. */
 export interface TokenBucketOptions {
@@ -24,8 +25,8 @@ export interface TokenBucketOptions {
   readonly parent?: TokenBucket;
 }
 
-/** The smallest default burst: one 16 KiB block. */
-export const MIN_DEFAULT_BURST = 16 * 1024;
+/** The smallest default burst: one block ({@link BLOCK_SIZE}, 16 KiB). */
+export const MIN_DEFAULT_BURST = BLOCK_SIZE;
 
 /** Float slack so that waiting exactly {@link TokenBucket.delayUntil} ms makes the take succeed. */
 const EPSILON = 1e-6;

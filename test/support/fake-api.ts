@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { BtError } from '../../src/util/errors.js';
 import { buildMagnet, parseMagnet, parseTorrent } from '../../src/metainfo/index.js';
+import { CREATED_BY } from '../../src/util/version.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, FileInfo, SessionSettings, SessionStats, TorrentId,
   TorrentInfo,
@@ -58,7 +59,7 @@ export class FakeApi implements BitpeerApi {
     ];
     const base = {
       error: null, doneDate: 0, eta: -1, queuePosition: 0, uploadLimit: 0, downloadLimit: 0, recheckProgress: 0,
-      comment: '', creator: 'bitpeer/0.1.0', dateCreated: nowSec - 86_400 * 30, isPrivate: false,
+      comment: '', creator: CREATED_BY, dateCreated: nowSec - 86_400 * 30, isPrivate: false,
     };
     this.torrents = [
       {

@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import { BtError, errorMessage } from '../../util/errors.js';
+import { formatPeerAddress } from '../../util/peer-address.js';
 
 /** Where and how to reach the daemon. */
 export interface RpcClientOptions {
@@ -57,7 +58,7 @@ export class RpcClient {
 
   /** "127.0.0.1:9091" (IPv6 in brackets), for messages. */
   get address(): string {
-    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    return formatPeerAddress(this.host, this.port);
   }
 
   /** Sends one request and returns the reply whatever its `result`. Throws BtError 'RPC' / 'TIMEOUT' on transport failures. */

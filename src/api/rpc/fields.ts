@@ -11,13 +11,14 @@
  *   unknown field names are skipped, as Transmission does.
  * BEP: none (Transmission's rpc-spec.txt, version 16).
  */
+import { VERSION } from '../../util/version.js';
 import type { PeerInfo, SessionSettings, SessionStats, TorrentInfo, TrackerInfo } from '../types.js';
 
 /** The RPC version we speak (Transmission 3.00's). */
 export const RPC_VERSION = 16;
 export const RPC_VERSION_MINIMUM = 1;
 /** bitpeer's own version, reported after Transmission's "$version ($revision)" pattern. */
-export const BITPEER_VERSION = '0.1.0';
+export const BITPEER_VERSION = VERSION;
 export const DAEMON_VERSION = `3.00 (bitpeer ${BITPEER_VERSION})`;
 /** Bytes in a "kB" of speed (limits in session-set / torrent-set): 1000 in transmission-daemon 3.00. */
 export const SPEED_K = 1000;

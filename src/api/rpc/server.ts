@@ -24,6 +24,7 @@ import { BtError, errorMessage } from '../../util/errors.js';
 import type { BitpeerApi } from '../types.js';
 import { BITPEER_VERSION } from './fields.js';
 import { RpcMethods } from './methods.js';
+import { formatPeerAddress } from '../../util/peer-address.js';
 
 /** The RPC path (transmission-remote posts to it with a trailing slash). */
 export const RPC_PATH = '/transmission/rpc';
@@ -361,7 +362,7 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(err.code === 'EADDRINUSE'
         ? new BtError('PORT_IN_USE', `the RPC port ${opts.port} on ${bindHost} is already in use`)
-        : new BtError('IO', `cannot listen for the RPC on ${bindHost}:${opts.port}: ${err.message}`));
+        : new BtError('IO', `cannot listen for the RPC on ${formatPeerAddress(bindHost, opts.port)}: ${err.message}`));
     };
     server.once('error', onError);
     server.listen(opts.port, bindHost, () => {
@@ -371,7 +372,7 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
   });
   server.on('error', (err) => log(`rpc: server error: ${errorMessage(err)}`));
   const port = (server.address() as AddressInfo).port;
-  log(`rpc: listening on ${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${port}`);
+  log(`rpc: listening on ${formatPeerAddress(bindHost, port)}`);
 
   return {
     port,

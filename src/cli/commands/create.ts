@@ -2,7 +2,9 @@
 import { basename, resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
 import { createTorrent } from '../../create/create-torrent.js';
+import { MIN_PIECE_LENGTH } from '../../metainfo/build.js';
 import { BtError } from '../../util/errors.js';
+import { CREATED_BY } from '../../util/version.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
@@ -18,7 +20,7 @@ export async function createCommand(argv: string[]): Promise<number> {
   const input = resolve(positionals[0]!);
   const reporter = new Reporter(Boolean(values['json']), false);
   const pieceLength = typeof values['piece-length'] === 'string' ? parseSize(values['piece-length'], 'piece length') : undefined;
-  if (pieceLength !== undefined && (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0)) {
+  if (pieceLength !== undefined && (pieceLength < MIN_PIECE_LENGTH || (pieceLength & (pieceLength - 1)) !== 0)) {
     throw new BtError('USAGE', `piece length must be a power of two of at least 16 KiB (got ${pieceLength})`);
   }
   const announce = asStrings(values['announce']);
@@ -39,7 +41,7 @@ export async function createCommand(argv: string[]): Promise<number> {
     announce,
     ...(typeof values['comment'] === 'string' ? { comment: values['comment'] } : {}),
     private: Boolean(values['private']),
-    createdBy: 'bitpeer/0.1.0',
+    createdBy: CREATED_BY,
     creationDate: values['no-date'] ? null : Math.floor(Date.now() / 1000),
   });
   await writeTorrentFile(out, torrent, force);

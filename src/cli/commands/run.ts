@@ -21,9 +21,11 @@ import { Session } from '../../session/session.js';
 import { FsStorage } from '../../storage/fs-storage.js';
 import type { Torrent } from '../../session/torrent.js';
 import { BtError, isBtError } from '../../util/errors.js';
+import { CREATED_BY } from '../../util/version.js';
+import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
-import { asStrings, parse, parseCount, parsePeer, parsePort, parseRate, parseSize } from '../args.js';
+import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
 import { checkDownloadFolder, checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
 import { commandHelp, usageLine } from '../help.js';
@@ -64,7 +66,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const reporter = new Reporter(Boolean(values['json']), Boolean(values['verbose']));
   const explicitPort = typeof values['port'] === 'string';
   const port = parsePort(values['port'] as string | undefined, DEFAULT_PORT);
-  const peers = asStrings(values['peer']).map(parsePeer);
+  const peers = asStrings(values['peer']).map((s) => parsePeerAddress(s));
   const progressMs = typeof values['progress-interval'] === 'string' ? parseSize(values['progress-interval'], 'progress interval') : 1000;
   const maxPeers = parseCount(values['max-peers'] as string | undefined, '--max-peers', 1, MAX_CONNECTIONS_LIMIT);
   const maxConnections = parseCount(values['max-connections'] as string | undefined, '--max-connections', 1, MAX_CONNECTIONS_LIMIT)
@@ -131,7 +133,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       }
       const created = await createTorrent(input, {
         ...(pieceLength !== undefined ? { pieceLength } : {}), announce,
-        private: Boolean(values['private']), createdBy: 'bitpeer/0.1.0',
+        private: Boolean(values['private']), createdBy: CREATED_BY,
       });
       meta = created.meta;
       const out = shareOut!;
@@ -244,7 +246,7 @@ function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: s
   const trackers = useTrackers ? [...new Set([...(meta.announce ? [meta.announce] : []), ...meta.announceList.flat()])] : [];
   const checks: string[] = [];
   if (trackers.length > 0) checks.push(`that the tracker ${trackers.slice(0, 3).join(', ')} is running and reachable from here`);
-  if (peers.length > 0) checks.push(`that ${peers.map((p) => `${p.host}:${p.port}`).join(', ')} is seeding`);
+  if (peers.length > 0) checks.push(`that ${peers.map((p) => formatPeerAddress(p.host, p.port)).join(', ')} is seeding`);
   checks.push(`that no firewall blocks TCP port ${port}`);
   const last = checks.pop()!;
   const check = checks.length > 0 ? `${checks.join(', ')} and ${last}` : last;

@@ -18,6 +18,7 @@
  */
 
 import { BtError } from '../../util/errors.js';
+import { BLOCK_SIZE, isValidGeometry, lastPieceSize } from '../../util/geometry.js';
 import { MessageId, type Message } from './messages.js';
 
 /** The torrent's shape, needed to validate indexes, block ranges and the bitfield length. */
@@ -41,7 +42,7 @@ export interface DecoderLimits {
 }
 
 /** 16 KiB: the block size every current client uses, and the largest libtorrent accepts. */
-export const DEFAULT_MAX_BLOCK_LENGTH = 16 * 1024;
+export const DEFAULT_MAX_BLOCK_LENGTH = BLOCK_SIZE;
 /** 1 MiB: BEP 10 payload cap (libtorrent and rqbit drop a peer for more). */
 export const DEFAULT_MAX_EXTENDED_LENGTH = 1024 * 1024;
 /** 1 MiB plus headroom, so a maximal extended message (2 header bytes + 1 MiB) fits. */
@@ -93,13 +94,7 @@ const NAME: ReadonlyArray<string | undefined> = (() => {
 
 function checkGeometry(g: WireGeometry): void {
   const { pieceCount, pieceLength, totalLength } = g;
-  const ok = Number.isSafeInteger(pieceCount) && pieceCount >= 0
-    && Number.isSafeInteger(pieceLength) && pieceLength > 0
-    && Number.isSafeInteger(totalLength) && totalLength >= 0
-    && (pieceCount === 0
-      ? totalLength === 0
-      : (pieceCount - 1) * pieceLength < totalLength && totalLength <= pieceCount * pieceLength);
-  if (!ok) {
+  if (!isValidGeometry(g)) {
     throw new RangeError(`invalid wire geometry: ${pieceCount} pieces of ${pieceLength} bytes, total ${totalLength}`);
   }
 }
@@ -180,7 +175,7 @@ export class MessageDecoder {
   setGeometry(geometry: WireGeometry): void {
     checkGeometry(geometry);
     this.geometry = { pieceCount: geometry.pieceCount, pieceLength: geometry.pieceLength, totalLength: geometry.totalLength };
-    this.lastPieceLength = geometry.pieceCount === 0 ? 0 : geometry.totalLength - (geometry.pieceCount - 1) * geometry.pieceLength;
+    this.lastPieceLength = lastPieceSize(geometry);
   }
 
   /** Appends a chunk received from the peer. O(1): the chunk is referenced, not copied. */

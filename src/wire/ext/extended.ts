@@ -18,7 +18,7 @@ import type { BValue } from '../../bencode/index.js';
 import { BtError } from '../../util/errors.js';
 import { unpackCompact, type HostPort } from './ip.js';
 
-export { compactAddr, unpackCompact, addrKey, canonicalHost } from './ip.js';
+export { compactAddr, unpackCompact, canonicalHost } from './ip.js';
 export type { HostPort } from './ip.js';
 
 /** The extended message id of the handshake itself (BEP 10). */

@@ -16,9 +16,10 @@
 import { decode, encode, isDict } from '../../bencode/index.js';
 import type { BValue } from '../../bencode/index.js';
 import { BtError } from '../../util/errors.js';
+import { BLOCK_SIZE } from '../../util/geometry.js';
 
 /** Size of one metadata piece (BEP 9): every piece but the last is exactly this long. */
-export const METADATA_PIECE_SIZE = 16 * 1024;
+export const METADATA_PIECE_SIZE = BLOCK_SIZE;
 /**
  * Largest metadata (info dictionary) we fetch or accept: 16 MiB, anacrolix's limit (reliability rule 6 in
  * docs/design/reliability.md).

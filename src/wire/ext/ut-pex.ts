@@ -19,9 +19,10 @@
 import { decode, encode, isDict } from '../../bencode/index.js';
 import type { BDict, BValue } from '../../bencode/index.js';
 import {
-  COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, addrKey, compactAddr, formatIPv4, formatIPv6, isUnusableAddress, isV4Mapped,
+  COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, compactAddr, formatIPv4, formatIPv6, isUnusableAddress, isV4Mapped,
   type HostPort,
 } from './ip.js';
+import { formatPeerAddress } from '../../util/peer-address.js';
 
 /** Peer flags in `added.f` / `added6.f` (BEP 11). */
 export const PexFlag = {
@@ -161,7 +162,7 @@ export function decodeUtPex(payload: Buffer, opts: { maxPeers?: number } = {}): 
       // An IPv4-mapped entry in added6 is the IPv4 peer it maps to (so it de-duplicates against `added`).
       const host = family === 4 ? formatIPv4(buf, off)
         : isV4Mapped(buf.subarray(off, off + 16)) ? formatIPv4(buf, off + 12) : formatIPv6(buf, off);
-      const key = addrKey(host, port);
+      const key = formatPeerAddress(host, port);
       if (seen.has(key)) { out.invalid++; continue; }
       seen.add(key);
       taken++;
