@@ -25,7 +25,7 @@ export type ErrorCode =
   | 'NOT_FOUND'          // a file or folder given by the user does not exist
   | 'USAGE'              // wrong command-line arguments
   | 'PORT_IN_USE'        // the listening port is taken
-  | 'ABORTED'            // cancelled through an AbortSignal
+  | 'ABORTED'            // cancelled: through an AbortSignal, or a torrent stopped, paused, queued or removed
   | 'HASH_FAILED'        // a piece did not match its SHA-1
   | 'TRACKER'           // a tracker refused or failed an announce or scrape (message: its reason)
   | 'RPC'               // the daemon's RPC could not be reached, or answered with an error (message: why)
