@@ -236,7 +236,12 @@ function humanLine(e: SessionEvent, verbose: boolean): string | null {
     case 'peer-disconnect': return verbose ? `peer ${e.peer} disconnected: ${e.reason}` : null;
     case 'peer-banned': return `banned peer ${e.peer}: ${e.reason}`;
     case 'piece-failed': return `piece ${e.piece} failed its hash check (from ${e.peers.join(', ') || 'unknown'})`;
-    case 'peer-totals': return verbose ? e.peers.map((p) => `  ${p.peer} (${p.client}): down ${formatBytes(p.downloaded)}, up ${formatBytes(p.uploaded)}`).join('\n') || null : null;
+    case 'peer-totals': {
+      if (!verbose) return null;
+      const lines = e.peers.map((p) => `  ${p.peer} (${p.client}): down ${formatBytes(p.downloaded)}, up ${formatBytes(p.uploaded)}`);
+      if (e.disconnects && e.disconnects.length > 0) lines.push(`  disconnects: ${e.disconnects.map((d) => `${d.op}/${d.code} ${d.count}`).join(', ')}`);
+      return lines.join('\n') || null;
+    }
     case 'tracker-warning': return `tracker ${trackerName(e.url)} warning: ${e.message}`;
     case 'warning': return `warning: ${e.message}`;
     case 'error': return `error: ${e.message}`;

@@ -88,8 +88,9 @@ function isErrno(e: unknown, code: string): boolean {
   return e instanceof Error && (e as NodeJS.ErrnoException).code === code;
 }
 
+/** Creating reads the files only: every I/O failure here is a disk-read. */
 function ioError(what: string, e: unknown): BtError {
-  return new BtError('IO', `${what}: ${errorMessage(e)}`, { cause: e });
+  return new BtError('IO', `${what}: ${errorMessage(e)}`, { cause: e, op: 'disk-read' });
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {

@@ -4,12 +4,17 @@
  * The CLI's `--json` mode prints these objects one per line (see docs/cli.md), so field names are part of the CLI
  * contract: add fields freely, never rename or remove one.
  */
+import type { ErrorCode, ErrorOp } from '../util/errors.js';
+
 export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'queued' | 'error' | 'stopped';
 
 /** A tracker of a pending magnet, as in `metadata-fetching` events. */
 export interface MagnetTrackerEvent { url: string; ok: boolean; message: string; peers: number; retryInSeconds: number }
 
 export interface PeerTotals { peer: string; client: string; downloaded: number; uploaded: number }
+
+/** How many connections ended with one cause (op and code, see src/util/errors.ts). */
+export interface DisconnectCount { op: ErrorOp; code: ErrorCode; count: number }
 
 export type SessionEvent =
   | { event: 'listening'; port: number; host: string }
@@ -26,11 +31,15 @@ export type SessionEvent =
   | { event: 'tracker-announce'; infoHash: string; url: string; trackerEvent: string; peers: number; interval: number; complete?: number; incomplete?: number }
   | { event: 'tracker-warning'; infoHash: string; url: string; message: string }
   | { event: 'tracker-error'; infoHash: string; url: string; message: string; retryInSec?: number }
-  | { event: 'peer-disconnect'; infoHash: string; peer: string; reason: string; downloaded: number; uploaded: number }
-  | { event: 'peer-banned'; infoHash: string; peer: string; reason: string }
+  | { event: 'peer-disconnect'; infoHash: string; peer: string; reason: string; downloaded: number; uploaded: number;
+      /** The cause: the operation and the stable code (`reason` is its message, for humans). */
+      op: ErrorOp; code: ErrorCode }
+  | { event: 'peer-banned'; infoHash: string; peer: string; reason: string; op: ErrorOp; code: ErrorCode }
   | { event: 'piece-failed'; infoHash: string; piece: number; peers: string[] }
   | { event: 'complete'; infoHash: string; elapsedMs: number; downloaded: number }
-  | { event: 'peer-totals'; infoHash: string; peers: PeerTotals[] }
+  | { event: 'peer-totals'; infoHash: string; peers: PeerTotals[];
+      /** Ended connections counted by cause, most frequent first (absent when the emitter has no count). */
+      disconnects?: DisconnectCount[] }
   | { event: 'metadata-fetching'; infoHash: string; name: string; peersKnown: number; peersTried: number;
       peersConnected: number; trackers: MagnetTrackerEvent[]; status: string }
   | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number }

@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { BtError, errorMessage } from '../util/errors.js';
+import { BtError, cause, causeOf, errorMessage, type Cause } from '../util/errors.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake, type Message } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake } from '../wire/connection.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
@@ -254,7 +254,7 @@ class MetadataFetcher {
     clearInterval(this.timer);
     clearTimeout(this.deadline);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    for (const p of this.peers) p.conn?.close('metadata fetch finished');
+    for (const p of this.peers) p.conn?.close(cause('local', 'NOT_NEEDED', 'metadata fetch finished'));
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.peers.clear();
@@ -266,9 +266,9 @@ class MetadataFetcher {
     const now = Date.now();
     for (const p of this.peers) {
       if (!p.conn) continue;
-      if (p.theirId === 0 && now - p.connectedAt > HANDSHAKE_TIMEOUT_MS) { p.conn.close('no extended handshake'); continue; }
+      if (p.theirId === 0 && now - p.connectedAt > HANDSHAKE_TIMEOUT_MS) { p.conn.close(cause('timeout', 'TIMEOUT', 'no extended handshake')); continue; }
       // A peer that sits on a request is dropped (and retried later); its pieces go to others.
-      for (const at of p.outstanding.values()) if (now - at > REQUEST_TIMEOUT_MS) { p.conn.close('metadata request timed out'); break; }
+      for (const at of p.outstanding.values()) if (now - at > REQUEST_TIMEOUT_MS) { p.conn.close(cause('timeout', 'TIMEOUT', 'metadata request timed out')); break; }
       if (p.conn.closed) continue;
       if (now - p.conn.lastSentAt > KEEPALIVE_MS) p.conn.send({ type: 'keepAlive' });
     }
@@ -341,7 +341,7 @@ class MetadataFetcher {
     // Send before constructing the connection: `rest` may already hold their extended handshake.
     p.conn = new PeerConnection(socket, NO_GEOMETRY, {
       onMessage: (m) => this.onMessage(p, m),
-      onClose: (reason) => this.onClose(p, reason),
+      onClose: (why) => this.onClose(p, why),
     }, Date.now);
     if (fast) p.conn.send({ type: 'haveNone' });
     p.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
@@ -355,16 +355,16 @@ class MetadataFetcher {
     this.opts.onChange?.();
   }
 
-  private onClose(p: FetchPeer, reason: string): void {
+  private onClose(p: FetchPeer, why: Cause): void {
     if (!this.peers.delete(p)) return;
     const a = p.assembly;
     if (a?.owner === p) a.owner = undefined;
-    this.candidateDone(p.cand, reason, false);
+    this.candidateDone(p.cand, why.message, false);
   }
 
-  private drop(p: FetchPeer, reason: string, ban = false): void {
+  private drop(p: FetchPeer, why: Cause, ban = false): void {
     if (ban) p.cand.dead = true;
-    p.conn?.close(reason);
+    p.conn?.close(why);
   }
 
   private onMessage(p: FetchPeer, msg: Message): void {
@@ -380,7 +380,7 @@ class MetadataFetcher {
     }
     if (msg.id !== LOCAL_EXTENSION_IDS.ut_metadata) return;
     let m: UtMetadataMessage;
-    try { m = decodeUtMetadata(msg.payload); } catch (e) { this.drop(p, errorMessage(e)); return; }
+    try { m = decodeUtMetadata(msg.payload); } catch (e) { this.drop(p, causeOf(e, 'protocol')); return; }
     this.onUtMetadata(p, m);
   }
 
@@ -389,10 +389,10 @@ class MetadataFetcher {
     // An incoming peer's listen port: a dialable address (for a retry, and for the torrent once we have the metadata).
     if (p.cand.key.startsWith('in:') && h.p !== undefined && p.cand.host !== '') this.addPeers([{ host: p.cand.host, port: h.p }]);
     const id = h.m['ut_metadata'] ?? 0;
-    if (id <= 0) { this.drop(p, 'peer does not support ut_metadata', true); return; }
-    if (h.metadataSize === undefined) { p.conn?.close('peer has no metadata (yet)'); return; }
-    if (!isValidMetadataSize(h.metadataSize)) { this.drop(p, `bad metadata_size ${h.metadataSize}`, true); return; }
-    if (p.assembly && p.assembly.size !== h.metadataSize) { this.drop(p, 'metadata_size changed', true); return; }
+    if (id <= 0) { this.drop(p, cause('local', 'NOT_NEEDED', 'peer does not support ut_metadata'), true); return; }
+    if (h.metadataSize === undefined) { p.conn?.close(cause('local', 'NOT_NEEDED', 'peer has no metadata (yet)')); return; }
+    if (!isValidMetadataSize(h.metadataSize)) { this.drop(p, cause('protocol', 'PROTOCOL', `bad metadata_size ${h.metadataSize}`), true); return; }
+    if (p.assembly && p.assembly.size !== h.metadataSize) { this.drop(p, cause('protocol', 'PROTOCOL', 'metadata_size changed'), true); return; }
     p.theirId = id;
     if (!p.assembly) {
       let a = this.assemblies.get(h.metadataSize);
@@ -418,14 +418,14 @@ class MetadataFetcher {
     const a = p.assembly!;
     if (m.type === 'reject') {
       // A peer that only rejects holds a connection slot for nothing: let another candidate have it.
-      if (++p.rejects >= MAX_REJECTS) { this.drop(p, `${p.rejects} metadata requests rejected`); return; }
+      if (++p.rejects >= MAX_REJECTS) { this.drop(p, cause('local', 'LIMIT', `${p.rejects} metadata requests rejected`)); return; }
       p.backoffMs = Math.min(60_000, p.backoffMs === 0 ? 2000 : p.backoffMs * 2);
       p.backoffUntil = Date.now() + p.backoffMs;
       if (a.owner === p && p.outstanding.size === 0) a.owner = undefined;
       this.schedule(Date.now());
       return;
     }
-    if (m.totalSize !== a.size) { this.drop(p, `total_size ${m.totalSize} != metadata_size ${a.size}`, true); return; }
+    if (m.totalSize !== a.size) { this.drop(p, cause('protocol', 'PROTOCOL', `total_size ${m.totalSize} != metadata_size ${a.size}`), true); return; }
     if (a.exclusive && a.owner !== p) return;
     p.backoffMs = 0;
     p.rejects = 0;
@@ -449,7 +449,7 @@ class MetadataFetcher {
     for (const p of this.peers) if (p.assembly === a) p.outstanding.clear();
     if (contributors.size === 1) {
       const liar = [...contributors][0];
-      if (liar) this.drop(liar, 'sent metadata that fails the info-hash check', true);
+      if (liar) this.drop(liar, cause('hash', 'BANNED', 'sent metadata that fails the info-hash check'), true);
       a.owner = undefined;
     } else {
       a.exclusive = true;

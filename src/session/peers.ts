@@ -9,7 +9,7 @@
  * Invariant: a key is in at most one of `connecting` and `connected`; a banned key or peer id is never connected.
  */
 import net from 'node:net';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, type Cause } from '../util/errors.js';
 import { describePeerId } from '../util/peer-id.js';
 import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
@@ -43,7 +43,7 @@ export interface PeerManagerHost {
   isSeeding(): boolean;
   onPeerConnected(peer: Peer): void;
   onPeerMessage(peer: Peer, msg: import('../wire/codec/index.js').Message): void;
-  onPeerClosed(peer: Peer, reason: string): void;
+  onPeerClosed(peer: Peer, why: Cause): void;
   onPeerDrain(peer: Peer): void;
   log(message: string): void;
 }
@@ -89,12 +89,13 @@ export class PeerManager {
     return this.bannedKeys.has(key) || (peerId !== undefined && this.bannedIds.has(peerId.toString('hex')));
   }
 
-  ban(peer: Peer, reason: string): void {
-    this.bannedKeys.set(peer.key, reason);
+  /** Ban the peer's address and id, and close it with `why` (code BANNED; the message is prefixed "banned: "). */
+  ban(peer: Peer, why: Cause): void {
+    this.bannedKeys.set(peer.key, why.message);
     this.bannedIds.add(peer.peerId.toString('hex'));
     const c = this.candidates.get(peer.key);
     if (c) c.dead = true;
-    peer.conn.close(`banned: ${reason}`);
+    peer.conn.close({ ...why, message: `banned: ${why.message}` });
   }
 
   /** Dial due candidates up to the limits. Called from the torrent's tick. */
@@ -182,7 +183,7 @@ export class PeerManager {
     const holder: { peer?: Peer } = {};
     const handler: ConnectionHandler = {
       onMessage: (msg) => { if (holder.peer) this.host.onPeerMessage(holder.peer, msg); },
-      onClose: (reason) => {
+      onClose: (why) => {
         const peer = holder.peer;
         if (!peer) return;
         if (this.connected.get(peer.key) === peer) this.connected.delete(peer.key);
@@ -190,7 +191,7 @@ export class PeerManager {
         const c = this.candidates.get(peer.key) ?? (peer.listenKey ? this.candidates.get(peer.listenKey) : undefined);
         if (c && !c.dead) c.nextAttemptAt = this.host.now() + 5_000;
         if (c && peer.isSeed) c.knownSeed = true;
-        this.host.onPeerClosed(peer, reason);
+        this.host.onPeerClosed(peer, why);
       },
       onDrain: () => { if (holder.peer) this.host.onPeerDrain(holder.peer); },
     };
@@ -219,10 +220,10 @@ export class PeerManager {
     return out.slice(0, max);
   }
 
-  stop(reason: string): void {
+  stop(why: Cause): void {
     this.stopped = true;
     for (const s of this.connecting.values()) s.destroy();
     this.connecting.clear();
-    for (const p of [...this.connected.values()]) p.conn.close(reason);
+    for (const p of [...this.connected.values()]) p.conn.close(why);
   }
 }

@@ -19,18 +19,21 @@ import { checkPieces } from '../storage/check.js';
 import type { HashPool } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
 import { Bitfield } from '../util/bitfield.js';
-import { BtError, errorMessage } from '../util/errors.js';
+import { BtError, cause, causeKey, errorMessage, type Cause } from '../util/errors.js';
 import { pieceSizeAt } from '../util/geometry.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { RateMeter } from '../util/rate.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
-import type { SessionEvent, TorrentState } from './events.js';
+import type { DisconnectCount, SessionEvent, TorrentState } from './events.js';
 import type { Peer } from './peer.js';
 import { DEFAULT_PEER_LIMITS, PeerManager, type PeerLimits } from './peers.js';
 import { Extensions } from './extensions.js';
 import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
+
+const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
+const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');
 
 export interface TorrentOptions {
   meta: Metainfo;
@@ -125,6 +128,8 @@ export class Torrent {
   completedAt: number | undefined;
   /** Per-peer byte totals, kept after a peer disconnects (for the exit summary). */
   readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
+  /** Ended connections by cause ("op/code"), over the life of this torrent object. */
+  private readonly disconnects = new Map<string, DisconnectCount>();
 
   private requests: RequestScheduler;
   private readonly uploads: UploadServer;
@@ -290,7 +295,7 @@ export class Torrent {
     if (wasLive) {
       const announcer = this.announcer;
       this.announcer = undefined;
-      this.peers.stop(state === 'paused' ? 'torrent paused' : 'torrent queued');
+      this.peers.stop(cause('local', 'ABORTED', state === 'paused' ? 'torrent paused' : 'torrent queued'));
       this.opts.lsd?.remove(this.infoHashHex);
       this.opts.setTrackerSelf?.(null);
       this.setState(state);
@@ -436,12 +441,15 @@ export class Torrent {
     // Free upload slot? Unchoking right away saves a newcomer up to one rechoke period.
   }
 
-  private onPeerClosed(peer: Peer, reason: string): void {
+  private onPeerClosed(peer: Peer, why: Cause): void {
+    const key = causeKey(why);
+    const counted = this.disconnects.get(key);
+    if (counted) counted.count++; else this.disconnects.set(key, { op: why.op, code: why.code, count: 1 });
     this.requests.onPeerGone(peer);
     this.ext?.onPeerClosed(peer);
     peer.incoming = [];
     this.opts.emit({
-      event: 'peer-disconnect', infoHash: this.infoHashHex, peer: peer.key, reason,
+      event: 'peer-disconnect', infoHash: this.infoHashHex, peer: peer.key, reason: why.message, op: why.op, code: why.code,
       downloaded: peer.down.total, uploaded: peer.up.total,
     });
     if (!peer.amChoking) this.rechokeSoon();
@@ -526,7 +534,7 @@ export class Torrent {
 
   private afterAvailabilityChange(peer: Peer): void {
     if (this.picker.complete && peer.isSeed) {
-      peer.conn.close('both sides are seeds');
+      peer.conn.close(BOTH_SEEDS);
       return;
     }
     this.updateInterest(peer);
@@ -565,8 +573,8 @@ export class Torrent {
       peer.strikes++;
       if (contributors.length === 1 || peer.strikes >= MAX_STRIKES) {
         const reason = contributors.length === 1 ? `sent piece ${index}, which failed its hash check` : `${peer.strikes} hash failures`;
-        this.opts.emit({ event: 'peer-banned', infoHash: this.infoHashHex, peer: key, reason });
-        this.peers.ban(peer, reason);
+        this.opts.emit({ event: 'peer-banned', infoHash: this.infoHashHex, peer: key, reason, op: 'hash', code: 'BANNED' });
+        this.peers.ban(peer, cause('hash', 'BANNED', reason));
       }
     }
   }
@@ -577,7 +585,7 @@ export class Torrent {
     this.opts.emit({ event: 'complete', infoHash: this.infoHashHex, elapsedMs: this.completedAt - this.startedAt, downloaded: this.downloaded });
     this.setState('seeding');
     for (const p of [...this.peers.connected.values()]) {
-      if (p.isSeed) { p.conn.close('both sides are seeds'); continue; }
+      if (p.isSeed) { p.conn.close(BOTH_SEEDS); continue; }
       if (p.amInterested) { p.amInterested = false; p.conn.send({ type: 'notInterested' }); }
       p.requests.clear();
     }
@@ -600,7 +608,8 @@ export class Torrent {
     this.errorReason = reason;
     this.opts.emit({ event: 'error', infoHash: this.infoHashHex, code: err instanceof BtError ? err.code : 'IO', message: reason });
     this.setState('error', reason);
-    this.peers.stop(`torrent error: ${reason}`);
+    this.peers.stop(err instanceof BtError ? { op: err.op ?? 'local', code: err.code, message: `torrent error: ${reason}` }
+      : cause('local', 'IO', `torrent error: ${reason}`));
     const announcer = this.announcer;
     this.announcer = undefined;
     void announcer?.stop(3000).catch(() => {});
@@ -655,7 +664,7 @@ export class Torrent {
     for (const p of this.peers.connected.values()) {
       // Keep-alive after 60 s of silence from us; drop a peer silent for 120 s (BEP 3 suggests 2 minutes).
       if (now - p.conn.lastSentAt > 60_000) p.conn.send({ type: 'keepAlive' });
-      if (now - p.conn.lastReceivedAt > 120_000) { p.conn.close('idle timeout (120 s without a message)'); continue; }
+      if (now - p.conn.lastReceivedAt > 120_000) { p.conn.close(IDLE_TIMEOUT); continue; }
       if (this.state === 'downloading') this.updateInterest(p);
     }
     if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
@@ -691,6 +700,11 @@ export class Torrent {
     return [...this.peerTotals].map(([peer, t]) => ({ peer, ...t }));
   }
 
+  /** Ended connections counted by cause (op and code), most frequent first. */
+  disconnectCounts(): DisconnectCount[] {
+    return [...this.disconnects.values()].map((d) => ({ ...d })).sort((a, b) => b.count - a.count);
+  }
+
   async close(reason = 'torrent stopped'): Promise<void> {
     if (this.state === 'stopped') return;
     this.abort.abort(new BtError('ABORTED', reason));
@@ -698,7 +712,7 @@ export class Torrent {
     for (const d of this.deferred.splice(0)) d.socket.destroy();
     this.opts.lsd?.remove(this.infoHashHex);
     this.opts.setTrackerSelf?.(null);
-    this.peers.stop(reason);
+    this.peers.stop(cause('local', 'ABORTED', reason));
     this.requests.close();
     this.uploads.clearCache();
     this.state = 'stopped';

@@ -22,7 +22,7 @@ import { constants as C, readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BtError, errnoOf, ioError as fsIoError, isBtError, isMissing } from '../util/errors.js';
+import { BtError, diskOp, errnoOf, ioError as fsIoError, isBtError, isMissing, type ErrorOp } from '../util/errors.js';
 import { FdPool } from './fd-pool.js';
 import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo/index.js';
 import { isInside, rangeSpans } from './spans.js';
@@ -86,13 +86,14 @@ export class SyncPolicy {
 
 
 /** Wrap an fs error as BtError('IO') naming the operation, the path and the errno code; a refused symlink
- * (ELOOP from O_NOFOLLOW) is BtError('BAD_PATH'). BtErrors pass through. */
-export function ioError(op: string, p: string, e: unknown): BtError {
+ * (ELOOP from O_NOFOLLOW) is BtError('BAD_PATH'). Its `op` is disk-read or disk-write (`diskOp`, or `errOp`).
+ * BtErrors pass through. */
+export function ioError(op: string, p: string, e: unknown, errOp: ErrorOp = diskOp(op)): BtError {
   if (!isBtError(e) && errnoOf(e) === 'ELOOP') {
     const msg = e instanceof Error ? e.message : String(e);
-    return new BtError('BAD_PATH', `${op} ${p}: refusing a symbolic link (${msg})`, { cause: e });
+    return new BtError('BAD_PATH', `${op} ${p}: refusing a symbolic link (${msg})`, { cause: e, op: errOp });
   }
-  return fsIoError(op, p, e);
+  return fsIoError(op, p, e, errOp);
 }
 
 /**
@@ -504,7 +505,7 @@ export class FsStorage implements Storage {
         }
       }
     } catch (e) {
-      throw ioError('open', p, e);
+      throw ioError('open', p, e, write ? 'disk-write' : 'disk-read');
     }
     return this.regularOnly(handle, p, writable);
   }

@@ -1,6 +1,6 @@
 /**
  * PeerConnection over real loopback sockets: reads into the shared reused buffer (both for a dialled and for an
- * accepted socket), batched writes, and the release callbacks of sendPiece.
+ * accepted socket), batched writes, the release callbacks of sendPiece, and the cause a connection ends with.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { PeerConnection } from './connection.js';
 import type { Message, WireGeometry } from './codec/index.js';
+import { cause, type Cause } from '../util/errors.js';
 
 const G: WireGeometry = { pieceCount: 64, pieceLength: 262144, totalLength: 64 * 262144 };
 
@@ -79,11 +80,57 @@ test('sendPiece releases blocks that were never written when the connection clos
     const conn = new PeerConnection(a, G, { onMessage: () => undefined, onClose: () => undefined }, Date.now);
     let released = 0;
     for (let k = 0; k < 10; k++) conn.sendPiece(0, k * 16384, Buffer.alloc(16384), () => { released++; });
-    conn.close('test'); // before the end-of-tick flush
+    conn.close(cause('local', 'ABORTED', 'test')); // before the end-of-tick flush
     assert.equal(released, 10);
     conn.sendPiece(0, 0, Buffer.alloc(16384), () => { released++; });
     assert.equal(released, 11, 'a send after close releases at once');
   } finally {
     close();
   }
+});
+
+/** A connection on `a` whose onClose cause is awaited (bounded); `act` gets the other end. */
+async function closedBy(act: (b: net.Socket, conn: PeerConnection) => void, onMessage: (m: Message) => void = () => undefined): Promise<Cause> {
+  const { a, b, close } = await pair();
+  try {
+    let resolve!: (c: Cause) => void;
+    const closed = new Promise<Cause>((r) => { resolve = r; });
+    const conn = new PeerConnection(a, G, { onMessage, onClose: (c) => resolve(c) }, Date.now);
+    act(b, conn);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no close within 5 s')), 5000); });
+    try {
+      const why = await Promise.race([closed, timeout]);
+      assert.equal(conn.closeReason, why.message);
+      assert.deepEqual(conn.closeCause, why);
+      return why;
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    close();
+  }
+}
+
+test('a peer that closes its socket ends the connection with read/EOF', { timeout: 10_000 }, async () => {
+  const why = await closedBy((b) => b.end());
+  assert.deepEqual(why, { op: 'read', code: 'EOF', message: 'connection closed by peer' });
+});
+
+test('a message that breaks the protocol ends the connection with protocol/PROTOCOL', { timeout: 10_000 }, async () => {
+  // `have` for piece 1000 of a 64-piece torrent: the decoder refuses it.
+  const bad = Buffer.alloc(9);
+  bad.writeUInt32BE(5, 0);
+  bad[4] = 4;
+  bad.writeUInt32BE(1000, 5);
+  const why = await closedBy((b) => b.write(bad));
+  assert.equal(why.op, 'protocol');
+  assert.equal(why.code, 'PROTOCOL');
+  assert.match(why.message, /^protocol error: /);
+});
+
+test('a handler bug ends the connection with protocol/INTERNAL, not a crash', { timeout: 10_000 }, async () => {
+  const keepAlive = Buffer.alloc(4);
+  const why = await closedBy((b) => b.write(keepAlive), () => { throw new TypeError('boom'); });
+  assert.deepEqual(why, { op: 'protocol', code: 'INTERNAL', message: 'internal error: boom' });
 });

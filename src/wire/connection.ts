@@ -3,7 +3,9 @@
  *
  * - Reading: every chunk goes into the incremental `MessageDecoder`; each decoded message is handed to the handler.
  *   A codec error (a length over its limit, a bad index...) or a throw from the handler closes the connection with
- *   that reason: no exception from one peer's input can escape (reliability rule 11 in docs/design/reliability.md).
+ *   that cause (op `protocol`, or the BtError's own op; `INTERNAL` for a non-BtError): no exception from one peer's
+ *   input can escape (reliability rule 11 in docs/design/reliability.md). The connection ends with a `Cause`
+ *   (`{ op, code, message }`, src/util/errors.ts): the peer's EOF is read/EOF, a socket error read|write|connect/NET.
  *   Where Node allows it, the socket reads into one reused 256 KiB buffer shared by every connection (Node's
  *   `onread` mode) instead of a fresh 64 KiB allocation per read: on a busy download that removes most page faults
  *   and young-generation GC work, and makes reads larger. Handlers therefore must copy any payload they keep
@@ -17,9 +19,11 @@
  * Invariant: after `close()` the handler receives nothing more, and `onClose` is called exactly once.
  */
 import type { Socket } from 'node:net';
-import { BtError, errorMessage } from '../util/errors.js';
+import { BtError, cause, causeOf, socketErrorCause, type Cause } from '../util/errors.js';
 import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
 import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
+
+const PEER_CLOSED = cause('read', 'EOF', 'connection closed by peer');
 
 /** Messages up to this size are coalesced into one buffer when flushed together. */
 const SMALL_WRITE = 1024;
@@ -53,8 +57,8 @@ function readIntoSharedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void):
 
 export interface ConnectionHandler {
   onMessage(msg: Message): void;
-  /** Called once, when the connection ends for any reason. */
-  onClose(reason: string): void;
+  /** Called once, when the connection ends for any reason; `cause.message` is the reason for humans. */
+  onClose(cause: Cause): void;
   /** The socket's write buffer has drained. */
   onDrain?(): void;
 }
@@ -64,6 +68,7 @@ export class PeerConnection {
   lastSentAt: number;
   closed = false;
   closeReason = '';
+  closeCause: Cause | undefined;
   private readonly decoder: MessageDecoder;
   private readingPaused = false;
   private pending: Buffer[] = [];
@@ -89,9 +94,9 @@ export class PeerConnection {
     // 'data' still delivers what the socket had buffered before the switch (fresh buffers, safe to keep).
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.userBuffer = readIntoSharedBuffer(socket, (chunk) => this.onData(chunk));
-    socket.on('error', (err) => this.close(`socket error: ${errorMessage(err)}`));
-    socket.on('close', () => this.close('connection closed by peer'));
-    socket.on('end', () => this.close('connection closed by peer'));
+    socket.on('error', (err) => this.close(socketErrorCause(err, 'socket error: ')));
+    socket.on('close', () => this.close(PEER_CLOSED));
+    socket.on('end', () => this.close(PEER_CLOSED));
     socket.on('drain', () => { if (!this.closed) this.handler.onDrain?.(); });
     if (leftover && leftover.length > 0) this.onData(leftover);
     socket.resume();
@@ -118,8 +123,7 @@ export class PeerConnection {
       }
       if (this.userBuffer) this.decoder.retainBuffered();
     } catch (err) {
-      const reason = err instanceof BtError ? `protocol error: ${err.message}` : `internal error: ${errorMessage(err)}`;
-      this.close(reason);
+      this.close(causeOf(err, 'protocol', err instanceof BtError ? 'protocol error: ' : 'internal error: '));
     }
   }
 
@@ -191,10 +195,11 @@ export class PeerConnection {
     if (this.readingPaused && !this.closed) { this.readingPaused = false; this.socket.resume(); }
   }
 
-  close(reason: string): void {
+  close(why: Cause): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeReason = reason;
+    this.closeReason = why.message;
+    this.closeCause = why;
     // Blocks never handed to the socket are released now; the socket calls back (with an error) for the rest.
     const callbacks = this.pendingCallbacks;
     this.pending = [];
@@ -202,7 +207,7 @@ export class PeerConnection {
     this.pendingBytes = 0;
     for (const cb of callbacks) { try { cb?.(); } catch { /* the owner's bug must not escape */ } }
     this.socket.destroy();
-    try { this.handler.onClose(reason); } catch { /* the owner's bug must not escape a socket callback */ }
+    try { this.handler.onClose(why); } catch { /* the owner's bug must not escape a socket callback */ }
   }
 }
 

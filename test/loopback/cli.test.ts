@@ -91,6 +91,13 @@ test('create, info, seed and get through the CLI with --json events', { timeout:
   for (const ev of ['added', 'progress', 'peer-connect', 'complete', 'peer-totals']) assert.ok(names.has(ev), `event ${ev} printed`);
   assert.ok(get.events.some((e) => e.event === 'added' && e['infoHash'] === c.infoHash));
   assert.deepEqual(await compareTrees(join(dir, 'share'), join(dir, 'out', 'share')), []);
+  // Every disconnect names its cause (op, code), and peer-totals counts them by cause.
+  const disconnects = get.events.filter((e) => e.event === 'peer-disconnect');
+  for (const d of disconnects) assert.ok(typeof d['op'] === 'string' && typeof d['code'] === 'string', JSON.stringify(d));
+  const totals = get.events.find((e) => e.event === 'peer-totals')!;
+  const byCause = totals['disconnects'] as Array<{ op: string; code: string; count: number }>;
+  assert.ok(Array.isArray(byCause), JSON.stringify(totals));
+  assert.equal(byCause.reduce((n, d) => n + d.count, 0), disconnects.length, JSON.stringify(byCause));
 
   // The same download from a magnet link: the metadata comes from the seed (BEP 9), then the data.
   const magnet = `magnet:?xt=urn:btih:${c.infoHash}&dn=share&x.pe=127.0.0.1:${String(listening['port'])}`;

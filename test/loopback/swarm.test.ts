@@ -3,8 +3,9 @@
  * 127.0.0.1, each on its own port. The torrent is multi-file with awkward sizes: a zero-length file, a piece that
  * spans three files, and a short last piece. The liar has the data but corrupts every block it uploads.
  *
- * Checks: every leecher completes with identical content; at least one piece fails its hash and the liar is banned;
- * after closing, no TCP handle is left open (leak check).
+ * Checks: every leecher completes with identical content; at least one piece fails its hash and the liar is banned,
+ * with the cause hash/BANNED in its ban and disconnect events and counts; after closing, no TCP handle is left open
+ * (leak check).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -121,6 +122,22 @@ test('a seed, five leechers and a liar on loopback: all complete, the liar is ba
   const liarKey = `127.0.0.1:${liarPort}`;
   assert.ok(all.some((e) => e.event === 'piece-failed'), 'some piece failed its hash');
   assert.ok(all.some((e) => e.event === 'peer-banned' && e.peer === liarKey), 'the liar was banned');
+  // The ban names its cause (op hash, code BANNED) in the ban event, in the liar's disconnect, and in the count.
+  for (const l of leechers) {
+    const at = l.events.findIndex((e) => e.event === 'peer-banned' && e.peer === liarKey);
+    const banned = l.events[at];
+    if (!banned || banned.event !== 'peer-banned') continue;
+    assert.equal(banned.op, 'hash');
+    assert.equal(banned.code, 'BANNED');
+    // The ban closes the connection at once: the liar's next disconnect is the ban's.
+    const gone = l.events.slice(at).find((e) => e.event === 'peer-disconnect' && e.peer === liarKey);
+    assert.ok(gone && gone.event === 'peer-disconnect', 'the banned liar was disconnected');
+    assert.equal(gone.op, 'hash');
+    assert.equal(gone.code, 'BANNED');
+    assert.match(gone.reason, /^banned: /);
+    const counts = [...l.session.torrents.values()][0]!.disconnectCounts();
+    assert.ok(counts.some((d) => d.op === 'hash' && d.code === 'BANNED' && d.count >= 1), JSON.stringify(counts));
+  }
   // Leechers traded among themselves: someone uploaded to another leecher.
   const leecherUploads = leechers.reduce((n, l) => n + [...l.session.torrents.values()][0]!.uploaded, 0);
   assert.ok(leecherUploads > 0, 'leechers uploaded to each other');

@@ -173,7 +173,9 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (torrent) reporter.event({ event: 'peer-totals', infoHash: torrent.infoHashHex, peers: torrent.peerTotalsList() });
+      if (torrent) {
+        reporter.event({ event: 'peer-totals', infoHash: torrent.infoHashHex, peers: torrent.peerTotalsList(), disconnects: torrent.disconnectCounts() });
+      }
       reporter.closing();
       await live.close();
       reporter.done();
