@@ -16,6 +16,7 @@ const envRead = { object: 'process', property: 'env', message: 'read the environ
 // list as more modules are converted (docs/design/architecture.md, "Time and randomness").
 export const CLOCKED_MODULES = ['src/session/metadata-fetch.ts', 'src/session/pending-magnet.ts', 'src/session/magnet-status.ts',
   'src/discovery/lsd.ts'];
+const internalsMsg = 'private Node internals belong in src/wire/node-internals.ts, behind its feature probe';
 const clockMsg = 'use the injected clock/rng (src/util/clock.ts)';
 const clockProps = [
   { object: 'Date', property: 'now', message: clockMsg }, { object: 'Math', property: 'random', message: clockMsg },
@@ -43,8 +44,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': ['error', envRead],
       'no-restricted-syntax': ['error',
-        { selector: "MemberExpression[property.name=/^(_handle|_readableState|_writableState|binding|internalBinding)$/]",
-          message: 'private Node internals belong in src/wire/node-internals.ts' }],
+        { selector: "MemberExpression[property.name=/^(_handle|_readableState|_writableState)$/]", message: internalsMsg },
+        { selector: "MemberExpression[property.name=/^(binding|_linkedBinding)$/]", message: internalsMsg },
+        { selector: "Identifier[name='internalBinding']", message: internalsMsg }],
     },
   },
   {
