@@ -12,7 +12,8 @@
  * - Every read is checked: Node must hand back our buffer and a byte count within it. If it ever does not, the
  *   internal is switched off for every later socket (public path) and that one socket is destroyed with an error,
  *   since its bytes can no longer be trusted: the peer is dropped, never fed garbage.
- * - src/wire/connection.test.ts runs it on the running Node over real loopback sockets and checks every byte.
+ * - src/wire/node-internals.test.ts and src/wire/connection.test.ts run it on the running Node over real loopback
+ *   sockets and check every byte; node-internals.test.ts also checks each fallback.
  *
  * Invariant: `attach` either returns false and leaves the socket untouched, or returns true and from then on every
  * chunk read is handed to `onChunk` as a view into the shared buffer, valid only until `onChunk` returns.
