@@ -10,6 +10,20 @@ const ioModules = ['node:net', 'node:dgram', 'node:fs', 'node:fs/promises', 'nod
   'node:worker_threads', 'node:child_process', 'node:http', 'node:https', 'net', 'dgram', 'fs', 'fs/promises', 'http'];
 const ioPatterns = ['**/session/**', '**/storage/**', '**/cli/**'];
 
+// Library code reads no environment variables: the CLI (and the daemon) read them and pass options.
+const envRead = { object: 'process', property: 'env', message: 'read the environment in src/cli/ and pass an option' };
+// Modules that take time, timers and randomness only from an injected Clock and rng (issue 10, item 5). Extend this
+// list as more modules are converted (docs/design/architecture.md, "Time and randomness").
+export const CLOCKED_MODULES = ['src/session/metadata-fetch.ts', 'src/session/pending-magnet.ts', 'src/session/magnet-status.ts',
+  'src/discovery/lsd.ts'];
+const internalsMsg = 'private Node internals belong in src/wire/node-internals.ts, behind its feature probe';
+const clockMsg = 'use the injected clock/rng (src/util/clock.ts)';
+const clockProps = [
+  { object: 'Date', property: 'now', message: clockMsg }, { object: 'Math', property: 'random', message: clockMsg },
+  { object: 'performance', property: 'now', message: clockMsg },
+  ...['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'].map((property) => ({ object: 'globalThis', property, message: clockMsg })),
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**'] },
   js.configs.recommended,
@@ -21,6 +35,26 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  {
+    // Private Node internals live in one module, behind a feature probe (src/wire/node-internals.ts); no env reads.
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts', 'src/wire/node-internals.ts', 'src/cli/**', 'src/daemon/**'],
+    rules: {
+      'no-restricted-properties': ['error', envRead],
+      'no-restricted-syntax': ['error',
+        { selector: "MemberExpression[property.name=/^(_handle|_readableState|_writableState)$/]", message: internalsMsg },
+        { selector: "MemberExpression[property.name=/^(binding|_linkedBinding)$/]", message: internalsMsg },
+        { selector: "Identifier[name='internalBinding']", message: internalsMsg }],
+    },
+  },
+  {
+    files: CLOCKED_MODULES,
+    rules: {
+      'no-restricted-properties': ['error', envRead, ...clockProps],
+      'no-restricted-globals': ['error', ...['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'Date']
+        .map((name) => ({ name, message: clockMsg }))],
     },
   },
   {

@@ -25,7 +25,7 @@ import { parseTorrent, pieceSize, type Metainfo } from '../metainfo/index.js';
 import { startRpcServer, type RpcServer } from '../api/rpc/server.js';
 import { SessionApi } from '../api/session-api.js';
 import type { SessionSettings } from '../api/types.js';
-import { Session } from '../session/session.js';
+import { Session, type SessionOptions } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { observeFilesSync, planStartupCheck, ResumeWriter, snapshotDiskState, StateStore, type FileStamp, type ResumeData } from '../state/index.js';
 import { errorMessage } from '../util/errors.js';
@@ -53,6 +53,8 @@ export interface DaemonOptions {
   onEvent?: (e: SessionEvent, session: Session) => void;
   /** The default download folder when neither `downloadDir` nor a saved setting gives one (default: the user's, see download-dir.ts). */
   defaultDownloadDir?: string;
+  /** I/O switches passed to the session (the CLI reads them from the environment, src/cli/io-env.ts). */
+  io?: Pick<SessionOptions, 'sharedReadBuffer' | 'asyncIo'>;
 }
 
 export interface Daemon {
@@ -166,6 +168,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const s = new Session({
       port: settings.port, host: opts.bind ?? '0.0.0.0', lsd: settings.lsd, pex: settings.pex, trackers: true,
       uploadLimit: settings.uploadLimit, downloadLimit: settings.downloadLimit, log: (m) => opts.log(`debug: ${m}`),
+      ...opts.io,
     });
     session = s;
     s.maxActiveDownloads = settings.maxActiveDownloads;

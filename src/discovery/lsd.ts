@@ -26,6 +26,8 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { BtError, errorMessage } from '../util/errors.js';
 import { formatPeerAddress } from '../util/peer-address.js';
+import { systemClock, systemRng } from '../platform/clock.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
 import {
   LSD_GROUP_V4, LSD_GROUP_V6, LSD_HOST_V4, LSD_HOST_V6, LSD_PORT, encodeLsdAnnounces, isHexInfoHash,
   isValidLsdCookie, parseLsdAnnounce,
@@ -45,8 +47,12 @@ export interface LsdServiceOptions {
   onPeer: (infoHashHex: string, host: string, port: number) => void;
   /** Debug log sink. */
   log?: (msg: string) => void;
-  /** Clock in ms (default Date.now). */
+  /** Time and timers (default: the real clock; the session passes its own). */
+  clock?: Clock;
+  /** Time in ms (default `clock.now`). */
   now?: () => number;
+  /** Randomness in [0, 1) for the announce jitter (default Math.random; the session passes its own). */
+  rng?: () => number;
   /** Normal period between announces of one torrent (default 5 min). */
   announceIntervalMs?: number;
   /** Least time between two announces of one torrent (default 60 s). */
@@ -93,6 +99,8 @@ export class LsdService {
   readonly stats: LsdStats = { sent: 0, received: 0, invalid: 0, own: 0, rateLimited: 0, reported: 0 };
   private readonly opts: LsdServiceOptions;
   private readonly now: () => number;
+  private readonly clock: Clock;
+  private readonly rng: () => number;
   private readonly announceIntervalMs: number;
   private readonly minIntervalMs: number;
   private readonly inboundIntervalMs: number;
@@ -105,7 +113,7 @@ export class LsdService {
   private sock4: dgram.Socket | null = null;
   private sock6: dgram.Socket | null = null;
   private joined4 = false;
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private timer: ClockTimer | null = null;
   private immediate: ReturnType<typeof setImmediate> | null = null;
   private started = false;
   private closed = false;
@@ -116,7 +124,9 @@ export class LsdService {
     if (opts.cookie !== undefined && !isValidLsdCookie(opts.cookie)) throw new RangeError('LSD: cookie must be 1..64 printable ASCII characters');
     this.opts = opts;
     this.cookie = opts.cookie ?? randomBytes(8).toString('hex');
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
+    this.now = opts.now ?? this.clock.now;
+    this.rng = opts.rng ?? systemRng;
     this.announceIntervalMs = opts.announceIntervalMs ?? 5 * 60_000;
     this.minIntervalMs = opts.minIntervalPerTorrentMs ?? 60_000;
     this.inboundIntervalMs = opts.inboundIntervalMs ?? 10_000;
@@ -158,7 +168,7 @@ export class LsdService {
       }
     }
     if (this.closed) { await this.closeSockets(); return; }
-    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer = this.clock.setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
     this.tick();
   }
@@ -201,7 +211,7 @@ export class LsdService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) this.clock.clearInterval(this.timer);
     this.timer = null;
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.immediate = null;
@@ -275,7 +285,7 @@ export class LsdService {
         }
         due.push(ih);
         t.lastSent = now;
-        t.nextAt = now + Math.round(this.announceIntervalMs * (0.9 + 0.2 * Math.random()));
+        t.nextAt = now + Math.round(this.announceIntervalMs * (0.9 + 0.2 * this.rng()));
       }
       if (due.length > 0) this.send(due);
     } catch (err) {

@@ -35,6 +35,8 @@ import {
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
 import { CLIENT_NAME } from '../util/version.js';
 import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
+import { systemClock } from '../platform/clock.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
 
 /** Options of {@link fetchMetadata}. */
 export interface FetchMetadataOptions {
@@ -58,6 +60,10 @@ export interface FetchMetadataOptions {
   /** Told when a peer connection is made or ends (status displays). */
   onChange?(): void;
   log?(msg: string): void;
+  /** Time and timers (default: the real clock; a pending magnet passes its session's). */
+  clock?: Clock;
+  /** Peer sockets read into the shared buffer where Node allows it (default true; src/wire/node-internals.ts). */
+  sharedReadBuffer?: boolean;
 }
 
 /** Pieces in flight per peer. */
@@ -179,8 +185,9 @@ class MetadataFetcher {
   private done = false;
   private resolve: ((b: Buffer) => void) | undefined;
   private reject!: (e: Error) => void;
-  private timer: NodeJS.Timeout | undefined;
-  private deadline: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
+  private deadline: ClockTimer | undefined;
+  private readonly clock: Clock;
   private readonly onAbort = (): void => this.finish(new BtError('ABORTED', 'metadata fetch aborted'));
 
   constructor(private readonly opts: FetchMetadataOptions) {
@@ -188,6 +195,7 @@ class MetadataFetcher {
     this.reserved[ReservedBit.EXTENSION_PROTOCOL.byte]! |= ReservedBit.EXTENSION_PROTOCOL.mask;
     this.maxPeers = Math.max(1, opts.maxPeers ?? 8);
     this.log = opts.log ?? ((): void => undefined);
+    this.clock = opts.clock ?? systemClock;
     this.addPeers(opts.peers);
   }
 
@@ -236,9 +244,9 @@ class MetadataFetcher {
     signal?.addEventListener('abort', this.onAbort, { once: true });
     const timeoutMs = this.opts.timeoutMs ?? (this.opts.persistent ? undefined : 60_000);
     if (timeoutMs !== undefined) {
-      this.deadline = setTimeout(() => this.finish(new BtError('TIMEOUT', `no peer delivered the metadata within ${timeoutMs} ms`)), timeoutMs);
+      this.deadline = this.clock.setTimeout(() => this.finish(new BtError('TIMEOUT', `no peer delivered the metadata within ${timeoutMs} ms`)), timeoutMs);
     }
-    this.timer = setInterval(() => this.guard(() => this.tick()), TICK_MS);
+    this.timer = this.clock.setInterval(() => this.guard(() => this.tick()), TICK_MS);
     this.guard(() => this.tick());
     return promise;
   }
@@ -251,8 +259,8 @@ class MetadataFetcher {
   private finish(result: Buffer | Error): void {
     if (this.done) return;
     this.done = true;
-    clearInterval(this.timer);
-    clearTimeout(this.deadline);
+    this.clock.clearInterval(this.timer);
+    this.clock.clearTimeout(this.deadline);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     for (const p of this.peers) p.conn?.close(cause('local', 'NOT_NEEDED', 'metadata fetch finished'));
     for (const s of this.sockets) s.destroy();
@@ -263,7 +271,7 @@ class MetadataFetcher {
 
   private tick(): void {
     if (this.done) return;
-    const now = Date.now();
+    const now = this.clock.now();
     for (const p of this.peers) {
       if (!p.conn) continue;
       if (p.theirId === 0 && now - p.connectedAt > HANDSHAKE_TIMEOUT_MS) { p.conn.close(cause('timeout', 'TIMEOUT', 'no extended handshake')); continue; }
@@ -326,7 +334,7 @@ class MetadataFetcher {
     c.active = false;
     if (dead) c.dead = true;
     const backoff = 1000 * 2 ** Math.min(c.attempts, 16);
-    c.notBefore = Date.now() + (this.opts.persistent ? Math.min(PEER_RETRY_CAP_MS, backoff) : backoff);
+    c.notBefore = this.clock.now() + (this.opts.persistent ? Math.min(PEER_RETRY_CAP_MS, backoff) : backoff);
     this.log(`metadata: ${c.key}: ${reason}`);
     this.opts.onChange?.();
     if (!this.done) queueMicrotask(() => this.guard(() => this.tick()));
@@ -335,14 +343,14 @@ class MetadataFetcher {
   private attach(c: Candidate, socket: Socket, rest: Buffer, fast: boolean): void {
     const p: FetchPeer = {
       cand: c, conn: undefined, theirId: 0, assembly: undefined, outstanding: new Map(), backoffUntil: 0, backoffMs: 0,
-      rejects: 0, rejectsSent: 0, connectedAt: Date.now(),
+      rejects: 0, rejectsSent: 0, connectedAt: this.clock.now(),
     };
     this.peers.add(p);
     // Send before constructing the connection: `rest` may already hold their extended handshake.
     p.conn = new PeerConnection(socket, NO_GEOMETRY, {
       onMessage: (m) => this.onMessage(p, m),
       onClose: (why) => this.onClose(p, why),
-    }, Date.now);
+    }, this.clock.now, undefined, this.opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {});
     if (fast) p.conn.send({ type: 'haveNone' });
     p.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
       // A pending magnet also learns peers by BEP 11 peer exchange.
@@ -404,7 +412,7 @@ class MetadataFetcher {
       }
       p.assembly = a;
     }
-    this.schedule(Date.now());
+    this.schedule(this.clock.now());
   }
 
   private onUtMetadata(p: FetchPeer, m: UtMetadataMessage): void {
@@ -420,9 +428,9 @@ class MetadataFetcher {
       // A peer that only rejects holds a connection slot for nothing: let another candidate have it.
       if (++p.rejects >= MAX_REJECTS) { this.drop(p, cause('local', 'LIMIT', `${p.rejects} metadata requests rejected`)); return; }
       p.backoffMs = Math.min(60_000, p.backoffMs === 0 ? 2000 : p.backoffMs * 2);
-      p.backoffUntil = Date.now() + p.backoffMs;
+      p.backoffUntil = this.clock.now() + p.backoffMs;
       if (a.owner === p && p.outstanding.size === 0) a.owner = undefined;
-      this.schedule(Date.now());
+      this.schedule(this.clock.now());
       return;
     }
     if (m.totalSize !== a.size) { this.drop(p, cause('protocol', 'PROTOCOL', `total_size ${m.totalSize} != metadata_size ${a.size}`), true); return; }
@@ -435,7 +443,7 @@ class MetadataFetcher {
       a.received++;
     }
     if (a.received === a.pieces.length) { this.verify(a); return; }
-    this.schedule(Date.now());
+    this.schedule(this.clock.now());
   }
 
   private verify(a: Assembly): void {
@@ -455,7 +463,7 @@ class MetadataFetcher {
       a.exclusive = true;
       a.owner = undefined;
     }
-    this.schedule(Date.now());
+    this.schedule(this.clock.now());
   }
 
   /** Hands out requests: spread across ready peers, or to the single owner in exclusive mode. */

@@ -35,6 +35,8 @@ export interface PeerManagerHost {
   readonly pieceCount: number;
   readonly geometry: { pieceCount: number; pieceLength: number; totalLength: number };
   readonly now: () => number;
+  /** Read peer sockets into the shared buffer where Node allows it (default true). */
+  readonly sharedReadBuffer?: boolean;
   /** Are we allowed to open one more connection (global limit)? */
   canOpen(): boolean;
   /** Should we connect out at all right now? */
@@ -197,7 +199,8 @@ export class PeerManager {
     };
     // The connection may deliver `rest` synchronously, so the peer must exist first: create the connection with
     // no leftover, register the peer, then feed the leftover.
-    const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now);
+    const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now, undefined,
+      this.host.sharedReadBuffer === false ? { sharedReadBuffer: false } : {});
     const peer = new Peer(conn, {
       key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(), clock: this.host.now,

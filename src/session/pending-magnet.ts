@@ -20,6 +20,7 @@ import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js'
 import { MagnetStatus } from './magnet-status.js';
 import { startMetadataFetch, type MetadataFetch } from './metadata-fetch.js';
 import type { Session } from './session.js';
+import type { ClockTimer } from '../util/clock.js';
 
 type HostPort = { host: string; port: number };
 
@@ -65,7 +66,7 @@ export class PendingMagnet {
   readonly promise: Promise<ResolvedMagnet>;
   private readonly fetch: MetadataFetch;
   private readonly controller = new AbortController();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<ClockTimer>();
   private readonly known: HostPort[] = [];
   private readonly knownKeys = new Set<string>();
   private settled = false;
@@ -83,7 +84,8 @@ export class PendingMagnet {
     const started = session.now();
     this.fetch = startMetadataFetch({
       infoHash: this.link.infoHash, peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
-      persistent: true, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(),
+      persistent: true, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(), clock: session.clock,
+      ...(session.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
     this.addPeers([...(opts.peers ?? []), ...parsePeerStrings(this.link.peers)], 'magnet');
@@ -93,7 +95,7 @@ export class PendingMagnet {
       close: () => this.stop(),
     });
     if (session.trackersEnabled) for (const url of trackers) this.announce(url);
-    const poll = setInterval(() => this.refresh(), STATUS_POLL_MS);
+    const poll = session.clock.setInterval(() => this.refresh(), STATUS_POLL_MS);
     poll.unref();
     this.timers.add(poll);
     this.refresh();
@@ -161,7 +163,7 @@ export class PendingMagnet {
 
   private later(ms: number, fn: () => void): void {
     if (this.settled) return;
-    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    const t = this.session.clock.setTimeout(() => { this.timers.delete(t); fn(); }, ms);
     t.unref();
     this.timers.add(t);
   }
@@ -186,7 +188,7 @@ export class PendingMagnet {
   private cleanup(): void {
     if (this.settled) return;
     this.settled = true;
-    for (const t of this.timers) { clearTimeout(t); clearInterval(t); }
+    for (const t of this.timers) { this.session.clock.clearTimeout(t); this.session.clock.clearInterval(t); }
     this.timers.clear();
     this.controller.abort();
     this.session.unregisterMagnet(this.infoHashHex);

@@ -19,6 +19,7 @@ import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUdpTrackerRequest, UdpTrackerServer } from '../tracker/udp-server.js';
 import { errorMessage } from '../util/errors.js';
 import { formatPeerAddress } from '../util/peer-address.js';
+import type { Clock } from '../util/clock.js';
 
 /** Concurrent HTTP tracker connections. */
 const MAX_HTTP_OPEN = 64;
@@ -29,6 +30,8 @@ export interface ServicesOptions {
   peerId: Buffer;
   now: () => number;
   rng: () => number;
+  /** Timers for LSD (default: the real clock). */
+  clock?: Clock;
   openTracker: boolean;
   isKnown: (infoHashHex: string) => boolean;
   lsd: boolean;
@@ -75,7 +78,8 @@ export class SessionServices {
     }
     if (this.opts.lsd) {
       this.lsd = new LsdService({
-        port: this.opts.port, onPeer: this.opts.onLsdPeer, log: this.opts.log, now: this.opts.now,
+        port: this.opts.port, onPeer: this.opts.onLsdPeer, log: this.opts.log, now: this.opts.now, rng: this.opts.rng,
+        ...(this.opts.clock ? { clock: this.opts.clock } : {}),
         ...(this.opts.host !== '0.0.0.0' ? { interfaceAddress: this.opts.host } : {}),
       });
       try {

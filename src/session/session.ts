@@ -32,6 +32,7 @@ import type { PeerLimits } from './peers.js';
 import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
 import { formatPeerAddress } from '../util/peer-address.js';
+import { clockWithNow, systemClock, type Clock } from '../platform/clock.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -55,6 +56,12 @@ export interface SessionOptions {
   log?: (msg: string) => void;
   now?: () => number;
   rng?: () => number;
+  /** Timers (and time, unless `now` is given) for the modules converted to an injected clock (default: the real one). */
+  clock?: Clock;
+  /** Peer sockets read into one shared buffer where Node allows it (src/wire/node-internals.ts). Default true. */
+  sharedReadBuffer?: boolean;
+  /** File reads and writes always go through the thread pool, never synchronous calls (src/storage/fs-storage.ts). */
+  asyncIo?: boolean;
 }
 
 export interface AddTorrentOptions {
@@ -112,6 +119,7 @@ export class Session {
   private readonly opts: SessionOptions;
   readonly now: () => number;
   readonly rng: () => number;
+  readonly clock: Clock;
   private closed = false;
   /** Global rate limits; every torrent's buckets hang below these. */
   readonly uploadBucket: TokenBucket;
@@ -119,7 +127,8 @@ export class Session {
 
   constructor(opts: SessionOptions = {}) {
     this.opts = opts;
-    this.now = opts.now ?? (() => Date.now());
+    this.clock = clockWithNow(opts.clock ?? systemClock, opts.now);
+    this.now = this.clock.now;
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
     this.rng = opts.rng ?? Math.random;
@@ -156,7 +165,7 @@ export class Session {
     this.server = server;
     for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) this.ownAddresses.add(i.address);
     this.services = new SessionServices({
-      port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng,
+      port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng, clock: this.clock,
       openTracker: this.opts.openTracker ?? false,
       isKnown: (h) => this.torrents.has(h) || this.magnets.has(h),
       lsd: this.opts.lsd ?? false,
@@ -234,7 +243,7 @@ export class Session {
     this.paths.claim({ key: meta.infoHashHex, label: `#${id} (${JSON.stringify(meta.name)})` }, meta, opts.savePath);
     let storage: Storage;
     try {
-      storage = opts.storage ?? await FsStorage.open(meta, opts.savePath);
+      storage = opts.storage ?? await FsStorage.open(meta, opts.savePath, { asyncIo: this.opts.asyncIo ?? false });
     } catch (err) {
       this.paths.release(meta.infoHashHex);
       throw err;
@@ -243,6 +252,7 @@ export class Session {
       meta, savePath: opts.savePath, storage, hasher: this.hasher, peerId: this.peerId, reserved: this.reserved,
       now: this.now, rng: this.rng, emit: this.shared.emit, log: (m) => this.log(`[${meta.name}] ${m}`),
       canOpen: this.shared.canOpen,
+      ...(this.opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       ...(this.opts.peerLimits ? { peerLimits: this.opts.peerLimits } : {}),
       ...(this.opts.uploadSlots !== undefined ? { uploadSlots: this.opts.uploadSlots } : {}),
       ...(opts.skipCheck !== undefined ? { skipCheck: opts.skipCheck } : {}),
@@ -412,6 +422,8 @@ export class Session {
 
   /** The session announces to trackers (not `--no-tracker`). */
   get trackersEnabled(): boolean { return this.opts.trackers !== false; }
+  /** Peer sockets read into the shared buffer where Node allows it (the `sharedReadBuffer` option). */
+  get sharedReadBuffer(): boolean { return this.opts.sharedReadBuffer !== false; }
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
   maxActiveDownloads = 5;
   maxActiveSeeds = 20;

@@ -47,6 +47,8 @@ export interface TorrentOptions {
   emit: (e: SessionEvent) => void;
   log: (msg: string) => void;
   canOpen: () => boolean;
+  /** Peer sockets read into the shared buffer where Node allows it (default true; see src/wire/node-internals.ts). */
+  sharedReadBuffer?: boolean;
   peerLimits?: Partial<PeerLimits>;
   uploadSlots?: number;
   /** This torrent's fair share of the session's upload slots, asked at every rechoke (overrides uploadSlots). */
@@ -167,6 +169,7 @@ export class Torrent {
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
       canOpen: opts.canOpen,
+      ...(opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',
       isSeeding: () => this.picker.complete,
       onPeerConnected: (p) => this.onPeerConnected(p),

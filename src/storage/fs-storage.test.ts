@@ -292,3 +292,19 @@ test('followLinks: a read-only storage reads through symlinks (seeding what crea
   await s.close();
   assert.deepEqual(fs.readFileSync(path.join(outside, 'target-outside')), data.subarray(16, 32));
 });
+
+test('the asyncIo option (was BITPEER_ASYNC_IO=1) never allows a synchronous call; the default does', async () => {
+  assert.equal(new SyncPolicy(() => 0, true).allowed, false);
+  assert.equal(new SyncPolicy(() => 0).allowed, true);
+  const { meta } = makeMeta({ name: 'a', pieceLength: 16384, length: 16384 });
+  const policies = (s: FsStorage): SyncPolicy[] => {
+    const x = s as unknown as { syncReads: SyncPolicy; syncWrites: SyncPolicy };
+    return [x.syncReads, x.syncWrites];
+  };
+  const on = await FsStorage.open(meta, tmpDir(), { asyncIo: true });
+  const off = await FsStorage.open(meta, tmpDir());
+  try {
+    assert.deepEqual(policies(on).map((p) => p.allowed), [false, false]);
+    assert.deepEqual(policies(off).map((p) => p.allowed), [true, true]);
+  } finally { await on.close(); await off.close(); }
+});

@@ -40,6 +40,8 @@ export interface FsStorageOptions {
    * links (`create`/`share`, as mktorrent). Never used for a torrent that downloads.
    */
   followLinks?: boolean;
+  /** Always read and write through the thread pool, never by synchronous calls (see SLOW_CALL_MS). Default false. */
+  asyncIo?: boolean;
 }
 
 /** How many spans of one piece are read or written at once. */
@@ -65,10 +67,11 @@ const SYNC_RETRY_MS = 10_000;
 export class SyncPolicy {
   private asyncUntil = 0;
   private slow: number[] = [];
-  /** Set BITPEER_ASYNC_IO=1 to always use the thread pool. */
-  private readonly never = process.env['BITPEER_ASYNC_IO'] === '1';
-
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    /** Never allow synchronous calls (the `asyncIo` option): always the thread pool. */
+    private readonly never = false,
+  ) {}
 
   get allowed(): boolean { return !this.never && this.now() >= this.asyncUntil; }
 
@@ -130,8 +133,8 @@ export class FsStorage implements Storage {
   private active = 0;
   private closing = false;
   private idleWaiters: Array<() => void> = [];
-  private readonly syncWrites = new SyncPolicy();
-  private readonly syncReads = new SyncPolicy();
+  private readonly syncWrites: SyncPolicy;
+  private readonly syncReads: SyncPolicy;
   /** Files this storage created (O_CREAT of a file that did not exist), by index. */
   private readonly createdFiles = new Set<number>();
   /** Folders this storage's mkdir made (absolute, lexical), in creation order. */
@@ -144,7 +147,10 @@ export class FsStorage implements Storage {
     private readonly readOnly: boolean,
     maxOpenFiles: number,
     private readonly followLinks = false,
+    asyncIo = false,
   ) {
+    this.syncWrites = new SyncPolicy(undefined, asyncIo);
+    this.syncReads = new SyncPolicy(undefined, asyncIo);
     this.paths = meta.files.map((f) => (f.padding ? null : resolveInside(saveDir, f.path)));
     meta.files.forEach((f, i) => {
       if (f.length !== 0 || f.padding) return;
@@ -161,7 +167,8 @@ export class FsStorage implements Storage {
    */
   static async open(meta: StorageMeta, saveDir: string, opts: FsStorageOptions = {}): Promise<FsStorage> {
     const follow = opts.followLinks ?? false;
-    const s = new FsStorage(meta, path.resolve(saveDir), follow || (opts.readOnly ?? false), opts.maxOpenFiles ?? 64, follow);
+    const s = new FsStorage(meta, path.resolve(saveDir), follow || (opts.readOnly ?? false), opts.maxOpenFiles ?? 64, follow,
+      opts.asyncIo ?? false);
     await s.root(false).catch((e: unknown) => { if (!isMissing(e)) throw e; });
     return s;
   }

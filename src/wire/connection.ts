@@ -6,9 +6,10 @@
  *   that cause (op `protocol`, or the BtError's own op; `INTERNAL` for a non-BtError): no exception from one peer's
  *   input can escape (reliability rule 11 in docs/design/reliability.md). The connection ends with a `Cause`
  *   (`{ op, code, message }`, src/util/errors.ts): the peer's EOF is read/EOF, a socket error read|write|connect/NET.
- *   Where Node allows it, the socket reads into one reused 256 KiB buffer shared by every connection (Node's
- *   `onread` mode) instead of a fresh 64 KiB allocation per read: on a busy download that removes most page faults
- *   and young-generation GC work, and makes reads larger. Handlers therefore must copy any payload they keep
+ *   Where Node allows it (and the `sharedReadBuffer` option is not false), the socket reads into one reused 256 KiB
+ *   buffer shared by every connection (Node's `onread` mode, set up by src/wire/node-internals.ts) instead of a fresh
+ *   64 KiB allocation per read: on a busy download that removes most page faults and young-generation GC work, and
+ *   makes reads larger. Handlers therefore must copy any payload they keep
  *   (piece blocks are copied into piece buffers; bitfields and extension payloads are decoded into copies), and the
  *   decoder copies the partial message left at the end of each read.
  * - Writing: straight to the socket; `writableLength` tells the upload side when to stop queueing (backpressure).
@@ -22,38 +23,12 @@ import type { Socket } from 'node:net';
 import { BtError, cause, causeOf, socketErrorCause, type Cause } from '../util/errors.js';
 import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
 import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
+import { sharedReadBuffer } from './node-internals.js';
 
 const PEER_CLOSED = cause('read', 'EOF', 'connection closed by peer');
 
 /** Messages up to this size are coalesced into one buffer when flushed together. */
 const SMALL_WRITE = 1024;
-
-/** The read buffer every connection in user-buffer mode reads into (one thread, so one buffer serves all). */
-const READ_BUFFER_SIZE = 256 * 1024;
-let sharedReadBuffer: Buffer | undefined;
-
-/**
- * Switch an open socket to reading into the shared buffer (the `onread` option of net.Socket, which Node only
- * offers at construction: for accepted sockets the same three internal fields are set here). Returns false, leaving
- * the socket as it was, when this Node does not have them; the caller then keeps reading through 'data' events.
- */
-function readIntoSharedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
-  if (process.env['BITPEER_NO_USER_BUFFER'] === '1') return false;
-  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;
-  if (!handle || typeof handle.useUserBuffer !== 'function') return false;
-  const syms = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
-  const kBuffer = syms.get('kBuffer');
-  const kBufferCb = syms.get('kBufferCb');
-  const kBufferGen = syms.get('kBufferGen');
-  if (!kBuffer || !kBufferCb || !kBufferGen) return false;
-  const buf = (sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
-  const fields = socket as unknown as Record<symbol, unknown>;
-  fields[kBuffer] = buf;
-  fields[kBufferGen] = null;
-  fields[kBufferCb] = (nread: number, b: Buffer): void => { onChunk(b.subarray(0, nread)); };
-  handle.useUserBuffer(buf);
-  return true;
-}
 
 export interface ConnectionHandler {
   onMessage(msg: Message): void;
@@ -61,6 +36,12 @@ export interface ConnectionHandler {
   onClose(cause: Cause): void;
   /** The socket's write buffer has drained. */
   onDrain?(): void;
+}
+
+/** Options of a {@link PeerConnection}. */
+export interface PeerConnectionOptions {
+  /** Read into the shared reused buffer where this Node allows it (default true); false: always 'data' events. */
+  sharedReadBuffer?: boolean;
 }
 
 export class PeerConnection {
@@ -86,6 +67,7 @@ export class PeerConnection {
     private readonly handler: ConnectionHandler,
     private readonly now: () => number,
     leftover?: Buffer,
+    opts: PeerConnectionOptions = {},
   ) {
     this.decoder = new MessageDecoder(geometry);
     this.lastReceivedAt = now();
@@ -93,7 +75,7 @@ export class PeerConnection {
     socket.setNoDelay(true);
     // 'data' still delivers what the socket had buffered before the switch (fresh buffers, safe to keep).
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.userBuffer = readIntoSharedBuffer(socket, (chunk) => this.onData(chunk));
+    this.userBuffer = (opts.sharedReadBuffer ?? true) && sharedReadBuffer.attach(socket, (chunk) => this.onData(chunk));
     socket.on('error', (err) => this.close(socketErrorCause(err, 'socket error: ')));
     socket.on('close', () => this.close(PEER_CLOSED));
     socket.on('end', () => this.close(PEER_CLOSED));

@@ -8,6 +8,7 @@ import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
 import type { Session } from '../../session/session.js';
 import { parse, parsePort, parseRate } from '../args.js';
 import { commandHelp, usageLine } from '../help.js';
+import { ioOptionsFromEnv } from '../io-env.js';
 
 export const DAEMON_USAGE = usageLine('daemon');
 
@@ -42,6 +43,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),
+    io: ioOptionsFromEnv(),
     onEvent: (e, session) => {
       if (json) { out.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
       if (e.event === 'state') log(`${labelOf(session, e.infoHash)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);

@@ -30,6 +30,7 @@ import { checkDownloadFolder, checkTorrentDestination, writeTorrentFile } from '
 import { formatBytes, Reporter } from '../output.js';
 import { commandHelp, usageLine } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
+import { ioOptionsFromEnv } from '../io-env.js';
 
 export const SEED_USAGE = usageLine('seed');
 export const GET_USAGE = usageLine('get');
@@ -69,6 +70,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const peers = asStrings(values['peer']).map((s) => parsePeerAddress(s));
   const progressMs = typeof values['progress-interval'] === 'string' ? parseSize(values['progress-interval'], 'progress interval') : 1000;
   const maxPeers = parseCount(values['max-peers'] as string | undefined, '--max-peers', 1, MAX_CONNECTIONS_LIMIT);
+  const io = ioOptionsFromEnv();
   const maxConnections = parseCount(values['max-connections'] as string | undefined, '--max-connections', 1, MAX_CONNECTIONS_LIMIT)
     ?? Math.max(DEFAULT_MAX_CONNECTIONS, maxPeers ?? 0);
   const hintMs = noPeerHintMs();
@@ -95,6 +97,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       downloadLimit: parseRate(values['download-limit'], 'download limit'),
       maxConnections,
       ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
+      ...io,
     });
     s.events.subscribe((e) => reporter.event(e));
     return s;
@@ -197,7 +200,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   reporter.setAfterComplete(values['seed'] ? 'seeding until Ctrl-C' : 'exiting');
   try {
     // seed/share only read, and read through symlinks as `create` hashed them; a download never follows a link.
-    const storage = mode === 'get' ? undefined : await FsStorage.open(meta, savePath, { followLinks: true });
+    const storage = mode === 'get' ? undefined : await FsStorage.open(meta, savePath, { followLinks: true, ...(io.asyncIo ? { asyncIo: true } : {}) });
     torrent = await session.addTorrent(meta, { savePath, peers, ...(storage ? { storage } : {}) });
     if (mode !== 'get' && !torrent.complete) {
       throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${torrent.picker.haveCount}/${meta.pieceCount} pieces verified`);

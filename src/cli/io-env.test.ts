@@ -1,0 +1,11 @@
+/** The two I/O switches of the environment become session options, read in src/cli/ only. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ioOptionsFromEnv } from './io-env.js';
+
+test('BITPEER_NO_USER_BUFFER=1 and BITPEER_ASYNC_IO=1 become options; anything else sets nothing', () => {
+  assert.deepEqual(ioOptionsFromEnv({}), {});
+  assert.deepEqual(ioOptionsFromEnv({ BITPEER_NO_USER_BUFFER: '1' }), { sharedReadBuffer: false });
+  assert.deepEqual(ioOptionsFromEnv({ BITPEER_ASYNC_IO: '1' }), { asyncIo: true });
+  assert.deepEqual(ioOptionsFromEnv({ BITPEER_NO_USER_BUFFER: '0', BITPEER_ASYNC_IO: 'yes' }), {});
+});
