@@ -24,8 +24,9 @@
  * bytes are ever resolved.
  */
 import { createHash } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
-import { BtError, errorMessage } from '../util/errors.js';
+import { BtError, errorMessage, isBtError } from '../util/errors.js';
+import type { PeerStream, Transport } from '../net/transport.js';
+import { tcpTransport } from '../net/tcp-transport.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake, type Message } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake } from '../wire/connection.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
@@ -49,6 +50,8 @@ export interface FetchMetadataOptions {
   /** Our TCP listen port, sent as `p` (0: not sent). */
   listenPort: number;
   signal?: AbortSignal;
+  /** How peers are dialled (src/net/transport.ts). Default TCP. */
+  transport?: Transport;
   /** Overall bound (default 60 s). */
   timeoutMs?: number;
   /** Connections at a time (default 8). */
@@ -110,7 +113,7 @@ export interface MetadataFetch {
   /** More peers to try (duplicates are dropped). */
   addPeers(peers: ReadonlyArray<{ host: string; port: number }>): void;
   /** An incoming connection whose handshake (for this info-hash) has been read; ours is sent here. */
-  acceptIncoming(socket: Socket, theirHandshake: Handshake, rest: Buffer): void;
+  acceptIncoming(socket: PeerStream, theirHandshake: Handshake, rest: Buffer): void;
   counts(): FetchCounts;
   /** Every dialable address known: given, added, learned by PEX, and the listen port (`p`) of incoming peers. */
   addresses(): Array<{ host: string; port: number }>;
@@ -171,7 +174,9 @@ export function startMetadataFetch(opts: FetchMetadataOptions): MetadataFetch {
 class MetadataFetcher {
   private readonly candidates: Candidate[] = [];
   private readonly peers = new Set<FetchPeer>();
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<PeerStream>();
+  /** Aborted when the fetch ends: connection attempts still opening stop then. */
+  private readonly dials = new AbortController();
   private readonly assemblies = new Map<number, Assembly>();
   private readonly reserved: Buffer;
   private readonly maxPeers: number;
@@ -219,7 +224,7 @@ class MetadataFetcher {
   }
 
   /** An incoming connection for our info-hash: answer its handshake and treat it as a peer (never re-dialled). */
-  acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
+  acceptIncoming(socket: PeerStream, hs: Handshake, rest: Buffer): void {
     if (this.done || this.peers.size >= this.maxPeers * 2 || hs.peerId.equals(this.opts.peerId)
       || !hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL)) { socket.destroy(); return; }
     const key = `in:${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`;
@@ -255,6 +260,7 @@ class MetadataFetcher {
     clearTimeout(this.deadline);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     for (const p of this.peers) p.conn?.close('metadata fetch finished');
+    this.dials.abort();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.peers.clear();
@@ -291,23 +297,17 @@ class MetadataFetcher {
     c.active = true;
     c.attempts++;
     this.log(`metadata: dialling ${c.key} (attempt ${c.attempts})`);
-    const socket = connect({ host: c.host, port: c.port });
-    this.sockets.add(socket);
-    // Errors also end in 'close', which the owner of the moment handles; this keeps one from ever being unhandled.
-    socket.on('error', () => undefined);
-    const fail = (reason: string, dead = false): void => {
-      socket.destroy();
-      this.sockets.delete(socket);
-      this.candidateDone(c, reason, dead);
-    };
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => fail('connect timed out'));
-    const onConnectError = (e: Error): void => fail(`connect failed: ${errorMessage(e)}`);
-    socket.once('error', onConnectError);
-    socket.once('connect', () => {
-      socket.off('error', onConnectError);
-      socket.removeAllListeners('timeout');
-      socket.setTimeout(0);
+    // The transport keeps an error event from ever being unhandled; errors also end in 'close', which the owner of
+    // the moment handles.
+    const transport = this.opts.transport ?? tcpTransport;
+    transport.connect(c.host, c.port, { signal: this.dials.signal, timeoutMs: HANDSHAKE_TIMEOUT_MS }).then((socket) => {
       if (this.done) { socket.destroy(); return; }
+      this.sockets.add(socket);
+      const fail = (reason: string, dead = false): void => {
+        socket.destroy();
+        this.sockets.delete(socket);
+        this.candidateDone(c, reason, dead);
+      };
       socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
       readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
         if (this.done) { socket.destroy(); return; }
@@ -318,6 +318,9 @@ class MetadataFetcher {
         this.guard(() => this.attach(c, socket, rest, hasReserved(handshake.reserved, ReservedBit.FAST)
           && hasReserved(this.reserved, ReservedBit.FAST)));
       }, (e: unknown) => fail(`handshake failed: ${errorMessage(e)}`));
+    }, (e: unknown) => {
+      if (this.done) return; // aborted by finish(): nothing left to account for
+      this.candidateDone(c, isBtError(e, 'TIMEOUT') ? 'connect timed out' : `connect failed: ${errorMessage(e)}`, false);
     });
   }
 
@@ -332,7 +335,7 @@ class MetadataFetcher {
     if (!this.done) queueMicrotask(() => this.guard(() => this.tick()));
   }
 
-  private attach(c: Candidate, socket: Socket, rest: Buffer, fast: boolean): void {
+  private attach(c: Candidate, socket: PeerStream, rest: Buffer, fast: boolean): void {
     const p: FetchPeer = {
       cand: c, conn: undefined, theirId: 0, assembly: undefined, outstanding: new Map(), backoffUntil: 0, backoffMs: 0,
       rejects: 0, rejectsSent: 0, connectedAt: Date.now(),

@@ -83,7 +83,7 @@ export class PendingMagnet {
     const started = session.now();
     this.fetch = startMetadataFetch({
       infoHash: this.link.infoHash, peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
-      persistent: true, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(),
+      persistent: true, transport: session.transport, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
     this.addPeers([...(opts.peers ?? []), ...parsePeerStrings(this.link.peers)], 'magnet');

@@ -11,7 +11,7 @@
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import type net from 'node:net';
+import type { PeerStream } from '../net/transport.js';
 import { LsdService } from '../discovery/lsd.js';
 import { createHttpTrackerStats, handleHttpConnection } from '../tracker/http-server.js';
 import { TrackerSwarms } from '../tracker/swarm.js';
@@ -101,7 +101,7 @@ export class SessionServices {
   }
 
   /** A TCP connection whose first bytes are `GET `: the HTTP tracker. At most MAX_HTTP_OPEN at once. */
-  handleHttp(socket: net.Socket, firstBytes: Buffer): void {
+  handleHttp(socket: PeerStream, firstBytes: Buffer): void {
     if (this.httpOpen >= MAX_HTTP_OPEN) { socket.destroy(); this.httpStats.rejected.error++; return; }
     this.httpOpen++;
     socket.once('close', () => { this.httpOpen--; });

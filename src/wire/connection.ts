@@ -16,7 +16,7 @@
  *
  * Invariant: after `close()` the handler receives nothing more, and `onClose` is called exactly once.
  */
-import type { Socket } from 'node:net';
+import type { PeerStream } from '../net/transport.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
 import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
@@ -33,7 +33,7 @@ let sharedReadBuffer: Buffer | undefined;
  * offers at construction: for accepted sockets the same three internal fields are set here). Returns false, leaving
  * the socket as it was, when this Node does not have them; the caller then keeps reading through 'data' events.
  */
-function readIntoSharedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+function readIntoSharedBuffer(socket: PeerStream, onChunk: (chunk: Buffer) => void): boolean {
   if (process.env['BITPEER_NO_USER_BUFFER'] === '1') return false;
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function') return false;
@@ -75,7 +75,7 @@ export class PeerConnection {
   readonly userBuffer: boolean;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: PeerStream,
     /** null while the torrent's geometry is unknown (metadata fetch): framing and caps are still checked. */
     geometry: WireGeometry | null,
     private readonly handler: ConnectionHandler,
@@ -211,7 +211,7 @@ export class PeerConnection {
  * Resolves with the handshake and any bytes that followed it; rejects with BtError('HANDSHAKE'|'TIMEOUT').
  * `initial` holds bytes already read (for example by the port sniffer).
  */
-export function readHandshake(socket: Socket, timeoutMs: number, initial?: Buffer): Promise<{ handshake: Handshake; rest: Buffer }> {
+export function readHandshake(socket: PeerStream, timeoutMs: number, initial?: Buffer): Promise<{ handshake: Handshake; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let buf = initial ?? Buffer.alloc(0);
     let done = false;
