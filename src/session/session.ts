@@ -1,6 +1,8 @@
 /**
  * A bitpeer session: one public TCP port, many torrents, one hash pool, one event stream.
  *
+ * Peer connections are accepted and opened through the session's `Transport` (src/net/transport.ts; TCP unless
+ * `SessionOptions.transport` says otherwise); torrents and pending magnets dial through the same one.
  * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
  * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
  * refused. LSD peers are routed the same way. `GET ` goes to the embedded HTTP tracker (src/session/services.ts).

@@ -1,5 +1,6 @@
 /**
- * The socket shell around the pure wire codec (BEP 3): one TCP socket, one decoder, one write path.
+ * The stream shell around the pure wire codec (BEP 3): one peer stream (a `PeerStream` from the session's transport,
+ * src/net/transport.ts; a TCP socket today), one decoder, one write path.
  *
  * - Reading: every chunk goes into the incremental `MessageDecoder`; each decoded message is handed to the handler.
  *   A codec error (a length over its limit, a bad index...) or a throw from the handler closes the connection with
