@@ -2,9 +2,9 @@
  * BEP 9 (ut_metadata), fetching side: get a torrent's info dictionary from peers when all we have is its info-hash
  * (a magnet link, BEP 9/53).
  *
- * - Dials at most `maxPeers` of the given peers at a time through the transport (TCP by default), sends the BitTorrent handshake with the BEP 10
- *   extension bit and our extended handshake (`m: { ut_metadata }`), and waits for theirs: it must name a ut_metadata
- *   id and a `metadata_size` of 1..16 MiB.
+ * - Dials at most `maxPeers` of the given peers at a time through the transport (TCP by default), sends the
+ *   BitTorrent handshake with the BEP 10 extension bit and our extended handshake (`m: { ut_metadata }`), and waits
+ *   for theirs: it must name a ut_metadata id and a `metadata_size` of 1..16 MiB.
  * - Peers are grouped by the size they advertise (a liar cannot spoil the pieces of honest peers that disagree with
  *   it). Each ready peer has at most {@link PER_PEER_REQUESTS} pieces in flight; pieces are spread across peers, a
  *   piece unanswered after {@link REQUEST_TIMEOUT_MS} is asked of someone else, a reject backs that peer off.
