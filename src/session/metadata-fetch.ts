@@ -24,6 +24,7 @@
  * bytes are ever resolved.
  */
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { BtError, errorMessage, isBtError } from '../util/errors.js';
 import type { PeerStream, Transport } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
@@ -193,6 +194,8 @@ class MetadataFetcher {
     this.reserved[ReservedBit.EXTENSION_PROTOCOL.byte]! |= ReservedBit.EXTENSION_PROTOCOL.mask;
     this.maxPeers = Math.max(1, opts.maxPeers ?? 8);
     this.log = opts.log ?? ((): void => undefined);
+    // One listener per dial in progress (at most maxPeers, removed when the dial settles): no leak to warn about.
+    setMaxListeners(0, this.dials.signal);
     this.addPeers(opts.peers);
   }
 
