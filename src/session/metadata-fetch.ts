@@ -2,9 +2,9 @@
  * BEP 9 (ut_metadata), fetching side: get a torrent's info dictionary from peers when all we have is its info-hash
  * (a magnet link, BEP 9/53).
  *
- * - Dials at most `maxPeers` of the given peers at a time over TCP, sends the BitTorrent handshake with the BEP 10
- *   extension bit and our extended handshake (`m: { ut_metadata }`), and waits for theirs: it must name a ut_metadata
- *   id and a `metadata_size` of 1..16 MiB.
+ * - Dials at most `maxPeers` of the given peers at a time through the transport (TCP by default), sends the
+ *   BitTorrent handshake with the BEP 10 extension bit and our extended handshake (`m: { ut_metadata }`), and waits
+ *   for theirs: it must name a ut_metadata id and a `metadata_size` of 1..16 MiB.
  * - Peers are grouped by the size they advertise (a liar cannot spoil the pieces of honest peers that disagree with
  *   it). Each ready peer has at most {@link PER_PEER_REQUESTS} pieces in flight; pieces are spread across peers, a
  *   piece unanswered after {@link REQUEST_TIMEOUT_MS} is asked of someone else, a reject backs that peer off.
@@ -24,8 +24,10 @@
  * bytes are ever resolved.
  */
 import { createHash } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
-import { BtError, cause, causeOf, errorMessage, type Cause } from '../util/errors.js';
+import { setMaxListeners } from 'node:events';
+import { BtError, cause, causeOf, errorMessage, isBtError, type Cause } from '../util/errors.js';
+import type { PeerStream, Transport } from '../net/transport.js';
+import { tcpTransport } from '../net/tcp-transport.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake, type Message } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake } from '../wire/connection.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
@@ -51,6 +53,8 @@ export interface FetchMetadataOptions {
   /** Our TCP listen port, sent as `p` (0: not sent). */
   listenPort: number;
   signal?: AbortSignal;
+  /** How peers are dialled (src/net/transport.ts). Default TCP. */
+  transport?: Transport;
   /** Overall bound (default 60 s). */
   timeoutMs?: number;
   /** Connections at a time (default 8). */
@@ -116,7 +120,7 @@ export interface MetadataFetch {
   /** More peers to try (duplicates are dropped). */
   addPeers(peers: ReadonlyArray<{ host: string; port: number }>): void;
   /** An incoming connection whose handshake (for this info-hash) has been read; ours is sent here. */
-  acceptIncoming(socket: Socket, theirHandshake: Handshake, rest: Buffer): void;
+  acceptIncoming(socket: PeerStream, theirHandshake: Handshake, rest: Buffer): void;
   counts(): FetchCounts;
   /** Every dialable address known: given, added, learned by PEX, and the listen port (`p`) of incoming peers. */
   addresses(): Array<{ host: string; port: number }>;
@@ -177,7 +181,9 @@ export function startMetadataFetch(opts: FetchMetadataOptions): MetadataFetch {
 class MetadataFetcher {
   private readonly candidates: Candidate[] = [];
   private readonly peers = new Set<FetchPeer>();
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<PeerStream>();
+  /** Aborted when the fetch ends: connection attempts still opening stop then. */
+  private readonly dials = new AbortController();
   private readonly assemblies = new Map<number, Assembly>();
   private readonly reserved: Buffer;
   private readonly maxPeers: number;
@@ -196,6 +202,8 @@ class MetadataFetcher {
     this.maxPeers = Math.max(1, opts.maxPeers ?? 8);
     this.log = opts.log ?? ((): void => undefined);
     this.clock = opts.clock ?? systemClock;
+    // One listener per dial in progress (at most maxPeers, removed when the dial settles): no leak to warn about.
+    setMaxListeners(0, this.dials.signal);
     this.addPeers(opts.peers);
   }
 
@@ -227,7 +235,7 @@ class MetadataFetcher {
   }
 
   /** An incoming connection for our info-hash: answer its handshake and treat it as a peer (never re-dialled). */
-  acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
+  acceptIncoming(socket: PeerStream, hs: Handshake, rest: Buffer): void {
     if (this.done || this.peers.size >= this.maxPeers * 2 || hs.peerId.equals(this.opts.peerId)
       || !hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL)) { socket.destroy(); return; }
     const key = `in:${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`;
@@ -263,6 +271,7 @@ class MetadataFetcher {
     this.clock.clearTimeout(this.deadline);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     for (const p of this.peers) p.conn?.close(cause('local', 'NOT_NEEDED', 'metadata fetch finished'));
+    this.dials.abort();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.peers.clear();
@@ -299,23 +308,17 @@ class MetadataFetcher {
     c.active = true;
     c.attempts++;
     this.log(`metadata: dialling ${c.key} (attempt ${c.attempts})`);
-    const socket = connect({ host: c.host, port: c.port });
-    this.sockets.add(socket);
-    // Errors also end in 'close', which the owner of the moment handles; this keeps one from ever being unhandled.
-    socket.on('error', () => undefined);
-    const fail = (reason: string, dead = false): void => {
-      socket.destroy();
-      this.sockets.delete(socket);
-      this.candidateDone(c, reason, dead);
-    };
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => fail('connect timed out'));
-    const onConnectError = (e: Error): void => fail(`connect failed: ${errorMessage(e)}`);
-    socket.once('error', onConnectError);
-    socket.once('connect', () => {
-      socket.off('error', onConnectError);
-      socket.removeAllListeners('timeout');
-      socket.setTimeout(0);
+    // The transport keeps an error event from ever being unhandled; errors also end in 'close', which the owner of
+    // the moment handles.
+    const transport = this.opts.transport ?? tcpTransport;
+    transport.connect(c.host, c.port, { signal: this.dials.signal, timeoutMs: HANDSHAKE_TIMEOUT_MS }).then((socket) => {
       if (this.done) { socket.destroy(); return; }
+      this.sockets.add(socket);
+      const fail = (reason: string, dead = false): void => {
+        socket.destroy();
+        this.sockets.delete(socket);
+        this.candidateDone(c, reason, dead);
+      };
       socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
       readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
         if (this.done) { socket.destroy(); return; }
@@ -326,6 +329,9 @@ class MetadataFetcher {
         this.guard(() => this.attach(c, socket, rest, hasReserved(handshake.reserved, ReservedBit.FAST)
           && hasReserved(this.reserved, ReservedBit.FAST)));
       }, (e: unknown) => fail(`handshake failed: ${errorMessage(e)}`));
+    }, (e: unknown) => {
+      if (this.done) return; // aborted by finish(): nothing left to account for
+      this.candidateDone(c, isBtError(e, 'TIMEOUT') ? 'connect timed out' : `connect failed: ${errorMessage(e)}`, false);
     });
   }
 
@@ -340,7 +346,7 @@ class MetadataFetcher {
     if (!this.done) queueMicrotask(() => this.guard(() => this.tick()));
   }
 
-  private attach(c: Candidate, socket: Socket, rest: Buffer, fast: boolean): void {
+  private attach(c: Candidate, socket: PeerStream, rest: Buffer, fast: boolean): void {
     const p: FetchPeer = {
       cand: c, conn: undefined, theirId: 0, assembly: undefined, outstanding: new Map(), backoffUntil: 0, backoffMs: 0,
       rejects: 0, rejectsSent: 0, connectedAt: this.clock.now(),

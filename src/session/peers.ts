@@ -8,13 +8,13 @@
  *
  * Invariant: a key is in at most one of `connecting` and `connected`; a banned key or peer id is never connected.
  */
-import net from 'node:net';
 import { errorMessage, type Cause } from '../util/errors.js';
 import { describePeerId } from '../util/peer-id.js';
 import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
 import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
 import { Peer } from './peer.js';
+import type { PeerStream, Transport } from '../net/transport.js';
 
 export interface Candidate {
   host: string;
@@ -37,6 +37,8 @@ export interface PeerManagerHost {
   readonly now: () => number;
   /** Read peer sockets into the shared buffer where Node allows it (default true). */
   readonly sharedReadBuffer?: boolean;
+  /** Dials go through this (src/net/transport.ts). */
+  readonly transport: Transport;
   /** Are we allowed to open one more connection (global limit)? */
   canOpen(): boolean;
   /** Should we connect out at all right now? */
@@ -62,7 +64,8 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = { maxPeers: 50, connectTimeoutMs:
 export class PeerManager {
   readonly candidates = new Map<string, Candidate>();
   readonly connected = new Map<string, Peer>();
-  readonly connecting = new Map<string, net.Socket>();
+  /** Dials in progress, by address: aborting one ends it (connect or handshake). */
+  readonly connecting = new Map<string, AbortController>();
   private readonly bannedKeys = new Map<string, string>();
   private readonly bannedIds = new Set<string>();
   private stopped = false;
@@ -118,47 +121,49 @@ export class PeerManager {
   }
 
   private dial(key: string, c: Candidate): void {
-    const socket = net.connect({ host: c.host, port: c.port });
-    this.connecting.set(key, socket);
-    socket.setTimeout(this.limits.connectTimeoutMs);
+    const dialing = new AbortController();
+    this.connecting.set(key, dialing);
+    let socket: PeerStream | undefined;
     const fail = (reason: string): void => {
-      if (this.connecting.get(key) !== socket) return;
+      if (this.connecting.get(key) !== dialing) return;
       this.connecting.delete(key);
-      socket.destroy();
+      socket?.destroy();
       c.failures++;
       // 5 s, 10 s, 20 s ... capped at 5 minutes.
       c.nextAttemptAt = this.host.now() + Math.min(300_000, 5_000 * 2 ** Math.min(6, c.failures - 1));
       this.host.log(`dial ${key} failed: ${reason}`);
     };
-    socket.once('timeout', () => fail('connect timeout'));
-    socket.once('error', (err) => fail(errorMessage(err)));
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
-      readHandshake(socket, this.limits.handshakeTimeoutMs).then(({ handshake, rest }) => {
-        if (this.connecting.get(key) !== socket) { socket.destroy(); return; }
+    this.host.transport.connect(c.host, c.port, { signal: dialing.signal, timeoutMs: this.limits.connectTimeoutMs }).then((s) => {
+      socket = s;
+      // Aborted (stop()) while the connection was being opened: it is not ours any more.
+      if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
+      s.once('error', (err) => fail(errorMessage(err)));
+      dialing.signal.addEventListener('abort', () => socket?.destroy(), { once: true });
+      s.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
+      readHandshake(s, this.limits.handshakeTimeoutMs).then(({ handshake, rest }) => {
+        if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
         this.connecting.delete(key);
         if (!handshake.infoHash.equals(this.host.infoHash)) {
           c.dead = true;
-          socket.destroy();
+          s.destroy();
           this.host.log(`dial ${key}: peer answered for another torrent`);
           return;
         }
         const problem = this.admissionProblem(key, handshake);
         if (problem) {
           if (problem === 'connected to ourselves') c.dead = true;
-          socket.destroy();
+          s.destroy();
           this.host.log(`dial ${key}: ${problem}`);
           return;
         }
         c.failures = 0;
-        this.attach(socket, handshake, rest, 'out', key);
+        this.attach(s, handshake, rest, 'out', key);
       }, (err: unknown) => fail(errorMessage(err)));
-    });
+    }, (err: unknown) => fail(errorMessage(err)));
   }
 
   /** An incoming connection whose handshake named our info-hash. We answer with our handshake. */
-  acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Buffer): void {
+  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer): void {
     const key = formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const problem = this.stopped ? 'torrent stopped'
       : this.connected.size >= this.limits.maxPeers ? 'too many peers'
@@ -181,7 +186,7 @@ export class PeerManager {
     return null;
   }
 
-  private attach(socket: net.Socket, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string): void {
+  private attach(socket: PeerStream, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string): void {
     const holder: { peer?: Peer } = {};
     const handler: ConnectionHandler = {
       onMessage: (msg) => { if (holder.peer) this.host.onPeerMessage(holder.peer, msg); },
@@ -225,7 +230,7 @@ export class PeerManager {
 
   stop(why: Cause): void {
     this.stopped = true;
-    for (const s of this.connecting.values()) s.destroy();
+    for (const d of this.connecting.values()) d.abort();
     this.connecting.clear();
     for (const p of [...this.connected.values()]) p.conn.close(why);
   }

@@ -2,21 +2,22 @@
  * The session's shared network services besides the TCP listener: the embedded tracker (HTTP part is reached
  * through the TCP port sniffer, UDP part through the shared UDP socket), the UDP tracker client, and LSD.
  *
- * One UDP socket on the session's port number carries the UDP tracker server (BEP 15) and the UDP tracker client's
- * answers; a DHT (KRPC, first byte `d`) and uTP, which bitpeer does not have yet, are meant to share it too.
- * Demultiplexing: a datagram that answers one of our pending tracker transactions goes to the client; a datagram
- * shaped like a tracker request goes to the server; anything else is counted and dropped.
+ * One UDP endpoint on the session's port number (src/net/udp-endpoint.ts) carries the UDP tracker server (BEP 15)
+ * and the UDP tracker client's answers; a DHT (KRPC, first byte `d`) and uTP, which bitpeer does not have yet, have
+ * their slots in it. Demultiplexing (src/net/datagram-codec.ts): a datagram that answers one of our pending tracker
+ * transactions goes to the client; a datagram shaped like a tracker request goes to the server; anything else is
+ * counted and dropped.
  *
  * Invariant: no exception from a datagram or a tracker socket escapes; errors are logged and counted.
  */
-import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import type net from 'node:net';
+import type { PeerStream } from '../net/transport.js';
 import { LsdService } from '../discovery/lsd.js';
 import { createHttpTrackerStats, handleHttpConnection } from '../tracker/http-server.js';
 import { TrackerSwarms } from '../tracker/swarm.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { isUdpTrackerRequest, UdpTrackerServer } from '../tracker/udp-server.js';
+import { UdpTrackerServer } from '../tracker/udp-server.js';
+import { UdpEndpoint } from '../net/udp-endpoint.js';
 import { errorMessage } from '../util/errors.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import type { Clock } from '../util/clock.js';
@@ -44,37 +45,34 @@ export class SessionServices {
   readonly udpServer: UdpTrackerServer;
   readonly udpClient: UdpTrackerClient;
   readonly httpStats = createHttpTrackerStats();
-  readonly udpStats = { dropped: 0 };
+  /** The session's one UDP socket and its demultiplexer. */
+  readonly udp: UdpEndpoint;
+  readonly udpStats: { dropped: number };
   lsd: LsdService | undefined;
-  private socket: dgram.Socket | undefined;
   private httpOpen = 0;
 
   constructor(private readonly opts: ServicesOptions) {
     this.swarms = new TrackerSwarms({ now: opts.now, rng: opts.rng, open: opts.openTracker, isKnown: opts.isKnown });
     this.udpServer = new UdpTrackerServer(this.swarms, { now: opts.now, secret: randomBytes(32), log: opts.log, localAddress: opts.host });
     this.udpClient = new UdpTrackerClient({
-      send: (buf, host, port) => {
-        if (!this.socket) throw new Error('UDP socket closed');
-        this.socket.send(buf, port, host);
-      },
+      send: (buf, host, port) => this.udp.send(buf, port, host),
       now: opts.now, rng: opts.rng,
+    });
+    this.udp = new UdpEndpoint({ isTrackerTransaction: (id) => this.udpClient.isPending(id), log: opts.log });
+    this.udpStats = this.udp.stats;
+    this.udp.setOwner('tracker-response', (msg, from) => this.udpClient.handleResponse(msg, from));
+    this.udp.setOwner('tracker-request', (msg, from) => {
+      this.udpServer.handlePacket(msg, from, (buf) => { if (this.udp.bound) this.udp.send(buf, from.port, from.address); });
+      return true;
     });
   }
 
   /** Bind UDP on the session's port number; start LSD. A UDP failure is logged, not fatal (TCP still works). */
   async start(): Promise<void> {
-    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    socket.on('error', (err) => this.opts.log(`UDP socket error: ${err.message}`));
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(this.opts.port, this.opts.host, () => { socket.off('error', reject); resolve(); });
-      });
-      this.socket = socket;
+      await this.udp.bind(this.opts.port, this.opts.host);
     } catch (err) {
       this.opts.log(`cannot bind UDP ${formatPeerAddress(this.opts.host, this.opts.port)} (UDP tracker off): ${errorMessage(err)}`);
-      socket.close();
     }
     if (this.opts.lsd) {
       this.lsd = new LsdService({
@@ -90,22 +88,8 @@ export class SessionServices {
     }
   }
 
-  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    try {
-      if (this.udpClient.handleResponse(msg, rinfo)) return;
-      if (isUdpTrackerRequest(msg)) {
-        this.udpServer.handlePacket(msg, rinfo, (buf) => this.socket?.send(buf, rinfo.port, rinfo.address));
-        return;
-      }
-      this.udpStats.dropped++;
-    } catch (err) {
-      this.udpStats.dropped++;
-      this.opts.log(`datagram from ${formatPeerAddress(rinfo.address, rinfo.port)}: ${errorMessage(err)}`);
-    }
-  }
-
   /** A TCP connection whose first bytes are `GET `: the HTTP tracker. At most MAX_HTTP_OPEN at once. */
-  handleHttp(socket: net.Socket, firstBytes: Buffer): void {
+  handleHttp(socket: PeerStream, firstBytes: Buffer): void {
     if (this.httpOpen >= MAX_HTTP_OPEN) { socket.destroy(); this.httpStats.rejected.error++; return; }
     this.httpOpen++;
     socket.once('close', () => { this.httpOpen--; });
@@ -120,8 +104,6 @@ export class SessionServices {
   async close(): Promise<void> {
     this.udpClient.close();
     await this.lsd?.close().catch(() => {});
-    const s = this.socket;
-    this.socket = undefined;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    await this.udp.close();
   }
 }

@@ -1,6 +1,8 @@
 /**
  * A bitpeer session: one public TCP port, many torrents, one hash pool, one event stream.
  *
+ * Peer connections are accepted and opened through the session's `Transport` (src/net/transport.ts; TCP unless
+ * `SessionOptions.transport` says otherwise); torrents and pending magnets dial through the same one.
  * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
  * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
  * refused. LSD peers are routed the same way. `GET ` goes to the embedded HTTP tracker (src/session/services.ts).
@@ -11,7 +13,6 @@
  * Invariant: no exception from a socket callback escapes; errors end that connection only.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { Metainfo } from '../metainfo/index.js';
 import { FsStorage } from '../storage/fs-storage.js';
 import { HashPool } from '../storage/hasher.js';
@@ -33,6 +34,8 @@ import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { clockWithNow, systemClock, type Clock } from '../platform/clock.js';
+import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
+import { tcpTransport } from '../net/tcp-transport.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -62,6 +65,8 @@ export interface SessionOptions {
   sharedReadBuffer?: boolean;
   /** File reads and writes always go through the thread pool, never synchronous calls (src/storage/fs-storage.ts). */
   asyncIo?: boolean;
+  /** How peer connections are opened and accepted (src/net/transport.ts). Default TCP. */
+  transport?: Transport;
 }
 
 export interface AddTorrentOptions {
@@ -87,7 +92,7 @@ export interface AddTorrentOptions {
 export interface MagnetRoute {
   addPeer(host: string, port: number, source: string): void;
   /** An incoming connection whose handshake names the magnet's info-hash (ours is not sent yet). */
-  acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Buffer): void;
+  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer): void;
   /** The session is closing. */
   close(): void;
 }
@@ -113,7 +118,9 @@ export class Session {
   private readonly trackerKey = randomBytes(4).readUInt32BE(0);
   readonly torrents = new Map<string, Torrent>();
   readonly hasher: HashPool;
-  private server: net.Server | undefined;
+  private server: TransportListener | undefined;
+  /** Peer connections are opened and accepted through this (TCP unless the options say otherwise). */
+  readonly transport: Transport;
   private timer: NodeJS.Timeout | undefined;
   private pendingHandshakes = 0;
   private readonly opts: SessionOptions;
@@ -132,6 +139,7 @@ export class Session {
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
     this.rng = opts.rng ?? Math.random;
+    this.transport = opts.transport ?? tcpTransport;
     this.peerId = makePeerId((n) => randomBytes(n));
     this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
   }
@@ -139,30 +147,14 @@ export class Session {
   private log(msg: string): void { this.opts.log?.(msg); }
 
   get port(): number {
-    // Asked per torrent and per dial: the bound port is read once (getsockname is a system call).
-    if (this.boundPort === 0 && this.server && !this.closed) {
-      const addr = this.server.address();
-      this.boundPort = addr && typeof addr === 'object' ? addr.port : 0;
-    }
-    return this.boundPort;
+    return this.server && !this.closed ? this.server.port : 0;
   }
-
-  private boundPort = 0;
 
   /** Open the public port. Rejects with BtError('PORT_IN_USE') when it is taken. */
   async listen(): Promise<number> {
-    const server = net.createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
     const host = this.opts.host ?? '0.0.0.0';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') reject(new BtError('PORT_IN_USE', `port ${this.opts.port ?? 0} is already in use on ${host}`));
-        else if (err.code === 'EACCES') reject(new BtError('PORT_IN_USE', `no permission to listen on port ${this.opts.port ?? 0}`));
-        else reject(new BtError('IO', `cannot listen on ${formatPeerAddress(host, this.opts.port ?? 0)}: ${err.message}`));
-      });
-      server.listen(this.opts.port ?? 0, host, () => resolve());
-    });
-    server.on('error', (err) => this.log(`listener error: ${err.message}`));
-    this.server = server;
+    this.server = await this.transport.listen(host, this.opts.port ?? 0, (stream) => this.onConnection(stream),
+      (err) => this.log(`listener error: ${err.message}`));
     for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) this.ownAddresses.add(i.address);
     this.services = new SessionServices({
       port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng, clock: this.clock,
@@ -181,7 +173,7 @@ export class Session {
     return this.port;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: PeerStream): void {
     socket.on('error', () => { /* handled where the socket is consumed; never crash */ });
     if (this.closed || this.pendingHandshakes >= MAX_PENDING_HANDSHAKES || this.connectionCount() >= (this.opts.maxConnections ?? 200)) {
       socket.destroy();
@@ -260,6 +252,7 @@ export class Session {
       downloadParent: this.downloadBucket,
       pex: this.opts.pex ?? false,
       listenPort: this.shared.listenPort,
+      transport: this.transport,
       onYourIp: this.shared.onYourIp,
       isSelf: this.shared.isSelf,
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),
@@ -558,8 +551,7 @@ export class Session {
     for (const m of [...this.magnets.values()]) m.close();
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
     await this.services?.close();
-    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.boundPort = 0;
+    await this.server?.close();
     await this.hasher.close();
   }
 }

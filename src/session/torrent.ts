@@ -11,7 +11,6 @@
  *
  * Invariant: a piece is counted as had (picker.have, `have` broadcast) only after its data verified AND was written.
  */
-import type { Socket } from 'node:net';
 import { filePieceRange, type Metainfo } from '../metainfo/index.js';
 import { Choker } from '../picker/choker.js';
 import { PiecePicker } from '../picker/piece-picker.js';
@@ -31,6 +30,8 @@ import { DEFAULT_PEER_LIMITS, PeerManager, type PeerLimits } from './peers.js';
 import { Extensions } from './extensions.js';
 import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
+import type { PeerStream, Transport } from '../net/transport.js';
+import { tcpTransport } from '../net/tcp-transport.js';
 
 const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
 const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');
@@ -69,6 +70,8 @@ export interface TorrentOptions {
   pex?: boolean;
   /** Our listen port (for BEP 10 `p`). */
   listenPort?: () => number;
+  /** How peers are dialled (src/net/transport.ts). Default TCP. */
+  transport?: Transport;
   /** A peer told us our address (BEP 10 `yourip`). */
   onYourIp?: (ip: string) => void;
   /** Local service discovery announces this torrent (session-wide service). */
@@ -168,6 +171,7 @@ export class Torrent {
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
+      transport: opts.transport ?? tcpTransport,
       canOpen: opts.canOpen,
       ...(opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',
@@ -387,7 +391,7 @@ export class Torrent {
     return this.opts.isSelf?.(host, port) ?? false;
   }
 
-  acceptIncoming(socket: Socket, hs: Handshake, rest: Buffer): void {
+  acceptIncoming(socket: PeerStream, hs: Handshake, rest: Buffer): void {
     if (this.state === 'checking' && this.deferred.length < MAX_DEFERRED_INCOMING) {
       // Hold the connection until the check ends: refusing it would make clients such as libtorrent wait a minute
       // before they try again. Our handshake (and so our bitfield) goes out once we know what we have.
@@ -398,7 +402,7 @@ export class Torrent {
     this.peers.acceptIncoming(socket, hs, rest);
   }
 
-  private readonly deferred: Array<{ socket: Socket; hs: Handshake; rest: Buffer }> = [];
+  private readonly deferred: Array<{ socket: PeerStream; hs: Handshake; rest: Buffer }> = [];
 
   private acceptDeferred(): void {
     for (const d of this.deferred.splice(0)) {

@@ -13,7 +13,7 @@
  *   `failure reason`, as BEP 3 clients expect); 400 for a malformed request; 404 for any path but `/announce` and
  *   `/scrape`; 405 for a method other than GET. Every non-200 answer also carries a bencoded `failure reason`.
  */
-import type { Socket } from 'node:net';
+import type { PeerStream } from '../net/transport.js';
 import { errorMessage } from '../util/errors.js';
 import { normalizeIp } from './address.js';
 import {
@@ -66,7 +66,7 @@ function headEnd(buf: Buffer): number {
  * Serves one HTTP tracker request on `socket`. `firstBytes` are the bytes the session already read (they start with
  * `GET `). Takes ownership of the socket: it is ended or destroyed here. Never throws.
  */
-export function handleHttpConnection(socket: Socket, firstBytes: Buffer, swarms: TrackerSwarms,
+export function handleHttpConnection(socket: PeerStream, firstBytes: Buffer, swarms: TrackerSwarms,
   opts: HttpTrackerServerOptions = {}): void {
   const maxBytes = opts.maxRequestBytes ?? 8192;
   const timeoutMs = opts.timeoutMs ?? 10_000;

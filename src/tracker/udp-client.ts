@@ -159,6 +159,11 @@ export class UdpTrackerClient {
    * Offers a datagram received on the session's UDP socket. Returns true when it answered a pending transaction
    * (the datagram is consumed), false when it is not ours. Never throws.
    */
+  /** Whether `transactionId` is one of our pending requests (the session's datagram classifier asks). */
+  isPending(transactionId: number): boolean {
+    return this.pending.has(transactionId);
+  }
+
   handleResponse(msg: Buffer, rinfo: { address: string; port: number }): boolean {
     if (msg.length < 8) return false;
     const p = this.pending.get(msg.readUInt32BE(4));

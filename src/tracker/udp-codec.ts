@@ -10,12 +10,25 @@
  * - Integers are big-endian. 64-bit fields are `bigint`; the announce request's byte counters are unsigned.
  * - Connection ids issued by `ConnectionIds` always have the top bit set (first byte ≥ 0x80), so they can never be
  *   the protocol magic, a KRPC packet (`d…`) or a uTP header (version nibble 1, first byte < 0x80). The session's
- *   UDP demultiplexer relies on it (see `isUdpTrackerRequest` in udp-server.ts).
+ *   UDP demultiplexer relies on it (see `isUdpTrackerRequest` below and src/net/datagram-codec.ts).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BtError } from '../util/errors.js';
 import { decodeCompactPeers, encodeCompactPeers, normalizeIp } from './address.js';
 import type { IpFamily, PeerAddress, TrackerEvent } from './types.js';
+
+/**
+ * Cheap demultiplexer check for the session's shared UDP port: a 16-byte-or-longer connect carrying the protocol id,
+ * or an announce/scrape (action 1 or 2 at offset 8) whose connection id has its top bit set, as every id we issue
+ * does. KRPC (`d…`) and uTP (first byte < 0x80) packets never match.
+ */
+export function isUdpTrackerRequest(msg: Buffer): boolean {
+  if (msg.length < 16) return false;
+  const action = msg.readUInt32BE(8);
+  if (action === ACTION_CONNECT) return msg.readBigUInt64BE(0) === UDP_PROTOCOL_ID;
+  if (action === ACTION_ANNOUNCE || action === ACTION_SCRAPE) return (msg[0]! & 0x80) !== 0;
+  return false;
+}
 
 /** The connect request's protocol id ("magic constant"). */
 export const UDP_PROTOCOL_ID = 0x41727101980n;

@@ -1,6 +1,7 @@
 /**
- * The embedded UDP tracker (BEP 15) on the session's UDP port. The session owns the dgram socket, classifies each
- * packet with `isUdpTrackerRequest`, and hands tracker packets to `UdpTrackerServer.handlePacket` with a `send`.
+ * The embedded UDP tracker (BEP 15) on the session's UDP port. The session's UDP endpoint (src/net/udp-endpoint.ts)
+ * classifies each packet (`isUdpTrackerRequest`, now in udp-codec.ts), and hands tracker packets to
+ * `UdpTrackerServer.handlePacket` with a `send`.
  *
  * Invariants:
  * - An unverified source (no valid connection id for its address and port) never gets more bytes back than it sent:
@@ -66,18 +67,8 @@ export interface UdpTrackerServerOptions {
   localAddress?: string;
 }
 
-/**
- * Cheap demultiplexer check for the session's shared UDP port: a 16-byte-or-longer connect carrying the protocol id,
- * or an announce/scrape (action 1 or 2 at offset 8) whose connection id has its top bit set, as every id we issue
- * does. KRPC (`d…`) and uTP (first byte < 0x80) packets never match.
- */
-export function isUdpTrackerRequest(msg: Buffer): boolean {
-  if (msg.length < 16) return false;
-  const action = msg.readUInt32BE(8);
-  if (action === ACTION_CONNECT) return msg.readBigUInt64BE(0) === UDP_PROTOCOL_ID;
-  if (action === ACTION_ANNOUNCE || action === ACTION_SCRAPE) return (msg[0]! & 0x80) !== 0;
-  return false;
-}
+/** Moved to the codec (the session's datagram classifier uses it); re-exported for the server's users. */
+export { isUdpTrackerRequest } from './udp-codec.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 function toNumber(n: bigint): number {

@@ -1,5 +1,6 @@
 /**
- * The socket shell around the pure wire codec (BEP 3): one TCP socket, one decoder, one write path.
+ * The stream shell around the pure wire codec (BEP 3): one peer stream (a `PeerStream` from the session's transport,
+ * src/net/transport.ts; a TCP socket today), one decoder, one write path.
  *
  * - Reading: every chunk goes into the incremental `MessageDecoder`; each decoded message is handed to the handler.
  *   A codec error (a length over its limit, a bad index...) or a throw from the handler closes the connection with
@@ -19,7 +20,7 @@
  *
  * Invariant: after `close()` the handler receives nothing more, and `onClose` is called exactly once.
  */
-import type { Socket } from 'node:net';
+import type { PeerStream } from '../net/transport.js';
 import { BtError, cause, causeOf, socketErrorCause, type Cause } from '../util/errors.js';
 import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
 import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
@@ -61,7 +62,7 @@ export class PeerConnection {
   readonly userBuffer: boolean;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: PeerStream,
     /** null while the torrent's geometry is unknown (metadata fetch): framing and caps are still checked. */
     geometry: WireGeometry | null,
     private readonly handler: ConnectionHandler,
@@ -198,7 +199,7 @@ export class PeerConnection {
  * Resolves with the handshake and any bytes that followed it; rejects with BtError('HANDSHAKE'|'TIMEOUT').
  * `initial` holds bytes already read (for example by the port sniffer).
  */
-export function readHandshake(socket: Socket, timeoutMs: number, initial?: Buffer): Promise<{ handshake: Handshake; rest: Buffer }> {
+export function readHandshake(socket: PeerStream, timeoutMs: number, initial?: Buffer): Promise<{ handshake: Handshake; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let buf = initial ?? Buffer.alloc(0);
     let done = false;

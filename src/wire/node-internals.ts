@@ -69,9 +69,10 @@ export class SharedReadBuffer {
 
   /**
    * Switch an open socket to reading into the shared buffer. Returns false, leaving the socket as it was, when this
-   * Node (or this socket) does not support it; the caller then keeps reading through 'data' events.
+   * Node (or this socket: a stream of another transport has no TCP handle) does not support it; the caller then keeps
+   * reading through 'data' events.
    */
-  attach(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+  attach(socket: { destroy(err?: Error): unknown }, onChunk: (chunk: Buffer) => void): boolean {
     if (!this.status().available) return false;
     const handle = (socket as unknown as { _handle?: UserBufferHandle | null })._handle;
     if (!handle || typeof handle.useUserBuffer !== 'function') return false;
