@@ -220,7 +220,7 @@ export const COMMANDS = {
       'one (never "all"). Their data stays on disk\n' +
       'unless --delete-data.',
     options: [
-      { name: 'delete-data', desc: 'Also delete the files the torrent downloaded (only the torrent\'s own files).' },
+      { name: 'delete-data', desc: 'Also delete the files the torrent lists, then its folders that became empty; any other file in them (yours, another torrent\'s) stays.' },
       ...RPC_OPTIONS,
     ],
     examples: ['bitpeer rm 3', 'bitpeer rm 3 4 --delete-data'],
