@@ -35,6 +35,8 @@ export interface PeerManagerHost {
   readonly pieceCount: number;
   readonly geometry: { pieceCount: number; pieceLength: number; totalLength: number };
   readonly now: () => number;
+  /** The torrent's signal: its abort aborts every dial in progress (chained cancellation). */
+  readonly signal?: AbortSignal;
   /** Read peer sockets into the shared buffer where Node allows it (default true). */
   readonly sharedReadBuffer?: boolean;
   /** Dials go through this (src/net/transport.ts). */
@@ -133,12 +135,13 @@ export class PeerManager {
       c.nextAttemptAt = this.host.now() + Math.min(300_000, 5_000 * 2 ** Math.min(6, c.failures - 1));
       this.host.log(`dial ${key} failed: ${reason}`);
     };
-    this.host.transport.connect(c.host, c.port, { signal: dialing.signal, timeoutMs: this.limits.connectTimeoutMs }).then((s) => {
+    const signal = this.host.signal ? AbortSignal.any([dialing.signal, this.host.signal]) : dialing.signal;
+    this.host.transport.connect(c.host, c.port, { signal, timeoutMs: this.limits.connectTimeoutMs }).then((s) => {
       socket = s;
       // Aborted (stop()) while the connection was being opened: it is not ours any more.
       if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
       s.once('error', (err) => fail(errorMessage(err)));
-      dialing.signal.addEventListener('abort', () => socket?.destroy(), { once: true });
+      signal.addEventListener('abort', () => socket?.destroy(), { once: true });
       s.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
       readHandshake(s, this.limits.handshakeTimeoutMs).then(({ handshake, rest }) => {
         if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
