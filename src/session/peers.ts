@@ -15,6 +15,7 @@ import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wi
 import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
 import { Peer } from './peer.js';
 import type { PeerStream, Transport } from '../net/transport.js';
+import type { Clock } from '../util/clock.js';
 
 export interface Candidate {
   host: string;
@@ -35,6 +36,8 @@ export interface PeerManagerHost {
   readonly pieceCount: number;
   readonly geometry: { pieceCount: number; pieceLength: number; totalLength: number };
   readonly now: () => number;
+  /** Timers (the handshake deadline); default the system clock. */
+  readonly clock?: Clock;
   /** The torrent's signal: its abort aborts every dial in progress (chained cancellation). */
   readonly signal?: AbortSignal;
   /** Read peer sockets into the shared buffer where Node allows it (default true). */
@@ -143,7 +146,7 @@ export class PeerManager {
       s.once('error', (err) => fail(errorMessage(err)));
       signal.addEventListener('abort', () => socket?.destroy(), { once: true });
       s.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
-      readHandshake(s, this.limits.handshakeTimeoutMs).then(({ handshake, rest }) => {
+      readHandshake(s, this.limits.handshakeTimeoutMs, undefined, this.host.clock).then(({ handshake, rest }) => {
         if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
         this.connecting.delete(key);
         if (!handshake.infoHash.equals(this.host.infoHash)) {

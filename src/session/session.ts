@@ -209,7 +209,7 @@ export class Session {
         else socket.destroy();
         return;
       }
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first).then(({ handshake, rest }) => {
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then(({ handshake, rest }) => {
         finish();
         const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
         const magnet = torrent ? undefined : this.magnets.get(handshake.infoHash.toString('hex'));

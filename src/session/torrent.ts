@@ -176,6 +176,7 @@ export class Torrent {
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
+      ...(opts.clock ? { clock: opts.clock } : {}),
       signal: this.abort.signal,
       transport: opts.transport ?? tcpTransport,
       canOpen: opts.canOpen,
