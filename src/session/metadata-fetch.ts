@@ -320,7 +320,7 @@ class MetadataFetcher {
         this.candidateDone(c, reason, dead);
       };
       socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, undefined, this.clock).then(({ handshake, rest }) => {
         if (this.done) { socket.destroy(); return; }
         if (!handshake.infoHash.equals(this.opts.infoHash)) { fail('wrong info-hash in handshake', true); return; }
         if (handshake.peerId.equals(this.opts.peerId)) { fail('connected to ourselves', true); return; }

@@ -15,6 +15,7 @@ import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wi
 import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
 import { Peer } from './peer.js';
 import type { PeerStream, Transport } from '../net/transport.js';
+import type { Clock } from '../util/clock.js';
 
 export interface Candidate {
   host: string;
@@ -35,6 +36,10 @@ export interface PeerManagerHost {
   readonly pieceCount: number;
   readonly geometry: { pieceCount: number; pieceLength: number; totalLength: number };
   readonly now: () => number;
+  /** Timers (the handshake deadline); default the system clock. */
+  readonly clock?: Clock;
+  /** The torrent's signal: its abort aborts every dial in progress (chained cancellation). */
+  readonly signal?: AbortSignal;
   /** Read peer sockets into the shared buffer where Node allows it (default true). */
   readonly sharedReadBuffer?: boolean;
   /** Dials go through this (src/net/transport.ts). */
@@ -133,14 +138,15 @@ export class PeerManager {
       c.nextAttemptAt = this.host.now() + Math.min(300_000, 5_000 * 2 ** Math.min(6, c.failures - 1));
       this.host.log(`dial ${key} failed: ${reason}`);
     };
-    this.host.transport.connect(c.host, c.port, { signal: dialing.signal, timeoutMs: this.limits.connectTimeoutMs }).then((s) => {
+    const signal = this.host.signal ? AbortSignal.any([dialing.signal, this.host.signal]) : dialing.signal;
+    this.host.transport.connect(c.host, c.port, { signal, timeoutMs: this.limits.connectTimeoutMs }).then((s) => {
       socket = s;
       // Aborted (stop()) while the connection was being opened: it is not ours any more.
       if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
       s.once('error', (err) => fail(errorMessage(err)));
-      dialing.signal.addEventListener('abort', () => socket?.destroy(), { once: true });
+      signal.addEventListener('abort', () => socket?.destroy(), { once: true });
       s.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
-      readHandshake(s, this.limits.handshakeTimeoutMs).then(({ handshake, rest }) => {
+      readHandshake(s, this.limits.handshakeTimeoutMs, undefined, this.host.clock).then(({ handshake, rest }) => {
         if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
         this.connecting.delete(key);
         if (!handshake.infoHash.equals(this.host.infoHash)) {

@@ -139,10 +139,14 @@ export class PendingMagnet {
       infoHash: this.link.infoHash, peerId: this.session.peerId, port: this.session.port, uploaded: 0, downloaded: 0, left: 1,
       event: 'started' as const, numwant: 50, key: 0, compact: true as const,
     };
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)]);
+    // The deadline on the session's clock (it was AbortSignal.timeout, a real timer); cleared when the request ends.
+    const deadline = new AbortController();
+    const timer = this.session.clock.setTimeout(() => deadline.abort(new BtError('TIMEOUT', 'tracker announce timed out')), ANNOUNCE_TIMEOUT_MS);
+    timer.unref();
+    const signal = AbortSignal.any([this.controller.signal, deadline.signal]);
     const request = url.startsWith('udp:')
       ? (services ? services.udpClient.announce(url, params, signal) : Promise.reject(new BtError('IO', 'no UDP socket')))
-      : announceHttp(url, params, { signal, timeoutMs: ANNOUNCE_TIMEOUT_MS });
+      : announceHttp(url, params, { signal, timeoutMs: ANNOUNCE_TIMEOUT_MS, clock: this.session.clock });
     request.then((r) => {
       if (this.settled) return;
       const wait = this.status.trackerSucceeded(url, r.peers.length, r.interval);
@@ -158,7 +162,7 @@ export class PendingMagnet {
       this.session.events.emit({ event: 'tracker-error', infoHash: this.infoHashHex, url, message });
       this.later(wait, () => this.announce(url));
     }).catch((err: unknown) => this.log(`magnet: tracker ${url}: ${errorMessage(err)}`)) // never unhandled (reliability rule 11 in docs/design/reliability.md)
-      .finally(() => this.refresh(true));
+      .finally(() => { this.session.clock.clearTimeout(timer); this.refresh(true); });
   }
 
   private later(ms: number, fn: () => void): void {

@@ -56,7 +56,7 @@ export class SessionServices {
     this.udpServer = new UdpTrackerServer(this.swarms, { now: opts.now, secret: randomBytes(32), log: opts.log, localAddress: opts.host });
     this.udpClient = new UdpTrackerClient({
       send: (buf, host, port) => this.udp.send(buf, port, host),
-      now: opts.now, rng: opts.rng,
+      now: opts.now, rng: opts.rng, ...(opts.clock ? { clock: opts.clock } : {}),
     });
     this.udp = new UdpEndpoint({ isTrackerTransaction: (id) => this.udpClient.isPending(id), log: opts.log });
     this.udpStats = this.udp.stats;
@@ -93,7 +93,7 @@ export class SessionServices {
     if (this.httpOpen >= MAX_HTTP_OPEN) { socket.destroy(); this.httpStats.rejected.error++; return; }
     this.httpOpen++;
     socket.once('close', () => { this.httpOpen--; });
-    handleHttpConnection(socket, firstBytes, this.swarms, { log: this.opts.log, stats: this.httpStats });
+    handleHttpConnection(socket, firstBytes, this.swarms, { log: this.opts.log, stats: this.httpStats, ...(this.opts.clock ? { clock: this.opts.clock } : {}) });
   }
 
   /** Once a second. */

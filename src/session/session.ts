@@ -13,6 +13,7 @@
  * Invariant: no exception from a socket callback escapes; errors end that connection only.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Metainfo } from '../metainfo/index.js';
 import { FsStorage } from '../storage/fs-storage.js';
 import { HashPool } from '../storage/hasher.js';
@@ -33,7 +34,7 @@ import type { PeerLimits } from './peers.js';
 import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
 import { formatPeerAddress } from '../util/peer-address.js';
-import { clockWithNow, systemClock, type Clock } from '../platform/clock.js';
+import { clockWithNow, systemClock, systemRng, type Clock, type ClockTimer } from '../platform/clock.js';
 import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 
@@ -121,7 +122,9 @@ export class Session {
   private server: TransportListener | undefined;
   /** Peer connections are opened and accepted through this (TCP unless the options say otherwise). */
   readonly transport: Transport;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
+  /** Aborted when the session closes; every torrent's signal is chained to it (and every dial to its torrent's). */
+  private readonly abort = new AbortController();
   private pendingHandshakes = 0;
   private readonly opts: SessionOptions;
   readonly now: () => number;
@@ -138,11 +141,15 @@ export class Session {
     this.now = this.clock.now;
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
-    this.rng = opts.rng ?? Math.random;
+    this.rng = opts.rng ?? systemRng;
+    setMaxListeners(0, this.abort.signal); // one listener per torrent
     this.transport = opts.transport ?? tcpTransport;
     this.peerId = makePeerId((n) => randomBytes(n));
     this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
   }
+
+  /** Aborted when the session closes (chained to every torrent's signal). */
+  get signal(): AbortSignal { return this.abort.signal; }
 
   private log(msg: string): void { this.opts.log?.(msg); }
 
@@ -168,7 +175,7 @@ export class Session {
       log: (m) => this.log(m),
     });
     await this.services.start();
-    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer = this.clock.setInterval(() => this.tick(), 1000);
     this.events.emit({ event: 'listening', port: this.port, host });
     return this.port;
   }
@@ -185,9 +192,13 @@ export class Session {
       if (!pending) return;
       pending = false;
       this.pendingHandshakes--;
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onAbort);
     };
-    const timer = setTimeout(() => { finish(); socket.destroy(); }, HANDSHAKE_TIMEOUT_MS);
+    const timer = this.clock.setTimeout(() => { finish(); socket.destroy(); }, HANDSHAKE_TIMEOUT_MS);
+    // Not yet handed to a torrent: the session's abort ends it (and its timer).
+    const onAbort = (): void => { finish(); socket.destroy(); };
+    this.abort.signal.addEventListener('abort', onAbort, { once: true });
     socket.once('close', finish);
     // Sniff the first bytes: 19 starts a BitTorrent handshake; `GET ` is the embedded HTTP tracker.
     socket.once('data', (first: Buffer) => {
@@ -198,7 +209,7 @@ export class Session {
         else socket.destroy();
         return;
       }
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first).then(({ handshake, rest }) => {
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then(({ handshake, rest }) => {
         finish();
         const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
         const magnet = torrent ? undefined : this.magnets.get(handshake.infoHash.toString('hex'));
@@ -242,7 +253,7 @@ export class Session {
     }
     const torrent: Torrent = new Torrent({
       meta, savePath: opts.savePath, storage, hasher: this.hasher, peerId: this.peerId, reserved: this.reserved,
-      now: this.now, rng: this.rng, emit: this.shared.emit, log: (m) => this.log(`[${meta.name}] ${m}`),
+      now: this.now, rng: this.rng, clock: this.clock, signal: this.abort.signal, emit: this.shared.emit, log: (m) => this.log(`[${meta.name}] ${m}`),
       canOpen: this.shared.canOpen,
       ...(this.opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       ...(this.opts.peerLimits ? { peerLimits: this.opts.peerLimits } : {}),
@@ -530,7 +541,7 @@ export class Session {
             ...(e.retryInSec !== undefined ? { retryInSec: e.retryInSec } : {}) });
         }
       },
-      udp: services.udpClient, now: this.now, rng: this.rng,
+      udp: services.udpClient, now: this.now, rng: this.rng, clock: this.clock,
     });
   }
 
@@ -545,10 +556,12 @@ export class Session {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     // Checks waiting for their turn go now: their torrents are closed, so they end at once.
     for (const w of this.checkWaiters.splice(0)) { this.checkBytes += w.weight; this.checkCount++; w.go(); }
     for (const m of [...this.magnets.values()]) m.close();
+    // Chained cancellation: every torrent's signal (and so every dial) is aborted, then each torrent closes.
+    this.abort.abort(new BtError('ABORTED', 'session closed'));
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
     await this.services?.close();
     await this.server?.close();

@@ -32,6 +32,7 @@ import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
 import type { PeerStream, Transport } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
+import { systemClock, type Clock } from '../platform/clock.js';
 
 const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
 const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');
@@ -45,6 +46,10 @@ export interface TorrentOptions {
   reserved: Buffer;
   now: () => number;
   rng: () => number;
+  /** Timers (rate-limit retries); default the system clock of src/platform/clock.ts. */
+  clock?: Clock;
+  /** The session's signal: its abort aborts this torrent's signal (and so its check and its dials). */
+  signal?: AbortSignal;
   emit: (e: SessionEvent) => void;
   log: (msg: string) => void;
   canOpen: () => boolean;
@@ -102,11 +107,6 @@ export interface AnnouncerLike {
   tick(now: number): void;
 }
 
-/** Schedule `fn` on an unref'd timer: rate-limit retries must never keep the process alive. */
-function schedule(fn: () => void, ms: number): void {
-  setTimeout(fn, ms).unref();
-}
-
 const RECHOKE_EVERY_MS = 10_000;
 /** Strikes (hash failures) after which a peer is banned; a sole contributor of a bad piece is banned at once. */
 const MAX_STRIKES = 3;
@@ -142,6 +142,9 @@ export class Torrent {
   private lastRechokeAt = 0;
   private readonly opts: TorrentOptions;
   private readonly abort = new AbortController();
+  /** Schedule `fn` on an unref'd timer of the clock: rate-limit retries must never keep the process alive. */
+  private readonly schedule = (fn: () => void, ms: number): void => { (this.opts.clock ?? systemClock).setTimeout(fn, ms).unref(); };
+  private readonly onParentAbort = (): void => { if (!this.abort.signal.aborted) this.abort.abort(this.opts.signal?.reason ?? new BtError('ABORTED', 'session closed')); };
   private readonly completionWaiters: Array<() => void> = [];
   readonly uploadBucket: TokenBucket;
   readonly downloadBucket: TokenBucket;
@@ -152,6 +155,8 @@ export class Torrent {
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
+    // Chained cancellation: session → torrent (→ each dial, src/session/peers.ts).
+    if (opts.signal?.aborted) this.onParentAbort(); else opts.signal?.addEventListener('abort', this.onParentAbort, { once: true });
     this.meta = opts.meta;
     this.infoHash = opts.meta.infoHash;
     this.infoHashHex = opts.meta.infoHashHex;
@@ -171,6 +176,8 @@ export class Torrent {
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      signal: this.abort.signal,
       transport: opts.transport ?? tcpTransport,
       canOpen: opts.canOpen,
       ...(opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
@@ -190,7 +197,7 @@ export class Torrent {
       onUploadBytes: (p, n) => { p.up.add(n); this.up.add(n); this.uploaded += n; this.totalsFor(p).uploaded += n; },
       onStorageError: (e) => this.fail(e),
       uploadBucket: this.uploadBucket,
-      schedule,
+      schedule: this.schedule,
     });
   }
 
@@ -222,7 +229,7 @@ export class Torrent {
       onStorageError: (e) => this.fail(e),
       onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloaded += n; this.totalsFor(p).downloaded += n; },
       downloadBucket: this.downloadBucket,
-      schedule,
+      schedule: this.schedule,
     });
   }
 
@@ -714,7 +721,8 @@ export class Torrent {
 
   async close(reason = 'torrent stopped'): Promise<void> {
     if (this.state === 'stopped') return;
-    this.abort.abort(new BtError('ABORTED', reason));
+    this.opts.signal?.removeEventListener('abort', this.onParentAbort);
+    if (!this.abort.signal.aborted) this.abort.abort(new BtError('ABORTED', reason));
     const stopping = this.announcer?.stop(3000).catch(() => {});
     for (const d of this.deferred.splice(0)) d.socket.destroy();
     this.opts.lsd?.remove(this.infoHashHex);

@@ -19,6 +19,8 @@
  *   failure (this bounds BEP 15's long UDP retransmission schedule so a dead tracker does not hold the round).
  * - Tracker warnings and failures reach `onEvent`; a throwing callback never breaks the schedule.
  */
+import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import type { AnnounceParams, AnnounceResponse, TrackerPeer } from './client-common.js';
 import { announceHttp } from './http-client.js';
@@ -59,9 +61,11 @@ export interface AnnouncerOptions {
   http?: typeof announceHttp;
   /** UDP announce (the session's {@link UdpTrackerClient}). */
   udp: UdpAnnouncer;
-  /** Clock in ms (default Date.now). */
+  /** Time in ms (default the clock's). */
   now?: () => number;
-  /** Uniform in [0, 1) (default Math.random), for the BEP 12 shuffle. */
+  /** Timers (the stop deadline) and time (default the system clock of src/platform/clock.ts). */
+  clock?: Clock;
+  /** Uniform in [0, 1) (default the system rng), for the BEP 12 shuffle. */
   rng?: () => number;
   /** Lower clamp of intervals (default 30 s). */
   minIntervalSec?: number;
@@ -103,6 +107,7 @@ interface InFlight {
 export class Announcer {
   private readonly o: AnnouncerOptions;
   private readonly tiersList: TrackerTiers;
+  private readonly clock: Clock;
   private readonly http: typeof announceHttp;
   private readonly now: () => number;
   private readonly minIntervalSec: number;
@@ -124,8 +129,9 @@ export class Announcer {
 
   constructor(o: AnnouncerOptions) {
     this.o = o;
-    this.now = o.now ?? Date.now;
-    this.tiersList = new TrackerTiers(o.tiers, o.announce, o.rng ?? Math.random);
+    this.clock = clockWithNow(o.clock ?? systemClock, o.now);
+    this.now = this.clock.now;
+    this.tiersList = new TrackerTiers(o.tiers, o.announce, o.rng ?? systemRng);
     this.http = o.http ?? announceHttp;
     this.minIntervalSec = o.minIntervalSec ?? 30;
     this.maxIntervalSec = Math.max(this.minIntervalSec, o.maxIntervalSec ?? 86_400);
@@ -213,12 +219,12 @@ export class Announcer {
       }
     });
     this.stopping = (async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+      let timer: ClockTimer | undefined;
+      const deadline = new Promise<void>((resolve) => { timer = this.clock.setTimeout(resolve, timeoutMs); });
       try {
         await Promise.race([Promise.all(sends), deadline]);
       } finally {
-        if (timer !== undefined) clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         ac.abort(new BtError('ABORTED', 'stop timed out'));
         this.state = 'stopped';
         this.stopping = undefined;
@@ -259,7 +265,7 @@ export class Announcer {
 
   private send(url: string, params: AnnounceParams, signal: AbortSignal): Promise<AnnounceResponse> {
     try {
-      return url.startsWith('udp:') ? this.o.udp.announce(url, params, signal) : this.http(url, params, { signal });
+      return url.startsWith('udp:') ? this.o.udp.announce(url, params, signal) : this.http(url, params, { signal, clock: this.clock });
     } catch (e) {
       return Promise.reject(e);
     }

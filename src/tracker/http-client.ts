@@ -18,6 +18,8 @@ import { isIP } from 'node:net';
 import * as zlib from 'node:zlib';
 import { decode, getBytes, getDict, getInt, isBytes, isDict, isList } from '../bencode/index.js';
 import type { BDict } from '../bencode/index.js';
+import { systemClock } from '../platform/clock.js';
+import type { Clock } from '../util/clock.js';
 import { BtError, errorMessage, isBtError } from '../util/errors.js';
 import { normalizeIp } from './address.js';
 import {
@@ -39,6 +41,8 @@ export interface HttpTrackerOptions {
   maxRedirects?: number;
   /** Peers taken from one answer (default 200). */
   maxPeers?: number;
+  /** The deadline's timer (default the system clock of src/platform/clock.ts). */
+  clock?: Clock;
 }
 
 export const HTTP_DEFAULTS = {
@@ -320,7 +324,8 @@ async function httpGet(url: string, opts: HttpTrackerOptions): Promise<RawRespon
     maxRedirects: opts.maxRedirects ?? HTTP_DEFAULTS.maxRedirects,
   };
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new BtError('TIMEOUT', `tracker did not answer within ${timeoutMs} ms`)),
+  const clock = opts.clock ?? systemClock;
+  const timer = clock.setTimeout(() => ac.abort(new BtError('TIMEOUT', `tracker did not answer within ${timeoutMs} ms`)),
     timeoutMs);
   const outer = opts.signal;
   const onOuterAbort = (): void => ac.abort(new BtError('ABORTED', 'tracker request cancelled'));
@@ -350,7 +355,7 @@ async function httpGet(url: string, opts: HttpTrackerOptions): Promise<RawRespon
     if (isBtError(e)) throw e;
     throw new BtError('TRACKER', errorMessage(e), { cause: e });
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     outer?.removeEventListener('abort', onOuterAbort);
   }
 }

@@ -14,6 +14,8 @@
  *   `/scrape`; 405 for a method other than GET. Every non-200 answer also carries a bencoded `failure reason`.
  */
 import type { PeerStream } from '../net/transport.js';
+import { systemClock } from '../platform/clock.js';
+import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { normalizeIp } from './address.js';
 import {
@@ -31,6 +33,8 @@ export interface HttpTrackerServerOptions {
   log?: (msg: string) => void;
   /** Counters to update (shared across connections; see `createHttpTrackerStats`). */
   stats?: HttpTrackerStats;
+  /** The deadline's timer (default the system clock of src/platform/clock.ts). */
+  clock?: Clock;
 }
 
 /** Counters of the HTTP tracker, by outcome. */
@@ -76,7 +80,8 @@ export function handleHttpConnection(socket: PeerStream, firstBytes: Buffer, swa
   let buf: Buffer = Buffer.alloc(0);
   let answered = false;
 
-  const timer = setTimeout(() => {
+  const clock = opts.clock ?? systemClock;
+  const timer = clock.setTimeout(() => {
     if (!answered && stats) stats.rejected.timeout++;
     log(`http tracker: ${answered ? 'client did not close' : 'request timed out'}`);
     socket.destroy();
@@ -84,7 +89,7 @@ export function handleHttpConnection(socket: PeerStream, firstBytes: Buffer, swa
   timer.unref();
 
   const cleanup = (): void => {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     socket.off('data', onData);
   };
 

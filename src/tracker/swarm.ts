@@ -158,6 +158,8 @@ export class TrackerSwarms {
 
   constructor(opts: TrackerOptions) {
     this.now = opts.now;
+    // A pure module cannot import the platform's rng: the session passes its own; Math.random is for bare callers.
+    // eslint-disable-next-line no-restricted-properties -- the one documented exception (architecture.md, "Time and randomness")
     this.rng = opts.rng ?? Math.random;
     this.intervalSec = opts.intervalSec ?? 120;
     this.minIntervalSec = opts.minIntervalSec ?? 30;

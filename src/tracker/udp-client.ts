@@ -25,6 +25,8 @@
  */
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
+import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { normalizeIp } from './address.js';
@@ -43,9 +45,11 @@ export type LookupFn = (hostname: string, family: 0 | 4 | 6) => Promise<{ addres
 export interface UdpTrackerClientOptions {
   /** Sends one datagram (through the session's UDP socket). May throw; the request then fails. */
   send: (buf: Buffer, host: string, port: number) => void;
-  /** Clock in ms (default Date.now); used for connection-id expiry. */
+  /** Time in ms (default the clock's); used for connection-id expiry. */
   now?: () => number;
-  /** Uniform in [0, 1) (default Math.random); used for transaction ids. */
+  /** Retransmission timers and time (default the system clock of src/platform/clock.ts). */
+  clock?: Clock;
+  /** Uniform in [0, 1) (default the system rng); used for transaction ids. */
   rng?: () => number;
   /** BEP 15's 15 s: the first wait before retransmitting (default 15,000 ms). */
   baseTimeoutMs?: number;
@@ -93,6 +97,7 @@ export class UdpTrackerClient {
   private readonly send: UdpTrackerClientOptions['send'];
   private readonly now: () => number;
   private readonly rng: () => number;
+  private readonly clock: Clock;
   private readonly baseTimeoutMs: number;
   private readonly maxRetries: number;
   private readonly family: 0 | 4 | 6;
@@ -105,8 +110,9 @@ export class UdpTrackerClient {
 
   constructor(opts: UdpTrackerClientOptions) {
     this.send = opts.send;
-    this.now = opts.now ?? Date.now;
-    this.rng = opts.rng ?? Math.random;
+    this.clock = clockWithNow(opts.clock ?? systemClock, opts.now);
+    this.now = this.clock.now;
+    this.rng = opts.rng ?? systemRng;
     this.baseTimeoutMs = opts.baseTimeoutMs ?? 15_000;
     this.maxRetries = opts.maxRetries ?? 8;
     this.family = opts.family ?? 4;
@@ -247,7 +253,7 @@ export class UdpTrackerClient {
     signal?: AbortSignal): { promise: Promise<Buffer>; cancel: (err: BtError) => void } {
     const tid = this.newTransactionId();
     let attempt = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: ClockTimer | undefined;
     let finished = false;
     let resolveFn!: (b: Buffer) => void;
     let rejectFn!: (e: unknown) => void;
@@ -255,7 +261,7 @@ export class UdpTrackerClient {
     const finish = (err: unknown, msg?: Buffer): void => {
       if (finished) return;
       finished = true;
-      if (timer !== undefined) clearTimeout(timer);
+      this.clock.clearTimeout(timer);
       if (this.pending.get(tid) === pending) this.pending.delete(tid);
       signal?.removeEventListener('abort', onAbort);
       if (err !== undefined) rejectFn(err);
@@ -290,7 +296,7 @@ export class UdpTrackerClient {
         return;
       }
       const wait = this.baseTimeoutMs * 2 ** attempt;
-      timer = setTimeout(() => {
+      timer = this.clock.setTimeout(() => {
         timer = undefined;
         if (finished) return;
         if (attempt >= this.maxRetries) {

@@ -21,6 +21,8 @@
  * Invariant: after `close()` the handler receives nothing more, and `onClose` is called exactly once.
  */
 import type { PeerStream } from '../net/transport.js';
+import { systemClock } from '../platform/clock.js';
+import type { Clock } from '../util/clock.js';
 import { BtError, cause, causeOf, socketErrorCause, type Cause } from '../util/errors.js';
 import { encodeMessage, encodePieceHeader, MessageDecoder, type Message, type WireGeometry } from './codec/index.js';
 import { HANDSHAKE_LENGTH, parseHandshake, PROTOCOL_NAME, type Handshake } from './codec/index.js';
@@ -197,16 +199,17 @@ export class PeerConnection {
 /**
  * Read the 68-byte handshake from a socket that has not been handed to a PeerConnection yet.
  * Resolves with the handshake and any bytes that followed it; rejects with BtError('HANDSHAKE'|'TIMEOUT').
- * `initial` holds bytes already read (for example by the port sniffer).
+ * `initial` holds bytes already read (for example by the port sniffer). The deadline runs on `clock` (the session's).
  */
-export function readHandshake(socket: PeerStream, timeoutMs: number, initial?: Buffer): Promise<{ handshake: Handshake; rest: Buffer }> {
+export function readHandshake(socket: PeerStream, timeoutMs: number, initial?: Buffer,
+  clock: Clock = systemClock): Promise<{ handshake: Handshake; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let buf = initial ?? Buffer.alloc(0);
     let done = false;
     const finish = (err: Error | null, value?: { handshake: Handshake; rest: Buffer }): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('close', onClose);
@@ -237,7 +240,7 @@ export function readHandshake(socket: PeerStream, timeoutMs: number, initial?: B
     };
     const onError = (err: Error): void => finish(new BtError('HANDSHAKE', `socket error during handshake: ${err.message}`));
     const onClose = (): void => finish(new BtError('HANDSHAKE', 'connection closed during handshake'));
-    const timer = setTimeout(() => finish(new BtError('TIMEOUT', 'handshake timed out')), timeoutMs);
+    const timer = clock.setTimeout(() => finish(new BtError('TIMEOUT', 'handshake timed out')), timeoutMs);
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);

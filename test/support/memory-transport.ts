@@ -47,6 +47,10 @@ class MemoryStream extends Duplex {
 export class MemoryNetwork {
   private readonly listeners = new Map<string, (stream: PeerStream) => void>();
   private nextEphemeral = 50_000;
+  private readonly streams = new Set<MemoryStream>();
+
+  /** Streams (both ends of every connection) not yet closed. */
+  get openStreams(): number { return this.streams.size; }
 
   /** A transport for a host of this network: connections it opens come from `address`. */
   transport(address: string): Transport {
@@ -78,7 +82,11 @@ export class MemoryNetwork {
     const theirs = new MemoryStream(host, port, from, localPort);
     ours.other = theirs;
     theirs.other = ours;
-    for (const s of [ours, theirs]) s.on('error', () => undefined);
+    for (const s of [ours, theirs]) {
+      s.on('error', () => undefined);
+      this.streams.add(s);
+      s.once('close', () => this.streams.delete(s));
+    }
     theirs.pause();
     accept(theirs);
     return Promise.resolve(ours);
