@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BtError, errorMessage } from '../util/errors.js';
 import { MAX_TORRENT_SIZE } from '../metainfo/index.js';
-import { errnoOf, ioError, isMissing, readFileCapped, readFileCappedSync, removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
+import { errnoOf, ioError, isMissing, listNames, readFileCapped, readFileCappedSync, removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
 import { decodeResume, encodeResume, maxResumeSize, type ResumeData, type ResumeExpectation } from './resume.js';
 import { createHash } from 'node:crypto';
 
@@ -281,14 +281,7 @@ export class StateStore {
   /** Info-hashes (lower-case hex, sorted) of the torrents whose metainfo is stored. */
   async listTorrents(): Promise<string[]> {
     this.check();
-    const dir = path.join(this.dir, 'torrents');
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch (e) {
-      if (isMissing(e)) return [];
-      throw ioError('list', dir, e);
-    }
+    const names = await listNames(path.join(this.dir, 'torrents'));
     return names.filter((n) => TORRENT_FILE_RE.test(n)).map((n) => n.slice(0, 40)).sort();
   }
 
