@@ -173,7 +173,7 @@ export class StateStore {
 
   /**
    * Open (creating if needed) the state directory `dir` with `torrents/` and `resume/` in it, take its lock, and
-   * remove temp files that a crash left behind.
+   * remove temp files that a crash left behind (there and in `magnets/`, magnet-store.ts's folder).
    * @throws BtError('USAGE', "state directory <dir> is in use by pid N") when a live process holds the lock;
    *   BtError('IO') when the folders cannot be created or the lock written.
    */
@@ -187,7 +187,9 @@ export class StateStore {
     const store = new StateStore(root, token, warn);
     try {
       let n = 0;
-      for (const d of [root, path.join(root, 'torrents'), path.join(root, 'resume')]) n += await removeStaleTempFiles(d);
+      for (const d of [root, path.join(root, 'torrents'), path.join(root, 'resume'), path.join(root, 'magnets')]) {
+        n += await removeStaleTempFiles(d);
+      }
       if (n > 0) warn(`removed ${n} temp file(s) left in ${root} by an interrupted write`);
       await store.removeLockLeftovers();
     } catch (e) {
