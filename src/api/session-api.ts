@@ -49,6 +49,8 @@ export interface SessionApiHooks {
 interface PendingEntry {
   rec: PendingMagnetRecord;
   name: string;
+  /** The link's trackers (`tr`), parsed once. */
+  trackers: string[];
   /** The running fetch; undefined while paused. */
   fetch: PendingMagnet | undefined;
   /** The metadata arrived and the torrent is being added. */
@@ -309,7 +311,9 @@ export class SessionApi implements BitpeerApi {
 
   private newPending(rec: PendingMagnetRecord): PendingEntry {
     const link = parseMagnet(rec.magnet);
-    const e: PendingEntry = { rec, name: link.name ?? rec.infoHash, fetch: undefined, completing: false, removed: false, error: null };
+    const e: PendingEntry = {
+      rec, name: link.name ?? rec.infoHash, trackers: link.trackers, fetch: undefined, completing: false, removed: false, error: null,
+    };
     this.pending.set(rec.infoHash, e);
     return e;
   }
@@ -369,7 +373,6 @@ export class SessionApi implements BitpeerApi {
 
   private describePending(e: PendingEntry): TorrentInfo {
     const status = e.fetch?.status.snapshot();
-    const trackers = parseMagnet(e.rec.magnet).trackers;
     return {
       id: e.rec.id, infoHash: e.rec.infoHash, name: e.name,
       state: e.error ? 'error' : e.rec.paused ? 'paused' : 'downloading', error: e.error,
@@ -377,7 +380,7 @@ export class SessionApi implements BitpeerApi {
       peersConnected: status?.peersConnected ?? 0, uploadedEver: 0, downloadedEver: 0, addedDate: e.rec.addedAt, doneDate: 0,
       savePath: e.rec.savePath, pieceCount: 0, pieceSize: 0, eta: -1, queuePosition: 0, uploadLimit: 0, downloadLimit: 0,
       files: [], peers: [],
-      trackers: trackers.map((url, tier) => {
+      trackers: e.trackers.map((url, tier) => {
         const s = status?.trackers.find((x) => x.url === url);
         return {
           url, tier, lastAnnounceTime: s ? Math.floor(s.lastAt / 1000) : 0, lastAnnounceSucceeded: s?.ok ?? false,

@@ -251,7 +251,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async function restoreTorrent(meta: Metainfo, resume: ResumeData | null, observed: Array<FileStamp | null> | undefined,
       position: number, spotChecks: number, id: number): Promise<void> {
       const savePath = resume?.savePath ?? settings.downloadDir;
-      const label = `#${id} ${meta.name}`;
+      const label = torrentLabel({ id, meta });
       let trusted: number[] = [];
       let recheck: number[] | 'all' = 'all';
       let spot: number[] = [];

@@ -10,6 +10,7 @@
  * Invariant: pure bookkeeping, no I/O; `claim` either registers every path of a torrent or none.
  */
 import { resolveInside } from '../metainfo/index.js';
+import { torrentFolders } from '../storage/delete-data.js';
 import type { StorageMeta } from '../storage/storage.js';
 import { BtError } from '../util/errors.js';
 
@@ -17,6 +18,7 @@ import { BtError } from '../util/errors.js';
 export interface ClaimOwner { key: string; label: string }
 
 interface Paths { files: string[]; dirs: string[] }
+interface Conflict { path: string; other: ClaimOwner; kind: 'same' | 'folder' }
 
 export class PathClaims {
   private readonly files = new Map<string, ClaimOwner>();
@@ -24,20 +26,15 @@ export class PathClaims {
   private readonly byKey = new Map<string, Paths>();
 
   /** The absolute file paths and folder paths of `meta` under `saveDir` (non-pad files only). */
-  static pathsOf(meta: Pick<StorageMeta, 'files'>, saveDir: string): Paths {
-    const files: string[] = [];
-    const dirs = new Set<string>();
-    for (const f of meta.files) {
-      if (f.padding) continue;
-      files.push(resolveInside(saveDir, f.path));
-      for (let d = 1; d < f.path.length; d++) dirs.add(resolveInside(saveDir, f.path.slice(0, d)));
-    }
-    return { files, dirs: [...dirs] };
+  private static pathsOf(meta: Pick<StorageMeta, 'files'>, saveDir: string): Paths {
+    return {
+      files: meta.files.filter((f) => !f.padding).map((f) => resolveInside(saveDir, f.path)),
+      dirs: torrentFolders(meta).map((comps) => resolveInside(saveDir, comps)),
+    };
   }
 
-  /** The first conflict of `meta` at `saveDir` with a torrent other than `ignoreKey`, or undefined. */
-  conflict(meta: Pick<StorageMeta, 'files'>, saveDir: string, ignoreKey?: string): { path: string; other: ClaimOwner; kind: 'same' | 'folder' } | undefined {
-    const { files, dirs } = PathClaims.pathsOf(meta, saveDir);
+  /** The first conflict of these paths with a torrent other than `ignoreKey`, or undefined. */
+  private conflictOf({ files, dirs }: Paths, ignoreKey?: string): Conflict | undefined {
     for (const p of files) {
       const owner = this.files.get(p);
       if (owner && owner.key !== ignoreKey) return { path: p, other: owner, kind: 'same' };
@@ -52,7 +49,10 @@ export class PathClaims {
 
   /** Throw BtError('PATH_CONFLICT') naming the other torrent when `meta` at `saveDir` would share its files. */
   check(meta: Pick<StorageMeta, 'files'> & { name: string }, saveDir: string, ignoreKey?: string): void {
-    const c = this.conflict(meta, saveDir, ignoreKey);
+    PathClaims.refuse(meta, this.conflictOf(PathClaims.pathsOf(meta, saveDir), ignoreKey));
+  }
+
+  private static refuse(meta: { name: string }, c: Conflict | undefined): void {
     if (!c) return;
     const what = c.kind === 'same' ? `${c.path} is also a file of torrent ${c.other.label}`
       : `${c.path} is a file in one torrent and a folder in the other (torrent ${c.other.label})`;
@@ -62,9 +62,9 @@ export class PathClaims {
 
   /** Check, then register every path of `owner`'s torrent. */
   claim(owner: ClaimOwner, meta: Pick<StorageMeta, 'files'> & { name: string }, saveDir: string): void {
-    this.check(meta, saveDir, owner.key);
-    this.release(owner.key);
     const paths = PathClaims.pathsOf(meta, saveDir);
+    PathClaims.refuse(meta, this.conflictOf(paths, owner.key));
+    this.release(owner.key);
     for (const p of paths.files) this.files.set(p, owner);
     for (const d of paths.dirs) {
       let m = this.dirs.get(d);

@@ -2,27 +2,16 @@
  * Session-level storage policy (issue 9, finding 1): two torrents never share file paths (PATH_CONFLICT), and a
  * failed add removes only what it created.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { createTorrent } from '../create/create-torrent.js';
 import { isBtError } from '../util/errors.js';
 import { Session } from './session.js';
+import { put, tmpDirs } from '../../test/support/tmp-dir.js';
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-session-storage-'));
-after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-let n = 0;
-function tmpDir(): string {
-  const d = path.join(tmpRoot, `t${n++}`);
-  fs.mkdirSync(d);
-  return d;
-}
-function put(dir: string, rel: string, body: string | Buffer): void {
-  fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  fs.writeFileSync(path.join(dir, rel), body);
-}
+const tmpDir = tmpDirs('session-storage');
 const opts = { pieceLength: 16 * 1024, creationDate: null, announce: [] as string[] };
 
 test('a torrent whose files are another torrent\'s files, or folders of them, is refused with PATH_CONFLICT', async () => {

@@ -1,20 +1,13 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { isTempFileName, readFileCapped, removeStaleTempFiles, writeFileAtomic } from './atomic.js';
 import { isBtError } from '../util/errors.js';
+import { tmpDirs } from '../../test/support/tmp-dir.js';
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-atomic-'));
-after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-let n = 0;
-function tmpDir(): string {
-  const d = path.join(tmpRoot, `t${n++}`);
-  fs.mkdirSync(d);
-  return d;
-}
+const tmpDir = tmpDirs('atomic');
 
 test('writeFileAtomic creates and replaces a file, private by default, leaving no temp file', async () => {
   const d = tmpDir();

@@ -175,21 +175,24 @@ export function readFileCappedSync(file: string, maxBytes: number): Buffer | nul
   }
 }
 
+/** The names in folder `dir` (a missing folder has none). @throws BtError('IO') on other failures. */
+export async function listNames(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw ioError('list', dir, e);
+  }
+}
+
 /**
  * Delete the temp files that a crashed `writeFileAtomic` left in `dir` (only names matching its pattern). Call it
  * only while holding the state directory's lock, so no live writer's temp file is removed. Resolves to the number
  * removed; a missing folder counts as empty.
  */
 export async function removeStaleTempFiles(dir: string): Promise<number> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch (e) {
-    if (isMissing(e)) return 0;
-    throw ioError('list', dir, e);
-  }
   let removed = 0;
-  for (const name of names) {
+  for (const name of await listNames(dir)) {
     if (!isTempFileName(name)) continue;
     try {
       await fsp.unlink(path.join(dir, name));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { StateStore } from './state-store.js';
 import { loadPendingMagnets, removePendingMagnet, savePendingMagnet, type PendingMagnetRecord } from './magnet-store.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-magnets-'));
@@ -27,6 +28,8 @@ test('pending magnets: saved atomically, loaded sorted by id, removed; bad recor
   assert.deepEqual(got, [rec('cd'.repeat(20), 2), rec(hex, 7)]);
   assert.equal(warnings.length, 2, warnings.join('\n'));
   assert.match(warnings.join('\n'), /does not match the file name/);
+  // The temp file is no record (two warnings above, for the two bad records); opening the state directory removes it.
+  await (await StateStore.open(dir)).close();
   assert.ok(!fs.readdirSync(path.join(dir, 'magnets')).some((n) => n.endsWith('.tmp')), 'temp file removed');
   await removePendingMagnet(dir, hex);
   await removePendingMagnet(dir, hex); // missing is fine

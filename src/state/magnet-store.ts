@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { MAX_MAGNET_LENGTH, parseMagnet } from '../metainfo/index.js';
 import { errorMessage } from '../util/errors.js';
-import { ioError, isMissing, readFileCapped, removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
+import { ioError, isMissing, listNames, readFileCapped, syncDir, writeFileAtomic } from './atomic.js';
 
 /** One pending magnet. */
 export interface PendingMagnetRecord {
@@ -74,17 +74,10 @@ export function decodePendingMagnet(hex: string, text: string): PendingMagnetRec
   return { version: 1, infoHash: hex, id, magnet, savePath, paused: o['paused'] === true, addedAt };
 }
 
-/** Every readable record, sorted by id; bad ones go to `warn`. Temp files of interrupted writes are removed. */
+/** Every readable record, sorted by id; bad ones go to `warn`. (StateStore.open removes temp files of interrupted writes.) */
 export async function loadPendingMagnets(stateDir: string, warn: (m: string) => void): Promise<PendingMagnetRecord[]> {
   const dir = folder(stateDir);
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch (e) {
-    if (isMissing(e)) return [];
-    throw ioError('list', dir, e);
-  }
-  await removeStaleTempFiles(dir).catch(() => 0);
+  const names = await listNames(dir);
   const out: PendingMagnetRecord[] = [];
   for (const name of names.filter((n) => FILE_RE.test(n))) {
     const hex = name.slice(0, 40);

@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BtError, errorMessage } from '../util/errors.js';
 import { MAX_TORRENT_SIZE } from '../metainfo/index.js';
-import { errnoOf, ioError, isMissing, readFileCapped, readFileCappedSync, removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
+import { errnoOf, ioError, isMissing, listNames, readFileCapped, readFileCappedSync, removeStaleTempFiles, syncDir, writeFileAtomic } from './atomic.js';
 import { decodeResume, encodeResume, maxResumeSize, type ResumeData, type ResumeExpectation } from './resume.js';
 import { createHash } from 'node:crypto';
 
@@ -173,7 +173,7 @@ export class StateStore {
 
   /**
    * Open (creating if needed) the state directory `dir` with `torrents/` and `resume/` in it, take its lock, and
-   * remove temp files that a crash left behind.
+   * remove temp files that a crash left behind (there and in `magnets/`, magnet-store.ts's folder).
    * @throws BtError('USAGE', "state directory <dir> is in use by pid N") when a live process holds the lock;
    *   BtError('IO') when the folders cannot be created or the lock written.
    */
@@ -187,7 +187,9 @@ export class StateStore {
     const store = new StateStore(root, token, warn);
     try {
       let n = 0;
-      for (const d of [root, path.join(root, 'torrents'), path.join(root, 'resume')]) n += await removeStaleTempFiles(d);
+      for (const d of [root, path.join(root, 'torrents'), path.join(root, 'resume'), path.join(root, 'magnets')]) {
+        n += await removeStaleTempFiles(d);
+      }
       if (n > 0) warn(`removed ${n} temp file(s) left in ${root} by an interrupted write`);
       await store.removeLockLeftovers();
     } catch (e) {
@@ -281,14 +283,7 @@ export class StateStore {
   /** Info-hashes (lower-case hex, sorted) of the torrents whose metainfo is stored. */
   async listTorrents(): Promise<string[]> {
     this.check();
-    const dir = path.join(this.dir, 'torrents');
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch (e) {
-      if (isMissing(e)) return [];
-      throw ioError('list', dir, e);
-    }
+    const names = await listNames(path.join(this.dir, 'torrents'));
     return names.filter((n) => TORRENT_FILE_RE.test(n)).map((n) => n.slice(0, 40)).sort();
   }
 

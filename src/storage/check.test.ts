@@ -1,7 +1,6 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkPieces } from './check.js';
 import { FsStorage } from './fs-storage.js';
@@ -10,20 +9,12 @@ import { HashPool } from './hasher.js';
 import { makeMeta, pieceOf } from '../../test/support/test-meta.js';
 import { isBtError } from '../util/errors.js';
 import type { Storage } from './storage.js';
+import { tmpDirs } from '../../test/support/tmp-dir.js';
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-check-'));
+const tmpDir = tmpDirs('check');
 let pool: HashPool;
 before(() => { pool = new HashPool({ workers: 2 }); });
-after(async () => {
-  await pool.close();
-  fs.rmSync(tmpRoot, { recursive: true, force: true });
-});
-let n = 0;
-function tmpDir(): string {
-  const d = path.join(tmpRoot, `t${n++}`);
-  fs.mkdirSync(d);
-  return d;
-}
+after(() => pool.close());
 
 const layout = () => makeMeta({ name: 'chk', pieceLength: 1024, files: [
   { path: ['a'], length: 3000 }, { path: ['z0'], length: 0 }, { path: ['sub', 'b'], length: 1500 }, { path: ['c'], length: 5000 },

@@ -1,23 +1,12 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { deleteTorrentData, torrentFolders } from './delete-data.js';
 import { makeMeta } from '../../test/support/test-meta.js';
+import { put, tmpDirs } from '../../test/support/tmp-dir.js';
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-delete-data-'));
-after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-let n = 0;
-function tmpDir(): string {
-  const d = path.join(tmpRoot, `t${n++}`);
-  fs.mkdirSync(d);
-  return d;
-}
-function put(dir: string, rel: string, body = 'x'): void {
-  fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  fs.writeFileSync(path.join(dir, rel), body);
-}
+const tmpDir = tmpDirs('delete-data');
 
 const torrentA = () => makeMeta({ name: 'doc', pieceLength: 16, files: [
   { path: ['a.txt'], length: 5 },

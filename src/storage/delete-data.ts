@@ -68,16 +68,22 @@ export async function deleteTorrentData(meta: Pick<StorageMeta, 'files'>, saveDi
     if (other !== undefined) { report.kept.push({ path: abs, reason: `also listed by torrent ${other}` }); continue; }
     await unlinkContained(root, abs, report);
   }
+  await removeEmptyFolders(meta, saveDir, root, report);
+  return report;
+}
+
+/** Remove `meta`'s folders under `saveDir` (whose real path is `root`) that are empty, deepest first. */
+export async function removeEmptyFolders(meta: Pick<StorageMeta, 'files'>, saveDir: string, root: string,
+  report: Pick<DeleteReport, 'removedDirs' | 'kept'>): Promise<void> {
   for (const comps of torrentFolders(meta)) {
     let abs: string;
     try { abs = resolveInside(saveDir, comps); } catch { continue; }
     await rmdirContained(root, abs, report);
   }
-  return report;
 }
 
 /** The real path the last component of `abs` would have: its parent's real path, proven inside `root`. */
-async function containedTarget(root: string, abs: string, report: DeleteReport): Promise<string | null> {
+async function containedTarget(root: string, abs: string, report: Pick<DeleteReport, 'kept'>): Promise<string | null> {
   let parent: string;
   try {
     parent = await fsp.realpath(path.dirname(abs));
@@ -107,7 +113,7 @@ export async function unlinkContained(root: string, abs: string, report: DeleteR
 }
 
 /** Remove one folder if it is empty, a real folder (not a link) and proven inside `root` (never `root` itself). */
-export async function rmdirContained(root: string, abs: string, report: DeleteReport): Promise<void> {
+export async function rmdirContained(root: string, abs: string, report: Pick<DeleteReport, 'removedDirs' | 'kept'>): Promise<void> {
   const target = await containedTarget(root, abs, report);
   if (target === null || target === root) return;
   try {

@@ -1,20 +1,13 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { FsStorage, SyncPolicy } from './fs-storage.js';
 import { makeMeta, pieceOf, type TestMeta } from '../../test/support/test-meta.js';
 import { isBtError } from '../util/errors.js';
+import { tmpDirs } from '../../test/support/tmp-dir.js';
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bitpeer-fs-storage-'));
-after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-let dirCount = 0;
-function tmpDir(): string {
-  const d = path.join(tmpRoot, `t${dirCount++}`);
-  fs.mkdirSync(d);
-  return d;
-}
+const tmpDir = tmpDirs('fs-storage');
 
 /** Files as laid out on disk for `meta`, read back. */
 function assertOnDisk(saveDir: string, meta: TestMeta, data: Buffer): void {

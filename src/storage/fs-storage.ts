@@ -137,6 +137,8 @@ export class FsStorage implements Storage {
   private readonly syncReads: SyncPolicy;
   /** Files this storage created (O_CREAT of a file that did not exist), by index. */
   private readonly createdFiles = new Set<number>();
+  /** Files opened for writing at least once (whether this storage created them is known: `createdFiles`). */
+  private readonly openedForWrite = new Set<number>();
   /** Folders this storage's mkdir made (absolute, lexical), in creation order. */
   private readonly createdDirs: string[] = [];
 
@@ -489,12 +491,18 @@ export class FsStorage implements Storage {
     let writable: boolean;
     try {
       if (write) {
-        try {
-          handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o666);
-          this.createdFiles.add(index);
-        } catch (e) {
-          if (errnoOf(e) !== 'EEXIST') throw e;
+        // O_EXCL only the first time (to learn whether we created it): a reopen after an FdPool eviction is one open.
+        if (this.openedForWrite.has(index)) {
           handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
+        } else {
+          try {
+            handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o666);
+            this.createdFiles.add(index);
+          } catch (e) {
+            if (errnoOf(e) !== 'EEXIST') throw e;
+            handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
+          }
+          this.openedForWrite.add(index);
         }
         writable = true;
       } else if (this.readOnly) {

@@ -18,7 +18,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { resolveInside } from '../metainfo/index.js';
 import { BtError, errnoOf, errorMessage, ioError, isMissing } from '../util/errors.js';
-import { rmdirContained, torrentFolders, type DeleteReport } from './delete-data.js';
+import { removeEmptyFolders } from './delete-data.js';
 import { isInside } from './spans.js';
 import type { StorageMeta } from './storage.js';
 
@@ -86,15 +86,12 @@ export async function moveTorrentData(meta: Pick<StorageMeta, 'files'>, fromDir:
     for (const s of done.reverse()) {
       await placeOnce(s.to, s.from, s.size).catch(() => undefined);
     }
-    await removeEmptyFolders(meta, to, toRoot);
+    await removeEmptyFolders(meta, to, toRoot, { removedDirs: [], kept: [] });
     throw err instanceof BtError ? err : new BtError('IO', `moving the data to ${to} failed: ${errorMessage(err)}`, { cause: err });
   }
 
   // 3. The source folders that became empty.
-  const r: DeleteReport = { deleted: [], removedDirs: [], kept: [] };
-  for (const comps of torrentFolders(meta)) await rmdirContained(fromRoot, resolveInside(from, comps), r);
-  report.removedDirs.push(...r.removedDirs);
-  report.kept.push(...r.kept);
+  await removeEmptyFolders(meta, from, fromRoot, report);
   return report;
 }
 
@@ -136,9 +133,4 @@ async function placeOnce(from: string, to: string, size: number): Promise<void> 
     await fsp.unlink(to).catch(() => undefined); // the source stays whole; the new name goes
     throw ioError('unlink', from, e);
   }
-}
-
-async function removeEmptyFolders(meta: Pick<StorageMeta, 'files'>, saveDir: string, root: string): Promise<void> {
-  const r: DeleteReport = { deleted: [], removedDirs: [], kept: [] };
-  for (const comps of torrentFolders(meta)) await rmdirContained(root, resolveInside(saveDir, comps), r);
 }

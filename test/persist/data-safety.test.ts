@@ -109,6 +109,9 @@ test('torrent-set-location: move=true moves the data, move=false re-points and r
     const empty = join(root, 'empty');
     await cp(join(root, 'src', 'doc'), join(dl, 'doc'), { recursive: true });
     await writeFile(join(dl, 'doc', 'my-notes.txt'), 'mine');
+    // A user's own file already in the destination's torrent folder: the move must neither overwrite nor remove it.
+    await mkdir(join(moved, 'doc'), { recursive: true });
+    await writeFile(join(moved, 'doc', 'their-notes.txt'), 'theirs');
     await mkdir(empty);
     const spec = { stateDir: join(root, 'state'), port: port!, rpcPort: rpcPort!, downloadDir: dl };
     let d: DaemonHandle = await startDaemon(scope, spec);
@@ -120,7 +123,7 @@ test('torrent-set-location: move=true moves the data, move=false re-points and r
       return (got['torrents'] as Array<{ downloadDir: string }>)[0]!.downloadDir;
     };
 
-    // move=true: the files go, the user's file stays, nothing is re-downloaded or lost.
+    // move=true: the files go, the user's files (old folder and new) stay, nothing is re-downloaded or lost.
     if (haveRemote) {
       const r = await remote(rpcPort!, '-t', String(id), '--move', moved);
       assert.equal(r.code, 0, `transmission-remote --move: ${r.out}${r.err}`);
@@ -129,7 +132,11 @@ test('torrent-set-location: move=true moves the data, move=false re-points and r
       await d.rpc.call('torrent-set-location', { ids: [id], location: moved, move: true });
     }
     assert.deepEqual(await tree(dl), ['doc/', 'doc/my-notes.txt']);
-    assert.deepEqual(await tree(join(moved, 'doc')), ['a1.txt', 'sub/', 'sub/a2.bin', 'sub/deep/', 'sub/deep/a3.bin']);
+    assert.equal(await readFile(join(dl, 'doc', 'my-notes.txt'), 'utf8'), 'mine', 'the user\'s file in the old folder stays');
+    assert.deepEqual(await tree(join(moved, 'doc')),
+      ['a1.txt', 'sub/', 'sub/a2.bin', 'sub/deep/', 'sub/deep/a3.bin', 'their-notes.txt']);
+    assert.equal(await readFile(join(moved, 'doc', 'their-notes.txt'), 'utf8'), 'theirs',
+      'the user\'s file in the new folder is neither overwritten nor removed');
     const after1 = await waitComplete(d, hash, 10_000, 'complete at the new place');
     assert.equal(after1.id, id);
     assert.equal(await dirOf(), moved);
