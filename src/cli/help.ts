@@ -237,6 +237,10 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS;
 
+/** The commands that drive a running daemon over its RPC (src/cli/commands/remote.ts runs them). */
+export const REMOTE_COMMANDS = ['add', 'ls', 'pause', 'resume', 'rm', 'stats'] as const satisfies readonly CommandName[];
+export type RemoteCommand = (typeof REMOTE_COMMANDS)[number];
+
 export function isCommand(name: string): name is CommandName {
   return Object.hasOwn(COMMANDS, name);
 }
@@ -289,7 +293,7 @@ export function overview(): string {
   const names = Object.keys(COMMANDS) as CommandName[];
   const width = Math.max(...names.map((n) => n.length)) + 2;
   const row = (n: CommandName): string => `  ${n.padEnd(width)}${COMMANDS[n].summary}`;
-  const remote = new Set<CommandName>(['add', 'ls', 'pause', 'resume', 'rm', 'stats']);
+  const remote = new Set<CommandName>(REMOTE_COMMANDS);
   const runs = names.filter((n) => !remote.has(n));
   return [
     'bitpeer: a BitTorrent peer (client, server and tracker in one)',

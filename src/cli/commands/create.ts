@@ -10,9 +10,7 @@ import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
 import { checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
-import { commandHelp, usageLine } from '../help.js';
-
-export const CREATE_USAGE = usageLine('create');
+import { commandHelp } from '../help.js';
 
 export async function createCommand(argv: string[]): Promise<number> {
   const { values, positionals, help } = parse(argv, 'create');

@@ -28,13 +28,9 @@ import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
 import { checkDownloadFolder, checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
-import { commandHelp, usageLine } from '../help.js';
+import { commandHelp } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
 import { ioOptionsFromEnv } from '../io-env.js';
-
-export const SEED_USAGE = usageLine('seed');
-export const GET_USAGE = usageLine('get');
-export const SHARE_USAGE = usageLine('share');
 
 const DEFAULT_PORT = 6881;
 /** Ports tried in turn by `get`/`share` without --port; then any free port (0). */
