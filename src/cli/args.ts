@@ -37,7 +37,8 @@ export function parse(argv: string[], cmd: CommandName): { values: Values; posit
   const doc: CommandDoc = COMMANDS[cmd];
   const options = parserOptions(cmd);
   const seeHelp = `(see bitpeer ${cmd} --help)`;
-  // Non-strict first: it never throws, and its tokens say what each argument is; the checks below are ours.
+  // Non-strict: it never throws, and its tokens say what each argument is; the checks below are strict mode's own
+  // (unknown option, missing or option-like value, value on a flag), with our one-line messages.
   const loose = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
   for (const t of loose.tokens) {
     if (t.kind !== 'option') continue;
@@ -54,23 +55,17 @@ export function parse(argv: string[], cmd: CommandName): { values: Values; posit
       throw new BtError('USAGE', `option ${raw} of "${cmd}" takes no value ${seeHelp}`);
     }
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    // Not reached after the checks above; kept to one line all the same (node's text may span several).
-    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/['"]/g, '');
-    throw new BtError('USAGE', `${first} ${seeHelp}`);
-  }
-  const values = parsed.values as Values;
-  if (values['help']) return { values, positionals: parsed.positionals, help: true };
-  const n = parsed.positionals.length;
+  // The checks above are the ones strict mode makes, so the loose result is the strict one.
+  const values = loose.values as Values;
+  const positionals = loose.positionals;
+  if (values['help']) return { values, positionals, help: true };
+  const n = positionals.length;
   if (n > doc.max) {
-    const extra = parsed.positionals[doc.max]!;
+    const extra = positionals[doc.max]!;
     throw new BtError('USAGE', `unexpected argument ${JSON.stringify(extra)} for "${cmd}": usage: ${usageLine(cmd)} ${seeHelp}`);
   }
   if (n < doc.min) throw new BtError('USAGE', `missing argument for "${cmd}": usage: ${usageLine(cmd)} ${seeHelp}`);
-  return { values, positionals: parsed.positionals, help: false };
+  return { values, positionals, help: false };
 }
 
 /** "262144", "256K", "1M", "1.5G" (binary multiples) → bytes. */
