@@ -26,7 +26,7 @@ import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js'
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
-import { checkDownloadFolder, checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
+import { checkDownloadFolder, checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
 import { commandHelp } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
@@ -73,8 +73,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
 
   // 0. Where we will write, checked before opening the port and before hashing: one clear line, once.
   const force = Boolean(values['force']);
-  const shareOut = mode === 'share'
-    ? resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(resolve(positionals[0]!))}.torrent`) : undefined;
+  const shareOut = mode === 'share' ? torrentOutPath(values['output'], positionals[0]!) : undefined;
   if (shareOut !== undefined) await checkTorrentDestination(shareOut, force);
   if (mode === 'get') await checkDownloadFolder(resolve(typeof values['output'] === 'string' ? values['output'] : '.'));
 
