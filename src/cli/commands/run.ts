@@ -35,7 +35,8 @@ import { ioOptionsFromEnv } from '../io-env.js';
 const DEFAULT_PORT = 6881;
 /** Ports tried in turn by `get`/`share` without --port; then any free port (0). */
 const FALLBACK_PORTS = [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889, 0];
-/** How long `get` waits for a first peer before printing what to check (env BITPEER_NO_PEER_HINT_MS overrides). */
+/** How long `get` (and its magnet phase) waits for a first peer before printing what to check (env
+ *  BITPEER_NO_PEER_HINT_MS overrides). */
 const NO_PEER_HINT_MS = 30_000;
 
 /** Connection caps: the session's defaults (200 in all, 50 per torrent) unless raised; with one torrent, a larger
@@ -143,7 +144,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       if (positionals[0]!.startsWith('magnet:')) {
         if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
         // BEP 9: waits for peers until the metadata arrives or a signal stops it (src/cli/magnet-wait.ts).
-        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'] });
+        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'], hintMs });
         if ('signal' in got) {
           await session.close();
           reporter.done();
