@@ -85,6 +85,9 @@ const PIECE_LENGTH: OptionDoc = {
 const ANNOUNCE: OptionDoc = { name: 'announce', value: 'URL', multiple: true, desc: 'Tracker URL to write (http://, https:// or udp://); repeatable.', default: 'this peer\'s own tracker' };
 const PRIVATE: OptionDoc = { name: 'private', desc: 'Mark the torrent private (BEP 27): peers come from its trackers only, no LSD or PEX.' };
 
+/** How pause, resume and rm name torrents (the 4 is MIN_HASH_PREFIX in commands/remote.ts). */
+const TORRENT_IDS = 'ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits of one';
+
 export const COMMANDS = {
   create: {
     args: '<path>', min: 1, max: 1,
@@ -199,26 +202,22 @@ export const COMMANDS = {
   pause: {
     args: '<id|hash|hash-prefix|all>...', min: 1, max: 10_000,
     summary: 'pause torrents of the daemon',
-    about: 'Stops transferring the given torrents: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex\n' +
-      'digits of one (as the daemon\'s log shows them); `all` for every one. An id that names no torrent, or a prefix\n' +
-      'that names several, is an error, reported before anything changes.',
+    about: `Stops transferring the given torrents: ${TORRENT_IDS} (as the daemon's log shows them); \`all\` for every\n` +
+      'one. An id that names no torrent, or a prefix that names several, is an error, reported before anything changes.',
     options: RPC_OPTIONS,
     examples: ['bitpeer pause 3', 'bitpeer pause all'],
   },
   resume: {
     args: '<id|hash|hash-prefix|all>...', min: 1, max: 10_000,
     summary: 'resume paused torrents of the daemon',
-    about: 'Starts the given torrents again: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits\n' +
-      'of one; `all` for every one.',
+    about: `Starts the given torrents again: ${TORRENT_IDS}; \`all\` for every one.`,
     options: RPC_OPTIONS,
     examples: ['bitpeer resume 3', 'bitpeer resume all'],
   },
   rm: {
     args: '<id|hash|hash-prefix>...', min: 1, max: 10_000,
     summary: 'remove torrents from the daemon (and, with --delete-data, their files)',
-    about: 'Removes the given torrents: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits of\n' +
-      'one (never "all"). Their data stays on disk\n' +
-      'unless --delete-data.',
+    about: `Removes the given torrents: ${TORRENT_IDS} (never "all"). Their data stays on disk unless --delete-data.`,
     options: [
       { name: 'delete-data', desc: 'Also delete the files the torrent lists, then its folders that became empty; any other file in them (yours, another torrent\'s) stays.' },
       ...RPC_OPTIONS,
