@@ -71,6 +71,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const maxConnections = parseCount(values['max-connections'] as string | undefined, '--max-connections', 1, MAX_CONNECTIONS_LIMIT)
     ?? Math.max(DEFAULT_MAX_CONNECTIONS, maxPeers ?? 0);
   const hintMs = noPeerHintMs();
+  const uploadLimit = parseRate(values['upload-limit'], 'upload limit');
+  const downloadLimit = parseRate(values['download-limit'], 'download limit');
 
   // 0. Where we will write, checked before opening the port and before hashing: one clear line, once.
   const force = Boolean(values['force']);
@@ -89,8 +91,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       pex: !values['no-pex'],
       trackers: !values['no-tracker'],
       openTracker: Boolean(values['open-tracker']),
-      uploadLimit: parseRate(values['upload-limit'], 'upload limit'),
-      downloadLimit: parseRate(values['download-limit'], 'download limit'),
+      uploadLimit,
+      downloadLimit,
       maxConnections,
       ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
       ...io,
