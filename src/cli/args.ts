@@ -8,7 +8,9 @@ import { BtError } from '../util/errors.js';
 import { COMMANDS, usageLine, type CommandDoc, type CommandName } from './help.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | string[] | undefined>;
+/** One option's parsed value, and a command's parsed options. */
+export type OptionValue = string | boolean | string[] | undefined;
+export type Values = Record<string, OptionValue>;
 
 /** A rate like "500K" or "2M" (bytes per second, binary multiples); "0" means unlimited. */
 export function parseRate(v: unknown, what: string): number {
@@ -93,7 +95,7 @@ export function parseCount(s: string | undefined, what: string, min: number, max
   return Number(s);
 }
 
-export function asStrings(v: string | boolean | string[] | undefined): string[] {
+export function asStrings(v: OptionValue): string[] {
   if (v === undefined || typeof v === 'boolean') return [];
   return Array.isArray(v) ? v : [v];
 }

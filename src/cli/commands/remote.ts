@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { RpcClient } from '../../api/rpc/client.js';
 import { BtError } from '../../util/errors.js';
 import { MAX_TORRENT_SIZE } from '../../metainfo/index.js';
-import { parse, parsePort } from '../args.js';
+import { parse, parsePort, type Values } from '../args.js';
 import { commandHelp, REMOTE_COMMANDS, type RemoteCommand } from '../help.js';
 import { formatBytes, formatDuration } from '../output.js';
 
@@ -26,8 +26,6 @@ export interface RemoteIo {
 
 /** Largest .torrent sent inline as `metainfo`: base64 of it must fit the daemon's default 1 MiB body limit. */
 const MAX_INLINE_TORRENT = 700 * 1024;
-
-type Values = Record<string, string | boolean | string[] | undefined>;
 
 interface Ctx {
   client: RpcClient;
