@@ -83,6 +83,7 @@ const PIECE_LENGTH: OptionDoc = {
   default: 'chosen for 1000-2000 pieces, 16 KiB to 16 MiB',
 };
 const ANNOUNCE: OptionDoc = { name: 'announce', value: 'URL', multiple: true, desc: 'Tracker URL to write (http://, https:// or udp://); repeatable.', default: 'this peer\'s own tracker' };
+const TORRENT_OUTPUT: OptionDoc = { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' };
 const PRIVATE: OptionDoc = { name: 'private', desc: 'Mark the torrent private (BEP 27): peers come from its trackers only, no LSD or PEX.' };
 
 /** How pause, resume and rm name torrents (the 4 is MIN_HASH_PREFIX in commands/remote.ts). */
@@ -95,7 +96,7 @@ export const COMMANDS = {
     about: 'Hashes the file or folder and writes <name>.torrent in the current folder (or -o). An existing file is\n' +
       'never overwritten without --force. Prints the info-hash and the magnet link.',
     options: [
-      { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
+      TORRENT_OUTPUT,
       PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST,
       { name: 'port', value: 'N', desc: 'Port in the default announce URL (the port `seed` will listen on).', default: '6881' },
       PRIVATE,
@@ -146,7 +147,7 @@ export const COMMANDS = {
     about: 'Writes <name>.torrent in the current folder (or -o), prints its path and magnet link, then seeds the data\n' +
       'until Ctrl-C. Other peers can then run `bitpeer get <name>.torrent` or the magnet link.',
     options: [
-      { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
+      TORRENT_OUTPUT,
       PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST, PRIVATE,
       { name: 'force', short: 'f', desc: 'Overwrite the .torrent file if it exists (without it, an existing file is an error).' },
       ...NETWORK_OPTIONS,
