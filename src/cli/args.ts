@@ -8,7 +8,9 @@ import { BtError } from '../util/errors.js';
 import { COMMANDS, usageLine, type CommandDoc, type CommandName } from './help.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | string[] | undefined>;
+/** One option's parsed value, and a command's parsed options. */
+export type OptionValue = string | boolean | string[] | undefined;
+export type Values = Record<string, OptionValue>;
 
 /** A rate like "500K" or "2M" (bytes per second, binary multiples); "0" means unlimited. */
 export function parseRate(v: unknown, what: string): number {
@@ -37,7 +39,8 @@ export function parse(argv: string[], cmd: CommandName): { values: Values; posit
   const doc: CommandDoc = COMMANDS[cmd];
   const options = parserOptions(cmd);
   const seeHelp = `(see bitpeer ${cmd} --help)`;
-  // Non-strict first: it never throws, and its tokens say what each argument is; the checks below are ours.
+  // Non-strict: it never throws, and its tokens say what each argument is; the checks below are strict mode's own
+  // (unknown option, missing or option-like value, value on a flag), with our one-line messages.
   const loose = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
   for (const t of loose.tokens) {
     if (t.kind !== 'option') continue;
@@ -54,23 +57,17 @@ export function parse(argv: string[], cmd: CommandName): { values: Values; posit
       throw new BtError('USAGE', `option ${raw} of "${cmd}" takes no value ${seeHelp}`);
     }
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    // Not reached after the checks above; kept to one line all the same (node's text may span several).
-    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/['"]/g, '');
-    throw new BtError('USAGE', `${first} ${seeHelp}`);
-  }
-  const values = parsed.values as Values;
-  if (values['help']) return { values, positionals: parsed.positionals, help: true };
-  const n = parsed.positionals.length;
+  // The checks above are the ones strict mode makes, so the loose result is the strict one.
+  const values = loose.values as Values;
+  const positionals = loose.positionals;
+  if (values['help']) return { values, positionals, help: true };
+  const n = positionals.length;
   if (n > doc.max) {
-    const extra = parsed.positionals[doc.max]!;
+    const extra = positionals[doc.max]!;
     throw new BtError('USAGE', `unexpected argument ${JSON.stringify(extra)} for "${cmd}": usage: ${usageLine(cmd)} ${seeHelp}`);
   }
   if (n < doc.min) throw new BtError('USAGE', `missing argument for "${cmd}": usage: ${usageLine(cmd)} ${seeHelp}`);
-  return { values, positionals: parsed.positionals, help: false };
+  return { values, positionals, help: false };
 }
 
 /** "262144", "256K", "1M", "1.5G" (binary multiples) → bytes. */
@@ -98,7 +95,7 @@ export function parseCount(s: string | undefined, what: string, min: number, max
   return Number(s);
 }
 
-export function asStrings(v: string | boolean | string[] | undefined): string[] {
+export function asStrings(v: OptionValue): string[] {
   if (v === undefined || typeof v === 'boolean') return [];
   return Array.isArray(v) ? v : [v];
 }

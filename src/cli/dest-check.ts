@@ -9,8 +9,14 @@
  */
 import { constants } from 'node:fs';
 import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { BtError, errnoOf } from '../util/errors.js';
+import type { OptionValue } from './args.js';
+
+/** Where `create` and `share` write the .torrent for `input`: -o FILE, else <name>.torrent in the current folder. */
+export function torrentOutPath(output: OptionValue, input: string): string {
+  return resolve(typeof output === 'string' ? output : `${basename(resolve(input))}.torrent`);
+}
 
 /** The errno of a failed check as a few plain words. */
 function why(err: unknown): string {

@@ -83,7 +83,11 @@ const PIECE_LENGTH: OptionDoc = {
   default: 'chosen for 1000-2000 pieces, 16 KiB to 16 MiB',
 };
 const ANNOUNCE: OptionDoc = { name: 'announce', value: 'URL', multiple: true, desc: 'Tracker URL to write (http://, https:// or udp://); repeatable.', default: 'this peer\'s own tracker' };
+const TORRENT_OUTPUT: OptionDoc = { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' };
 const PRIVATE: OptionDoc = { name: 'private', desc: 'Mark the torrent private (BEP 27): peers come from its trackers only, no LSD or PEX.' };
+
+/** How pause, resume and rm name torrents (the 4 is MIN_HASH_PREFIX in commands/remote.ts). */
+const TORRENT_IDS = 'ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits of one';
 
 export const COMMANDS = {
   create: {
@@ -92,7 +96,7 @@ export const COMMANDS = {
     about: 'Hashes the file or folder and writes <name>.torrent in the current folder (or -o). An existing file is\n' +
       'never overwritten without --force. Prints the info-hash and the magnet link.',
     options: [
-      { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
+      TORRENT_OUTPUT,
       PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST,
       { name: 'port', value: 'N', desc: 'Port in the default announce URL (the port `seed` will listen on).', default: '6881' },
       PRIVATE,
@@ -143,7 +147,7 @@ export const COMMANDS = {
     about: 'Writes <name>.torrent in the current folder (or -o), prints its path and magnet link, then seeds the data\n' +
       'until Ctrl-C. Other peers can then run `bitpeer get <name>.torrent` or the magnet link.',
     options: [
-      { name: 'output', short: 'o', value: 'FILE', desc: 'Where to write the .torrent.', default: '<name>.torrent in the current folder' },
+      TORRENT_OUTPUT,
       PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST, PRIVATE,
       { name: 'force', short: 'f', desc: 'Overwrite the .torrent file if it exists (without it, an existing file is an error).' },
       ...NETWORK_OPTIONS,
@@ -199,26 +203,22 @@ export const COMMANDS = {
   pause: {
     args: '<id|hash|hash-prefix|all>...', min: 1, max: 10_000,
     summary: 'pause torrents of the daemon',
-    about: 'Stops transferring the given torrents: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex\n' +
-      'digits of one (as the daemon\'s log shows them); `all` for every one. An id that names no torrent, or a prefix\n' +
-      'that names several, is an error, reported before anything changes.',
+    about: `Stops transferring the given torrents: ${TORRENT_IDS} (as the daemon's log shows them); \`all\` for every\n` +
+      'one. An id that names no torrent, or a prefix that names several, is an error, reported before anything changes.',
     options: RPC_OPTIONS,
     examples: ['bitpeer pause 3', 'bitpeer pause all'],
   },
   resume: {
     args: '<id|hash|hash-prefix|all>...', min: 1, max: 10_000,
     summary: 'resume paused torrents of the daemon',
-    about: 'Starts the given torrents again: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits\n' +
-      'of one; `all` for every one.',
+    about: `Starts the given torrents again: ${TORRENT_IDS}; \`all\` for every one.`,
     options: RPC_OPTIONS,
     examples: ['bitpeer resume 3', 'bitpeer resume all'],
   },
   rm: {
     args: '<id|hash|hash-prefix>...', min: 1, max: 10_000,
     summary: 'remove torrents from the daemon (and, with --delete-data, their files)',
-    about: 'Removes the given torrents: ids from `bitpeer ls`, info-hashes, or a unique prefix of 4+ hex digits of\n' +
-      'one (never "all"). Their data stays on disk\n' +
-      'unless --delete-data.',
+    about: `Removes the given torrents: ${TORRENT_IDS} (never "all"). Their data stays on disk unless --delete-data.`,
     options: [
       { name: 'delete-data', desc: 'Also delete the files the torrent lists, then its folders that became empty; any other file in them (yours, another torrent\'s) stays.' },
       ...RPC_OPTIONS,
@@ -236,6 +236,10 @@ export const COMMANDS = {
 } as const satisfies Record<string, CommandDoc>;
 
 export type CommandName = keyof typeof COMMANDS;
+
+/** The commands that drive a running daemon over its RPC (src/cli/commands/remote.ts runs them). */
+export const REMOTE_COMMANDS = ['add', 'ls', 'pause', 'resume', 'rm', 'stats'] as const satisfies readonly CommandName[];
+export type RemoteCommand = (typeof REMOTE_COMMANDS)[number];
 
 export function isCommand(name: string): name is CommandName {
   return Object.hasOwn(COMMANDS, name);
@@ -289,7 +293,7 @@ export function overview(): string {
   const names = Object.keys(COMMANDS) as CommandName[];
   const width = Math.max(...names.map((n) => n.length)) + 2;
   const row = (n: CommandName): string => `  ${n.padEnd(width)}${COMMANDS[n].summary}`;
-  const remote = new Set<CommandName>(['add', 'ls', 'pause', 'resume', 'rm', 'stats']);
+  const remote = new Set<CommandName>(REMOTE_COMMANDS);
   const runs = names.filter((n) => !remote.has(n));
   return [
     'bitpeer: a BitTorrent peer (client, server and tracker in one)',

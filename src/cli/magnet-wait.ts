@@ -15,15 +15,15 @@ import type { Reporter } from './output.js';
 
 /** Status lines are at most this often (a tracker answering 50 peers makes many changes at once). */
 const STATUS_LINE_MS = 1000;
-/** After this long with no peer at all, a hint says what can be done. */
-const HINT_AFTER_MS = 30_000;
 
 export type MagnetWaitResult = { resolved: ResolvedMagnet } | { signal: NodeJS.Signals };
 
 export async function waitForMagnet(session: Session, uri: string, opts: {
-  peers: Array<{ host: string; port: number }>; reporter: Reporter; timeoutMs?: number;
+  peers: Array<{ host: string; port: number }>; reporter: Reporter;
   /** LSD is on (the hint says so). */
   lsd: boolean;
+  /** After this long with no peer at all, a hint says what can be done (the same delay as `get`'s no-peer hint). */
+  hintMs: number;
 }): Promise<MagnetWaitResult> {
   const { reporter } = opts;
   const controller = new AbortController();
@@ -61,7 +61,6 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
   try {
     fetch = new PendingMagnet(session, link, {
       peers: opts.peers, signal: controller.signal, log: (m) => reporter.debug(m),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
   } catch (err) {
     unsubscribe();
@@ -71,9 +70,9 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
   }
   const hint = setTimeout(() => {
     if (fetch.status.snapshot().peersKnown > 0) return;
-    reporter.info(`still no peer for this link after ${HINT_AFTER_MS / 1000} s: bitpeer keeps asking its trackers and ` +
+    reporter.info(`still no peer for this link after ${Math.round(opts.hintMs / 1000)} s: bitpeer keeps asking its trackers and ` +
       `accepts ${opts.lsd ? 'LSD and ' : ''}incoming peers; if you know a peer that has it, pass --peer HOST:PORT`);
-  }, HINT_AFTER_MS);
+  }, opts.hintMs);
   hint.unref();
   try {
     const resolved = await fetch.promise;

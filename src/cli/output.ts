@@ -121,7 +121,7 @@ export class Reporter {
     this.track(e);
     if (this.json) {
       const extra = e.event === 'listening' && this.listenNote ? this.listenNote.fields : {};
-      this.out.write(JSON.stringify({ ...e, ...extra, time: Date.now() }) + '\n');
+      this.jsonLine({ ...e, ...extra });
       return;
     }
     if (e.event === 'progress') { this.live(e); return; }
@@ -140,19 +140,19 @@ export class Reporter {
 
   /** A plain informational line (human mode) or an `info` JSON event. */
   info(message: string, fields: Record<string, unknown> = {}): void {
-    if (this.json) this.out.write(JSON.stringify({ event: 'info', message, ...fields, time: Date.now() }) + '\n');
+    if (this.json) this.jsonLine({ event: 'info', message, ...fields });
     else this.line(message);
   }
 
   /** Advice for the user ("hint: ..."), or a `hint` JSON event. */
   hint(message: string): void {
-    if (this.json) this.out.write(JSON.stringify({ event: 'hint', message, time: Date.now() }) + '\n');
+    if (this.json) this.jsonLine({ event: 'hint', message });
     else this.line(`hint: ${message}`);
   }
 
   /** The one line printed when the user stops the command (human), or a `stopped` JSON event with `fields`. */
   summary(message: string, fields: Record<string, unknown>): void {
-    if (this.json) this.out.write(JSON.stringify({ event: 'stopped', message, ...fields, time: Date.now() }) + '\n');
+    if (this.json) this.jsonLine({ event: 'stopped', message, ...fields });
     else this.line(message);
   }
 
@@ -200,6 +200,11 @@ export class Reporter {
     const repeated = this.printedTrackerError.get(e.url) === message;
     this.printedTrackerError.set(e.url, message);
     return this.verbose || !repeated ? `tracker ${name}: ${message}${retry}` : null;
+  }
+
+  /** One `--json` line: `fields` then the time. */
+  private jsonLine(fields: Record<string, unknown>): void {
+    this.out.write(JSON.stringify({ ...fields, time: Date.now() }) + '\n');
   }
 
   private line(s: string): void {

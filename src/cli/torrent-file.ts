@@ -3,10 +3,11 @@
  * docs/design/reliability.md: 10 MiB).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { parseTorrent, type Metainfo } from '../metainfo/index.js';
+import { MAX_TORRENT_SIZE, parseTorrent, type Metainfo } from '../metainfo/index.js';
 import { BtError } from '../util/errors.js';
 
-export const MAX_TORRENT_FILE = 10 * 1024 * 1024;
+/** The parser's own cap, checked here before the file is read. */
+export const MAX_TORRENT_FILE = MAX_TORRENT_SIZE;
 
 export async function loadTorrentFile(path: string): Promise<{ meta: Metainfo; bytes: Buffer }> {
   let st;

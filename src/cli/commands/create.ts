@@ -1,5 +1,5 @@
 /** `bitpeer create <path>`: write a .torrent for a file or a folder. */
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { buildMagnet } from '../../metainfo/index.js';
 import { createTorrent } from '../../create/create-torrent.js';
 import { MIN_PIECE_LENGTH } from '../../metainfo/build.js';
@@ -8,11 +8,9 @@ import { CREATED_BY } from '../../util/version.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
-import { checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
+import { checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
-import { commandHelp, usageLine } from '../help.js';
-
-export const CREATE_USAGE = usageLine('create');
+import { commandHelp } from '../help.js';
 
 export async function createCommand(argv: string[]): Promise<number> {
   const { values, positionals, help } = parse(argv, 'create');
@@ -33,7 +31,7 @@ export async function createCommand(argv: string[]): Promise<number> {
     if (!/^(https?|udp):\/\/[^\s]+$/i.test(url)) throw new BtError('USAGE', `bad announce URL "${url}" (http://, https:// or udp://)`);
   }
   // The destination is checked before hashing (which can take minutes): one clear line, at once.
-  const out = resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(input)}.torrent`);
+  const out = torrentOutPath(values['output'], input);
   const force = Boolean(values['force']);
   await checkTorrentDestination(out, force);
   const { torrent, meta } = await createTorrent(input, {

@@ -7,10 +7,8 @@ import { join, resolve } from 'node:path';
 import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
 import type { Session } from '../../session/session.js';
 import { parse, parsePort, parseRate } from '../args.js';
-import { commandHelp, usageLine } from '../help.js';
+import { commandHelp } from '../help.js';
 import { ioOptionsFromEnv } from '../io-env.js';
-
-export const DAEMON_USAGE = usageLine('daemon');
 
 export function defaultStateDir(): string {
   const xdg = process.env['XDG_DATA_HOME'];

@@ -4,11 +4,9 @@
  */
 import { parseMagnet } from '../../metainfo/index.js';
 import { parse } from '../args.js';
-import { commandHelp, usageLine } from '../help.js';
+import { commandHelp } from '../help.js';
 import { formatBytes } from '../output.js';
 import { loadTorrentFile } from '../torrent-file.js';
-
-export const INFO_USAGE = usageLine('info');
 
 /** Files listed without --all. */
 export const FILES_SHOWN = 1000;

@@ -12,18 +12,9 @@ import * as path from 'node:path';
 import { RpcClient } from '../../api/rpc/client.js';
 import { BtError } from '../../util/errors.js';
 import { MAX_TORRENT_SIZE } from '../../metainfo/index.js';
-import { parse, parsePort } from '../args.js';
-import { commandHelp, usageLine } from '../help.js';
+import { parse, parsePort, type Values } from '../args.js';
+import { commandHelp, REMOTE_COMMANDS, type RemoteCommand } from '../help.js';
 import { formatBytes, formatDuration } from '../output.js';
-
-/** Usage line of each client command (their options are in help.ts). */
-export const REMOTE_USAGE = {
-  add: usageLine('add'), ls: usageLine('ls'), pause: usageLine('pause'), resume: usageLine('resume'), rm: usageLine('rm'),
-  stats: usageLine('stats'),
-} as const;
-
-/** The command names {@link remoteCommand} takes. */
-export const REMOTE_COMMANDS = Object.keys(REMOTE_USAGE) as (keyof typeof REMOTE_USAGE)[];
 
 /** Where a command writes, and its environment (tests pass their own). */
 export interface RemoteIo {
@@ -35,8 +26,6 @@ export interface RemoteIo {
 
 /** Largest .torrent sent inline as `metainfo`: base64 of it must fit the daemon's default 1 MiB body limit. */
 const MAX_INLINE_TORRENT = 700 * 1024;
-
-type Values = Record<string, string | boolean | string[] | undefined>;
 
 interface Ctx {
   client: RpcClient;
@@ -297,8 +286,8 @@ export async function remoteCommand(name: string, argv: string[], io: RemoteIo =
   const err = io.err ?? process.stderr;
   const env = io.env ?? process.env;
   try {
-    if (!Object.hasOwn(REMOTE_USAGE, name)) throw new BtError('USAGE', `unknown command "${name}"`);
-    const cmd = name as keyof typeof REMOTE_USAGE;
+    if (!(REMOTE_COMMANDS as readonly string[]).includes(name)) throw new BtError('USAGE', `unknown command "${name}"`);
+    const cmd = name as RemoteCommand;
     const { values, positionals, help } = parse(argv, cmd);
     if (help) { out.write(commandHelp(cmd)); return 0; }
     const port = parsePort(values['rpc-port'] as string | undefined, 9091);

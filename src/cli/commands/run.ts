@@ -26,20 +26,17 @@ import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js'
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
 import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
-import { checkDownloadFolder, checkTorrentDestination, writeTorrentFile } from '../dest-check.js';
+import { checkDownloadFolder, checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
-import { commandHelp, usageLine } from '../help.js';
+import { commandHelp } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
 import { ioOptionsFromEnv } from '../io-env.js';
-
-export const SEED_USAGE = usageLine('seed');
-export const GET_USAGE = usageLine('get');
-export const SHARE_USAGE = usageLine('share');
 
 const DEFAULT_PORT = 6881;
 /** Ports tried in turn by `get`/`share` without --port; then any free port (0). */
 const FALLBACK_PORTS = [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889, 0];
-/** How long `get` waits for a first peer before printing what to check (env BITPEER_NO_PEER_HINT_MS overrides). */
+/** How long `get` (and its magnet phase) waits for a first peer before printing what to check (env
+ *  BITPEER_NO_PEER_HINT_MS overrides). */
 const NO_PEER_HINT_MS = 30_000;
 
 /** Connection caps: the session's defaults (200 in all, 50 per torrent) unless raised; with one torrent, a larger
@@ -74,11 +71,12 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const maxConnections = parseCount(values['max-connections'] as string | undefined, '--max-connections', 1, MAX_CONNECTIONS_LIMIT)
     ?? Math.max(DEFAULT_MAX_CONNECTIONS, maxPeers ?? 0);
   const hintMs = noPeerHintMs();
+  const uploadLimit = parseRate(values['upload-limit'], 'upload limit');
+  const downloadLimit = parseRate(values['download-limit'], 'download limit');
 
   // 0. Where we will write, checked before opening the port and before hashing: one clear line, once.
   const force = Boolean(values['force']);
-  const shareOut = mode === 'share'
-    ? resolve(typeof values['output'] === 'string' ? values['output'] : `${basename(resolve(positionals[0]!))}.torrent`) : undefined;
+  const shareOut = mode === 'share' ? torrentOutPath(values['output'], positionals[0]!) : undefined;
   if (shareOut !== undefined) await checkTorrentDestination(shareOut, force);
   if (mode === 'get') await checkDownloadFolder(resolve(typeof values['output'] === 'string' ? values['output'] : '.'));
 
@@ -93,8 +91,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       pex: !values['no-pex'],
       trackers: !values['no-tracker'],
       openTracker: Boolean(values['open-tracker']),
-      uploadLimit: parseRate(values['upload-limit'], 'upload limit'),
-      downloadLimit: parseRate(values['download-limit'], 'download limit'),
+      uploadLimit,
+      downloadLimit,
       maxConnections,
       ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
       ...io,
@@ -148,7 +146,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       if (positionals[0]!.startsWith('magnet:')) {
         if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
         // BEP 9: waits for peers until the metadata arrives or a signal stops it (src/cli/magnet-wait.ts).
-        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'] });
+        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'], hintMs });
         if ('signal' in got) {
           await session.close();
           reporter.done();
