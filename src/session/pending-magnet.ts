@@ -68,7 +68,6 @@ export class PendingMagnet {
   private readonly fetch: MetadataFetch;
   private readonly controller = new AbortController();
   private readonly timers = new Set<ClockTimer>();
-  private readonly known: HostPort[] = [];
   private readonly knownKeys = new Set<string>();
   private settled = false;
   private lastKey = '';
@@ -106,7 +105,7 @@ export class PendingMagnet {
       this.session.events.emit({ event: 'metadata-received', infoHash: this.infoHashHex, name: name ?? this.infoHashHex,
         size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length });
       // Every address the fetch knows (ours, PEX, incoming peers' listen ports), ourselves left out.
-      const peers = this.fetch.addresses().filter((p) => !(p.port === this.session.port && (p.host === '127.0.0.1' || p.host === '::1')));
+      const peers = this.fetch.addresses().filter((p) => !this.session.isSelf(p.host, p.port));
       return { torrent, name, peers };
     }).finally(() => this.cleanup());
   }
@@ -123,10 +122,8 @@ export class PendingMagnet {
     for (const p of peers) {
       const key = formatPeerAddress(p.host, p.port);
       if (this.knownKeys.has(key) || this.knownKeys.size >= 1000) continue;
-      // Ourselves, as seen through the loopback interface.
-      if (p.port === this.session.port && (p.host === '127.0.0.1' || p.host === '::1')) continue;
+      if (this.session.isSelf(p.host, p.port)) continue;
       this.knownKeys.add(key);
-      this.known.push(p);
       fresh.push(p);
       this.session.events.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: key, source });
     }

@@ -426,6 +426,10 @@ export class Session {
 
   /** The session announces to trackers (not `--no-tracker`). */
   get trackersEnabled(): boolean { return this.opts.trackers !== false; }
+
+  /** Is `host:port` this session (our listen port on a loopback, local or peer-reported address)? */
+  isSelf(host: string, port: number): boolean { return this.shared.isSelf(host, port); }
+
   /** Peer sockets read into the shared buffer where Node allows it (the `sharedReadBuffer` option). */
   get sharedReadBuffer(): boolean { return this.opts.sharedReadBuffer !== false; }
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
