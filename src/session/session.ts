@@ -34,7 +34,8 @@ import type { PeerLimits } from './peers.js';
 import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
 import { formatPeerAddress } from '../util/peer-address.js';
-import { clockWithNow, systemClock, systemRng, type Clock, type ClockTimer } from '../platform/clock.js';
+import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
 import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 
