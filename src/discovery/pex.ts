@@ -18,7 +18,8 @@
  *   for incoming ones the remote IP with the `p` port of its extended handshake (no `p`, no entry).
  * - Addresses are canonical (`formatPeerAddress` of the canonical host), so two spellings of one address are one entry.
  */
-import { canonicalHost, compactAddr } from '../wire/ext/ip.js';
+import { canonicalHost } from '../util/ip.js';
+import { compactAddr } from '../wire/ext/ip.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { encodeUtPex, PexFlag, PEX_MAX_PEERS, type PexPeer } from '../wire/ext/ut-pex.js';
 import type { HostPort } from '../wire/ext/ip.js';

@@ -5,7 +5,7 @@
  *
  * Invariant: each method is a plain function (safe to call detached) that forwards to the Node global of its name.
  */
-import type { Clock, ClockTimer } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -22,5 +22,3 @@ export const systemRng = (): number => Math.random();
 export function clockWithNow(base: Clock, now: (() => number) | undefined): Clock {
   return now === undefined ? base : { ...base, now };
 }
-
-export type { Clock, ClockTimer };

@@ -22,7 +22,7 @@
 import { PexState } from '../discovery/pex.js';
 import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
 import { decodeUtPex } from '../wire/ext/ut-pex.js';
-import { formatIp } from '../wire/ext/ip.js';
+import { formatIp } from '../util/ip.js';
 import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
 import { CLIENT_NAME } from '../util/version.js';
 import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js';

@@ -139,14 +139,18 @@ export class PeerManager {
       this.host.log(`dial ${key} failed: ${reason}`);
     };
     const signal = this.host.signal ? AbortSignal.any([dialing.signal, this.host.signal]) : dialing.signal;
+    // Removed when the handshake settles: a listener keeps the composite signal (and the socket) alive as long as the
+    // torrent's signal lives, one per dial.
+    const onAbort = (): void => { socket?.destroy(); };
     this.host.transport.connect(c.host, c.port, { signal, timeoutMs: this.limits.connectTimeoutMs }).then((s) => {
       socket = s;
       // Aborted (stop()) while the connection was being opened: it is not ours any more.
       if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
       s.once('error', (err) => fail(errorMessage(err)));
-      signal.addEventListener('abort', () => socket?.destroy(), { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       s.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
       readHandshake(s, this.limits.handshakeTimeoutMs, undefined, this.host.clock).then(({ handshake, rest }) => {
+        signal.removeEventListener('abort', onAbort);
         if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
         this.connecting.delete(key);
         if (!handshake.infoHash.equals(this.host.infoHash)) {
@@ -164,7 +168,7 @@ export class PeerManager {
         }
         c.failures = 0;
         this.attach(s, handshake, rest, 'out', key);
-      }, (err: unknown) => fail(errorMessage(err)));
+      }, (err: unknown) => { signal.removeEventListener('abort', onAbort); fail(errorMessage(err)); });
     }, (err: unknown) => fail(errorMessage(err)));
   }
 

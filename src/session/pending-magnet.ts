@@ -14,6 +14,7 @@
  * Invariant: once settled, no timer, socket or session route of it is left.
  */
 import { announceHttp } from '../tracker/http-client.js';
+import type { AnnounceResponse } from '../tracker/client-common.js';
 import { parseMagnet, torrentFromInfo, type MagnetInfo } from '../metainfo/index.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js';
@@ -67,7 +68,6 @@ export class PendingMagnet {
   private readonly fetch: MetadataFetch;
   private readonly controller = new AbortController();
   private readonly timers = new Set<ClockTimer>();
-  private readonly known: HostPort[] = [];
   private readonly knownKeys = new Set<string>();
   private settled = false;
   private lastKey = '';
@@ -105,7 +105,7 @@ export class PendingMagnet {
       this.session.events.emit({ event: 'metadata-received', infoHash: this.infoHashHex, name: name ?? this.infoHashHex,
         size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length });
       // Every address the fetch knows (ours, PEX, incoming peers' listen ports), ourselves left out.
-      const peers = this.fetch.addresses().filter((p) => !(p.port === this.session.port && (p.host === '127.0.0.1' || p.host === '::1')));
+      const peers = this.fetch.addresses().filter((p) => !this.session.isSelf(p.host, p.port));
       return { torrent, name, peers };
     }).finally(() => this.cleanup());
   }
@@ -122,10 +122,8 @@ export class PendingMagnet {
     for (const p of peers) {
       const key = formatPeerAddress(p.host, p.port);
       if (this.knownKeys.has(key) || this.knownKeys.size >= 1000) continue;
-      // Ourselves, as seen through the loopback interface.
-      if (p.port === this.session.port && (p.host === '127.0.0.1' || p.host === '::1')) continue;
+      if (this.session.isSelf(p.host, p.port)) continue;
       this.knownKeys.add(key);
-      this.known.push(p);
       fresh.push(p);
       this.session.events.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: key, source });
     }
@@ -139,14 +137,20 @@ export class PendingMagnet {
       infoHash: this.link.infoHash, peerId: this.session.peerId, port: this.session.port, uploaded: 0, downloaded: 0, left: 1,
       event: 'started' as const, numwant: 50, key: 0, compact: true as const,
     };
-    // The deadline on the session's clock (it was AbortSignal.timeout, a real timer); cleared when the request ends.
-    const deadline = new AbortController();
-    const timer = this.session.clock.setTimeout(() => deadline.abort(new BtError('TIMEOUT', 'tracker announce timed out')), ANNOUNCE_TIMEOUT_MS);
-    timer.unref();
-    const signal = AbortSignal.any([this.controller.signal, deadline.signal]);
-    const request = url.startsWith('udp:')
-      ? (services ? services.udpClient.announce(url, params, signal) : Promise.reject(new BtError('IO', 'no UDP socket')))
-      : announceHttp(url, params, { signal, timeoutMs: ANNOUNCE_TIMEOUT_MS, clock: this.session.clock });
+    // HTTP: announceHttp's own deadline (on the session's clock). UDP: the client retransmits for minutes (BEP 15),
+    // so the deadline is set here, on the session's clock, and cleared when the request ends.
+    let timer: ClockTimer | undefined;
+    let request: Promise<AnnounceResponse>;
+    if (!url.startsWith('udp:')) {
+      request = announceHttp(url, params, { signal: this.controller.signal, timeoutMs: ANNOUNCE_TIMEOUT_MS, clock: this.session.clock });
+    } else if (!services) {
+      request = Promise.reject(new BtError('IO', 'no UDP socket'));
+    } else {
+      const deadline = new AbortController();
+      timer = this.session.clock.setTimeout(() => deadline.abort(new BtError('TIMEOUT', 'tracker announce timed out')), ANNOUNCE_TIMEOUT_MS);
+      timer.unref();
+      request = services.udpClient.announce(url, params, AbortSignal.any([this.controller.signal, deadline.signal]));
+    }
     request.then((r) => {
       if (this.settled) return;
       const wait = this.status.trackerSucceeded(url, r.peers.length, r.interval);

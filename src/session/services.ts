@@ -45,9 +45,8 @@ export class SessionServices {
   readonly udpServer: UdpTrackerServer;
   readonly udpClient: UdpTrackerClient;
   readonly httpStats = createHttpTrackerStats();
-  /** The session's one UDP socket and its demultiplexer. */
+  /** The session's one UDP socket and its demultiplexer (`udp.stats.dropped`: datagrams nobody took). */
   readonly udp: UdpEndpoint;
-  readonly udpStats: { dropped: number };
   lsd: LsdService | undefined;
   private httpOpen = 0;
 
@@ -59,7 +58,6 @@ export class SessionServices {
       now: opts.now, rng: opts.rng, ...(opts.clock ? { clock: opts.clock } : {}),
     });
     this.udp = new UdpEndpoint({ isTrackerTransaction: (id) => this.udpClient.isPending(id), log: opts.log });
-    this.udpStats = this.udp.stats;
     this.udp.setOwner('tracker-response', (msg, from) => this.udpClient.handleResponse(msg, from));
     this.udp.setOwner('tracker-request', (msg, from) => {
       this.udpServer.handlePacket(msg, from, (buf) => { if (this.udp.bound) this.udp.send(buf, from.port, from.address); });

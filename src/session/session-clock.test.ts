@@ -8,6 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { getEventListeners } from 'node:events';
+import { Duplex } from 'node:stream';
 import { buildTorrent } from '../metainfo/build.js';
 import { Session } from './session.js';
 import { PeerManager, type PeerManagerHost } from './peers.js';
@@ -134,5 +136,37 @@ test('a dial in progress is aborted by its torrent\'s signal (chained cancellati
   assert.equal(seen[0]!.aborted, true, 'the torrent\'s abort reached the dial');
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(peers.connecting.size, 0, 'the aborted dial is no longer in progress');
+  peers.stop(cause('local', 'ABORTED', 'test over'));
+});
+
+test('a dial takes its abort listener off the chained signal once its handshake has failed', async () => {
+  const torrent = new AbortController();
+  let signal: AbortSignal | undefined;
+  let stream: Duplex | undefined;
+  const transport: Transport = {
+    listen: () => Promise.reject(new Error('not used')),
+    connect: (_host: string, _port: number, opts: DialOptions) => {
+      signal = opts.signal;
+      stream = new Duplex({ read: () => undefined, write: (_c, _e, done) => done() }); // a peer that never answers
+      return Promise.resolve(stream as unknown as PeerStream);
+    },
+  };
+  const host = {
+    infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), reserved: Buffer.alloc(8), pieceCount: 1,
+    geometry: { pieceCount: 1, pieceLength: PIECE, totalLength: PIECE }, now: () => 0, clock: new ManualClock(0),
+    signal: torrent.signal, transport,
+    canOpen: () => true, wantsOutgoing: () => true, isSeeding: () => false,
+    onPeerConnected: () => undefined, onPeerMessage: () => undefined, onPeerClosed: () => undefined,
+    onPeerDrain: () => undefined, log: () => undefined,
+  } satisfies PeerManagerHost;
+  const peers = new PeerManager(host);
+  peers.addCandidate('192.0.2.7', 6881, 'manual');
+  peers.tick(0);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(getEventListeners(signal!, 'abort').length, 1, 'the handshake being read is abortable');
+  stream!.destroy(); // the peer hangs up before its handshake
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(peers.connecting.size, 0, 'the dial failed');
+  assert.equal(getEventListeners(signal!, 'abort').length, 0, 'nothing keeps the chained signal (and the stream) alive');
   peers.stop(cause('local', 'ABORTED', 'test over'));
 });

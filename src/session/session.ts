@@ -34,7 +34,8 @@ import type { PeerLimits } from './peers.js';
 import type { Handshake } from '../wire/codec/index.js';
 import { Torrent, type StartPlan } from './torrent.js';
 import { formatPeerAddress } from '../util/peer-address.js';
-import { clockWithNow, systemClock, systemRng, type Clock, type ClockTimer } from '../platform/clock.js';
+import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
 import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 
@@ -426,6 +427,10 @@ export class Session {
 
   /** The session announces to trackers (not `--no-tracker`). */
   get trackersEnabled(): boolean { return this.opts.trackers !== false; }
+
+  /** Is `host:port` this session (our listen port on a loopback, local or peer-reported address)? */
+  isSelf(host: string, port: number): boolean { return this.shared.isSelf(host, port); }
+
   /** Peer sockets read into the shared buffer where Node allows it (the `sharedReadBuffer` option). */
   get sharedReadBuffer(): boolean { return this.opts.sharedReadBuffer !== false; }
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */

@@ -32,7 +32,8 @@ import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
 import type { PeerStream, Transport } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
-import { systemClock, type Clock } from '../platform/clock.js';
+import { systemClock } from '../platform/clock.js';
+import type { Clock } from '../util/clock.js';
 
 const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
 const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');

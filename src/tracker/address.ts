@@ -5,12 +5,12 @@
  * (`::ffff:1.2.3.4`) becomes `1.2.3.4`; other IPv6 addresses are rewritten in RFC 5952 form (lower case, longest run
  * of zero groups compressed) with any zone id (`%eth0`) dropped. Text that is not an IP address is returned as is.
  */
-import { formatIp, formatIPv4, isV4Mapped, parseIp } from '../wire/ext/ip.js';
+import { formatIp, formatIPv4, isV4Mapped, parseIp } from '../util/ip.js';
 import type { IpFamily, PeerAddress } from './types.js';
 
 /**
  * Address bytes: 4 for IPv4, 16 for IPv6 (IPv4-mapped IPv6 gives 4). Null when `ip` is not an IP address.
- * Parsing is shared with the peer-wire helpers (src/wire/ext/ip.ts); a zone id (`%eth0`) is ignored.
+ * Parsing is shared with the peer-wire helpers (src/util/ip.ts); a zone id (`%eth0`) is ignored.
  */
 export function ipToBytes(ip: string): Buffer | null {
   const pct = ip.indexOf('%');

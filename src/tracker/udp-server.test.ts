@@ -7,7 +7,8 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { TrackerSwarms } from './swarm.js';
-import { UdpTrackerServer, isUdpTrackerRequest, type UdpSource } from './udp-server.js';
+import { UdpTrackerServer, type UdpSource } from './udp-server.js';
+import { isUdpTrackerRequest } from './udp-codec.js';
 import {
   UDP_PROTOCOL_ID, decodeUdpAnnounceResponse, decodeUdpConnectResponse, decodeUdpErrorResponse, decodeUdpResponse,
   decodeUdpScrapeResponse, encodeUdpAnnounceRequest, encodeUdpConnectRequest, encodeUdpScrapeRequest,

@@ -1,6 +1,6 @@
 /**
  * The embedded UDP tracker (BEP 15) on the session's UDP port. The session's UDP endpoint (src/net/udp-endpoint.ts)
- * classifies each packet (`isUdpTrackerRequest`, now in udp-codec.ts), and hands tracker packets to
+ * classifies each packet (`isUdpTrackerRequest` of udp-codec.ts), and hands tracker packets to
  * `UdpTrackerServer.handlePacket` with a `send`.
  *
  * Invariants:
@@ -66,9 +66,6 @@ export interface UdpTrackerServerOptions {
    */
   localAddress?: string;
 }
-
-/** Moved to the codec (the session's datagram classifier uses it); re-exported for the server's users. */
-export { isUdpTrackerRequest } from './udp-codec.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 function toNumber(n: bigint): number {

@@ -5,27 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { once } from 'node:events';
 import { PeerConnection } from './connection.js';
+import { socketPair } from '../../test/support/socket-pair.js';
 import type { Message, WireGeometry } from './codec/index.js';
 import { cause, type Cause } from '../util/errors.js';
 
 const G: WireGeometry = { pieceCount: 64, pieceLength: 262144, totalLength: 64 * 262144 };
 
-async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = once(server, 'connection');
-  const a = net.connect({ host: '127.0.0.1', port });
-  await once(a, 'connect');
-  const [b] = (await accepted) as [net.Socket];
-  return { a, b, close: () => { a.destroy(); b.destroy(); server.close(); } };
-}
-
 test('every block arrives intact through the shared read buffer, both directions', { timeout: 30_000 }, async () => {
-  const { a, b, close } = await pair();
+  const { a, b, close } = await socketPair();
   try {
     const got: { a: Message[]; b: Message[] } = { a: [], b: [] };
     const checks: string[] = [];
@@ -75,7 +63,7 @@ test('every block arrives intact through the shared read buffer, both directions
 });
 
 test('sendPiece releases blocks that were never written when the connection closes', async () => {
-  const { a, close } = await pair();
+  const { a, close } = await socketPair();
   try {
     const conn = new PeerConnection(a, G, { onMessage: () => undefined, onClose: () => undefined }, Date.now);
     let released = 0;
@@ -91,7 +79,7 @@ test('sendPiece releases blocks that were never written when the connection clos
 
 /** A connection on `a` whose onClose cause is awaited (bounded); `act` gets the other end. */
 async function closedBy(act: (b: net.Socket, conn: PeerConnection) => void, onMessage: (m: Message) => void = () => undefined): Promise<Cause> {
-  const { a, b, close } = await pair();
+  const { a, b, close } = await socketPair();
   try {
     let resolve!: (c: Cause) => void;
     const closed = new Promise<Cause>((r) => { resolve = r; });

@@ -51,8 +51,10 @@ export class PeerConnection {
   lastReceivedAt: number;
   lastSentAt: number;
   closed = false;
-  closeReason = '';
+  /** Why the connection ended (set once, by `close`). */
   closeCause: Cause | undefined;
+  /** `closeCause.message`, '' while open. */
+  get closeReason(): string { return this.closeCause?.message ?? ''; }
   private readonly decoder: MessageDecoder;
   private readingPaused = false;
   private pending: Buffer[] = [];
@@ -183,7 +185,6 @@ export class PeerConnection {
   close(why: Cause): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeReason = why.message;
     this.closeCause = why;
     // Blocks never handed to the socket are released now; the socket calls back (with an error) for the rest.
     const callbacks = this.pendingCallbacks;

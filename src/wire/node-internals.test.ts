@@ -10,19 +10,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { SharedReadBuffer, sharedReadBuffer } from './node-internals.js';
 import { PeerConnection } from './connection.js';
+import { socketPair } from '../../test/support/socket-pair.js';
 import type { Message } from './codec/index.js';
-
-async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = once(server, 'connection');
-  const a = net.connect({ host: '127.0.0.1', port });
-  await once(a, 'connect');
-  const [b] = (await accepted) as [net.Socket];
-  return { a, b, close: () => { a.destroy(); b.destroy(); server.close(); } };
-}
 
 /** 1 MiB with a position-dependent pattern, so a lost, repeated or reordered byte shows. */
 const PAYLOAD = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => (i * 7 + (i >> 11)) & 0xff));
@@ -44,7 +33,7 @@ function collector(n: number): { push: (c: Buffer) => void; done: Promise<Buffer
 }
 
 test('on this Node the shared buffer works for an accepted socket and every byte arrives intact', { timeout: 15_000 }, async () => {
-  const { a, b, close } = await pair();
+  const { a, b, close } = await socketPair();
   try {
     const r = new SharedReadBuffer(64 * 1024);
     assert.deepEqual(r.status(), { available: true, reason: '' }, `Node ${process.version}`);
@@ -59,7 +48,7 @@ test('on this Node the shared buffer works for an accepted socket and every byte
 });
 
 test('a failed feature probe keeps every socket on the public path', { timeout: 15_000 }, async () => {
-  const { a, b, close } = await pair();
+  const { a, b, close } = await socketPair();
   try {
     const r = new SharedReadBuffer(64 * 1024, () => ({})); // a Node without the onread fields
     assert.equal(r.status().available, false);
@@ -86,8 +75,8 @@ test('a socket without a handle (or without useUserBuffer) is left on the public
 });
 
 test('when Node misbehaves the socket is dropped, never fed, and later sockets use the public path', { timeout: 15_000 }, async () => {
-  const first = await pair();
-  const second = await pair();
+  const first = await socketPair();
+  const second = await socketPair();
   try {
     const r = new SharedReadBuffer(64 * 1024);
     let fed = 0;
@@ -114,7 +103,7 @@ test('when Node misbehaves the socket is dropped, never fed, and later sockets u
 });
 
 test('PeerConnection with sharedReadBuffer: false reads through data events, bytes intact', { timeout: 15_000 }, async () => {
-  const { a, b, close } = await pair();
+  const { a, b, close } = await socketPair();
   try {
     const G = { pieceCount: 8, pieceLength: 262144, totalLength: 8 * 262144 };
     const blocks: Buffer[] = [];

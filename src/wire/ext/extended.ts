@@ -18,8 +18,7 @@ import type { BValue } from '../../bencode/index.js';
 import { BtError } from '../../util/errors.js';
 import { unpackCompact, type HostPort } from './ip.js';
 
-export { compactAddr, unpackCompact, canonicalHost } from './ip.js';
-export type { HostPort } from './ip.js';
+export { compactAddr } from './ip.js';
 
 /** The extended message id of the handshake itself (BEP 10). */
 export const EXTENDED_HANDSHAKE_ID = 0;

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  canonicalHost, compactAddr, formatIPv6, isUnusableAddress, parseIPv4, parseIPv6, parseIp, unpackCompact,
-} from './ip.js';
+import { compactAddr, isUnusableAddress, unpackCompact } from './ip.js';
+import { canonicalHost, formatIPv6, parseIPv4, parseIPv6, parseIp } from '../../util/ip.js';
 
 test('IPv4 literals: strict dotted-quad', () => {
   assert.deepEqual(parseIPv4('1.2.3.4'), Buffer.from([1, 2, 3, 4]));

@@ -1,7 +1,7 @@
 /**
  * IP address literals and compact peer addresses (the "compact" format of BEP 23, reused by BEP 10, BEP 11, BEP 5).
  *
- * The address literals themselves are parsed and formatted by src/util/ip.ts (re-exported here); `host:port` text by
+ * The address literals themselves are parsed and formatted by src/util/ip.ts; `host:port` text by
  * src/util/peer-address.ts.
  *
  * Invariant:
@@ -9,8 +9,6 @@
  *   is written in the 6-byte IPv4 form.
  */
 import { formatIPv4, formatIPv6, isV4Mapped, parseIp } from '../../util/ip.js';
-
-export { parseIPv4, parseIPv6, parseIp, isV4Mapped, formatIPv4, formatIPv6, formatIp, canonicalHost } from '../../util/ip.js';
 
 /** Bytes of one compact IPv4 peer (address + port). */
 export const COMPACT_V4_LENGTH = 6;

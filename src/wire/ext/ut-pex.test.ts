@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encode } from '../../bencode/index.js';
-import { canonicalHost } from './ip.js';
+import { canonicalHost } from '../../util/ip.js';
 import { PEX_MAX_PAYLOAD, PexFlag, decodeUtPex, encodeUtPex, type DecodedPex, type PexDecodeResult, type PexPeer } from './ut-pex.js';
 
 const bin = (s: string): Buffer => Buffer.from(s, 'latin1');

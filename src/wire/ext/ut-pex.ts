@@ -18,10 +18,8 @@
  */
 import { decode, encode, isDict } from '../../bencode/index.js';
 import type { BDict, BValue } from '../../bencode/index.js';
-import {
-  COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, compactAddr, formatIPv4, formatIPv6, isUnusableAddress, isV4Mapped,
-  type HostPort,
-} from './ip.js';
+import { COMPACT_V4_LENGTH, COMPACT_V6_LENGTH, compactAddr, isUnusableAddress, type HostPort } from './ip.js';
+import { formatIPv4, formatIPv6, isV4Mapped } from '../../util/ip.js';
 import { formatPeerAddress } from '../../util/peer-address.js';
 
 /** Peer flags in `added.f` / `added6.f` (BEP 11). */
