@@ -69,6 +69,8 @@ export class PendingMagnet {
   private readonly controller = new AbortController();
   private readonly timers = new Set<ClockTimer>();
   private readonly knownKeys = new Set<string>();
+  /** Trackers that have answered a `started` announce: later announces are regular ones (event none, BEP 3/15). */
+  private readonly startedAt = new Set<string>();
   private settled = false;
   private lastKey = '';
   private readonly log: (m: string) => void;
@@ -135,7 +137,7 @@ export class PendingMagnet {
     const services = this.session.services;
     const params = {
       infoHash: this.link.infoHash, peerId: this.session.peerId, port: this.session.port, uploaded: 0, downloaded: 0, left: 1,
-      event: 'started' as const, numwant: 50, key: 0, compact: true as const,
+      event: this.startedAt.has(url) ? '' as const : 'started' as const, numwant: 50, key: 0, compact: true as const,
     };
     // HTTP: announceHttp's own deadline (on the session's clock). UDP: the client retransmits for minutes (BEP 15),
     // so the deadline is set here, on the session's clock, and cleared when the request ends.
@@ -155,7 +157,8 @@ export class PendingMagnet {
       if (this.settled) return;
       const wait = this.status.trackerSucceeded(url, r.peers.length, r.interval);
       this.log(`magnet: tracker ${url}: ${r.peers.length} peer(s); again in ${Math.round(wait / 1000)} s`);
-      this.session.events.emit({ event: 'tracker-announce', infoHash: this.infoHashHex, url, trackerEvent: 'started', peers: r.peers.length, interval: r.interval });
+      this.startedAt.add(url);
+      this.session.events.emit({ event: 'tracker-announce', infoHash: this.infoHashHex, url, trackerEvent: params.event, peers: r.peers.length, interval: r.interval });
       this.addPeers(r.peers, 'tracker');
       this.later(wait, () => this.announce(url));
     }, (err: unknown) => {
