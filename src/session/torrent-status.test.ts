@@ -103,6 +103,8 @@ test('status() is a frozen, detached snapshot with the right contents before, du
     assert.equal(before.bitfield, Buffer.alloc(1).toString('base64'));
     assert.equal(during.state, 'downloading');
     assert.equal(during.pieces.have, 1);
+    assert.ok([PIECE, 321].includes(during.bytes.verified), `one piece verified: ${during.bytes.verified} bytes`);
+    assert.equal(during.bytes.verified + during.bytes.left, data.length);
     assert.equal(during.peers.length, 1);
   } finally {
     await Promise.all([seed.close(), leech.close()]);

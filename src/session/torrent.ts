@@ -802,12 +802,13 @@ export class Torrent {
     };
   }
 
+  /** Bytes in pieces not verified yet. O(1): every piece but the last has the same size. */
   bytesLeft(): number {
-    let left = 0;
-    for (let i = 0; i < this.meta.pieceCount; i++) {
-      if (!this.picker.have(i)) left += pieceSizeAt(this.meta, i);
-    }
-    return left;
+    const m = this.meta;
+    if (m.pieceCount === 0) return 0;
+    const missing = m.pieceCount - this.picker.haveCount;
+    const lastMissing = !this.picker.have(m.pieceCount - 1);
+    return missing * m.pieceLength - (lastMissing ? m.pieceLength - pieceSizeAt(m, m.pieceCount - 1) : 0);
   }
 
   peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
@@ -826,20 +827,28 @@ export class Torrent {
   status(): TorrentStatus {
     const m = this.meta;
     const picker = this.picker;
-    let wantedPieces = 0; let wantedBytes = 0; let wantedLeft = 0; let left = 0;
-    for (let i = 0; i < m.pieceCount; i++) {
-      const size = pieceSizeAt(m, i);
-      const have = picker.have(i);
-      if (!have) left += size;
-      if (picker.piecePriority(i) > 0) { wantedPieces++; wantedBytes += size; if (!have) wantedLeft += size; }
+    const bits = picker.haveBitfield();
+    const left = this.bytesLeft();
+    // Every file wanted (the common case): every piece is wanted, no per-piece pass.
+    let wantedPieces = m.pieceCount; let wantedBytes = m.totalLength; let wantedLeft = left;
+    if (!this.filesWanted.every((w) => w)) {
+      wantedPieces = 0; wantedBytes = 0; wantedLeft = 0;
+      for (let i = 0; i < m.pieceCount; i++) {
+        if (picker.piecePriority(i) <= 0) continue;
+        const size = pieceSizeAt(m, i);
+        wantedPieces++; wantedBytes += size;
+        if (!bits.has(i)) wantedLeft += size;
+      }
     }
+    const none = bits.count === 0;
+    const all = bits.complete;
     const files = m.files.map((f, i) => {
-      let done = 0;
-      if (f.length > 0) {
+      let done = all ? f.length : 0;
+      if (f.length > 0 && !none && !all) {
         const first = Math.floor(f.offset / m.pieceLength);
         const last = Math.floor((f.offset + f.length - 1) / m.pieceLength);
         for (let k = first; k <= last; k++) {
-          if (!picker.have(k)) continue;
+          if (!bits.has(k)) continue;
           const start = Math.max(f.offset, k * m.pieceLength);
           const end = Math.min(f.offset + f.length, k * m.pieceLength + pieceSizeAt(m, k));
           done += end - start;
@@ -868,9 +877,9 @@ export class Torrent {
       infoHash: this.infoHashHex, name: m.name, savePath: this.savePath, state: this.st,
       error: this.st === 'error' ? (this.errorReasonText ?? 'error') : undefined, userPaused: this.paused,
       complete: picker.complete, done: this.done,
-      pieces: { count: m.pieceCount, length: m.pieceLength, have: picker.haveCount, wanted: wantedPieces },
+      pieces: { count: m.pieceCount, length: m.pieceLength, have: bits.count, wanted: wantedPieces },
       bytes: { total: m.totalLength, verified: m.totalLength - left, left, wanted: wantedBytes, wantedLeft },
-      bitfield: Buffer.from(picker.haveBitfield().bytes).toString('base64'),
+      bitfield: Buffer.from(bits.bytes.buffer, bits.bytes.byteOffset, bits.bytes.byteLength).toString('base64'),
       files, peers, trackers,
       limits: { upload: this.uploadBucket.rate, download: this.downloadBucket.rate },
       rates: { download: this.down.rate, upload: this.up.rate },
