@@ -10,7 +10,13 @@
  * Invariant: a snapshot holds no live reference into the torrent; what happens to the torrent afterwards never
  * changes a snapshot already taken. Cost: O(pieces + files + peers + trackers) per call, with no hashing and no I/O.
  */
+import type { Metainfo } from '../metainfo/index.js';
+import type { AnnouncerEvent } from '../tracker/announcer.js';
+import type { Bitfield } from '../util/bitfield.js';
+import { pieceSizeAt } from '../util/geometry.js';
+import { formatPeerAddress } from '../util/peer-address.js';
 import type { DisconnectCount, PeerTotals, TorrentState } from './events.js';
+import type { Peer } from './peer.js';
 
 export type FilePriority = 'low' | 'normal' | 'high';
 
@@ -129,10 +135,88 @@ export interface TorrentStatus {
   readonly disconnects: readonly DisconnectCount[];
 }
 
-/** Freeze `o` and the arrays and objects one level down (a status holds nothing deeper than two levels). */
+/** Freeze `s` and the arrays and objects one level down (a status holds nothing deeper than two levels). */
 export function freezeStatus(s: TorrentStatus): TorrentStatus {
   for (const v of Object.values(s)) {
     if (Array.isArray(v)) { for (const x of v) Object.freeze(x); Object.freeze(v); } else if (v !== null && typeof v === 'object') Object.freeze(v);
   }
   return Object.freeze(s);
+}
+
+/** Wanted pieces, their bytes, and the bytes of them not verified yet (`wanted(i)`: piece i is wanted). O(pieces). */
+export function wantedTotals(m: Metainfo, have: Bitfield, wanted: (i: number) => boolean): { pieces: number; bytes: number; left: number } {
+  let pieces = 0; let bytes = 0; let left = 0;
+  for (let i = 0; i < m.pieceCount; i++) {
+    if (!wanted(i)) continue;
+    const size = pieceSizeAt(m, i);
+    pieces++; bytes += size;
+    if (!have.has(i)) left += size;
+  }
+  return { pieces, bytes, left };
+}
+
+/** The files with their verified bytes (no per-piece pass when nothing or everything is verified). */
+export function fileStatuses(m: Metainfo, have: Bitfield, wanted: readonly boolean[], priorities: readonly FilePriority[]): FileStatus[] {
+  const none = have.count === 0;
+  const all = have.complete;
+  return m.files.map((f, i) => {
+    let done = all ? f.length : 0;
+    if (f.length > 0 && !none && !all) {
+      const first = Math.floor(f.offset / m.pieceLength);
+      const last = Math.floor((f.offset + f.length - 1) / m.pieceLength);
+      for (let k = first; k <= last; k++) {
+        if (!have.has(k)) continue;
+        const start = Math.max(f.offset, k * m.pieceLength);
+        const end = Math.min(f.offset + f.length, k * m.pieceLength + pieceSizeAt(m, k));
+        done += end - start;
+      }
+    }
+    return { path: f.relPath, length: f.length, bytesCompleted: done, wanted: wanted[i] ?? true, priority: priorities[i] ?? 'normal' };
+  });
+}
+
+/** The connected peers (`sourceOf(key)`: the source that named a dialled peer). */
+export function peerStatuses(peers: Iterable<Peer>, sourceOf: (key: string) => string | undefined, pieceCount: number): PeerStatus[] {
+  const out: PeerStatus[] = [];
+  for (const p of peers) {
+    out.push({
+      address: formatPeerAddress(p.conn.remoteAddress, p.conn.remotePort), host: p.conn.remoteAddress, port: p.conn.remotePort,
+      client: p.clientName ?? p.client, direction: p.direction,
+      source: p.direction === 'in' ? 'incoming' : ((sourceOf(p.key) ?? 'manual') as PeerOrigin),
+      amChoking: p.amChoking, amInterested: p.amInterested, peerChoking: p.peerChoking, peerInterested: p.peerInterested,
+      downloadRate: p.down.rate, uploadRate: p.up.rate, progress: p.has.count / Math.max(1, pieceCount),
+      downloaded: p.down.total, uploaded: p.up.total,
+    });
+  }
+  return out;
+}
+
+/** The last announce to each tracker of a torrent (its announcer reports every outcome here). */
+export class TrackerLog {
+  private readonly last = new Map<string, { at: number; ok: boolean; message: string; peers: number;
+    seeders: number | undefined; leechers: number | undefined; interval: number }>();
+
+  record(e: AnnouncerEvent, now: number): void {
+    const prev = this.last.get(e.url);
+    const ok = e.type === 'announce';
+    this.last.set(e.url, {
+      at: now, ok, message: ok ? 'Success' : e.message, peers: ok ? e.peers : 0,
+      // A failure keeps what the tracker said last.
+      seeders: ok ? e.complete : prev?.seeders, leechers: ok ? e.incomplete : prev?.leechers,
+      interval: ok ? e.interval : (prev?.interval ?? 0),
+    });
+  }
+
+  /** Every tracker of the torrent's metainfo, in tier order. */
+  statuses(m: Pick<Metainfo, 'announce' | 'announceList'>): TrackerStatus[] {
+    const tiers = m.announceList.length > 0 ? m.announceList : m.announce ? [[m.announce]] : [];
+    return tiers.flatMap((tier, ti) => tier.map((url): TrackerStatus => {
+      const log = this.last.get(url);
+      return {
+        url, tier: ti, lastAnnounceAt: log?.at, lastAnnounceOk: log?.ok ?? false, lastAnnounceMessage: log?.message ?? '',
+        lastAnnouncePeers: log?.peers ?? 0, seeders: log?.seeders, leechers: log?.leechers,
+        nextAnnounceAt: log ? log.at + log.interval * 1000 : undefined,
+      };
+    }));
+  }
 }

@@ -9,6 +9,10 @@
  * Leecher → seeder (when the last piece is verified): announce `complete`, send `not interested` to everyone, drop
  * peers that are seeds too, and switch the choker to seed mode.
  *
+ * Encapsulated: every part (picker, peers, announcer, tracker log, storage, buckets) is private. Readers take
+ * `status()`, an immutable snapshot (torrent-status.ts), or a readonly getter; writers use the commands (setFiles,
+ * setLimits, userPause/userResume, addPeer, verify...). Options and plain types: torrent-options.ts.
+ *
  * Invariant: a piece is counted as had (picker.have, `have` broadcast) only after its data verified AND was written.
  */
 import { filePieceRange, type Metainfo } from '../metainfo/index.js';
@@ -24,106 +28,23 @@ import { formatPeerAddress } from '../util/peer-address.js';
 import { RateMeter } from '../util/rate.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
+import type { AnnouncerLike, PeerSource, StartPlan, TorrentOptions } from './torrent-options.js';
 import type { DisconnectCount, SessionEvent, TorrentState } from './events.js';
-import { freezeStatus, type FilePriority, type PeerStatus, type TorrentStatus, type TrackerStatus } from './torrent-status.js';
-import type { AnnouncerEvent } from '../tracker/announcer.js';
+import { fileStatuses, freezeStatus, peerStatuses, TrackerLog, wantedTotals, type FilePriority, type TorrentStatus } from './torrent-status.js';
 import type { Peer } from './peer.js';
-import { DEFAULT_PEER_LIMITS, PeerManager, type PeerLimits } from './peers.js';
+import { DEFAULT_PEER_LIMITS, PeerManager } from './peers.js';
 import { Extensions } from './extensions.js';
 import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
-import type { PeerStream, Transport } from '../net/transport.js';
+import type { PeerStream } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 import { systemClock } from '../platform/clock.js';
-import type { Clock } from '../util/clock.js';
+
+export type { AnnouncerLike, PeerSource, RestoredTotals, StartPlan, TorrentOptions } from './torrent-options.js';
 
 const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
 const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');
 
-export interface TorrentOptions {
-  meta: Metainfo;
-  savePath: string;
-  storage: Storage;
-  hasher: HashPool;
-  peerId: Buffer;
-  reserved: Buffer;
-  now: () => number;
-  rng: () => number;
-  /** Timers (rate-limit retries); default the system clock of src/platform/clock.ts. */
-  clock?: Clock;
-  /** The session's signal: its abort aborts this torrent's signal (and so its check and its dials). */
-  signal?: AbortSignal;
-  emit: (e: SessionEvent) => void;
-  log: (msg: string) => void;
-  canOpen: () => boolean;
-  /** Peer sockets read into the shared buffer where Node allows it (default true; see src/wire/node-internals.ts). */
-  sharedReadBuffer?: boolean;
-  peerLimits?: Partial<PeerLimits>;
-  uploadSlots?: number;
-  /** This torrent's fair share of the session's upload slots, asked at every rechoke (overrides uploadSlots). */
-  uploadSlotShare?: () => number;
-  /** Skip the start-up check (the data is known to be absent, e.g. a fresh download folder). */
-  skipCheck?: boolean;
-  /** The session's global rate-limit buckets; this torrent's own buckets hang below them. */
-  uploadParent?: TokenBucket;
-  downloadParent?: TokenBucket;
-  /** Per-torrent limits in bytes/s (0 = unlimited). */
-  uploadLimit?: number;
-  downloadLimit?: number;
-  /**
-   * Announces to trackers (built by the session; absent when trackers are off or the torrent has none). The
-   * announcer reports each outcome to `record` (the torrent keeps the last one per tracker, for status()).
-   */
-  createAnnouncer?: (t: Torrent, record: (e: AnnouncerEvent) => void) => AnnouncerLike;
-  /** Added paused by the user (default false). */
-  paused?: boolean;
-  /** When it was first added (ms since the epoch; default: now, in whole seconds). */
-  addedAt?: number;
-  /** Totals of earlier runs (from the state directory): counted on from there. */
-  restored?: RestoredTotals;
-  /** True for an address that is this session itself (our listen port on one of our addresses). */
-  isSelf?: (host: string, port: number) => boolean;
-  /** Peer exchange on (ignored for private torrents, BEP 27). */
-  pex?: boolean;
-  /** Our listen port (for BEP 10 `p`). */
-  listenPort?: () => number;
-  /** How peers are dialled (src/net/transport.ts). Default TCP. */
-  transport?: Transport;
-  /** A peer told us our address (BEP 10 `yourip`). */
-  onYourIp?: (ip: string) => void;
-  /** Local service discovery announces this torrent (session-wide service). */
-  lsd?: { add(infoHashHex: string): void; remove(infoHashHex: string): void };
-  /** A piece was verified and written (resume data bookkeeping). */
-  onPieceDone?: (index: number) => void;
-  /** The embedded tracker lists this session as a peer of this torrent. */
-  setTrackerSelf?: (seed: boolean | null) => void;
-}
-
-export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume';
-
-/** Totals of earlier runs, restored from the state directory (bytes; completion time in ms). */
-export interface RestoredTotals { uploaded: number; downloaded: number; completedAt?: number | undefined }
-
-/** The last announce to one tracker. */
-interface TrackerRecord { at: number; ok: boolean; message: string; peers: number; seeders: number | undefined; leechers: number | undefined; interval: number }
-
-/** How start() treats the data on disk. */
-export interface StartPlan {
-  /** Pieces proven by resume data (files unchanged): marked had without hashing. */
-  trusted?: Iterable<number>;
-  /** Pieces to hash: all (default), none, or a list. */
-  recheck?: Iterable<number> | 'all' | 'none';
-  /** Stay paused (or queued, waiting for the session's queue) after the check. */
-  paused?: boolean | 'queued';
-}
-
-/** The part of the tracker announcer the torrent drives (src/tracker/announcer.ts). */
-export interface AnnouncerLike {
-  start(): void;
-  completed(): void;
-  stop(timeoutMs?: number): Promise<void>;
-  tick(now: number): void;
-}
 
 const RECHOKE_EVERY_MS = 10_000;
 /** File priorities as picker priorities (0: not wanted). */
@@ -187,7 +108,7 @@ export class Torrent {
   /** The user paused it (as opposed to the session queueing it). */
   private paused: boolean;
   /** Per tracker URL: the last announce outcome. */
-  private readonly trackerLog = new Map<string, TrackerRecord>();
+  private readonly trackerLog = new TrackerLog();
   private filesWanted: boolean[];
   private filePriorities: FilePriority[];
 
@@ -334,7 +255,7 @@ export class Torrent {
     this.opts.setTrackerSelf?.(this.done);
     if (!this.meta.private) this.opts.lsd?.add(this.infoHashHex);
     if (this.opts.createAnnouncer) {
-      this.announcer = this.opts.createAnnouncer(this, (e) => this.recordAnnounce(e));
+      this.announcer = this.opts.createAnnouncer(this, (e) => this.trackerLog.record(e, this.opts.now()));
       this.announcer.start();
     }
     this.tick(this.opts.now());
@@ -472,16 +393,6 @@ export class Torrent {
   /** For tests and diagnostics only: the storage, and which peer connections read into the shared buffer. */
   diagnostics(): { storage: Storage; peerReadsSharedBuffer: boolean[] } {
     return { storage: this.storage, peerReadsSharedBuffer: [...this.peers.connected.values()].map((p) => p.conn.userBuffer) };
-  }
-
-  private recordAnnounce(e: AnnouncerEvent): void {
-    const prev = this.trackerLog.get(e.url);
-    const ok = e.type === 'announce';
-    this.trackerLog.set(e.url, {
-      at: this.opts.now(), ok, message: ok ? 'Success' : e.message, peers: ok ? e.peers : 0,
-      seeders: ok ? e.complete : prev?.seeders, leechers: ok ? e.incomplete : prev?.leechers,
-      interval: ok ? e.interval : (prev?.interval ?? 0),
-    });
   }
 
   addPeer(host: string, port: number, source: PeerSource): void {
@@ -826,61 +737,20 @@ export class Torrent {
    */
   status(): TorrentStatus {
     const m = this.meta;
-    const picker = this.picker;
-    const bits = picker.haveBitfield();
+    const bits = this.picker.haveBitfield();
     const left = this.bytesLeft();
-    // Every file wanted (the common case): every piece is wanted, no per-piece pass.
-    let wantedPieces = m.pieceCount; let wantedBytes = m.totalLength; let wantedLeft = left;
-    if (!this.filesWanted.every((w) => w)) {
-      wantedPieces = 0; wantedBytes = 0; wantedLeft = 0;
-      for (let i = 0; i < m.pieceCount; i++) {
-        if (picker.piecePriority(i) <= 0) continue;
-        const size = pieceSizeAt(m, i);
-        wantedPieces++; wantedBytes += size;
-        if (!bits.has(i)) wantedLeft += size;
-      }
-    }
-    const none = bits.count === 0;
-    const all = bits.complete;
-    const files = m.files.map((f, i) => {
-      let done = all ? f.length : 0;
-      if (f.length > 0 && !none && !all) {
-        const first = Math.floor(f.offset / m.pieceLength);
-        const last = Math.floor((f.offset + f.length - 1) / m.pieceLength);
-        for (let k = first; k <= last; k++) {
-          if (!bits.has(k)) continue;
-          const start = Math.max(f.offset, k * m.pieceLength);
-          const end = Math.min(f.offset + f.length, k * m.pieceLength + pieceSizeAt(m, k));
-          done += end - start;
-        }
-      }
-      return { path: f.relPath, length: f.length, bytesCompleted: done, wanted: this.filesWanted[i] ?? true, priority: this.filePriorities[i] ?? 'normal' };
-    });
-    const peers = [...this.peers.connected.values()].map((p): PeerStatus => ({
-      address: formatPeerAddress(p.conn.remoteAddress, p.conn.remotePort), host: p.conn.remoteAddress, port: p.conn.remotePort,
-      client: p.clientName ?? p.client, direction: p.direction,
-      source: p.direction === 'in' ? 'incoming' : ((this.peers.candidates.get(p.key)?.source ?? 'manual') as PeerSource),
-      amChoking: p.amChoking, amInterested: p.amInterested, peerChoking: p.peerChoking, peerInterested: p.peerInterested,
-      downloadRate: p.down.rate, uploadRate: p.up.rate, progress: p.has.count / Math.max(1, m.pieceCount),
-      downloaded: p.down.total, uploaded: p.up.total,
-    }));
-    const tiers = m.announceList.length > 0 ? m.announceList : m.announce ? [[m.announce]] : [];
-    const trackers = tiers.flatMap((tier, ti) => tier.map((url): TrackerStatus => {
-      const log = this.trackerLog.get(url);
-      return {
-        url, tier: ti, lastAnnounceAt: log?.at, lastAnnounceOk: log?.ok ?? false, lastAnnounceMessage: log?.message ?? '',
-        lastAnnouncePeers: log?.peers ?? 0, seeders: log?.seeders, leechers: log?.leechers,
-        nextAnnounceAt: log ? log.at + log.interval * 1000 : undefined,
-      };
-    }));
+    const wanted = this.filesWanted.every((w) => w) ? { pieces: m.pieceCount, bytes: m.totalLength, left }
+      : wantedTotals(m, bits, (i) => this.picker.piecePriority(i) > 0);
     return freezeStatus({
       infoHash: this.infoHashHex, name: m.name, savePath: this.savePath, state: this.st,
       error: this.st === 'error' ? (this.errorReasonText ?? 'error') : undefined, userPaused: this.paused,
-      complete: picker.complete, done: this.done,
-      pieces: { count: m.pieceCount, length: m.pieceLength, have: bits.count, wanted: wantedPieces },
-      bytes: { total: m.totalLength, verified: m.totalLength - left, left, wanted: wantedBytes, wantedLeft },
+      complete: bits.complete, done: this.done,
+      pieces: { count: m.pieceCount, length: m.pieceLength, have: bits.count, wanted: wanted.pieces },
+      bytes: { total: m.totalLength, verified: m.totalLength - left, left, wanted: wanted.bytes, wantedLeft: wanted.left },
       bitfield: Buffer.from(bits.bytes.buffer, bits.bytes.byteOffset, bits.bytes.byteLength).toString('base64'),
-      files, peers, trackers,
+      files: fileStatuses(m, bits, this.filesWanted, this.filePriorities),
+      peers: peerStatuses(this.peers.connected.values(), (k) => this.peers.candidates.get(k)?.source, m.pieceCount),
+      trackers: this.trackerLog.statuses(m),
       limits: { upload: this.uploadBucket.rate, download: this.downloadBucket.rate },
       rates: { download: this.down.rate, upload: this.up.rate },
       totals: { downloaded: this.downloadedBytes, uploaded: this.uploadedBytes, corrupt: this.corruptBytes },
