@@ -323,10 +323,10 @@ export class Session {
 
   /**
    * Throw what addTorrent(meta, { savePath }) would throw before it starts: BtError('USAGE') when the torrent is in
-   * the session already, BtError('PATH_CONFLICT') when its files would be another torrent's.
+   * the session already (or being added), BtError('PATH_CONFLICT') when its files would be another torrent's.
    */
   checkAdd(meta: Metainfo, savePath: string): void {
-    if (this.torrents.has(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
+    if (this.torrents.has(meta.infoHashHex) || this.queueList.includes(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
     this.paths.check(meta, savePath);
   }
 

@@ -13,6 +13,10 @@ import { MemoryStorage } from '../storage/memory-storage.js';
 import { ManualClock } from '../util/clock.js';
 import { MemoryNetwork } from '../../test/support/memory-transport.js';
 import type { TorrentStatus } from './torrent-status.js';
+import { isBtError } from '../util/errors.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const PIECE = 16 * 1024;
 const common = { lsd: false, pex: false, trackers: false, hashWorkers: 1 } as const;
@@ -111,7 +115,7 @@ test('status() is a frozen, detached snapshot with the right contents before, du
   }
 });
 
-test('commands: restored totals, setFiles, setLimits, recovered bytes, the user\'s pause and resume, queue order', { timeout: 10_000 }, async () => {
+test('commands: restored totals, setFiles, setLimits, recovered bytes, the user\'s pause and resume, queue order, no double add', { timeout: 10_000 }, async () => {
   const { meta } = twoFiles('cmd');
   const other = twoFiles('other').meta;
   const session = new Session({ ...common });
@@ -153,6 +157,17 @@ test('commands: restored totals, setFiles, setLimits, recovered bytes, the user\
     assert.deepEqual(session.queue().map((x) => x.infoHashHex), [first.infoHashHex, t.infoHashHex], 'queued first by its position');
     await session.removeTorrent(first);
     assert.deepEqual(session.queue().map((x) => x.infoHashHex), [t.infoHashHex]);
+
+    // A torrent being added (its storage opening) is in the session already: a second add of it is refused.
+    const dir = await mkdtemp(join(tmpdir(), 'bitpeer-status-'));
+    try {
+      const adding = session.addTorrent(other, { savePath: join(dir, 'one'), paused: true });
+      await assert.rejects(session.addTorrent(other, { savePath: join(dir, 'two'), paused: true }), (e: unknown) => isBtError(e, 'USAGE'));
+      await adding;
+      assert.equal(session.queue().length, 2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   } finally {
     await session.close();
   }
