@@ -5,20 +5,27 @@
  * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`, `onMagnetSaved`, `onMagnetRemoved`) let the daemon keep
  * the state directory in step without this module knowing about files.
  *
- * Magnet links (BEP 9): `add` of a magnet returns at once with an id reserved from the session; the link is a
+ * Ids (Transmission's small integers) are this layer's: a TorrentIds (src/api/torrent-ids.ts) shared with the daemon's
+ * restore gives them and maps them to info-hashes; queue positions are derived from the session's queue order.
+ *
+ * Magnet links (BEP 9): `add` of a magnet returns at once with an id reserved from the id counter; the link is a
  * "pending magnet" (src/session/pending-magnet.ts) that waits for peers and never gives up. It shows in `get` as a
  * torrent with `metadataPending` (name from `dn` or the hash, size 0, state downloading or paused); stop/start/remove
  * work on it. When the metadata arrives it becomes a normal torrent in place: same id, folder and paused state.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { buildMagnet, parseMagnet, parseTorrent, pieceSize } from '../metainfo/index.js';
+import { buildMagnet, parseMagnet, parseTorrent } from '../metainfo/index.js';
 import { deleteTorrentData, describeDeletion } from '../storage/delete-data.js';
 import { moveTorrentData } from '../storage/move-data.js';
 import { PendingMagnet } from '../session/pending-magnet.js';
 import type { PendingMagnetRecord } from '../state/magnet-store.js';
-import type { Session } from '../session/session.js';
+import type { AddTorrentOptions, Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
+import type { FilePriority, TorrentStatus } from '../session/torrent-status.js';
+import type { Metainfo } from '../metainfo/index.js';
+import { toTransmissionPriority } from './priority.js';
+import { TorrentIds } from './torrent-ids.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { tryParsePeerAddress } from '../util/peer-address.js';
 import type {
@@ -64,8 +71,33 @@ export class SessionApi implements BitpeerApi {
   /** Pending magnets by info-hash. */
   private readonly pending = new Map<string, PendingEntry>();
 
-  constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {}) {
+  /**
+   * `ids`: the daemon passes the one its restore numbered the torrents of the state directory with (default: a
+   * fresh one).
+   */
+  constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {},
+    readonly ids: TorrentIds = new TorrentIds()) {
     this.startedAt = Date.now();
+  }
+
+  /** The id of a torrent of the session (0 if it has none, e.g. one added to the session behind the API's back). */
+  idOf(t: Torrent): number { return this.ids.idOf(t.infoHashHex) ?? 0; }
+
+  /**
+   * Adds a torrent to the session under id `id` (default: a fresh one, taken only once the session would accept
+   * the torrent, so a refused add uses no id).
+   */
+  private async addToSession(meta: Metainfo, opts: AddTorrentOptions & { id?: number }): Promise<Torrent> {
+    const { id: wanted, ...rest } = opts;
+    this.session.checkAdd(meta, opts.savePath);
+    const id = wanted ?? this.ids.reserve();
+    this.ids.assign(meta.infoHashHex, id);
+    try {
+      return await this.session.addTorrent(meta, { ...rest, tag: `#${id}` });
+    } catch (err) {
+      if (!this.session.torrents.has(meta.infoHashHex)) this.ids.release(meta.infoHashHex);
+      throw err;
+    }
   }
 
   getSettings(): SessionSettings { return { ...this.settings, port: this.session.port || this.settings.port }; }
@@ -84,7 +116,7 @@ export class SessionApi implements BitpeerApi {
   stats(): SessionStats {
     const ts = [...this.session.torrents.values()];
     let down = 0; let up = 0; let downTotal = 0; let upTotal = 0;
-    for (const t of ts) { down += t.down.rate; up += t.up.rate; downTotal += t.downloaded; upTotal += t.uploaded; }
+    for (const t of ts) { down += t.downloadRate; up += t.uploadRate; downTotal += t.downloaded; upTotal += t.uploaded; }
     const secondsActive = Math.floor((Date.now() - this.startedAt) / 1000);
     const base = this.hooks.cumulativeBase ?? { uploadedBytes: 0, downloadedBytes: 0, secondsActive: 0, sessionCount: 0 };
     const magnets = this.pendingList();
@@ -105,7 +137,9 @@ export class SessionApi implements BitpeerApi {
 
   get(ids?: TorrentId[]): TorrentInfo[] {
     const list = ids === undefined ? [...this.session.torrents.values()] : this.resolve(ids);
-    const out = list.map((t) => describe(t));
+    const positions = new Map<Torrent, number>();
+    if (list.length > 0) this.session.queue().forEach((t, i) => positions.set(t, i));
+    const out = list.map((t) => toInfo(t, this.idOf(t), positions.get(t) ?? 0));
     for (const e of ids === undefined ? this.pendingList() : this.resolvePending(ids)) out.push(this.describePending(e));
     return out.sort((a, b) => a.id - b.id);
   }
@@ -124,7 +158,7 @@ export class SessionApi implements BitpeerApi {
     }
     const meta = parseTorrent(bytes);
     const existing = this.session.torrents.get(meta.infoHashHex);
-    if (existing) return { id: existing.id, name: existing.meta.name, infoHash: existing.infoHashHex, duplicate: true };
+    if (existing) return { id: this.idOf(existing), name: existing.meta.name, infoHash: existing.infoHashHex, duplicate: true };
     const waiting = this.pending.get(meta.infoHashHex);
     if (waiting) {
       // The .torrent of a pending magnet: its metadata has arrived by another way; the magnet's id is kept.
@@ -133,12 +167,12 @@ export class SessionApi implements BitpeerApi {
       waiting.fetch = undefined;
       waiting.completing = true;
       const t = await this.completeMagnet(waiting, bytes, []);
-      return { id: t?.id ?? waiting.rec.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
+      return { id: t ? this.idOf(t) : waiting.rec.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
     }
     const savePath = opts.downloadDir ?? this.settings.downloadDir;
-    const t = await this.session.addTorrent(meta, { savePath, paused: opts.paused ?? false, keepOnError: true });
+    const t = await this.addToSession(meta, { savePath, paused: opts.paused ?? false, keepOnError: true });
     await this.hooks.onAdded?.(t, bytes);
-    return { id: t.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
+    return { id: this.idOf(t), name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
   }
 
   async start(ids?: TorrentId[]): Promise<void> {
@@ -181,12 +215,14 @@ export class SessionApi implements BitpeerApi {
       await this.hooks.onMagnetRemoved?.(e.rec.infoHash);
     }
     for (const t of this.resolve(ids)) {
+      const id = this.idOf(t);
       await this.session.removeTorrent(t);
       await this.hooks.onRemoved?.(t);
+      this.ids.release(t.infoHashHex);
       if (deleteData) {
         // Only the torrent's own files, then its folders that became empty (src/storage/delete-data.ts).
         const report = await deleteTorrentData(t.meta, t.savePath, { isShared: (p) => this.session.fileOwner(p, t) });
-        this.hooks.log?.(`#${t.id} ${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
+        this.hooks.log?.(`#${id} ${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
       }
     }
   }
@@ -202,12 +238,14 @@ export class SessionApi implements BitpeerApi {
     for (const t of this.resolve(ids)) {
       if (resolvePath(t.savePath) === to) continue;
       this.session.checkPaths(t, to); // PATH_CONFLICT before anything changes
-      const had = [...t.picker.haveBitfield().indexes()];
+      const had = [...t.haveBitfield().indexes()];
+      const st = t.status();
+      const id = this.idOf(t);
       const state = {
-        id: t.id, addedAt: t.addedAt, queuePosition: t.queuePosition, paused: t.userPaused,
-        uploaded: t.uploaded, downloaded: t.downloaded, completedAt: t.completedAt ?? t.restoredCompletedAt,
-        wanted: t.filesWanted.slice(), priorities: t.filePriorities.slice(),
-        uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate, peers: t.peers.knownAddresses(200),
+        id, addedAt: st.times.added, queuePosition: this.session.queue().indexOf(t), paused: st.userPaused,
+        restored: { uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, completedAt: st.times.completed },
+        wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
+        limits: { ...st.limits }, peers: t.knownPeers(200),
       };
       await this.session.removeTorrent(t);
       let savePath = to;
@@ -217,7 +255,7 @@ export class SessionApi implements BitpeerApi {
         try {
           const report = await moveTorrentData(t.meta, t.savePath, to);
           trusted = report.kept.every((k) => k.reason === 'folder not empty');
-          this.hooks.log?.(`#${t.id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
+          this.hooks.log?.(`#${id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
             (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
         } catch (err) {
           failure = err; // nothing moved (or everything moved back): the torrent goes back where it was
@@ -225,16 +263,13 @@ export class SessionApi implements BitpeerApi {
           trusted = true;
         }
       }
-      const back = await this.session.addTorrent(t.meta, {
+      const back = await this.addToSession(t.meta, {
         savePath, keepOnError: true, paused: state.paused, id: state.id, addedAt: state.addedAt, queuePosition: state.queuePosition,
+        restored: state.restored,
         plan: trusted ? { trusted: had, recheck: 'none' } : { recheck: 'all' },
         beforeStart: (n) => {
-          n.uploaded = state.uploaded;
-          n.downloaded = state.downloaded;
-          if (state.completedAt !== undefined) n.restoredCompletedAt = state.completedAt;
-          n.setFilePriorities(state.wanted, state.priorities);
-          n.uploadBucket.setRate(state.uploadLimit);
-          n.downloadBucket.setRate(state.downloadLimit);
+          n.setFiles(state.wanted, state.priorities);
+          n.setLimits(state.limits);
           for (const p of state.peers) {
             const a = tryParsePeerAddress(p, { ipOnly: true });
             if (a) n.addPeer(a.host, a.port, 'resume');
@@ -249,18 +284,19 @@ export class SessionApi implements BitpeerApi {
   async setFiles(ids: TorrentId[], c: FileChanges): Promise<void> {
     for (const t of this.resolve(ids)) {
       const n = t.meta.files.length;
-      const wanted = t.filesWanted.slice();
-      const prio = t.filePriorities.slice();
+      const files = t.status().files;
+      const wanted = files.map((f) => f.wanted);
+      const prio: FilePriority[] = files.map((f) => f.priority);
       const check = (list: number[] | undefined): number[] => {
         for (const i of list ?? []) if (!Number.isInteger(i) || i < 0 || i >= n) throw new BtError('USAGE', `file index ${i} out of range (0..${n - 1})`);
         return list ?? [];
       };
       for (const i of check(c.wanted)) wanted[i] = true;
       for (const i of check(c.unwanted)) wanted[i] = false;
-      for (const i of check(c.priorityHigh)) prio[i] = 1;
-      for (const i of check(c.priorityNormal)) prio[i] = 0;
-      for (const i of check(c.priorityLow)) prio[i] = -1;
-      t.setFilePriorities(wanted, prio);
+      for (const i of check(c.priorityHigh)) prio[i] = 'high';
+      for (const i of check(c.priorityNormal)) prio[i] = 'normal';
+      for (const i of check(c.priorityLow)) prio[i] = 'low';
+      t.setFiles(wanted, prio);
       await this.hooks.onTorrentChanged?.(t);
     }
     await this.session.updateQueue();
@@ -268,8 +304,7 @@ export class SessionApi implements BitpeerApi {
 
   async setLimits(ids: TorrentId[], limits: { uploadLimit?: number; downloadLimit?: number }): Promise<void> {
     for (const t of this.resolve(ids)) {
-      if (limits.uploadLimit !== undefined) t.uploadBucket.setRate(Math.max(0, limits.uploadLimit));
-      if (limits.downloadLimit !== undefined) t.downloadBucket.setRate(Math.max(0, limits.downloadLimit));
+      t.setLimits({ upload: limits.uploadLimit, download: limits.downloadLimit });
       await this.hooks.onTorrentChanged?.(t);
     }
   }
@@ -281,7 +316,7 @@ export class SessionApi implements BitpeerApi {
   async restoreMagnet(rec: PendingMagnetRecord): Promise<void> {
     if (this.session.torrents.has(rec.infoHash)) { await this.hooks.onMagnetRemoved?.(rec.infoHash); return; }
     if (this.pending.has(rec.infoHash)) return;
-    const id = this.session.reserveId(rec.id);
+    const id = this.ids.reserve(rec.id);
     const e = this.newPending({ ...rec, id });
     if (id !== rec.id) await this.hooks.onMagnetSaved?.({ ...e.rec });
     if (!rec.paused) this.startFetch(e);
@@ -296,11 +331,11 @@ export class SessionApi implements BitpeerApi {
     const link = parseMagnet(uri);
     const hex = link.infoHashHex;
     const existing = this.session.torrents.get(hex);
-    if (existing) return { id: existing.id, name: existing.meta.name, infoHash: hex, duplicate: true };
+    if (existing) return { id: this.idOf(existing), name: existing.meta.name, infoHash: hex, duplicate: true };
     const waiting = this.pending.get(hex);
     if (waiting) return { id: waiting.rec.id, name: waiting.name, infoHash: hex, duplicate: true };
     const e = this.newPending({
-      version: 1, infoHash: hex, id: this.session.reserveId(), magnet: uri,
+      version: 1, infoHash: hex, id: this.ids.reserve(), magnet: uri,
       savePath: resolvePath(opts.downloadDir ?? this.settings.downloadDir), paused: opts.paused ?? false,
       addedAt: Math.floor(this.session.now() / 1000),
     });
@@ -340,15 +375,15 @@ export class SessionApi implements BitpeerApi {
   private async completeMagnet(e: PendingEntry, torrentFile: Buffer, peers: Array<{ host: string; port: number }>): Promise<Torrent | undefined> {
     try {
       const meta = parseTorrent(torrentFile);
-      const t = await this.session.addTorrent(meta, {
+      const t = await this.addToSession(meta, {
         id: e.rec.id, savePath: e.rec.savePath, paused: e.rec.paused, keepOnError: true, peers,
-        ...(e.rec.addedAt > 0 ? { addedAt: e.rec.addedAt } : {}),
+        ...(e.rec.addedAt > 0 ? { addedAt: e.rec.addedAt * 1000 } : {}),
       });
       await this.hooks.onAdded?.(t, torrentFile);
       if (this.pending.get(e.rec.infoHash) === e) this.pending.delete(e.rec.infoHash);
       await this.hooks.onMagnetRemoved?.(e.rec.infoHash);
-      if (e.removed) await this.remove([t.id], false);
-      else if (t.userPaused !== e.rec.paused) await (e.rec.paused ? this.stop([t.id]) : this.start([t.id]));
+      if (e.removed) await this.remove([t.infoHashHex], false);
+      else if (t.userPaused !== e.rec.paused) await (e.rec.paused ? this.stop([t.infoHashHex]) : this.start([t.infoHashHex]));
       return t;
     } catch (err) {
       // Kept as a pending magnet in error (its record stays; a restart tries again).
@@ -404,72 +439,54 @@ export class SessionApi implements BitpeerApi {
   private resolve(ids: TorrentId[]): Torrent[] {
     const out: Torrent[] = [];
     for (const id of ids) {
-      const t = this.session.torrentById(id);
+      const t = this.session.torrents.get(typeof id === 'number' ? (this.ids.hashOf(id) ?? '') : id.toLowerCase());
       if (t && !out.includes(t)) out.push(t);
     }
     return out;
   }
 }
 
-function stateName(t: Torrent): TorrentStateName {
-  switch (t.state) {
-    case 'checking': case 'downloading': case 'seeding': case 'paused': case 'queued': case 'error': return t.state;
+function stateName(state: TorrentStatus['state']): TorrentStateName {
+  switch (state) {
+    case 'checking': case 'downloading': case 'seeding': case 'paused': case 'queued': case 'error': return state;
     default: return 'paused';
   }
 }
 
-export function describe(t: Torrent): TorrentInfo {
+const seconds = (ms: number | undefined): number => (ms === undefined ? 0 : Math.floor(ms / 1000));
+
+/** TorrentInfo (the facade's shape, with Transmission's conventions) from the torrent's read model. */
+export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentInfo {
   const m = t.meta;
-  const pieceBytes = (i: number): number => pieceSize(m, i);
-  let wantedSize = 0; let wantedLeft = 0;
-  for (let i = 0; i < m.pieceCount; i++) {
-    const size = pieceBytes(i);
-    const have = t.picker.have(i);
-    if (t.picker.piecePriority(i) > 0) { wantedSize += size; if (!have) wantedLeft += size; }
-  }
-  const files = m.files.map((f, i) => {
-    let done = 0;
-    if (f.length > 0) {
-      const first = Math.floor(f.offset / m.pieceLength);
-      const last = Math.floor((f.offset + f.length - 1) / m.pieceLength);
-      for (let k = first; k <= last; k++) {
-        if (!t.picker.have(k)) continue;
-        const start = Math.max(f.offset, k * m.pieceLength);
-        const end = Math.min(f.offset + f.length, k * m.pieceLength + pieceBytes(k));
-        done += end - start;
-      }
-    }
-    return { path: f.relPath, length: f.length, bytesCompleted: done, wanted: t.filesWanted[i] ?? true, priority: t.filePriorities[i] ?? 0 };
-  });
-  const rate = t.down.rate;
-  const peers = [...t.peers.connected.values()].map((p) => ({
-    address: p.conn.remoteAddress, port: p.conn.remotePort, client: p.clientName ?? p.client, direction: p.direction,
-    source: p.direction === 'in' ? 'incoming' : (t.peers.candidates.get(p.key)?.source ?? 'manual'),
-    rateToClient: Math.round(p.down.rate), rateToPeer: Math.round(p.up.rate), progress: p.has.count / Math.max(1, m.pieceCount),
-    downloaded: p.down.total, uploaded: p.up.total,
-  }));
+  const st = t.status();
+  const rate = st.rates.download;
+  const wantedLeft = st.bytes.wantedLeft;
   const tiers = m.announceList.length > 0 ? m.announceList : m.announce ? [[m.announce]] : [];
-  const trackers = tiers.flatMap((tier, ti) => tier.map((url) => {
-    const log = t.trackerLog.get(url);
-    return {
-      url, tier: ti, lastAnnounceTime: log ? Math.floor(log.time / 1000) : 0, lastAnnounceSucceeded: log?.ok ?? false,
-      lastAnnounceResult: log?.message ?? '', lastAnnouncePeerCount: log?.peers ?? 0, seeders: log?.seeders ?? -1,
-      leechers: log?.leechers ?? -1, nextAnnounceTime: log ? Math.floor(log.time / 1000) + log.interval : 0,
-    };
-  }));
   return {
-    id: t.id, infoHash: t.infoHashHex, name: m.name, state: stateName(t), error: t.state === 'error' ? (t.errorReason ?? 'error') : null,
-    percentDone: wantedSize === 0 ? 1 : (wantedSize - wantedLeft) / wantedSize,
-    totalSize: m.totalLength, sizeWhenDone: wantedSize, leftUntilDone: wantedLeft,
-    downloadRate: Math.round(rate), uploadRate: Math.round(t.up.rate), peersConnected: t.peers.connected.size,
-    uploadedEver: t.uploaded, downloadedEver: t.downloaded, addedDate: t.addedAt,
-    doneDate: t.completedAt ? Math.floor(t.completedAt / 1000) : 0, savePath: t.savePath,
-    pieceCount: m.pieceCount, pieceSize: m.pieceLength,
+    id, infoHash: st.infoHash, name: st.name, state: stateName(st.state), error: st.error ?? null,
+    percentDone: st.bytes.wanted === 0 ? 1 : (st.bytes.wanted - wantedLeft) / st.bytes.wanted,
+    totalSize: st.bytes.total, sizeWhenDone: st.bytes.wanted, leftUntilDone: wantedLeft,
+    downloadRate: Math.round(rate), uploadRate: Math.round(st.rates.upload), peersConnected: st.connectedPeers,
+    uploadedEver: st.totals.uploaded, downloadedEver: st.totals.downloaded, addedDate: seconds(st.times.added),
+    doneDate: seconds(st.times.completed), savePath: st.savePath,
+    pieceCount: st.pieces.count, pieceSize: st.pieces.length,
     // Transmission: -1 = not available (done, or not downloading), -2 = unknown.
     eta: wantedLeft === 0 ? -1 : rate > 1 ? Math.round(wantedLeft / rate) : -2,
-    queuePosition: t.queuePosition, uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate,
-    files, peers, trackers, recheckProgress: t.state === 'checking' ? t.checkProgress : 0,
-    pieces: Buffer.from(t.picker.haveBitfield().bytes).toString('base64'),
+    queuePosition, uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
+    files: st.files.map((f) => ({ path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: toTransmissionPriority(f.priority) })),
+    peers: st.peers.map((p) => ({
+      address: p.host, port: p.port, client: p.client, direction: p.direction, source: p.source,
+      rateToClient: Math.round(p.downloadRate), rateToPeer: Math.round(p.uploadRate), progress: p.progress,
+      downloaded: p.downloaded, uploaded: p.uploaded,
+    })),
+    trackers: st.trackers.map((k) => ({
+      url: k.url, tier: k.tier, lastAnnounceTime: seconds(k.lastAnnounceAt), lastAnnounceSucceeded: k.lastAnnounceOk,
+      lastAnnounceResult: k.lastAnnounceMessage, lastAnnouncePeerCount: k.lastAnnouncePeers, seeders: k.seeders ?? -1,
+      leechers: k.leechers ?? -1,
+      nextAnnounceTime: k.lastAnnounceAt === undefined ? 0 : seconds(k.lastAnnounceAt) + (k.nextAnnounceAt! - k.lastAnnounceAt) / 1000,
+    })),
+    recheckProgress: st.state === 'checking' ? st.checkProgress : 0,
+    pieces: st.bitfield,
     magnetLink: buildMagnet({ infoHash: t.infoHash, name: m.name, trackers: tiers.flat() }),
     comment: m.comment ?? '', creator: m.createdBy ?? '', dateCreated: m.creationDate ?? 0, isPrivate: m.private,
   };

@@ -13,8 +13,8 @@
  * it at most every few seconds, and at once on completion, pause, resume, removal and stop. A snapshot lists only
  * pieces that were had BEFORE the storage flush (fdatasync) that precedes it, so resume data never over-reports.
  *
- * Ids: a torrent keeps its id for life (saved in its resume data; settings.json keeps `nextId`), and the session's
- * counter (Session.reserveId) never gives an id twice, even after a removal and a `kill -9`. Log lines name a torrent
+ * Ids: a torrent keeps its id for life (saved in its resume data; settings.json keeps `nextId`), and the id
+ * counter (TorrentIds, src/api/torrent-ids.ts, shared with the SessionApi) never gives an id twice, even after a removal and a `kill -9`. Log lines name a torrent
  * `#id name`. The default download folder is the user's (download-dir.ts), unless --download-dir or a saved one says.
  *
  * Stop (SIGINT/SIGTERM): resume data flushed, `stopped` announced, lock released.
@@ -24,6 +24,8 @@ import { homedir } from 'node:os';
 import { parseTorrent, pieceSize, type Metainfo } from '../metainfo/index.js';
 import { startRpcServer, type RpcServer } from '../api/rpc/server.js';
 import { SessionApi } from '../api/session-api.js';
+import { fromTransmissionPriority, toTransmissionPriority } from '../api/priority.js';
+import { TorrentIds } from '../api/torrent-ids.js';
 import type { SessionSettings } from '../api/types.js';
 import { Session, type SessionOptions } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
@@ -49,8 +51,8 @@ export interface DaemonOptions {
   downloadLimit?: number;
   resumeIntervalMs?: number;
   log: (line: string) => void;
-  /** Every session event, with the session (to name a torrent `#id name`); called from the start of the restore on. */
-  onEvent?: (e: SessionEvent, session: Session) => void;
+  /** Every session event, with the session and the ids (to name a torrent `#id name`); called from the start of the restore on. */
+  onEvent?: (e: SessionEvent, session: Session, ids: TorrentIds) => void;
   /** The default download folder when neither `downloadDir` nor a saved setting gives one (default: the user's, see download-dir.ts). */
   defaultDownloadDir?: string;
   /** I/O switches passed to the session (the CLI reads them from the environment, src/cli/io-env.ts). */
@@ -154,7 +156,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       rpcPort: opts.rpcPort ?? num(saved['rpcPort'], 9091),
     };
     const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;
-    // The next torrent id (ids are never given twice, even after a removal and a restart; see Session.reserveId).
+    // The next torrent id (ids are never given twice, even after a removal and a restart; see TorrentIds).
     const savedNextId = num(saved['nextId'], 1);
     let nextId = Number.isSafeInteger(savedNextId) && savedNextId >= 1 && savedNextId <= MAX_TORRENT_ID ? savedNextId : 1;
     const settingsFile = (cum = cumulative): Record<string, unknown> => ({ ...settings, nextId, ...(cum ? { cumulative: cum } : {}) });
@@ -173,9 +175,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     session = s;
     s.maxActiveDownloads = settings.maxActiveDownloads;
     s.maxActiveSeeds = settings.maxActiveSeeds;
-    if (nextId > 1) s.noteId(nextId - 1);
+    const ids = new TorrentIds();
+    if (nextId > 1) ids.note(nextId - 1);
     const onEvent = opts.onEvent;
-    if (onEvent) s.events.subscribe((e) => onEvent(e, s));
+    if (onEvent) s.events.subscribe((e) => onEvent(e, s, ids));
     await s.listen();
 
     // Resume data: written at most every few seconds while pieces arrive, at once on state changes.
@@ -183,13 +186,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       save: (hex, d) => store.saveResume(hex, d),
       snapshot: async (hex) => {
         const t = s.torrents.get(hex);
-        return t ? snapshot(t) : null;
+        return t ? snapshot(t, ids.idOf(hex) ?? 0, s.queue().indexOf(t)) : null;
       },
       ...(opts.resumeIntervalMs !== undefined ? { intervalMs: opts.resumeIntervalMs } : {}),
       maxConcurrent: RESUME_WRITES_PARALLEL,
       onError: (hex, e) => {
         const t = s.torrents.get(hex);
-        opts.log(`warning: saving resume data of ${t ? torrentLabel(t) : hex} failed: ${errorMessage(e)}`);
+        opts.log(`warning: saving resume data of ${t ? torrentLabel({ id: ids.idOf(hex) ?? 0, meta: t.meta }) : hex} failed: ${errorMessage(e)}`);
       },
     });
     s.onPieceDone = (t) => writer.markDirty(t.infoHashHex);
@@ -230,10 +233,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     for (const r of restored) restoring.add(r.meta.infoHashHex);
     // Ids: each torrent keeps the id of its resume data; one without (an older file, a lost resume file, a
     // duplicate) gets a fresh one, above every saved id, in queue order.
-    const ids: Array<number | undefined> = restored.map((r) => r.resume?.id);
+    const savedIds: Array<number | undefined> = restored.map((r) => r.resume?.id);
     const taken = new Set<number>();
-    ids.forEach((id, i) => { if (id !== undefined && !taken.has(id)) { taken.add(id); s.noteId(id); } else ids[i] = undefined; });
-    const restoredIds = ids.map((id) => id ?? s.reserveId());
+    savedIds.forEach((id, i) => { if (id !== undefined && !taken.has(id)) { taken.add(id); ids.note(id); } else savedIds[i] = undefined; });
+    const restoredIds = savedIds.map((id) => id ?? ids.reserve());
     const spotted = spotCheckShares(restored.map((r) => r.resume !== null), Math.random);
     await mapLimit(restored.map((r, position) => ({ ...r, position })), RESTORE_PARALLEL, async ({ meta, resume, observed, position }) => {
       await restoreTorrent(meta, resume, observed, position, spotted[position]!, restoredIds[position]!);
@@ -245,8 +248,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // These lists live in the scope of `close` below: drop the resume data they hold.
     restored.length = 0;
     // From now on every new id is saved at once (the RPC answers an add only after it is: see onAdded).
-    s.onNextIdChanged = (next) => { nextId = next; void saveSettings(); };
-    if (s.nextTorrentId !== nextId) { nextId = s.nextTorrentId; void saveSettings(); }
+    ids.onNextChanged((next) => { nextId = next; void saveSettings(); });
+    if (ids.nextId !== nextId) { nextId = ids.nextId; void saveSettings(); }
 
     async function restoreTorrent(meta: Metainfo, resume: ResumeData | null, observed: Array<FileStamp | null> | undefined,
       position: number, spotChecks: number, id: number): Promise<void> {
@@ -266,18 +269,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         opts.log(`${label}: cannot plan the start-up check (${errorMessage(e)}); checking everything`);
       }
       const recheckSet = new Set(recheck === 'all' ? [] : recheck);
+      ids.assign(meta.infoHashHex, id);
       await s.addTorrent(meta, {
-        savePath, keepOnError: true, paused: resume?.paused ?? false, queuePosition: position, id,
+        savePath, keepOnError: true, paused: resume?.paused ?? false, queuePosition: position, tag: `#${id}`,
         plan: { trusted: recheck === 'all' ? [] : trusted.filter((i) => !recheckSet.has(i)), recheck },
-        ...(resume ? { addedAt: Math.floor(resume.addedAt / 1000) } : {}),
+        ...(resume ? {
+          addedAt: Math.floor(resume.addedAt / 1000) * 1000,
+          restored: { uploaded: resume.uploaded, downloaded: resume.downloaded, ...(resume.completedAt ? { completedAt: resume.completedAt } : {}) },
+        } : {}),
         beforeStart: (t) => {
           if (!resume) return;
-          t.uploaded = resume.uploaded;
-          t.downloaded = resume.downloaded;
-          if (resume.completedAt) t.restoredCompletedAt = resume.completedAt;
-          t.setFilePriorities(resume.wanted, resume.priorities);
-          t.uploadBucket.setRate(resume.uploadLimit);
-          t.downloadBucket.setRate(resume.downloadLimit);
+          t.setFiles(resume.wanted, resume.priorities.map(fromTransmissionPriority));
+          t.setLimits({ upload: resume.uploadLimit, download: resume.downloadLimit });
           for (const p of resume.peers) {
             const a = tryParsePeerAddress(p, { ipOnly: true });
             if (a) t.addPeer(a.host, a.port, 'resume');
@@ -286,27 +289,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       }).then(async (t) => {
         // After a crash the saved totals lag: pieces written after the last save are found again by re-hashing
         // (their files changed). They were downloaded by us, so they count toward downloadedEver.
+        const have = t.haveBitfield();
         if (resume) {
           let recovered = 0;
           let savedHave = 0;
           for (let i = 0; i < meta.pieceCount; i++) {
             if (resume.pieces.has(i)) savedHave += pieceSize(meta, i);
-            else if (t.picker.have(i)) recovered += pieceSize(meta, i);
+            else if (have.has(i)) recovered += pieceSize(meta, i);
           }
           // The saved counter already includes blocks of pieces that were incomplete at the save: don't count twice.
           recovered = Math.max(0, recovered - Math.max(0, resume.downloaded - savedHave));
           if (recovered > 0) {
-            t.downloaded += recovered;
+            t.creditRecoveredDownload(recovered);
             opts.log(`${label}: ${recovered} bytes written after the last resume save were found on disk and kept`);
           }
         }
         // A failed spot check means the resume data cannot be trusted: hash everything (reliability rule 9 in
         // docs/design/reliability.md).
-        if (spot.some((i) => !t.picker.have(i))) {
+        if (spot.some((i) => !have.has(i))) {
           opts.log(`${label}: a spot-checked piece failed; re-checking all data`);
           await t.verify();
         }
-      }).catch((e: unknown) => opts.log(`${label}: could not be restored: ${errorMessage(e)}`));
+      }).catch((e: unknown) => {
+        if (!s.torrents.has(meta.infoHashHex)) ids.release(meta.infoHashHex);
+        opts.log(`${label}: could not be restored: ${errorMessage(e)}`);
+      });
     }
 
     const api = new SessionApi(s, settings, {
@@ -319,7 +326,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       debug: (m) => opts.log(`debug: ${m}`),
       log: (m) => opts.log(m),
       ...(cumulative ? { cumulativeBase: cumulative } : {}),
-    });
+    }, ids);
     // Pending magnets, after the torrents (whose ids they must not take): fetching again, under their ids.
     for (const rec of await loadPendingMagnets(store.dir, (m) => opts.log(`warning: ${m}`))) {
       await api.restoreMagnet(rec).catch((e: unknown) => opts.log(`warning: pending magnet ${rec.infoHash}: ${errorMessage(e)}`));
@@ -340,7 +347,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         api.closeMagnets();
         await writer.close().catch((e: unknown) => opts.log(`warning: final resume save: ${errorMessage(e)}`));
         const stats = api.stats();
-        s.onNextIdChanged = undefined;
+        ids.onNextChanged(undefined);
         await saveSettings(stats.cumulative);
         await s.close();
         await store.close();
@@ -355,22 +362,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 }
 
 /** The torrent's resume data now. Pieces are taken BEFORE the storage flush, so only durable pieces are listed. */
-async function snapshot(t: Torrent): Promise<ResumeData> {
+async function snapshot(t: Torrent, id: number, queuePosition: number): Promise<ResumeData> {
   // Order matters (docs/design/persistence.md): file stamps first, then the piece list, then the flush. A piece
   // written after the stamps makes its file look changed at the next start, so it is re-hashed, never lost; a piece
   // in the list was written before the flush, so it is durable.
-  const { pieces, files } = await snapshotDiskState(t.meta, t.savePath, () => t.picker.haveBitfield(),
-    async () => { if (t.state !== 'stopped') await t.storage.flush?.(); }).catch(async () => ({
-    pieces: t.picker.haveBitfield().clone(), files: t.meta.files.map(() => null),
+  const { pieces, files } = await snapshotDiskState(t.meta, t.savePath, () => t.haveBitfield(), () => t.flush()).catch(async () => ({
+    pieces: t.haveBitfield(), files: t.meta.files.map(() => null),
   }));
+  const st = t.status();
   return {
-    version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: t.userPaused, queuePosition: t.queuePosition,
-    ...(t.id >= 1 && t.id <= MAX_TORRENT_ID ? { id: t.id } : {}),
-    addedAt: t.addedAt * 1000, ...(t.completedAt || t.restoredCompletedAt ? { completedAt: t.completedAt ?? t.restoredCompletedAt } : {}),
-    uploaded: t.uploaded, downloaded: t.downloaded, pieces, files,
-    wanted: t.filesWanted.slice(), priorities: t.filePriorities.slice(),
-    peers: t.peers.knownAddresses(200).filter((a) => /^(\d+\.){3}\d+:\d+$|^\[[0-9a-fA-F:.]+\]:\d+$/.test(a)),
-    uploadLimit: t.uploadBucket.rate, downloadLimit: t.downloadBucket.rate,
-    ...(t.state === 'error' && t.errorReason ? { error: t.errorReason.slice(0, 4000) } : {}),
+    version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: st.userPaused, queuePosition: Math.max(0, queuePosition),
+    ...(id >= 1 && id <= MAX_TORRENT_ID ? { id } : {}),
+    addedAt: st.times.added, ...(st.times.completed ? { completedAt: st.times.completed } : {}),
+    uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, pieces, files,
+    wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => toTransmissionPriority(f.priority)),
+    peers: t.knownPeers(200).filter((a) => /^(\d+\.){3}\d+:\d+$|^\[[0-9a-fA-F:.]+\]:\d+$/.test(a)),
+    uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
+    ...(st.state === 'error' && t.errorReason ? { error: t.errorReason.slice(0, 4000) } : {}),
   };
 }

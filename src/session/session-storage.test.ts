@@ -29,7 +29,7 @@ test('a torrent whose files are another torrent\'s files, or folders of them, is
   const save = tmpDir();
   const session = new Session({ hashWorkers: 1 });
   try {
-    const ta = await session.addTorrent(a, { savePath: save, paused: true });
+    const ta = await session.addTorrent(a, { savePath: save, paused: true, tag: '#1' }); // the API tags torrents with their ids
     await assert.rejects(session.addTorrent(aAgain, { savePath: save, paused: true }), (e: unknown) =>
       isBtError(e, 'PATH_CONFLICT') && /one\.txt is also a file of torrent #1 \("doc"\)/.test(e.message) && /another download folder/.test(e.message));
     await assert.rejects(session.addTorrent(c, { savePath: save, paused: true }), (e: unknown) => isBtError(e, 'PATH_CONFLICT'));

@@ -25,14 +25,14 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { makeReserved, ReservedBit } from '../wire/codec/index.js';
 import { readHandshake } from '../wire/connection.js';
 import { networkInterfaces } from 'node:os';
-import { Announcer } from '../tracker/announcer.js';
+import { Announcer, type AnnouncerEvent } from '../tracker/announcer.js';
 import { describeDeletion } from '../storage/delete-data.js';
 import { PathClaims } from './path-claims.js';
 import { SessionServices } from './services.js';
 import type { SessionEvent } from './events.js';
 import type { PeerLimits } from './peers.js';
 import type { Handshake } from '../wire/codec/index.js';
-import { Torrent, type StartPlan } from './torrent.js';
+import { Torrent, type RestoredTotals, type StartPlan } from './torrent.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
@@ -80,11 +80,15 @@ export interface AddTorrentOptions {
   plan?: StartPlan;
   /** Added paused by the user. */
   paused?: boolean;
-  /** Restored bookkeeping (daemon restart). */
-  id?: number;
+  /** How messages name it, before its quoted name (e.g. `#3`, the API's id): "torrent #3 ("name")". */
+  tag?: string;
+  /** When it was first added (ms since the epoch; default now, in whole seconds). */
   addedAt?: number;
+  /** Its place in the queue (0 = first; default last; beyond the end = last). */
   queuePosition?: number;
-  /** Called with the torrent before it starts (e.g. to restore file priorities and totals). */
+  /** Totals of earlier runs (from the state directory). */
+  restored?: RestoredTotals;
+  /** Called with the torrent before it starts (e.g. to restore file priorities and limits through its commands). */
   beforeStart?: (t: Torrent) => void;
   /** When the check fails (unreadable data...), keep the torrent in the error state instead of throwing. */
   keepOnError?: boolean;
@@ -232,24 +236,24 @@ export class Session {
 
   connectionCount(): number {
     let n = 0;
-    for (const t of this.torrents.values()) n += t.peers.count;
+    for (const t of this.torrents.values()) n += t.connectionCount;
     return n + this.pendingHandshakes;
   }
 
   /** Add a torrent and start it (check, then go live). Resolves once it is live. */
   async addTorrent(meta: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
-    if (this.torrents.has(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
-    // Two torrents never share files (docs/design/storage.md): refused before anything is created or numbered.
-    this.paths.check(meta, opts.savePath);
-    // The id is taken before anything asynchronous, so torrents added together get ids in the order of the calls.
-    const id = opts.id ?? this.reserveId();
-    this.noteId(id);
-    this.paths.claim({ key: meta.infoHashHex, label: `#${id} (${JSON.stringify(meta.name)})` }, meta, opts.savePath);
+    // Two torrents never share files (docs/design/storage.md): refused before anything is created.
+    this.checkAdd(meta, opts.savePath);
+    this.paths.claim({ key: meta.infoHashHex, label: opts.tag ? `${opts.tag} (${JSON.stringify(meta.name)})` : JSON.stringify(meta.name) }, meta, opts.savePath);
+    // The queue place is taken before anything asynchronous, so torrents added together queue in the order of the calls.
+    const place = Math.max(0, Math.min(opts.queuePosition ?? this.queueList.length, this.queueList.length));
+    this.queueList.splice(place, 0, meta.infoHashHex);
     let storage: Storage;
     try {
       storage = opts.storage ?? await FsStorage.open(meta, opts.savePath, { asyncIo: this.opts.asyncIo ?? false });
     } catch (err) {
       this.paths.release(meta.infoHashHex);
+      this.unqueue(meta.infoHashHex);
       throw err;
     }
     const torrent: Torrent = new Torrent({
@@ -269,18 +273,17 @@ export class Session {
       isSelf: this.shared.isSelf,
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),
       // With no peer the share is not used (nobody to unchoke): not counted, which is O(torrents).
-      uploadSlotShare: (): number => (torrent.peers.connected.size === 0 ? 2 : this.uploadSlotShare()),
+      uploadSlotShare: (): number => (torrent.connectedPeerCount === 0 ? 2 : this.uploadSlotShare()),
       onPieceDone: (i) => { const t = this.torrents.get(meta.infoHashHex); if (t) this.onPieceDone?.(t, i); },
       setTrackerSelf: (seed) => this.services?.swarms.setSelf(meta.infoHashHex, seed === null ? null : { port: this.port, peerId: this.peerId, seed }),
       ...(this.opts.trackers !== false && this.services && (meta.announce || meta.announceList.length > 0)
-        ? { createAnnouncer: (t: Torrent) => this.makeAnnouncer(t) } : {}),
+        ? { createAnnouncer: (t: Torrent, record: (e: AnnouncerEvent) => void) => this.makeAnnouncer(t, record) } : {}),
+      ...(opts.paused !== undefined ? { paused: opts.paused } : {}),
+      ...(opts.addedAt !== undefined ? { addedAt: opts.addedAt } : {}),
+      ...(opts.restored ? { restored: opts.restored } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);
-    torrent.id = id;
-    torrent.addedAt = opts.addedAt ?? Math.floor(this.now() / 1000);
-    torrent.queuePosition = opts.queuePosition ?? this.torrents.size - 1;
     this.queueOrder = undefined;
-    torrent.userPaused = opts.paused ?? false;
     opts.beforeStart?.(torrent);
     this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
     for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
@@ -298,13 +301,13 @@ export class Session {
         torrent.markError(err);
         return torrent;
       }
-      await this.dropFailed(torrent);
+      await this.dropFailed(torrent, storage);
       throw err;
     }
     await this.updateQueue();
     if (torrent.state === 'error' && !opts.keepOnError) {
       const reason = torrent.errorReason ?? 'torrent failed';
-      await this.dropFailed(torrent);
+      await this.dropFailed(torrent, storage);
       throw new BtError('IO', reason);
     }
     return torrent;
@@ -318,16 +321,25 @@ export class Session {
     return this.paths.fileOwner(absPath, except?.infoHashHex)?.label;
   }
 
+  /**
+   * Throw what addTorrent(meta, { savePath }) would throw before it starts: BtError('USAGE') when the torrent is in
+   * the session already (or being added), BtError('PATH_CONFLICT') when its files would be another torrent's.
+   */
+  checkAdd(meta: Metainfo, savePath: string): void {
+    if (this.torrents.has(meta.infoHashHex) || this.queueList.includes(meta.infoHashHex)) throw new BtError('USAGE', `torrent ${meta.infoHashHex} is already in the session`);
+    this.paths.check(meta, savePath);
+  }
+
   /** Throw BtError('PATH_CONFLICT') if `t`'s files at `savePath` would be another torrent's (set-location). */
   checkPaths(t: Torrent, savePath: string): void { this.paths.check(t.meta, savePath, t.infoHashHex); }
 
   /** A failed add: forget the torrent and remove only what its storage created (files, then empty folders). */
-  private async dropFailed(torrent: Torrent): Promise<void> {
+  private async dropFailed(torrent: Torrent, storage: Storage): Promise<void> {
     this.torrents.delete(torrent.infoHashHex);
     this.paths.release(torrent.infoHashHex);
-    this.queueOrder = undefined;
+    this.unqueue(torrent.infoHashHex);
     await torrent.close().catch(() => {});
-    const report = await torrent.storage.removeCreated?.().catch(() => undefined);
+    const report = await storage.removeCreated?.().catch(() => undefined);
     if (report && (report.deleted.length > 0 || report.removedDirs.length > 0 || report.kept.length > 0)) {
       this.log(`[${torrent.meta.name}] add failed; removed what it created: ${describeDeletion(report)}`);
     }
@@ -384,32 +396,6 @@ export class Session {
   /** Called when a torrent has verified and written a piece (the daemon marks its resume data dirty). */
   onPieceDone: ((t: Torrent, index: number) => void) | undefined;
 
-  private nextId = 1;
-  /** Called when the next id moves on (the daemon persists it, so an id is never given twice, even after a removal). */
-  onNextIdChanged: ((nextId: number) => void) | undefined;
-
-  /**
-   * A fresh torrent id, never given before in this session (nor before a restart, once the daemon has restored its
-   * saved next id with noteId). The session's counter is the one source of ids: a torrent added without an id, and
-   * anything that shows as a torrent before it is one (a magnet fetching its metadata), take theirs here: `wanted`
-   * (a restored magnet's saved id) when given and not used by a torrent of the session, otherwise the next one.
-   */
-  reserveId(wanted?: number): number {
-    const taken = (id: number): boolean => { for (const t of this.torrents.values()) if (t.id === id) return true; return false; };
-    const id = wanted !== undefined && Number.isSafeInteger(wanted) && wanted > 0 && !taken(wanted) ? wanted : this.nextId;
-    this.noteId(id);
-    return id;
-  }
-
-  /** Records that `id` is taken (a restored torrent, a saved counter): later ids are above it. */
-  noteId(id: number): void {
-    if (!Number.isSafeInteger(id) || id < this.nextId) return;
-    this.nextId = id + 1;
-    this.onNextIdChanged?.(this.nextId);
-  }
-
-  /** The id reserveId() gives next. */
-  get nextTorrentId(): number { return this.nextId; }
   /** Pending magnets (metadata fetches) by info-hash: incoming connections and LSD peers for them go there. */
   private readonly magnets = new Map<string, MagnetRoute>();
 
@@ -437,8 +423,21 @@ export class Session {
   maxActiveDownloads = 5;
   maxActiveSeeds = 20;
   private queueRunning: Promise<void> | undefined;
-  /** The torrents in queue order (undefined: to be sorted again). */
+  /** The queue: info-hashes in queue order (a torrent's place is taken when its add starts). */
+  private readonly queueList: string[] = [];
+  /** The torrents in queue order (undefined: to be made again from queueList). */
   private queueOrder: Torrent[] | undefined;
+
+  /** The torrents in queue order (first = first to start). A fresh array. */
+  queue(): Torrent[] {
+    return (this.queueOrder ??= this.queueList.flatMap((h) => { const t = this.torrents.get(h); return t ? [t] : []; })).slice();
+  }
+
+  private unqueue(infoHashHex: string): void {
+    const i = this.queueList.indexOf(infoHashHex);
+    if (i >= 0) this.queueList.splice(i, 1);
+    this.queueOrder = undefined;
+  }
   private queueAgain = false;
 
   /**
@@ -452,9 +451,9 @@ export class Session {
       await new Promise<void>((resolve) => setImmediate(resolve));
       do {
         this.queueAgain = false;
-        // Sorted once per change of the torrent set (queue positions are set only when a torrent is added), not at
-        // every pass: a thousand torrents added together make a thousand passes.
-        const list = this.queueOrder ??= [...this.torrents.values()].sort((a, b) => a.queuePosition - b.queuePosition);
+        // Made once per change of the torrent set, not at every pass: a thousand torrents added together make a
+        // thousand passes.
+        const list = this.queueOrder ??= this.queue();
         let downloads = 0;
         let seeds = 0;
         for (const t of list) {
@@ -486,40 +485,34 @@ export class Session {
     if (this.opts.uploadSlots !== undefined) return this.opts.uploadSlots;
     let active = 0;
     for (const t of this.torrents.values()) {
-      if (t.peers.connected.size === 0 || (t.state !== 'downloading' && t.state !== 'seeding')) continue;
-      for (const p of t.peers.connected.values()) { if (p.peerInterested) { active++; break; } }
+      if (t.connectedPeerCount === 0 || (t.state !== 'downloading' && t.state !== 'seeding')) continue;
+      if (t.hasInterestedPeer) active++;
     }
     return Math.max(2, Math.min(8, Math.floor(16 / Math.max(1, active))));
   }
 
-  torrentById(id: number | string): Torrent | undefined {
-    if (typeof id === 'string') return this.torrents.get(id.toLowerCase());
-    for (const t of this.torrents.values()) if (t.id === id) return t;
-    return undefined;
-  }
-
+  /** Paused by the user: the queue leaves it alone until resumeTorrent(). */
   async pauseTorrent(t: Torrent): Promise<void> {
-    t.userPaused = true;
-    await t.pause('paused');
+    await t.userPause();
     await this.updateQueue();
   }
 
+  /** The user's pause is lifted: the queue starts it when there is room. */
   async resumeTorrent(t: Torrent): Promise<void> {
-    t.userPaused = false;
-    if (t.state === 'paused' || t.state === 'error') await t.pause('queued');
+    await t.userResume();
     await this.updateQueue();
   }
 
   async removeTorrent(t: Torrent): Promise<void> {
     this.torrents.delete(t.infoHashHex);
     this.paths.release(t.infoHashHex);
-    this.queueOrder = undefined;
+    this.unqueue(t.infoHashHex);
     this.services?.swarms.remove(t.infoHashHex);
     await t.close('torrent removed');
     await this.updateQueue();
   }
 
-  private makeAnnouncer(t: Torrent): Announcer {
+  private makeAnnouncer(t: Torrent, record: (e: AnnouncerEvent) => void): Announcer {
     const services = this.services!;
     return new Announcer({
       tiers: t.meta.announceList, ...(t.meta.announce ? { announce: t.meta.announce } : {}),
@@ -528,14 +521,7 @@ export class Session {
       onPeers: (peers) => { for (const p of peers) t.addPeer(p.host, p.port, 'tracker'); },
       onEvent: (e) => {
         const infoHash = t.infoHashHex;
-        const prev = t.trackerLog.get(e.url);
-        t.trackerLog.set(e.url, {
-          time: this.now(), ok: e.type === 'announce', message: e.type === 'announce' ? 'Success' : e.message,
-          peers: e.type === 'announce' ? e.peers : 0,
-          seeders: e.type === 'announce' ? (e.complete ?? -1) : (prev?.seeders ?? -1),
-          leechers: e.type === 'announce' ? (e.incomplete ?? -1) : (prev?.leechers ?? -1),
-          interval: e.type === 'announce' ? e.interval : (prev?.interval ?? 0),
-        });
+        record(e);
         if (e.type === 'announce') {
           this.events.emit({ event: 'tracker-announce', infoHash, url: e.url, trackerEvent: e.event, peers: e.peers, interval: e.interval,
             ...(e.complete !== undefined ? { complete: e.complete } : {}), ...(e.incomplete !== undefined ? { incomplete: e.incomplete } : {}) });

@@ -9,6 +9,10 @@
  * Leecher → seeder (when the last piece is verified): announce `complete`, send `not interested` to everyone, drop
  * peers that are seeds too, and switch the choker to seed mode.
  *
+ * Encapsulated: every part (picker, peers, announcer, tracker log, storage, buckets) is private. Readers take
+ * `status()`, an immutable snapshot (torrent-status.ts), or a readonly getter; writers use the commands (setFiles,
+ * setLimits, userPause/userResume, addPeer, verify...). Options and plain types: torrent-options.ts.
+ *
  * Invariant: a piece is counted as had (picker.have, `have` broadcast) only after its data verified AND was written.
  */
 import { filePieceRange, type Metainfo } from '../metainfo/index.js';
@@ -24,91 +28,27 @@ import { formatPeerAddress } from '../util/peer-address.js';
 import { RateMeter } from '../util/rate.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
+import type { AnnouncerLike, PeerSource, StartPlan, TorrentOptions } from './torrent-options.js';
 import type { DisconnectCount, SessionEvent, TorrentState } from './events.js';
+import { fileStatuses, freezeStatus, peerStatuses, TrackerLog, wantedTotals, type FilePriority, type TorrentStatus } from './torrent-status.js';
 import type { Peer } from './peer.js';
-import { DEFAULT_PEER_LIMITS, PeerManager, type PeerLimits } from './peers.js';
+import { DEFAULT_PEER_LIMITS, PeerManager } from './peers.js';
 import { Extensions } from './extensions.js';
 import { RequestScheduler } from './requests.js';
 import { UploadServer } from './uploads.js';
-import type { PeerStream, Transport } from '../net/transport.js';
+import type { PeerStream } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 import { systemClock } from '../platform/clock.js';
-import type { Clock } from '../util/clock.js';
+
+export type { AnnouncerLike, PeerSource, RestoredTotals, StartPlan, TorrentOptions } from './torrent-options.js';
 
 const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
 const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');
 
-export interface TorrentOptions {
-  meta: Metainfo;
-  savePath: string;
-  storage: Storage;
-  hasher: HashPool;
-  peerId: Buffer;
-  reserved: Buffer;
-  now: () => number;
-  rng: () => number;
-  /** Timers (rate-limit retries); default the system clock of src/platform/clock.ts. */
-  clock?: Clock;
-  /** The session's signal: its abort aborts this torrent's signal (and so its check and its dials). */
-  signal?: AbortSignal;
-  emit: (e: SessionEvent) => void;
-  log: (msg: string) => void;
-  canOpen: () => boolean;
-  /** Peer sockets read into the shared buffer where Node allows it (default true; see src/wire/node-internals.ts). */
-  sharedReadBuffer?: boolean;
-  peerLimits?: Partial<PeerLimits>;
-  uploadSlots?: number;
-  /** This torrent's fair share of the session's upload slots, asked at every rechoke (overrides uploadSlots). */
-  uploadSlotShare?: () => number;
-  /** Skip the start-up check (the data is known to be absent, e.g. a fresh download folder). */
-  skipCheck?: boolean;
-  /** The session's global rate-limit buckets; this torrent's own buckets hang below them. */
-  uploadParent?: TokenBucket;
-  downloadParent?: TokenBucket;
-  /** Per-torrent limits in bytes/s (0 = unlimited). */
-  uploadLimit?: number;
-  downloadLimit?: number;
-  /** Announces to trackers (built by the session; absent when trackers are off or the torrent has none). */
-  createAnnouncer?: (t: Torrent) => AnnouncerLike;
-  /** True for an address that is this session itself (our listen port on one of our addresses). */
-  isSelf?: (host: string, port: number) => boolean;
-  /** Peer exchange on (ignored for private torrents, BEP 27). */
-  pex?: boolean;
-  /** Our listen port (for BEP 10 `p`). */
-  listenPort?: () => number;
-  /** How peers are dialled (src/net/transport.ts). Default TCP. */
-  transport?: Transport;
-  /** A peer told us our address (BEP 10 `yourip`). */
-  onYourIp?: (ip: string) => void;
-  /** Local service discovery announces this torrent (session-wide service). */
-  lsd?: { add(infoHashHex: string): void; remove(infoHashHex: string): void };
-  /** A piece was verified and written (resume data bookkeeping). */
-  onPieceDone?: (index: number) => void;
-  /** The embedded tracker lists this session as a peer of this torrent. */
-  setTrackerSelf?: (seed: boolean | null) => void;
-}
-
-export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume';
-
-/** How start() treats the data on disk. */
-export interface StartPlan {
-  /** Pieces proven by resume data (files unchanged): marked had without hashing. */
-  trusted?: Iterable<number>;
-  /** Pieces to hash: all (default), none, or a list. */
-  recheck?: Iterable<number> | 'all' | 'none';
-  /** Stay paused (or queued, waiting for the session's queue) after the check. */
-  paused?: boolean | 'queued';
-}
-
-/** The part of the tracker announcer the torrent drives (src/tracker/announcer.ts). */
-export interface AnnouncerLike {
-  start(): void;
-  completed(): void;
-  stop(timeoutMs?: number): Promise<void>;
-  tick(now: number): void;
-}
 
 const RECHOKE_EVERY_MS = 10_000;
+/** File priorities as picker priorities (0: not wanted). */
+const PICKER_PRIORITY: Readonly<Record<FilePriority, number>> = { low: 1, normal: 4, high: 7 };
 /** Strikes (hash failures) after which a peer is banned; a sole contributor of a bad piece is banned at once. */
 const MAX_STRIKES = 3;
 /** Incoming connections held while the start-up check runs. */
@@ -119,21 +59,31 @@ export class Torrent {
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
   readonly savePath: string;
-  picker: PiecePicker;
-  readonly peers: PeerManager;
-  readonly storage: Storage;
-  readonly hasher: HashPool;
-  state: TorrentState = 'checking';
-  errorReason: string | undefined;
-  readonly down: RateMeter;
-  readonly up: RateMeter;
-  /** Payload totals over the life of this torrent object. */
-  downloaded = 0;
-  uploaded = 0;
-  readonly startedAt: number;
-  completedAt: number | undefined;
+  private picker: PiecePicker;
+  private readonly peers: PeerManager;
+  private readonly storage: Storage;
+  private readonly hasher: HashPool;
+  private st: TorrentState = 'checking';
+  private errorReasonText: string | undefined;
+  private readonly down: RateMeter;
+  private readonly up: RateMeter;
+  /** Payload totals: restored ones (state directory) plus this torrent object's. */
+  private downloadedBytes = 0;
+  private uploadedBytes = 0;
+  /** Bytes of pieces that failed their hash check. */
+  private corruptBytes = 0;
+  /** When this torrent object was made (ms). */
+  private readonly createdAt: number;
+  /** When it was added (ms since the epoch, whole seconds: restored from the state directory, else creation). */
+  private readonly addedAt: number;
+  /** When it last went live, and the last block received or sent (ms). */
+  private liveSince: number | undefined;
+  private lastActivityAt: number | undefined;
+  private completedAt: number | undefined;
+  /** Completion time restored from the state directory (ms). */
+  private readonly restoredCompletedAt: number | undefined;
   /** Per-peer byte totals, kept after a peer disconnects (for the exit summary). */
-  readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
+  private readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
   /** Ended connections by cause ("op/code"), over the life of this torrent object. */
   private readonly disconnects = new Map<string, DisconnectCount>();
 
@@ -147,12 +97,20 @@ export class Torrent {
   private readonly schedule = (fn: () => void, ms: number): void => { (this.opts.clock ?? systemClock).setTimeout(fn, ms).unref(); };
   private readonly onParentAbort = (): void => { if (!this.abort.signal.aborted) this.abort.abort(this.opts.signal?.reason ?? new BtError('ABORTED', 'session closed')); };
   private readonly completionWaiters: Array<() => void> = [];
-  readonly uploadBucket: TokenBucket;
-  readonly downloadBucket: TokenBucket;
+  private readonly uploadBucket: TokenBucket;
+  private readonly downloadBucket: TokenBucket;
   private announcer: AnnouncerLike | undefined;
   private ext: Extensions | undefined;
   /** BEP 10 and PEX state, made when the first peer connects: a thousand torrents without peers need none. */
-  get extensions(): Extensions { return this.ext ??= this.newExtensions(); }
+  private get extensions(): Extensions { return this.ext ??= this.newExtensions(); }
+  /** Checking progress 0..1 (while state is `checking`). */
+  private checkProgress = 0;
+  /** The user paused it (as opposed to the session queueing it). */
+  private paused: boolean;
+  /** Per tracker URL: the last announce outcome. */
+  private readonly trackerLog = new TrackerLog();
+  private filesWanted: boolean[];
+  private filePriorities: FilePriority[];
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -164,12 +122,17 @@ export class Torrent {
     this.savePath = opts.savePath;
     this.storage = opts.storage;
     this.hasher = opts.hasher;
-    this.startedAt = opts.now();
+    this.createdAt = opts.now();
+    this.addedAt = opts.addedAt ?? Math.floor(this.createdAt / 1000) * 1000;
+    this.paused = opts.paused ?? false;
+    this.downloadedBytes = opts.restored?.downloaded ?? 0;
+    this.uploadedBytes = opts.restored?.uploaded ?? 0;
+    this.restoredCompletedAt = opts.restored?.completedAt;
     this.down = new RateMeter(opts.now);
     this.up = new RateMeter(opts.now);
     this.picker = this.newPicker();
     this.filesWanted = opts.meta.files.map(() => true);
-    this.filePriorities = opts.meta.files.map(() => 0);
+    this.filePriorities = opts.meta.files.map((): FilePriority => 'normal');
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: opts.now, ...(opts.uploadParent ? { parent: opts.uploadParent } : {}) });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: opts.now, ...(opts.downloadParent ? { parent: opts.downloadParent } : {}) });
@@ -195,7 +158,7 @@ export class Torrent {
       storage: this.storage,
       pieceLength: this.meta.pieceLength,
       havePiece: (i) => this.picker.have(i),
-      onUploadBytes: (p, n) => { p.up.add(n); this.up.add(n); this.uploaded += n; this.totalsFor(p).uploaded += n; },
+      onUploadBytes: (p, n) => { p.up.add(n); this.up.add(n); this.uploadedBytes += n; this.lastActivityAt = opts.now(); this.totalsFor(p).uploaded += n; },
       onStorageError: (e) => this.fail(e),
       uploadBucket: this.uploadBucket,
       schedule: this.schedule,
@@ -228,7 +191,7 @@ export class Torrent {
       onPieceVerified: (i) => this.onPieceVerified(i),
       onPieceFailed: (i, c) => this.onPieceFailed(i, c),
       onStorageError: (e) => this.fail(e),
-      onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloaded += n; this.totalsFor(p).downloaded += n; },
+      onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloadedBytes += n; this.lastActivityAt = this.opts.now(); this.totalsFor(p).downloaded += n; },
       downloadBucket: this.downloadBucket,
       schedule: this.schedule,
     });
@@ -248,9 +211,6 @@ export class Torrent {
 
   /** True when every wanted piece is verified (all pieces, unless files were deselected). */
   get done(): boolean { return this.picker.wantedRemaining === 0; }
-
-  /** Checking progress 0..1 (while state is `checking`). */
-  checkProgress = 0;
 
   private async check(plan: StartPlan): Promise<void> {
     const { meta } = this;
@@ -287,14 +247,15 @@ export class Torrent {
     if (this.done) await this.storage.prepare?.();
     else await this.storage.checkWritable?.();
     if (this.state === 'stopped') return;
-    this.errorReason = undefined;
+    this.errorReasonText = undefined;
+    this.liveSince = this.opts.now();
     this.setState(this.done ? 'seeding' : 'downloading');
     this.peers.resume();
     this.acceptDeferred();
     this.opts.setTrackerSelf?.(this.done);
     if (!this.meta.private) this.opts.lsd?.add(this.infoHashHex);
     if (this.opts.createAnnouncer) {
-      this.announcer = this.opts.createAnnouncer(this);
+      this.announcer = this.opts.createAnnouncer(this, (e) => this.trackerLog.record(e, this.opts.now()));
       this.announcer.start();
     }
     this.tick(this.opts.now());
@@ -346,20 +307,20 @@ export class Torrent {
 
   /**
    * File selection (selective download): unwanted files get priority 0 unless a piece is shared with a wanted
-   * file; otherwise Transmission's low/normal/high map to picker priorities 1/4/7 (higher picked first).
+   * file; otherwise low/normal/high map to picker priorities 1/4/7 (higher picked first). A list shorter than the
+   * file list leaves the rest wanted, at normal priority.
    */
-  setFilePriorities(wanted: boolean[], priorities: Array<-1 | 0 | 1>): void {
-    const map = { [-1]: 1, 0: 4, 1: 7 } as Record<number, number>;
+  setFiles(wanted: readonly boolean[], priorities: readonly FilePriority[]): void {
     const piecePrio = new Array<number>(this.meta.pieceCount).fill(0);
     this.meta.files.forEach((f, i) => {
       const range = filePieceRange(this.meta, i);
       if (!range || !(wanted[i] ?? true)) return;
-      const p = map[priorities[i] ?? 0] ?? 4;
+      const p = PICKER_PRIORITY[priorities[i] ?? 'normal'];
       for (let k = range.first; k <= range.last; k++) if (p > piecePrio[k]!) piecePrio[k] = p;
     });
     piecePrio.forEach((p, i) => this.picker.setPiecePriority(i, p));
-    this.filesWanted = wanted.slice();
-    this.filePriorities = priorities.slice();
+    this.filesWanted = this.meta.files.map((_, i) => wanted[i] ?? true);
+    this.filePriorities = this.meta.files.map((_, i) => priorities[i] ?? 'normal');
     if (this.state === 'downloading' && this.done) this.onComplete();
     else if (this.state === 'seeding' && !this.done) {
       this.completedAt = undefined;
@@ -372,19 +333,67 @@ export class Torrent {
     }
   }
 
-  /** Session bookkeeping (ids, order, dates), set by the session. */
-  id = 0;
-  addedAt = 0;
-  queuePosition = 0;
-  /** Completion time restored from resume data (ms). */
-  restoredCompletedAt: number | undefined;
-  /** The user paused it (as opposed to the session queueing it). */
-  userPaused = false;
-  /** Per tracker URL: the last announce outcome (for trackerStats). */
-  readonly trackerLog = new Map<string, { time: number; ok: boolean; message: string; peers: number; seeders: number; leechers: number; interval: number }>();
+  /** Per-torrent rate limits in bytes/s (0 = unlimited; a negative value counts as 0). Absent: unchanged. */
+  setLimits(limits: { upload?: number | undefined; download?: number | undefined }): void {
+    if (limits.upload !== undefined) this.uploadBucket.setRate(Math.max(0, limits.upload));
+    if (limits.download !== undefined) this.downloadBucket.setRate(Math.max(0, limits.download));
+  }
 
-  filesWanted: boolean[] = [];
-  filePriorities: Array<-1 | 0 | 1> = [];
+  /** Paused by the user: stays paused (the session's queue leaves it alone) until userResume(). */
+  async userPause(): Promise<void> {
+    this.paused = true;
+    await this.pause('paused');
+  }
+
+  /** The user's pause is lifted: the torrent waits, queued, for the session's queue to start it. */
+  async userResume(): Promise<void> {
+    this.paused = false;
+    if (this.state === 'paused' || this.state === 'error') await this.pause('queued');
+  }
+
+  /**
+   * Bytes found verified on disk that the restored totals had not counted (pieces written after the last save of
+   * the state directory, before a crash): they were downloaded by us, so they count as downloaded.
+   */
+  creditRecoveredDownload(bytes: number): void {
+    if (Number.isFinite(bytes) && bytes > 0) this.downloadedBytes += bytes;
+  }
+
+  /** Flush written data to disk (the resume data lists only pieces made durable by such a flush). */
+  async flush(): Promise<void> {
+    if (this.state !== 'stopped') await this.storage.flush?.();
+  }
+
+  /** A copy of the have-bitfield (verified and written pieces). */
+  haveBitfield(): Bitfield { return this.picker.haveBitfield(); }
+
+  /** Up to `max` peer addresses (`ip:port`) worth trying again later: connected ones first, then good candidates. */
+  knownPeers(max: number): string[] { return this.peers.knownAddresses(max); }
+
+  get state(): TorrentState { return this.st; }
+  /** The reason of the last error (kept until the torrent goes live again). */
+  get errorReason(): string | undefined { return this.errorReasonText; }
+  /** Paused by the user (as opposed to queued by the session). */
+  get userPaused(): boolean { return this.paused; }
+  /** Payload totals (restored totals included). */
+  get downloaded(): number { return this.downloadedBytes; }
+  get uploaded(): number { return this.uploadedBytes; }
+  /** Bytes/s now. */
+  get downloadRate(): number { return this.down.rate; }
+  get uploadRate(): number { return this.up.rate; }
+  /** Connections open now, and those open or being dialled (what counts against the connection limits). */
+  get connectedPeerCount(): number { return this.peers.connected.size; }
+  get connectionCount(): number { return this.peers.count; }
+  /** Some connected peer is interested in us (the session shares upload slots among such torrents). */
+  get hasInterestedPeer(): boolean {
+    for (const p of this.peers.connected.values()) if (p.peerInterested) return true;
+    return false;
+  }
+
+  /** For tests and diagnostics only: the storage, and which peer connections read into the shared buffer. */
+  diagnostics(): { storage: Storage; peerReadsSharedBuffer: boolean[] } {
+    return { storage: this.storage, peerReadsSharedBuffer: [...this.peers.connected.values()].map((p) => p.conn.userBuffer) };
+  }
 
   addPeer(host: string, port: number, source: PeerSource): void {
     if (this.isSelf(host, port)) return;
@@ -433,7 +442,7 @@ export class Torrent {
 
   private setState(state: TorrentState, reason?: string): void {
     if (this.state === state) return;
-    this.state = state;
+    this.st = state;
     // Not trading: the rates read 0 at once (the meters would reach 0 by themselves within their 2 s window).
     if (state !== 'downloading' && state !== 'seeding') { this.down.reset(); this.up.reset(); }
     this.opts.emit({ event: 'state', infoHash: this.infoHashHex, state, ...(reason ? { reason } : {}) });
@@ -581,6 +590,7 @@ export class Torrent {
   }
 
   private onPieceFailed(index: number, contributors: string[]): void {
+    this.corruptBytes += pieceSizeAt(this.meta, index);
     this.opts.emit({ event: 'piece-failed', infoHash: this.infoHashHex, piece: index, peers: contributors });
     for (const key of contributors) {
       const peer = this.peers.connected.get(key);
@@ -597,7 +607,7 @@ export class Torrent {
   private onComplete(): void {
     if (this.completedAt !== undefined) return;
     this.completedAt = this.opts.now();
-    this.opts.emit({ event: 'complete', infoHash: this.infoHashHex, elapsedMs: this.completedAt - this.startedAt, downloaded: this.downloaded });
+    this.opts.emit({ event: 'complete', infoHash: this.infoHashHex, elapsedMs: this.completedAt - this.createdAt, downloaded: this.downloadedBytes });
     this.setState('seeding');
     for (const p of [...this.peers.connected.values()]) {
       if (p.isSeed) { p.conn.close(BOTH_SEEDS); continue; }
@@ -620,7 +630,7 @@ export class Torrent {
     if (this.state === 'error' || this.state === 'stopped') return;
     this.pauseRequested = false;
     const reason = errorMessage(err);
-    this.errorReason = reason;
+    this.errorReasonText = reason;
     this.opts.emit({ event: 'error', infoHash: this.infoHashHex, code: err instanceof BtError ? err.code : 'IO', message: reason });
     this.setState('error', reason);
     this.peers.stop(err instanceof BtError ? { op: err.op ?? 'local', code: err.code, message: `torrent error: ${reason}` }
@@ -697,18 +707,19 @@ export class Torrent {
     return {
       event: 'progress', infoHash: this.infoHashHex, have, pieces: this.meta.pieceCount,
       percent: Math.floor((1000 * (this.meta.totalLength - left)) / Math.max(1, this.meta.totalLength)) / 10,
-      downloaded: this.downloaded, uploaded: this.uploaded, downRate: Math.round(rate), upRate: Math.round(this.up.rate),
+      downloaded: this.downloadedBytes, uploaded: this.uploadedBytes, downRate: Math.round(rate), upRate: Math.round(this.up.rate),
       peers: this.peers.connected.size, etaSeconds: left === 0 ? 0 : rate > 1 ? Math.round(left / rate) : null,
       completedBytes: this.meta.totalLength - left, size: this.meta.totalLength,
     };
   }
 
+  /** Bytes in pieces not verified yet. O(1): every piece but the last has the same size. */
   bytesLeft(): number {
-    let left = 0;
-    for (let i = 0; i < this.meta.pieceCount; i++) {
-      if (!this.picker.have(i)) left += pieceSizeAt(this.meta, i);
-    }
-    return left;
+    const m = this.meta;
+    if (m.pieceCount === 0) return 0;
+    const missing = m.pieceCount - this.picker.haveCount;
+    const lastMissing = !this.picker.have(m.pieceCount - 1);
+    return missing * m.pieceLength - (lastMissing ? m.pieceLength - pieceSizeAt(m, m.pieceCount - 1) : 0);
   }
 
   peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
@@ -718,6 +729,36 @@ export class Torrent {
   /** Ended connections counted by cause (op and code), most frequent first. */
   disconnectCounts(): DisconnectCount[] {
     return [...this.disconnects.values()].map((d) => ({ ...d })).sort((a, b) => b.count - a.count);
+  }
+
+  /**
+   * The read model: an immutable snapshot of the torrent (src/session/torrent-status.ts), detached from it.
+   * O(pieces + files + peers + trackers); no hashing, no I/O.
+   */
+  status(): TorrentStatus {
+    const m = this.meta;
+    const bits = this.picker.haveBitfield();
+    const left = this.bytesLeft();
+    const wanted = this.filesWanted.every((w) => w) ? { pieces: m.pieceCount, bytes: m.totalLength, left }
+      : wantedTotals(m, bits, (i) => this.picker.piecePriority(i) > 0);
+    return freezeStatus({
+      infoHash: this.infoHashHex, name: m.name, savePath: this.savePath, state: this.st,
+      error: this.st === 'error' ? (this.errorReasonText ?? 'error') : undefined, userPaused: this.paused,
+      complete: bits.complete, done: this.done,
+      pieces: { count: m.pieceCount, length: m.pieceLength, have: bits.count, wanted: wanted.pieces },
+      bytes: { total: m.totalLength, verified: m.totalLength - left, left, wanted: wanted.bytes, wantedLeft: wanted.left },
+      bitfield: Buffer.from(bits.bytes.buffer, bits.bytes.byteOffset, bits.bytes.byteLength).toString('base64'),
+      files: fileStatuses(m, bits, this.filesWanted, this.filePriorities),
+      peers: peerStatuses(this.peers.connected.values(), (k) => this.peers.candidates.get(k)?.source, m.pieceCount),
+      trackers: this.trackerLog.statuses(m),
+      limits: { upload: this.uploadBucket.rate, download: this.downloadBucket.rate },
+      rates: { download: this.down.rate, upload: this.up.rate },
+      totals: { downloaded: this.downloadedBytes, uploaded: this.uploadedBytes, corrupt: this.corruptBytes },
+      times: { added: this.addedAt, started: this.liveSince, completed: this.completedAt ?? this.restoredCompletedAt, lastActivity: this.lastActivityAt },
+      checkProgress: this.checkProgress,
+      connectedPeers: this.peers.connected.size, connections: this.peers.count,
+      peerTotals: this.peerTotalsList(), disconnects: this.disconnectCounts(),
+    });
   }
 
   async close(reason = 'torrent stopped'): Promise<void> {
@@ -731,7 +772,7 @@ export class Torrent {
     this.peers.stop(cause('local', 'ABORTED', reason));
     this.requests.close();
     this.uploads.clearCache();
-    this.state = 'stopped';
+    this.st = 'stopped';
     await Promise.all([this.storage.close(), stopping]);
   }
 }

@@ -28,7 +28,7 @@ function completed(session: Session, ms: number): Promise<void> {
   });
 }
 
-const peerReadModes = (t: Torrent): boolean[] => [...t.peers.connected.values()].map((p) => p.conn.userBuffer);
+const peerReadModes = (t: Torrent): boolean[] => t.diagnostics().peerReadsSharedBuffer;
 function watchReadModes(session: Session): boolean[] {
   const modes: boolean[] = [];
   session.events.subscribe((e) => {
@@ -39,7 +39,7 @@ function watchReadModes(session: Session): boolean[] {
   return modes;
 }
 const syncAllowed = (t: Torrent): boolean[] => {
-  const s = t.storage as unknown as { syncReads: SyncPolicy; syncWrites: SyncPolicy };
+  const s = t.diagnostics().storage as unknown as { syncReads: SyncPolicy; syncWrites: SyncPolicy };
   return [s.syncReads.allowed, s.syncWrites.allowed];
 };
 

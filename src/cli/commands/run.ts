@@ -201,7 +201,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     const storage = mode === 'get' ? undefined : await FsStorage.open(meta, savePath, { followLinks: true, ...(io.asyncIo ? { asyncIo: true } : {}) });
     torrent = await session.addTorrent(meta, { savePath, peers, ...(storage ? { storage } : {}) });
     if (mode !== 'get' && !torrent.complete) {
-      throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${torrent.picker.haveCount}/${meta.pieceCount} pieces verified`);
+      throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${torrent.status().pieces.have}/${meta.pieceCount} pieces verified`);
     }
     const t = torrent;
     progressTimer = setInterval(() => reporter.event(t.progress()), progressMs);
@@ -260,13 +260,13 @@ function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: s
 function stopSummary(t: Torrent, savePath: string): string {
   const where = join(savePath, t.meta.name);
   const moved = `${formatBytes(t.downloaded)} down, ${formatBytes(t.uploaded)} up`;
-  const pieces = `${t.picker.haveCount}/${t.meta.pieceCount} pieces`;
+  const pieces = `${t.status().pieces.have}/${t.meta.pieceCount} pieces`;
   return t.complete
     ? `stopped: ${moved}, ${pieces}, complete in ${where}`
     : `stopped: ${moved}, ${pieces} in ${where}; run the same command again to resume`;
 }
 
 function stopFields(t: Torrent, savePath: string): Record<string, unknown> {
-  return { infoHash: t.infoHashHex, downloaded: t.downloaded, uploaded: t.uploaded, have: t.picker.haveCount,
+  return { infoHash: t.infoHashHex, downloaded: t.downloaded, uploaded: t.uploaded, have: t.status().pieces.have,
     pieces: t.meta.pieceCount, complete: t.complete, path: join(savePath, t.meta.name) };
 }
