@@ -24,7 +24,7 @@ import { BtError, isBtError } from '../../util/errors.js';
 import { CREATED_BY } from '../../util/version.js';
 import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js';
 import { networkInterfaces } from 'node:os';
-import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
+import { chooseLanAddress, ownTrackerUrl } from '../../net/lan-address.js';
 import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
 import { checkDownloadFolder, checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
