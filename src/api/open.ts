@@ -64,8 +64,12 @@ export interface OpenedBitpeer {
   rpcPort?: number;
   /** Torrents in the session (pending magnets not counted). */
   torrentCount(): number;
-  /** Stops every torrent (announcing `stopped`), saves the state directory's data, releases its lock. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops every torrent (announcing `stopped`), saves the state directory's data, releases its lock. Idempotent.
+   * `{ save: false }`: the host's own start failed after this opened; the state directory is left as it was read
+   * (no totals, no session counted), as a start that never happened.
+   */
+  close(opts?: { save?: boolean }): Promise<void>;
 }
 
 /** The pieces src/api/state-dir.ts composes around. */

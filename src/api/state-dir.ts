@@ -277,8 +277,14 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     return {
       api, get port() { return s.port; }, rpcPort: settings.rpcPort,
       torrentCount: () => s.torrents.size,
-      close: () => closing ??= (async () => {
+      close: ({ save = true } = {}) => closing ??= (async () => {
         api.close();
+        if (!save) {
+          s.onNextIdChanged = undefined;
+          await s.close();
+          await store.close();
+          return;
+        }
         await resume.close().catch((e: unknown) => log(`warning: final resume save: ${errorMessage(e)}`));
         const stats = api.stats();
         s.onNextIdChanged = undefined;

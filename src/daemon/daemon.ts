@@ -105,7 +105,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       })(),
     };
   } catch (err) {
-    await bitpeer.close().catch(() => {});
+    await bitpeer.close({ save: false }).catch(() => {});
     throw err;
   }
 }

@@ -7,7 +7,7 @@
  *   download; `subscribe` saw the metadata arrive and the download complete; the bytes match.
  * - With a state directory: settings.json and the torrent are saved; a second open of the same directory is refused
  *   while the first holds it; after a close, a new open brings the torrent back with its id and paused state; a taken
- *   port is refused (PORT_IN_USE) and releases the directory again.
+ *   port is refused (PORT_IN_USE) and releases the directory again; `close({ save: false })` leaves it as it was read.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,7 +91,12 @@ test('openBitpeer with a state directory saves and brings back torrents, holds t
     // A taken port: refused, and the directory is released again.
     const other: OpenOptions = { ...opts, state: { ...opts.state!, dir: path.join(tmpDir(), 'other') } };
     await assert.rejects(openBitpeer({ ...other, port: again.port }), (e: unknown) => isBtError(e, 'PORT_IN_USE'));
+    // A host whose own start fails closes without saving: the directory stays as read (no session counted).
+    await (await openBitpeer(other)).close({ save: false });
+    const settingsOf = (): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(other.state!.dir, 'settings.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(settingsOf()['cumulative'], undefined);
     await (await openBitpeer(other)).close();
+    assert.equal((settingsOf()['cumulative'] as { sessionCount: number }).sessionCount, 1);
   } finally {
     await again.close();
   }
