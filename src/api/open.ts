@@ -78,6 +78,9 @@ export interface SessionParts {
   api: SessionApi;
 }
 
+/** The session's queue defaults, as SessionSettings shows them. */
+const QUEUE_DEFAULTS = { maxActiveDownloads: 5, maxActiveSeeds: 20 };
+
 export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitpeer> {
   if (options.state) {
     // Loaded only here: `get` and `seed` do not load the state directory's modules (start-up time).
@@ -87,7 +90,7 @@ export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitp
   const { session, api } = buildSession(options, {
     downloadDir: options.downloadDir ?? resolve('.'), port: options.port ?? 6881,
     uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
-    maxActiveDownloads: session0.maxActiveDownloads, maxActiveSeeds: session0.maxActiveSeeds,
+    maxActiveDownloads: QUEUE_DEFAULTS.maxActiveDownloads, maxActiveSeeds: QUEUE_DEFAULTS.maxActiveSeeds,
     lsd: options.lsd ?? true, pex: options.pex ?? true,
   }, {});
   try {
@@ -104,12 +107,8 @@ export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitp
   };
 }
 
-/** The session's queue defaults, as SessionSettings shows them. */
-const session0 = { maxActiveDownloads: 5, maxActiveSeeds: 20 };
-
 /** A Session for `options` and its facade (`onEvent` subscribed before anything happens); not listening yet. */
-export function buildSession(options: OpenOptions, settings: SessionSettings, hooks: SessionApiHooks,
-  sessionOptions: Partial<SessionOptions> = {}): SessionParts {
+export function buildSession(options: OpenOptions, settings: SessionSettings, hooks: SessionApiHooks): SessionParts {
   const debug = options.debug;
   const session = new Session({
     port: options.port ?? settings.port,
@@ -124,7 +123,6 @@ export function buildSession(options: OpenOptions, settings: SessionSettings, ho
     ...(options.maxPeersPerTorrent !== undefined ? { peerLimits: { maxPeers: options.maxPeersPerTorrent } } : {}),
     ...(debug ? { log: debug } : {}),
     ...options.io,
-    ...sessionOptions,
   });
   const api = new SessionApi(session, settings, hooks, options.io?.asyncIo ? { asyncIo: true } : {});
   const onEvent = options.onEvent;
