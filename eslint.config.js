@@ -59,6 +59,15 @@ export default tseslint.config(
     },
   },
   {
+    // The facade is the only way in (issue 10, item 2): the CLI and the daemon reach a session through src/api/
+    // (BitpeerApi, built by openBitpeer in src/api/open.ts), never by importing src/session/, types included.
+    files: ['src/cli/**/*.ts', 'src/daemon/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/session/*', '**/session'],
+        message: 'src/cli/ and src/daemon/ use the facade (src/api/), not src/session/' }] }],
+    },
+  },
+  {
     // Pure layers: no I/O, no timers, no session, and no import of a module that is not pure.
     files: PURE_GLOBS,
     ignores: ['**/*.test.ts'],

@@ -12,6 +12,9 @@
  * "pending magnet" (src/session/pending-magnet.ts) that waits for peers and never gives up. It shows in `get` as a
  * torrent with `metadataPending` (name from `dn` or the hash, size 0, state downloading or paused); stop/start/remove
  * work on it. When the metadata arrives it becomes a normal torrent in place: same id, folder and paused state.
+ *
+ * Events and waiting: `subscribe` hands out the session's event stream; `whenDone` settles on the events of its
+ * torrent (and on removal, relocation and close, which this class sees), and removes its listeners when it settles.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
@@ -19,6 +22,7 @@ import { buildMagnet, parseMagnet, parseTorrent } from '../metainfo/index.js';
 import { deleteTorrentData, describeDeletion } from '../storage/delete-data.js';
 import { moveTorrentData } from '../storage/move-data.js';
 import { PendingMagnet } from '../session/pending-magnet.js';
+import { FsStorage } from '../storage/fs-storage.js';
 import type { PendingMagnetRecord } from '../state/magnet-store.js';
 import type { AddTorrentOptions, Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
@@ -26,11 +30,13 @@ import type { FilePriority, TorrentStatus } from '../session/torrent-status.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { toTransmissionPriority } from './priority.js';
 import { TorrentIds } from './torrent-ids.js';
-import { BtError, errorMessage } from '../util/errors.js';
+import { BtError, errorMessage, type ErrorCode } from '../util/errors.js';
 import { tryParsePeerAddress } from '../util/peer-address.js';
+import type { SessionEvent } from '../session/events.js';
+import { identityOf, peerTotalsOf, progressOf, summarize } from './torrent-read.js';
 import type {
-  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, SessionSettings, SessionStats, TorrentId, TorrentInfo,
-  TorrentStateName,
+  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent,
+  SessionSettings, SessionStats, TorrentId, TorrentIdentity, TorrentInfo, TorrentStateName, TorrentSummary,
 } from './types.js';
 
 export interface SessionApiHooks {
@@ -58,6 +64,8 @@ interface PendingEntry {
   name: string;
   /** The link's trackers (`tr`), parsed once. */
   trackers: string[];
+  /** Peers given to `add` (tried by the fetch; not saved). */
+  peers: Array<{ host: string; port: number }>;
   /** The running fetch; undefined while paused. */
   fetch: PendingMagnet | undefined;
   /** The metadata arrived and the torrent is being added. */
@@ -66,18 +74,31 @@ interface PendingEntry {
   error: string | null;
 }
 
+/** How the facade opens storage it builds itself (`followLinks` adds). */
+export interface SessionApiOptions {
+  /** File reads and writes through the thread pool only (the session's `asyncIo`). */
+  asyncIo?: boolean;
+  /** The id registry to use (the state directory's restore numbers its torrents with it first). */
+  ids?: TorrentIds;
+}
+
 export class SessionApi implements BitpeerApi {
   private readonly startedAt: number;
   /** Pending magnets by info-hash. */
   private readonly pending = new Map<string, PendingEntry>();
+  /** `whenDone` waiters, called when something they cannot see as an event happens (removal, magnet error, close). */
+  private readonly watchers = new Set<() => void>();
+  /** Torrents being taken out and put back by setLocation: a waiter keeps waiting for them. */
+  private readonly relocating = new Set<string>();
+  private closed = false;
 
-  /**
-   * `ids`: the daemon passes the one its restore numbered the torrents of the state directory with (default: a
-   * fresh one).
-   */
+  /** The ids (`options.ids`: the state directory's restore numbered its torrents with it; default a fresh one). */
+  readonly ids: TorrentIds;
+
   constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {},
-    readonly ids: TorrentIds = new TorrentIds()) {
+    private readonly options: SessionApiOptions = {}) {
     this.startedAt = Date.now();
+    this.ids = options.ids ?? new TorrentIds();
   }
 
   /** The id of a torrent of the session (0 if it has none, e.g. one added to the session behind the API's back). */
@@ -99,6 +120,110 @@ export class SessionApi implements BitpeerApi {
       throw err;
     }
   }
+
+  subscribe(listener: (e: SessionEvent) => void): () => void { return this.session.events.subscribe(listener); }
+
+  whenDone(id: TorrentId, opts: { signal?: AbortSignal } = {}): Promise<TorrentSummary> {
+    const { signal } = opts;
+    const hex = this.torrentById(id)?.infoHashHex ?? this.resolvePending([id])[0]?.rec.infoHash;
+    if (hex === undefined) return Promise.reject(new BtError('NOT_FOUND', `no torrent ${String(id)}`));
+    return new Promise<TorrentSummary>((resolve, reject) => {
+      let settled = false;
+      let attached: Torrent | undefined;
+      let errorCode: ErrorCode = 'IO';
+      const onTorrentAbort = (): void => queueMicrotask(check); // close() marks it stopped right after the abort
+      const settle = (err: BtError | undefined, value?: TorrentSummary): void => {
+        if (settled) return;
+        settled = true;
+        unsubscribe();
+        this.watchers.delete(check);
+        signal?.removeEventListener('abort', check);
+        attached?.signal.removeEventListener('abort', onTorrentAbort);
+        if (err) reject(err); else resolve(value!);
+      };
+      const check = (): void => {
+        if (settled) return;
+        if (signal?.aborted) return settle(new BtError('ABORTED', 'wait aborted', { cause: signal.reason }));
+        if (this.closed) return settle(new BtError('ABORTED', 'session closed'));
+        const t = this.session.torrents.get(hex);
+        if (t) {
+          if (t !== attached) {
+            attached?.signal.removeEventListener('abort', onTorrentAbort);
+            attached = t;
+            t.signal.addEventListener('abort', onTorrentAbort, { once: true });
+          }
+          if (t.state === 'error') return settle(new BtError(errorCode, t.errorReason ?? 'torrent failed'));
+          if (t.state === 'stopped') {
+            const why: unknown = t.signal.reason;
+            return settle(new BtError('ABORTED', why instanceof Error ? why.message : 'torrent stopped'));
+          }
+          if (t.done && t.state !== 'checking') return settle(undefined, summarize(t, this.idOf(t)));
+          return;
+        }
+        const e = this.pending.get(hex);
+        if (e && !e.removed) {
+          if (e.error !== null && !e.fetch && !e.completing) settle(new BtError('IO', e.error));
+          return;
+        }
+        if (!this.relocating.has(hex)) settle(new BtError('ABORTED', 'torrent removed'));
+      };
+      const unsubscribe = this.session.events.subscribe((e) => {
+        if (!('infoHash' in e) || e.infoHash !== hex) return;
+        if (e.event === 'error') errorCode = e.code as ErrorCode;
+        check();
+      });
+      this.watchers.add(check);
+      signal?.addEventListener('abort', check, { once: true });
+      check();
+    });
+  }
+
+  summary(id: TorrentId): TorrentSummary | undefined {
+    const t = this.torrentById(id);
+    return t ? summarize(t, this.idOf(t)) : undefined;
+  }
+
+  progress(id: TorrentId): ProgressEvent | undefined {
+    const t = this.torrentById(id);
+    return t ? progressOf(t) : undefined;
+  }
+
+  peerTotals(id: TorrentId): PeerTotalsReport | undefined {
+    const t = this.torrentById(id);
+    return t ? peerTotalsOf(t) : undefined;
+  }
+
+  identify(id: TorrentId): TorrentIdentity | undefined {
+    const t = this.torrentById(id);
+    if (t) return identityOf(t, this.idOf(t));
+    const e = this.resolvePending([id])[0];
+    return e ? { id: e.rec.id, infoHash: e.rec.infoHash, name: e.name, metadataPending: true } : undefined;
+  }
+
+  fetchMetadata(magnet: string, opts: { peers?: Array<{ host: string; port: number }>; signal?: AbortSignal; log?: (m: string) => void } = {}): MetadataFetchHandle {
+    const fetch = new PendingMagnet(this.session, magnet, {
+      ...(opts.peers ? { peers: opts.peers } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.log ? { log: opts.log } : {}),
+    });
+    return {
+      infoHash: fetch.infoHashHex,
+      promise: fetch.promise.then((r) => ({ torrentFile: r.torrent, name: r.name, peers: r.peers })),
+      progress: () => {
+        const s = fetch.status.snapshot();
+        return { peersKnown: s.peersKnown, peersTried: s.peersTried, peersConnected: s.peersConnected };
+      },
+      stop: () => fetch.stop(),
+    };
+  }
+
+  /** Stops the pending fetches and ends every `whenDone` (ABORTED); the host closes the session next. */
+  close(): void {
+    this.closed = true;
+    this.closeMagnets();
+    this.poke();
+  }
+
+  /** Wakes the `whenDone` waiters to look again. */
+  private poke(): void { for (const w of [...this.watchers]) w(); }
 
   getSettings(): SessionSettings { return { ...this.settings, port: this.session.port || this.settings.port }; }
 
@@ -156,7 +281,7 @@ export class SessionApi implements BitpeerApi {
     } else {
       throw new BtError('USAGE', 'nothing to add: give a .torrent file, its contents, or a magnet link');
     }
-    const meta = parseTorrent(bytes);
+    const meta = source.torrentFile && source.metainfo ? source.metainfo : parseTorrent(bytes);
     const existing = this.session.torrents.get(meta.infoHashHex);
     if (existing) return { id: this.idOf(existing), name: existing.meta.name, infoHash: existing.infoHashHex, duplicate: true };
     const waiting = this.pending.get(meta.infoHashHex);
@@ -170,7 +295,12 @@ export class SessionApi implements BitpeerApi {
       return { id: t ? this.idOf(t) : waiting.rec.id, name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
     }
     const savePath = opts.downloadDir ?? this.settings.downloadDir;
-    const t = await this.addToSession(meta, { savePath, paused: opts.paused ?? false, keepOnError: true });
+    const storage = opts.followLinks
+      ? await FsStorage.open(meta, savePath, { followLinks: true, ...(this.options.asyncIo ? { asyncIo: true } : {}) }) : undefined;
+    const t = await this.addToSession(meta, {
+      savePath, paused: opts.paused ?? false, keepOnError: !opts.failOnError,
+      ...(opts.peers ? { peers: opts.peers } : {}), ...(storage ? { storage } : {}),
+    });
     await this.hooks.onAdded?.(t, bytes);
     return { id: this.idOf(t), name: meta.name, infoHash: meta.infoHashHex, duplicate: false };
   }
@@ -212,11 +342,13 @@ export class SessionApi implements BitpeerApi {
       e.fetch?.stop();
       e.fetch = undefined;
       this.pending.delete(e.rec.infoHash);
+      this.poke();
       await this.hooks.onMagnetRemoved?.(e.rec.infoHash);
     }
     for (const t of this.resolve(ids)) {
       const id = this.idOf(t);
       await this.session.removeTorrent(t);
+      this.poke();
       await this.hooks.onRemoved?.(t);
       this.ids.release(t.infoHashHex);
       if (deleteData) {
@@ -238,47 +370,57 @@ export class SessionApi implements BitpeerApi {
     for (const t of this.resolve(ids)) {
       if (resolvePath(t.savePath) === to) continue;
       this.session.checkPaths(t, to); // PATH_CONFLICT before anything changes
-      const had = [...t.haveBitfield().indexes()];
-      const st = t.status();
-      const id = this.idOf(t);
-      const state = {
-        id, addedAt: st.times.added, queuePosition: this.session.queue().indexOf(t), paused: st.userPaused,
-        restored: { uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, completedAt: st.times.completed },
-        wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
-        limits: { ...st.limits }, peers: t.knownPeers(200),
-      };
-      await this.session.removeTorrent(t);
-      let savePath = to;
-      let trusted = false;
-      let failure: unknown;
-      if (move) {
-        try {
-          const report = await moveTorrentData(t.meta, t.savePath, to);
-          trusted = report.kept.every((k) => k.reason === 'folder not empty');
-          this.hooks.log?.(`#${id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
-            (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
-        } catch (err) {
-          failure = err; // nothing moved (or everything moved back): the torrent goes back where it was
-          savePath = t.savePath;
-          trusted = true;
-        }
+      this.relocating.add(t.infoHashHex);
+      try {
+        await this.relocate(t, to, move);
+      } finally {
+        this.relocating.delete(t.infoHashHex);
+        this.poke();
       }
-      const back = await this.addToSession(t.meta, {
-        savePath, keepOnError: true, paused: state.paused, id: state.id, addedAt: state.addedAt, queuePosition: state.queuePosition,
-        restored: state.restored,
-        plan: trusted ? { trusted: had, recheck: 'none' } : { recheck: 'all' },
-        beforeStart: (n) => {
-          n.setFiles(state.wanted, state.priorities);
-          n.setLimits(state.limits);
-          for (const p of state.peers) {
-            const a = tryParsePeerAddress(p, { ipOnly: true });
-            if (a) n.addPeer(a.host, a.port, 'resume');
-          }
-        },
-      });
-      await this.hooks.onTorrentChanged?.(back);
-      if (failure !== undefined) throw failure;
     }
+  }
+
+  private async relocate(t: Torrent, to: string, move: boolean): Promise<void> {
+    const had = [...t.haveBitfield().indexes()];
+    const st = t.status();
+    const id = this.idOf(t);
+    const state = {
+      id, addedAt: st.times.added, queuePosition: this.session.queue().indexOf(t), paused: st.userPaused,
+      restored: { uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, completedAt: st.times.completed },
+      wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
+      limits: { ...st.limits }, peers: t.knownPeers(200),
+    };
+    await this.session.removeTorrent(t);
+    let savePath = to;
+    let trusted = false;
+    let failure: unknown;
+    if (move) {
+      try {
+        const report = await moveTorrentData(t.meta, t.savePath, to);
+        trusted = report.kept.every((k) => k.reason === 'folder not empty');
+        this.hooks.log?.(`#${id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
+          (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
+      } catch (err) {
+        failure = err; // nothing moved (or everything moved back): the torrent goes back where it was
+        savePath = t.savePath;
+        trusted = true;
+      }
+    }
+    const back = await this.addToSession(t.meta, {
+      savePath, keepOnError: true, paused: state.paused, id: state.id, addedAt: state.addedAt, queuePosition: state.queuePosition,
+      restored: state.restored,
+      plan: trusted ? { trusted: had, recheck: 'none' } : { recheck: 'all' },
+      beforeStart: (n) => {
+        n.setFiles(state.wanted, state.priorities);
+        n.setLimits(state.limits);
+        for (const p of state.peers) {
+          const a = tryParsePeerAddress(p, { ipOnly: true });
+          if (a) n.addPeer(a.host, a.port, 'resume');
+        }
+      },
+    });
+    await this.hooks.onTorrentChanged?.(back);
+    if (failure !== undefined) throw failure;
   }
 
   async setFiles(ids: TorrentId[], c: FileChanges): Promise<void> {
@@ -338,16 +480,16 @@ export class SessionApi implements BitpeerApi {
       version: 1, infoHash: hex, id: this.ids.reserve(), magnet: uri,
       savePath: resolvePath(opts.downloadDir ?? this.settings.downloadDir), paused: opts.paused ?? false,
       addedAt: Math.floor(this.session.now() / 1000),
-    });
+    }, opts.peers);
     await this.hooks.onMagnetSaved?.({ ...e.rec });
     if (!e.rec.paused) this.startFetch(e);
     return { id: e.rec.id, name: e.name, infoHash: hex, duplicate: false };
   }
 
-  private newPending(rec: PendingMagnetRecord): PendingEntry {
+  private newPending(rec: PendingMagnetRecord, peers: Array<{ host: string; port: number }> = []): PendingEntry {
     const link = parseMagnet(rec.magnet);
     const e: PendingEntry = {
-      rec, name: link.name ?? rec.infoHash, trackers: link.trackers, fetch: undefined, completing: false, removed: false, error: null,
+      rec, name: link.name ?? rec.infoHash, trackers: link.trackers, peers, fetch: undefined, completing: false, removed: false, error: null,
     };
     this.pending.set(rec.infoHash, e);
     return e;
@@ -356,7 +498,7 @@ export class SessionApi implements BitpeerApi {
   private startFetch(e: PendingEntry): void {
     if (e.fetch || e.completing || e.removed) return;
     const log = (m: string): void => this.hooks.debug?.(`[${e.name}] ${m}`);
-    const fetch = new PendingMagnet(this.session, e.rec.magnet, { log });
+    const fetch = new PendingMagnet(this.session, e.rec.magnet, { log, ...(e.peers.length > 0 ? { peers: e.peers } : {}) });
     e.fetch = fetch;
     fetch.promise.then(async (r) => {
       if (e.fetch !== fetch || e.removed) return;
@@ -368,6 +510,7 @@ export class SessionApi implements BitpeerApi {
       e.fetch = undefined;
       e.error = errorMessage(err);
       log(`metadata fetch ended: ${e.error}`);
+      this.poke();
     }).catch((err: unknown) => log(`pending magnet: ${errorMessage(err)}`));
   }
 
@@ -390,6 +533,7 @@ export class SessionApi implements BitpeerApi {
       e.completing = false;
       e.error = errorMessage(err);
       this.hooks.log?.(`[${e.name}] cannot add the torrent of the fetched metadata: ${e.error}`);
+      this.poke();
       return undefined;
     }
   }
@@ -435,6 +579,8 @@ export class SessionApi implements BitpeerApi {
   private targets(ids?: TorrentId[]): Torrent[] {
     return ids === undefined ? [...this.session.torrents.values()] : this.resolve(ids);
   }
+
+  private torrentById(id: TorrentId): Torrent | undefined { return this.resolve([id])[0]; }
 
   private resolve(ids: TorrentId[]): Torrent[] {
     const out: Torrent[] = [];

@@ -1,11 +1,22 @@
 /**
- * The bitpeer API facade: plain, JSON-serialisable calls and types. The daemon's Transmission-compatible RPC
- * (src/api/rpc/) and the CLI's client commands use only this; the Session implements it (src/api/session-api.ts).
+ * The bitpeer API facade: plain, JSON-serialisable calls and types, plus an event subscription and `whenDone`. It is
+ * the one way into a session: the daemon's Transmission-compatible RPC (src/api/rpc/), the CLI's client commands, its
+ * foreground `seed`/`get`/`share` and the daemon use only this (a lint rule keeps src/cli/ and src/daemon/ from
+ * importing src/session/). The Session implements it (src/api/session-api.ts); src/api/open.ts builds one.
  *
  * Ids: every torrent has a small integer id (stable for the life of the daemon, assigned in add order, restored from
  * the state directory) and its info-hash (40 lowercase hex). Calls that take ids accept either.
  */
+import type { Metainfo } from '../metainfo/index.js';
+import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
+
 export type TorrentId = number | string;
+
+// The session's event types, for callers of the facade (they import them from here, never from src/session/).
+export type { DisconnectCount, MagnetTrackerEvent, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
+
+/** The `progress` event: a torrent's pieces, bytes, rates and peers now. */
+export type ProgressEvent = Extract<SessionEvent, { event: 'progress' }>;
 
 export type TorrentStateName = 'checking' | 'downloading' | 'seeding' | 'paused' | 'queued' | 'error';
 
@@ -135,13 +146,72 @@ export interface SessionStats {
   current: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
 }
 
-export interface AddSource { torrentFile?: Buffer; path?: string; magnet?: string }
-export interface AddOptions { downloadDir?: string; paused?: boolean }
+export interface AddSource {
+  torrentFile?: Buffer; path?: string; magnet?: string;
+  /** `torrentFile` already parsed (it is not parsed again); only with `torrentFile`. */
+  metainfo?: Metainfo;
+}
+export interface AddOptions {
+  /** The save folder (default: the session's download folder). */
+  downloadDir?: string;
+  paused?: boolean;
+  /** Peers to try at once (`host`, `port`), besides those the trackers, LSD and PEX find. */
+  peers?: Array<{ host: string; port: number }>;
+  /**
+   * Read the data through symbolic links, as `create` hashed it: for seeding what is already there (a download
+   * never follows a link).
+   */
+  followLinks?: boolean;
+  /**
+   * When the start-up check fails (unreadable data, a folder that cannot be written…), reject the add with that error
+   * and remove only what the torrent created, instead of keeping the torrent in the error state (the default, as the
+   * daemon does). For a foreground run that has nothing else to do.
+   */
+  failOnError?: boolean;
+}
 export interface AddResult { id: number; name: string; infoHash: string; duplicate: boolean }
 
 export interface FileChanges {
   wanted?: number[]; unwanted?: number[];
   priorityHigh?: number[]; priorityNormal?: number[]; priorityLow?: number[];
+}
+
+/** A cheap read of one torrent: identity, where its data is, pieces and totals (a foreground run's lines). */
+export interface TorrentSummary {
+  id: number;
+  infoHash: string;
+  name: string;
+  /** The save folder (the data is `savePath/name`). */
+  savePath: string;
+  state: TorrentState;
+  /** Why the torrent is in the error state, else null. */
+  error: string | null;
+  /** Pieces verified, and the torrent's piece count. */
+  have: number;
+  pieces: number;
+  /** Every wanted piece is verified. */
+  done: boolean;
+  /** Every piece is verified. */
+  complete: boolean;
+  downloaded: number;
+  uploaded: number;
+}
+
+/** Who sent and received what over the life of a torrent, and its ended connections counted by cause. */
+export interface PeerTotalsReport { peers: PeerTotals[]; disconnects: DisconnectCount[] }
+
+/** What identifies a torrent (or a pending magnet) in messages: `#id name`. */
+export interface TorrentIdentity { id: number; infoHash: string; name: string; metadataPending: boolean }
+
+/** A magnet link's metadata being fetched (BEP 9) without adding a torrent: `api.fetchMetadata`. */
+export interface MetadataFetchHandle {
+  infoHash: string;
+  /** Resolves with a .torrent of the verified metadata and every peer known; rejects BtError('ABORTED') on a stop. */
+  promise: Promise<{ torrentFile: Buffer; name: string | undefined; peers: Array<{ host: string; port: number }> }>;
+  /** Peers found, tried and connected now. */
+  progress(): { peersKnown: number; peersTried: number; peersConnected: number };
+  /** Ends the fetch (the promise rejects with BtError('ABORTED')). */
+  stop(): void;
 }
 
 /** Errors thrown by the API are BtError with a stable code; the RPC layer turns them into `result` strings. */
@@ -163,6 +233,31 @@ export interface BitpeerApi {
   setLocation(ids: TorrentId[], location: string, move: boolean): Promise<void>;
   setFiles(ids: TorrentId[], changes: FileChanges): Promise<void>;
   setLimits(ids: TorrentId[], limits: { uploadLimit?: number; downloadLimit?: number }): Promise<void>;
+  /**
+   * Every event of the session (the `SessionEvent` union), in order, from now on; returns the unsubscribe function.
+   * A listener that throws does not stop the others.
+   */
+  subscribe(listener: (e: SessionEvent) => void): () => void;
+  /**
+   * Resolves when every wanted piece of the torrent is verified (at once if it is already). A pending magnet is
+   * waited for through its metadata phase. Rejects with a BtError: the torrent's error code (or `IO`) and reason when
+   * it enters the error state; `ABORTED` when it is removed, or the session closes; `ABORTED` when `signal` aborts
+   * (the signal's reason as `cause`); `NOT_FOUND` for an unknown id. Leaves no listener behind once settled.
+   */
+  whenDone(id: TorrentId, opts?: { signal?: AbortSignal }): Promise<TorrentSummary>;
+  /** The torrent's summary, or undefined (unknown id, or a pending magnet). */
+  summary(id: TorrentId): TorrentSummary | undefined;
+  /** The torrent's `progress` event now (what the periodic progress lines print), or undefined. */
+  progress(id: TorrentId): ProgressEvent | undefined;
+  /** Per-peer totals and disconnect counts of the torrent (the final summary), or undefined. */
+  peerTotals(id: TorrentId): PeerTotalsReport | undefined;
+  /** Id, info-hash and name of a torrent or pending magnet, cheaply (for log lines), or undefined. */
+  identify(id: TorrentId): TorrentIdentity | undefined;
+  /**
+   * Fetch a magnet link's metadata (BEP 9) from peers, waiting for peers as long as it takes, without adding a
+   * torrent: `get <magnet>` shows the wait, then adds the .torrent it got. `peers` are tried besides the link's own.
+   */
+  fetchMetadata(magnet: string, opts?: { peers?: Array<{ host: string; port: number }>; signal?: AbortSignal; log?: (m: string) => void }): MetadataFetchHandle;
   /** Optional: start now, bypassing the queue (Transmission's torrent-start-now). Absent: `start` is used. */
   startNow?(ids?: TorrentId[]): Promise<void>;
   /** Optional: announce to the trackers now (torrent-reannounce). Absent: the call is accepted and does nothing. */

@@ -1,6 +1,6 @@
 /**
  * `bitpeer get <magnet>`, first phase: fetch the torrent's metadata (BEP 9) and wait for peers as long as it takes
- * (src/session/pending-magnet.ts), saying what happens: "fetching metadata…", then a line whenever the peers found or
+ * (the facade's `fetchMetadata`, src/api/types.ts), saying what happens: "fetching metadata…", then a line whenever the peers found or
  * a tracker's result change ("no peers yet; tracker http://…: connection refused; retry in 30 s"), and a hint once
  * when nothing was found for a while. `--json` gets the session's `metadata-fetching` / `metadata-received` events.
  *
@@ -8,17 +8,18 @@
  * caller, which exits 130/143; the signal handlers are removed before this returns.
  */
 import { parseMagnet } from '../metainfo/index.js';
-import { PendingMagnet, type ResolvedMagnet } from '../session/pending-magnet.js';
-import type { Session } from '../session/session.js';
+import type { BitpeerApi, MetadataFetchHandle } from '../api/types.js';
 import { BtError } from '../util/errors.js';
 import type { Reporter } from './output.js';
 
 /** Status lines are at most this often (a tracker answering 50 peers makes many changes at once). */
 const STATUS_LINE_MS = 1000;
 
+/** What a finished fetch gives: a .torrent of the verified metadata, and every peer known for the link. */
+export type ResolvedMagnet = Awaited<MetadataFetchHandle['promise']>;
 export type MagnetWaitResult = { resolved: ResolvedMagnet } | { signal: NodeJS.Signals };
 
-export async function waitForMagnet(session: Session, uri: string, opts: {
+export async function waitForMagnet(api: BitpeerApi, uri: string, opts: {
   peers: Array<{ host: string; port: number }>; reporter: Reporter;
   /** LSD is on (the hint says so). */
   lsd: boolean;
@@ -50,16 +51,16 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
     lastLineAt = Date.now();
     reporter.info(`fetching metadata: ${status}`);
   };
-  const unsubscribe = session.events.subscribe((e) => {
+  const unsubscribe = api.subscribe((e) => {
     if (reporter.json || e.event !== 'metadata-fetching' || e.infoHash !== link.infoHashHex) return;
     const wait = lastLineAt + STATUS_LINE_MS - Date.now();
     if (wait <= 0) { printLine(e.status); return; }
     queued = e.status;
     lineTimer ??= setTimeout(() => { lineTimer = undefined; if (queued !== undefined) printLine(queued); }, wait);
   });
-  let fetch: PendingMagnet;
+  let fetch: MetadataFetchHandle;
   try {
-    fetch = new PendingMagnet(session, link, {
+    fetch = api.fetchMetadata(uri, {
       peers: opts.peers, signal: controller.signal, log: (m) => reporter.debug(m),
     });
   } catch (err) {
@@ -69,18 +70,18 @@ export async function waitForMagnet(session: Session, uri: string, opts: {
     throw err;
   }
   const hint = setTimeout(() => {
-    if (fetch.status.snapshot().peersKnown > 0) return;
+    if (fetch.progress().peersKnown > 0) return;
     reporter.info(`still no peer for this link after ${Math.round(opts.hintMs / 1000)} s: bitpeer keeps asking its trackers and ` +
       `accepts ${opts.lsd ? 'LSD and ' : ''}incoming peers; if you know a peer that has it, pass --peer HOST:PORT`);
   }, opts.hintMs);
   hint.unref();
   try {
     const resolved = await fetch.promise;
-    reporter.info(`metadata received: ${resolved.name ?? fetch.infoHashHex}`);
+    reporter.info(`metadata received: ${resolved.name ?? fetch.infoHash}`);
     return { resolved };
   } catch (err) {
     if (signalled && err instanceof BtError && err.code === 'ABORTED') {
-      const s = fetch.status.snapshot();
+      const s = fetch.progress();
       reporter.info(`stopped while fetching metadata (${s.peersKnown} peer(s) found, ${s.peersTried} tried); nothing was downloaded`);
       return { signal: signalled };
     }

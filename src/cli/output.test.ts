@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import type { SessionEvent } from '../session/events.js';
+import type { SessionEvent } from '../api/types.js';
 import { liveLine, plainTrackerError, Reporter, trackerName } from './output.js';
 
 type Progress = Extract<SessionEvent, { event: 'progress' }>;

@@ -6,7 +6,7 @@
  * Invariant: the live line never wraps: it is fitted to the terminal's width (less one column) on every redraw and
  * redrawn when the terminal is resized, so `\r` plus erase-line always removes all of it.
  */
-import type { SessionEvent } from '../session/events.js';
+import type { SessionEvent } from '../api/types.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 
 export function formatBytes(n: number): string {

@@ -12,8 +12,8 @@ import { BtError } from '../../src/util/errors.js';
 import { buildMagnet, parseMagnet, parseTorrent } from '../../src/metainfo/index.js';
 import { CREATED_BY } from '../../src/util/version.js';
 import type {
-  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, FileInfo, SessionSettings, SessionStats, TorrentId,
-  TorrentInfo,
+  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, FileInfo, MetadataFetchHandle, PeerTotalsReport,
+  ProgressEvent, SessionEvent, SessionSettings, SessionStats, TorrentId, TorrentIdentity, TorrentInfo, TorrentSummary,
 } from '../../src/api/types.js';
 
 /** One recorded API call. */
@@ -266,6 +266,15 @@ export class FakeApi implements BitpeerApi {
     this.record('shutdown');
     this.shutDown = true;
   }
+
+  // The facade's session-side calls (events, waiting, foreground reads): not used by the RPC; inert here.
+  subscribe(_listener: (e: SessionEvent) => void): () => void { return () => {}; }
+  whenDone(id: TorrentId): Promise<TorrentSummary> { return Promise.reject(new BtError('NOT_FOUND', `no torrent ${String(id)} in the fake`)); }
+  summary(_id: TorrentId): TorrentSummary | undefined { return undefined; }
+  progress(_id: TorrentId): ProgressEvent | undefined { return undefined; }
+  peerTotals(_id: TorrentId): PeerTotalsReport | undefined { return undefined; }
+  identify(_id: TorrentId): TorrentIdentity | undefined { return undefined; }
+  fetchMetadata(_magnet: string): MetadataFetchHandle { throw new BtError('USAGE', 'the fake fetches no metadata'); }
 
   /** The calls made to `method`, in order. */
   callsTo(method: string): FakeCall[] {

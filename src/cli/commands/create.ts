@@ -6,7 +6,7 @@ import { MIN_PIECE_LENGTH } from '../../metainfo/build.js';
 import { BtError } from '../../util/errors.js';
 import { CREATED_BY } from '../../util/version.js';
 import { networkInterfaces } from 'node:os';
-import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
+import { chooseLanAddress, ownTrackerUrl } from '../../net/lan-address.js';
 import { asStrings, parse, parsePort, parseSize } from '../args.js';
 import { checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';

@@ -5,8 +5,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
-import type { Session } from '../../session/session.js';
-import type { TorrentIds } from '../../api/torrent-ids.js';
+import type { BitpeerApi } from '../../api/types.js';
 import { parse, parsePort, parseRate } from '../args.js';
 import { commandHelp } from '../help.js';
 import { ioOptionsFromEnv } from '../io-env.js';
@@ -43,12 +42,12 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),
     io: ioOptionsFromEnv(),
-    onEvent: (e, session, ids) => {
+    onEvent: (e, api) => {
       if (json) { out.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
-      if (e.event === 'state') log(`${labelOf(session, ids, e.infoHash)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
-      else if (e.event === 'complete') log(`${labelOf(session, ids, e.infoHash)} download complete`);
-      else if (e.event === 'added') log(`added ${labelOf(session, ids, e.infoHash)} (${e.infoHash})`);
-      else if (e.event === 'metadata-received') log(`${labelOf(session, ids, e.infoHash)} metadata received (${e.name})`);
+      if (e.event === 'state') log(`${labelOf(api, e.infoHash)} ${e.state}${e.reason ? `: ${e.reason}` : ''}`);
+      else if (e.event === 'complete') log(`${labelOf(api, e.infoHash)} download complete`);
+      else if (e.event === 'added') log(`added ${labelOf(api, e.infoHash)} (${e.infoHash})`);
+      else if (e.event === 'metadata-received') log(`${labelOf(api, e.infoHash)} metadata received (${e.name})`);
       else if (e.event === 'error') log(`error: ${e.message}`);
     },
   });
@@ -72,10 +71,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
 
 /** Log lines name a torrent `#id name`, as `bitpeer ls` shows it and `bitpeer pause ID` takes it. */
 const labels = new Map<string, string>();
-function labelOf(session: Session, ids: TorrentIds, infoHash: string): string {
-  const t = session.torrents.get(infoHash);
-  if (t) {
-    const label = torrentLabel({ id: ids.idOf(infoHash) ?? 0, meta: t.meta });
+function labelOf(api: BitpeerApi, infoHash: string): string {
+  const t = api.identify(infoHash);
+  if (t && !t.metadataPending) {
+    const label = torrentLabel(t);
     labels.set(infoHash, label);
     return label;
   }

@@ -17,14 +17,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.js';
 import { waitForMagnet } from '../magnet-wait.js';
 import { createTorrent } from '../../create/create-torrent.js';
-import { Session } from '../../session/session.js';
-import { FsStorage } from '../../storage/fs-storage.js';
-import type { Torrent } from '../../session/torrent.js';
+import { openBitpeer, type OpenedBitpeer } from '../../api/open.js';
+import type { TorrentSummary } from '../../api/types.js';
 import { BtError, isBtError } from '../../util/errors.js';
 import { CREATED_BY } from '../../util/version.js';
 import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js';
 import { networkInterfaces } from 'node:os';
-import { chooseLanAddress, ownTrackerUrl } from '../../session/lan-address.js';
+import { chooseLanAddress, ownTrackerUrl } from '../../net/lan-address.js';
 import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
 import { checkDownloadFolder, checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
@@ -81,36 +80,30 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   if (mode === 'get') await checkDownloadFolder(resolve(typeof values['output'] === 'string' ? values['output'] : '.'));
 
   // 1. The session, listening first: `share` needs the real port for its own tracker URL, and a port in use is
-  //    reported before any hashing.
-  const makeSession = (p: number): Session => {
-    const s = new Session({
-      port: p,
-      host: typeof values['bind'] === 'string' ? values['bind'] : '0.0.0.0',
-      log: (m) => reporter.debug(m),
-      lsd: !values['no-lsd'],
-      pex: !values['no-pex'],
-      trackers: !values['no-tracker'],
-      openTracker: Boolean(values['open-tracker']),
-      uploadLimit,
-      downloadLimit,
-      maxConnections,
-      ...(maxPeers !== undefined ? { peerLimits: { maxPeers } } : {}),
-      ...io,
-    });
-    s.events.subscribe((e) => reporter.event(e));
-    return s;
-  };
+  //    reported before any hashing. It is opened through the facade's factory (src/api/open.ts).
+  const open = (p: number): Promise<OpenedBitpeer> => openBitpeer({
+    port: p,
+    bind: typeof values['bind'] === 'string' ? values['bind'] : '0.0.0.0',
+    debug: (m) => reporter.debug(m),
+    lsd: !values['no-lsd'],
+    pex: !values['no-pex'],
+    trackers: !values['no-tracker'],
+    openTracker: Boolean(values['open-tracker']),
+    uploadLimit,
+    downloadLimit,
+    maxConnections,
+    ...(maxPeers !== undefined ? { maxPeersPerTorrent: maxPeers } : {}),
+    io,
+    onEvent: (e) => reporter.event(e),
+  });
   const ports = explicitPort || mode === 'seed' ? [port] : FALLBACK_PORTS;
-  let session: Session | undefined;
+  let session: OpenedBitpeer | undefined;
   for (const [i, p] of ports.entries()) {
     if (i > 0) reporter.noteListening(`(${ports.slice(0, i).join(', ')} ${i === 1 ? 'was' : 'were'} in use)`, { portsInUse: ports.slice(0, i) });
-    const candidate = makeSession(p);
     try {
-      await candidate.listen();
-      session = candidate;
+      session = await open(p);
       break;
     } catch (err) {
-      await candidate.close();
       if (isBtError(err, 'PORT_IN_USE') && i < ports.length - 1) continue;
       if (isBtError(err, 'PORT_IN_USE') && mode === 'seed' && !explicitPort) {
         throw new BtError('PORT_IN_USE', `${err.message} (pass --port N to use another: peers find a seed made by create through the port in its tracker URL)`);
@@ -120,8 +113,10 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   }
   if (!session) throw new BtError('PORT_IN_USE', 'no free port to listen on');
 
+  const { api } = session;
   // 2. What to share, and where its data lives.
   let meta: Metainfo;
+  let torrentFile: Buffer;
   let savePath: string;
   try {
     if (mode === 'share') {
@@ -137,6 +132,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
         private: Boolean(values['private']), createdBy: CREATED_BY,
       });
       meta = created.meta;
+      torrentFile = created.torrent;
       const out = shareOut!;
       await writeTorrentFile(out, created.torrent, force);
       savePath = dirname(input);
@@ -146,17 +142,18 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       if (positionals[0]!.startsWith('magnet:')) {
         if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
         // BEP 9: waits for peers until the metadata arrives or a signal stops it (src/cli/magnet-wait.ts).
-        const got = await waitForMagnet(session, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'], hintMs });
+        const got = await waitForMagnet(api, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'], hintMs });
         if ('signal' in got) {
           await session.close();
           reporter.done();
           return got.signal === 'SIGTERM' ? 143 : 130;
         }
         const resolved = got.resolved;
-        meta = parseTorrent(resolved.torrent);
+        torrentFile = resolved.torrentFile;
+        meta = parseTorrent(torrentFile);
         for (const p of resolved.peers) if (!peers.some((q) => q.host === p.host && q.port === p.port)) peers.push(p);
       } else {
-        meta = (await loadTorrentFile(positionals[0]!)).meta;
+        ({ meta, bytes: torrentFile } = await loadTorrentFile(positionals[0]!));
       }
       if (mode === 'seed') {
         savePath = await resolveSavePath(meta, positionals[1]!);
@@ -169,13 +166,14 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     throw err;
   }
 
-  const live: Session = session;
-  let torrent: Torrent | undefined;
+  const live: OpenedBitpeer = session;
+  let torrentId: number | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (torrent) {
-        reporter.event({ event: 'peer-totals', infoHash: torrent.infoHashHex, peers: torrent.peerTotalsList(), disconnects: torrent.disconnectCounts() });
+      const totals = torrentId !== undefined ? api.peerTotals(torrentId) : undefined;
+      if (totals) {
+        reporter.event({ event: 'peer-totals', infoHash: meta.infoHashHex, peers: totals.peers, disconnects: totals.disconnects });
       }
       reporter.closing();
       await live.close();
@@ -186,9 +184,12 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
 
   let signalled: NodeJS.Signals | undefined;
   let wake: (() => void) | undefined;
+  /** Aborted by the first signal: ends the wait for completion. */
+  const stopWaiting = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) { process.exit(sig === 'SIGINT' ? 130 : 143); } // second signal: leave now
     signalled = sig;
+    stopWaiting.abort();
     wake?.();
   };
   process.on('SIGINT', onSignal);
@@ -198,36 +199,38 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   reporter.setAfterComplete(values['seed'] ? 'seeding until Ctrl-C' : 'exiting');
   try {
     // seed/share only read, and read through symlinks as `create` hashed them; a download never follows a link.
-    const storage = mode === 'get' ? undefined : await FsStorage.open(meta, savePath, { followLinks: true, ...(io.asyncIo ? { asyncIo: true } : {}) });
-    torrent = await session.addTorrent(meta, { savePath, peers, ...(storage ? { storage } : {}) });
-    if (mode !== 'get' && !torrent.complete) {
-      throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${torrent.status().pieces.have}/${meta.pieceCount} pieces verified`);
+    // A failed start-up check fails the run (and removes only what it created).
+    const added = await api.add({ torrentFile, metainfo: meta },
+      { downloadDir: savePath, peers, failOnError: true, ...(mode === 'get' ? {} : { followLinks: true }) });
+    const id = added.id;
+    torrentId = id;
+    const now = (): TorrentSummary => api.summary(id)!;
+    if (mode !== 'get' && !now().complete) {
+      throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${now().have}/${meta.pieceCount} pieces verified`);
     }
-    const t = torrent;
-    progressTimer = setInterval(() => reporter.event(t.progress()), progressMs);
-    if (mode === 'get' && !t.complete) {
+    progressTimer = setInterval(() => { const p = api.progress(id); if (p) reporter.event(p); }, progressMs);
+    if (mode === 'get' && !now().complete) {
       let sawPeer = false;
-      session.events.subscribe((e) => { if (e.event === 'peer-connect') sawPeer = true; });
+      api.subscribe((e) => { if (e.event === 'peer-connect') sawPeer = true; });
       hintTimer = setTimeout(() => {
-        if (!sawPeer && !t.complete && !signalled) reporter.hint(noPeerHint(meta, !values['no-tracker'], peers, live.port, hintMs));
+        if (!sawPeer && !now().complete && !signalled) reporter.hint(noPeerHint(meta, !values['no-tracker'], peers, live.port, hintMs));
       }, hintMs);
     }
     const waitForSignal = new Promise<void>((resolve) => { wake = resolve; if (signalled) resolve(); });
     if (mode === 'get') {
-      const failed = new Promise<void>((resolve) => {
-        session.events.subscribe((e) => { if (e.event === 'state' && e.state === 'error') resolve(); });
-      });
-      await Promise.race([t.whenComplete(), waitForSignal, failed]);
-      if (t.state === 'error') throw new BtError('IO', t.errorReason ?? 'torrent failed');
+      // Settles when every piece is verified, the torrent fails, or a signal stops the wait.
+      await api.whenDone(id, { signal: stopWaiting.signal }).catch(() => {});
+      const t = now();
+      if (t.state === 'error') throw new BtError('IO', t.error ?? 'torrent failed');
       if (!t.complete) {
-        reporter.summary(stopSummary(t, savePath), stopFields(t, savePath));
+        reporter.summary(stopSummary(t), stopFields(t));
         return signalled === 'SIGTERM' ? 143 : 130;
       }
-      reporter.event(t.progress());
+      reporter.event(api.progress(id)!);
       if (!values['seed']) return 0;
     }
     await waitForSignal;
-    reporter.summary(stopSummary(t, savePath), stopFields(t, savePath));
+    reporter.summary(stopSummary(now()), stopFields(now()));
     return 0;
   } finally {
     if (progressTimer) clearInterval(progressTimer);
@@ -257,16 +260,16 @@ function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: s
 }
 
 /** The one line printed on a stop: moved bytes, pieces, where the data is, how to resume. */
-function stopSummary(t: Torrent, savePath: string): string {
-  const where = join(savePath, t.meta.name);
+function stopSummary(t: TorrentSummary): string {
+  const where = join(t.savePath, t.name);
   const moved = `${formatBytes(t.downloaded)} down, ${formatBytes(t.uploaded)} up`;
-  const pieces = `${t.status().pieces.have}/${t.meta.pieceCount} pieces`;
+  const pieces = `${t.have}/${t.pieces} pieces`;
   return t.complete
     ? `stopped: ${moved}, ${pieces}, complete in ${where}`
     : `stopped: ${moved}, ${pieces} in ${where}; run the same command again to resume`;
 }
 
-function stopFields(t: Torrent, savePath: string): Record<string, unknown> {
-  return { infoHash: t.infoHashHex, downloaded: t.downloaded, uploaded: t.uploaded, have: t.status().pieces.have,
-    pieces: t.meta.pieceCount, complete: t.complete, path: join(savePath, t.meta.name) };
+function stopFields(t: TorrentSummary): Record<string, unknown> {
+  return { infoHash: t.infoHash, downloaded: t.downloaded, uploaded: t.uploaded, have: t.have,
+    pieces: t.pieces, complete: t.complete, path: join(t.savePath, t.name) };
 }

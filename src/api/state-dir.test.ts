@@ -1,11 +1,11 @@
 /**
- * Unit tests of the daemon's start-up helpers (the daemon itself is exercised end to end by the persist tier).
+ * Unit tests of the state directory's start-up helpers (the daemon is exercised end to end by the persist tier).
  * Invariant checked: the spot-check budget is shared by all torrents with resume data, bounded, and never given to a
  * torrent without resume data.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spotCheckShares } from './daemon.js';
+import { spotCheckShares } from './state-dir.js';
 
 function seeded(seed: number): () => number {
   let x = seed;
