@@ -117,6 +117,8 @@ interface Member {
   session?: Session;
   storage: SimStorage;
   port: number;
+  /** Planned join time (ms after the start). */
+  joinAt: number;
   joinedAt: number;
   leftAt: number | null;
   completedAt: number | null;
@@ -191,7 +193,7 @@ export async function runSwarm(o: SwarmOptions): Promise<SwarmResult> {
   const add = (role: 'seed' | 'leecher', at: number): Member => {
     const index = members.length;
     const m: Member = {
-      index, address: address(index), role, storage: new SimStorage(content, role === 'seed'), port: 0,
+      index, address: address(index), role, storage: new SimStorage(content, role === 'seed'), port: 0, joinAt: at,
       joinedAt: -1, leftAt: null, completedAt: null,
     };
     members.push(m);
@@ -208,7 +210,7 @@ export async function runSwarm(o: SwarmOptions): Promise<SwarmResult> {
     const firstWave = members.filter((m) => m.role === 'leecher');
     for (let k = 0; k < c.leave && firstWave.length > 0; k++) {
       const m = firstWave.splice(Math.floor(rng() * firstWave.length), 1)[0]!;
-      clock.setTimeout(() => leave(m), span());
+      clock.setTimeout(() => leave(m), Math.max(span(), m.joinAt + 1000)); // a peer leaves after it joined
     }
     for (let k = 0; k < c.arrive; k++) { add('leecher', span()); arrived++; }
   }
