@@ -127,8 +127,12 @@ interface Member {
 
 const START = 1_700_000_000_000;
 
+/**
+ * Host addresses from 198.18.0.0/15 (RFC 2544, benchmarking): a session counts the machine's own interface addresses
+ * as itself (Session.listen), so the simulated hosts must not be addresses the machine could have.
+ */
 function address(index: number): string {
-  return index === 0 ? '10.0.0.1' : `10.1.${index >> 8}.${index & 0xff}`;
+  return index === 0 ? '198.18.0.1' : `198.18.${1 + (index >> 8)}.${index & 0xff}`;
 }
 
 /** Run one swarm to completion (or to its deadline) and close it. */
