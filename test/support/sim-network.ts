@@ -273,12 +273,13 @@ class SimStream extends EventEmitter implements PeerStream {
     this.sendDone.push(finish, size);
   }
 
-  /** Put a segment on the uplink; returns when it has left it. Schedules its arrival. */
+  /** Put a segment on the uplink; returns when it has left it. Schedules its arrival, in order behind the earlier ones. */
   private transmit(seg: Segment, size: number): number {
     const now = this.net.clock.now();
     const h = this.host;
     const duration = h.up > 0 ? (size / h.up) * 1000 : 0;
-    let sent = Math.max(now, h.upBusy) + duration;
+    // A FIN or reset carries no bytes: it takes no uplink time (it still arrives after every byte sent before it).
+    let sent = size > 0 ? Math.max(now, h.upBusy) + duration : now;
     let arrival = sent + this.latency;
     const lossP = this.net.loss;
     if (lossP > 0 && size > 0) {
