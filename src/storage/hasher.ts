@@ -1,5 +1,6 @@
 /**
- * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop.
+ * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop. With `workers: 0` it
+ * hashes on the calling thread instead (no thread, no timer: the simulation tier's deterministic sessions).
  *
  * Invariants: every job settles exactly once (digest, worker failure → BtError('IO'), or close → BtError('ABORTED'));
  * a worker holds at most PER_WORKER jobs and the rest wait in a FIFO queue; a worker is ref'd exactly while it has
