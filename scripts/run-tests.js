@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Runs bitpeer's test tiers with Node's built-in test runner, on the compiled output in dist/.
 //
-//   node scripts/run-tests.js [all|unit|loopback|interop|lan|persist]...
+//   node scripts/run-tests.js [all|unit|sim|loopback|interop|lan|persist]...
 //
 // Tiers (see docs/testing.md):
 //   unit      dist/src/**/*.test.js  pure modules, property tests; no network
 //             dist/test/unit/*.test.js  repository checks (what `npm pack` would publish)
+//   sim       dist/test/sim/*.test.js       hundreds of sessions in one process on a simulated network and a virtual
+//                                            clock (no socket); one file at a time, in name order (the small one first)
 //   loopback  dist/test/loopback/*.test.js  whole sessions on 127.0.0.1
 //   interop   dist/test/interop/*.test.js   against real libtorrent / mktorrent
 //   lan       dist/test/lan/*.test.js       six hosts in network namespaces on a private bridge (root; else skipped)
@@ -38,11 +40,19 @@ const tiers = {
     files: () => [...find(join(dist, 'src'), (n) => n.endsWith('.test.js')), ...find(join(dist, 'test', 'unit'), (n) => n.endsWith('.test.js'))],
     networked: false,
   },
+  // One file at a time (each swarm takes the whole machine), in name order: the small swarm runs first.
+  sim: { files: () => find(join(dist, 'test', 'sim'), (n) => n.endsWith('.test.js')), networked: false, sequential: true },
   loopback: { files: () => find(join(dist, 'test', 'loopback'), (n) => n.endsWith('.test.js')), networked: true },
   interop: { files: () => find(join(dist, 'test', 'interop'), (n) => n.endsWith('.test.js')), networked: true },
   lan: { files: () => find(join(dist, 'test', 'lan'), (n) => n.endsWith('.test.js')), networked: true },
   persist: { files: () => find(join(dist, 'test', 'persist'), (n) => n.endsWith('.test.js')), networked: true },
 };
+
+/** `--test-concurrency=1` where this Node has it (20.10+); older runners use one process per core minus one. */
+function sequentialFlag() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 20 || (major === 20 && minor >= 10) ? ['--test-concurrency=1'] : [];
+}
 
 function canUnshare() {
   if (process.env.BITPEER_NO_NETNS === '1') return false;
@@ -60,7 +70,7 @@ for (const name of requested) {
   if (!tier) { console.error(`unknown tier: ${name}`); process.exit(2); }
   const files = tier.files();
   if (files.length === 0) { console.log(`# tier ${name}: no test files`); continue; }
-  const nodeArgs = ['--test', '--test-reporter=spec', ...files];
+  const nodeArgs = ['--test', '--test-reporter=spec', ...(tier.sequential ? sequentialFlag() : []), ...files];
   let cmd = process.execPath;
   let args = nodeArgs;
   if (tier.networked && netns) {

@@ -34,6 +34,8 @@ export interface ServicesOptions {
   /** Timers for LSD (default: the real clock). */
   clock?: Clock;
   openTracker: boolean;
+  /** Bind the UDP endpoint (default true); false leaves it unbound (UDP tracker off, as when the bind fails). */
+  udp?: boolean;
   isKnown: (infoHashHex: string) => boolean;
   lsd: boolean;
   onLsdPeer: (infoHashHex: string, host: string, port: number) => void;
@@ -68,7 +70,7 @@ export class SessionServices {
   /** Bind UDP on the session's port number; start LSD. A UDP failure is logged, not fatal (TCP still works). */
   async start(): Promise<void> {
     try {
-      await this.udp.bind(this.opts.port, this.opts.host);
+      if (this.opts.udp !== false) await this.udp.bind(this.opts.port, this.opts.host);
     } catch (err) {
       this.opts.log(`cannot bind UDP ${formatPeerAddress(this.opts.host, this.opts.port)} (UDP tracker off): ${errorMessage(err)}`);
     }

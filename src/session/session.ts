@@ -69,6 +69,10 @@ export interface SessionOptions {
   asyncIo?: boolean;
   /** How peer connections are opened and accepted (src/net/transport.ts). Default TCP. */
   transport?: Transport;
+  /** Our peer id (20 bytes, BEP 20 style). Default: a fresh random one (a simulation passes a seeded one). */
+  peerId?: Buffer;
+  /** Bind the UDP endpoint (UDP tracker server and client) on `listen`. Default true; a simulated network has no UDP. */
+  udp?: boolean;
 }
 
 export interface AddTorrentOptions {
@@ -149,7 +153,8 @@ export class Session {
     this.rng = opts.rng ?? systemRng;
     setMaxListeners(0, this.abort.signal); // one listener per torrent
     this.transport = opts.transport ?? tcpTransport;
-    this.peerId = makePeerId((n) => randomBytes(n));
+    if (opts.peerId !== undefined && opts.peerId.length !== 20) throw new RangeError(`peer id must be 20 bytes, got ${opts.peerId.length}`);
+    this.peerId = opts.peerId !== undefined ? Buffer.from(opts.peerId) : makePeerId((n) => randomBytes(n));
     this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
   }
 
@@ -170,7 +175,7 @@ export class Session {
     for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) this.ownAddresses.add(i.address);
     this.services = new SessionServices({
       port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng, clock: this.clock,
-      openTracker: this.opts.openTracker ?? false,
+      openTracker: this.opts.openTracker ?? false, udp: this.opts.udp ?? true,
       isKnown: (h) => this.torrents.has(h) || this.magnets.has(h),
       lsd: this.opts.lsd ?? false,
       onLsdPeer: (h, ip, port) => {

@@ -45,7 +45,8 @@ test('HashPool matches node:crypto for plain, shared, sliced and empty buffers',
 
 test('HashPool: worker count is capped and defaults to min(4, cores)', async () => {
   assert.equal(new HashPool().size, Math.max(1, Math.min(4, os.availableParallelism())));
-  assert.throws(() => new HashPool({ workers: 0 }), RangeError);
+  assert.throws(() => new HashPool({ workers: -1 }), RangeError);
+  assert.throws(() => new HashPool({ workers: 1.5 }), RangeError);
   const pool = new HashPool({ workers: 3 });
   assert.equal(pool.liveWorkers, 0, 'workers start on demand');
   const bufs = Array.from({ length: 20 }, () => randomBytes(200_000));
@@ -99,4 +100,20 @@ test('an idle, unclosed HashPool does not keep the process alive', () => {
   assert.equal(r.error, undefined, 'the child must exit by itself');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'a9993e364706816aba3e25717850c26c9cd0d89d');
+});
+
+test('HashPool with 0 workers hashes on the calling thread: same digests, no thread, settled in a microtask', async () => {
+  const pool = new HashPool({ workers: 0 });
+  const data = randomBytes(10 * 1000 + 333);
+  let settled = false;
+  const whole = pool.sha1(data).then((d) => { settled = true; return d; });
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  assert.ok(settled, 'settled without waiting for any I/O or thread');
+  assert.deepEqual(await whole, sha1(data));
+  const chunks = await pool.sha1Chunks(data, 1000);
+  for (let k = 0; k < 11; k++) assert.deepEqual(chunks.subarray(20 * k, 20 * k + 20), sha1(data.subarray(k * 1000, (k + 1) * 1000)));
+  assert.ok(await pool.verify(data, sha1(data)));
+  assert.equal(pool.liveWorkers, 0, 'no worker was started');
+  await pool.close();
+  await assert.rejects(pool.sha1(data), (e: unknown) => isBtError(e, 'ABORTED'));
 });

@@ -1,5 +1,6 @@
 /**
- * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop.
+ * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop. With `workers: 0` it
+ * hashes on the calling thread instead (no thread, no timer: the simulation tier's deterministic sessions).
  *
  * Invariants: every job settles exactly once (digest, worker failure → BtError('IO'), or close → BtError('ABORTED'));
  * a worker holds at most PER_WORKER jobs and the rest wait in a FIFO queue; a worker is ref'd exactly while it has
@@ -9,6 +10,7 @@
  * job is handed to a worker, into a reused SharedArrayBuffer scratch, so the caller's buffer is never detached or
  * modified. Callers must not modify `data` until the promise settles.
  */
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import * as os from 'node:os';
 import { BtError } from '../util/errors.js';
@@ -31,6 +33,17 @@ export function isShared(data: Uint8Array): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer;
 }
 
+/** SHA-1 of `data` (chunk 0) or of each `chunk`-byte piece of it, concatenated: the workers' answer, inline. */
+function digestChunks(data: Uint8Array, chunk: number): Buffer {
+  if (chunk <= 0) return createHash('sha1').update(data).digest();
+  const n = Math.max(1, Math.ceil(data.byteLength / chunk));
+  const out = Buffer.alloc(20 * n);
+  for (let k = 0; k < n; k++) {
+    createHash('sha1').update(data.subarray(k * chunk, Math.min(data.byteLength, (k + 1) * chunk))).digest().copy(out, 20 * k);
+  }
+  return out;
+}
+
 interface Job {
   id: number;
   data: Uint8Array;
@@ -51,7 +64,10 @@ interface Slot {
 
 /** Options of HashPool. */
 export interface HashPoolOptions {
-  /** Worker threads (default `max(1, min(4, os.availableParallelism()))`). */
+  /**
+   * Worker threads (default `max(1, min(4, os.availableParallelism()))`). 0: hash on the calling thread, each job
+   * settled in a microtask (no thread, no timer: what a deterministic simulation on a virtual clock needs).
+   */
   workers?: number;
 }
 
@@ -69,7 +85,7 @@ export class HashPool {
 
   constructor(opts: HashPoolOptions = {}) {
     const n = opts.workers ?? Math.max(1, Math.min(4, os.availableParallelism()));
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`workers must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`workers must be a non-negative integer, got ${n}`);
     this.size = n;
   }
 
@@ -122,6 +138,7 @@ export class HashPool {
 
   private submit(data: Uint8Array, chunk: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new BtError('ABORTED', 'hash pool closed'));
+    if (this.size === 0) return Promise.resolve(digestChunks(data, chunk));
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, data, chunk, scratch: null, resolve, reject });
       this.pump();

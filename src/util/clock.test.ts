@@ -37,3 +37,27 @@ test('ManualClock: a timer set from a timer callback fires within the same advan
   const { now } = c;
   assert.equal(now(), 25, 'methods work detached');
 });
+
+test('ManualClock.nextDue and advanceTo: the next event of a discrete-event driver, many timers in order', () => {
+  const c = new ManualClock(0);
+  assert.equal(c.nextDue(), undefined, 'nothing pending');
+  const fired: number[] = [];
+  // 2000 timers set in a scrambled order; they must fire sorted by due time, ties in creation order.
+  for (let i = 0; i < 2000; i++) { const due = (i * 7919) % 1000; c.setTimeout(() => fired.push(due * 10_000 + i), due); }
+  const dropped = c.setTimeout(() => fired.push(-1), 0);
+  c.clearTimeout(dropped);
+  c.clearTimeout(dropped);
+  assert.equal(c.pending, 2000, 'clearing twice counts once');
+  assert.equal(c.nextDue(), 0);
+  c.advanceTo(499);
+  assert.equal(c.now(), 499);
+  assert.equal(c.nextDue(), 500);
+  c.advanceTo(10); // never back
+  assert.equal(c.now(), 499);
+  c.advanceTo(c.nextDue()!);
+  c.advance(1000);
+  assert.equal(fired.length, 2000);
+  assert.deepEqual(fired, [...fired].sort((a, b) => a - b), 'due order, ties in creation order');
+  assert.equal(c.pending, 0);
+  assert.equal(c.nextDue(), undefined);
+});

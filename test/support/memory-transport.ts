@@ -4,8 +4,8 @@
  *
  * A connection is a pair of `Duplex` streams: what one side writes, the other reads. Closing one side destroys the
  * other (as a TCP reset would), so both see 'close'. Accepted streams are handed over paused, as the contract says.
- * There is no latency, bandwidth cap or loss here (the simulation tier of issue 10 adds those); a dial to an address
- * nobody listens on fails at once with ECONNREFUSED.
+ * There is no latency, bandwidth cap or loss here (test/support/sim-network.ts, the simulation tier's network, has
+ * them, on a virtual clock); a dial to an address nobody listens on fails at once with ECONNREFUSED.
  */
 import { Duplex } from 'node:stream';
 import { BtError } from '../../src/util/errors.js';
