@@ -28,12 +28,11 @@ import type { AddTorrentOptions, Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import type { FilePriority, TorrentStatus } from '../session/torrent-status.js';
 import type { Metainfo } from '../metainfo/index.js';
-import { toTransmissionPriority } from './priority.js';
 import { TorrentIds } from './torrent-ids.js';
 import { BtError, errorMessage, type ErrorCode } from '../util/errors.js';
-import { tryParsePeerAddress } from '../util/peer-address.js';
 import type { SessionEvent } from '../session/events.js';
 import { identityOf, peerTotalsOf, progressOf, summarize } from './torrent-read.js';
+import { applyCarried } from './torrent-settings.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent,
   SessionSettings, SessionStats, TorrentId, TorrentIdentity, TorrentInfo, TorrentStateName, TorrentSummary,
@@ -231,8 +230,7 @@ export class SessionApi implements BitpeerApi {
     const next = { ...this.settings, ...changes };
     if (changes.uploadLimit !== undefined) this.session.uploadBucket.setRate(Math.max(0, changes.uploadLimit));
     if (changes.downloadLimit !== undefined) this.session.downloadBucket.setRate(Math.max(0, changes.downloadLimit));
-    if (changes.maxActiveDownloads !== undefined) this.session.maxActiveDownloads = Math.max(1, changes.maxActiveDownloads);
-    if (changes.maxActiveSeeds !== undefined) this.session.maxActiveSeeds = Math.max(1, changes.maxActiveSeeds);
+    this.session.setQueueLimits({ downloads: changes.maxActiveDownloads, seeds: changes.maxActiveSeeds });
     this.settings = next;
     await this.hooks.onSettingsChanged?.(next);
     await this.session.updateQueue();
@@ -387,8 +385,10 @@ export class SessionApi implements BitpeerApi {
     const state = {
       id, addedAt: st.times.added, queuePosition: this.session.queue().indexOf(t), paused: st.userPaused,
       restored: { uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, completedAt: st.times.completed },
-      wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
-      limits: { ...st.limits }, peers: t.knownPeers(200),
+      carried: {
+        wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
+        limits: { ...st.limits }, peers: t.knownPeers(200),
+      },
     };
     await this.session.removeTorrent(t);
     let savePath = to;
@@ -410,14 +410,7 @@ export class SessionApi implements BitpeerApi {
       savePath, keepOnError: true, paused: state.paused, id: state.id, addedAt: state.addedAt, queuePosition: state.queuePosition,
       restored: state.restored,
       plan: trusted ? { trusted: had, recheck: 'none' } : { recheck: 'all' },
-      beforeStart: (n) => {
-        n.setFiles(state.wanted, state.priorities);
-        n.setLimits(state.limits);
-        for (const p of state.peers) {
-          const a = tryParsePeerAddress(p, { ipOnly: true });
-          if (a) n.addPeer(a.host, a.port, 'resume');
-        }
-      },
+      beforeStart: (n) => applyCarried(n, state.carried),
     });
     await this.hooks.onTorrentChanged?.(back);
     if (failure !== undefined) throw failure;
@@ -601,7 +594,7 @@ function stateName(state: TorrentStatus['state']): TorrentStateName {
 
 const seconds = (ms: number | undefined): number => (ms === undefined ? 0 : Math.floor(ms / 1000));
 
-/** TorrentInfo (the facade's shape, with Transmission's conventions) from the torrent's read model. */
+/** TorrentInfo (the facade's shape) from the torrent's read model. */
 export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentInfo {
   const m = t.meta;
   const st = t.status();
@@ -619,7 +612,7 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     // Transmission: -1 = not available (done, or not downloading), -2 = unknown.
     eta: wantedLeft === 0 ? -1 : rate > 1 ? Math.round(wantedLeft / rate) : -2,
     queuePosition, uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
-    files: st.files.map((f) => ({ path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: toTransmissionPriority(f.priority) })),
+    files: st.files.map((f) => ({ path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: f.priority })),
     peers: st.peers.map((p) => ({
       address: p.host, port: p.port, client: p.client, direction: p.direction, source: p.source,
       rateToClient: Math.round(p.downloadRate), rateToPeer: Math.round(p.uploadRate), progress: p.progress,

@@ -47,7 +47,7 @@ test('status() is a frozen, detached snapshot with the right contents before, du
     leech.events.subscribe((e) => { if (e.event === 'complete') complete = true; });
     // A snapshot in the middle of the download: when the first piece is verified (the memory network is fast).
     let during: TorrentStatus | undefined;
-    leech.onPieceDone = (x) => { during ??= x.status(); };
+    leech.onPieceVerified((x) => { during ??= x.status(); });
     const t = await leech.addTorrent(meta, { savePath: '/memory/leech', storage: new MemoryStorage(meta), peers: [{ host: '192.0.2.1', port: seedPort }] });
 
     const before = t.status();

@@ -713,7 +713,7 @@ export class Torrent {
     };
   }
 
-  /** Bytes in pieces not verified yet. O(1): every piece but the last has the same size. */
+  /** Bytes in pieces not verified yet (the announcer's `left`). O(1): every piece but the last has the same size. */
   bytesLeft(): number {
     const m = this.meta;
     if (m.pieceCount === 0) return 0;
@@ -722,12 +722,12 @@ export class Torrent {
     return missing * m.pieceLength - (lastMissing ? m.pieceLength - pieceSizeAt(m, m.pieceCount - 1) : 0);
   }
 
-  peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
+  private peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
     return [...this.peerTotals].map(([peer, t]) => ({ peer, ...t }));
   }
 
   /** Ended connections counted by cause (op and code), most frequent first. */
-  disconnectCounts(): DisconnectCount[] {
+  private disconnectCounts(): DisconnectCount[] {
     return [...this.disconnects.values()].map((d) => ({ ...d })).sort((a, b) => b.count - a.count);
   }
 
