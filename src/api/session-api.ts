@@ -2,10 +2,10 @@
  * BitpeerApi implemented over a live Session (the daemon's control surface; the RPC layer and the CLI's client
  * commands use it). Every call is plain data in, plain data out.
  *
- * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`, `onMagnetSaved`, `onMagnetRemoved`) let the daemon keep
- * the state directory in step without this module knowing about files.
+ * Persistence hooks (`onAdded`, `onRemoved`, `onSettingsChanged`, `onTorrentChanged`, `onMagnetSaved`,
+ * `onMagnetRemoved`) let the state directory (src/api/state-dir.ts) keep in step without this module knowing about files.
  *
- * Ids (Transmission's small integers) are this layer's: a TorrentIds (src/api/torrent-ids.ts) shared with the daemon's
+ * Ids (small integers: the RPC's and the CLI's `bitpeer pause 3`) are this layer's: a TorrentIds (src/api/torrent-ids.ts) shared with the daemon's
  * restore gives them and maps them to info-hashes; queue positions are derived from the session's queue order.
  *
  * Magnet links (BEP 9): `add` of a magnet returns at once with an id reserved from the id counter; the link is a
@@ -92,7 +92,7 @@ export class SessionApi implements BitpeerApi {
   private closed = false;
 
   /** The ids (`options.ids`: the state directory's restore numbered its torrents with it; default a fresh one). */
-  readonly ids: TorrentIds;
+  private readonly ids: TorrentIds;
 
   constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {},
     private readonly options: SessionApiOptions = {}) {
@@ -101,7 +101,7 @@ export class SessionApi implements BitpeerApi {
   }
 
   /** The id of a torrent of the session (0 if it has none, e.g. one added to the session behind the API's back). */
-  idOf(t: Torrent): number { return this.ids.idOf(t.infoHashHex) ?? 0; }
+  private idOf(t: Torrent): number { return this.ids.idOf(t.infoHashHex) ?? 0; }
 
   /**
    * Adds a torrent to the session under id `id` (default: a fresh one, taken only once the session would accept

@@ -96,7 +96,6 @@ export class Torrent {
   /** Schedule `fn` on an unref'd timer of the clock: rate-limit retries must never keep the process alive. */
   private readonly schedule = (fn: () => void, ms: number): void => { (this.opts.clock ?? systemClock).setTimeout(fn, ms).unref(); };
   private readonly onParentAbort = (): void => { if (!this.abort.signal.aborted) this.abort.abort(this.opts.signal?.reason ?? new BtError('ABORTED', 'session closed')); };
-  private readonly completionWaiters: Array<() => void> = [];
   private readonly uploadBucket: TokenBucket;
   private readonly downloadBucket: TokenBucket;
   private announcer: AnnouncerLike | undefined;
@@ -428,12 +427,6 @@ export class Torrent {
     }
   }
 
-  /** Resolves when every piece is verified (immediately if already complete). */
-  whenComplete(): Promise<void> {
-    if (this.done && this.state === 'seeding') return Promise.resolve();
-    return new Promise((resolve) => this.completionWaiters.push(resolve));
-  }
-
   private totalsFor(p: Peer): { client: string; downloaded: number; uploaded: number } {
     let t = this.peerTotals.get(p.key);
     if (!t) { t = { client: p.client, downloaded: 0, uploaded: 0 }; this.peerTotals.set(p.key, t); }
@@ -620,7 +613,6 @@ export class Torrent {
     this.announcer?.completed();
     this.opts.setTrackerSelf?.(true);
     this.rechoke(this.opts.now());
-    for (const w of this.completionWaiters.splice(0)) w();
   }
 
   /** Enter the error state (e.g. the start-up check could not read the data). */
