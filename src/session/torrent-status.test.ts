@@ -172,3 +172,22 @@ test('commands: restored totals, setFiles, setLimits, recovered bytes, the user\
     await session.close();
   }
 });
+
+test('a verify that loses a piece clears the completion time, restored ones included', { timeout: 10_000 }, async () => {
+  const { meta, data } = twoFiles('lost');
+  const session = new Session({ ...common });
+  try {
+    const storage = new MemoryStorage(meta, { data });
+    const t = await session.addTorrent(meta, {
+      savePath: '/memory/lost', storage, paused: true, restored: { uploaded: 0, downloaded: 0, completedAt: 1_650_000_000_000 },
+    });
+    assert.deepEqual([t.status().complete, t.status().times.completed], [true, 1_650_000_000_000]);
+    await storage.writePiece(1, Buffer.alloc(PIECE)); // the data of piece 1 changed on disk
+    await t.verify();
+    const s = t.status();
+    assert.deepEqual([s.complete, s.pieces.have], [false, 4]);
+    assert.equal(s.times.completed, undefined, 'not complete: no completion time (neither its own nor the restored one)');
+  } finally {
+    await session.close();
+  }
+});

@@ -80,8 +80,8 @@ export class Torrent {
   private liveSince: number | undefined;
   private lastActivityAt: number | undefined;
   private completedAt: number | undefined;
-  /** Completion time restored from the state directory (ms). */
-  private readonly restoredCompletedAt: number | undefined;
+  /** Completion time restored from the state directory (ms); dropped, like completedAt, when a piece is lost. */
+  private restoredCompletedAt: number | undefined;
   /** Per-peer byte totals, kept after a peer disconnects (for the exit summary). */
   private readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
   /** Ended connections by cause ("op/code"), over the life of this torrent object. */
@@ -298,7 +298,7 @@ export class Torrent {
     this.requests = this.newRequests();
     this.uploads.clearCache();
     await this.check({ recheck: 'all' });
-    if (!this.done) this.completedAt = undefined; // a piece was lost: completing again is a new completion
+    if (!this.done) this.forgetCompletion(); // a piece was lost: completing again is a new completion
     if ((this.state as TorrentState) === 'stopped') return;
     if (before === 'paused' || before === 'queued' || this.pauseRequested) { this.pauseRequested = false; this.setState(before === 'queued' ? 'queued' : 'paused'); return; }
     await this.goLive();
@@ -322,7 +322,7 @@ export class Torrent {
     this.filePriorities = this.meta.files.map((_, i) => priorities[i] ?? 'normal');
     if (this.state === 'downloading' && this.done) this.onComplete();
     else if (this.state === 'seeding' && !this.done) {
-      this.completedAt = undefined;
+      this.forgetCompletion();
       this.setState('downloading');
       for (const p of this.peers.connected.values()) this.updateInterest(p);
       this.requests.fillAll();
@@ -330,6 +330,12 @@ export class Torrent {
       for (const p of this.peers.connected.values()) this.updateInterest(p);
       this.requests.fillAll();
     }
+  }
+
+  /** No longer complete: no completion time, neither this object's nor the restored one. */
+  private forgetCompletion(): void {
+    this.completedAt = undefined;
+    this.restoredCompletedAt = undefined;
   }
 
   /** Per-torrent rate limits in bytes/s (0 = unlimited; a negative value counts as 0). Absent: unchanged. */
