@@ -31,7 +31,7 @@ import type { Metainfo } from '../metainfo/index.js';
 import { TorrentIds } from './torrent-ids.js';
 import { BtError, errorMessage, type ErrorCode } from '../util/errors.js';
 import type { SessionEvent } from '../session/events.js';
-import { identityOf, peerTotalsOf, progressOf, summarize } from './torrent-read.js';
+import { identityOf, peerTotalsOf, progressOf, summarize, torrentLabel } from './torrent-read.js';
 import { applyCarried } from './torrent-settings.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent,
@@ -352,7 +352,7 @@ export class SessionApi implements BitpeerApi {
       if (deleteData) {
         // Only the torrent's own files, then its folders that became empty (src/storage/delete-data.ts).
         const report = await deleteTorrentData(t.meta, t.savePath, { isShared: (p) => this.session.fileOwner(p, t) });
-        this.hooks.log?.(`#${id} ${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
+        this.hooks.log?.(`${torrentLabel({ id, name: t.meta.name })}: removed with its data: ${describeDeletion(report)}`);
       }
     }
   }
@@ -398,7 +398,7 @@ export class SessionApi implements BitpeerApi {
       try {
         const report = await moveTorrentData(t.meta, t.savePath, to);
         trusted = report.kept.every((k) => k.reason === 'folder not empty');
-        this.hooks.log?.(`#${id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
+        this.hooks.log?.(`${torrentLabel({ id, name: t.meta.name })}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
           (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
       } catch (err) {
         failure = err; // nothing moved (or everything moved back): the torrent goes back where it was

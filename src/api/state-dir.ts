@@ -27,6 +27,7 @@ import { errorMessage } from '../util/errors.js';
 import { loadPendingMagnets, removePendingMagnet, savePendingMagnet } from '../state/magnet-store.js';
 import { MAX_TORRENT_ID } from '../state/resume-codec.js';
 import { applyCarried } from './torrent-settings.js';
+import { torrentLabel } from './torrent-read.js';
 import { TorrentIds } from './torrent-ids.js';
 import { buildSession, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
 import type { SessionApiHooks } from './session-api.js';
@@ -39,10 +40,6 @@ interface StoredSettings extends SessionSettings { rpcPort: number; cumulative?:
 function toResumePriority(p: FilePriority): ResumePriority { return p === 'low' ? -1 : p === 'high' ? 1 : 0; }
 function fromResumePriority(p: ResumePriority): FilePriority { return p < 0 ? 'low' : p > 0 ? 'high' : 'normal'; }
 
-/** `#3 name` for the log, the way `bitpeer ls` and `bitpeer pause 3` name a torrent. */
-export function torrentLabel(t: { id: number; meta: { name: string } }): string {
-  return `#${t.id} ${t.meta.name}`;
-}
 
 /** Torrents restored at once (their checks are scheduled by the session). */
 const RESTORE_PARALLEL = 16;
@@ -153,7 +150,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       maxConcurrent: RESUME_WRITES_PARALLEL,
       onError: (hex, e) => {
         const t = s.torrents.get(hex);
-        log(`warning: saving resume data of ${t ? torrentLabel({ id: ids.idOf(hex) ?? 0, meta: t.meta }) : hex} failed: ${errorMessage(e)}`);
+        log(`warning: saving resume data of ${t ? torrentLabel({ id: ids.idOf(hex) ?? 0, name: t.meta.name }) : hex} failed: ${errorMessage(e)}`);
       },
     });
     made.writer = resume;
@@ -219,7 +216,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     async function restoreTorrent(meta: Metainfo, resume: ResumeData | null, observed: Array<FileStamp | null> | undefined,
       position: number, spotChecks: number, id: number): Promise<void> {
       const savePath = resume?.savePath ?? settings.downloadDir;
-      const label = torrentLabel({ id, meta });
+      const label = torrentLabel({ id, name: meta.name });
       let trusted: number[] = [];
       let recheck: number[] | 'all' = 'all';
       let spot: number[] = [];

@@ -29,3 +29,8 @@ export function peerTotalsOf(t: Torrent): PeerTotalsReport {
 export function identityOf(t: Torrent, id: number): TorrentIdentity {
   return { id, infoHash: t.infoHashHex, name: t.meta.name, metadataPending: false };
 }
+
+/** `#3 name` for log lines, the way `bitpeer ls` and `bitpeer pause 3` name a torrent. */
+export function torrentLabel(t: { id: number; name: string }): string {
+  return `#${t.id} ${t.name}`;
+}
