@@ -125,6 +125,7 @@ export function buildSession(options: OpenOptions, settings: SessionSettings, ho
     ...(debug ? { log: debug } : {}),
     ...options.io,
   });
+  session.setQueueLimits({ downloads: settings.maxActiveDownloads, seeds: settings.maxActiveSeeds });
   const api = new SessionApi(session, settings, hooks, { ...(options.io?.asyncIo ? { asyncIo: true } : {}), ...(ids ? { ids } : {}) });
   const onEvent = options.onEvent;
   if (onEvent) session.events.subscribe((e) => onEvent(e, api));

@@ -2,10 +2,10 @@
  * BitpeerApi implemented over a live Session (the daemon's control surface; the RPC layer and the CLI's client
  * commands use it). Every call is plain data in, plain data out.
  *
- * Persistence hooks (`onAdded`, `onRemoved`, `onChanged`, `onMagnetSaved`, `onMagnetRemoved`) let the daemon keep
- * the state directory in step without this module knowing about files.
+ * Persistence hooks (`onAdded`, `onRemoved`, `onSettingsChanged`, `onTorrentChanged`, `onMagnetSaved`,
+ * `onMagnetRemoved`) let the state directory (src/api/state-dir.ts) keep in step without this module knowing about files.
  *
- * Ids (Transmission's small integers) are this layer's: a TorrentIds (src/api/torrent-ids.ts) shared with the daemon's
+ * Ids (small integers: the RPC's and the CLI's `bitpeer pause 3`) are this layer's: a TorrentIds (src/api/torrent-ids.ts) shared with the daemon's
  * restore gives them and maps them to info-hashes; queue positions are derived from the session's queue order.
  *
  * Magnet links (BEP 9): `add` of a magnet returns at once with an id reserved from the id counter; the link is a
@@ -28,12 +28,11 @@ import type { AddTorrentOptions, Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import type { FilePriority, TorrentStatus } from '../session/torrent-status.js';
 import type { Metainfo } from '../metainfo/index.js';
-import { toTransmissionPriority } from './priority.js';
 import { TorrentIds } from './torrent-ids.js';
 import { BtError, errorMessage, type ErrorCode } from '../util/errors.js';
-import { tryParsePeerAddress } from '../util/peer-address.js';
 import type { SessionEvent } from '../session/events.js';
-import { identityOf, peerTotalsOf, progressOf, summarize } from './torrent-read.js';
+import { identityOf, peerTotalsOf, progressOf, summarize, torrentLabel } from './torrent-read.js';
+import { applyCarried } from './torrent-settings.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent,
   SessionSettings, SessionStats, TorrentId, TorrentIdentity, TorrentInfo, TorrentStateName, TorrentSummary,
@@ -93,7 +92,7 @@ export class SessionApi implements BitpeerApi {
   private closed = false;
 
   /** The ids (`options.ids`: the state directory's restore numbered its torrents with it; default a fresh one). */
-  readonly ids: TorrentIds;
+  private readonly ids: TorrentIds;
 
   constructor(private readonly session: Session, private settings: SessionSettings, private readonly hooks: SessionApiHooks = {},
     private readonly options: SessionApiOptions = {}) {
@@ -102,7 +101,7 @@ export class SessionApi implements BitpeerApi {
   }
 
   /** The id of a torrent of the session (0 if it has none, e.g. one added to the session behind the API's back). */
-  idOf(t: Torrent): number { return this.ids.idOf(t.infoHashHex) ?? 0; }
+  private idOf(t: Torrent): number { return this.ids.idOf(t.infoHashHex) ?? 0; }
 
   /**
    * Adds a torrent to the session under id `id` (default: a fresh one, taken only once the session would accept
@@ -231,8 +230,7 @@ export class SessionApi implements BitpeerApi {
     const next = { ...this.settings, ...changes };
     if (changes.uploadLimit !== undefined) this.session.uploadBucket.setRate(Math.max(0, changes.uploadLimit));
     if (changes.downloadLimit !== undefined) this.session.downloadBucket.setRate(Math.max(0, changes.downloadLimit));
-    if (changes.maxActiveDownloads !== undefined) this.session.maxActiveDownloads = Math.max(1, changes.maxActiveDownloads);
-    if (changes.maxActiveSeeds !== undefined) this.session.maxActiveSeeds = Math.max(1, changes.maxActiveSeeds);
+    this.session.setQueueLimits({ downloads: changes.maxActiveDownloads, seeds: changes.maxActiveSeeds });
     this.settings = next;
     await this.hooks.onSettingsChanged?.(next);
     await this.session.updateQueue();
@@ -354,7 +352,7 @@ export class SessionApi implements BitpeerApi {
       if (deleteData) {
         // Only the torrent's own files, then its folders that became empty (src/storage/delete-data.ts).
         const report = await deleteTorrentData(t.meta, t.savePath, { isShared: (p) => this.session.fileOwner(p, t) });
-        this.hooks.log?.(`#${id} ${t.meta.name}: removed with its data: ${describeDeletion(report)}`);
+        this.hooks.log?.(`${torrentLabel({ id, name: t.meta.name })}: removed with its data: ${describeDeletion(report)}`);
       }
     }
   }
@@ -387,8 +385,10 @@ export class SessionApi implements BitpeerApi {
     const state = {
       id, addedAt: st.times.added, queuePosition: this.session.queue().indexOf(t), paused: st.userPaused,
       restored: { uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, completedAt: st.times.completed },
-      wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
-      limits: { ...st.limits }, peers: t.knownPeers(200),
+      carried: {
+        wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
+        limits: { ...st.limits }, peers: t.knownPeers(200),
+      },
     };
     await this.session.removeTorrent(t);
     let savePath = to;
@@ -398,7 +398,7 @@ export class SessionApi implements BitpeerApi {
       try {
         const report = await moveTorrentData(t.meta, t.savePath, to);
         trusted = report.kept.every((k) => k.reason === 'folder not empty');
-        this.hooks.log?.(`#${id} ${t.meta.name}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
+        this.hooks.log?.(`${torrentLabel({ id, name: t.meta.name })}: moved ${report.moved.length} file(s) from ${t.savePath} to ${to}` +
           (report.kept.length > 0 ? `; left: ${report.kept.map((k) => `${k.path} (${k.reason})`).join('; ')}` : ''));
       } catch (err) {
         failure = err; // nothing moved (or everything moved back): the torrent goes back where it was
@@ -410,14 +410,7 @@ export class SessionApi implements BitpeerApi {
       savePath, keepOnError: true, paused: state.paused, id: state.id, addedAt: state.addedAt, queuePosition: state.queuePosition,
       restored: state.restored,
       plan: trusted ? { trusted: had, recheck: 'none' } : { recheck: 'all' },
-      beforeStart: (n) => {
-        n.setFiles(state.wanted, state.priorities);
-        n.setLimits(state.limits);
-        for (const p of state.peers) {
-          const a = tryParsePeerAddress(p, { ipOnly: true });
-          if (a) n.addPeer(a.host, a.port, 'resume');
-        }
-      },
+      beforeStart: (n) => applyCarried(n, state.carried),
     });
     await this.hooks.onTorrentChanged?.(back);
     if (failure !== undefined) throw failure;
@@ -601,7 +594,7 @@ function stateName(state: TorrentStatus['state']): TorrentStateName {
 
 const seconds = (ms: number | undefined): number => (ms === undefined ? 0 : Math.floor(ms / 1000));
 
-/** TorrentInfo (the facade's shape, with Transmission's conventions) from the torrent's read model. */
+/** TorrentInfo (the facade's shape) from the torrent's read model. */
 export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentInfo {
   const m = t.meta;
   const st = t.status();
@@ -619,7 +612,7 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     // Transmission: -1 = not available (done, or not downloading), -2 = unknown.
     eta: wantedLeft === 0 ? -1 : rate > 1 ? Math.round(wantedLeft / rate) : -2,
     queuePosition, uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
-    files: st.files.map((f) => ({ path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: toTransmissionPriority(f.priority) })),
+    files: st.files.map((f) => ({ path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: f.priority })),
     peers: st.peers.map((p) => ({
       address: p.host, port: p.port, client: p.client, direction: p.direction, source: p.source,
       rateToClient: Math.round(p.downloadRate), rateToPeer: Math.round(p.uploadRate), progress: p.progress,

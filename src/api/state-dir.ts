@@ -24,21 +24,22 @@ import type { Session } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { observeFilesSync, planStartupCheck, ResumeWriter, snapshotDiskState, StateStore, type FileStamp, type ResumeData } from '../state/index.js';
 import { errorMessage } from '../util/errors.js';
-import { tryParsePeerAddress } from '../util/peer-address.js';
 import { loadPendingMagnets, removePendingMagnet, savePendingMagnet } from '../state/magnet-store.js';
 import { MAX_TORRENT_ID } from '../state/resume-codec.js';
-import { fromTransmissionPriority, toTransmissionPriority } from './priority.js';
+import { applyCarried } from './torrent-settings.js';
+import { torrentLabel } from './torrent-read.js';
 import { TorrentIds } from './torrent-ids.js';
 import { buildSession, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
 import type { SessionApiHooks } from './session-api.js';
-import type { SessionSettings } from './types.js';
+import type { FilePriority, SessionSettings } from './types.js';
+import type { FilePriority as ResumePriority } from '../state/index.js';
 
 interface StoredSettings extends SessionSettings { rpcPort: number; cumulative?: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number } }
 
-/** `#3 name` for the log, the way `bitpeer ls` and `bitpeer pause 3` name a torrent. */
-export function torrentLabel(t: { id: number; meta: { name: string } }): string {
-  return `#${t.id} ${t.meta.name}`;
-}
+/** File priorities as the resume file stores them (−1 low, 0 normal, 1 high: its format, src/state/resume-codec.ts). */
+function toResumePriority(p: FilePriority): ResumePriority { return p === 'low' ? -1 : p === 'high' ? 1 : 0; }
+function fromResumePriority(p: ResumePriority): FilePriority { return p < 0 ? 'low' : p > 0 ? 'high' : 'normal'; }
+
 
 /** Torrents restored at once (their checks are scheduled by the session). */
 const RESTORE_PARALLEL = 16;
@@ -136,8 +137,6 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     if (nextId > 1) ids.note(nextId - 1);
     const { session: s, api } = buildSession(options, settings, hooks, ids);
     session = s;
-    s.maxActiveDownloads = settings.maxActiveDownloads;
-    s.maxActiveSeeds = settings.maxActiveSeeds;
     await s.listen();
 
     // Resume data: written at most every few seconds while pieces arrive, at once on state changes.
@@ -151,11 +150,11 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       maxConcurrent: RESUME_WRITES_PARALLEL,
       onError: (hex, e) => {
         const t = s.torrents.get(hex);
-        log(`warning: saving resume data of ${t ? torrentLabel({ id: ids.idOf(hex) ?? 0, meta: t.meta }) : hex} failed: ${errorMessage(e)}`);
+        log(`warning: saving resume data of ${t ? torrentLabel({ id: ids.idOf(hex) ?? 0, name: t.meta.name }) : hex} failed: ${errorMessage(e)}`);
       },
     });
     made.writer = resume;
-    s.onPieceDone = (t) => resume.markDirty(t.infoHashHex);
+    s.onPieceVerified((t) => resume.markDirty(t.infoHashHex));
     // Torrents being brought back: their state changes are start-up noise, saved once their restore is over.
     const restoring = new Set<string>();
     s.events.subscribe((e) => {
@@ -198,6 +197,9 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     savedIds.forEach((id, i) => { if (id !== undefined && !taken.has(id)) { taken.add(id); ids.note(id); } else savedIds[i] = undefined; });
     const restoredIds = savedIds.map((id) => id ?? ids.reserve());
     const spotted = spotCheckShares(restored.map((r) => r.resume !== null), Math.random);
+    // Queue order: each restore plans in parallel, but its add (which takes the queue place at once) starts only
+    // after every earlier one's has, so the places come out in saved order whatever order the plans end in.
+    const turns = restored.map(() => { let go!: () => void; const started = new Promise<void>((r) => { go = r; }); return { started, go }; });
     await mapLimit(restored.map((r, position) => ({ ...r, position })), RESTORE_PARALLEL, async ({ meta, resume, observed, position }) => {
       await restoreTorrent(meta, resume, observed, position, spotted[position]!, restoredIds[position]!);
     });
@@ -214,7 +216,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     async function restoreTorrent(meta: Metainfo, resume: ResumeData | null, observed: Array<FileStamp | null> | undefined,
       position: number, spotChecks: number, id: number): Promise<void> {
       const savePath = resume?.savePath ?? settings.downloadDir;
-      const label = torrentLabel({ id, meta });
+      const label = torrentLabel({ id, name: meta.name });
       let trusted: number[] = [];
       let recheck: number[] | 'all' = 'all';
       let spot: number[] = [];
@@ -229,8 +231,9 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
         log(`${label}: cannot plan the start-up check (${errorMessage(e)}); checking everything`);
       }
       const recheckSet = new Set(recheck === 'all' ? [] : recheck);
+      if (position > 0) await turns[position - 1]!.started;
       ids.assign(meta.infoHashHex, id);
-      await s.addTorrent(meta, {
+      const adding = s.addTorrent(meta, {
         savePath, keepOnError: true, paused: resume?.paused ?? false, queuePosition: position, tag: `#${id}`,
         plan: { trusted: recheck === 'all' ? [] : trusted.filter((i) => !recheckSet.has(i)), recheck },
         ...(resume ? {
@@ -239,14 +242,14 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
         } : {}),
         beforeStart: (t) => {
           if (!resume) return;
-          t.setFiles(resume.wanted, resume.priorities.map(fromTransmissionPriority));
-          t.setLimits({ upload: resume.uploadLimit, download: resume.downloadLimit });
-          for (const p of resume.peers) {
-            const a = tryParsePeerAddress(p, { ipOnly: true });
-            if (a) t.addPeer(a.host, a.port, 'resume');
-          }
+          applyCarried(t, {
+            wanted: resume.wanted, priorities: resume.priorities.map(fromResumePriority),
+            limits: { upload: resume.uploadLimit, download: resume.downloadLimit }, peers: resume.peers,
+          });
         },
-      }).then(async (t) => {
+      });
+      turns[position]!.go(); // the add has taken its queue place (synchronously, before its first await)
+      await adding.then(async (t) => {
         // After a crash the saved totals lag: pieces written after the last save are found again by re-hashing
         // (their files changed). They were downloaded by us, so they count toward downloadedEver.
         const have = t.haveBitfield();
@@ -321,7 +324,7 @@ async function snapshot(t: Torrent, id: number, queuePosition: number): Promise<
     ...(id >= 1 && id <= MAX_TORRENT_ID ? { id } : {}),
     addedAt: st.times.added, ...(st.times.completed ? { completedAt: st.times.completed } : {}),
     uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, pieces, files,
-    wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => toTransmissionPriority(f.priority)),
+    wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => toResumePriority(f.priority)),
     peers: t.knownPeers(200).filter((a) => /^(\d+\.){3}\d+:\d+$|^\[[0-9a-fA-F:.]+\]:\d+$/.test(a)),
     uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
     ...(st.state === 'error' && t.errorReason ? { error: t.errorReason.slice(0, 4000) } : {}),

@@ -1,19 +1,21 @@
 /**
- * The facade's cheap reads of one torrent (summary, progress, peer totals, identity), built from the torrent's read
- * model (`status()`, src/session/torrent-status.ts) and its progress event; the id is the API's (src/api/torrent-ids.ts).
+ * The facade's cheap reads of one torrent (summary, progress, peer totals, identity), built from the torrent's
+ * getters and progress event (O(1)), or its read model (`status()`, src/session/torrent-status.ts) where a list is
+ * needed; the id is the API's (src/api/torrent-ids.ts).
  *
  * Invariant: plain data out; nothing here changes a torrent.
  */
 import type { Torrent } from '../session/torrent.js';
 import type { PeerTotalsReport, ProgressEvent, TorrentIdentity, TorrentSummary } from './types.js';
 
+/** From the torrent's getters and its O(1) progress, not status(): `get` asks for it at every turn of its wait. */
 export function summarize(t: Torrent, id: number): TorrentSummary {
-  const st = t.status();
+  const p = t.progress();
   return {
-    id, infoHash: st.infoHash, name: st.name, savePath: st.savePath, state: st.state,
-    error: st.state === 'error' ? (st.error ?? 'error') : null,
-    have: st.pieces.have, pieces: st.pieces.count, done: st.done, complete: st.complete,
-    downloaded: st.totals.downloaded, uploaded: st.totals.uploaded,
+    id, infoHash: t.infoHashHex, name: t.meta.name, savePath: t.savePath, state: t.state,
+    error: t.state === 'error' ? (t.errorReason ?? 'error') : null,
+    have: p.have, pieces: p.pieces, done: t.done, complete: t.complete,
+    downloaded: t.downloaded, uploaded: t.uploaded,
   };
 }
 
@@ -26,4 +28,9 @@ export function peerTotalsOf(t: Torrent): PeerTotalsReport {
 
 export function identityOf(t: Torrent, id: number): TorrentIdentity {
   return { id, infoHash: t.infoHashHex, name: t.meta.name, metadataPending: false };
+}
+
+/** `#3 name` for log lines, the way `bitpeer ls` and `bitpeer pause 3` name a torrent. */
+export function torrentLabel(t: { id: number; name: string }): string {
+  return `#${t.id} ${t.name}`;
 }

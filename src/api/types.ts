@@ -5,15 +5,22 @@
  * importing src/session/). The Session implements it (src/api/session-api.ts); src/api/open.ts builds one.
  *
  * Ids: every torrent has a small integer id (stable for the life of the daemon, assigned in add order, restored from
- * the state directory) and its info-hash (40 lowercase hex). Calls that take ids accept either.
+ * the state directory) and its info-hash (40 lowercase hex). Calls that take ids accept either. The numeric ids stay
+ * in the facade (not only in the RPC): the CLI names torrents by them too (`bitpeer pause 3`, `#3 name` in logs).
+ *
+ * Transmission's own shapes (−1/0/1 file priorities, kB/s limits, its field names) live in src/api/rpc/; the types
+ * here are neutral (a file priority is 'low' | 'normal' | 'high').
  */
 import type { Metainfo } from '../metainfo/index.js';
 import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
+import type { FilePriority } from '../session/torrent-status.js';
 
 export type TorrentId = number | string;
 
 // The session's event types, for callers of the facade (they import them from here, never from src/session/).
 export type { DisconnectCount, MagnetTrackerEvent, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
+/** A file's download priority (the RPC speaks it as Transmission's −1/0/1: src/api/rpc/priority.ts). */
+export type { FilePriority } from '../session/torrent-status.js';
 
 /** The `progress` event: a torrent's pieces, bytes, rates and peers now. */
 export type ProgressEvent = Extract<SessionEvent, { event: 'progress' }>;
@@ -25,7 +32,7 @@ export interface FileInfo {
   length: number;
   bytesCompleted: number;
   wanted: boolean;
-  priority: -1 | 0 | 1;  // low, normal, high (Transmission's scale)
+  priority: FilePriority;
 }
 
 export interface PeerInfo {

@@ -61,10 +61,8 @@ export function defaultDownloadDir(): string {
   return userDownloadDir(process.env, homedir(), readSmallText);
 }
 
-/** `#3 name` for the log, the way `bitpeer ls` and `bitpeer pause 3` name a torrent. */
-export function torrentLabel(t: { id: number; name: string }): string {
-  return `#${t.id} ${t.name}`;
-}
+/** `#3 name` for the log (one definition, in the facade's reads). */
+export { torrentLabel } from '../api/torrent-read.js';
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const bitpeer = await openBitpeer({

@@ -121,7 +121,7 @@ export class Session {
   readonly peerId: Buffer;
   readonly reserved = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL]);
   /** Tracker server and client, UDP socket, LSD (created by listen()). */
-  services: SessionServices | undefined;
+  private svc: SessionServices | undefined;
   /** Addresses that are this session (our interfaces, and `yourip` reports from peers). */
   private readonly ownAddresses = new Set<string>(['127.0.0.1', '::1', '0.0.0.0']);
   /** Tracker key (BEP 3 `key`), one per session. */
@@ -173,7 +173,7 @@ export class Session {
     this.server = await this.transport.listen(host, this.opts.port ?? 0, (stream) => this.onConnection(stream),
       (err) => this.log(`listener error: ${err.message}`));
     for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) this.ownAddresses.add(i.address);
-    this.services = new SessionServices({
+    this.svc = new SessionServices({
       port: this.port, host, peerId: this.peerId, now: this.now, rng: this.rng, clock: this.clock,
       openTracker: this.opts.openTracker ?? false, udp: this.opts.udp ?? true,
       isKnown: (h) => this.torrents.has(h) || this.magnets.has(h),
@@ -184,7 +184,7 @@ export class Session {
       },
       log: (m) => this.log(m),
     });
-    await this.services.start();
+    await this.svc.start();
     this.timer = this.clock.setInterval(() => this.tick(), 1000);
     this.events.emit({ event: 'listening', port: this.port, host });
     return this.port;
@@ -279,7 +279,7 @@ export class Session {
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),
       // With no peer the share is not used (nobody to unchoke): not counted, which is O(torrents).
       uploadSlotShare: (): number => (torrent.connectedPeerCount === 0 ? 2 : this.uploadSlotShare()),
-      onPieceDone: (i) => { const t = this.torrents.get(meta.infoHashHex); if (t) this.onPieceDone?.(t, i); },
+      onPieceDone: (i) => this.pieceDone(meta.infoHashHex, i),
       setTrackerSelf: (seed) => this.services?.swarms.setSelf(meta.infoHashHex, seed === null ? null : { port: this.port, peerId: this.peerId, seed }),
       ...(this.opts.trackers !== false && this.services && (meta.announce || meta.announceList.length > 0)
         ? { createAnnouncer: (t: Torrent, record: (e: AnnouncerEvent) => void) => this.makeAnnouncer(t, record) } : {}),
@@ -398,8 +398,29 @@ export class Session {
     lsd: { add: (h: string): void => this.services?.lsd?.addTorrent(h), remove: (h: string): void => this.services?.lsd?.removeTorrent(h) },
   };
 
-  /** Called when a torrent has verified and written a piece (the daemon marks its resume data dirty). */
-  onPieceDone: ((t: Torrent, index: number) => void) | undefined;
+  /** Tracker server and client, UDP socket, LSD: undefined until listen() (pending magnets announce through it). */
+  get services(): SessionServices | undefined { return this.svc; }
+
+  /** Listeners of pieceVerified (the state directory marks a torrent's resume data dirty). */
+  private readonly pieceListeners = new Set<(t: Torrent, index: number) => void>();
+
+  /**
+   * Calls `fn` each time a torrent has verified AND written a piece (not an event of the stream: one per piece is
+   * too many for a log). Returns the unsubscribe function.
+   */
+  onPieceVerified(fn: (t: Torrent, index: number) => void): () => void {
+    this.pieceListeners.add(fn);
+    return () => { this.pieceListeners.delete(fn); };
+  }
+
+  private pieceDone(infoHashHex: string, index: number): void {
+    if (this.pieceListeners.size === 0) return;
+    const t = this.torrents.get(infoHashHex);
+    if (!t) return;
+    for (const fn of this.pieceListeners) {
+      try { fn(t, index); } catch (err) { this.log(`piece listener threw: ${errorMessage(err)}`); }
+    }
+  }
 
   /** Pending magnets (metadata fetches) by info-hash: incoming connections and LSD peers for them go there. */
   private readonly magnets = new Map<string, MagnetRoute>();
@@ -425,8 +446,20 @@ export class Session {
   /** Peer sockets read into the shared buffer where Node allows it (the `sharedReadBuffer` option). */
   get sharedReadBuffer(): boolean { return this.opts.sharedReadBuffer !== false; }
   /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
-  maxActiveDownloads = 5;
-  maxActiveSeeds = 20;
+  private maxActiveDownloads = 5;
+  private maxActiveSeeds = 20;
+
+  /** The queue limits now. */
+  get queueLimits(): { downloads: number; seeds: number } { return { downloads: this.maxActiveDownloads, seeds: this.maxActiveSeeds }; }
+
+  /**
+   * Sets how many torrents download and seed at once (each at least 1; absent: unchanged). The queue applies them at
+   * its next pass (updateQueue()).
+   */
+  setQueueLimits(limits: { downloads?: number | undefined; seeds?: number | undefined }): void {
+    if (limits.downloads !== undefined && Number.isFinite(limits.downloads)) this.maxActiveDownloads = Math.max(1, Math.floor(limits.downloads));
+    if (limits.seeds !== undefined && Number.isFinite(limits.seeds)) this.maxActiveSeeds = Math.max(1, Math.floor(limits.seeds));
+  }
   private queueRunning: Promise<void> | undefined;
   /** The queue: info-hashes in queue order (a torrent's place is taken when its add starts). */
   private readonly queueList: string[] = [];

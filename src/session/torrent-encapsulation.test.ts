@@ -2,7 +2,9 @@
  * A guard (issue 10, item 1): `class Torrent` keeps its state private. Read from src/session/torrent.ts with the
  * TypeScript parser: no public field that is not readonly, no public setter, and none of the internals other modules
  * once reached into (the picker, the peer manager, the announcer, the tracker log, storage, rate meters, buckets)
- * is public, even readonly. Readers use `status()` and the readonly getters; writers use the commands.
+ * is public, even readonly. Readers use `status()` and the readonly getters; writers use the commands. `class
+ * Session` has no public mutable field either: its queue limits and piece listeners are commands (setQueueLimits,
+ * onPieceVerified), its services a getter.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,4 +60,11 @@ test('class Torrent has no public mutable field, no public setter and no public 
   assert.deepEqual(exposed, [], `internals exposed by Torrent: ${exposed.join(', ')}`);
   const fields = members.filter((m) => m.kind === 'field').map((m) => m.name).sort();
   assert.deepEqual(fields, ['infoHash', 'infoHashHex', 'meta', 'savePath'], 'public fields: identity only');
+});
+
+test('class Session has no public mutable field and no public setter (queue limits, piece listeners: commands)', () => {
+  const members = publicMembers(`${root}src/session/session.ts`, 'Session');
+  assert.ok(members.some((m) => m.name === 'torrents'), 'the parser found class Session');
+  const mutable = members.filter((m) => m.kind === 'setter' || (m.kind === 'field' && !m.readonly)).map((m) => m.name);
+  assert.deepEqual(mutable, [], `public mutable members of Session: ${mutable.join(', ')}`);
 });

@@ -47,7 +47,7 @@ test('status() is a frozen, detached snapshot with the right contents before, du
     leech.events.subscribe((e) => { if (e.event === 'complete') complete = true; });
     // A snapshot in the middle of the download: when the first piece is verified (the memory network is fast).
     let during: TorrentStatus | undefined;
-    leech.onPieceDone = (x) => { during ??= x.status(); };
+    leech.onPieceVerified((x) => { during ??= x.status(); });
     const t = await leech.addTorrent(meta, { savePath: '/memory/leech', storage: new MemoryStorage(meta), peers: [{ host: '192.0.2.1', port: seedPort }] });
 
     const before = t.status();
@@ -168,6 +168,25 @@ test('commands: restored totals, setFiles, setLimits, recovered bytes, the user\
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  } finally {
+    await session.close();
+  }
+});
+
+test('a verify that loses a piece clears the completion time, restored ones included', { timeout: 10_000 }, async () => {
+  const { meta, data } = twoFiles('lost');
+  const session = new Session({ ...common });
+  try {
+    const storage = new MemoryStorage(meta, { data });
+    const t = await session.addTorrent(meta, {
+      savePath: '/memory/lost', storage, paused: true, restored: { uploaded: 0, downloaded: 0, completedAt: 1_650_000_000_000 },
+    });
+    assert.deepEqual([t.status().complete, t.status().times.completed], [true, 1_650_000_000_000]);
+    await storage.writePiece(1, Buffer.alloc(PIECE)); // the data of piece 1 changed on disk
+    await t.verify();
+    const s = t.status();
+    assert.deepEqual([s.complete, s.pieces.have], [false, 4]);
+    assert.equal(s.times.completed, undefined, 'not complete: no completion time (neither its own nor the restored one)');
   } finally {
     await session.close();
   }

@@ -4,8 +4,9 @@
  * the CLI's progress and summaries, a web UI. Readers never reach into the torrent's picker, peers or announcer.
  *
  * The shapes are the core's own, neutral ones: times in ms since the epoch (undefined: never), file priorities as
- * 'low' | 'normal' | 'high', tracker counts undefined when unknown. Transmission's shapes (numeric ids, queue
- * positions, −1/0/1 priorities, seconds, −1 for unknown) are made from these in src/api/.
+ * 'low' | 'normal' | 'high', tracker counts undefined when unknown. The facade (src/api/) adds numeric ids and
+ * queue positions and makes its TorrentInfo (seconds, −1 for unknown); Transmission's −1/0/1 priorities are made only
+ * in src/api/rpc/ (and in the resume files' codec boundary).
  *
  * Invariant: a snapshot holds no live reference into the torrent; what happens to the torrent afterwards never
  * changes a snapshot already taken. Cost: O(pieces/8 + files + peers + trackers) per call when every file is wanted

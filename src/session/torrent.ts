@@ -80,8 +80,8 @@ export class Torrent {
   private liveSince: number | undefined;
   private lastActivityAt: number | undefined;
   private completedAt: number | undefined;
-  /** Completion time restored from the state directory (ms). */
-  private readonly restoredCompletedAt: number | undefined;
+  /** Completion time restored from the state directory (ms); dropped, like completedAt, when a piece is lost. */
+  private restoredCompletedAt: number | undefined;
   /** Per-peer byte totals, kept after a peer disconnects (for the exit summary). */
   private readonly peerTotals = new Map<string, { client: string; downloaded: number; uploaded: number }>();
   /** Ended connections by cause ("op/code"), over the life of this torrent object. */
@@ -96,7 +96,6 @@ export class Torrent {
   /** Schedule `fn` on an unref'd timer of the clock: rate-limit retries must never keep the process alive. */
   private readonly schedule = (fn: () => void, ms: number): void => { (this.opts.clock ?? systemClock).setTimeout(fn, ms).unref(); };
   private readonly onParentAbort = (): void => { if (!this.abort.signal.aborted) this.abort.abort(this.opts.signal?.reason ?? new BtError('ABORTED', 'session closed')); };
-  private readonly completionWaiters: Array<() => void> = [];
   private readonly uploadBucket: TokenBucket;
   private readonly downloadBucket: TokenBucket;
   private announcer: AnnouncerLike | undefined;
@@ -299,7 +298,7 @@ export class Torrent {
     this.requests = this.newRequests();
     this.uploads.clearCache();
     await this.check({ recheck: 'all' });
-    if (!this.done) this.completedAt = undefined; // a piece was lost: completing again is a new completion
+    if (!this.done) this.forgetCompletion(); // a piece was lost: completing again is a new completion
     if ((this.state as TorrentState) === 'stopped') return;
     if (before === 'paused' || before === 'queued' || this.pauseRequested) { this.pauseRequested = false; this.setState(before === 'queued' ? 'queued' : 'paused'); return; }
     await this.goLive();
@@ -323,7 +322,7 @@ export class Torrent {
     this.filePriorities = this.meta.files.map((_, i) => priorities[i] ?? 'normal');
     if (this.state === 'downloading' && this.done) this.onComplete();
     else if (this.state === 'seeding' && !this.done) {
-      this.completedAt = undefined;
+      this.forgetCompletion();
       this.setState('downloading');
       for (const p of this.peers.connected.values()) this.updateInterest(p);
       this.requests.fillAll();
@@ -331,6 +330,12 @@ export class Torrent {
       for (const p of this.peers.connected.values()) this.updateInterest(p);
       this.requests.fillAll();
     }
+  }
+
+  /** No longer complete: no completion time, neither this object's nor the restored one. */
+  private forgetCompletion(): void {
+    this.completedAt = undefined;
+    this.restoredCompletedAt = undefined;
   }
 
   /** Per-torrent rate limits in bytes/s (0 = unlimited; a negative value counts as 0). Absent: unchanged. */
@@ -426,12 +431,6 @@ export class Torrent {
       if (d.socket.destroyed) continue;
       this.acceptIncoming(d.socket, d.hs, d.rest);
     }
-  }
-
-  /** Resolves when every piece is verified (immediately if already complete). */
-  whenComplete(): Promise<void> {
-    if (this.done && this.state === 'seeding') return Promise.resolve();
-    return new Promise((resolve) => this.completionWaiters.push(resolve));
   }
 
   private totalsFor(p: Peer): { client: string; downloaded: number; uploaded: number } {
@@ -620,7 +619,6 @@ export class Torrent {
     this.announcer?.completed();
     this.opts.setTrackerSelf?.(true);
     this.rechoke(this.opts.now());
-    for (const w of this.completionWaiters.splice(0)) w();
   }
 
   /** Enter the error state (e.g. the start-up check could not read the data). */
@@ -713,7 +711,7 @@ export class Torrent {
     };
   }
 
-  /** Bytes in pieces not verified yet. O(1): every piece but the last has the same size. */
+  /** Bytes in pieces not verified yet (the announcer's `left`). O(1): every piece but the last has the same size. */
   bytesLeft(): number {
     const m = this.meta;
     if (m.pieceCount === 0) return 0;
@@ -722,12 +720,12 @@ export class Torrent {
     return missing * m.pieceLength - (lastMissing ? m.pieceLength - pieceSizeAt(m, m.pieceCount - 1) : 0);
   }
 
-  peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
+  private peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
     return [...this.peerTotals].map(([peer, t]) => ({ peer, ...t }));
   }
 
   /** Ended connections counted by cause (op and code), most frequent first. */
-  disconnectCounts(): DisconnectCount[] {
+  private disconnectCounts(): DisconnectCount[] {
     return [...this.disconnects.values()].map((d) => ({ ...d })).sort((a, b) => b.count - a.count);
   }
 

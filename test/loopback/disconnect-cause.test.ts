@@ -97,7 +97,7 @@ test('peer-disconnect events carry the op and code of real disconnects, counted 
   assert.equal(stopped.reason, 'session closed');
 
   // 4. The torrent counted them by cause.
-  const counts = torrent.disconnectCounts();
+  const counts = torrent.status().disconnects;
   const count = (op: string, code: string): number => counts.find((d) => d.op === op && d.code === code)?.count ?? 0;
   assert.equal(count('read', 'EOF'), 1, JSON.stringify(counts));
   assert.equal(count('protocol', 'PROTOCOL'), 1, JSON.stringify(counts));

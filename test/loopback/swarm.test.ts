@@ -135,7 +135,7 @@ test('a seed, five leechers and a liar on loopback: all complete, the liar is ba
     assert.equal(gone.op, 'hash');
     assert.equal(gone.code, 'BANNED');
     assert.match(gone.reason, /^banned: /);
-    const counts = [...l.session.torrents.values()][0]!.disconnectCounts();
+    const counts = [...l.session.torrents.values()][0]!.status().disconnects;
     assert.ok(counts.some((d) => d.op === 'hash' && d.code === 'BANNED' && d.count >= 1), JSON.stringify(counts));
   }
   // Leechers traded among themselves: someone uploaded to another leecher.

@@ -51,11 +51,11 @@ export class FakeApi implements BitpeerApi {
       downloadDir: '/srv/downloads', port: 6881, uploadLimit: 0, downloadLimit: 0, maxActiveDownloads: 3,
       maxActiveSeeds: 5, lsd: true, pex: true, dht: false,
     };
-    const seedFile: FileInfo = { path: 'ubuntu-24.04-desktop-amd64.iso', length: 4_700 * MB, bytesCompleted: 4_700 * MB, wanted: true, priority: 0 };
+    const seedFile: FileInfo = { path: 'ubuntu-24.04-desktop-amd64.iso', length: 4_700 * MB, bytesCompleted: 4_700 * MB, wanted: true, priority: 'normal' };
     const bbb: FileInfo[] = [
-      { path: 'Big Buck Bunny/bbb_1080p.mp4', length: 250 * MB, bytesCompleted: 100 * MB, wanted: true, priority: 1 },
-      { path: 'Big Buck Bunny/poster.jpg', length: 300_000, bytesCompleted: 300_000, wanted: true, priority: 0 },
-      { path: 'Big Buck Bunny/subs/en.srt', length: 40_000, bytesCompleted: 0, wanted: false, priority: -1 },
+      { path: 'Big Buck Bunny/bbb_1080p.mp4', length: 250 * MB, bytesCompleted: 100 * MB, wanted: true, priority: 'high' },
+      { path: 'Big Buck Bunny/poster.jpg', length: 300_000, bytesCompleted: 300_000, wanted: true, priority: 'normal' },
+      { path: 'Big Buck Bunny/subs/en.srt', length: 40_000, bytesCompleted: 0, wanted: false, priority: 'low' },
     ];
     const base = {
       error: null, doneDate: 0, eta: -1, queuePosition: 0, uploadLimit: 0, downloadLimit: 0, recheckProgress: 0,
@@ -174,7 +174,7 @@ export class FakeApi implements BitpeerApi {
       const meta = parseTorrent(bytes);
       infoHash = meta.infoHashHex;
       name = meta.name;
-      files = meta.files.filter((f) => !f.padding).map((f) => ({ path: f.relPath, length: f.length, bytesCompleted: 0, wanted: true, priority: 0 }));
+      files = meta.files.filter((f) => !f.padding).map((f) => ({ path: f.relPath, length: f.length, bytesCompleted: 0, wanted: true, priority: 'normal' as const }));
       pieceCount = meta.pieceCount;
       pieceSize = meta.pieceLength;
       magnetLink = buildMagnet({ infoHash, name });
@@ -247,9 +247,9 @@ export class FakeApi implements BitpeerApi {
       };
       for (const i of changes.wanted ?? []) at(i).wanted = true;
       for (const i of changes.unwanted ?? []) at(i).wanted = false;
-      for (const i of changes.priorityHigh ?? []) at(i).priority = 1;
-      for (const i of changes.priorityNormal ?? []) at(i).priority = 0;
-      for (const i of changes.priorityLow ?? []) at(i).priority = -1;
+      for (const i of changes.priorityHigh ?? []) at(i).priority = 'high';
+      for (const i of changes.priorityNormal ?? []) at(i).priority = 'normal';
+      for (const i of changes.priorityLow ?? []) at(i).priority = 'low';
       recompute(t);
     }
   }

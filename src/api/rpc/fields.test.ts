@@ -56,9 +56,9 @@ test('pieces: the API\'s bitfield if given; else set only where every file of th
   assert.equal(full.at(-1), (0xff << spare) & 0xff, 'spare bits are zero');
   // Three files of 10, 10, 10 bytes with 8-byte pieces: only the middle file is complete.
   const t: TorrentInfo = { ...part, pieceSize: 8, pieceCount: 4, files: [
-    { path: 'a', length: 10, bytesCompleted: 3, wanted: true, priority: 0 },
-    { path: 'b', length: 10, bytesCompleted: 10, wanted: true, priority: 0 },
-    { path: 'c', length: 10, bytesCompleted: 0, wanted: true, priority: 0 },
+    { path: 'a', length: 10, bytesCompleted: 3, wanted: true, priority: 'normal' },
+    { path: 'b', length: 10, bytesCompleted: 10, wanted: true, priority: 'normal' },
+    { path: 'c', length: 10, bytesCompleted: 0, wanted: true, priority: 'normal' },
   ] };
   // piece 0 = [0,8) in a; 1 = [8,16) a+b; 2 = [16,24) b+c; 3 = [24,30) c: nothing is certain
   assert.deepEqual([...Buffer.from(piecesOf(t), 'base64')], [0]);
@@ -119,4 +119,12 @@ test('a pending magnet (no metadata yet): metadataPercentComplete 0, status down
     { metadataPercentComplete: 0, status: TR_STATUS.DOWNLOAD, eta: -2, totalSize: 0, pieces: '', files: [] });
   assert.equal(torrentObject({ ...pending, state: 'paused' }, ['status'], { nowSec: 0 })['status'], TR_STATUS.STOPPED);
   assert.equal(torrentObject(t, ['metadataPercentComplete'], { nowSec: 0 })['metadataPercentComplete'], 1);
+});
+
+test('file priorities: the facade\'s low/normal/high are Transmission\'s -1/0/1 in fileStats and priorities', () => {
+  const t = sample()[1]!;
+  assert.deepEqual(t.files.map((f) => f.priority), ['high', 'normal', 'low']);
+  const o = torrentObject(t, ['fileStats', 'priorities'], { nowSec: 0 });
+  assert.deepEqual(o['priorities'], [1, 0, -1]);
+  assert.deepEqual((o['fileStats'] as Array<{ priority: number }>).map((f) => f.priority), [1, 0, -1]);
 });

@@ -13,6 +13,7 @@
  */
 import { VERSION } from '../../util/version.js';
 import type { PeerInfo, SessionSettings, SessionStats, TorrentInfo, TrackerInfo } from '../types.js';
+import { toTransmissionPriority } from './priority.js';
 
 /** The RPC version we speak (Transmission 3.00's). */
 export const RPC_VERSION = 16;
@@ -280,7 +281,7 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['etaIdle', () => -1],
   ['file-count', (t) => t.files.length],
   ['files', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), length: int(f.length), name: f.path }))],
-  ['fileStats', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), wanted: f.wanted, priority: f.priority }))],
+  ['fileStats', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), wanted: f.wanted, priority: toTransmissionPriority(f.priority) }))],
   ['hashString', (t) => t.infoHash],
   ['haveUnchecked', () => 0],
   ['haveValid', (t) => int(haveValidOf(t))],
@@ -308,7 +309,7 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['pieces', piecesOf],
   ['pieceCount', (t) => int(t.pieceCount)],
   ['pieceSize', (t) => int(t.pieceSize)],
-  ['priorities', (t) => t.files.map((f) => f.priority)],
+  ['priorities', (t) => t.files.map((f) => toTransmissionPriority(f.priority))],
   ['queuePosition', (t) => int(t.queuePosition)],
   ['rateDownload', (t) => int(t.downloadRate)],
   ['rateUpload', (t) => int(t.uploadRate)],

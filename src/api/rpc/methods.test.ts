@@ -91,7 +91,7 @@ test('torrent-set: empty file lists mean all files; an index out of range change
   assert.equal(api.callsTo('setFiles').length, 0);
   assert.equal((await rpc('torrent-set', { ids: [2], 'files-wanted': [], 'priority-high': [] })).result, 'success');
   assert.deepEqual(api.callsTo('setFiles')[0]?.args, [[2], { wanted: [0, 1, 2], priorityHigh: [0, 1, 2] }]);
-  assert.ok(api.torrents[1]!.files.every((f) => f.wanted && f.priority === 1));
+  assert.ok(api.torrents[1]!.files.every((f) => f.wanted && f.priority === 'high'));
 });
 
 test('torrent-set limits: kB/s × 1000; Limited=false clears; Limited=true alone leaves it; other keys ignored', async () => {

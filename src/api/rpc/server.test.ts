@@ -349,7 +349,7 @@ test('happy paths of every method over HTTP', async () => {
   await call('torrent-set', { ids: [2], 'files-unwanted': [0], 'priority-low': [1], uploadLimit: 40, uploadLimited: true, seedRatioMode: 1 });
   const t2 = api.torrents.find((t) => t.id === 2)!;
   assert.equal(t2.files[0]!.wanted, false);
-  assert.equal(t2.files[1]!.priority, -1);
+  assert.equal(t2.files[1]!.priority, 'low');
   assert.equal(t2.uploadLimit, 40_000);
   await call('torrent-remove', { ids: [a['id']], 'delete-local-data': true });
   assert.deepEqual(api.callsTo('remove').at(-1)?.args, [[a['id']], true]);
