@@ -1,0 +1,212 @@
+/**
+ * Wire capture harness (issue 11, item 1): records the bytes real BitTorrent clients send in the first seconds of a
+ * connection, for the replay fixtures in test/fixtures/wire/ (read by src/session/wire-fixtures.test.ts).
+ *
+ * For each installed client (aria2c, transmission-cli, libtorrent through test/helpers/lt_peer.py; rtorrent 0.9.8 did
+ * not answer a dial in this harness's first attempt and is left out) and each
+ * scenario, it starts the client on 127.0.0.1 with a small deterministic torrent, dials it, sends a plaintext
+ * handshake (extension and fast bits set) and, once the client's handshake is in, our opening as the other side of the scenario, and records
+ * every byte the client sends for CAPTURE_MS:
+ * - `leecher`: the client has nothing; we are a seed (bitfield of every piece, extension handshake, unchoke);
+ * - `partial`: the client has the first half of the pieces (checked from disk); we are a seed, as above;
+ * - `seed`:    the client has everything; we are a leecher (have-none, extension handshake, interested).
+ * It writes `<client>-<scenario>.bin` (the raw bytes, the client's handshake first) and `<client>-<scenario>.json`
+ * (client, version, scenario, torrent, what we sent, the expected outcome of a replay).
+ *
+ * Invariant: every client listens on and talks to 127.0.0.1 only (DHT, LSD, PEX, UPnP, uTP off), every wait is
+ * bounded, and every process and temp folder it starts is gone when it ends.
+ * Usage: `node dist/test/support/wire-capture.js OUT_DIR [client...]` (run inside `unshare -n` if you like).
+ * BEP: 3, 6, 10 (what the opening sends).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { encodeHandshake, makeReserved, ReservedBit } from '../../src/wire/codec/handshake.js';
+import { MessageDecoder } from '../../src/wire/codec/decoder.js';
+import { encodeMessage, type Message } from '../../src/wire/codec/messages.js';
+import { encodeExtendedHandshake } from '../../src/wire/ext/extended.js';
+import { CAPTURE_LENGTH, CAPTURE_NAME, CAPTURE_PIECE_LENGTH, CAPTURE_PIECES, captureTorrent, PARTIAL_PIECES } from './wire-capture-torrent.js';
+import { Scope, type Child } from '../helpers/proc.js';
+import { findLibtorrentPython, libtorrentVersion } from '../helpers/python.js';
+import { delay, freePort } from '../helpers/trackers.js';
+
+const CAPTURE_MS = 6000;
+/** Our peer id in the captures ("-bp0000-" and a fixed tail). */
+const OUR_PEER_ID = Buffer.from('-bp0000-wirecapture1', 'latin1');
+
+export type Scenario = 'leecher' | 'partial' | 'seed';
+
+interface ClientRun { child: Child; port: number; version: string }
+
+type ClientStarter = (scope: Scope, dir: string, torrentPath: string, scenario: Scenario) => Promise<ClientRun>;
+
+function versionOf(cmd: string, args: string[], re: RegExp): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
+  const m = re.exec(`${r.stdout ?? ''}\n${r.stderr ?? ''}`);
+  return m?.[1] ?? 'unknown';
+}
+
+async function writeContent(dir: string, scenario: Scenario, data: Buffer): Promise<void> {
+  if (scenario === 'leecher') return;
+  const content = Buffer.from(data);
+  if (scenario === 'partial') content.fill(0, PARTIAL_PIECES * CAPTURE_PIECE_LENGTH);
+  await writeFile(join(dir, CAPTURE_NAME), content);
+}
+
+const aria2: ClientStarter = async (scope, dir, torrentPath, scenario) => {
+  const port = await freePort();
+  const child = scope.spawn('aria2c', [
+    '--no-conf=true', '--interface=127.0.0.1', '--disable-ipv6=true', '--enable-dht=false', '--enable-dht6=false',
+    '--bt-enable-lpd=false', '--enable-peer-exchange=false', '--check-integrity=true', '--seed-ratio=0.0',
+    '--seed-time=10', `--listen-port=${port}`, `--dir=${dir}`, '--console-log-level=warn', '--summary-interval=0',
+    '--file-allocation=none', '--allow-overwrite=true', '--auto-file-renaming=false', '--bt-save-metadata=false',
+    '--bt-stop-timeout=60', ...(process.env.CAPTURE_LOG ? [`--log=${process.env.CAPTURE_LOG}-${scenario}.log`, '--log-level=debug'] : []), torrentPath,
+  ], { name: 'aria2c' });
+  return { child, port, version: versionOf('aria2c', ['--version'], /aria2 version (\S+)/) };
+};
+
+const transmission: ClientStarter = async (scope, dir, torrentPath) => {
+  const port = await freePort();
+  const cfg = join(dir, 'cfg');
+  await mkdir(cfg, { recursive: true });
+  await writeFile(join(cfg, 'settings.json'), JSON.stringify({
+    'dht-enabled': false, 'lpd-enabled': false, 'pex-enabled': false, 'utp-enabled': false,
+    'port-forwarding-enabled': false, 'bind-address-ipv4': '127.0.0.1', 'bind-address-ipv6': '::1',
+    'encryption': 1, 'peer-port': port,
+  }));
+  const child = scope.spawn('transmission-cli', ['-g', cfg, '-p', String(port), '-w', dir, torrentPath], { name: 'transmission-cli' });
+  return { child, port, version: versionOf('transmission-cli', ['--version'], /transmission-cli (\S+)/i) };
+};
+
+const libtorrent: ClientStarter = async (scope, dir, torrentPath, scenario) => {
+  const python = findLibtorrentPython();
+  if (python === null) throw new Error('no libtorrent bindings');
+  const port = await freePort();
+  const child = scope.ltPeer(python, ['--mode', scenario === 'seed' ? 'seed' : 'download', '--torrent', torrentPath,
+    '--save', dir, '--port', String(port), '--timeout', '60']);
+  return { child, port, version: libtorrentVersion(python) ?? 'unknown' };
+};
+
+export const CLIENTS: Record<string, ClientStarter> = { aria2, transmission, libtorrent };
+
+/** Our opening, after our handshake, as the other side of `scenario`. */
+function ourOpening(scenario: Scenario): Buffer[] {
+  const ext = encodeMessage({ type: 'extended', id: 0, payload: encodeExtendedHandshake({ m: { ut_pex: 1 }, v: 'bitpeer capture', reqq: 250 }) });
+  if (scenario === 'seed') return [encodeMessage({ type: 'haveNone' }), ext, encodeMessage({ type: 'interested' })];
+  return [encodeMessage({ type: 'haveAll' }), ext, encodeMessage({ type: 'unchoke' })];
+}
+
+/** Dials 127.0.0.1:port until it answers (bounded), sends our handshake and opening, records for CAPTURE_MS. */
+async function capture(port: number, infoHash: Buffer, scenario: Scenario, deadlineMs: number): Promise<Buffer> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const got = await new Promise<Buffer | null>((resolve) => {
+      const chunks: Buffer[] = [];
+      const s: Socket = connect({ host: '127.0.0.1', port });
+      let opened = false;
+      const finish = (): void => { clearTimeout(timer); s.destroy(); resolve(opened && chunks.length > 0 ? Buffer.concat(chunks) : null); };
+      const timer = setTimeout(finish, CAPTURE_MS);
+      s.on('connect', () => {
+        opened = true;
+        s.write(encodeHandshake({ reserved: makeReserved([ReservedBit.EXTENSION_PROTOCOL, ReservedBit.FAST]), infoHash, peerId: OUR_PEER_ID }));
+      });
+      let got = 0;
+      s.on('data', (c: Buffer) => {
+        chunks.push(c);
+        // The opening goes out once the client's handshake is in: aria2 drops a peer that sends more than a
+        // handshake before its own handshake reply.
+        if (got < 68 && got + c.length >= 68) for (const b of ourOpening(scenario)) s.write(b);
+        got += c.length;
+      });
+      s.on('error', () => undefined);
+      s.on('close', finish);
+    });
+    if (got !== null && got.length >= 68) return got;
+    if (Date.now() > until) throw new Error(`no handshake from 127.0.0.1:${port} within ${deadlineMs} ms`);
+    await delay(500);
+  }
+}
+
+/**
+ * What the client said, in order, and the outcome a replay must show: the connection kept, the pieces the client
+ * announced, and whether it ended interested. Decoded without the geometry, so nothing here depends on the rules
+ * under audit.
+ */
+function summarize(bytes: Buffer): { messages: string[]; expect: { kept: true; peerPieces: number; peerInterested: boolean } } {
+  const d = new MessageDecoder(null);
+  d.push(bytes.subarray(68));
+  const messages: string[] = [];
+  const has = new Set<number>();
+  let interested = false;
+  for (let m: Message | null; (m = d.next()) !== null;) {
+    messages.push(describe(m));
+    if (m.type === 'interested') interested = true;
+    if (m.type === 'notInterested') interested = false;
+    if (m.type === 'haveAll') for (let i = 0; i < CAPTURE_PIECES; i++) has.add(i);
+    if (m.type === 'haveNone') has.clear();
+    if (m.type === 'have') has.add(m.index);
+    if (m.type === 'bitfield') {
+      has.clear();
+      for (let i = 0; i < CAPTURE_PIECES; i++) if ((m.bitfield[i >> 3]! & (0x80 >> (i & 7))) !== 0) has.add(i);
+    }
+  }
+  if (d.buffered > 0) messages.push(`(${d.buffered} bytes of a message cut off by the end of the capture)`);
+  return { messages, expect: { kept: true, peerPieces: has.size, peerInterested: interested } };
+}
+
+function describe(m: Message): string {
+  switch (m.type) {
+    case 'extended': return `extended id ${m.id}, ${m.payload.length} bytes${m.id === 0 ? ' (handshake)' : ''}`;
+    case 'bitfield': return `bitfield ${m.bitfield.toString('hex')}`;
+    case 'have': case 'suggest': case 'allowedFast': return `${m.type} ${m.index}`;
+    case 'request': case 'cancel': case 'reject': return `${m.type} ${m.index}:${m.begin}+${m.length}`;
+    case 'piece': return `piece ${m.index}:${m.begin}+${m.block.length}`;
+    case 'port': return `port ${m.port}`;
+    case 'unknown': return `unknown id ${m.id}, length ${m.length}`;
+    default: return m.type;
+  }
+}
+
+async function main(): Promise<void> {
+  const [outDir, ...names] = process.argv.slice(2);
+  if (outDir === undefined) throw new Error('usage: wire-capture.js OUT_DIR [client...]');
+  await mkdir(outDir, { recursive: true });
+  const { data, torrent, meta } = captureTorrent();
+  const scenarios: Scenario[] = ['leecher', 'partial', 'seed'];
+  for (const name of names.length > 0 ? names : Object.keys(CLIENTS)) {
+    const start = CLIENTS[name];
+    if (!start) throw new Error(`unknown client ${name}`);
+    for (const scenario of scenarios) {
+      const scope = new Scope();
+      try {
+        const dir = await scope.tempDir('bitpeer-capture-');
+        const torrentPath = join(dir, 'capture.torrent');
+        await writeFile(torrentPath, torrent);
+        await writeContent(dir, scenario, data);
+        const run = await start(scope, dir, torrentPath, scenario);
+        await delay(3000); // the start-up check of the data on disk
+        const bytes = await capture(run.port, meta.infoHash, scenario, 30_000);
+        const base = `${name}-${scenario}`;
+        await writeFile(join(outDir, `${base}.bin`), bytes);
+        await writeFile(join(outDir, `${base}.json`), `${JSON.stringify({
+          client: name, version: run.version, scenario,
+          captured: new Date().toISOString().slice(0, 10),
+          torrent: { name: CAPTURE_NAME, pieceLength: CAPTURE_PIECE_LENGTH, pieces: CAPTURE_PIECES, length: CAPTURE_LENGTH, infoHash: meta.infoHashHex },
+          weSent: scenario === 'seed' ? 'handshake, have-none, extension handshake, interested' : 'handshake, have-all, extension handshake, unchoke',
+          clientHas: scenario === 'seed' ? CAPTURE_PIECES : scenario === 'partial' ? PARTIAL_PIECES : 0,
+          ...summarize(bytes),
+        }, null, 2)}\n`);
+        console.log(`captured ${base}: ${bytes.length} bytes`);
+      } catch (e) {
+        console.log(`skipped ${name}-${scenario}: ${(e as Error).message}\n${scope.describe()}`);
+      } finally {
+        await scope.cleanup();
+      }
+    }
+  }
+}
+
+if (process.argv[1]?.endsWith('wire-capture.js')) {
+  main().catch((e: unknown) => { console.error(`wire-capture: ${(e as Error).message}`); process.exit(1); });
+}
