@@ -6,7 +6,8 @@
  * not answer a dial in this harness's first attempt and is left out) and each
  * scenario, it starts the client on 127.0.0.1 with a small deterministic torrent, dials it, sends a plaintext
  * handshake (extension and fast bits set) and, once the client's handshake is in, our opening as the other side of the scenario, and records
- * every byte the client sends for CAPTURE_MS:
+ * every byte the client sends for CAPTURE_MS (as a seed it serves the first SERVE_BLOCKS blocks the client requests,
+ * so the capture shows what the client says once it has data: aria2 then re-sends its whole bitfield):
  * - `leecher`: the client has nothing; we are a seed (bitfield of every piece, extension handshake, unchoke);
  * - `partial`: the client has the first half of the pieces (checked from disk); we are a seed, as above;
  * - `seed`:    the client has everything; we are a leecher (have-none, extension handshake, interested).
@@ -98,7 +99,10 @@ function ourOpening(scenario: Scenario): Buffer[] {
 }
 
 /** Dials 127.0.0.1:port until it answers (bounded), sends our handshake and opening, records for CAPTURE_MS. */
-async function capture(port: number, infoHash: Buffer, scenario: Scenario, deadlineMs: number): Promise<Buffer> {
+/** As a seed we serve this many blocks (two pieces), so the capture shows what the client says once it has data. */
+const SERVE_BLOCKS = 4;
+
+async function capture(port: number, infoHash: Buffer, scenario: Scenario, data: Buffer, deadlineMs: number): Promise<Buffer> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const got = await new Promise<Buffer | null>((resolve) => {
@@ -112,12 +116,26 @@ async function capture(port: number, infoHash: Buffer, scenario: Scenario, deadl
         s.write(encodeHandshake({ reserved: makeReserved([ReservedBit.EXTENSION_PROTOCOL, ReservedBit.FAST]), infoHash, peerId: OUR_PEER_ID }));
       });
       let got = 0;
+      let served = 0;
+      const decoder = new MessageDecoder(null);
       s.on('data', (c: Buffer) => {
         chunks.push(c);
         // The opening goes out once the client's handshake is in: aria2 drops a peer that sends more than a
         // handshake before its own handshake reply.
-        if (got < 68 && got + c.length >= 68) for (const b of ourOpening(scenario)) s.write(b);
+        if (got < 68 && got + c.length >= 68) {
+          for (const b of ourOpening(scenario)) s.write(b);
+          decoder.push(c.subarray(68 - got));
+        } else if (got >= 68) decoder.push(c);
         got += c.length;
+        if (scenario === 'seed') return;
+        try {
+          for (let m: Message | null; (m = decoder.next()) !== null;) {
+            if (m.type !== 'request' || served >= SERVE_BLOCKS) continue;
+            served++;
+            const off = m.index * CAPTURE_PIECE_LENGTH + m.begin;
+            s.write(encodeMessage({ type: 'piece', index: m.index, begin: m.begin, block: data.subarray(off, off + m.length) }));
+          }
+        } catch { /* the recording goes on; the replay test decodes it again */ }
       });
       s.on('error', () => undefined);
       s.on('close', finish);
@@ -185,15 +203,16 @@ async function main(): Promise<void> {
         await writeFile(torrentPath, torrent);
         await writeContent(dir, scenario, data);
         const run = await start(scope, dir, torrentPath, scenario);
-        await delay(3000); // the start-up check of the data on disk
-        const bytes = await capture(run.port, meta.infoHash, scenario, 30_000);
+        await delay(Number(process.env.CAPTURE_DELAY_MS ?? 3000)); // the start-up check of the data on disk
+        const bytes = await capture(run.port, meta.infoHash, scenario, data, 30_000);
         const base = `${name}-${scenario}`;
         await writeFile(join(outDir, `${base}.bin`), bytes);
         await writeFile(join(outDir, `${base}.json`), `${JSON.stringify({
           client: name, version: run.version, scenario,
           captured: new Date().toISOString().slice(0, 10),
           torrent: { name: CAPTURE_NAME, pieceLength: CAPTURE_PIECE_LENGTH, pieces: CAPTURE_PIECES, length: CAPTURE_LENGTH, infoHash: meta.infoHashHex },
-          weSent: scenario === 'seed' ? 'handshake, have-none, extension handshake, interested' : 'handshake, have-all, extension handshake, unchoke',
+          weSent: scenario === 'seed' ? 'handshake, have-none, extension handshake, interested'
+            : `handshake, have-all, extension handshake, unchoke; the first ${SERVE_BLOCKS} blocks requested`,
           clientHas: scenario === 'seed' ? CAPTURE_PIECES : scenario === 'partial' ? PARTIAL_PIECES : 0,
           ...summarize(bytes),
         }, null, 2)}\n`);
