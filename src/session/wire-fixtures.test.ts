@@ -25,8 +25,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = path.resolve(here, '../../../test/fixtures/wire');
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
-test('the wire fixtures exist (aria2, Transmission, libtorrent)', () => {
-  for (const client of ['aria2', 'transmission', 'libtorrent']) {
+test('the wire fixtures exist (aria2, Transmission, libtorrent, rtorrent)', () => {
+  for (const client of ['aria2', 'transmission', 'libtorrent', 'rtorrent']) {
     assert.ok(fixtures.some((f) => f.startsWith(`${client}-`)), `a capture of ${client}`);
   }
 });

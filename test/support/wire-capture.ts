@@ -2,8 +2,7 @@
  * Wire capture harness (issue 11, item 1): records the bytes real BitTorrent clients send in the first seconds of a
  * connection, for the replay fixtures in test/fixtures/wire/ (read by src/session/wire-fixtures.test.ts).
  *
- * For each installed client (aria2c, transmission-cli, libtorrent through test/helpers/lt_peer.py; rtorrent 0.9.8 did
- * not answer a dial in this harness's first attempt and is left out) and each
+ * For each installed client (aria2c, transmission-cli, libtorrent through test/helpers/lt_peer.py, rtorrent) and each
  * scenario, it starts the client on 127.0.0.1 with a small deterministic torrent, dials it, sends a plaintext
  * handshake (extension and fast bits set) and, once the client's handshake is in, our opening as the other side of the scenario, and records
  * every byte the client sends for CAPTURE_MS (as a seed it serves the first SERVE_BLOCKS blocks the client requests,
@@ -20,7 +19,7 @@
  * BEP: 3, 6, 10 (what the opening sends).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeHandshake, makeReserved, ReservedBit } from '../../src/wire/codec/handshake.js';
@@ -89,16 +88,39 @@ const libtorrent: ClientStarter = async (scope, dir, torrentPath, scenario) => {
   return { child, port, version: libtorrentVersion(python) ?? 'unknown' };
 };
 
-export const CLIENTS: Record<string, ClientStarter> = { aria2, transmission, libtorrent };
+const rtorrent: ClientStarter = async (scope, dir, capturePath) => {
+  const port = await freePort();
+  // rtorrent answers "unknown download" for a torrent without a tracker: give it one on a loopback port nobody
+  // listens on (outside the info dict, so the info-hash is unchanged; `announce` sorts first).
+  const url = 'http://127.0.0.1:9/announce';
+  const torrentPath = join(dir, 'rtorrent.torrent');
+  await writeFile(torrentPath, Buffer.concat([Buffer.from(`d8:announce${url.length}:${url}`), (await readFile(capturePath)).subarray(1)]));
+  const session = join(dir, 'session');
+  await mkdir(session, { recursive: true });
+  const rc = join(dir, 'rc');
+  await writeFile(rc, [
+    `directory.default.set = ${dir}`, `session.path.set = ${session}`, `network.port_range.set = ${port}-${port}`,
+    'network.port_random.set = no', 'network.bind_address.set = 127.0.0.1', 'dht.mode.set = disable',
+    'protocol.pex.set = no', 'trackers.use_udp.set = no', 'system.daemon.set = true', `load.start = ${torrentPath}`, '',
+  ].join('\n'));
+  const child = scope.spawn('rtorrent', ['-n', '-o', `import=${rc}`], { name: 'rtorrent', cwd: dir });
+  return { child, port, version: versionOf('rtorrent', ['-h'], /version (\d[\d.]*)/) };
+};
 
-/** Our opening, after our handshake, as the other side of `scenario`. */
-function ourOpening(scenario: Scenario): Buffer[] {
+export const CLIENTS: Record<string, ClientStarter> = { aria2, transmission, libtorrent, rtorrent };
+
+/**
+ * Our opening, after our handshake, as the other side of `scenario`: have-all / have-none when the client set the
+ * fast bit (BEP 6), else a full bitfield / nothing (rtorrent has no fast extension).
+ */
+function ourOpening(scenario: Scenario, fast: boolean): Buffer[] {
   const ext = encodeMessage({ type: 'extended', id: 0, payload: encodeExtendedHandshake({ m: { ut_pex: 1 }, v: 'bitpeer capture', reqq: 250 }) });
-  if (scenario === 'seed') return [encodeMessage({ type: 'haveNone' }), ext, encodeMessage({ type: 'interested' })];
-  return [encodeMessage({ type: 'haveAll' }), ext, encodeMessage({ type: 'unchoke' })];
+  if (scenario === 'seed') return [...(fast ? [encodeMessage({ type: 'haveNone' })] : []), ext, encodeMessage({ type: 'interested' })];
+  const all = fast ? encodeMessage({ type: 'haveAll' })
+    : encodeMessage({ type: 'bitfield', bitfield: Buffer.from([0xff]) }); // CAPTURE_PIECES = 8
+  return [all, ext, encodeMessage({ type: 'unchoke' })];
 }
 
-/** Dials 127.0.0.1:port until it answers (bounded), sends our handshake and opening, records for CAPTURE_MS. */
 /** As a seed we serve this many blocks (two pieces), so the capture shows what the client says once it has data. */
 const SERVE_BLOCKS = 4;
 
@@ -123,7 +145,8 @@ async function capture(port: number, infoHash: Buffer, scenario: Scenario, data:
         // The opening goes out once the client's handshake is in: aria2 drops a peer that sends more than a
         // handshake before its own handshake reply.
         if (got < 68 && got + c.length >= 68) {
-          for (const b of ourOpening(scenario)) s.write(b);
+          const hs = Buffer.concat(chunks).subarray(0, 68);
+          for (const b of ourOpening(scenario, (hs[27]! & 0x04) !== 0)) s.write(b);
           decoder.push(c.subarray(68 - got));
         } else if (got >= 68) decoder.push(c);
         got += c.length;
@@ -211,8 +234,8 @@ async function main(): Promise<void> {
           client: name, version: run.version, scenario,
           captured: new Date().toISOString().slice(0, 10),
           torrent: { name: CAPTURE_NAME, pieceLength: CAPTURE_PIECE_LENGTH, pieces: CAPTURE_PIECES, length: CAPTURE_LENGTH, infoHash: meta.infoHashHex },
-          weSent: scenario === 'seed' ? 'handshake, have-none, extension handshake, interested'
-            : `handshake, have-all, extension handshake, unchoke; the first ${SERVE_BLOCKS} blocks requested`,
+          weSent: scenario === 'seed' ? 'handshake, have-none (if the client is fast), extension handshake, interested'
+            : `handshake, have-all (a full bitfield if the client is not fast), extension handshake, unchoke; the first ${SERVE_BLOCKS} blocks requested`,
           clientHas: scenario === 'seed' ? CAPTURE_PIECES : scenario === 'partial' ? PARTIAL_PIECES : 0,
           ...summarize(bytes),
         }, null, 2)}\n`);
