@@ -5,7 +5,7 @@
  * For each installed client (aria2c, transmission-cli, libtorrent through test/helpers/lt_peer.py, rtorrent) and each
  * scenario, it starts the client on 127.0.0.1 with a small deterministic torrent, dials it, sends a plaintext
  * handshake (extension and fast bits set) and, once the client's handshake is in, our opening as the other side of the scenario, and records
- * every byte the client sends for CAPTURE_MS (as a seed it serves the first SERVE_BLOCKS blocks the client requests,
+ * every byte the client sends for CAPTURE_MS, 14 s for Transmission (as a seed it serves the first SERVE_BLOCKS blocks the client requests,
  * so the capture shows what the client says once it has data: aria2 then re-sends its whole bitfield):
  * - `leecher`: the client has nothing; we are a seed (bitfield of every piece, extension handshake, unchoke);
  * - `partial`: the client has the first half of the pieces (checked from disk); we are a seed, as above;
@@ -32,6 +32,8 @@ import { findLibtorrentPython, libtorrentVersion } from '../helpers/python.js';
 import { delay, freePort } from '../helpers/trackers.js';
 
 const CAPTURE_MS = 6000;
+/** Transmission waits about 10 s before it says interested: record it longer. */
+const CAPTURE_MS_BY_CLIENT: Record<string, number> = { transmission: 14_000 };
 /** Our peer id in the captures ("-bp0000-" and a fixed tail). */
 const OUR_PEER_ID = Buffer.from('-bp0000-wirecapture1', 'latin1');
 
@@ -124,7 +126,7 @@ function ourOpening(scenario: Scenario, fast: boolean): Buffer[] {
 /** As a seed we serve this many blocks (two pieces), so the capture shows what the client says once it has data. */
 const SERVE_BLOCKS = 4;
 
-async function capture(port: number, infoHash: Buffer, scenario: Scenario, data: Buffer, deadlineMs: number): Promise<Buffer> {
+async function capture(port: number, infoHash: Buffer, scenario: Scenario, data: Buffer, deadlineMs: number, recordMs: number): Promise<Buffer> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const got = await new Promise<Buffer | null>((resolve) => {
@@ -132,7 +134,7 @@ async function capture(port: number, infoHash: Buffer, scenario: Scenario, data:
       const s: Socket = connect({ host: '127.0.0.1', port });
       let opened = false;
       const finish = (): void => { clearTimeout(timer); s.destroy(); resolve(opened && chunks.length > 0 ? Buffer.concat(chunks) : null); };
-      const timer = setTimeout(finish, CAPTURE_MS);
+      const timer = setTimeout(finish, recordMs);
       s.on('connect', () => {
         opened = true;
         s.write(encodeHandshake({ reserved: makeReserved([ReservedBit.EXTENSION_PROTOCOL, ReservedBit.FAST]), infoHash, peerId: OUR_PEER_ID }));
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
         await writeContent(dir, scenario, data);
         const run = await start(scope, dir, torrentPath, scenario);
         await delay(Number(process.env.CAPTURE_DELAY_MS ?? 3000)); // the start-up check of the data on disk
-        const bytes = await capture(run.port, meta.infoHash, scenario, data, 30_000);
+        const bytes = await capture(run.port, meta.infoHash, scenario, data, 30_000, CAPTURE_MS_BY_CLIENT[name] ?? CAPTURE_MS);
         const base = `${name}-${scenario}`;
         await writeFile(join(outDir, `${base}.bin`), bytes);
         await writeFile(join(outDir, `${base}.json`), `${JSON.stringify({
