@@ -28,8 +28,6 @@ export class Peer {
   amInterested = false;
   peerChoking = true;
   peerInterested = false;
-  /** We have seen the peer's bitfield / haveAll / haveNone (only allowed as the first message). */
-  sawFirstMessage = false;
   has: Bitfield;
   lastUnchokedAt: number | undefined;
   /** Pieces the peer lets us request while choked (BEP 6 allowed fast). */

@@ -480,10 +480,8 @@ export class Torrent {
   }
 
   private onPeerMessage(peer: Peer, msg: Message): void {
-    const first = !peer.sawFirstMessage;
-    // BEP 6: bitfield / haveAll / haveNone only as the first message. Extended and port messages may come before
-    // it (some clients send the BEP 10 handshake first), so they do not count.
-    if (msg.type !== 'keepAlive' && msg.type !== 'extended' && msg.type !== 'port') peer.sawFirstMessage = true;
+    // What is accepted and what closes the connection follows libtorrent, not the letter of BEP 3/6 (the table in
+    // docs/design/wire.md): aria2, libtorrent and Transmission send their extension handshake before their bitfield.
     switch (msg.type) {
       case 'keepAlive': return;
       case 'choke':
@@ -509,7 +507,8 @@ export class Torrent {
       case 'bitfield':
       case 'haveAll':
       case 'haveNone': {
-        if (!first) throw new BtError('PROTOCOL', `${msg.type} is only allowed as the first message`);
+        // Accepted at any point, as libtorrent does: after other messages, after `have`s, or a second time; the
+        // latest one replaces what the peer had announced (BEP 3 asks for it first, but clients differ).
         if ((msg.type === 'haveAll' || msg.type === 'haveNone') && !peer.fast) {
           throw new BtError('PROTOCOL', `${msg.type} without the fast extension`);
         }
@@ -520,6 +519,7 @@ export class Torrent {
           peer.has = Bitfield.full(this.meta.pieceCount);
           this.picker.addPeer(peer.key, 'all');
         } else {
+          peer.has = new Bitfield(this.meta.pieceCount);
           this.picker.addPeer(peer.key, 'none');
         }
         this.afterAvailabilityChange(peer);

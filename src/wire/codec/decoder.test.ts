@@ -238,11 +238,12 @@ test('piece: at most one block, never empty, and inside its piece', () => {
     'piece outside piece 0: begin 4294967295 + length 1 > piece size 32768');
 });
 
-test('bitfield: exact length and zero spare bits', () => {
+test('bitfield: exact length; spare bits set are cleared, not fatal (as libtorrent does)', () => {
   assert.equal(reasonOf(hdr(4, 5)), 'bitfield message has wrong length: 4 != 3 (10 pieces)');
   assert.equal(reasonOf(hdr(2, 5)), 'bitfield message has wrong length: 2 != 3 (10 pieces)');
-  assert.equal(reasonOf(hdr(3, 5) + 'ff' + 'e0'), 'bitfield has spare bits set: last byte 0xe0, 6 spare bits');
-  assert.equal(reasonOf(hdr(3, 5) + 'ff' + 'c1'), 'bitfield has spare bits set: last byte 0xc1, 6 spare bits');
+  assert.deepEqual(decodeAll([Buffer.from(hdr(3, 5) + 'ff' + 'e1', 'hex')], G), [{ type: 'bitfield', bitfield: Buffer.from('ffc0', 'hex') }]);
+  assert.deepEqual(decodeAll([Buffer.from(hdr(3, 5) + '01' + '3f', 'hex')], G), [{ type: 'bitfield', bitfield: Buffer.from('0100', 'hex') }]);
+  assert.equal(bitfieldProblem(Buffer.from([0xff, 0xc1]), 10), null);
   const g16 = { pieceCount: 16, pieceLength: 16384, totalLength: 16 * 16384 };
   assert.deepEqual(decodeAll([Buffer.from(hdr(3, 5) + 'ffff', 'hex')], g16), [{ type: 'bitfield', bitfield: Buffer.from('ffff', 'hex') }]);
   assert.equal(bitfieldProblem(Buffer.from([0xff, 0xc0]), 10), null);

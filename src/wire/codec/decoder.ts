@@ -13,8 +13,10 @@
  * - No per-byte work on payloads, and no concatenation per chunk. A piece block that lies in one pushed chunk is
  *   returned as a zero-copy `subarray` of that chunk; one that straddles chunks is copied once.
  * - After `next()` throws, the decoder is dead: every later call rethrows the same error.
- * - Unknown message ids are not fatal (as in libtorrent): their bodies are discarded as they arrive, never buffered,
- *   and an `unknown` message is returned once the body has been skipped.
+ * - Unknown message ids are not fatal (libtorrent closes the connection for them; bitpeer is more lenient, see the
+ *   table in docs/design/wire.md): their bodies are discarded as they arrive, never buffered, and an `unknown`
+ *   message is returned once the body has been skipped. Spare bits set in a bitfield are cleared, not fatal (as in
+ *   libtorrent).
  */
 
 import { BtError } from '../../util/errors.js';
@@ -106,7 +108,8 @@ function checkLimit(name: string, v: number | undefined, dflt: number): number {
 }
 
 /**
- * Why a bitfield is not valid for `pieceCount` pieces (wrong length, or a spare bit set), or `null` if it is.
+ * Why a bitfield is not valid for `pieceCount` pieces (a wrong length), or `null` if it is. Spare bits set in the last
+ * byte are not a problem: libtorrent ignores them, and so do we ({@link clearSpareBits}).
  * For bitfields received before the geometry was known (see {@link MessageDecoder.setGeometry}).
  */
 export function bitfieldProblem(bitfield: Buffer, pieceCount: number): string | null {
@@ -114,15 +117,13 @@ export function bitfieldProblem(bitfield: Buffer, pieceCount: number): string | 
   if (bitfield.length !== expected) {
     return `bitfield has wrong length: ${bitfield.length} != ${expected} bytes for ${pieceCount} pieces`;
   }
-  const spare = expected * 8 - pieceCount;
-  if (spare > 0) {
-    const last = bitfield[expected - 1]!;
-    const mask = (1 << spare) - 1;
-    if ((last & mask) !== 0) {
-      return `bitfield has spare bits set: last byte 0x${last.toString(16).padStart(2, '0')}, ${spare} spare bits`;
-    }
-  }
   return null;
+}
+
+/** Clears, in place, the bits of the last byte beyond `pieceCount` (a bitfield of the right length). */
+export function clearSpareBits(bitfield: Buffer, pieceCount: number): void {
+  const spare = bitfield.length * 8 - pieceCount;
+  if (spare > 0 && bitfield.length > 0) bitfield[bitfield.length - 1]! &= (0xff << spare) & 0xff;
 }
 
 /**
@@ -297,6 +298,7 @@ export class MessageDecoder {
         if (this.geometry) {
           const problem = bitfieldProblem(bitfield, this.geometry.pieceCount);
           if (problem) this.fail(problem);
+          clearSpareBits(bitfield, this.geometry.pieceCount);
         }
         m = { type: 'bitfield', bitfield };
         break;

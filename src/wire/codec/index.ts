@@ -14,7 +14,7 @@ export {
   encodeMessage, encodePieceHeader, type Message, type MessageType,
 } from './messages.js';
 export {
-  MessageDecoder, bitfieldProblem, DEFAULT_MAX_BLOCK_LENGTH, DEFAULT_MAX_EXTENDED_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH,
+  MessageDecoder, bitfieldProblem, clearSpareBits, DEFAULT_MAX_BLOCK_LENGTH, DEFAULT_MAX_EXTENDED_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH,
   type WireGeometry, type DecoderLimits,
 } from './decoder.js';
 export { allowedFastSet, type Sha1 } from './allowed-fast.js';
