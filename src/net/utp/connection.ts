@@ -195,6 +195,9 @@ export class UtpConnection {
     this.close();
   }
 
+  /** Close without a word to the peer (a half-open connection that never proved its source). */
+  abandon(err?: BtError): void { this.close(err); }
+
   pause(): void { this.paused = true; }
 
   resume(): void {
