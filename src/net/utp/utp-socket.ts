@@ -15,8 +15,9 @@
  * to a listener.
  */
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
+import { monotonicMs, systemClock } from '../../platform/clock.js';
+import type { Clock, ClockTimer } from '../../util/clock.js';
 import { BtError } from '../../util/errors.js';
 import type { DialOptions, PeerStream } from '../transport.js';
 import { UtpConnection, type UtpHooks } from './connection.js';
@@ -26,8 +27,10 @@ const TICK_MS = 50;
 const HALF_OPEN_MS = 10_000;
 
 export interface UtpSocketOptions {
-  /** Monotonic milliseconds (fractions give microsecond timestamps). Default performance.now. */
+  /** Monotonic milliseconds (fractions give microsecond timestamps). Default `monotonicMs` (performance.now). */
   now?: () => number;
+  /** Timers (dial time-outs, the tick). Default the system clock. */
+  clock?: Clock;
   log?: (msg: string) => void;
   /** Open uTP connections at most (default 1000). */
   maxConnections?: number;
@@ -127,7 +130,8 @@ export class UtpSocket {
   private acceptor: ((s: PeerStream) => void) | undefined;
   private readonly conns = new Map<string, Entry>();
   private halfOpen = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
+  private readonly clock: Clock;
   private readonly ackDue = new Set<UtpConnection>();
   private ackScheduled = false;
   private resetBudget: number;
@@ -138,7 +142,8 @@ export class UtpSocket {
   private readonly resetsPerSecond: number;
 
   constructor(private readonly opts: UtpSocketOptions = {}) {
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? monotonicMs;
+    this.clock = opts.clock ?? systemClock;
     this.maxConnections = opts.maxConnections ?? 1000;
     this.maxHalfOpen = opts.maxHalfOpen ?? 64;
     this.resetsPerSecond = opts.resetsPerSecond ?? 100;
@@ -200,12 +205,12 @@ export class UtpSocket {
       const settle = (err: BtError | undefined): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
         if (err) { stream.destroy(); reject(err); } else resolve(stream);
       };
       const onAbort = (): void => settle(new BtError('ABORTED', 'connect aborted'));
-      const timer = setTimeout(() => settle(new BtError('TIMEOUT', 'uTP connect timeout')), opts.timeoutMs);
+      const timer = this.clock.setTimeout(() => settle(new BtError('TIMEOUT', 'uTP connect timeout')), opts.timeoutMs);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const k = key(from, recvId);
       const hooks = stream.hooks((dg) => this.out(dg, from), () => settle(undefined), (err) => {
@@ -305,12 +310,12 @@ export class UtpSocket {
 
   private startTimer(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer = this.clock.setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
 
   private stopTimer(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 
