@@ -188,10 +188,10 @@ export class UtpConnection {
     this.flush();
   }
 
-  /** Abortive close: RESET to the peer (when connected), closed at once. */
+  /** Abortive close: RESET to the peer (when connected: never to a source that has not proved itself), closed at once. */
   destroy(): void {
     if (this.state === 'closed') return;
-    if (this.state !== 'syn-sent') this.sendRaw(ST_RESET, this.seqNr, Buffer.alloc(0));
+    if (this.state === 'connected') this.sendRaw(ST_RESET, this.seqNr, Buffer.alloc(0));
     this.close();
   }
 
