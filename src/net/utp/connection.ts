@@ -3,7 +3,7 @@
  * an injected `now()` (ms, fractional allowed) and a periodic `tick()` from its owner. No sockets, no timers.
  *
  * Roles: the initiator sends SYN (connection_id = recvId, seq 1) and is connected by the acceptor's STATE; the acceptor
- * (made by `acceptSyn`) answers every SYN with a STATE and sends no data until the initiator's first packet after the
+ * (made by `accept`) answers every SYN with a STATE and sends no data until the initiator's first packet after the
  * SYN proves it sees our replies (so an unverified source never gets more bytes than it sent).
  *
  * Sending: writes queue in `sendQueue` (backpressure through `writableLength`/'drain'); `flush` cuts them into packets
