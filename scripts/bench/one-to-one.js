@@ -24,25 +24,30 @@ const PAIRS = {
   'bp-lt': { seed: 'bitpeer', dl: 'libtorrent' },
 };
 
+// The transport of a transfer: TCP (B1: bitpeer with --no-utp, libtorrent with uTP off) or uTP (B5: bitpeer's
+// default, uTP first, which a bitpeer seed always accepts; libtorrent with TCP off).
+const btFlags = (c) => (c.utp ? ['--utp'] : ['--no-utp']);
+const ltFlags = (c) => (c.utp ? ['--utp-only'] : []);
+
 function seedCommand(kind, ctx, c) {
   if (kind === 'libtorrent') {
     return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'seed', '--torrent', c.torrent, '--save', c.srcDir, '--port', '0',
-      '--high-performance']];
+      '--high-performance', ...ltFlags(c)]];
   }
   return bitpeer(['seed', c.torrent, c.dataFile, '--port', '0', '--json', '--no-lsd',
-    '--no-tracker']);
+    '--no-tracker', ...btFlags(c)]);
 }
 
 function downloadCommand(kind, ctx, c, outDir, port) {
   if (kind === 'libtorrent') {
     return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'download', '--torrent', c.torrent, '--save', outDir, '--port', '0',
-      '--peer', `127.0.0.1:${port}`, '--timeout', String(c.timeoutSec), '--high-performance']];
+      '--peer', `127.0.0.1:${port}`, '--timeout', String(c.timeoutSec), '--high-performance', ...ltFlags(c)]];
   }
   return bitpeer(['get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
-    '--json', '--no-lsd', '--no-tracker']);
+    '--json', '--no-lsd', '--no-tracker', ...btFlags(c)]);
 }
 
-async function transfer(ctx, c, pairKey, run) {
+export async function transfer(ctx, c, pairKey, run) {
   const pair = PAIRS[pairKey];
   const timeoutMs = c.timeoutSec * 1000;
   const result = { pair: pairKey, pieceLength: c.pieceLength, run, ok: false };

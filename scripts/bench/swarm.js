@@ -96,7 +96,7 @@ function byteCounts(client, proc, seedKey) {
 function seedCommand(client, ctx, p) {
   if (client === 'bitpeer') {
     return bitpeer(['seed', p.torrent, p.srcFile, '--port', String(p.port), '--bind', '127.0.0.1',
-      '--json', '--no-lsd', '--no-tracker']);
+      '--json', '--no-lsd', '--no-tracker', '--no-utp']); // TCP, as libtorrent here (uTP is case B5)
   }
   return [ctx.lt.python, [LT_PEER, '--mode', 'seed', '--torrent', p.torrent, '--save', p.srcDir, '--port', String(p.port),
     '--high-performance', '--peer-totals']];
@@ -106,7 +106,7 @@ function leecherCommand(client, ctx, p) {
   const peers = p.peers.flatMap((port) => ['--peer', `127.0.0.1:${port}`]);
   if (client === 'bitpeer') {
     return bitpeer(['get', p.torrent, '-o', p.dir, '--port', String(p.port), '--bind', '127.0.0.1',
-      ...peers, '--seed', '--json', '--no-lsd', '--no-tracker']);
+      ...peers, '--seed', '--json', '--no-lsd', '--no-tracker', '--no-utp']);
   }
   return [ctx.lt.python, [LT_PEER, '--mode', 'download', '--torrent', p.torrent, '--save', p.dir, '--port', String(p.port),
     ...peers, '--high-performance', '--keep-seeding', '--peer-totals', '--timeout', String(Math.ceil(p.timeoutMs / 1000) + 30)]];

@@ -33,6 +33,8 @@ export interface OpenOptions {
   /** Local service discovery (BEP 14), peer exchange (BEP 11). Default: saved with a state directory, else on. */
   lsd?: boolean;
   pex?: boolean;
+  /** uTP (BEP 29) besides TCP (src/net/utp/). Default: saved with a state directory, else on (as libtorrent). */
+  utp?: boolean;
   /** Announce to the torrents' trackers. Default on. */
   trackers?: boolean;
   /** The embedded tracker answers for any info-hash. Default off. */
@@ -92,7 +94,7 @@ export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitp
     downloadDir: options.downloadDir ?? resolve('.'), port: options.port ?? 6881,
     uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     maxActiveDownloads: QUEUE_DEFAULTS.maxActiveDownloads, maxActiveSeeds: QUEUE_DEFAULTS.maxActiveSeeds,
-    lsd: options.lsd ?? true, pex: options.pex ?? true,
+    lsd: options.lsd ?? true, pex: options.pex ?? true, utp: options.utp ?? true,
   }, {});
   try {
     await session.listen();
@@ -116,6 +118,7 @@ export function buildSession(options: OpenOptions, settings: SessionSettings, ho
     host: options.bind ?? '0.0.0.0',
     lsd: options.lsd ?? settings.lsd,
     pex: options.pex ?? settings.pex,
+    utp: options.utp ?? settings.utp ?? true,
     trackers: options.trackers ?? true,
     ...(options.openTracker !== undefined ? { openTracker: options.openTracker } : {}),
     uploadLimit: options.uploadLimit ?? settings.uploadLimit,

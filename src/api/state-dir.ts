@@ -106,6 +106,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       maxActiveSeeds: num(saved['maxActiveSeeds'], 20) || 20,
       lsd: options.lsd ?? (typeof saved['lsd'] === 'boolean' ? saved['lsd'] : true),
       pex: options.pex ?? (typeof saved['pex'] === 'boolean' ? saved['pex'] : true),
+      utp: options.utp ?? (typeof saved['utp'] === 'boolean' ? saved['utp'] : true),
       rpcPort: state.rpcPort ?? num(saved['rpcPort'], 9091),
     };
     const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;

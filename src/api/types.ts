@@ -133,6 +133,8 @@ export interface SessionSettings {
   maxActiveSeeds: number;
   lsd: boolean;
   pex: boolean;
+  /** uTP (BEP 29) for peers, besides TCP: incoming accepted, dials tried over uTP first. Absent means on. */
+  utp?: boolean;
   // Optional extras for the Transmission RPC's session-get / session-set.
   dht?: boolean;
   peerLimitGlobal?: number;

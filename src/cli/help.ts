@@ -57,6 +57,8 @@ const NETWORK_OPTIONS: readonly OptionDoc[] = [
   { name: 'open-tracker', desc: 'This peer\'s own tracker answers for any info-hash, not only for its own torrents.' },
   { name: 'no-lsd', desc: 'No local service discovery (BEP 14 multicast on the LAN); on by default.' },
   { name: 'no-pex', desc: 'No peer exchange (BEP 11); on by default, never used for private torrents.' },
+  { name: 'utp', desc: 'uTP (BEP 29) on the UDP port besides TCP: accepted, and tried first when dialing (TCP if it fails).', default: 'on' },
+  { name: 'no-utp', desc: 'No uTP: peers over TCP only.' },
   { name: 'progress-interval', value: 'MS', desc: 'Milliseconds between progress updates (the live line, `progress` events).', default: '1000' },
   { name: 'verbose', short: 'v', desc: 'Log peer connections and debug lines on stderr.' },
   JSON_OUT,
@@ -159,7 +161,7 @@ export const COMMANDS = {
     summary: 'run many torrents as a background service, driven over the Transmission RPC',
     about: 'Runs in the foreground (logs on stdout; Ctrl-C, SIGINT or SIGTERM is a clean stop) and keeps its torrents\n' +
       'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
-      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd and --no-pex are\n' +
+      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex and --utp/--no-utp are\n' +
       'saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
       'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD.',
     options: [
@@ -173,6 +175,8 @@ export const COMMANDS = {
       { name: 'download-limit', value: 'RATE', desc: 'Download at most RATE bytes per second; 0 = no limit.', default: 'the saved setting, else no limit' },
       { name: 'no-lsd', desc: 'No local service discovery (BEP 14). Saved: later starts keep it off.' },
       { name: 'no-pex', desc: 'No peer exchange (BEP 11). Saved: later starts keep it off.' },
+      { name: 'utp', desc: 'uTP (BEP 29) besides TCP, tried first when dialing. Saved.', default: 'the saved setting, else on' },
+      { name: 'no-utp', desc: 'No uTP: peers over TCP only. Saved: later starts keep it off.' },
       { name: 'verbose', short: 'v', desc: 'Also log debug lines.' },
       { name: 'json', desc: 'Log one JSON object per line (session events and log lines).' },
       HELP,
@@ -309,7 +313,7 @@ export function overview(): string {
     'options of seed, get and share (see each command\'s help for the rest):',
     '  --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)  --json  --verbose',
     '  --upload-limit RATE  --download-limit RATE (bytes/s, K/M/G suffixes, 0 = no limit)',
-    '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --max-peers N  --max-connections N',
+    '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --no-utp  --max-peers N  --max-connections N',
     '',
     'bitpeer <command> --help (or bitpeer help <command>) explains a command and each of its options.',
     'bitpeer --version prints the version. Exit codes: 0 ok, 1 error, 2 usage, 130/143 interrupted.',

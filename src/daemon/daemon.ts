@@ -27,6 +27,7 @@ export interface DaemonOptions {
   downloadDir?: string;
   lsd?: boolean;
   pex?: boolean;
+  utp?: boolean;
   uploadLimit?: number;
   downloadLimit?: number;
   resumeIntervalMs?: number;
@@ -71,6 +72,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.downloadDir !== undefined ? { downloadDir: opts.downloadDir } : {}),
     ...(opts.lsd !== undefined ? { lsd: opts.lsd } : {}),
     ...(opts.pex !== undefined ? { pex: opts.pex } : {}),
+    ...(opts.utp !== undefined ? { utp: opts.utp } : {}),
     ...(opts.uploadLimit !== undefined ? { uploadLimit: opts.uploadLimit } : {}),
     ...(opts.downloadLimit !== undefined ? { downloadLimit: opts.downloadLimit } : {}),
     trackers: true,

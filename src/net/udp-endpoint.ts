@@ -2,7 +2,7 @@
  * The session's one UDP endpoint: one socket on the session's port number, shared by every UDP protocol, handing
  * each datagram to its owner as `classifyDatagram` (datagram-codec.ts) decides. Today the owners are the UDP tracker
  * client (answers to our requests) and the embedded UDP tracker (requests); uTP (BEP 29) and the DHT (BEP 5) have
- * their slots and register with `setOwner` when they exist.
+ * their slots: uTP (src/net/utp/) registers with `setOwner('utp', ...)`; the DHT will when it exists.
  *
  * Invariants:
  * - A datagram goes to at most one owner. One with no owner, or that its owner does not take (a handler returns
@@ -39,6 +39,9 @@ export class UdpEndpoint {
   }
 
   get bound(): boolean { return this.socket !== undefined; }
+
+  /** The bound port (0 when unbound). */
+  get port(): number { return this.socket?.address().port ?? 0; }
 
   /** Bind host:port (IPv4). Rejects when the port cannot be bound; the endpoint then stays unbound. */
   async bind(port: number, host: string): Promise<void> {

@@ -22,3 +22,6 @@ export const systemRng = (): number => Math.random();
 export function clockWithNow(base: Clock, now: (() => number) | undefined): Clock {
   return now === undefined ? base : { ...base, now };
 }
+
+/** Monotonic milliseconds with sub-millisecond fractions (`performance.now()`): uTP's microsecond timestamps. */
+export const monotonicMs = (): number => performance.now();

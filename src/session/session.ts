@@ -2,7 +2,9 @@
  * A bitpeer session: one public TCP port, many torrents, one hash pool, one event stream.
  *
  * Peer connections are accepted and opened through the session's `Transport` (src/net/transport.ts; TCP unless
- * `SessionOptions.transport` says otherwise); torrents and pending magnets dial through the same one.
+ * `SessionOptions.transport` says otherwise); torrents and pending magnets dial through the same one. With uTP on
+ * (`utp`, the default), that is TCP and uTP (BEP 29, src/net/utp/) on the one port: uTP rides the session's UDP
+ * endpoint, incoming uTP and TCP connections both reach `onConnection` (one connection count), dials try uTP first.
  * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
  * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
  * refused. LSD peers are routed the same way. `GET ` goes to the embedded HTTP tracker (src/session/services.ts).
@@ -38,6 +40,8 @@ import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
 import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
+import { UtpSocket } from '../net/utp/utp-socket.js';
+import { UtpTcpTransport } from '../net/utp/utp-transport.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -73,6 +77,14 @@ export interface SessionOptions {
   peerId?: Buffer;
   /** Bind the UDP endpoint (UDP tracker server and client) on `listen`. Default true; a simulated network has no UDP. */
   udp?: boolean;
+  /**
+   * uTP (BEP 29) on the UDP endpoint: incoming uTP accepted, dials tried over uTP first and over TCP when that fails
+   * or takes over 3 s (as libtorrent does). Default true. Only with the default transport (a given `transport` is
+   * used as it is); `setUtp` turns it on and off while running.
+   */
+  utp?: boolean;
+  /** TCP for peers (dials, and incoming peer connections). Default true; false with `utp` makes a uTP-only peer. */
+  tcp?: boolean;
 }
 
 export interface AddTorrentOptions {
@@ -131,6 +143,8 @@ export class Session {
   private server: TransportListener | undefined;
   /** Peer connections are opened and accepted through this (TCP unless the options say otherwise). */
   readonly transport: Transport;
+  /** The uTP side of the default transport (none with a custom `transport`). */
+  private readonly utp: UtpTcpTransport | undefined;
   private timer: ClockTimer | undefined;
   /** Aborted when the session closes; every torrent's signal is chained to it (and every dial to its torrent's). */
   private readonly abort = new AbortController();
@@ -152,7 +166,13 @@ export class Session {
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
     this.rng = opts.rng ?? systemRng;
     setMaxListeners(0, this.abort.signal); // one listener per torrent
-    this.transport = opts.transport ?? tcpTransport;
+    if (opts.transport === undefined) {
+      this.utp = new UtpTcpTransport(tcpTransport, new UtpSocket({ clock: this.clock, log: (m) => this.log(m) }), {
+        enabled: opts.utp ?? true, tcpOutgoing: opts.tcp ?? true, tcpIncoming: opts.tcp ?? true, log: (m) => this.log(m),
+        now: this.now,
+      });
+    }
+    this.transport = opts.transport ?? this.utp!;
     if (opts.peerId !== undefined && opts.peerId.length !== 20) throw new RangeError(`peer id must be 20 bytes, got ${opts.peerId.length}`);
     this.peerId = opts.peerId !== undefined ? Buffer.from(opts.peerId) : makePeerId((n) => randomBytes(n));
     this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
@@ -185,6 +205,11 @@ export class Session {
       log: (m) => this.log(m),
     });
     await this.svc.start();
+    const udp = this.svc.udp;
+    if (this.utp && udp.bound) {
+      udp.setOwner('utp', (msg, from) => this.utp!.socket.handleDatagram(msg, from));
+      this.utp.socket.attach((buf, port, h) => udp.send(buf, port, h), host === '0.0.0.0' ? undefined : host);
+    }
     this.timer = this.clock.setInterval(() => this.tick(), 1000);
     this.events.emit({ event: 'listening', port: this.port, host });
     return this.port;
@@ -238,6 +263,12 @@ export class Session {
     });
     socket.resume();
   }
+
+  /** uTP on or off from now on (incoming SYNs are then reset, dials go over TCP); open connections stay. */
+  setUtp(enabled: boolean): void { this.utp?.setEnabled(enabled); }
+
+  /** Is uTP on (false with a custom transport)? */
+  get utpEnabled(): boolean { return this.utp?.enabled ?? false; }
 
   connectionCount(): number {
     let n = 0;
@@ -592,6 +623,7 @@ export class Session {
     // Chained cancellation: every torrent's signal (and so every dial) is aborted, then each torrent closes.
     this.abort.abort(new BtError('ABORTED', 'session closed'));
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
+    this.utp?.socket.close();
     await this.services?.close();
     await this.server?.close();
     await this.hasher.close();

@@ -25,7 +25,8 @@ Invariant: the session never reaches beyond loopback. It listens on 127.0.0.1 on
 off; by default the torrent's trackers are removed before it starts, so peers come only from --peer (and from PEX
 among them). With --keep-trackers the torrent's own trackers stay, and each --tracker URL is added (and implies
 --keep-trackers): the caller must make sure those trackers are on loopback too.
-Plain TCP only (no uTP, no encryption), so the peer on the other side can be a plain BEP 3 implementation.
+Plain TCP only (no uTP, no encryption), so the peer on the other side can be a plain BEP 3 implementation; with
+--utp-only, uTP (BEP 29) only: TCP off both ways (enable_outgoing_tcp/enable_incoming_tcp false), still no encryption.
 
 Exit codes: 0 = finished (download), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
 3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
@@ -96,6 +97,9 @@ def make_settings(args):
     })
     if args.connections_limit is not None:
         settings["connections_limit"] = args.connections_limit
+    if args.utp_only:
+        settings.update({"enable_outgoing_utp": True, "enable_incoming_utp": True,
+                         "enable_outgoing_tcp": False, "enable_incoming_tcp": False})
     return settings
 
 
@@ -150,6 +154,7 @@ def main():
     ap.add_argument("--keep-trackers", action="store_true", help="keep the torrent's own trackers (default: remove)")
     ap.add_argument("--keep-seeding", action="store_true",
                     help="download mode: after 'complete', keep running (seeding) until SIGTERM/SIGINT")
+    ap.add_argument("--utp-only", action="store_true", help="uTP only: TCP off for outgoing and incoming peers")
     ap.add_argument("--peer-totals", action="store_true",
                     help="at exit, print a last progress event and a peer-totals event (payload bytes per peer)")
     args = ap.parse_args()

@@ -45,8 +45,9 @@ const syncAllowed = (t: Torrent): boolean[] => {
 
 test('sharedReadBuffer: false and asyncIo: true reach the peer connections and the storage', { timeout: 30_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'bitpeer-io-options-'));
-  const seed = new Session({ port: 0, host: '127.0.0.1', hashWorkers: 1 });
-  const leech = new Session({ port: 0, host: '127.0.0.1', hashWorkers: 1, sharedReadBuffer: false, asyncIo: true });
+  // TCP peers (utp: false): the shared read buffer is a TCP socket's; a uTP stream is always read through events.
+  const seed = new Session({ port: 0, host: '127.0.0.1', hashWorkers: 1, utp: false });
+  const leech = new Session({ port: 0, host: '127.0.0.1', hashWorkers: 1, utp: false, sharedReadBuffer: false, asyncIo: true });
   try {
     const src = join(root, 'src');
     await writeTree(join(src, 'content'), [{ path: 'a.bin', size: 1_500_000 }, { path: 'b.bin', size: 70_001 }], 'io-options');

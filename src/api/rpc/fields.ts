@@ -427,7 +427,7 @@ export function sessionObject(s: SessionSettings, ctx: SessionContext): Record<s
       'size-units': ['kB', 'MB', 'GB', 'TB'], 'size-bytes': 1000,
       'memory-units': ['KiB', 'MiB', 'GiB', 'TiB'], 'memory-bytes': 1024,
     },
-    'utp-enabled': false,
+    'utp-enabled': s.utp ?? true,
     version: DAEMON_VERSION,
   };
 }

@@ -113,9 +113,12 @@ test('session-set: the speed limits and flags, the mapped keys, and harmless acc
   assert.deepEqual(api.callsTo('setSettings')[0]?.args, [{ downloadDir: '/data', uploadLimit: 100_000, maxActiveSeeds: 9, lsd: false, dht: true }]);
   await rpc('session-set', { 'speed-limit-up-enabled': false });
   assert.equal(api.settings.uploadLimit, 0);
-  assert.equal((await rpc('session-set', { encryption: 'required', 'utp-enabled': true, 'rpc-version': 99 })).result, 'success');
+  assert.equal((await rpc('session-set', { encryption: 'required', 'rpc-version': 99 })).result, 'success');
   assert.equal(api.callsTo('setSettings').length, 2, 'nothing to change: no call');
+  await rpc('session-set', { 'utp-enabled': false });
+  assert.deepEqual(api.callsTo('setSettings').at(-1)?.args, [{ utp: false }]);
   const s = (await rpc('session-get')).arguments;
+  assert.equal(s['utp-enabled'], false);
   assert.equal(s['speed-limit-up'], 0);
   assert.equal(s['speed-limit-up-enabled'], false);
   assert.equal(s['download-dir'], '/data');

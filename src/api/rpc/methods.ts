@@ -418,13 +418,15 @@ export class RpcMethods {
     if (lsd !== undefined) changes.lsd = lsd;
     const pex = optBool(args, 'pex-enabled');
     if (pex !== undefined) changes.pex = pex;
+    const utp = optBool(args, 'utp-enabled');
+    if (utp !== undefined) changes.utp = utp;
     const dht = optBool(args, 'dht-enabled');
     if (dht !== undefined) changes.dht = dht;
     const pg = optNumber(args, 'peer-limit-global', 1, 100_000);
     if (pg !== undefined) changes.peerLimitGlobal = pg;
     const pt = optNumber(args, 'peer-limit-per-torrent', 1, 100_000);
     if (pt !== undefined) changes.peerLimitPerTorrent = pt;
-    // Other keys (alt-speed-*, blocklist-*, encryption, utp-enabled, scripts, …) are accepted and ignored.
+    // Other keys (alt-speed-*, blocklist-*, encryption, scripts, …) are accepted and ignored.
     if (Object.keys(changes).length > 0) await this.api.setSettings(changes);
     return {};
   }

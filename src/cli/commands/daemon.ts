@@ -38,6 +38,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(typeof values['download-dir'] === 'string' ? { downloadDir: resolve(values['download-dir']) } : {}),
     ...(values['no-lsd'] ? { lsd: false } : {}),
     ...(values['no-pex'] ? { pex: false } : {}),
+    ...(values['no-utp'] ? { utp: false } : values['utp'] ? { utp: true } : {}),
     ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),

@@ -87,6 +87,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     debug: (m) => reporter.debug(m),
     lsd: !values['no-lsd'],
     pex: !values['no-pex'],
+    ...(values['no-utp'] ? { utp: false } : values['utp'] ? { utp: true } : {}),
     trackers: !values['no-tracker'],
     openTracker: Boolean(values['open-tracker']),
     uploadLimit,

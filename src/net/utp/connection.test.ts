@@ -1,0 +1,272 @@
+/**
+ * The uTP connection state machine over a simulated link on a virtual clock: two connections, a seeded lossy and
+ * reordering link between them, no sockets. Covers the handshake and close, intact in-order delivery under 1–5% loss,
+ * sequence-number and timestamp wrap, flow control while paused, time-outs, and hostile packets (impossible ACKs,
+ * huge windows, resets).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ManualClock } from '../../util/clock.js';
+import type { BtError } from '../../util/errors.js';
+import { MAX_CWND, RECV_BUFFER, UtpConnection, type UtpHooks } from './connection.js';
+import { decodePacket, encodePacket, ST_DATA, ST_RESET, ST_STATE, ST_SYN, type UtpPacket } from './packet.js';
+
+/** mulberry32: a small seeded generator. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Side {
+  conn?: UtpConnection;
+  data: Buffer[];
+  events: string[];
+  closeErr?: BtError | undefined;
+  sent: UtpPacket[];
+}
+
+interface LinkOptions {
+  loss?: number;
+  delayMs?: number;
+  jitterMs?: number;
+  seed?: number;
+  clockStart?: number;
+  initiatorSeq?: number;
+  acceptorSeq?: number;
+  /** Drop every packet from this time on (virtual ms). */
+  cutAt?: number;
+}
+
+/** Two connections wired through a lossy, delaying, reordering link. */
+function makeLink(o: LinkOptions = {}) {
+  const clock = new ManualClock(o.clockStart ?? 1_000_000);
+  const random = rng(o.seed ?? 1);
+  const nowUs = (): number => Math.floor(clock.now() * 1000) >>> 0;
+  const a: Side = { data: [], events: [], sent: [] };
+  const b: Side = { data: [], events: [], sent: [] };
+  let delivered = 0;
+  let cutAt = o.cutAt;
+  const hooks = (s: Side, name: string): UtpHooks => ({
+    send: (dg) => {
+      const r = decodePacket(dg);
+      assert.ok(r.ok);
+      s.sent.push(r.packet);
+      wire(s === a ? b : a, dg);
+    },
+    onConnect: () => s.events.push(`${name}:connect`),
+    onData: (c) => s.data.push(c),
+    onEnd: () => s.events.push(`${name}:end`),
+    onDrain: () => s.events.push(`${name}:drain`),
+    onClose: (err) => { s.events.push(`${name}:close`); s.closeErr = err; },
+  });
+  const deliver = (to: Side, dg: Buffer): void => {
+    const r = decodePacket(dg);
+    if (!r.ok) return;
+    delivered++;
+    if (to === b && !b.conn) {
+      if (r.packet.type !== ST_SYN) return;
+      b.conn = UtpConnection.accept({ now: clock.now, seqNr: o.acceptorSeq ?? 0x4000, hooks: hooks(b, 'b') }, r.packet, nowUs());
+      b.conn.resume();
+      return;
+    }
+    to.conn?.receive(r.packet, nowUs());
+    to.conn?.sendPendingAck();
+  };
+  const wire = (to: Side, dg: Buffer): void => {
+    if (cutAt !== undefined && clock.now() >= cutAt) return;
+    if (random() < (o.loss ?? 0)) return;
+    const delay = (o.delayMs ?? 10) + random() * (o.jitterMs ?? 0);
+    const copy = Buffer.from(dg);
+    clock.setTimeout(() => deliver(to, copy), delay);
+  };
+  clock.setInterval(() => { a.conn?.tick(); b.conn?.tick(); }, 10);
+  a.conn = UtpConnection.connect({ now: clock.now, recvId: 1000, sendId: 1001, seqNr: o.initiatorSeq ?? 1, hooks: hooks(a, 'a') });
+  /** Run the virtual clock until `done()` or `limitMs` of virtual time passed. */
+  const runUntil = (done: () => boolean, limitMs: number): void => {
+    const end = clock.now() + limitMs;
+    while (!done() && clock.now() < end) {
+      const next = clock.nextDue();
+      if (next === undefined) break;
+      clock.advanceTo(Math.min(next, end));
+    }
+  };
+  return { clock, a, b, runUntil, nowUs, delivered: () => delivered, cut: () => { cutAt = clock.now(); } };
+}
+
+const total = (bufs: Buffer[]): number => bufs.reduce((n, x) => n + x.length, 0);
+
+function transfer(o: LinkOptions, size: number, limitMs: number) {
+  const l = makeLink(o);
+  l.runUntil(() => l.a.events.includes('a:connect'), 20_000);
+  assert.ok(l.a.events.includes('a:connect'), 'connected');
+  const content = randomBytes(size);
+  const t0 = l.clock.now();
+  // Write in 16 KiB blocks, honouring backpressure like the wire layer does.
+  let off = 0;
+  let ended = false;
+  const pump = (): void => {
+    while (off < content.length) {
+      const ok = l.a.conn!.write(content.subarray(off, off + 16384));
+      off += 16384;
+      if (!ok) return;
+    }
+    if (!ended) { ended = true; l.a.conn!.end(); }
+  };
+  const drainLen = l.a.events.length;
+  pump();
+  l.runUntil(() => {
+    if (l.a.events.length > drainLen && l.a.events.at(-1) === 'a:drain') pump();
+    if (l.a.conn!.writableLength === 0) pump();
+    l.a.conn!.flush();
+    return l.a.conn!.isClosed && l.b.conn!.isClosed;
+  }, limitMs);
+  const got = Buffer.concat(l.b.data);
+  return { l, content, got, elapsedMs: l.clock.now() - t0 };
+}
+
+test('handshake: SYN, STATE, connect on both sides; FIN both ways closes both cleanly', () => {
+  const l = makeLink();
+  l.runUntil(() => l.a.events.includes('a:connect'), 5000);
+  assert.deepEqual(l.a.sent.map((p) => p.type), [ST_SYN]);
+  assert.equal(l.b.sent[0]!.type, ST_STATE);
+  assert.equal(l.b.sent[0]!.ackNr, 1);                      // acks the SYN
+  assert.equal(l.b.sent[0]!.connectionId, 1000);           // the initiator's recv id
+  assert.equal(l.b.conn!.state, 'syn-recv');               // not verified yet: nothing more sent
+  l.a.conn!.write(Buffer.from('hello'));
+  l.a.conn!.flush();
+  l.runUntil(() => l.b.data.length > 0, 5000);
+  assert.equal(Buffer.concat(l.b.data).toString(), 'hello');
+  assert.ok(l.b.events.includes('b:connect'));
+  l.b.conn!.write(Buffer.from('world'));
+  l.b.conn!.flush();
+  l.runUntil(() => l.a.data.length > 0, 5000);
+  assert.equal(Buffer.concat(l.a.data).toString(), 'world');
+  l.a.conn!.end();
+  l.runUntil(() => l.a.conn!.isClosed && l.b.conn!.isClosed, 5000);
+  assert.deepEqual(l.b.events, ['b:connect', 'b:end', 'b:close']);
+  assert.deepEqual(l.a.events, ['a:connect', 'a:end', 'a:close']);
+  assert.equal(l.a.closeErr, undefined);
+  assert.equal(l.b.closeErr, undefined);
+});
+
+test('1 MiB arrives intact and in order with no loss, and at a sane rate over a 10 ms link', () => {
+  const { l, content, got, elapsedMs } = transfer({ delayMs: 10 }, 1 << 20, 60_000);
+  assert.equal(got.length, content.length);
+  assert.ok(got.equals(content));
+  assert.ok(l.b.events.includes('b:end'));
+  // 1 MiB over a 20 ms RTT: slow start gets it done in well under 2 s of virtual time.
+  assert.ok(elapsedMs < 2000, `took ${elapsedMs} ms`);
+  assert.equal(l.a.conn!.stats.resent, 0);
+});
+
+for (const [loss, seed] of [[0.01, 3], [0.03, 4], [0.05, 5]] as const) {
+  test(`${loss * 100}% loss with reordering: 2 MiB intact and in order; losses repaired by fast retransmit`, () => {
+    const { l, content, got, elapsedMs } = transfer({ loss, delayMs: 15, jitterMs: 10, seed }, 2 << 20, 300_000);
+    assert.equal(got.length, content.length, `got ${got.length} in ${elapsedMs} ms`);
+    assert.ok(got.equals(content));
+    assert.ok(l.a.conn!.stats.fastResends > 0, 'fast retransmit used');
+    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms`);
+    console.log(`${loss * 100}% loss: 2 MiB in ${(elapsedMs / 1000).toFixed(1)} s virtual, ${l.a.conn!.stats.fastResends} fast resends, ${l.a.conn!.stats.timeouts} time-outs`);
+  });
+}
+
+test('sequence numbers and microsecond timestamps wrap mid-transfer', () => {
+  // µs timestamps wrap at 2^32 µs ≈ 4294967.296 ms: start 500 ms before; both sequence spaces cross 0xffff.
+  const { content, got, l } = transfer({ clockStart: 4294967.296 - 500, initiatorSeq: 0xffd0, acceptorSeq: 0xfffe, loss: 0.01, seed: 9,
+    delayMs: 10, jitterMs: 5 }, 512 * 1024, 120_000);
+  assert.ok(got.equals(content));
+  assert.ok(l.a.sent.some((p) => p.seqNr < 0x100) && l.a.sent.some((p) => p.seqNr > 0xff00));
+  assert.ok(l.a.sent.some((p) => p.timestampUs < 1_000_000) && l.a.sent.some((p) => p.timestampUs > 0xffff0000));
+});
+
+test('a paused receiver closes its window; the sender stops near it and goes on after resume', () => {
+  const l = makeLink({ delayMs: 5 });
+  l.runUntil(() => l.a.events.includes('a:connect'), 5000);
+  l.a.conn!.write(Buffer.alloc(10));
+  l.a.conn!.flush();
+  l.runUntil(() => l.b.data.length > 0, 5000);
+  l.b.conn!.pause();
+  const content = randomBytes(3 * RECV_BUFFER);
+  l.a.conn!.write(content);
+  l.runUntil(() => false, 20_000);
+  const buffered = 3 * RECV_BUFFER - l.a.conn!.writableLength - l.a.conn!.bytesInFlight;
+  assert.ok(buffered <= RECV_BUFFER + 2 * 1400, `sent past the window: ${buffered}`);
+  assert.equal(total(l.b.data), 10);
+  l.b.conn!.resume();
+  l.runUntil(() => total(l.b.data) === 10 + content.length, 30_000);
+  assert.ok(Buffer.concat(l.b.data).subarray(10).equals(content));
+});
+
+test('a peer that goes silent: time-outs with growing RTO, then the connection closes with TIMEOUT', () => {
+  const l = makeLink({ delayMs: 5 });
+  l.runUntil(() => l.a.events.includes('a:connect'), 5000);
+  l.a.conn!.write(Buffer.alloc(10));
+  l.a.conn!.flush();
+  l.runUntil(() => l.b.data.length > 0, 5000);
+  l.cut(); // from now on, every packet is lost
+  const t0 = l.clock.now();
+  l.a.conn!.write(Buffer.alloc(5000));
+  l.a.sent.length = 0;
+  l.a.conn!.flush();
+  l.runUntil(() => l.a.conn!.isClosed, 600_000);
+  assert.equal(l.a.closeErr?.code, 'TIMEOUT');
+  const resends = l.a.sent.filter((p) => p.type === ST_DATA).map((p) => p.seqNr);
+  assert.ok(resends.length >= 8, `resent ${resends.length}`);
+  // The RTO doubles: 7 time-outs from 500 ms take at least 500·(2^7 − 1) ms.
+  const took = l.clock.now() - t0;
+  assert.ok(took >= 60_000 && took < 600_000, `closed after ${took} ms`);
+});
+
+test('an unanswered SYN is retried, then the dial fails with TIMEOUT', () => {
+  const l = makeLink({ cutAt: 0 });
+  l.runUntil(() => l.a.conn!.isClosed, 60_000);
+  assert.equal(l.a.closeErr?.code, 'TIMEOUT');
+  assert.equal(l.a.sent.length, 4);
+  assert.ok(l.a.sent.every((p) => p.type === ST_SYN && p.seqNr === 1));
+});
+
+test('hostile: an ACK of a packet never sent is dropped whole; a huge window is capped; RESET closes', () => {
+  const l = makeLink({ delayMs: 5 });
+  l.runUntil(() => l.a.events.includes('a:connect'), 5000);
+  const a = l.a.conn!;
+  const forged = (over: Partial<UtpPacket>): UtpPacket => ({ type: ST_DATA, connectionId: 1000, timestampUs: l.nowUs(),
+    timestampDiffUs: 0, wndSize: 0xffffffff, seqNr: 0x4000, ackNr: 1, payload: Buffer.from('evil'), ...over });
+  a.receive(forged({ ackNr: 500 }), l.nowUs()); // we sent only seq 1 (the SYN)
+  assert.equal(l.a.data.length, 0);
+  assert.equal(a.state, 'connected');
+  // Huge advertised window: the sender still keeps at most MAX_CWND in flight.
+  a.receive(forged({ type: ST_STATE, seqNr: 0x4000, ackNr: 1, payload: Buffer.alloc(0) }), l.nowUs());
+  a.write(Buffer.alloc(16 << 20));
+  a.flush();
+  assert.ok(a.bytesInFlight <= MAX_CWND);
+  // A truncated or garbled datagram never reaches the connection; a RESET closes it with an error.
+  a.receive(forged({ type: ST_RESET, payload: Buffer.alloc(0) }), l.nowUs());
+  assert.ok(a.isClosed);
+  assert.equal(l.a.closeErr?.code, 'NET');
+  const sentBefore = l.a.sent.length;
+  a.write(Buffer.alloc(10));
+  a.flush();
+  a.tick();
+  assert.equal(l.a.sent.length, sentBefore, 'nothing sent after close');
+  assert.ok(encodePacket(forged({})).length > 20);
+});
+
+test('the acceptor sends nothing but one STATE per SYN until the initiator proves it hears us', () => {
+  const l = makeLink({ delayMs: 5 });
+  l.runUntil(() => l.b.conn !== undefined, 1000);
+  const b = l.b.conn!;
+  b.write(Buffer.alloc(100_000));
+  b.flush();
+  b.tick();
+  assert.deepEqual(l.b.sent.map((p) => p.type), [ST_STATE]);
+  // A resent SYN (our STATE lost) is answered again, once.
+  b.receive(l.a.sent[0]!, l.nowUs());
+  assert.deepEqual(l.b.sent.map((p) => p.type), [ST_STATE, ST_STATE]);
+});
