@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { Session, type SessionOptions } from '../session/session.js';
 import type { TorrentIds } from './torrent-ids.js';
 import { SessionApi, type SessionApiHooks } from './session-api.js';
-import type { BitpeerApi, SessionEvent, SessionSettings } from './types.js';
+import type { BitpeerApi, EncryptionPolicy, SessionEvent, SessionSettings } from './types.js';
 
 export interface OpenStateOptions {
   /** The state directory (locked while open). */
@@ -33,6 +33,8 @@ export interface OpenOptions {
   /** Local service discovery (BEP 14), peer exchange (BEP 11). Default: saved with a state directory, else on. */
   lsd?: boolean;
   pex?: boolean;
+  /** MSE/PE encryption policy. Default: saved with a state directory, else `enabled`. */
+  encryption?: EncryptionPolicy;
   /** Announce to the torrents' trackers. Default on. */
   trackers?: boolean;
   /** The embedded tracker answers for any info-hash. Default off. */
@@ -92,7 +94,7 @@ export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitp
     downloadDir: options.downloadDir ?? resolve('.'), port: options.port ?? 6881,
     uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     maxActiveDownloads: QUEUE_DEFAULTS.maxActiveDownloads, maxActiveSeeds: QUEUE_DEFAULTS.maxActiveSeeds,
-    lsd: options.lsd ?? true, pex: options.pex ?? true,
+    lsd: options.lsd ?? true, pex: options.pex ?? true, encryption: options.encryption ?? 'enabled',
   }, {});
   try {
     await session.listen();
@@ -116,6 +118,7 @@ export function buildSession(options: OpenOptions, settings: SessionSettings, ho
     host: options.bind ?? '0.0.0.0',
     lsd: options.lsd ?? settings.lsd,
     pex: options.pex ?? settings.pex,
+    encryption: options.encryption ?? settings.encryption ?? 'enabled',
     trackers: options.trackers ?? true,
     ...(options.openTracker !== undefined ? { openTracker: options.openTracker } : {}),
     uploadLimit: options.uploadLimit ?? settings.uploadLimit,

@@ -224,13 +224,16 @@ export class SessionApi implements BitpeerApi {
   /** Wakes the `whenDone` waiters to look again. */
   private poke(): void { for (const w of [...this.watchers]) w(); }
 
-  getSettings(): SessionSettings { return { ...this.settings, port: this.session.port || this.settings.port }; }
+  getSettings(): SessionSettings {
+    return { ...this.settings, port: this.session.port || this.settings.port, encryption: this.session.encryption };
+  }
 
   async setSettings(changes: Partial<SessionSettings>): Promise<void> {
     const next = { ...this.settings, ...changes };
     if (changes.uploadLimit !== undefined) this.session.uploadBucket.setRate(Math.max(0, changes.uploadLimit));
     if (changes.downloadLimit !== undefined) this.session.downloadBucket.setRate(Math.max(0, changes.downloadLimit));
     this.session.setQueueLimits({ downloads: changes.maxActiveDownloads, seeds: changes.maxActiveSeeds });
+    if (changes.encryption !== undefined) this.session.setEncryption(changes.encryption);
     this.settings = next;
     await this.hooks.onSettingsChanged?.(next);
     await this.session.updateQueue();

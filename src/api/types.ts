@@ -14,6 +14,9 @@
 import type { Metainfo } from '../metainfo/index.js';
 import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
 import type { FilePriority } from '../session/torrent-status.js';
+import type { EncryptionPolicy } from '../wire/mse/policy.js';
+
+export type { EncryptionPolicy };
 
 export type TorrentId = number | string;
 
@@ -133,6 +136,8 @@ export interface SessionSettings {
   maxActiveSeeds: number;
   lsd: boolean;
   pex: boolean;
+  /** MSE/PE encryption policy (docs/design/encryption.md); default `enabled`. */
+  encryption?: EncryptionPolicy;
   // Optional extras for the Transmission RPC's session-get / session-set.
   dht?: boolean;
   peerLimitGlobal?: number;

@@ -38,6 +38,9 @@ import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
 import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
+import { mseTorrentKey } from '../wire/mse/handshake.js';
+import { DEFAULT_ENCRYPTION, incomingRefusal, isEncryptionPolicy, receiverMethods, type EncryptionPolicy } from '../wire/mse/policy.js';
+import { classifyIncoming, mseAccept } from '../wire/mse/stream.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -73,6 +76,8 @@ export interface SessionOptions {
   peerId?: Buffer;
   /** Bind the UDP endpoint (UDP tracker server and client) on `listen`. Default true; a simulated network has no UDP. */
   udp?: boolean;
+  /** MSE/PE encryption policy, incoming and outgoing (src/wire/mse/policy.ts). Default `enabled`. */
+  encryption?: EncryptionPolicy;
 }
 
 export interface AddTorrentOptions {
@@ -102,7 +107,7 @@ export interface AddTorrentOptions {
 export interface MagnetRoute {
   addPeer(host: string, port: number, source: string): void;
   /** An incoming connection whose handshake names the magnet's info-hash (ours is not sent yet). */
-  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer): void;
+  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer, encrypted: boolean): void;
   /** The session is closing. */
   close(): void;
 }
@@ -136,6 +141,7 @@ export class Session {
   private readonly abort = new AbortController();
   private pendingHandshakes = 0;
   private readonly opts: SessionOptions;
+  private encryptionPolicy: EncryptionPolicy;
   readonly now: () => number;
   readonly rng: () => number;
   readonly clock: Clock;
@@ -146,6 +152,8 @@ export class Session {
 
   constructor(opts: SessionOptions = {}) {
     this.opts = opts;
+    if (opts.encryption !== undefined && !isEncryptionPolicy(opts.encryption)) throw new RangeError(`unknown encryption policy ${String(opts.encryption)}`);
+    this.encryptionPolicy = opts.encryption ?? DEFAULT_ENCRYPTION;
     this.clock = clockWithNow(opts.clock ?? systemClock, opts.now);
     this.now = this.clock.now;
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
@@ -210,33 +218,66 @@ export class Session {
     const onAbort = (): void => { finish(); socket.destroy(); };
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     socket.once('close', finish);
-    // Sniff the first bytes: 19 starts a BitTorrent handshake; `GET ` is the embedded HTTP tracker.
-    socket.once('data', (first: Buffer) => {
+    // Sniff the first bytes: 19 + "BitTorrent protocol" starts a plaintext handshake (BEP 3), `GET ` the embedded
+    // HTTP tracker, anything else an MSE/PE handshake. At most 20 bytes are held to tell.
+    const where = (): string => formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const refuse = (why: string): void => { finish(); this.log(`incoming ${where()}: ${why}`); socket.destroy(); };
+    let first: Buffer = Buffer.alloc(0);
+    const onFirst = (chunk: Buffer): void => {
+      first = first.length === 0 ? chunk : Buffer.concat([first, chunk]);
+      const kind = classifyIncoming(first);
+      if (kind === 'more') return;
+      socket.off('data', onFirst);
       socket.pause();
-      if (first[0] === 0x47 /* 'G' */) {
+      if (kind === 'http') {
         finish();
         if (this.services) this.services.handleHttp(socket, first);
         else socket.destroy();
         return;
       }
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then(({ handshake, rest }) => {
+      const refusal = incomingRefusal(this.encryption, kind);
+      if (refusal) { refuse(refusal); return; }
+      const handshake = kind === 'plain'
+        ? readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then((r) => ({ ...r, stream: socket, skey: undefined }))
+        : mseAccept(socket, first, { ...receiverMethods(this.encryption), findTorrent: (k) => this.findMseTorrent(k), random: (n) => randomBytes(n) },
+          HANDSHAKE_TIMEOUT_MS, this.clock).then((m) => readHandshake(m.stream, HANDSHAKE_TIMEOUT_MS, m.payload, this.clock)
+          .then((r) => ({ ...r, stream: m.stream, skey: m.result.infoHash })));
+      handshake.then(({ handshake: hs, rest, stream, skey }) => {
         finish();
-        const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
-        const magnet = torrent ? undefined : this.magnets.get(handshake.infoHash.toString('hex'));
-        if (magnet) { magnet.acceptIncoming(socket, handshake, rest); return; }
+        if (skey && !skey.equals(hs.infoHash)) { refuse('MSE torrent and handshake info-hash differ'); stream.destroy(); return; }
+        const torrent = this.torrents.get(hs.infoHash.toString('hex'));
+        const magnet = torrent ? undefined : this.magnets.get(hs.infoHash.toString('hex'));
+        if (magnet) { magnet.acceptIncoming(stream, hs, rest, skey !== undefined); return; }
         if (!torrent) {
-          this.log(`refused ${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
-          socket.destroy();
+          this.log(`refused ${where()}: unknown info-hash ${hs.infoHash.toString('hex')}`);
+          stream.destroy();
           return;
         }
-        torrent.acceptIncoming(socket, handshake, rest);
-      }, (err: unknown) => {
-        finish();
-        this.log(`incoming ${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ${errorMessage(err)}`);
-        socket.destroy();
-      });
-    });
+        torrent.acceptIncoming(stream, hs, rest, skey !== undefined);
+      }, (err: unknown) => refuse(errorMessage(err)));
+    };
+    socket.on('data', onFirst);
     socket.resume();
+  }
+
+  /** The MSE/PE policy of this session's connections. */
+  get encryption(): EncryptionPolicy { return this.encryptionPolicy; }
+
+  /** Change the MSE/PE policy; it applies to the connections made from now on. */
+  setEncryption(policy: EncryptionPolicy): void { this.encryptionPolicy = policy; }
+
+  /** HASH('req2', info-hash) of each torrent and pending magnet, computed once per info-hash. */
+  private readonly mseKeys = new Map<string, string>();
+
+  /** The info-hash (of a torrent or pending magnet) whose HASH('req2', info-hash) is `key`. */
+  private findMseTorrent(key: Buffer): Buffer | undefined {
+    const want = key.toString('hex');
+    for (const hex of [...this.torrents.keys(), ...this.magnets.keys()]) {
+      let k = this.mseKeys.get(hex);
+      if (k === undefined) { k = mseTorrentKey(Buffer.from(hex, 'hex')).toString('hex'); this.mseKeys.set(hex, k); }
+      if (k === want) return Buffer.from(hex, 'hex');
+    }
+    return undefined;
   }
 
   connectionCount(): number {
@@ -274,6 +315,7 @@ export class Session {
       pex: this.opts.pex ?? false,
       listenPort: this.shared.listenPort,
       transport: this.transport,
+      encryption: () => this.encryption,
       onYourIp: this.shared.onYourIp,
       isSelf: this.shared.isSelf,
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),
