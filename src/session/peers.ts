@@ -199,6 +199,7 @@ export class PeerManager {
           return;
         }
         c.failures = 0;
+        if (viaMse) this.host.log(`dial ${key}: connected through MSE (${stream === s ? 'plaintext' : 'RC4'} selected)`);
         this.attach(stream, handshake, rest, 'out', key, viaMse);
       }, (err: unknown) => { signal.removeEventListener('abort', onAbort); fail(errorMessage(err)); });
     }, (err: unknown) => fail(errorMessage(err)));

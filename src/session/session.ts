@@ -38,7 +38,7 @@ import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
 import type { PeerStream, Transport, TransportListener } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
-import { mseTorrentKey } from '../wire/mse/handshake.js';
+import { CRYPTO_RC4, mseTorrentKey } from '../wire/mse/handshake.js';
 import { DEFAULT_ENCRYPTION, incomingRefusal, isEncryptionPolicy, receiverMethods, type EncryptionPolicy } from '../wire/mse/policy.js';
 import { classifyIncoming, mseAccept } from '../wire/mse/stream.js';
 
@@ -240,7 +240,10 @@ export class Session {
       const handshake = kind === 'plain'
         ? readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then((r) => ({ ...r, stream: socket, skey: undefined }))
         : mseAccept(socket, first, { ...receiverMethods(this.encryption), findTorrent: (k) => this.findMseTorrent(k), random: (n) => randomBytes(n) },
-          HANDSHAKE_TIMEOUT_MS, this.clock).then((m) => readHandshake(m.stream, HANDSHAKE_TIMEOUT_MS, m.payload, this.clock)
+          HANDSHAKE_TIMEOUT_MS, this.clock).then((m) => {
+          this.log(`incoming ${where()}: MSE handshake done (${m.result.method === CRYPTO_RC4 ? 'RC4' : 'plaintext'} selected)`);
+          return m;
+        }).then((m) => readHandshake(m.stream, HANDSHAKE_TIMEOUT_MS, m.payload, this.clock)
           .then((r) => ({ ...r, stream: m.stream, skey: m.result.infoHash })));
       handshake.then(({ handshake: hs, rest, stream, skey }) => {
         finish();
