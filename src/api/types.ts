@@ -51,6 +51,8 @@ export interface PeerInfo {
   peerChoked?: boolean;
   /** The peer is interested in us. */
   peerInterested?: boolean;
+  /** The connection went through MSE/PE encryption. */
+  encrypted?: boolean;
 }
 
 export interface TrackerInfo {

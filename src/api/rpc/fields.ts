@@ -140,7 +140,7 @@ function peerObject(p: PeerInfo): Record<string, unknown> {
     clientIsInterested: f.clientInterested,
     flagStr: flagStr(p),
     isDownloadingFrom: isDownloadingFrom(p),
-    isEncrypted: false,
+    isEncrypted: p.encrypted === true,
     isIncoming: p.direction === 'in',
     isUploadingTo: isUploadingTo(p),
     isUTP: false,

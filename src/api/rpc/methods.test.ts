@@ -113,8 +113,15 @@ test('session-set: the speed limits and flags, the mapped keys, and harmless acc
   assert.deepEqual(api.callsTo('setSettings')[0]?.args, [{ downloadDir: '/data', uploadLimit: 100_000, maxActiveSeeds: 9, lsd: false, dht: true }]);
   await rpc('session-set', { 'speed-limit-up-enabled': false });
   assert.equal(api.settings.uploadLimit, 0);
-  assert.equal((await rpc('session-set', { encryption: 'required', 'utp-enabled': true, 'rpc-version': 99 })).result, 'success');
+  assert.equal((await rpc('session-set', { 'utp-enabled': true, 'rpc-version': 99 })).result, 'success');
   assert.equal(api.callsTo('setSettings').length, 2, 'nothing to change: no call');
+  // Transmission's encryption names: required = forced, preferred = enabled, tolerated = disabled.
+  assert.equal((await rpc('session-set', { encryption: 'required' })).result, 'success');
+  assert.deepEqual(api.callsTo('setSettings')[2]?.args, [{ encryption: 'forced' }]);
+  assert.equal((await rpc('session-get', { fields: ['encryption'] })).arguments['encryption'], 'required');
+  await rpc('session-set', { encryption: 'tolerated' });
+  assert.deepEqual(api.callsTo('setSettings')[3]?.args, [{ encryption: 'disabled' }]);
+  assert.match(String((await rpc('session-set', { encryption: 'always' })).result), /invalid argument "encryption"/);
   const s = (await rpc('session-get')).arguments;
   assert.equal(s['speed-limit-up'], 0);
   assert.equal(s['speed-limit-up-enabled'], false);
