@@ -275,6 +275,7 @@ export class Session {
   /** The info-hash (of a torrent or pending magnet) whose HASH('req2', info-hash) is `key`. */
   private findMseTorrent(key: Buffer): Buffer | undefined {
     const want = key.toString('hex');
+    if (this.mseKeys.size > this.torrents.size + this.magnets.size + 64) this.mseKeys.clear(); // forget removed ones
     for (const hex of [...this.torrents.keys(), ...this.magnets.keys()]) {
       let k = this.mseKeys.get(hex);
       if (k === undefined) { k = mseTorrentKey(Buffer.from(hex, 'hex')).toString('hex'); this.mseKeys.set(hex, k); }
