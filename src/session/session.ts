@@ -3,9 +3,11 @@
  *
  * Peer connections are accepted and opened through the session's `Transport` (src/net/transport.ts; TCP unless
  * `SessionOptions.transport` says otherwise); torrents and pending magnets dial through the same one.
- * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
- * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
- * refused. LSD peers are routed the same way. `GET ` goes to the embedded HTTP tracker (src/session/services.ts).
+ * Incoming connections are sniffed on their first bytes: 19 + "BitTorrent protocol" starts a plaintext BitTorrent
+ * handshake (BEP 3), `GET ` goes to the embedded HTTP tracker (src/session/services.ts), anything else is an MSE/PE
+ * handshake (src/wire/mse/, allowed or refused by the `encryption` policy) with the BitTorrent handshake inside. The
+ * handshake is routed to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an
+ * unknown info-hash is refused. LSD peers are routed the same way.
  * One interval drives every torrent's tick, so there are no per-peer or per-block timers.
  * Start-up checks take turns by the bytes they hash (many small torrents at once, a big one alone), and the queue
  * is re-evaluated once per turn of the event loop, so a thousand torrents added together cost little each.
