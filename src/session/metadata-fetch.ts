@@ -71,6 +71,8 @@ export interface FetchMetadataOptions {
   sharedReadBuffer?: boolean;
   /** MSE/PE policy of our dials (src/wire/mse/policy.ts); default `enabled`. */
   encryption?: () => EncryptionPolicy;
+  /** Random bytes for MSE/PE handshakes (default node:crypto's). */
+  randomBytes?: (n: number) => Buffer;
 }
 
 /** Pieces in flight per peer. */
@@ -329,6 +331,7 @@ class MetadataFetcher {
       handshakeOut(socket, {
         encrypted, policy, reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId,
         timeoutMs: HANDSHAKE_TIMEOUT_MS, clock: this.clock,
+        ...(this.opts.randomBytes ? { random: this.opts.randomBytes } : {}),
       }).then(({ stream, handshake, rest }) => {
         if (this.done) { socket.destroy(); return; }
         if (!handshake.infoHash.equals(this.opts.infoHash)) { fail('wrong info-hash in handshake', true); return; }

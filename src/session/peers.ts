@@ -53,6 +53,8 @@ export interface PeerManagerHost {
   readonly transport: Transport;
   /** MSE/PE policy (src/wire/mse/policy.ts); default `enabled`. */
   encryption?(): EncryptionPolicy;
+  /** Random bytes for MSE/PE handshakes (default node:crypto's). */
+  readonly randomBytes?: (n: number) => Buffer;
   /** Are we allowed to open one more connection (global limit)? */
   canOpen(): boolean;
   /** Should we connect out at all right now? */
@@ -180,6 +182,7 @@ export class PeerManager {
       handshakeOut(s, {
         encrypted, policy, reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId,
         timeoutMs: this.limits.handshakeTimeoutMs, clock: this.host.clock ?? systemClock,
+        ...(this.host.randomBytes ? { random: this.host.randomBytes } : {}),
       }).then(({ stream, handshake, rest, encrypted: viaMse }) => {
         signal.removeEventListener('abort', onAbort);
         socket = stream;

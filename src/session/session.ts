@@ -80,6 +80,11 @@ export interface SessionOptions {
   udp?: boolean;
   /** MSE/PE encryption policy, incoming and outgoing (src/wire/mse/policy.ts). Default `enabled`. */
   encryption?: EncryptionPolicy;
+  /**
+   * Random bytes for MSE/PE keys and padding. Default: node:crypto's, or, when `rng` is injected (a replayable
+   * simulation), bytes drawn from `rng`, so that a seed replays exactly.
+   */
+  randomBytes?: (n: number) => Buffer;
 }
 
 export interface AddTorrentOptions {
@@ -146,6 +151,8 @@ export class Session {
   private encryptionPolicy: EncryptionPolicy;
   readonly now: () => number;
   readonly rng: () => number;
+  /** Random bytes of MSE/PE handshakes (see `SessionOptions.randomBytes`). */
+  readonly randomBytes: (n: number) => Buffer;
   readonly clock: Clock;
   private closed = false;
   /** Global rate limits; every torrent's buckets hang below these. */
@@ -161,6 +168,9 @@ export class Session {
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
     this.rng = opts.rng ?? systemRng;
+    const rng = opts.rng;
+    this.randomBytes = opts.randomBytes
+      ?? (rng ? (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(rng() * 256))) : (n: number): Buffer => randomBytes(n));
     setMaxListeners(0, this.abort.signal); // one listener per torrent
     this.transport = opts.transport ?? tcpTransport;
     if (opts.peerId !== undefined && opts.peerId.length !== 20) throw new RangeError(`peer id must be 20 bytes, got ${opts.peerId.length}`);
@@ -241,7 +251,7 @@ export class Session {
       if (refusal) { refuse(refusal); return; }
       const handshake = kind === 'plain'
         ? readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then((r) => ({ ...r, stream: socket, skey: undefined }))
-        : mseAccept(socket, first, { ...receiverMethods(this.encryption), findTorrent: (k) => this.findMseTorrent(k), random: (n) => randomBytes(n) },
+        : mseAccept(socket, first, { ...receiverMethods(this.encryption), findTorrent: (k) => this.findMseTorrent(k), random: this.randomBytes },
           HANDSHAKE_TIMEOUT_MS, this.clock).then((m) => {
           this.log(`incoming ${where()}: MSE handshake done (${m.result.method === CRYPTO_RC4 ? 'RC4' : 'plaintext'} selected)`);
           return m;
@@ -322,6 +332,7 @@ export class Session {
       listenPort: this.shared.listenPort,
       transport: this.transport,
       encryption: () => this.encryption,
+      randomBytes: this.randomBytes,
       onYourIp: this.shared.onYourIp,
       isSelf: this.shared.isSelf,
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),

@@ -34,6 +34,8 @@ export interface TorrentOptions {
   sharedReadBuffer?: boolean;
   /** MSE/PE policy of outgoing connections and of the BEP 10 `e` flag (src/wire/mse/policy.ts); default `enabled`. */
   encryption?: () => EncryptionPolicy;
+  /** Random bytes for MSE/PE handshakes (default node:crypto's). */
+  randomBytes?: (n: number) => Buffer;
   peerLimits?: Partial<PeerLimits>;
   uploadSlots?: number;
   /** This torrent's fair share of the session's upload slots, asked at every rechoke (overrides uploadSlots). */

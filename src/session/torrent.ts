@@ -143,6 +143,7 @@ export class Torrent {
       signal: this.abort.signal,
       transport: opts.transport ?? tcpTransport,
       ...(opts.encryption ? { encryption: opts.encryption } : {}),
+      ...(opts.randomBytes ? { randomBytes: opts.randomBytes } : {}),
       canOpen: opts.canOpen,
       ...(opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',

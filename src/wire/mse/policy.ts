@@ -62,6 +62,8 @@ export interface OutgoingHandshake {
  */
 export async function handshakeOut(stream: PeerStream, o: {
   encrypted: boolean; policy: EncryptionPolicy; reserved: Buffer; infoHash: Buffer; peerId: Buffer; timeoutMs: number; clock: Clock;
+  /** Random bytes for the DH key and padding (default node:crypto's). */
+  random?: (n: number) => Buffer;
 }): Promise<OutgoingHandshake> {
   const ours = encodeHandshake({ reserved: o.reserved, infoHash: o.infoHash, peerId: o.peerId });
   if (!o.encrypted) {
@@ -70,7 +72,7 @@ export async function handshakeOut(stream: PeerStream, o: {
   }
   const started = o.clock.now();
   const mse = await mseConnect(stream, {
-    infoHash: o.infoHash, provide: initiatorProvide(o.policy), initialPayload: ours, random: (n) => randomBytes(n),
+    infoHash: o.infoHash, provide: initiatorProvide(o.policy), initialPayload: ours, random: o.random ?? ((n) => randomBytes(n)),
   }, o.timeoutMs, o.clock);
   const left = Math.max(1, o.timeoutMs - (o.clock.now() - started));
   return { ...(await readHandshake(mse.stream, left, mse.payload, o.clock)), stream: mse.stream, encrypted: true };
