@@ -14,7 +14,8 @@ export const PURE_FOLDERS = ['src/util', 'src/bencode', 'src/metainfo', 'src/pic
 /** Pure modules in folders that also hold I/O shells. */
 export const PURE_FILES = ['src/tracker/swarm.ts', 'src/tracker/address.ts', 'src/tracker/types.ts', 'src/tracker/tiers.ts',
   'src/tracker/client-common.ts',
-  'src/discovery/pex.ts', 'src/session/magnet-status.ts', 'src/create/hash-files.ts'];
+  'src/discovery/pex.ts', 'src/session/magnet-status.ts', 'src/create/hash-files.ts',
+  'src/wire/mse/rc4.ts', 'src/wire/mse/dh.ts', 'src/wire/mse/handshake.ts'];
 /** ESLint `files` globs of the pure modules. */
 export const PURE_GLOBS = [...PURE_FOLDERS.map((d) => `${d}/**/*.ts`), 'src/**/*-codec.ts', ...PURE_FILES];
 

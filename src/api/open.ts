@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { Session, type SessionOptions } from '../session/session.js';
 import type { TorrentIds } from './torrent-ids.js';
 import { SessionApi, type SessionApiHooks } from './session-api.js';
-import type { BitpeerApi, SessionEvent, SessionSettings } from './types.js';
+import type { BitpeerApi, EncryptionPolicy, SessionEvent, SessionSettings } from './types.js';
 
 export interface OpenStateOptions {
   /** The state directory (locked while open). */
@@ -35,6 +35,8 @@ export interface OpenOptions {
   pex?: boolean;
   /** uTP (BEP 29) besides TCP (src/net/utp/). Default: saved with a state directory, else on (as libtorrent). */
   utp?: boolean;
+  /** MSE/PE encryption policy. Default: saved with a state directory, else `enabled`. */
+  encryption?: EncryptionPolicy;
   /** Announce to the torrents' trackers. Default on. */
   trackers?: boolean;
   /** The embedded tracker answers for any info-hash. Default off. */
@@ -94,7 +96,7 @@ export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitp
     downloadDir: options.downloadDir ?? resolve('.'), port: options.port ?? 6881,
     uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     maxActiveDownloads: QUEUE_DEFAULTS.maxActiveDownloads, maxActiveSeeds: QUEUE_DEFAULTS.maxActiveSeeds,
-    lsd: options.lsd ?? true, pex: options.pex ?? true, utp: options.utp ?? true,
+    lsd: options.lsd ?? true, pex: options.pex ?? true, utp: options.utp ?? true, encryption: options.encryption ?? 'enabled',
   }, {});
   try {
     await session.listen();
@@ -119,6 +121,7 @@ export function buildSession(options: OpenOptions, settings: SessionSettings, ho
     lsd: options.lsd ?? settings.lsd,
     pex: options.pex ?? settings.pex,
     utp: options.utp ?? settings.utp ?? true,
+    encryption: options.encryption ?? settings.encryption ?? 'enabled',
     trackers: options.trackers ?? true,
     ...(options.openTracker !== undefined ? { openTracker: options.openTracker } : {}),
     uploadLimit: options.uploadLimit ?? settings.uploadLimit,

@@ -225,7 +225,7 @@ export class SessionApi implements BitpeerApi {
   private poke(): void { for (const w of [...this.watchers]) w(); }
 
   getSettings(): SessionSettings {
-    return { ...this.settings, port: this.session.port || this.settings.port, utp: this.session.utpEnabled };
+    return { ...this.settings, port: this.session.port || this.settings.port, utp: this.session.utpEnabled, encryption: this.session.encryption };
   }
 
   async setSettings(changes: Partial<SessionSettings>): Promise<void> {
@@ -234,6 +234,7 @@ export class SessionApi implements BitpeerApi {
     if (changes.downloadLimit !== undefined) this.session.downloadBucket.setRate(Math.max(0, changes.downloadLimit));
     this.session.setQueueLimits({ downloads: changes.maxActiveDownloads, seeds: changes.maxActiveSeeds });
     if (changes.utp !== undefined) this.session.setUtp(changes.utp);
+    if (changes.encryption !== undefined) this.session.setEncryption(changes.encryption);
     this.settings = next;
     await this.hooks.onSettingsChanged?.(next);
     await this.session.updateQueue();
@@ -619,7 +620,7 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     peers: st.peers.map((p) => ({
       address: p.host, port: p.port, client: p.client, direction: p.direction, source: p.source,
       rateToClient: Math.round(p.downloadRate), rateToPeer: Math.round(p.uploadRate), progress: p.progress,
-      downloaded: p.downloaded, uploaded: p.uploaded,
+      downloaded: p.downloaded, uploaded: p.uploaded, encrypted: p.encrypted,
     })),
     trackers: st.trackers.map((k) => ({
       url: k.url, tier: k.tier, lastAnnounceTime: seconds(k.lastAnnounceAt), lastAnnounceSucceeded: k.lastAnnounceOk,

@@ -26,6 +26,7 @@ import { observeFilesSync, planStartupCheck, ResumeWriter, snapshotDiskState, St
 import { errorMessage } from '../util/errors.js';
 import { loadPendingMagnets, removePendingMagnet, savePendingMagnet } from '../state/magnet-store.js';
 import { MAX_TORRENT_ID } from '../state/resume-codec.js';
+import { DEFAULT_ENCRYPTION, isEncryptionPolicy } from '../wire/mse/policy.js';
 import { applyCarried } from './torrent-settings.js';
 import { torrentLabel } from './torrent-read.js';
 import { TorrentIds } from './torrent-ids.js';
@@ -107,6 +108,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       lsd: options.lsd ?? (typeof saved['lsd'] === 'boolean' ? saved['lsd'] : true),
       pex: options.pex ?? (typeof saved['pex'] === 'boolean' ? saved['pex'] : true),
       utp: options.utp ?? (typeof saved['utp'] === 'boolean' ? saved['utp'] : true),
+      encryption: options.encryption ?? (isEncryptionPolicy(saved['encryption']) ? saved['encryption'] : DEFAULT_ENCRYPTION),
       rpcPort: state.rpcPort ?? num(saved['rpcPort'], 9091),
     };
     const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;

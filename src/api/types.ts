@@ -14,6 +14,9 @@
 import type { Metainfo } from '../metainfo/index.js';
 import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
 import type { FilePriority } from '../session/torrent-status.js';
+import type { EncryptionPolicy } from '../wire/mse/policy.js';
+
+export type { EncryptionPolicy };
 
 export type TorrentId = number | string;
 
@@ -48,6 +51,8 @@ export interface PeerInfo {
   peerChoked?: boolean;
   /** The peer is interested in us. */
   peerInterested?: boolean;
+  /** The connection went through MSE/PE encryption. */
+  encrypted?: boolean;
 }
 
 export interface TrackerInfo {
@@ -135,6 +140,8 @@ export interface SessionSettings {
   pex: boolean;
   /** uTP (BEP 29) for peers, besides TCP: incoming accepted, dials tried over uTP first. Absent means on. */
   utp?: boolean;
+  /** MSE/PE encryption policy (docs/design/encryption.md); default `enabled`. */
+  encryption?: EncryptionPolicy;
   // Optional extras for the Transmission RPC's session-get / session-set.
   dht?: boolean;
   peerLimitGlobal?: number;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BtError } from '../util/errors.js';
-import { parse, parserOptions } from './args.js';
+import { parse, parseEncryption, parserOptions } from './args.js';
 import { COMMANDS, commandHelp, type CommandName } from './help.js';
 
 function usageError(fn: () => unknown): string {
@@ -55,4 +55,11 @@ test('every option in a table is explained on its help page and accepted by the 
     const names = COMMANDS[cmd].options.map((o) => o.name);
     assert.equal(new Set(names).size, names.length, `${cmd}: no option twice`);
   }
+});
+
+test('parseEncryption: the three modes, absent, and a clear USAGE error otherwise', () => {
+  assert.equal(parseEncryption(undefined), undefined);
+  for (const m of ['disabled', 'enabled', 'forced'] as const) assert.equal(parseEncryption(m), m);
+  assert.throws(() => parseEncryption('required'), (e: unknown) => e instanceof BtError && e.code === 'USAGE'
+    && e.message === '--encryption must be disabled, enabled or forced, got "required"');
 });

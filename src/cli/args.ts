@@ -6,11 +6,19 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BtError } from '../util/errors.js';
 import { COMMANDS, usageLine, type CommandDoc, type CommandName } from './help.js';
+import type { EncryptionPolicy } from '../api/types.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 /** One option's parsed value, and a command's parsed options. */
 export type OptionValue = string | boolean | string[] | undefined;
 export type Values = Record<string, OptionValue>;
+
+/** `--encryption MODE`: undefined when absent; a USAGE error for anything but disabled, enabled, forced. */
+export function parseEncryption(v: unknown): EncryptionPolicy | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'disabled' || v === 'enabled' || v === 'forced') return v;
+  throw new BtError('USAGE', `--encryption must be disabled, enabled or forced, got ${JSON.stringify(v)}`);
+}
 
 /** A rate like "500K" or "2M" (bytes per second, binary multiples); "0" means unlimited. */
 export function parseRate(v: unknown, what: string): number {

@@ -59,6 +59,8 @@ const NETWORK_OPTIONS: readonly OptionDoc[] = [
   { name: 'no-pex', desc: 'No peer exchange (BEP 11); on by default, never used for private torrents.' },
   { name: 'utp', desc: 'uTP (BEP 29) on the UDP port besides TCP: accepted, and tried first when dialing (TCP if it fails).', default: 'on' },
   { name: 'no-utp', desc: 'No uTP: peers over TCP only.' },
+  { name: 'encryption', value: 'MODE', desc: 'MSE/PE encryption: disabled (plaintext only), enabled (accept both, try\n' +
+    'encrypted first) or forced (RC4 only, both ways).', default: 'enabled' },
   { name: 'progress-interval', value: 'MS', desc: 'Milliseconds between progress updates (the live line, `progress` events).', default: '1000' },
   { name: 'verbose', short: 'v', desc: 'Log peer connections and debug lines on stderr.' },
   JSON_OUT,
@@ -161,8 +163,8 @@ export const COMMANDS = {
     summary: 'run many torrents as a background service, driven over the Transmission RPC',
     about: 'Runs in the foreground (logs on stdout; Ctrl-C, SIGINT or SIGTERM is a clean stop) and keeps its torrents\n' +
       'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
-      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex and --utp/--no-utp are\n' +
-      'saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
+      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex, --utp/--no-utp\n' +
+      'and --encryption are saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
       'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD.',
     options: [
       { name: 'state-dir', value: 'DIR', desc: 'Where torrents, resume data and settings are kept.', default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
@@ -177,6 +179,7 @@ export const COMMANDS = {
       { name: 'no-pex', desc: 'No peer exchange (BEP 11). Saved: later starts keep it off.' },
       { name: 'utp', desc: 'uTP (BEP 29) besides TCP, tried first when dialing. Saved.', default: 'the saved setting, else on' },
       { name: 'no-utp', desc: 'No uTP: peers over TCP only. Saved: later starts keep it off.' },
+      { name: 'encryption', value: 'MODE', desc: 'MSE/PE encryption: disabled, enabled or forced (as in seed). Saved.', default: 'the saved setting, else enabled' },
       { name: 'verbose', short: 'v', desc: 'Also log debug lines.' },
       { name: 'json', desc: 'Log one JSON object per line (session events and log lines).' },
       HELP,
@@ -314,6 +317,8 @@ export function overview(): string {
     '  --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)  --json  --verbose',
     '  --upload-limit RATE  --download-limit RATE (bytes/s, K/M/G suffixes, 0 = no limit)',
     '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --no-utp  --max-peers N  --max-connections N',
+    '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --max-peers N  --max-connections N',
+    '  --encryption disabled|enabled|forced (default enabled)',
     '',
     'bitpeer <command> --help (or bitpeer help <command>) explains a command and each of its options.',
     'bitpeer --version prints the version. Exit codes: 0 ok, 1 error, 2 usage, 130/143 interrupted.',

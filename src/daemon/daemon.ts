@@ -13,7 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { openBitpeer, type OpenOptions } from '../api/open.js';
 import { startRpcServer } from '../api/rpc/server.js';
-import type { BitpeerApi, SessionEvent } from '../api/types.js';
+import type { BitpeerApi, EncryptionPolicy, SessionEvent } from '../api/types.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { userDownloadDir } from './download-dir.js';
 
@@ -28,6 +28,8 @@ export interface DaemonOptions {
   lsd?: boolean;
   pex?: boolean;
   utp?: boolean;
+  /** MSE/PE policy (saved in settings.json). */
+  encryption?: EncryptionPolicy;
   uploadLimit?: number;
   downloadLimit?: number;
   resumeIntervalMs?: number;
@@ -73,6 +75,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.lsd !== undefined ? { lsd: opts.lsd } : {}),
     ...(opts.pex !== undefined ? { pex: opts.pex } : {}),
     ...(opts.utp !== undefined ? { utp: opts.utp } : {}),
+    ...(opts.encryption !== undefined ? { encryption: opts.encryption } : {}),
     ...(opts.uploadLimit !== undefined ? { uploadLimit: opts.uploadLimit } : {}),
     ...(opts.downloadLimit !== undefined ? { downloadLimit: opts.downloadLimit } : {}),
     trackers: true,

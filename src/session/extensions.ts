@@ -21,7 +21,7 @@
  */
 import { PexState } from '../discovery/pex.js';
 import { compactAddr, decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
-import { decodeUtPex } from '../wire/ext/ut-pex.js';
+import { decodeUtPex, PexFlag } from '../wire/ext/ut-pex.js';
 import { formatIp } from '../util/ip.js';
 import { decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, METADATA_PIECE_SIZE, metadataPieceCount } from '../wire/ext/ut-metadata.js';
 import { CLIENT_NAME } from '../util/version.js';
@@ -43,6 +43,10 @@ export interface ExtensionHost {
   onYourIp(ip: string): void;
   /** The raw info dictionary (BEP 9 metadata), or undefined while it is unknown (a magnet link). */
   metadata(): Buffer | undefined;
+  /** We require MSE/PE encryption (policy `forced`): our handshake says `e: 1`. */
+  encryptionRequired?(): boolean;
+  /** A peer at this address wants encryption (PEX flag 0x01 or its `e`): dial it through MSE. */
+  preferEncrypted?(host: string, port: number): void;
   log(msg: string): void;
 }
 
@@ -61,7 +65,10 @@ export class Extensions {
   onPeerConnected(peer: Peer): void {
     if (peer.direction === 'out') {
       const a = tryParsePeerAddress(peer.key);
-      if (a) { this.pex.addConnected(peer.key, { host: a.host, port: a.port, connectable: true }); peer.pexKey = peer.key; }
+      if (a) {
+        this.pex.addConnected(peer.key, { host: a.host, port: a.port, connectable: true, ...(peer.encrypted ? { flags: PexFlag.ENCRYPTION } : {}) });
+        peer.pexKey = peer.key;
+      }
     }
     if (!peer.extended) return;
     const m: Record<string, number> = {};
@@ -71,6 +78,7 @@ export class Extensions {
     const yourip = compactAddr(peer.conn.remoteAddress, 1)?.subarray(0, -2);
     peer.conn.send({ type: 'extended', id: 0, payload: encodeExtendedHandshake({
       m, p: this.host.listenPort() || undefined, v: CLIENT_NAME, reqq: OUR_REQQ, ...(yourip ? { yourip } : {}),
+      ...(this.host.encryptionRequired?.() === true ? { e: true } : {}),
       ...(isValidMetadataSize(metadataSize) ? { metadataSize } : {}),
     }) });
   }
@@ -103,7 +111,9 @@ export class Extensions {
       const host = peer.conn.remoteAddress;
       const key = formatPeerAddress(host, h.p);
       peer.listenKey = key;
-      if (this.pex.addConnected(key, { host, port: h.p })) peer.pexKey = key;
+      const wantsMse = peer.encrypted || h.e === true;
+      if (this.pex.addConnected(key, { host, port: h.p, ...(wantsMse ? { flags: PexFlag.ENCRYPTION } : {}) })) peer.pexKey = key;
+      if (h.e === true) this.host.preferEncrypted?.(host, h.p);
     }
     const theirPex = peer.extIds.get('ut_pex') ?? 0;
     if (this.host.pexEnabled && theirPex > 0) {
@@ -123,6 +133,7 @@ export class Extensions {
       if (!sourceIsLocal && isLocalAddress(a.host)) continue;
       this.stats.pexPeersLearned++;
       this.host.addPeer(a.host, a.port, 'pex');
+      if ((a.flags & PexFlag.ENCRYPTION) !== 0) this.host.preferEncrypted?.(a.host, a.port);
     }
   }
 

@@ -29,7 +29,8 @@ import { BtError, cause, causeOf, errorMessage, isBtError, type Cause } from '..
 import type { PeerStream, Transport } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake, type Message } from '../wire/codec/index.js';
-import { PeerConnection, readHandshake } from '../wire/connection.js';
+import { PeerConnection } from '../wire/connection.js';
+import { DEFAULT_ENCRYPTION, handshakeOut, type EncryptionPolicy } from '../wire/mse/policy.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/ext/extended.js';
 import {
   decodeUtMetadata, encodeUtMetadata, isValidMetadataSize, metadataPieceCount, type UtMetadataMessage,
@@ -68,6 +69,10 @@ export interface FetchMetadataOptions {
   clock?: Clock;
   /** Peer sockets read into the shared buffer where Node allows it (default true; src/wire/node-internals.ts). */
   sharedReadBuffer?: boolean;
+  /** MSE/PE policy of our dials (src/wire/mse/policy.ts); default `enabled`. */
+  encryption?: () => EncryptionPolicy;
+  /** Random bytes for MSE/PE handshakes (default node:crypto's). */
+  randomBytes?: (n: number) => Buffer;
 }
 
 /** Pieces in flight per peer. */
@@ -102,6 +107,8 @@ interface Candidate {
   /** Never dialled again (banned, wrong torrent, ourselves). */
   dead: boolean;
   active: boolean;
+  /** Encryption `enabled`: the next dial is plaintext (the last MSE attempt failed); flipped at each failure. */
+  plainNext?: boolean;
 }
 
 /** What a fetch has done so far (for status displays). */
@@ -311,6 +318,8 @@ class MetadataFetcher {
     // The transport keeps an error event from ever being unhandled; errors also end in 'close', which the owner of
     // the moment handles.
     const transport = this.opts.transport ?? tcpTransport;
+    const policy = this.opts.encryption?.() ?? DEFAULT_ENCRYPTION;
+    const encrypted = policy === 'forced' || (policy === 'enabled' && c.plainNext !== true);
     transport.connect(c.host, c.port, { signal: this.dials.signal, timeoutMs: HANDSHAKE_TIMEOUT_MS }).then((socket) => {
       if (this.done) { socket.destroy(); return; }
       this.sockets.add(socket);
@@ -319,16 +328,24 @@ class MetadataFetcher {
         this.sockets.delete(socket);
         this.candidateDone(c, reason, dead);
       };
-      socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, undefined, this.clock).then(({ handshake, rest }) => {
+      handshakeOut(socket, {
+        encrypted, policy, reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId,
+        timeoutMs: HANDSHAKE_TIMEOUT_MS, clock: this.clock,
+        ...(this.opts.randomBytes ? { random: this.opts.randomBytes } : {}),
+      }).then(({ stream, handshake, rest }) => {
         if (this.done) { socket.destroy(); return; }
         if (!handshake.infoHash.equals(this.opts.infoHash)) { fail('wrong info-hash in handshake', true); return; }
         if (handshake.peerId.equals(this.opts.peerId)) { fail('connected to ourselves', true); return; }
         if (!hasReserved(handshake.reserved, ReservedBit.EXTENSION_PROTOCOL)) { fail('no extension protocol (BEP 10)', true); return; }
         this.sockets.delete(socket);
-        this.guard(() => this.attach(c, socket, rest, hasReserved(handshake.reserved, ReservedBit.FAST)
+        this.guard(() => this.attach(c, stream, rest, hasReserved(handshake.reserved, ReservedBit.FAST)
           && hasReserved(this.reserved, ReservedBit.FAST)));
-      }, (e: unknown) => fail(`handshake failed: ${errorMessage(e)}`));
+      }, (e: unknown) => {
+        // Encryption `enabled`: the next attempt goes the other way (MSE ↔ plaintext), as libtorrent does.
+        if (policy === 'enabled') c.plainNext = encrypted;
+        fail(`${encrypted ? 'encrypted ' : ''}handshake failed: ${errorMessage(e)}`);
+        if (policy === 'enabled' && encrypted && !c.dead) c.notBefore = this.clock.now(); // retry in plaintext at once
+      });
     }, (e: unknown) => {
       if (this.done) return; // aborted by finish(): nothing left to account for
       this.candidateDone(c, isBtError(e, 'TIMEOUT') ? 'connect timed out' : `connect failed: ${errorMessage(e)}`, false);

@@ -61,6 +61,8 @@ export class Peer {
   lastPieceAt: number;
   /** Both sides set the BEP 10 extension bit. */
   extended = false;
+  /** The connection went through an MSE/PE handshake (RC4, or plaintext after the MSE header). */
+  encrypted = false;
   /** The peer's extension name → message id map, from its extended handshake. */
   extIds: Map<string, number> | undefined;
   /** The peer's `reqq` (how many requests it accepts), if it said. */

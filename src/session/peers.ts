@@ -12,7 +12,9 @@ import { errorMessage, type Cause } from '../util/errors.js';
 import { describePeerId } from '../util/peer-id.js';
 import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
 import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
-import { PeerConnection, readHandshake, type ConnectionHandler } from '../wire/connection.js';
+import { PeerConnection, type ConnectionHandler } from '../wire/connection.js';
+import { DEFAULT_ENCRYPTION, handshakeOut, type EncryptionPolicy } from '../wire/mse/policy.js';
+import { systemClock } from '../platform/clock.js';
 import { Peer } from './peer.js';
 import type { PeerStream, Transport } from '../net/transport.js';
 import type { Clock } from '../util/clock.js';
@@ -27,6 +29,11 @@ export interface Candidate {
   dead: boolean;
   /** The peer was a seed when we last saw it: not worth dialling while we are a seed too. */
   knownSeed?: boolean;
+  /**
+   * Encryption `enabled`: dial this peer in plaintext next (its last MSE attempt failed). Flipped at every failed
+   * handshake, as libtorrent does; cleared when the peer is known to want encryption (PEX flag 0x01, BEP 10 `e`).
+   */
+  plainNext?: boolean;
 }
 
 export interface PeerManagerHost {
@@ -44,6 +51,10 @@ export interface PeerManagerHost {
   readonly sharedReadBuffer?: boolean;
   /** Dials go through this (src/net/transport.ts). */
   readonly transport: Transport;
+  /** MSE/PE policy (src/wire/mse/policy.ts); default `enabled`. */
+  encryption?(): EncryptionPolicy;
+  /** Random bytes for MSE/PE handshakes (default node:crypto's). */
+  readonly randomBytes?: (n: number) => Buffer;
   /** Are we allowed to open one more connection (global limit)? */
   canOpen(): boolean;
   /** Should we connect out at all right now? */
@@ -125,14 +136,33 @@ export class PeerManager {
     }
   }
 
+  /** The peer wants encryption (PEX flag 0x01, or `e` in its extension handshake): dial it through MSE next. */
+  preferEncrypted(key: string): void {
+    const c = this.candidates.get(key);
+    if (c) c.plainNext = false;
+  }
+
   private dial(key: string, c: Candidate): void {
     const dialing = new AbortController();
     this.connecting.set(key, dialing);
     let socket: PeerStream | undefined;
+    const policy = this.host.encryption?.() ?? DEFAULT_ENCRYPTION;
+    const encrypted = policy === 'forced' || (policy === 'enabled' && c.plainNext !== true);
+    let handshaking = false;
     const fail = (reason: string): void => {
       if (this.connecting.get(key) !== dialing) return;
       this.connecting.delete(key);
       socket?.destroy();
+      if (handshaking && policy === 'enabled') {
+        // The handshake failed: maybe the peer does not speak this way. Try the other way at once (libtorrent's
+        // pe_support toggle with a fast reconnect), without counting it as a failure of the peer.
+        c.plainNext = encrypted;
+        if (encrypted) {
+          c.nextAttemptAt = this.host.now();
+          this.host.log(`dial ${key}: encrypted handshake failed (${reason}); trying plaintext`);
+          return;
+        }
+      }
       c.failures++;
       // 5 s, 10 s, 20 s ... capped at 5 minutes.
       c.nextAttemptAt = this.host.now() + Math.min(300_000, 5_000 * 2 ** Math.min(6, c.failures - 1));
@@ -148,32 +178,38 @@ export class PeerManager {
       if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
       s.once('error', (err) => fail(errorMessage(err)));
       signal.addEventListener('abort', onAbort, { once: true });
-      s.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
-      readHandshake(s, this.limits.handshakeTimeoutMs, undefined, this.host.clock).then(({ handshake, rest }) => {
+      handshaking = true;
+      handshakeOut(s, {
+        encrypted, policy, reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId,
+        timeoutMs: this.limits.handshakeTimeoutMs, clock: this.host.clock ?? systemClock,
+        ...(this.host.randomBytes ? { random: this.host.randomBytes } : {}),
+      }).then(({ stream, handshake, rest, encrypted: viaMse }) => {
         signal.removeEventListener('abort', onAbort);
-        if (this.connecting.get(key) !== dialing) { s.destroy(); return; }
+        socket = stream;
+        if (this.connecting.get(key) !== dialing) { stream.destroy(); return; }
         this.connecting.delete(key);
         if (!handshake.infoHash.equals(this.host.infoHash)) {
           c.dead = true;
-          s.destroy();
+          stream.destroy();
           this.host.log(`dial ${key}: peer answered for another torrent`);
           return;
         }
         const problem = this.admissionProblem(key, handshake);
         if (problem) {
           if (problem === 'connected to ourselves') c.dead = true;
-          s.destroy();
+          stream.destroy();
           this.host.log(`dial ${key}: ${problem}`);
           return;
         }
         c.failures = 0;
-        this.attach(s, handshake, rest, 'out', key);
+        if (viaMse) this.host.log(`dial ${key}: connected through MSE (${stream === s ? 'plaintext' : 'RC4'} selected)`);
+        this.attach(stream, handshake, rest, 'out', key, viaMse);
       }, (err: unknown) => { signal.removeEventListener('abort', onAbort); fail(errorMessage(err)); });
     }, (err: unknown) => fail(errorMessage(err)));
   }
 
   /** An incoming connection whose handshake named our info-hash. We answer with our handshake. */
-  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer): void {
+  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer, encrypted = false): void {
     const key = formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const problem = this.stopped ? 'torrent stopped'
       : this.connected.size >= this.limits.maxPeers ? 'too many peers'
@@ -184,7 +220,7 @@ export class PeerManager {
       return;
     }
     socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
-    this.attach(socket, handshake, rest, 'in', key);
+    this.attach(socket, handshake, rest, 'in', key, encrypted);
   }
 
   private admissionProblem(key: string, hs: Handshake): string | null {
@@ -196,7 +232,7 @@ export class PeerManager {
     return null;
   }
 
-  private attach(socket: PeerStream, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string): void {
+  private attach(socket: PeerStream, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string, encrypted: boolean): void {
     const holder: { peer?: Peer } = {};
     const handler: ConnectionHandler = {
       onMessage: (msg) => { if (holder.peer) this.host.onPeerMessage(holder.peer, msg); },
@@ -220,6 +256,7 @@ export class PeerManager {
       key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(), clock: this.host.now,
     });
+    peer.encrypted = encrypted;
     peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.host.reserved, ReservedBit.EXTENSION_PROTOCOL);
     holder.peer = peer;
     this.connected.set(key, peer);

@@ -86,7 +86,7 @@ export class PendingMagnet {
     const started = session.now();
     this.fetch = startMetadataFetch({
       infoHash: this.link.infoHash, peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
-      persistent: true, transport: session.transport, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(), clock: session.clock,
+      persistent: true, transport: session.transport, encryption: () => session.encryption, randomBytes: session.randomBytes, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(), clock: session.clock,
       ...(session.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });

@@ -5,9 +5,11 @@
  * `SessionOptions.transport` says otherwise); torrents and pending magnets dial through the same one. With uTP on
  * (`utp`, the default), that is TCP and uTP (BEP 29, src/net/utp/) on the one port: uTP rides the session's UDP
  * endpoint, incoming uTP and TCP connections both reach `onConnection` (one connection count), dials try uTP first.
- * Incoming connections are sniffed on their first byte: 19 starts a BitTorrent handshake (BEP 3), which is routed
- * to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an unknown info-hash is
- * refused. LSD peers are routed the same way. `GET ` goes to the embedded HTTP tracker (src/session/services.ts).
+ * Incoming connections are sniffed on their first bytes: 19 + "BitTorrent protocol" starts a plaintext BitTorrent
+ * handshake (BEP 3), `GET ` goes to the embedded HTTP tracker (src/session/services.ts), anything else is an MSE/PE
+ * handshake (src/wire/mse/, allowed or refused by the `encryption` policy) with the BitTorrent handshake inside. The
+ * handshake is routed to a torrent by its info-hash, or to a pending magnet's metadata fetch (registerMagnet); an
+ * unknown info-hash is refused. LSD peers are routed the same way.
  * One interval drives every torrent's tick, so there are no per-peer or per-block timers.
  * Start-up checks take turns by the bytes they hash (many small torrents at once, a big one alone), and the queue
  * is re-evaluated once per turn of the event loop, so a thousand torrents added together cost little each.
@@ -42,6 +44,9 @@ import type { PeerStream, Transport, TransportListener } from '../net/transport.
 import { tcpTransport } from '../net/tcp-transport.js';
 import { UtpSocket } from '../net/utp/utp-socket.js';
 import { UtpTcpTransport } from '../net/utp/utp-transport.js';
+import { CRYPTO_RC4, mseTorrentKey } from '../wire/mse/handshake.js';
+import { DEFAULT_ENCRYPTION, incomingRefusal, isEncryptionPolicy, receiverMethods, type EncryptionPolicy } from '../wire/mse/policy.js';
+import { classifyIncoming, mseAccept } from '../wire/mse/stream.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -85,6 +90,13 @@ export interface SessionOptions {
   utp?: boolean;
   /** TCP for peers (dials, and incoming peer connections). Default true; false with `utp` makes a uTP-only peer. */
   tcp?: boolean;
+  /** MSE/PE encryption policy, incoming and outgoing (src/wire/mse/policy.ts). Default `enabled`. */
+  encryption?: EncryptionPolicy;
+  /**
+   * Random bytes for MSE/PE keys and padding. Default: node:crypto's, or, when `rng` is injected (a replayable
+   * simulation), bytes drawn from `rng`, so that a seed replays exactly.
+   */
+  randomBytes?: (n: number) => Buffer;
 }
 
 export interface AddTorrentOptions {
@@ -114,7 +126,7 @@ export interface AddTorrentOptions {
 export interface MagnetRoute {
   addPeer(host: string, port: number, source: string): void;
   /** An incoming connection whose handshake names the magnet's info-hash (ours is not sent yet). */
-  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer): void;
+  acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer, encrypted: boolean): void;
   /** The session is closing. */
   close(): void;
 }
@@ -150,8 +162,11 @@ export class Session {
   private readonly abort = new AbortController();
   private pendingHandshakes = 0;
   private readonly opts: SessionOptions;
+  private encryptionPolicy: EncryptionPolicy;
   readonly now: () => number;
   readonly rng: () => number;
+  /** Random bytes of MSE/PE handshakes (see `SessionOptions.randomBytes`). */
+  readonly randomBytes: (n: number) => Buffer;
   readonly clock: Clock;
   private closed = false;
   /** Global rate limits; every torrent's buckets hang below these. */
@@ -160,11 +175,16 @@ export class Session {
 
   constructor(opts: SessionOptions = {}) {
     this.opts = opts;
+    if (opts.encryption !== undefined && !isEncryptionPolicy(opts.encryption)) throw new RangeError(`unknown encryption policy ${String(opts.encryption)}`);
+    this.encryptionPolicy = opts.encryption ?? DEFAULT_ENCRYPTION;
     this.clock = clockWithNow(opts.clock ?? systemClock, opts.now);
     this.now = this.clock.now;
     this.uploadBucket = new TokenBucket({ rate: opts.uploadLimit ?? 0, now: this.now });
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: this.now });
     this.rng = opts.rng ?? systemRng;
+    const rng = opts.rng;
+    this.randomBytes = opts.randomBytes
+      ?? (rng ? (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(rng() * 256))) : (n: number): Buffer => randomBytes(n));
     setMaxListeners(0, this.abort.signal); // one listener per torrent
     if (opts.transport === undefined) {
       this.utp = new UtpTcpTransport(tcpTransport, new UtpSocket({ clock: this.clock, log: (m) => this.log(m) }), {
@@ -235,32 +255,48 @@ export class Session {
     const onAbort = (): void => { finish(); socket.destroy(); };
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     socket.once('close', finish);
-    // Sniff the first bytes: 19 starts a BitTorrent handshake; `GET ` is the embedded HTTP tracker.
-    socket.once('data', (first: Buffer) => {
+    // Sniff the first bytes: 19 + "BitTorrent protocol" starts a plaintext handshake (BEP 3), `GET ` the embedded
+    // HTTP tracker, anything else an MSE/PE handshake. At most 20 bytes are held to tell.
+    const where = (): string => formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const refuse = (why: string): void => { finish(); this.log(`incoming ${where()}: ${why}`); socket.destroy(); };
+    let first: Buffer = Buffer.alloc(0);
+    const onFirst = (chunk: Buffer): void => {
+      first = first.length === 0 ? chunk : Buffer.concat([first, chunk]);
+      const kind = classifyIncoming(first);
+      if (kind === 'more') return;
+      socket.off('data', onFirst);
       socket.pause();
-      if (first[0] === 0x47 /* 'G' */) {
+      if (kind === 'http') {
         finish();
         if (this.services) this.services.handleHttp(socket, first);
         else socket.destroy();
         return;
       }
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then(({ handshake, rest }) => {
+      const refusal = incomingRefusal(this.encryption, kind);
+      if (refusal) { refuse(refusal); return; }
+      const handshake = kind === 'plain'
+        ? readHandshake(socket, HANDSHAKE_TIMEOUT_MS, first, this.clock).then((r) => ({ ...r, stream: socket, skey: undefined }))
+        : mseAccept(socket, first, { ...receiverMethods(this.encryption), findTorrent: (k) => this.findMseTorrent(k), random: this.randomBytes },
+          HANDSHAKE_TIMEOUT_MS, this.clock).then((m) => {
+          this.log(`incoming ${where()}: MSE handshake done (${m.result.method === CRYPTO_RC4 ? 'RC4' : 'plaintext'} selected)`);
+          return m;
+        }).then((m) => readHandshake(m.stream, HANDSHAKE_TIMEOUT_MS, m.payload, this.clock)
+          .then((r) => ({ ...r, stream: m.stream, skey: m.result.infoHash })));
+      handshake.then(({ handshake: hs, rest, stream, skey }) => {
         finish();
-        const torrent = this.torrents.get(handshake.infoHash.toString('hex'));
-        const magnet = torrent ? undefined : this.magnets.get(handshake.infoHash.toString('hex'));
-        if (magnet) { magnet.acceptIncoming(socket, handshake, rest); return; }
+        if (skey && !skey.equals(hs.infoHash)) { refuse('MSE torrent and handshake info-hash differ'); stream.destroy(); return; }
+        const torrent = this.torrents.get(hs.infoHash.toString('hex'));
+        const magnet = torrent ? undefined : this.magnets.get(hs.infoHash.toString('hex'));
+        if (magnet) { magnet.acceptIncoming(stream, hs, rest, skey !== undefined); return; }
         if (!torrent) {
-          this.log(`refused ${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: unknown info-hash ${handshake.infoHash.toString('hex')}`);
-          socket.destroy();
+          this.log(`refused ${where()}: unknown info-hash ${hs.infoHash.toString('hex')}`);
+          stream.destroy();
           return;
         }
-        torrent.acceptIncoming(socket, handshake, rest);
-      }, (err: unknown) => {
-        finish();
-        this.log(`incoming ${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ${errorMessage(err)}`);
-        socket.destroy();
-      });
-    });
+        torrent.acceptIncoming(stream, hs, rest, skey !== undefined);
+      }, (err: unknown) => refuse(errorMessage(err)));
+    };
+    socket.on('data', onFirst);
     socket.resume();
   }
 
@@ -269,6 +305,26 @@ export class Session {
 
   /** Is uTP on (false with a custom transport)? */
   get utpEnabled(): boolean { return this.utp?.enabled ?? false; }
+  /** The MSE/PE policy of this session's connections. */
+  get encryption(): EncryptionPolicy { return this.encryptionPolicy; }
+
+  /** Change the MSE/PE policy; it applies to the connections made from now on. */
+  setEncryption(policy: EncryptionPolicy): void { this.encryptionPolicy = policy; }
+
+  /** HASH('req2', info-hash) of each torrent and pending magnet, computed once per info-hash. */
+  private readonly mseKeys = new Map<string, string>();
+
+  /** The info-hash (of a torrent or pending magnet) whose HASH('req2', info-hash) is `key`. */
+  private findMseTorrent(key: Buffer): Buffer | undefined {
+    const want = key.toString('hex');
+    if (this.mseKeys.size > this.torrents.size + this.magnets.size + 64) this.mseKeys.clear(); // forget removed ones
+    for (const hex of [...this.torrents.keys(), ...this.magnets.keys()]) {
+      let k = this.mseKeys.get(hex);
+      if (k === undefined) { k = mseTorrentKey(Buffer.from(hex, 'hex')).toString('hex'); this.mseKeys.set(hex, k); }
+      if (k === want) return Buffer.from(hex, 'hex');
+    }
+    return undefined;
+  }
 
   connectionCount(): number {
     let n = 0;
@@ -305,6 +361,8 @@ export class Session {
       pex: this.opts.pex ?? false,
       listenPort: this.shared.listenPort,
       transport: this.transport,
+      encryption: () => this.encryption,
+      randomBytes: this.randomBytes,
       onYourIp: this.shared.onYourIp,
       isSelf: this.shared.isSelf,
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),

@@ -2,6 +2,7 @@
  * The options and plain types of a torrent (src/session/torrent.ts): what the session passes in when it makes one,
  * how start() treats the data on disk, and the part of the tracker announcer the torrent drives.
  */
+import type { EncryptionPolicy } from '../wire/mse/policy.js';
 import type { Metainfo } from '../metainfo/index.js';
 import type { HashPool } from '../storage/hasher.js';
 import type { Storage } from '../storage/storage.js';
@@ -31,6 +32,10 @@ export interface TorrentOptions {
   canOpen: () => boolean;
   /** Peer sockets read into the shared buffer where Node allows it (default true; see src/wire/node-internals.ts). */
   sharedReadBuffer?: boolean;
+  /** MSE/PE policy of outgoing connections and of the BEP 10 `e` flag (src/wire/mse/policy.ts); default `enabled`. */
+  encryption?: () => EncryptionPolicy;
+  /** Random bytes for MSE/PE handshakes (default node:crypto's). */
+  randomBytes?: (n: number) => Buffer;
   peerLimits?: Partial<PeerLimits>;
   uploadSlots?: number;
   /** This torrent's fair share of the session's upload slots, asked at every rechoke (overrides uploadSlots). */

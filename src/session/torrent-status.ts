@@ -59,6 +59,8 @@ export interface PeerStatus {
   /** Payload bytes over this connection. */
   readonly downloaded: number;
   readonly uploaded: number;
+  /** The connection went through MSE/PE (RC4, or plaintext after the MSE header). */
+  readonly encrypted: boolean;
 }
 
 export interface TrackerStatus {
@@ -189,7 +191,7 @@ export function peerStatuses(peers: Iterable<Peer>, sourceOf: (key: string) => s
       source: p.direction === 'in' ? 'incoming' : ((sourceOf(p.key) ?? 'manual') as PeerOrigin),
       amChoking: p.amChoking, amInterested: p.amInterested, peerChoking: p.peerChoking, peerInterested: p.peerInterested,
       downloadRate: p.down.rate, uploadRate: p.up.rate, progress: p.has.count / Math.max(1, pieceCount),
-      downloaded: p.down.total, uploaded: p.up.total,
+      downloaded: p.down.total, uploaded: p.up.total, encrypted: p.encrypted,
     });
   }
   return out;

@@ -142,6 +142,8 @@ export class Torrent {
       ...(opts.clock ? { clock: opts.clock } : {}),
       signal: this.abort.signal,
       transport: opts.transport ?? tcpTransport,
+      ...(opts.encryption ? { encryption: opts.encryption } : {}),
+      ...(opts.randomBytes ? { randomBytes: opts.randomBytes } : {}),
       canOpen: opts.canOpen,
       ...(opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',
@@ -173,6 +175,8 @@ export class Torrent {
       addPeer: (h, p, src) => this.addPeer(h, p, src),
       onYourIp: (ip) => opts.onYourIp?.(ip),
       metadata: () => opts.meta.infoBytes,
+      encryptionRequired: () => opts.encryption?.() === 'forced',
+      preferEncrypted: (h, p) => this.peers.preferEncrypted(formatPeerAddress(h, p)),
       log: opts.log,
     });
   }
@@ -413,23 +417,23 @@ export class Torrent {
     return this.opts.isSelf?.(host, port) ?? false;
   }
 
-  acceptIncoming(socket: PeerStream, hs: Handshake, rest: Buffer): void {
+  acceptIncoming(socket: PeerStream, hs: Handshake, rest: Buffer, encrypted = false): void {
     if (this.state === 'checking' && this.deferred.length < MAX_DEFERRED_INCOMING) {
       // Hold the connection until the check ends: refusing it would make clients such as libtorrent wait a minute
       // before they try again. Our handshake (and so our bitfield) goes out once we know what we have.
-      this.deferred.push({ socket, hs, rest });
+      this.deferred.push({ socket, hs, rest, encrypted });
       return;
     }
     if (this.state !== 'downloading' && this.state !== 'seeding') { socket.destroy(); return; }
-    this.peers.acceptIncoming(socket, hs, rest);
+    this.peers.acceptIncoming(socket, hs, rest, encrypted);
   }
 
-  private readonly deferred: Array<{ socket: PeerStream; hs: Handshake; rest: Buffer }> = [];
+  private readonly deferred: Array<{ socket: PeerStream; hs: Handshake; rest: Buffer; encrypted: boolean }> = [];
 
   private acceptDeferred(): void {
     for (const d of this.deferred.splice(0)) {
       if (d.socket.destroyed) continue;
-      this.acceptIncoming(d.socket, d.hs, d.rest);
+      this.acceptIncoming(d.socket, d.hs, d.rest, d.encrypted);
     }
   }
 

@@ -25,8 +25,9 @@ Invariant: the session never reaches beyond loopback. It listens on 127.0.0.1 on
 off; by default the torrent's trackers are removed before it starts, so peers come only from --peer (and from PEX
 among them). With --keep-trackers the torrent's own trackers stay, and each --tracker URL is added (and implies
 --keep-trackers): the caller must make sure those trackers are on loopback too.
-Plain TCP only (no uTP, no encryption), so the peer on the other side can be a plain BEP 3 implementation; with
---utp-only, uTP (BEP 29) only: TCP off both ways (enable_outgoing_tcp/enable_incoming_tcp false), still no encryption.
+Plain TCP only (no uTP), and no encryption unless --encryption says otherwise (stock: libtorrent's default
+policy; forced: RC4 only), so the peer on the other side can be a plain BEP 3 implementation; with --utp-only, uTP
+(BEP 29) only: TCP off both ways (enable_outgoing_tcp/enable_incoming_tcp false).
 
 Exit codes: 0 = finished (download), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
 3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
@@ -95,6 +96,16 @@ def make_settings(args):
                           | lt.alert.category_t.connect_notification
                           | lt.alert.category_t.tracker_notification),
     })
+    if args.encryption == "forced":
+        # What qBittorrent's "Require encryption" sets: MSE with RC4 only, both ways.
+        settings["out_enc_policy"] = int(lt.enc_policy.forced)
+        settings["in_enc_policy"] = int(lt.enc_policy.forced)
+        settings["allowed_enc_level"] = int(lt.enc_level.rc4)
+    elif args.encryption == "stock":
+        # libtorrent's own defaults (pe_enabled both ways, both levels, prefer_rc4 off).
+        default = lt.default_settings()
+        for key in ("out_enc_policy", "in_enc_policy", "allowed_enc_level", "prefer_rc4"):
+            settings[key] = default[key]
     if args.connections_limit is not None:
         settings["connections_limit"] = args.connections_limit
     if args.utp_only:
@@ -144,6 +155,8 @@ def main():
                     help="seconds; download default 300, seed default none")
     ap.add_argument("--high-performance", action="store_true", help="high_performance_seed() pack, tick_interval 100")
     ap.add_argument("--no-pex", action="store_true", help="disable ut_pex for this torrent")
+    ap.add_argument("--encryption", choices=["disabled", "stock", "forced"], default="disabled",
+                    help="MSE/PE: disabled (default), stock (libtorrent's defaults) or forced (RC4 only, both ways)")
     ap.add_argument("--connections-limit", type=int, default=None,
                     help="session connections_limit (default: libtorrent's, 8000 with --high-performance)")
     ap.add_argument("--no-peer-info", action="store_true",

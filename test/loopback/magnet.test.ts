@@ -73,7 +73,10 @@ async function fakePeer(mode: 'junk' | 'liar' | 'partial'): Promise<{ port: numb
       if (!decoder) {
         buf = Buffer.concat([buf, chunk]);
         if (buf.length < HANDSHAKE_LENGTH) return;
-        const hs = parseHandshake(buf.subarray(0, HANDSHAKE_LENGTH));
+        let hs;
+        // A plaintext-only peer: an MSE handshake (the fetch tries one first) is not BitTorrent to it, so it hangs
+        // up, and the fetch retries in plaintext.
+        try { hs = parseHandshake(buf.subarray(0, HANDSHAKE_LENGTH)); } catch { sock.destroy(); return; }
         sock.write(encodeHandshake({ reserved: makeReserved([ReservedBit.EXTENSION_PROTOCOL]), infoHash: hs.infoHash, peerId: randomBytes(20) }));
         if (mode === 'junk') { sock.write(Buffer.from('\x00\x00\x00\x05\x14\x00junk-junk-junk\xff\xff\xff\xff', 'latin1')); return; }
         sock.write(encodeMessage({ type: 'extended', id: 0, payload: encodeExtendedHandshake({ m: { ut_metadata: 3 }, metadataSize: meta.infoBytes.length }) }));

@@ -27,7 +27,11 @@ test('PEX alone: a chain of peers learns the whole swarm', { timeout: 60_000 }, 
   const { meta } = await createTorrent(join(root, 'src', 'data'), { pieceLength: 65536, creationDate: null });
   const peers: Array<{ s: Session; events: SessionEvent[]; port: number; dir: string }> = [];
   for (let i = 0; i < 4; i++) {
-    const s = new Session({ port: 0, host: '127.0.0.1', pex: true, lsd: false, trackers: false, hashWorkers: 1 });
+    // Plaintext: whether D learns A through PEX depends on C having connected to A before C's first ut_pex message to
+    // D (the next one is a minute later), and an MSE handshake's extra round trip under this load often loses that
+    // race to A dialling D first. MSE is covered by test/loopback/mse.test.ts, its PEX flags by
+    // src/session/extensions-mse.test.ts.
+    const s = new Session({ port: 0, host: '127.0.0.1', pex: true, lsd: false, trackers: false, hashWorkers: 1, encryption: 'disabled' });
     sessions.push(s);
     const events: SessionEvent[] = [];
     s.events.subscribe((e) => events.push(e));

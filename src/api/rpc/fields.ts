@@ -14,6 +14,21 @@
 import { VERSION } from '../../util/version.js';
 import type { PeerInfo, SessionSettings, SessionStats, TorrentInfo, TrackerInfo } from '../types.js';
 import { toTransmissionPriority } from './priority.js';
+import type { EncryptionPolicy } from '../types.js';
+
+/**
+ * Transmission's `encryption` values and bitpeer's policies: `required` = `forced` (RC4 only), `preferred` =
+ * `enabled` (both accepted, outgoing tries MSE first), `tolerated` = `disabled` (Transmission's `tolerated` still
+ * accepts incoming encrypted connections; bitpeer's `disabled` refuses them: the nearest of the three).
+ */
+const ENCRYPTION_NAMES: Record<EncryptionPolicy, string> = { forced: 'required', enabled: 'preferred', disabled: 'tolerated' };
+
+export function toTransmissionEncryption(p: EncryptionPolicy): string { return ENCRYPTION_NAMES[p]; }
+
+export function fromTransmissionEncryption(name: string): EncryptionPolicy | undefined {
+  for (const [p, n] of Object.entries(ENCRYPTION_NAMES)) if (n === name) return p as EncryptionPolicy;
+  return undefined;
+}
 
 /** The RPC version we speak (Transmission 3.00's). */
 export const RPC_VERSION = 16;
@@ -125,7 +140,7 @@ function peerObject(p: PeerInfo): Record<string, unknown> {
     clientIsInterested: f.clientInterested,
     flagStr: flagStr(p),
     isDownloadingFrom: isDownloadingFrom(p),
-    isEncrypted: false,
+    isEncrypted: p.encrypted === true,
     isIncoming: p.direction === 'in',
     isUploadingTo: isUploadingTo(p),
     isUTP: false,
@@ -392,7 +407,7 @@ export function sessionObject(s: SessionSettings, ctx: SessionContext): Record<s
     'download-dir-free-space': int(ctx.freeSpace),
     'download-queue-enabled': s.maxActiveDownloads > 0,
     'download-queue-size': int(s.maxActiveDownloads),
-    encryption: 'tolerated',
+    encryption: toTransmissionEncryption(s.encryption ?? 'enabled'),
     'idle-seeding-limit': 30,
     'idle-seeding-limit-enabled': false,
     'incomplete-dir': '',

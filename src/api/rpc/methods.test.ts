@@ -113,10 +113,17 @@ test('session-set: the speed limits and flags, the mapped keys, and harmless acc
   assert.deepEqual(api.callsTo('setSettings')[0]?.args, [{ downloadDir: '/data', uploadLimit: 100_000, maxActiveSeeds: 9, lsd: false, dht: true }]);
   await rpc('session-set', { 'speed-limit-up-enabled': false });
   assert.equal(api.settings.uploadLimit, 0);
-  assert.equal((await rpc('session-set', { encryption: 'required', 'rpc-version': 99 })).result, 'success');
+  assert.equal((await rpc('session-set', { 'alt-speed-enabled': false, 'rpc-version': 99 })).result, 'success');
   assert.equal(api.callsTo('setSettings').length, 2, 'nothing to change: no call');
   await rpc('session-set', { 'utp-enabled': false });
   assert.deepEqual(api.callsTo('setSettings').at(-1)?.args, [{ utp: false }]);
+  // Transmission's encryption names: required = forced, preferred = enabled, tolerated = disabled.
+  assert.equal((await rpc('session-set', { encryption: 'required' })).result, 'success');
+  assert.deepEqual(api.callsTo('setSettings').at(-1)?.args, [{ encryption: 'forced' }]);
+  assert.equal((await rpc('session-get', { fields: ['encryption'] })).arguments['encryption'], 'required');
+  await rpc('session-set', { encryption: 'tolerated' });
+  assert.deepEqual(api.callsTo('setSettings').at(-1)?.args, [{ encryption: 'disabled' }]);
+  assert.match(String((await rpc('session-set', { encryption: 'always' })).result), /invalid argument "encryption"/);
   const s = (await rpc('session-get')).arguments;
   assert.equal(s['utp-enabled'], false);
   assert.equal(s['speed-limit-up'], 0);

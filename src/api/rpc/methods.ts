@@ -16,7 +16,7 @@ import { isAbsolute } from 'node:path';
 import { BtError, errorMessage } from '../../util/errors.js';
 import type { AddSource, BitpeerApi, FileChanges, SessionSettings, TorrentId, TorrentInfo } from '../types.js';
 import {
-  activityDateOf, knownFields, RECENTLY_ACTIVE_SECONDS, sessionObject, sessionStatsObject, SPEED_K, torrentObject,
+  activityDateOf, fromTransmissionEncryption, knownFields, RECENTLY_ACTIVE_SECONDS, sessionObject, sessionStatsObject, SPEED_K, torrentObject,
   torrentRow, type FieldContext,
 } from './fields.js';
 
@@ -426,7 +426,13 @@ export class RpcMethods {
     if (pg !== undefined) changes.peerLimitGlobal = pg;
     const pt = optNumber(args, 'peer-limit-per-torrent', 1, 100_000);
     if (pt !== undefined) changes.peerLimitPerTorrent = pt;
-    // Other keys (alt-speed-*, blocklist-*, encryption, scripts, …) are accepted and ignored.
+    const enc = optString(args, 'encryption');
+    if (enc !== undefined) {
+      const policy = fromTransmissionEncryption(enc);
+      if (!policy) throw new RpcArgumentError('invalid argument "encryption": expected "required", "preferred" or "tolerated"');
+      changes.encryption = policy;
+    }
+    // Other keys (alt-speed-*, blocklist-*, scripts, …) are accepted and ignored.
     if (Object.keys(changes).length > 0) await this.api.setSettings(changes);
     return {};
   }

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
 import type { BitpeerApi } from '../../api/types.js';
-import { parse, parsePort, parseRate } from '../args.js';
+import { parse, parseEncryption, parsePort, parseRate } from '../args.js';
 import { commandHelp } from '../help.js';
 import { ioOptionsFromEnv } from '../io-env.js';
 
@@ -39,6 +39,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['no-lsd'] ? { lsd: false } : {}),
     ...(values['no-pex'] ? { pex: false } : {}),
     ...(values['no-utp'] ? { utp: false } : values['utp'] ? { utp: true } : {}),
+    ...(values['encryption'] !== undefined ? { encryption: parseEncryption(values['encryption'])! } : {}),
     ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),

@@ -24,7 +24,7 @@ import { CREATED_BY } from '../../util/version.js';
 import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../net/lan-address.js';
-import { asStrings, parse, parseCount, parsePort, parseRate, parseSize } from '../args.js';
+import { asStrings, parse, parseCount, parseEncryption, parsePort, parseRate, parseSize } from '../args.js';
 import { checkDownloadFolder, checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
 import { commandHelp } from '../help.js';
@@ -72,6 +72,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const hintMs = noPeerHintMs();
   const uploadLimit = parseRate(values['upload-limit'], 'upload limit');
   const downloadLimit = parseRate(values['download-limit'], 'download limit');
+  const encryption = parseEncryption(values['encryption']);
 
   // 0. Where we will write, checked before opening the port and before hashing: one clear line, once.
   const force = Boolean(values['force']);
@@ -88,6 +89,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     lsd: !values['no-lsd'],
     pex: !values['no-pex'],
     ...(values['no-utp'] ? { utp: false } : values['utp'] ? { utp: true } : {}),
+    ...(encryption ? { encryption } : {}),
     trackers: !values['no-tracker'],
     openTracker: Boolean(values['open-tracker']),
     uploadLimit,

@@ -143,3 +143,11 @@ test('parseCompactPeers', () => {
   assert.deepEqual(parseCompactPeers(Buffer.from('20010db80000000000000000000000011ae1', 'hex'), 6), [{ host: '2001:db8::1', port: 6881 }]);
   assert.throws(() => parseCompactPeers(Buffer.alloc(5), 4), (e: unknown) => isBtError(e, 'PROTOCOL'));
 });
+
+test('the `e` flag (MSE/PE preferred) round-trips and reads as a boolean', () => {
+  const bytes = encodeExtendedHandshake({ m: {}, e: true });
+  assert.equal(bytes.toString('latin1'), 'd1:ei1e1:mdee');
+  assert.equal(decodeExtendedHandshake(bytes).e, true);
+  assert.equal(decodeExtendedHandshake(Buffer.from('d1:ei0e1:mdee', 'latin1')).e, false);
+  assert.equal(decodeExtendedHandshake(Buffer.from('d1:mdee', 'latin1')).e, undefined);
+});

@@ -63,6 +63,8 @@ export interface ExtendedHandshake {
   metadataSize?: number;
   /** The sender only uploads (`upload_only`, BEP 21): a seed or a partial seed. */
   uploadOnly?: boolean;
+  /** The sender prefers (or requires) MSE/PE encryption (`e`). */
+  e?: boolean;
 }
 
 function protocol(msg: string, cause?: unknown): BtError {
@@ -108,6 +110,7 @@ export function encodeExtendedHandshake(h: ExtendedHandshake): Buffer {
     reqq: h.reqq,
     metadata_size: h.metadataSize,
     upload_only: h.uploadOnly === undefined ? undefined : h.uploadOnly ? 1 : 0,
+    e: h.e === undefined ? undefined : h.e ? 1 : 0,
   });
 }
 
@@ -158,6 +161,8 @@ export function decodeExtendedHandshake(payload: Buffer): ExtendedHandshake {
   if (isIntIn(size, 1, MAX_METADATA_SIZE_FIELD)) h.metadataSize = size;
   const uo = getInt(value, 'upload_only');
   if (uo !== undefined) h.uploadOnly = uo !== 0;
+  const e = getInt(value, 'e');
+  if (e !== undefined) h.e = e !== 0;
   return h;
 }
 
