@@ -76,6 +76,11 @@ def parse_peer(text):
 
 
 def make_settings(args):
+    """The session settings for parsed arguments; options a caller's Namespace lacks (scripts/bench/lt_many.py passes
+    only high_performance, port and connections_limit) take their command-line defaults."""
+    for name, default in (("stock", False), ("encryption", None), ("utp_only", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
     settings = {}
     if args.high_performance:
         pack = lt.high_performance_seed()
