@@ -33,8 +33,9 @@ plain BEP 3 implementation. --encryption stock keeps libtorrent's default policy
 --encryption forced is RC4 only both ways (qBittorrent's "Require encryption"). --utp-only turns TCP off both ways
 (enable_outgoing_tcp/enable_incoming_tcp false) and uTP (BEP 29) on; it combines with any --encryption.
 --stock overrides none of libtorrent's connection settings: uTP and TCP both on (uTP tried first, mixed mode as
-libtorrent ships) and the default encryption policy, which is what qBittorrent and Deluge users run; it combines with
---encryption forced (stock transports, RC4 required) but not with --utp-only.
+libtorrent ships) and the default encryption policy, which is what qBittorrent and Deluge users run; an --encryption
+given with it overrides only the encryption policy (e.g. --stock --encryption forced); it does not combine with
+--utp-only.
 
 Exit codes: 0 = finished (download), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
 3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
