@@ -1,12 +1,16 @@
 /**
  * UploadServer: whole-piece reads for sequential requests served from the cache, single-block reads for random
- * ones, and piece buffers reused only after every socket released its blocks.
+ * ones, and piece buffers reused only after every socket released its blocks; backpressure over a real PeerConnection
+ * whose stream never refuses a write (a uTP stream whose queue emptied before the batch landed) does not stall.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import { makeMeta, pieceOf } from '../../test/support/test-meta.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { EventEmitter } from 'node:events';
+import { PeerConnection } from '../wire/connection.js';
+import type { PeerStream } from '../net/transport.js';
 import { UploadServer, DEFAULT_UPLOAD_LIMITS } from './uploads.js';
 import type { Peer } from './peer.js';
 
@@ -83,4 +87,54 @@ test('an evicted piece buffer is not reused while a socket still holds one of it
     assert.ok(s.block.equals(data.subarray(i * PL, i * PL + 16384)), `piece ${i} served intact`);
     s.release();
   }
+});
+
+/** A PeerStream that takes every write at once (returns true, holds nothing): no 'drain' ever comes. */
+class SwallowingStream extends EventEmitter {
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 1;
+  readonly localAddress = '127.0.0.1';
+  destroyed = false;
+  writableLength = 0;
+  bytes = 0;
+  write(data: Buffer, cb?: (err?: Error | null) => void): boolean {
+    this.bytes += data.length;
+    if (cb) process.nextTick(cb, null);
+    return true;
+  }
+  end(): this { return this; }
+  cork(): void { /* nothing to batch */ }
+  uncork(): void { /* nothing to batch */ }
+  pause(): this { return this; }
+  resume(): this { return this; }
+  setNoDelay(): this { return this; }
+  destroy(): this { this.destroyed = true; return this; }
+}
+
+test('the upload side resumes after a batch that hit the write limit when the socket refused no write (issue 11 uTP+RC4 stall)', async () => {
+  const { meta, data } = makeMeta({ pieceLength: PL, length: 8 * PL });
+  const storage = new MemoryStorage(meta);
+  for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
+  const stream = new SwallowingStream();
+  const holder: { peer?: Peer } = {};
+  // The write limit is two blocks: each pump stops after two blocks, with the rest of the queue waiting for room.
+  const server = new UploadServer({
+    storage, pieceLength: PL, havePiece: () => true, onUploadBytes: () => undefined,
+    onStorageError: (e) => { throw e; }, uploadBucket: new TokenBucket({ rate: 0, now: Date.now }),
+    schedule: (fn, ms) => { setTimeout(fn, ms); },
+  }, { ...DEFAULT_UPLOAD_LIMITS, writeHighWater: 2 * 16384 });
+  const conn = new PeerConnection(stream as unknown as PeerStream, { pieceCount: meta.pieceCount, pieceLength: PL, totalLength: 8 * PL }, {
+    onMessage: () => undefined,
+    onClose: () => undefined,
+    onDrain: () => { if (holder.peer) server.pump(holder.peer); },
+  }, Date.now, undefined, { sharedReadBuffer: false });
+  const peer = { amChoking: false, fast: true, incoming: [], readsInFlight: 0, uploadWaitPiece: -1, uploadRetryScheduled: false, conn } as unknown as Peer;
+  holder.peer = peer;
+  for (let piece = 0; piece < 4; piece++) for (let b = 0; b < PL; b += 16384) server.onRequest(peer, piece, b, 16384);
+  const deadline = Date.now() + 2000;
+  while (peer.incoming.length > 0 && Date.now() < deadline) await settle();
+  await settle();
+  assert.equal(peer.incoming.length, 0, `${peer.incoming.length} requests never served`);
+  assert.equal(stream.bytes, 16 * (16384 + 13), 'every block and its 13-byte header written');
+  conn.close({ op: 'read', code: 'EOF', message: 'test over' } as never);
 });

@@ -5,7 +5,8 @@
  *   Anything else is rejected when the peer speaks the fast extension (BEP 6), and ignored otherwise (BEP 3).
  * - Each peer's queue is capped (`maxQueued`, by default {@link OUR_REQQ}, the `reqq` we advertise); excess requests are rejected.
  * - Backpressure: we stop reading blocks for a peer while its socket holds more than `writeHighWater` bytes and
- *   resume on 'drain'.
+ *   resume on the connection's `onDrain` (asked for with `wantRoom`, so it comes even when the socket's own
+ *   high-water mark was not reached: a uTP stream's is as large as `writeHighWater`).
  * - Reads go through a small LRU cache of whole pieces: a leecher asks for a piece block by block, so one large read
  *   serves 16-64 requests, and cached blocks are sent synchronously (no promise per block). The cache is bounded in
  *   bytes. Random single-block requests are read as single blocks.
@@ -114,6 +115,7 @@ export class UploadServer {
       conn.sendPiece(req.piece, req.begin, entry.buf.subarray(req.begin, req.begin + req.length), () => this.released(entry));
       this.host.onUploadBytes(peer, req.length);
     }
+    if (peer.incoming.length > 0 && !conn.closed && conn.writableLength >= this.limits.writeHighWater) conn.wantRoom();
   }
 
   /** Takes `bytes` from the upload budget, or schedules another pump for when it has refilled and says so. */

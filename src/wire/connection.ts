@@ -14,6 +14,11 @@
  *   (piece blocks are copied into piece buffers; bitfields and extension payloads are decoded into copies), and the
  *   decoder copies the partial message left at the end of each read.
  * - Writing: straight to the socket; `writableLength` tells the upload side when to stop queueing (backpressure).
+ *   A writer that stops because `writableLength` is high calls `wantRoom()`: `onDrain` then follows either the
+ *   socket's 'drain' or, when no socket write of the batch was refused (no 'drain' will come, e.g. a uTP stream
+ *   whose queue shrank before the batch was written: its high-water mark is as large as the upload side's), the
+ *   flush of that batch. Without it such a writer waits for a 'drain' that never comes (issue 11: libtorrent over
+ *   uTP with RC4 stalled with 100 requests queued).
  *   Piece messages are written as header + block without concatenation.
  * - Timeouts and keep-alives are driven by the owner's once-a-second tick, not by per-connection timers: the owner
  *   reads `lastReceivedAt` / `lastSentAt`.
@@ -37,7 +42,7 @@ export interface ConnectionHandler {
   onMessage(msg: Message): void;
   /** Called once, when the connection ends for any reason; `cause.message` is the reason for humans. */
   onClose(cause: Cause): void;
-  /** The socket's write buffer has drained. */
+  /** The socket's write buffer has drained, or (after `wantRoom`) a batch was written and no 'drain' is due. */
   onDrain?(): void;
 }
 
@@ -62,6 +67,10 @@ export class PeerConnection {
   private pendingCallbacks: Array<(() => void) | undefined> = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  /** A socket write returned false and its 'drain' has not come yet. */
+  private drainDue = false;
+  /** The writer stopped on a high `writableLength` (see `wantRoom`). */
+  private roomWanted = false;
   /** Reads land in the shared reused buffer: whatever the decoder keeps must be copied before returning. */
   readonly userBuffer: boolean;
 
@@ -84,7 +93,11 @@ export class PeerConnection {
     socket.on('error', (err) => this.close(socketErrorCause(err, 'socket error: ')));
     socket.on('close', () => this.close(PEER_CLOSED));
     socket.on('end', () => this.close(PEER_CLOSED));
-    socket.on('drain', () => { if (!this.closed) this.handler.onDrain?.(); });
+    socket.on('drain', () => {
+      this.drainDue = false;
+      this.roomWanted = false;
+      if (!this.closed) this.handler.onDrain?.();
+    });
     if (leftover && leftover.length > 0) this.onData(leftover);
     socket.resume();
   }
@@ -112,6 +125,21 @@ export class PeerConnection {
     } catch (err) {
       this.close(causeOf(err, 'protocol', err instanceof BtError ? 'protocol error: ' : 'internal error: '));
     }
+  }
+
+  /**
+   * The writer stopped because `writableLength` is high: make sure `onDrain` follows (the socket's 'drain', or the
+   * end of the next flush when every write of it was accepted and so no 'drain' is due).
+   */
+  wantRoom(): void {
+    if (this.closed) return;
+    this.roomWanted = true;
+    if (!this.flushScheduled && !this.drainDue) this.roomAvailable();
+  }
+
+  private roomAvailable(): void {
+    this.roomWanted = false;
+    setImmediate(() => { if (!this.closed) this.handler.onDrain?.(); });
   }
 
   send(msg: Message): void {
@@ -154,24 +182,29 @@ export class PeerConnection {
     this.pendingBytes = 0;
     if (this.closed || bufs.length === 0) { for (const cb of callbacks) cb?.(); return; }
     this.lastSentAt = this.now();
-    if (bufs.length === 1) { this.socket.write(bufs[0]!, callbacks[0]); return; }
-    this.socket.cork();
-    let small: Buffer[] = [];
-    let smallBytes = 0;
-    const flushSmall = (): void => {
-      if (small.length === 1) this.socket.write(small[0]!);
-      else if (small.length > 1) this.socket.write(Buffer.concat(small, smallBytes));
-      small = [];
-      smallBytes = 0;
-    };
-    for (let i = 0; i < bufs.length; i++) {
-      const b = bufs[i]!;
-      if (b.length <= SMALL_WRITE && callbacks[i] === undefined) { small.push(b); smallBytes += b.length; continue; }
+    const write = (b: Buffer, cb?: () => void): void => { if (!this.socket.write(b, cb)) this.drainDue = true; };
+    if (bufs.length === 1) {
+      write(bufs[0]!, callbacks[0]);
+    } else {
+      this.socket.cork();
+      let small: Buffer[] = [];
+      let smallBytes = 0;
+      const flushSmall = (): void => {
+        if (small.length === 1) write(small[0]!);
+        else if (small.length > 1) write(Buffer.concat(small, smallBytes));
+        small = [];
+        smallBytes = 0;
+      };
+      for (let i = 0; i < bufs.length; i++) {
+        const b = bufs[i]!;
+        if (b.length <= SMALL_WRITE && callbacks[i] === undefined) { small.push(b); smallBytes += b.length; continue; }
+        flushSmall();
+        write(b, callbacks[i]);
+      }
       flushSmall();
-      this.socket.write(b, callbacks[i]);
+      this.socket.uncork();
     }
-    flushSmall();
-    this.socket.uncork();
+    if (this.roomWanted && !this.drainDue) this.roomAvailable();
   };
 
   pauseReading(): void {

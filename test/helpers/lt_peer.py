@@ -12,6 +12,9 @@ happens as one JSON object per line on stdout (the same shape as `bitpeer --json
   {"event":"peer-info","peer":"ip:port","client":"..","source":["tracker"|"pex"|"incoming"|..],"outgoing":bool}
                                             the first time a peer shows up in the torrent's peer list
                                             (not with --no-peer-info)
+  {"event":"peer-link","peer":"ip:port","transport":"tcp"|"utp","encryption":"rc4"|"plaintext-mse"|"none",
+   "outgoing":bool}                         once per peer and transport, when the connection's handshake is done:
+                                            how libtorrent reached that peer (not with --no-peer-info)
   {"event":"tracker-announce","url":..,"trackerEvent":"started"|"completed"|"stopped"|""}   an announce was sent
   {"event":"tracker-reply","url":..,"peers":n} / {"event":"tracker-error","url":..,"message":..}
   {"event":"tracker-warning","url":..,"message":..}     (only with --tracker / --keep-trackers)
@@ -25,9 +28,14 @@ Invariant: the session never reaches beyond loopback. It listens on 127.0.0.1 on
 off; by default the torrent's trackers are removed before it starts, so peers come only from --peer (and from PEX
 among them). With --keep-trackers the torrent's own trackers stay, and each --tracker URL is added (and implies
 --keep-trackers): the caller must make sure those trackers are on loopback too.
-Plain TCP only (no uTP), and no encryption unless --encryption says otherwise (stock: libtorrent's default
-policy; forced: RC4 only), so the peer on the other side can be a plain BEP 3 implementation; with --utp-only, uTP
-(BEP 29) only: TCP off both ways (enable_outgoing_tcp/enable_incoming_tcp false).
+Connection settings: by default plain TCP only (no uTP) and no encryption, so the peer on the other side can be a
+plain BEP 3 implementation. --encryption stock keeps libtorrent's default policy (pe_enabled both ways, both levels),
+--encryption forced is RC4 only both ways (qBittorrent's "Require encryption"). --utp-only turns TCP off both ways
+(enable_outgoing_tcp/enable_incoming_tcp false) and uTP (BEP 29) on; it combines with any --encryption.
+--stock overrides none of libtorrent's connection settings: uTP and TCP both on (uTP tried first, mixed mode as
+libtorrent ships) and the default encryption policy, which is what qBittorrent and Deluge users run; an --encryption
+given with it overrides only the encryption policy (e.g. --stock --encryption forced); it does not combine with
+--utp-only.
 
 Exit codes: 0 = finished (download), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
 3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
@@ -69,6 +77,11 @@ def parse_peer(text):
 
 
 def make_settings(args):
+    """The session settings for parsed arguments; options a caller's Namespace lacks (scripts/bench/lt_many.py passes
+    only high_performance, port and connections_limit) take their command-line defaults."""
+    for name, default in (("stock", False), ("encryption", None), ("utp_only", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
     settings = {}
     if args.high_performance:
         pack = lt.high_performance_seed()
@@ -82,12 +95,6 @@ def make_settings(args):
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_tcp": True,
-        "enable_incoming_tcp": True,
-        "out_enc_policy": int(lt.enc_policy.disabled),
-        "in_enc_policy": int(lt.enc_policy.disabled),
         "allow_multiple_connections_per_ip": True,
         "user_agent": "lt_peer.py/libtorrent-" + lt.__version__,
         "alert_mask": int(lt.alert.category_t.error_notification
@@ -96,12 +103,23 @@ def make_settings(args):
                           | lt.alert.category_t.connect_notification
                           | lt.alert.category_t.tracker_notification),
     })
-    if args.encryption == "forced":
+    if not args.stock:
+        settings.update({
+            "enable_outgoing_utp": False,
+            "enable_incoming_utp": False,
+            "enable_outgoing_tcp": True,
+            "enable_incoming_tcp": True,
+        })
+    encryption = args.encryption or ("stock" if args.stock else "disabled")
+    if encryption == "disabled":
+        settings["out_enc_policy"] = int(lt.enc_policy.disabled)
+        settings["in_enc_policy"] = int(lt.enc_policy.disabled)
+    elif encryption == "forced":
         # What qBittorrent's "Require encryption" sets: MSE with RC4 only, both ways.
         settings["out_enc_policy"] = int(lt.enc_policy.forced)
         settings["in_enc_policy"] = int(lt.enc_policy.forced)
         settings["allowed_enc_level"] = int(lt.enc_level.rc4)
-    elif args.encryption == "stock":
+    elif encryption == "stock":
         # libtorrent's own defaults (pe_enabled both ways, both levels, prefer_rc4 off).
         default = lt.default_settings()
         for key in ("out_enc_policy", "in_enc_policy", "allowed_enc_level", "prefer_rc4"):
@@ -123,6 +141,11 @@ def endpoint_text(ep):
 
 
 TRACKER_EVENTS = {0: "", 1: "completed", 2: "started", 3: "stopped", 4: "paused"}
+
+# peer_info flag bits libtorrent 2.0 does not export to Python: utp_socket is 1 << 17 (between i2p_socket and
+# ssl_socket; rc4_encrypted, exported, is 1 << 19).
+UTP_SOCKET = 1 << 17
+IN_HANDSHAKE = int(lt.peer_info.handshake) | int(lt.peer_info.connecting)
 
 SOURCE_BITS = [(1, "tracker"), (2, "dht"), (4, "pex"), (8, "lsd"), (16, "resume_data"), (32, "incoming")]
 
@@ -155,8 +178,11 @@ def main():
                     help="seconds; download default 300, seed default none")
     ap.add_argument("--high-performance", action="store_true", help="high_performance_seed() pack, tick_interval 100")
     ap.add_argument("--no-pex", action="store_true", help="disable ut_pex for this torrent")
-    ap.add_argument("--encryption", choices=["disabled", "stock", "forced"], default="disabled",
-                    help="MSE/PE: disabled (default), stock (libtorrent's defaults) or forced (RC4 only, both ways)")
+    ap.add_argument("--encryption", choices=["disabled", "stock", "forced"], default=None,
+                    help="MSE/PE: disabled (default; stock with --stock), stock (libtorrent's defaults) or forced "
+                         "(RC4 only, both ways)")
+    ap.add_argument("--stock", action="store_true",
+                    help="libtorrent's stock connection settings: uTP and TCP both on, default encryption policy")
     ap.add_argument("--connections-limit", type=int, default=None,
                     help="session connections_limit (default: libtorrent's, 8000 with --high-performance)")
     ap.add_argument("--no-peer-info", action="store_true",
@@ -171,6 +197,8 @@ def main():
     ap.add_argument("--peer-totals", action="store_true",
                     help="at exit, print a last progress event and a peer-totals event (payload bytes per peer)")
     args = ap.parse_args()
+    if args.stock and args.utp_only:
+        ap.error("--stock and --utp-only do not combine (--stock keeps TCP on)")
 
     timeout = args.timeout if args.timeout is not None else (300.0 if args.mode == "download" else 0.0)
     signal.signal(signal.SIGTERM, on_signal)
@@ -238,6 +266,7 @@ def main():
     last_dial = 0.0
     last_peer_scan = 0.0
     peers_seen = set()
+    links_seen = set()
     peer_totals = {}  # with --peer-totals: "ip:port" -> {"client", "downloaded", "uploaded"}, last seen
     completed = False
     exit_code = 0
@@ -309,6 +338,14 @@ def main():
                 if args.peer_totals:
                     peer_totals[peer] = {"client": client_text(p.client), "downloaded": p.total_download,
                                          "uploaded": p.total_upload}
+                flags = int(p.flags)
+                transport = "utp" if flags & UTP_SOCKET else "tcp"
+                if not flags & IN_HANDSHAKE and (peer, transport) not in links_seen:
+                    links_seen.add((peer, transport))
+                    enc = ("rc4" if flags & int(lt.peer_info.rc4_encrypted)
+                           else "plaintext-mse" if flags & int(lt.peer_info.plaintext_encrypted) else "none")
+                    emit({"event": "peer-link", "peer": peer, "transport": transport, "encryption": enc,
+                          "outgoing": bool(flags & int(lt.peer_info.outgoing_connection))})
                 if peer in peers_seen:
                     continue
                 peers_seen.add(peer)

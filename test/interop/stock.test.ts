@@ -1,0 +1,121 @@
+/**
+ * libtorrent 2.0 (python3-libtorrent) as users run it, against bitpeer with its defaults (uTP on, encryption
+ * enabled), issue 11's test list: libtorrent with its **stock connection settings** (uTP and TCP both on, its default
+ * encryption policy: lt_peer.py --stock), both directions; and libtorrent with **TCP off and encryption forced** (uTP
+ * only, RC4 only: --utp-only --encryption forced), both directions. The content must come out identical; libtorrent's
+ * peer-link event says which transport and encryption each connection used, and the test prints it.
+ *
+ * Invariant: everything on 127.0.0.1 (DHT/LSD/UPnP off, no trackers); every wait bounded; every process and temp folder
+ * a case made is gone when it ends. Skipped, with the reason printed, only when no Python with the libtorrent bindings
+ * is found.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { findLibtorrentPython } from '../helpers/python.js';
+import { Scope, type Child, type JsonEvent } from '../helpers/proc.js';
+import { compareTrees, writeRandomFile } from '../helpers/content.js';
+
+const TRANSFER_MS = 20_000;
+const READY_MS = 15_000;
+const CASE_MS = 40_000;
+const SIZE = 4 * 1024 * 1024 + 5;
+
+const python = findLibtorrentPython();
+const skipReason = python === null ? 'no Python interpreter can `import libtorrent`; install python3-libtorrent' : false;
+if (python === null) console.log(`# SKIP libtorrent stock-settings interop: ${String(skipReason)}`);
+
+async function listeningPort(child: Child): Promise<number> {
+  const e = await child.waitForEvent('listening', READY_MS);
+  assert.ok(typeof e.port === 'number' && e.port > 0, `bad listening event ${JSON.stringify(e)}`);
+  return e.port;
+}
+
+function scopeFor(t: { after: (fn: () => Promise<void>) => void }): Scope {
+  const scope = new Scope();
+  t.after(() => scope.cleanup());
+  return scope;
+}
+
+async function prepare(scope: Scope, prefix: string): Promise<{ dir: string; src: string; torrent: string }> {
+  const dir = await scope.tempDir(prefix);
+  const src = join(dir, 'src', 'data.bin');
+  await writeRandomFile(src, SIZE, prefix);
+  const torrent = join(dir, 'x.torrent');
+  const made = await scope.bitpeer(['create', src, '-o', torrent, '--piece-length', '262144']).exited(30_000);
+  assert.equal(made.code, 0, 'bitpeer create failed');
+  return { dir, src, torrent };
+}
+
+async function assertSame(scope: Scope, expected: string, actual: string): Promise<void> {
+  const diffs = await compareTrees(expected, actual);
+  assert.deepEqual(diffs, [], `downloaded content differs:\n${diffs.join('\n')}\n${scope.describe()}`);
+}
+
+/** libtorrent's peer-link events (one per connection that finished its handshake), printed in the test output. */
+function links(lt: Child, label: string): JsonEvent[] {
+  const found = lt.events.filter((e) => e.event === 'peer-link');
+  for (const e of found) {
+    console.log(`# ${label}: libtorrent ${e.outgoing === true ? 'to' : 'from'} ${String(e.peer)} over ` +
+      `${String(e.transport)}, encryption ${String(e.encryption)}`);
+  }
+  return found;
+}
+
+/** Each case: lt_peer.py's connection flags, and the transport/encryption libtorrent's link must show (null: any). */
+const CASES = [
+  { name: 'stock settings', lt: ['--stock'], transport: null, encryption: null },
+  { name: 'uTP only, encryption forced', lt: ['--utp-only', '--encryption', 'forced'], transport: 'utp', encryption: 'rc4' },
+] as const;
+
+function checkLinks(found: JsonEvent[], c: (typeof CASES)[number], scope: Scope): void {
+  assert.ok(found.length > 0, `libtorrent reported no connection that finished its handshake\n${scope.describe()}`);
+  for (const e of found) {
+    if (c.transport !== null) assert.equal(e.transport, c.transport, JSON.stringify(e));
+    if (c.encryption !== null) assert.equal(e.encryption, c.encryption, JSON.stringify(e));
+  }
+}
+
+describe('libtorrent as users run it, against bitpeer defaults', { skip: skipReason }, () => {
+  const py = python ?? 'python3';
+  for (const c of CASES) {
+    test(`libtorrent (${c.name}) seeds, bitpeer (defaults) gets`, { timeout: CASE_MS }, async (t) => {
+      const scope = scopeFor(t);
+      const { dir, src, torrent } = await prepare(scope, 'bitpeer-stock-a-');
+      const seed = scope.ltPeer(py, ['--mode', 'seed', '--torrent', torrent, '--save', join(dir, 'src'), '--port', '0',
+        ...c.lt]);
+      const port = await listeningPort(seed);
+      const out = join(dir, 'dl');
+      const get = scope.bitpeer(['get', torrent, '-o', out, '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--json',
+        '--verbose', '--peer', `127.0.0.1:${port}`]);
+      const exit = await get.exited(TRANSFER_MS);
+      assert.equal(exit.code, 0, `bitpeer get failed\n${scope.describe()}`);
+      await assertSame(scope, src, join(out, 'data.bin'));
+      // The seed scans its peers every 100 ms: give it a moment to have seen the (short) connection.
+      await seed.waitFor((e) => e.event === 'peer-link', 2000, 'a peer-link event').catch(() => undefined);
+      checkLinks(links(seed, `lt ${c.name} seed`), c, scope);
+    });
+
+    test(`bitpeer (defaults) seeds, libtorrent (${c.name}) downloads`, { timeout: CASE_MS }, async (t) => {
+      const scope = scopeFor(t);
+      const { dir, src, torrent } = await prepare(scope, 'bitpeer-stock-b-');
+      const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--json',
+        '--verbose']);
+      const port = await listeningPort(seed);
+      const out = join(dir, 'dl');
+      const started = Date.now();
+      const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', out, '--port', '0',
+        '--peer', `127.0.0.1:${port}`, '--timeout', String(TRANSFER_MS / 1000), ...c.lt]);
+      const exit = await dl.exited(TRANSFER_MS + 5_000);
+      assert.equal(exit.code, 0, `libtorrent did not complete the download from bitpeer\n${scope.describe()}`);
+      const took = Date.now() - started;
+      console.log(`# lt ${c.name} download: ${took} ms wall (Python start-up included)`);
+      await assertSame(scope, src, join(out, 'data.bin'));
+      checkLinks(links(dl, `lt ${c.name} downloader`), c, scope);
+      // The first attempt is taken: no uTP time-out and no refused encrypted attempt (the issue measured 5.2 s and
+      // "no transfer in 50 s" for stock settings).
+      assert.ok(took < 10_000, `took ${took} ms\n${scope.describe()}`);
+      await seed.stop(5000);
+    });
+  }
+});
