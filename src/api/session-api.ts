@@ -620,7 +620,7 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     peers: st.peers.map((p) => ({
       address: p.host, port: p.port, client: p.client, direction: p.direction, source: p.source,
       rateToClient: Math.round(p.downloadRate), rateToPeer: Math.round(p.uploadRate), progress: p.progress,
-      downloaded: p.downloaded, uploaded: p.uploaded, encrypted: p.encrypted,
+      downloaded: p.downloaded, uploaded: p.uploaded, encrypted: p.encrypted, utp: p.transport === 'utp',
     })),
     trackers: st.trackers.map((k) => ({
       url: k.url, tier: k.tier, lastAnnounceTime: seconds(k.lastAnnounceAt), lastAnnounceSucceeded: k.lastAnnounceOk,

@@ -53,6 +53,8 @@ export interface PeerInfo {
   peerInterested?: boolean;
   /** The connection went through MSE/PE encryption. */
   encrypted?: boolean;
+  /** The connection runs over uTP (BEP 29). */
+  utp?: boolean;
 }
 
 export interface TrackerInfo {

@@ -237,7 +237,8 @@ function humanLine(e: SessionEvent, verbose: boolean): string | null {
     case 'checking': return null;
     case 'checked': return `checked: ${e.have}/${e.pieces} pieces present (${(e.elapsedMs / 1000).toFixed(1)} s)`;
     case 'state': return `state: ${e.state}${e.reason ? ` (${e.reason})` : ''}`;
-    case 'peer-connect': return verbose ? `peer ${e.peer} connected (${e.direction}, ${e.client})` : null;
+    case 'peer-connect': return verbose
+      ? `peer ${e.peer} connected (${e.direction}, ${e.client}, ${e.transport}${e.encryption === 'none' ? '' : `, ${e.encryption}`})` : null;
     case 'peer-disconnect': return verbose ? `peer ${e.peer} disconnected: ${e.reason}` : null;
     case 'peer-banned': return `banned peer ${e.peer}: ${e.reason}`;
     case 'piece-failed': return `piece ${e.piece} failed its hash check (from ${e.peers.join(', ') || 'unknown'})`;

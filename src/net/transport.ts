@@ -23,6 +23,8 @@ export interface PeerStream {
   readonly remoteAddress?: string | undefined;
   readonly remotePort?: number | undefined;
   readonly localAddress?: string | undefined;
+  /** The transport under the stream, for users and logs: 'utp' for uTP; absent means TCP (a net.Socket). */
+  readonly transport?: 'tcp' | 'utp' | undefined;
   readonly destroyed: boolean;
   /** Bytes accepted by `write` and not yet handed to the network (backpressure). */
   readonly writableLength: number;

@@ -26,7 +26,9 @@ export type SessionEvent =
       uploaded: number; downRate: number; upRate: number; peers: number; etaSeconds: number | null;
       /** Bytes verified, and the torrent's size. */
       completedBytes?: number; size?: number }
-  | { event: 'peer-connect'; infoHash: string; peer: string; direction: 'in' | 'out'; client: string; source: string }
+  | { event: 'peer-connect'; infoHash: string; peer: string; direction: 'in' | 'out'; client: string; source: string;
+      /** The transport, and the encryption: none, MSE with plaintext selected, or RC4. */
+      transport: 'tcp' | 'utp'; encryption: 'none' | 'mse-plaintext' | 'rc4' }
   | { event: 'peer-discovered'; infoHash: string; peer: string; source: string }
   | { event: 'tracker-announce'; infoHash: string; url: string; trackerEvent: string; peers: number; interval: number; complete?: number; incomplete?: number }
   | { event: 'tracker-warning'; infoHash: string; url: string; message: string }

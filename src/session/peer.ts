@@ -63,6 +63,10 @@ export class Peer {
   extended = false;
   /** The connection went through an MSE/PE handshake (RC4, or plaintext after the MSE header). */
   encrypted = false;
+  /** RC4 was selected (the MSE handshake's crypto_select); false for plaintext after the MSE header. */
+  rc4 = false;
+  /** The transport the connection runs over. */
+  transport: 'tcp' | 'utp' = 'tcp';
   /** The peer's extension name → message id map, from its extended handshake. */
   extIds: Map<string, number> | undefined;
   /** The peer's `reqq` (how many requests it accepts), if it said. */

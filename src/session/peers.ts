@@ -18,6 +18,7 @@ import { systemClock } from '../platform/clock.js';
 import { Peer } from './peer.js';
 import type { PeerStream, Transport } from '../net/transport.js';
 import type { Clock } from '../util/clock.js';
+import { Rc4Stream } from '../wire/mse/stream.js';
 
 export interface Candidate {
   host: string;
@@ -257,6 +258,8 @@ export class PeerManager {
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(), clock: this.host.now,
     });
     peer.encrypted = encrypted;
+    peer.rc4 = socket instanceof Rc4Stream;
+    peer.transport = socket.transport ?? 'tcp';
     peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.host.reserved, ReservedBit.EXTENSION_PROTOCOL);
     holder.peer = peer;
     this.connected.set(key, peer);

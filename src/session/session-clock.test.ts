@@ -30,6 +30,18 @@ function smallTorrent(): { meta: ReturnType<typeof buildTorrent>['meta']; data: 
   return { meta: buildTorrent('clocked.bin', PIECE, undefined, data.length, Buffer.concat(hashes), {}).meta, data };
 }
 
+/** A PeerManagerHost for one 1-piece torrent whose dials go through `transport`, under `signal`; it does nothing else. */
+function dialHost(transport: Transport, signal: AbortSignal): PeerManagerHost {
+  return {
+    infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), reserved: Buffer.alloc(8), pieceCount: 1,
+    geometry: { pieceCount: 1, pieceLength: PIECE, totalLength: PIECE }, now: () => 0, clock: new ManualClock(0),
+    signal, transport,
+    canOpen: () => true, wantsOutgoing: () => true, isSeeding: () => false,
+    onPeerConnected: () => undefined, onPeerMessage: () => undefined, onPeerClosed: () => undefined,
+    onPeerDrain: () => undefined, log: () => undefined,
+  };
+}
+
 /** Real (Node) timers alive in this process. */
 const realTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -119,14 +131,7 @@ test('a dial in progress is aborted by its torrent\'s signal (chained cancellati
       opts.signal!.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
     }),
   };
-  const host = {
-    infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), reserved: Buffer.alloc(8), pieceCount: 1,
-    geometry: { pieceCount: 1, pieceLength: PIECE, totalLength: PIECE }, now: () => 0, clock: new ManualClock(0),
-    signal: torrent.signal, transport,
-    canOpen: () => true, wantsOutgoing: () => true, isSeeding: () => false,
-    onPeerConnected: () => undefined, onPeerMessage: () => undefined, onPeerClosed: () => undefined,
-    onPeerDrain: () => undefined, log: () => undefined,
-  } satisfies PeerManagerHost;
+  const host = dialHost(transport, torrent.signal);
   const peers = new PeerManager(host);
   peers.addCandidate('192.0.2.7', 6881, 'manual');
   peers.tick(0);
@@ -151,14 +156,7 @@ test('a dial takes its abort listener off the chained signal once its handshake 
       return Promise.resolve(stream as unknown as PeerStream);
     },
   };
-  const host = {
-    infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), reserved: Buffer.alloc(8), pieceCount: 1,
-    geometry: { pieceCount: 1, pieceLength: PIECE, totalLength: PIECE }, now: () => 0, clock: new ManualClock(0),
-    signal: torrent.signal, transport,
-    canOpen: () => true, wantsOutgoing: () => true, isSeeding: () => false,
-    onPeerConnected: () => undefined, onPeerMessage: () => undefined, onPeerClosed: () => undefined,
-    onPeerDrain: () => undefined, log: () => undefined,
-  } satisfies PeerManagerHost;
+  const host = dialHost(transport, torrent.signal);
   const peers = new PeerManager(host);
   peers.addCandidate('192.0.2.7', 6881, 'manual');
   peers.tick(0);

@@ -61,6 +61,9 @@ export interface PeerStatus {
   readonly uploaded: number;
   /** The connection went through MSE/PE (RC4, or plaintext after the MSE header). */
   readonly encrypted: boolean;
+  /** RC4 was selected in the MSE handshake. */
+  readonly rc4: boolean;
+  readonly transport: 'tcp' | 'utp';
 }
 
 export interface TrackerStatus {
@@ -191,7 +194,7 @@ export function peerStatuses(peers: Iterable<Peer>, sourceOf: (key: string) => s
       source: p.direction === 'in' ? 'incoming' : ((sourceOf(p.key) ?? 'manual') as PeerOrigin),
       amChoking: p.amChoking, amInterested: p.amInterested, peerChoking: p.peerChoking, peerInterested: p.peerInterested,
       downloadRate: p.down.rate, uploadRate: p.up.rate, progress: p.has.count / Math.max(1, pieceCount),
-      downloaded: p.down.total, uploaded: p.up.total, encrypted: p.encrypted,
+      downloaded: p.down.total, uploaded: p.up.total, encrypted: p.encrypted, rc4: p.rc4, transport: p.transport,
     });
   }
   return out;

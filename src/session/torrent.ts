@@ -456,7 +456,8 @@ export class Torrent {
   private onPeerConnected(peer: Peer): void {
     this.totalsFor(peer);
     const source = peer.direction === 'in' ? 'incoming' : (this.peers.candidates.get(peer.key)?.source ?? 'manual');
-    this.opts.emit({ event: 'peer-connect', infoHash: this.infoHashHex, peer: peer.key, direction: peer.direction, client: peer.client, source });
+    this.opts.emit({ event: 'peer-connect', infoHash: this.infoHashHex, peer: peer.key, direction: peer.direction, client: peer.client, source,
+      transport: peer.transport, encryption: peer.rc4 ? 'rc4' : peer.encrypted ? 'mse-plaintext' : 'none' });
     this.requests.onPeerConnected(peer);
     // Our pieces: haveAll / haveNone when both speak the fast extension (BEP 6), else a bitfield (skipped when empty).
     const have = this.picker.haveCount;

@@ -11,8 +11,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { findLibtorrentPython, libtorrentVersion } from '../helpers/python.js';
-import { Scope, type Child } from '../helpers/proc.js';
+import type { Scope } from '../helpers/proc.js';
 import { compareTrees, writeRandomFile } from '../helpers/content.js';
+import { listeningPort, scopeFor } from '../helpers/interop.js';
 
 const MiB = 1024 * 1024;
 const TRANSFER_MS = 45_000;
@@ -25,24 +26,12 @@ const skipReason = python === null ? 'no Python interpreter can `import libtorre
 if (python === null) console.log(`# SKIP libtorrent uTP interop: ${String(skipReason)}`);
 else console.log(`# libtorrent uTP interop: ${python}, libtorrent ${libtorrentVersion(python) ?? '?'}`);
 
-async function listeningPort(child: Child): Promise<number> {
-  const e = await child.waitForEvent('listening', READY_MS);
-  assert.ok(typeof e.port === 'number' && e.port > 0, `bad listening event ${JSON.stringify(e)}`);
-  return e.port;
-}
-
 async function within<T>(scope: Scope, p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n=== all processes of this test:\n${scope.describe()}`, { cause: err });
   }
-}
-
-function scopeFor(t: { after: (fn: () => Promise<void>) => void }): Scope {
-  const scope = new Scope();
-  t.after(() => scope.cleanup());
-  return scope;
 }
 
 /** Source file and a bitpeer-made torrent of it. */
@@ -63,7 +52,7 @@ describe('libtorrent uTP interop', { skip: skipReason }, () => {
     const scope = scopeFor(t);
     const { dir, src, torrent } = await fixture(scope, 'a');
     const seed = scope.ltPeer(py, ['--mode', 'seed', '--torrent', torrent, '--save', join(dir, 'src'), '--port', '0', '--utp-only']);
-    const port = await within(scope, listeningPort(seed));
+    const port = await within(scope, listeningPort(seed, READY_MS));
     const out = join(dir, 'dl');
     const get = scope.bitpeer(['get', torrent, '-o', out, '--port', '0', '--bind', '127.0.0.1', '--peer', `127.0.0.1:${port}`,
       '--json', '--no-lsd', '--utp']);
@@ -76,7 +65,7 @@ describe('libtorrent uTP interop', { skip: skipReason }, () => {
     const scope = scopeFor(t);
     const { dir, src, torrent } = await fixture(scope, 'b');
     const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--bind', '127.0.0.1', '--json', '--no-lsd']);
-    const port = await within(scope, listeningPort(seed));
+    const port = await within(scope, listeningPort(seed, READY_MS));
     const out = join(dir, 'dl');
     const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', out, '--port', '0', '--utp-only',
       '--peer', `127.0.0.1:${port}`, '--timeout', String(TRANSFER_MS / 1000)]);
@@ -89,7 +78,7 @@ describe('libtorrent uTP interop', { skip: skipReason }, () => {
     const scope = scopeFor(t);
     const { dir, src, torrent } = await fixture(scope, 'c');
     const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--bind', '127.0.0.1', '--json', '--no-lsd', '--no-utp']);
-    const port = await within(scope, listeningPort(seed));
+    const port = await within(scope, listeningPort(seed, READY_MS));
     const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', join(dir, 'dl'), '--port', '0', '--utp-only',
       '--peer', `127.0.0.1:${port}`, '--timeout', '6']);
     const exit = await within(scope, dl.exited(20_000));

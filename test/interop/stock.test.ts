@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { findLibtorrentPython } from '../helpers/python.js';
 import { Scope, type Child, type JsonEvent } from '../helpers/proc.js';
-import { compareTrees, writeRandomFile } from '../helpers/content.js';
+import { assertSameTree, listeningPort, prepareSingleFile, scopeFor } from '../helpers/interop.js';
 
 const TRANSFER_MS = 20_000;
 const READY_MS = 15_000;
@@ -24,33 +24,6 @@ const SIZE = 4 * 1024 * 1024 + 5;
 const python = findLibtorrentPython();
 const skipReason = python === null ? 'no Python interpreter can `import libtorrent`; install python3-libtorrent' : false;
 if (python === null) console.log(`# SKIP libtorrent stock-settings interop: ${String(skipReason)}`);
-
-async function listeningPort(child: Child): Promise<number> {
-  const e = await child.waitForEvent('listening', READY_MS);
-  assert.ok(typeof e.port === 'number' && e.port > 0, `bad listening event ${JSON.stringify(e)}`);
-  return e.port;
-}
-
-function scopeFor(t: { after: (fn: () => Promise<void>) => void }): Scope {
-  const scope = new Scope();
-  t.after(() => scope.cleanup());
-  return scope;
-}
-
-async function prepare(scope: Scope, prefix: string): Promise<{ dir: string; src: string; torrent: string }> {
-  const dir = await scope.tempDir(prefix);
-  const src = join(dir, 'src', 'data.bin');
-  await writeRandomFile(src, SIZE, prefix);
-  const torrent = join(dir, 'x.torrent');
-  const made = await scope.bitpeer(['create', src, '-o', torrent, '--piece-length', '262144']).exited(30_000);
-  assert.equal(made.code, 0, 'bitpeer create failed');
-  return { dir, src, torrent };
-}
-
-async function assertSame(scope: Scope, expected: string, actual: string): Promise<void> {
-  const diffs = await compareTrees(expected, actual);
-  assert.deepEqual(diffs, [], `downloaded content differs:\n${diffs.join('\n')}\n${scope.describe()}`);
-}
 
 /** libtorrent's peer-link events (one per connection that finished its handshake), printed in the test output. */
 function links(lt: Child, label: string): JsonEvent[] {
@@ -81,16 +54,16 @@ describe('libtorrent as users run it, against bitpeer defaults', { skip: skipRea
   for (const c of CASES) {
     test(`libtorrent (${c.name}) seeds, bitpeer (defaults) gets`, { timeout: CASE_MS }, async (t) => {
       const scope = scopeFor(t);
-      const { dir, src, torrent } = await prepare(scope, 'bitpeer-stock-a-');
+      const { dir, src, torrent } = await prepareSingleFile(scope, 'bitpeer-stock-a-', SIZE);
       const seed = scope.ltPeer(py, ['--mode', 'seed', '--torrent', torrent, '--save', join(dir, 'src'), '--port', '0',
         ...c.lt]);
-      const port = await listeningPort(seed);
+      const port = await listeningPort(seed, READY_MS);
       const out = join(dir, 'dl');
       const get = scope.bitpeer(['get', torrent, '-o', out, '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--json',
         '--verbose', '--peer', `127.0.0.1:${port}`]);
       const exit = await get.exited(TRANSFER_MS);
       assert.equal(exit.code, 0, `bitpeer get failed\n${scope.describe()}`);
-      await assertSame(scope, src, join(out, 'data.bin'));
+      await assertSameTree(scope, src, join(out, 'data.bin'));
       // The seed scans its peers every 100 ms: give it a moment to have seen the (short) connection.
       await seed.waitFor((e) => e.event === 'peer-link', 2000, 'a peer-link event').catch(() => undefined);
       checkLinks(links(seed, `lt ${c.name} seed`), c, scope);
@@ -98,10 +71,10 @@ describe('libtorrent as users run it, against bitpeer defaults', { skip: skipRea
 
     test(`bitpeer (defaults) seeds, libtorrent (${c.name}) downloads`, { timeout: CASE_MS }, async (t) => {
       const scope = scopeFor(t);
-      const { dir, src, torrent } = await prepare(scope, 'bitpeer-stock-b-');
+      const { dir, src, torrent } = await prepareSingleFile(scope, 'bitpeer-stock-b-', SIZE);
       const seed = scope.bitpeer(['seed', torrent, src, '--port', '0', '--bind', '127.0.0.1', '--no-lsd', '--json',
         '--verbose']);
-      const port = await listeningPort(seed);
+      const port = await listeningPort(seed, READY_MS);
       const out = join(dir, 'dl');
       const started = Date.now();
       const dl = scope.ltPeer(py, ['--mode', 'download', '--torrent', torrent, '--save', out, '--port', '0',
@@ -110,7 +83,7 @@ describe('libtorrent as users run it, against bitpeer defaults', { skip: skipRea
       assert.equal(exit.code, 0, `libtorrent did not complete the download from bitpeer\n${scope.describe()}`);
       const took = Date.now() - started;
       console.log(`# lt ${c.name} download: ${took} ms wall (Python start-up included)`);
-      await assertSame(scope, src, join(out, 'data.bin'));
+      await assertSameTree(scope, src, join(out, 'data.bin'));
       checkLinks(links(dl, `lt ${c.name} downloader`), c, scope);
       // The first attempt is taken: no uTP time-out and no refused encrypted attempt (the issue measured 5.2 s and
       // "no transfer in 50 s" for stock settings).

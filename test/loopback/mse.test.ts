@@ -78,6 +78,9 @@ test('forced on both sides: the download completes over RC4 with the right bytes
   const { get, dir } = await seedAndGet('forced', 'forced');
   await waitFor('the download to complete', 20_000, () => get.events.some((e) => e.event === 'complete'));
   assert.deepEqual(await readFile(join(dir, 'c', 'a.bin')), data);
+  const connects = get.events.filter((e) => e.event === 'peer-connect');
+  assert.ok(connects.length > 0 && connects.every((e) => e.event === 'peer-connect' && e.encryption === 'rc4'),
+    `peer-connect says RC4: ${JSON.stringify(connects)}`);
 });
 
 test('enabled dialling a disabled seed: the MSE attempt is refused, the plaintext retry completes', { timeout: 30_000 }, async () => {

@@ -18,6 +18,7 @@ import { Session } from '../../src/session/session.js';
 import { FsStorage } from '../../src/storage/fs-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { compareTrees, writeTree } from '../helpers/content.js';
+import { waitFor } from '../helpers/session-events.js';
 
 const PIECE = 32 * 1024;
 // Piece 3 covers [98304, 131072): the end of a.bin, all of b.bin, and the start of c.bin → three files.
@@ -56,17 +57,6 @@ after(async () => {
   await Promise.all(sessions.map((s) => s.close()));
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-function waitFor(events: SessionEvent[], session: Session, pred: (e: SessionEvent) => boolean, ms: number, what: string): Promise<SessionEvent> {
-  const found = events.find(pred);
-  if (found) return Promise.resolve(found);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { unsub(); reject(new Error(`timed out after ${ms} ms waiting for ${what}`)); }, ms);
-    const unsub = session.events.subscribe((e) => {
-      if (pred(e)) { clearTimeout(timer); unsub(); resolve(e); }
-    });
-  });
-}
 
 test('a seed, five leechers and a liar on loopback: all complete, the liar is banned', { timeout: 90_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'bitpeer-swarm-'));

@@ -13,6 +13,7 @@ import { createTorrent } from '../../src/create/create-torrent.js';
 import type { SessionEvent } from '../../src/session/events.js';
 import { Session, type SessionOptions } from '../../src/session/session.js';
 import { compareTrees, writeTree } from '../helpers/content.js';
+import { waitFor } from '../helpers/session-events.js';
 
 const FILES = [{ path: 'a.bin', size: 3_000_001 }, { path: 'b.bin', size: 1_234_567 }];
 const dirs: string[] = [];
@@ -28,17 +29,6 @@ function newSession(opts: SessionOptions): { session: Session; events: SessionEv
   session.events.subscribe((e) => events.push(e));
   sessions.push(session);
   return { session, events };
-}
-
-function waitFor(events: SessionEvent[], session: Session, pred: (e: SessionEvent) => boolean, ms: number, what: string): Promise<SessionEvent> {
-  const found = events.find(pred);
-  if (found) return Promise.resolve(found);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { unsub(); reject(new Error(`timed out after ${ms} ms waiting for ${what}`)); }, ms);
-    const unsub = session.events.subscribe((e) => {
-      if (pred(e)) { clearTimeout(timer); unsub(); resolve(e); }
-    });
-  });
 }
 
 async function content(tag: string) {
@@ -66,7 +56,9 @@ test('a seed and two leechers over uTP only (TCP off for peers): both complete w
   for (const dir of ['a', 'b']) {
     assert.deepEqual(await compareTrees(join(src, 'content'), join(root, dir, 'content')), []);
   }
-  assert.ok(a.events.some((e) => e.event === 'peer-connect'), 'peers connected');
+  const connects = a.events.filter((e) => e.event === 'peer-connect');
+  assert.ok(connects.length > 0, 'peers connected');
+  for (const e of connects) assert.equal(e.transport, 'utp', `peer-connect names the transport: ${JSON.stringify(e)}`);
 });
 
 test('uTP on reaches a peer with uTP off over TCP at once (its UDP port resets the SYN); setUtp(false) at run time', { timeout: 30_000 }, async () => {
@@ -80,7 +72,8 @@ test('uTP on reaches a peer with uTP off over TCP at once (its UDP port resets t
   await l.session.listen();
   const t0 = Date.now();
   await l.session.addTorrent(meta, { savePath: join(root, 'l'), peers: [{ host: '127.0.0.1', port: seedPort }] });
-  await waitFor(l.events, l.session, (e) => e.event === 'peer-connect', 5000, 'a connection');
+  const connected = await waitFor(l.events, l.session, (e) => e.event === 'peer-connect', 5000, 'a connection');
+  assert.equal(connected.event === 'peer-connect' && connected.transport, 'tcp', 'the uTP-less seed is reached over TCP');
   assert.ok(Date.now() - t0 < 2500, `connected after ${Date.now() - t0} ms: no uTP time-out before TCP`);
   await waitFor(l.events, l.session, (e) => e.event === 'complete', 20_000, 'completion');
   assert.deepEqual(await compareTrees(join(src, 'content'), join(root, 'l', 'content')), []);

@@ -72,6 +72,8 @@ test('peer flags from what we know', () => {
   assert.equal(flagStr(p), 'DXI');
   assert.equal(flagStr({ ...p, direction: 'out', source: 'dht', rateToClient: 0, rateToPeer: 9 }), 'UH');
   assert.equal(flagStr({ ...p, clientChoked: true, clientInterested: true, peerChoked: false, peerInterested: false, source: 'tracker', direction: 'out' }), 'd?');
+  // Transmission's order: E (encrypted) after '?', T (uTP) last.
+  assert.equal(flagStr({ ...p, encrypted: true, utp: true }), 'DEXIT');
 });
 
 test('units: speed limits in kB/s with k = 1000; session-get carries the units object', () => {

@@ -126,8 +126,10 @@ export function flagStr(p: PeerInfo): string {
   if (isUploadingTo(p)) s += 'U'; else if (f.peerInterested) s += 'u';
   if (!f.clientChoked && !f.clientInterested) s += 'K';
   if (!f.peerChoked && !f.peerInterested) s += '?';
+  if (p.encrypted === true) s += 'E';
   if (p.source === 'dht') s += 'H'; else if (p.source === 'pex') s += 'X';
   if (p.direction === 'in') s += 'I';
+  if (p.utp === true) s += 'T';
   return s;
 }
 
@@ -143,7 +145,7 @@ function peerObject(p: PeerInfo): Record<string, unknown> {
     isEncrypted: p.encrypted === true,
     isIncoming: p.direction === 'in',
     isUploadingTo: isUploadingTo(p),
-    isUTP: false,
+    isUTP: p.utp === true,
     peerIsChoked: f.peerChoked,
     peerIsInterested: f.peerInterested,
     port: int(p.port),

@@ -8,21 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ManualClock } from '../../util/clock.js';
+import { seededRng as rng } from '../../util/seeded-rng.js';
 import type { BtError } from '../../util/errors.js';
 import { MAX_CWND, RECV_BUFFER, UtpConnection, type UtpHooks } from './connection.js';
 import { decodePacket, encodePacket, ST_DATA, ST_RESET, ST_STATE, ST_SYN, type UtpPacket } from './packet.js';
-
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Side {
   conn?: UtpConnection;

@@ -50,6 +50,7 @@ interface Entry {
 
 /** A uTP connection as a PeerStream. */
 export class UtpStream extends EventEmitter implements PeerStream {
+  readonly transport = 'utp';
   destroyed = false;
   /** Set by the socket layer right after construction. */
   conn!: UtpConnection;

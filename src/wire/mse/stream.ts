@@ -49,6 +49,7 @@ export class Rc4Stream extends EventEmitter implements PeerStream {
   }
 
   get remoteAddress(): string | undefined { return this.inner.remoteAddress; }
+  get transport(): 'tcp' | 'utp' | undefined { return this.inner.transport; }
   get remotePort(): number | undefined { return this.inner.remotePort; }
   get localAddress(): string | undefined { return this.inner.localAddress; }
   get destroyed(): boolean { return this.inner.destroyed; }
