@@ -104,7 +104,7 @@ async function listed(s: Swarm, port: number, who: string): Promise<void> {
  * script writes `done` into its folder.
  */
 async function startTransmission(s: Swarm, label: string, downloadDir: string):
-Promise<{ child: Child; port: number; done: string }> {
+Promise<{ child: Child; port: number; done: string; debugLog: string }> {
   const cfg = join(s.dir, `tr-${label}`);
   await mkdir(cfg, { recursive: true });
   await mkdir(downloadDir, { recursive: true });
@@ -118,9 +118,33 @@ Promise<{ child: Child; port: number; done: string }> {
   const done = join(cfg, 'done');
   const script = join(cfg, 'done.sh');
   await writeFile(script, `#!/bin/sh\necho done > '${done}'\n`, { mode: 0o755 });
-  const child = s.scope.spawn('transmission-cli', ['-g', cfg, '-p', String(port), '-w', downloadDir, '-f', script,
-    '-v', s.torrent], { name: `transmission ${label}`, env: { TR_CURL_VERBOSE: '' } });
-  return { child, port, done };
+  // Its debug log names each connection's socket type and the MSE crypto mode it selected. Transmission writes it only
+  // to stdout or stderr (TR_DEBUG_FD=1|2): `sh` sends stderr to a file and execs transmission-cli, so the child's PID
+  // is Transmission's own.
+  const debugLog = join(cfg, 'debug.log');
+  const child = s.scope.spawn('sh', ['-c', 'exec "$@" 2>"$0"', debugLog, 'transmission-cli', '-g', cfg, '-p', String(port),
+    '-w', downloadDir, '-f', script, '-v', s.torrent], { name: `transmission ${label}`, env: { TR_DEBUG_FD: '2' } });
+  return { child, port, done, debugLog };
+}
+
+/**
+ * What Transmission's debug log says about each peer connection (bitpeer is its only peer): the socket type (uTP or
+ * TCP) and the encryption (the MSE crypto mode it selected: 2 = RC4, 1 = plaintext; else a plaintext handshake).
+ */
+async function transmissionLinks(debugLog: string): Promise<string> {
+  const byPeer = new Map<string, string[]>();
+  for (const line of (await readFile(debugLog, 'utf8').catch(() => '')).split('\n')) {
+    const peer = /\] (\[[^\]]+\]:\d+) /.exec(line)?.[1];
+    if (peer === undefined) continue;
+    byPeer.set(peer, [...(byPeer.get(peer) ?? []), line]);
+  }
+  const out = [...byPeer].filter(([, lines]) => lines.some((l) => l.includes('handshake'))).map(([peer, lines]) => {
+    const transport = lines.some((l) => l.includes('socket (utp)')) ? 'uTP' : 'TCP';
+    const mode = lines.map((l) => /selecting crypto mode '(\d)'/.exec(l)?.[1]).find((m) => m !== undefined);
+    const encryption = mode === '2' ? 'MSE RC4' : mode === '1' ? 'MSE plaintext' : 'plaintext handshake';
+    return `${peer} over ${transport}, ${encryption}`;
+  });
+  return `Transmission's links: ${out.length > 0 ? out.join('; ') : 'none in its debug log'}`;
 }
 
 /** Resolves when `path` exists; rejects after `timeoutMs` or when `child` exits first. */
@@ -207,6 +231,7 @@ async function transmissionLeeches(t: TestContext, partial: boolean): Promise<vo
     `${((performance.now() - started) / 1000).toFixed(1)} s; ${links(seed)}`);
   tr.child.signal('SIGINT');
   await tr.child.exited(10_000).catch(() => tr.child.stop());
+  t.diagnostic(await transmissionLinks(tr.debugLog));
   assert.deepEqual(await compareTrees(s.src, join(dl, s.name)), [], 'Transmission holds the seed\'s bytes');
 
   const connects = eventsOf(seed, 'peer-connect');
@@ -245,6 +270,9 @@ test(trSeed, { timeout: CASE_MS, skip: need(trSeed, 'transmission', 'opentracker
   const exit = await get.exited(TRANSFER_MS);
   assert.equal(exit.code, 0, `bitpeer get failed\n${s.scope.describe()}`);
   t.diagnostic(`Transmission → bitpeer: ${SIZE} bytes in ${((performance.now() - started) / 1000).toFixed(1)} s; ${links(get)}`);
+  tr.child.signal('SIGINT');
+  await tr.child.exited(10_000).catch(() => tr.child.stop());
+  t.diagnostic(await transmissionLinks(tr.debugLog));
   assert.deepEqual(await compareTrees(s.src, join(s.dir, 'dl', s.name)), [], 'bitpeer holds the seed\'s bytes');
   const toSeed = eventsOf(get, 'peer-connect').find((e) => e.peer === `127.0.0.1:${tr.port}`);
   assert.ok(toSeed !== undefined && toSeed.source === 'tracker', `bitpeer met Transmission through the tracker: ${links(get)}`);
