@@ -147,6 +147,12 @@ async function transmissionLinks(debugLog: string): Promise<string> {
   return `Transmission's links: ${out.length > 0 ? out.join('; ') : 'none in its debug log'}`;
 }
 
+/** The last lines of Transmission's log (its stderr goes there), without the per-packet uTP lines, for failures. */
+async function transmissionTail(debugLog: string): Promise<string> {
+  const lines = (await readFile(debugLog, 'utf8').catch(() => '')).split('\n').filter((l) => !l.includes('utp_on_'));
+  return `--- Transmission log tail (${debugLog})\n${lines.slice(-40).join('\n')}`;
+}
+
 /** Resolves when `path` exists; rejects after `timeoutMs` or when `child` exits first. */
 async function fileAppears(path: string, child: Child, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -220,12 +226,14 @@ async function transmissionLeeches(t: TestContext, partial: boolean): Promise<vo
     } finally { await fh.close(); }
   }
   const tr = await startTransmission(s, 'leech', dl);
-  await listed(s, tr.port, 'the Transmission leecher');
+  await listed(s, tr.port, 'the Transmission leecher').catch(async (err: unknown) => {
+    throw new Error(`${String(err)}\n${await transmissionTail(tr.debugLog)}`);
+  });
 
   const started = performance.now();
   const seed = s.scope.bitpeer(['seed', s.torrent, join(s.dir, 'src'), '--port', '0', ...BITPEER_NET]);
-  await fileAppears(tr.done, tr.child, TRANSFER_MS, 'Transmission\'s completion').catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${s.scope.describe()}`);
+  await fileAppears(tr.done, tr.child, TRANSFER_MS, 'Transmission\'s completion').catch(async (err: unknown) => {
+    throw new Error(`${String(err)}\n${s.scope.describe()}\n${await transmissionTail(tr.debugLog)}`);
   });
   t.diagnostic(`bitpeer → Transmission${partial ? ' (partial)' : ''}: ${SIZE} bytes in ` +
     `${((performance.now() - started) / 1000).toFixed(1)} s; ${links(seed)}`);
@@ -263,12 +271,14 @@ test(trSeed, { timeout: CASE_MS, skip: need(trSeed, 'transmission', 'opentracker
   const s = await swarm(t, 'tr-seed');
   const tr = await startTransmission(s, 'seed', join(s.dir, 'src'));
   // It verifies the data (-v) and then announces as a seed; the finish script also runs for a complete torrent.
-  await listed(s, tr.port, 'the Transmission seed');
+  await listed(s, tr.port, 'the Transmission seed').catch(async (err: unknown) => {
+    throw new Error(`${String(err)}\n${await transmissionTail(tr.debugLog)}`);
+  });
 
   const started = performance.now();
   const get = s.scope.bitpeer(['get', s.torrent, '-o', join(s.dir, 'dl'), '--port', '0', ...BITPEER_NET]);
   const exit = await get.exited(TRANSFER_MS);
-  assert.equal(exit.code, 0, `bitpeer get failed\n${s.scope.describe()}`);
+  assert.equal(exit.code, 0, `bitpeer get failed\n${s.scope.describe()}\n${await transmissionTail(tr.debugLog)}`);
   t.diagnostic(`Transmission → bitpeer: ${SIZE} bytes in ${((performance.now() - started) / 1000).toFixed(1)} s; ${links(get)}`);
   tr.child.signal('SIGINT');
   await tr.child.exited(10_000).catch(() => tr.child.stop());
