@@ -193,6 +193,47 @@ test('a paused receiver closes its window; the sender stops near it and goes on 
   assert.ok(Buffer.concat(l.b.data).subarray(10).equals(content));
 });
 
+test('backpressure: an owner that stops at writableLength plus its own unwritten batch is always woken by drain', () => {
+  // The wire layer's upload side (src/session/uploads.ts, src/wire/connection.ts) stops queueing blocks once the
+  // stream's writableLength plus its own batch (written on the next tick) reaches 1 MiB, and waits for 'drain'. The
+  // connection may send part of its queue between that stop and the batch's write; a 'drain' must still follow, or
+  // the owner waits for ever (the 11 s stall of issue 11: a 1 MiB high-water mark let every write return true).
+  const l = makeLink({ delayMs: 2 });
+  l.runUntil(() => l.a.events.includes('a:connect'), 5000);
+  const LIMIT = 1024 * 1024;
+  const BLOCK = 16 * 1024;
+  const content = randomBytes(8 * 1024 * 1024);
+  let off = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let writeAt = -1;
+  let woken = true;
+  let seenEvents = l.a.events.length;
+  const owner = (): void => {
+    for (; seenEvents < l.a.events.length; seenEvents++) if (l.a.events[seenEvents] === 'a:drain') woken = true;
+    if (writeAt >= 0) {
+      if (l.clock.now() < writeAt) return;
+      for (const b of batch) l.a.conn!.write(b); // the batch reaches the stream a little later
+      batch = [];
+      batchBytes = 0;
+      writeAt = -1;
+      if (off >= content.length) l.a.conn!.end();
+      return;
+    }
+    if (!woken || off >= content.length) return;
+    woken = false;
+    while (off < content.length && l.a.conn!.writableLength + batchBytes < LIMIT) {
+      batch.push(content.subarray(off, off + BLOCK));
+      batchBytes += BLOCK;
+      off += BLOCK;
+    }
+    writeAt = l.clock.now() + 3;
+  };
+  l.runUntil(() => { owner(); return total(l.b.data) === content.length; }, 60_000);
+  assert.equal(total(l.b.data), content.length, `stalled after ${total(l.b.data)} bytes: no drain woke the owner`);
+  assert.ok(Buffer.concat(l.b.data).equals(content));
+});
+
 test('a peer that goes silent: time-outs with growing RTO, then the connection closes with TIMEOUT', () => {
   const l = makeLink({ delayMs: 5 });
   l.runUntil(() => l.a.events.includes('a:connect'), 5000);

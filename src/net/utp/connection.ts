@@ -45,6 +45,14 @@ const BASE_HISTORY_MINUTES = 10;
 const MAX_REORDER_AHEAD = 2048;
 /** Closing: how long we wait for the peer to ack our FIN before giving up. */
 const FIN_WAIT_MS = 10_000;
+/**
+ * `write` returns false once this many bytes are queued, and 'drain' follows: net.Socket's default
+ * `writableHighWaterMark`. It must stay well below the limits of owners that stop writing at `writableLength` plus
+ * bytes of their own not yet written (the wire layer batches until the next tick; the upload side stops at 1 MiB,
+ * metadata at 256 KiB): with a mark as high as their limit, the send path drained the queue between the owner's stop
+ * and its batched write, no write returned false, no 'drain' came, and the owner waited for ever (the 11 s stall).
+ */
+export const DEFAULT_HIGH_WATER = 16 * 1024;
 
 export type UtpState = 'syn-sent' | 'syn-recv' | 'connected' | 'closed';
 
@@ -67,7 +75,7 @@ export interface UtpConnectionOptions {
   /** Initial sequence number (the acceptor's is random). */
   seqNr: number;
   hooks: UtpHooks;
-  /** `writableLength` above this makes `write` return false (default 1 MiB). */
+  /** `writableLength` at or above this makes `write` return false (default {@link DEFAULT_HIGH_WATER}). */
   highWaterMark?: number;
 }
 
@@ -142,7 +150,7 @@ export class UtpConnection {
     this.sendId = opts.sendId & 0xffff;
     this.seqNr = opts.seqNr & 0xffff;
     this.lastAcked = (this.seqNr - 1) & 0xffff;
-    this.highWater = opts.highWaterMark ?? 1024 * 1024;
+    this.highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
     this.state = state;
     this.lastSentAt = this.now();
     this.synSeq = this.seqNr;
@@ -170,7 +178,7 @@ export class UtpConnection {
   get bytesInFlight(): number { return this.inflight; }
   get isClosed(): boolean { return this.state === 'closed'; }
 
-  /** Queue bytes (sent by `flush`). False when the queue is above the high-water mark ('drain' follows). */
+  /** Queue bytes (sent by `flush`). False when the queue is at or above the high-water mark: 'drain' follows once it is below half. */
   write(data: Buffer): boolean {
     if (this.state === 'closed' || this.finQueued) return false;
     if (data.length > 0) {
