@@ -235,6 +235,9 @@ export function parseTorrent(input: Uint8Array, opts: ParseOptions = {}): Metain
   const meta: Metainfo = {
     infoHash,
     infoHashHex: infoHash.toString('hex'),
+    version: 'v1',
+    infoHashV1: infoHash,
+    pieceLayers: new Map(),
     name,
     pieceLength: pl,
     pieceCount,
