@@ -14,63 +14,18 @@
  * - tree positions follow BEP 52: 16 KiB leaves, the leaves past a file's end are zero hashes, every layer padded to
  *   a power of two.
  */
-import { createHash } from 'node:crypto';
 import type { Metainfo } from '../metainfo/index.js';
+import {
+  buildHashes, HASH_SIZE, LayerTree, leafHashes, MERKLE_BLOCK, merkleDepth, merkleLayers, merkleNumLeafs, merkleRootOf,
+  proveRange, validateHashRequest, type NodeSource,
+} from '../metainfo/merkle.js';
 import type { HashRequestFields } from '../wire/codec/index.js';
-import { hashesProofCount, MAX_HASHES_PER_MESSAGE } from '../wire/codec/index.js';
 
-/** The merkle leaf size (BEP 52). */
-export const MERKLE_BLOCK = 16384;
 /** Piece-layer hashes asked for in one request (libtorrent's chunk). */
 export const LAYER_CHUNK = 512;
-const ZERO = Buffer.alloc(32);
 
-function sha256(a: Buffer, b: Buffer): Buffer {
-  return createHash('sha256').update(a).update(b).digest();
-}
-
-const pads: Buffer[] = [ZERO];
-/** Root of an all-zero-leaf subtree with 2^level leaves (level 0: the zero hash). */
-export function padHash(level: number): Buffer {
-  while (pads.length <= level) { const p = pads[pads.length - 1]!; pads.push(sha256(p, p)); }
-  return pads[level]!;
-}
-
-/** Smallest power of two >= n (n >= 1). */
-export function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/** log2 of a power of two. */
-function log2(p: number): number {
-  let l = 0;
-  while (2 ** l < p) l++;
-  return l;
-}
-
-/** Root of a subtree whose base layer (at tree `level`) is `hashes`, padded with padHash(level) to `width` nodes. */
-export function subtreeRoot(hashes: Buffer, width: number, level = 0): Buffer {
-  let layer: Buffer[] = [];
-  for (let k = 0; k < width; k++) layer.push(32 * k < hashes.length ? hashes.subarray(32 * k, 32 * k + 32) : padHash(level));
-  while (layer.length > 1) {
-    const up: Buffer[] = [];
-    for (let k = 0; k < layer.length; k += 2) up.push(sha256(layer[k]!, layer[k + 1]!));
-    layer = up;
-  }
-  return layer[0]!;
-}
-
-/** SHA-256 of each 16 KiB block of `data` (the last may be short), concatenated. */
-export function leafHashes(data: Buffer): Buffer {
-  const n = Math.ceil(data.length / MERKLE_BLOCK);
-  const out = Buffer.allocUnsafe(32 * n);
-  for (let k = 0; k < n; k++) {
-    createHash('sha256').update(data.subarray(k * MERKLE_BLOCK, (k + 1) * MERKLE_BLOCK)).digest().copy(out, 32 * k);
-  }
-  return out;
-}
+const nextPow2 = merkleNumLeafs;
+const log2 = merkleDepth;
 
 /** One file of a v2 tree (non-pad, non-empty, with a pieces root). */
 export interface V2File {
@@ -89,8 +44,8 @@ export interface V2File {
   layer: Buffer | null;
   /** Per LAYER_CHUNK-chunk of the layer: proven. */
   known: Uint8Array;
-  /** Layers of the tree from the piece layer up, built once the layer is complete (for answering requests). */
-  upper?: Buffer[][];
+  /** The tree from the piece layer up, built once the layer is complete (for answering requests). */
+  upper?: LayerTree;
 }
 
 export type PieceCheck = 'ok' | 'bad' | 'unknown' | 'none';
@@ -175,7 +130,7 @@ export class MerkleState {
   computePieceHash(piece: number, data: Buffer): Buffer | null {
     const f = this.fileOfPiece(piece);
     if (!f) return null;
-    return subtreeRoot(leafHashes(data.subarray(0, this.fileBytesInPiece(f, piece))), this.pieceWidth(f));
+    return merkleRootOf(leafHashes(data.subarray(0, this.fileBytesInPiece(f, piece))), this.pieceWidth(f));
   }
 
   /** Verify a piece by its v2 hash: 'none' when the piece has no v2 file, 'unknown' while its layer is missing. */
@@ -190,7 +145,7 @@ export class MerkleState {
   /** Store a whole piece layer after checking it against the root; false (nothing stored) if it does not match. */
   addLayer(f: V2File, layer: Buffer): boolean {
     if (f.pieces === 1 || layer.length !== 32 * f.pieces) return false;
-    if (!subtreeRoot(layer, 2 ** (f.layers - this.pieceLevel), this.pieceLevel).equals(f.root)) return false;
+    if (!merkleRootOf(layer, 2 ** (f.layers - this.pieceLevel), this.pieceLevel).equals(f.root)) return false;
     layer.copy(f.layer!);
     f.known.fill(1);
     return true;
@@ -260,38 +215,27 @@ export class MerkleState {
   acceptLeaves(piece: number, req: HashRequestFields, hashes: Buffer): Buffer | null {
     const expected = this.expectedPieceHash(piece);
     if (!expected || hashes.length !== 32 * req.length) return null;
-    return subtreeRoot(hashes, req.length).equals(expected) ? hashes : null;
+    return merkleRootOf(hashes, req.length).equals(expected) ? hashes : null;
   }
 
   /** Do `base` (count hashes at `level`, starting at `index`) and `uncles` hash up to the file's root? */
   private proves(f: V2File, level: number, index: number, count: number, base: Buffer, uncles: Buffer): boolean {
-    const width = nextPow2(count);
-    if (index % width !== 0) return false;
-    let h = subtreeRoot(base, width, level);
-    let pos = index / width;
-    let at = level + log2(width);
-    for (let k = 0; k < uncles.length; k += 32) {
-      const u = uncles.subarray(k, k + 32);
-      h = pos % 2 === 0 ? sha256(h, u) : sha256(u, h);
-      pos = Math.floor(pos / 2);
-      at++;
-    }
-    return at === f.layers && pos === 0 && h.equals(f.root);
+    const r = { base: level, index, count, proofLayers: f.layers - level - 1 };
+    const top = proveRange(r, base, uncles);
+    return top !== null && top.level === f.layers && top.index === 0 && top.node.equals(f.root);
   }
 
   // ---- requests we answer -----------------------------------------------------------------------------------
 
-  /** libtorrent's validate_hash_request: the bounds a request must meet to be answered at all. */
+  /** libtorrent's validate_hash_request (merkle.ts): the bounds a request must meet to be answered at all. */
   validateRequest(r: HashRequestFields): RequestCheck {
     const f = this.fileByRoot(r.piecesRoot);
     if (!f) return { ok: false, reason: 'unknown pieces root' };
-    const int31 = 2 ** 31;
-    if (r.baseLayer >= int31 || r.index >= int31 || r.proofLayers >= int31) return { ok: false, reason: 'field out of range' };
-    if (r.length < 1 || r.length > MAX_HASHES_PER_MESSAGE) return { ok: false, reason: `length ${r.length} not in 1..${MAX_HASHES_PER_MESSAGE}` };
-    if (r.baseLayer >= f.layers) return { ok: false, reason: `base layer ${r.baseLayer} >= ${f.layers} layers` };
-    const levelSize = 2 ** (f.layers - r.baseLayer);
-    if (r.index >= levelSize || r.index + r.length > levelSize) return { ok: false, reason: 'range outside the layer' };
-    if (r.proofLayers >= f.layers - r.baseLayer) return { ok: false, reason: 'too many proof layers' };
+    const range = { base: r.baseLayer, index: r.index, count: r.length, proofLayers: r.proofLayers };
+    // libtorrent reads the fields as int32: 2^31 and above are negative there, and refused.
+    if (r.baseLayer >= 2 ** 31 || r.index >= 2 ** 31 || r.proofLayers >= 2 ** 31 || !validateHashRequest(range, f.length)) {
+      return { ok: false, reason: `outside the file's tree: base ${r.baseLayer} index ${r.index} length ${r.length} proof ${r.proofLayers} (${f.layers} layers)` };
+    }
     return { ok: true, file: f };
   }
 
@@ -315,59 +259,32 @@ export class MerkleState {
    */
   answer(f: V2File, r: HashRequestFields, pieceData?: Buffer): Buffer | null {
     const top = f.pieces === 1 ? f.layers : this.pieceLevel;
-    let local: Buffer[][] | null = null;
+    let local: Buffer[] | null = null;
     let localPiece = 0;
     if (r.baseLayer < top) {
       if (!pieceData) return null;
       localPiece = Math.floor(r.index / 2 ** (top - r.baseLayer));
-      local = this.levels(leafHashes(pieceData.subarray(0, this.fileBytesInPiece(f, f.firstPiece + localPiece))), 2 ** top, 0);
+      local = merkleLayers(leafHashes(pieceData.subarray(0, this.fileBytesInPiece(f, f.firstPiece + localPiece))), 2 ** top, 0);
     }
-    const upper = top < f.layers ? this.upperLevels(f) : null;
+    const upper = top < f.layers ? this.upperTree(f) : null;
     if (top < f.layers && !upper) return null;
-    const node = (level: number, pos: number): Buffer => {
-      if (level < top) {
-        const width = 2 ** (top - level);
-        const arr = local![level]!;
-        return arr[pos - localPiece * width] ?? padHash(level);
-      }
-      if (level === f.layers) return f.root;
-      return upper![level - top]![pos] ?? padHash(level);
+    const source: NodeSource = {
+      node: (level, pos) => {
+        if (level >= top) return level === f.layers ? (pos === 0 ? f.root : undefined) : upper?.node(level, pos);
+        const at = pos - localPiece * 2 ** (top - level);
+        const l = local?.[level];
+        if (!l || at < 0) return undefined;
+        return at * HASH_SIZE < l.length ? l.subarray(at * HASH_SIZE, (at + 1) * HASH_SIZE) : undefined;
+      },
     };
-    const out: Buffer[] = [];
-    for (let k = 0; k < r.length; k++) out.push(node(r.baseLayer, r.index + k));
-    const width = nextPow2(r.length);
-    const uncles = hashesProofCount(r.length, r.proofLayers);
-    let pos = Math.floor(r.index / width);
-    let level = r.baseLayer + log2(width);
-    for (let k = 0; k < uncles; k++) {
-      if (level >= f.layers) return null;
-      out.push(node(level, pos ^ 1));
-      pos = Math.floor(pos / 2);
-      level++;
-    }
-    return Buffer.concat(out);
-  }
-
-  /** All layers of a subtree from `hashes` (at `level`, padded to `width`) up to its root: result[k] = level + k. */
-  private levels(hashes: Buffer, width: number, level: number): Buffer[][] {
-    const out: Buffer[][] = [];
-    let layer: Buffer[] = [];
-    for (let k = 0; k < width; k++) layer.push(32 * k < hashes.length ? hashes.subarray(32 * k, 32 * k + 32) : padHash(level));
-    out.push(layer);
-    while (layer.length > 1) {
-      const up: Buffer[] = [];
-      for (let k = 0; k < layer.length; k += 2) up.push(sha256(layer[k]!, layer[k + 1]!));
-      out.push(up);
-      layer = up;
-    }
-    return out;
+    return buildHashes(source, { base: r.baseLayer, index: r.index, count: r.length, proofLayers: r.proofLayers });
   }
 
   /** The tree from the piece layer up (cached), once the layer is complete; null before. */
-  private upperLevels(f: V2File): Buffer[][] | null {
+  private upperTree(f: V2File): LayerTree | null {
     if (f.upper) return f.upper;
     if (f.pieces === 1 || !this.layerComplete(f)) return null;
-    f.upper = this.levels(f.layer!, 2 ** (f.layers - this.pieceLevel), this.pieceLevel);
+    f.upper = new LayerTree(f.layer!, this.pieceLevel, f.length);
     return f.upper;
   }
 }
