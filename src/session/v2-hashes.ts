@@ -63,7 +63,11 @@ export class MerkleState {
   /** Global piece → index into `files`, or -1 (a piece with no v2 file, e.g. all padding). */
   private readonly pieceFile: Int32Array;
 
-  constructor(meta: Pick<Metainfo, 'files' | 'pieceLength' | 'pieceCount' | 'pieceLayers'>) {
+  /**
+   * @param restored piece layers from the resume data (root hex → layer); each is used only if it hashes up to its
+   *   file's root, like the metainfo's own `piece layers`.
+   */
+  constructor(meta: Pick<Metainfo, 'files' | 'pieceLength' | 'pieceCount' | 'pieceLayers'>, restored?: ReadonlyMap<string, Buffer>) {
     this.pieceLength = meta.pieceLength;
     this.blocksPerPiece = Math.max(1, meta.pieceLength / MERKLE_BLOCK);
     this.pieceLevel = log2(this.blocksPerPiece);
@@ -81,8 +85,13 @@ export class MerkleState {
       const k = this.files.push(v) - 1;
       if (!this.byRoot.has(rootHex)) this.byRoot.set(rootHex, v);
       for (let p = 0; p < pieces; p++) this.pieceFile[v.firstPiece + p] = k;
-      const given = meta.pieceLayers.get(rootHex);
-      if (given && pieces > 1) this.addLayer(v, given);
+      if (pieces > 1) {
+        const given = meta.pieceLayers.get(rootHex);
+        if (!(given && this.addLayer(v, given))) {
+          const kept = restored?.get(rootHex);
+          if (kept) this.addLayer(v, kept);
+        }
+      }
     });
   }
 
@@ -131,6 +140,12 @@ export class MerkleState {
     const f = this.fileOfPiece(piece);
     if (!f) return null;
     return merkleRootOf(leafHashes(data.subarray(0, this.fileBytesInPiece(f, piece))), this.pieceWidth(f));
+  }
+
+  /** SHA-256 of each 16 KiB block of the piece's file bytes (what we received, to compare with the true leaves). */
+  receivedLeaves(piece: number, data: Buffer): Buffer | null {
+    const f = this.fileOfPiece(piece);
+    return f ? leafHashes(data.subarray(0, this.fileBytesInPiece(f, piece))) : null;
   }
 
   /** Verify a piece by its v2 hash: 'none' when the piece has no v2 file, 'unknown' while its layer is missing. */
