@@ -75,8 +75,6 @@ export interface TorrentOptions {
   onPieceDone?: (index: number) => void;
   /** BEP 52: piece layers kept in the resume data (pieces root hex → layer); each is checked against its root. */
   restoredPieceLayers?: ReadonlyMap<string, Buffer>;
-  /** BEP 52: piece-layer hashes were fetched from a peer (resume data bookkeeping). */
-  onPieceLayers?: () => void;
   /** The embedded tracker lists this session as a peer of this torrent. */
   setTrackerSelf?: (seed: boolean | null) => void;
 }

@@ -140,7 +140,7 @@ export class Torrent {
       this.hashes = new HashExchange({
         state: this.v2, storage: this.storage, now: opts.now, peers: () => this.peers.connected.values(),
         have: (i) => this.picker.have(i), onPieceFailed: (i, c, b) => this.onPieceFailed(i, c, b),
-        onLayersLearned: () => { this.opts.onPieceLayers?.(); this.requests.fillAll(); }, log: opts.log,
+        onLayersLearned: () => this.requests.fillAll(), log: opts.log,
       });
     }
     this.filesWanted = opts.meta.files.map(() => true);
@@ -217,8 +217,14 @@ export class Torrent {
     });
   }
 
-  /** Complete piece layers (pieces root hex → layer) of a v2 or hybrid torrent, for the resume data. */
+  /** Complete piece layers (pieces root hex → layer) of a v2 or hybrid torrent. */
   pieceLayers(): Map<string, Buffer> { return this.v2?.completeLayers() ?? new Map(); }
+  /** The complete piece layers the metainfo lacks (fetched from peers or restored), for the resume data. */
+  fetchedPieceLayers(): Map<string, Buffer> {
+    const out = this.pieceLayers();
+    for (const root of this.meta.pieceLayers.keys()) out.delete(root);
+    return out;
+  }
 
   get complete(): boolean { return this.picker.complete; }
   get signal(): AbortSignal { return this.abort.signal; }

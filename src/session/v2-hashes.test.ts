@@ -180,3 +180,22 @@ test('validateRequest enforces libtorrent bounds', () => {
   // Pieces we cannot answer from one piece's data are refused (null), not guessed.
   assert.equal(s.pieceNeeded(s.files[0]!, { ...ok, baseLayer: 0, index: 2, length: 4 }), null);
 });
+
+test('restored piece layers (resume data) are used only when they hash up to their root', () => {
+  const { meta, data } = v2Meta([6 * PIECE + 7, 2 * PIECE]);
+  const layers = new MerkleState(meta).completeLayers();
+  const bare = { ...meta, pieceLayers: new Map<string, Buffer>() };
+  const restored = new MerkleState(bare, layers);
+  assert.ok(restored.allLayersKnown);
+  for (let i = 0; i < meta.pieceCount; i++) assert.equal(restored.verifyPiece(i, pieceData(data, i)), 'ok');
+  // A tampered or truncated layer is ignored: those pieces wait for a layer from a peer.
+  const [firstRoot, firstLayer] = [...layers][0]!;
+  const tampered = new Map(layers);
+  const bad = Buffer.from(firstLayer);
+  bad[5]! ^= 1;
+  tampered.set(firstRoot, bad);
+  const s = new MerkleState(bare, tampered);
+  assert.equal(s.allLayersKnown, false);
+  assert.equal(s.verifyPiece(0, pieceData(data, 0)), 'unknown');
+  assert.equal(new MerkleState(bare, new Map([[firstRoot, firstLayer.subarray(32)]])).verifyPiece(0, pieceData(data, 0)), 'unknown');
+});
