@@ -1,9 +1,9 @@
 // Per-piece digests of creation: SHA-1 over data + pad zeros, BEP 52 piece roots over 16 KiB SHA-256 leaves, and the
-// merkle helpers, checked against a straightforward recomputation and against BEP 52's test shape.
+// leaf chunking, checked against a straightforward recomputation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { merkleRootPadded, nextPow2, PieceDigester, pieceRange, zeroSubtreeRoot, type PieceGeometry } from './piece-digest.js';
+import { PieceDigester, pieceRange, type PieceGeometry } from './piece-digest.js';
 
 const sha256 = (...b: Buffer[]): Buffer => { const h = createHash('sha256'); for (const x of b) h.update(x); return h.digest(); };
 const sha1 = (b: Buffer): Buffer => createHash('sha1').update(b).digest();
@@ -22,20 +22,6 @@ function refRoot(data: Buffer, leafCount: number): Buffer {
   }
   return layer[0]!;
 }
-
-test('merkle helpers: zero subtrees, padding, widths', () => {
-  assert.equal(nextPow2(1), 1);
-  assert.equal(nextPow2(5), 8);
-  assert.deepEqual(zeroSubtreeRoot(1), Buffer.alloc(32));
-  assert.deepEqual(zeroSubtreeRoot(4), refRoot(Buffer.alloc(0), 4));
-  const a = sha256(Buffer.from('a'));
-  const b = sha256(Buffer.from('b'));
-  const z = Buffer.alloc(32);
-  assert.deepEqual(merkleRootPadded(Buffer.concat([a, b]), 4, z), sha256(sha256(a, b), sha256(z, z)));
-  assert.deepEqual(merkleRootPadded(a, 1, z), a);
-  assert.throws(() => merkleRootPadded(Buffer.concat([a, b, a]), 2, z), RangeError);
-  assert.throws(() => merkleRootPadded(a, 3, z), RangeError);
-});
 
 test('hybrid geometry: each piece is one file\'s bytes, then pad zeros for SHA-1 only', () => {
   const pl = 32768;

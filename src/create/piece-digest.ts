@@ -10,16 +10,14 @@
  * cover the data only, and the piece root pads its leaves with zero hashes to a whole piece (pieceLength / 16 KiB
  * leaves) or, for a file smaller than one piece, to the next power of two of its block count.
  *
- * Invariant: pure computation over bytes it is given (node:crypto only); it writes only the table slots of the piece
+ * Invariant: pure computation over bytes it is given (node:crypto and src/metainfo/merkle.ts only); it writes only the table slots of the piece
  * it was told to hash.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { MERKLE_BLOCK as LEAF, merkleNumLeafs, merkleRootOf } from '../metainfo/merkle.js';
 import type { HashFile } from './hash-files.js';
 import { fileIndexAt } from './hash-files.js';
 
-/** BEP 52 merkle leaf size. */
-export const LEAF = 16384;
-const ZERO_LEAF_HASH = Buffer.alloc(32);
 const ZEROS = Buffer.alloc(64 * 1024);
 
 /** Which digests a creation needs. */
@@ -33,44 +31,6 @@ export interface PieceRange {
   zeros: number;
   /** Leaves of this piece's subtree (a power of two); 0 in v1 mode. */
   leaves: number;
-}
-
-/** Smallest power of two ≥ n (n ≥ 1). */
-export function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/**
- * The root of a merkle subtree whose base layer is `hashes` (32 bytes each), padded to `count` entries (a power of two
- * ≥ the number of hashes) with `pad`, the hash of an all-zero subtree at that layer's height.
- */
-export function merkleRootPadded(hashes: Buffer, count: number, pad: Buffer): Buffer {
-  let layer: Buffer[] = [];
-  for (let o = 0; o < hashes.length; o += 32) layer.push(hashes.subarray(o, o + 32));
-  if (layer.length > count || (count & (count - 1)) !== 0) throw new RangeError(`bad merkle width ${count} for ${layer.length} hashes`);
-  let padAt = pad;
-  while (count > 1) {
-    const next: Buffer[] = [];
-    for (let i = 0; i < count; i += 2) {
-      if (i >= layer.length) break;
-      const a = layer[i]!;
-      const b = layer[i + 1] ?? padAt;
-      next.push(createHash('sha256').update(a).update(b).digest());
-    }
-    padAt = createHash('sha256').update(padAt).update(padAt).digest();
-    layer = next;
-    count /= 2;
-  }
-  return layer[0] ?? padAt;
-}
-
-/** The root of an all-zero subtree of `leaves` 16 KiB leaves (a power of two): BEP 52's pad hash. */
-export function zeroSubtreeRoot(leaves: number): Buffer {
-  let h = ZERO_LEAF_HASH;
-  for (let n = leaves; n > 1; n /= 2) h = createHash('sha256').update(h).update(h).digest();
-  return h;
 }
 
 /** The piece geometry of one creation (files with offsets in the padded space; empty files left out). */
@@ -94,7 +54,7 @@ export function pieceRange(g: PieceGeometry, i: number): PieceRange {
   const f = g.files[fileIndexAt(g.files, start)]!;
   const dataEnd = Math.min(pieceEnd, f.offset + f.size);
   if (start < f.offset || dataEnd <= start) throw new RangeError(`piece ${i} does not start inside a file`);
-  const leaves = f.size < g.pl ? nextPow2(Math.ceil(f.size / LEAF)) : g.pl / LEAF;
+  const leaves = f.size < g.pl ? merkleNumLeafs(Math.ceil(f.size / LEAF)) : g.pl / LEAF;
   return { start, len: dataEnd - start, zeros: g.mode === 'hybrid' ? pieceEnd - dataEnd : 0, leaves };
 }
 
@@ -158,7 +118,7 @@ export class PieceDigester {
     }
     if (this.g.mode !== 'v1') {
       if (this.leafFill > 0) this.closeLeaf();
-      const root = merkleRootPadded(Buffer.concat(this.leafHashes), r.leaves, ZERO_LEAF_HASH);
+      const root = merkleRootOf(Buffer.concat(this.leafHashes), r.leaves, 0);
       this.rootOut!.set(root, this.piece * 32);
     }
     this.range = undefined;

@@ -17,7 +17,7 @@ import { BtError, errorMessage } from '../util/errors.js';
 import { BLOCK_SIZE } from '../util/geometry.js';
 import { MAX_TORRENT_SIZE, parseTorrent } from './metainfo.js';
 import { sanitizeComponent } from './paths.js';
-import { merkleRootPadded, nextPow2, zeroSubtreeRoot } from '../create/piece-digest.js';
+import { fileRootFromLayer } from './merkle.js';
 import type { Metainfo } from './types.js';
 
 /** Smallest and largest piece length torrent creation accepts. */
@@ -196,7 +196,7 @@ export function fileRootAndLayer(e: V2LayoutEntry, pieceLength: number, pieceRoo
   const count = Math.ceil(e.length / pieceLength);
   const layer = pieceRoots.subarray(first * 32, (first + count) * 32);
   if (count === 1) return { root: Buffer.from(layer) };
-  return { root: merkleRootPadded(layer, nextPow2(count), zeroSubtreeRoot(pieceLength / BLOCK_SIZE)), layer: Buffer.from(layer) };
+  return { root: fileRootFromLayer(layer, pieceLength, e.length), layer: Buffer.from(layer) };
 }
 
 /**
