@@ -1,11 +1,13 @@
 /**
- * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private): the I/O
- * shell of creation. It walks the input, reads and hashes it (here and in src/create/create-worker.ts), and hands the
- * file list and piece hashes to the pure `buildTorrent` (src/metainfo/build.ts), which writes exactly mktorrent 1.1's
- * info keys and re-checks the result with `parseTorrent`, so a torrent we create is always one we accept.
+ * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private; BEP 52
+ * v2-only and hybrid, with BEP 47 pad files and attributes): the I/O shell of creation. It walks the input, reads and
+ * hashes it (here and in src/create/create-worker.ts), and hands the file list and hashes to the pure `buildTorrent`
+ * / `buildTorrentV2` (src/metainfo/build.ts), which write exactly mktorrent 1.1's (v1) or libtorrent 2.0.8's (v2,
+ * hybrid) info dict and re-check the result with `parseTorrent`, so a torrent we create is always one we accept.
  *
  * Invariant: reads only; never writes a file. For the same input, name, piece length and private flag the info-hash
- * equals mktorrent's (test/interop/mktorrent.test.ts checks it).
+ * equals mktorrent's (v1, test/interop/mktorrent.test.ts), and both info-hashes equal libtorrent's create_torrent
+ * (v2 and hybrid, test/interop/create-v2.test.ts).
  *
  * Folder rules (checked against mktorrent 1.1 by experiment; docs/design/metainfo.md):
  * - Recursive walk; files sorted by the byte order of their '/'-joined relative path (C strcmp, as mktorrent:
@@ -20,12 +22,18 @@
  * Errors: missing input → 'NOT_FOUND'; empty folder, no data, bad options → 'USAGE'; read errors → 'IO';
  * abort → 'ABORTED' (cause: `signal.reason`).
  *
+ * v2 and hybrid: the same walk, then libtorrent's order and pad layout (`layoutV2`: files sorted component by
+ * component; a pad after each non-empty file not ending on a piece boundary when there is more than one file), and
+ * BEP 47 `x` from the owner-execute bit of lstat() (a followed symlink counts as executable, as in libtorrent).
+ *
  * Hashing (measured against mktorrent; docs/design/metainfo.md): bytes must still be in the CPU cache when SHA-1 runs,
  * so reads are small (2 MiB) and each is hashed right after it lands. Small inputs are hashed on the main thread
  * (double-buffered async reads, pieces hashed incrementally so any piece length works). Above 128 MiB, the main
  * thread and cores − 1 worker threads (at most 3, create-worker.ts) claim groups of whole pieces through a shared
  * atomic counter, each preads its pieces itself and writes the digests into a shared table: no chunk is handed
- * between threads, and the main thread is already hashing while the workers boot.
+ * between threads, and the main thread is already hashing while the workers boot. v2 and hybrid always take that
+ * piece-group path (with no workers up to 128 MiB): each piece lies in one file, is read once, and gets its SHA-256
+ * leaves and piece root (and, hybrid, its SHA-1 over data + pad zeros) in the same pass (src/create/piece-digest.ts).
  */
 import { createHash } from 'node:crypto';
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
