@@ -281,8 +281,34 @@ async function hashSequential(entries: readonly Entry[], total: number, pl: numb
 class RangeReader {
   private fh: FileHandle | undefined;
   private open = -1;
+  /** The bytes at [winStart, winStart + winLen) of the offset space, for {@link view}. */
+  private winStart = 0;
+  private winLen = 0;
 
-  constructor(private readonly files: readonly HashFile[]) {}
+  /** `contiguous`: the files follow each other with no gaps (v1), so one read may span several. */
+  constructor(private readonly files: readonly HashFile[], private readonly window: Buffer, private readonly contiguous: boolean) {}
+
+  /**
+   * Up to `maxLen` bytes at `pos`, as a view into the window (valid until the next call). The window is refilled with
+   * one large read that stops at `limit` (the caller's share ends there) and, with gaps between files, at the end of
+   * `pos`'s file: sequential small requests cost one read per window, not one per piece.
+   */
+  async view(pos: number, maxLen: number, limit: number): Promise<Buffer> {
+    if (pos < this.winStart || pos >= this.winStart + this.winLen) {
+      let len = Math.min(this.window.length, limit - pos);
+      if (!this.contiguous) {
+        const f = this.files[fileIndexAt(this.files, pos)]!;
+        len = Math.min(len, f.offset + f.size - pos);
+      }
+      if (len <= 0) throw new RangeError(`no data at ${pos}`);
+      this.winLen = 0;
+      await this.read(pos, this.window, len);
+      this.winStart = pos;
+      this.winLen = len;
+    }
+    const off = pos - this.winStart;
+    return this.window.subarray(off, off + Math.min(maxLen, this.winLen - off));
+  }
 
   async read(pos: number, buf: Buffer, len: number): Promise<void> {
     for (let got = 0; got < len;) {
@@ -356,18 +382,18 @@ async function hashParallel(g: PieceGeometry, dataTotal: number, threads: number
 
   // The main thread takes its share with async reads, so it is useful while the workers boot (tens of ms).
   const mainShare = async (): Promise<void> => {
-    const reader = new RangeReader(files);
-    const buf = Buffer.allocUnsafe(Math.min(groupPieces * pl, CHUNK));
+    const reader = new RangeReader(files, Buffer.allocUnsafe(Math.min(groupPieces * pl, CHUNK)), g.mode === 'v1');
     const digester = new PieceDigester(g, digests.pieces, digests.roots);
     try {
       for (let grp = Atomics.add(counter, 0, 1); grp < groups && Atomics.load(stop, 0) === 0; grp = Atomics.add(counter, 0, 1)) {
         let bytes = 0;
+        const groupEnd = Math.min((grp + 1) * groupPieces * pl, total);
         for (let i = grp * groupPieces; i < Math.min((grp + 1) * groupPieces, pieceCount); i++) {
           const r = digester.begin(i);
-          for (let pos = r.start; pos < r.start + r.len; pos += buf.length) {
-            const len = Math.min(buf.length, r.start + r.len - pos);
-            await reader.read(pos, buf, len);
-            digester.update(buf.subarray(0, len));
+          for (let pos = r.start; pos < r.start + r.len;) {
+            const data = await reader.view(pos, r.start + r.len - pos, groupEnd);
+            digester.update(data);
+            pos += data.length;
           }
           digester.end();
           bytes += r.len;
