@@ -280,7 +280,8 @@ export class HashExchange {
     const mine = this.out.get(peer.key);
     this.out.delete(peer.key);
     for (const o of mine ?? []) if (o.piece === undefined) this.chunkOwner.delete(chunkKey(o.req));
-    if (mine?.length) this.pumpAll();
+    this.serveReads.delete(peer.key);
+    if (!this.closed && (this.suspects.size > 0 || !this.host.state.allLayersKnown)) this.pumpAll();
   }
 
   /** Once a second: give up on silent requests, and settle failed pieces nobody could explain. */
