@@ -616,7 +616,10 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     // Transmission: -1 = not available (done, or not downloading), -2 = unknown.
     eta: wantedLeft === 0 ? -1 : rate > 1 ? Math.round(wantedLeft / rate) : -2,
     queuePosition, uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
-    files: st.files.map((f) => ({ path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: f.priority })),
+    files: st.files.map((f, i) => ({
+      path: f.path, length: f.length, bytesCompleted: f.bytesCompleted, wanted: f.wanted, priority: f.priority,
+      ...(m.files[i]?.padding === true ? { padding: true } : {}),
+    })),
     peers: st.peers.map((p) => ({
       address: p.host, port: p.port, client: p.client, direction: p.direction, source: p.source,
       rateToClient: Math.round(p.downloadRate), rateToPeer: Math.round(p.uploadRate), progress: p.progress,

@@ -36,6 +36,8 @@ export interface FileInfo {
   bytesCompleted: number;
   wanted: boolean;
   priority: FilePriority;
+  /** BEP 47 pad file (never on disk, zeros): the RPC hides it and maps its file indices past it. */
+  padding?: boolean;
 }
 
 export interface PeerInfo {

@@ -1,5 +1,5 @@
 /**
- * Metainfo (BEP 3, 9, 12, 27, 47): the pure part — parse/validate .torrent files, sanitise paths, piece/file
+ * Metainfo (BEP 3, 9, 12, 27, 47, 52): the pure part — parse/validate .torrent files, sanitise paths, piece/file
  * arithmetic, magnet URIs, and build.ts, the pure half of torrent creation (its I/O half, `createTorrent`, is
  * src/create/create-torrent.ts).
  */
@@ -8,6 +8,6 @@ export { parseTorrent, parseInfo, torrentFromInfo, MAX_TORRENT_SIZE, MAX_PIECE_L
 export type { ParseOptions } from './metainfo.js';
 export { pieceSize, pieceHash, pieceSpans, filePieceRange } from './geometry.js';
 export * as merkle from './merkle.js';
-export { sanitizeComponent, resolveInside, PathSet, MAX_PATH_DEPTH } from './paths.js';
+export { sanitizeComponent, sanitizeElement, isSafeComponent, resolveDuplicatePaths, resolveInside, PathSet, MAX_PATH_DEPTH } from './paths.js';
 export { parseMagnet, buildMagnet, parseInfoHash, infoHashToBase32, MAX_MAGNET_LENGTH, MAX_MAGNET_ITEMS } from './magnet.js';
 export type { MagnetInfo, MagnetInput } from './magnet.js';

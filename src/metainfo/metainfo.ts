@@ -72,6 +72,22 @@ function describe(v: BValue | undefined): string {
   return 'a dictionary';
 }
 
+/** Soft errors for sanitised path elements: the first {@link SanitiseNotes.MAX} in full, then a count. */
+class SanitiseNotes {
+  static readonly MAX = 20;
+  private count = 0;
+  constructor(private readonly soft: string[]) {}
+  note(field: string, raw: Buffer, out: string | undefined): void {
+    if (out !== undefined && out === raw.toString('utf8') && isUtf8(raw)) return;
+    if (++this.count > SanitiseNotes.MAX) return;
+    const was = JSON.stringify(raw.toString('utf8'));
+    this.soft.push(out === undefined ? `${field} ${was} dropped (path traversal or empty)` : `${field} ${was} sanitised to ${JSON.stringify(out)}`);
+  }
+  finish(): void {
+    if (this.count > SanitiseNotes.MAX) this.soft.push(`${this.count - SanitiseNotes.MAX} more path elements sanitised`);
+  }
+}
+
 /** Reads one v1 file length as libtorrent does (a symlink has length 0 whatever it says). */
 function v1Length(d: BDict, symlink: boolean, field: string): number {
   if (symlink) return 0;
@@ -101,7 +117,7 @@ function v1Extras(d: BDict, file: TorrentFile, attrs: FileAttrs, field: string):
  * each element is sanitised (sanitizeElement); a path that sanitises to nothing becomes `name/_`; a pad file may
  * have no path (it becomes `.pad/<length>`); any other file without a path makes the torrent invalid.
  */
-function v1File(fd: BValue, name: string, offset: number, field: string): TorrentFile {
+function v1File(fd: BValue, name: string, offset: number, field: string, notes: SanitiseNotes): TorrentFile {
   if (!(fd instanceof Map)) badTorrent(`${field} must be a dictionary (it is ${describe(fd)})`);
   const attrs = fileAttrs(fd);
   const length = v1Length(fd, attrs.symlink, field);
@@ -114,6 +130,7 @@ function v1File(fd: BValue, name: string, offset: number, field: string): Torren
     list.forEach((e, i) => {
       if (!Buffer.isBuffer(e)) badTorrent(`${pf}[${i}] must be a string (it is ${describe(e)})`);
       const c = sanitizeElement(e);
+      notes.note(`${pf}[${i}]`, e, c);
       if (c !== undefined) path.push(c);
     });
     if (path.length === 1) path.push('_');
@@ -257,6 +274,7 @@ export function parseTorrent(input: Uint8Array, opts: ParseOptions = {}): Metain
   }
 
   // v1 files (the whole torrent for v1; the v1 half of a hybrid).
+  const notes = new SanitiseNotes(soft);
   let v1Files: TorrentFile[] | undefined;
   if (filesRaw !== undefined && !hasFilesList) soft.push(`info.files is ${describe(filesRaw)}, not a list; ignored`);
   if (hasFilesList) {
@@ -264,7 +282,7 @@ export function parseTorrent(input: Uint8Array, opts: ParseOptions = {}): Metain
     v1Files = [];
     let total = 0;
     for (let i = 0; i < filesRaw.length; i++) {
-      const file = v1File(filesRaw[i]!, name, total, `info.files[${i}]`);
+      const file = v1File(filesRaw[i]!, name, total, `info.files[${i}]`, notes);
       v1Files.push(file);
       total += file.length;
       if (total > MAX_TOTAL_LENGTH) badTorrent(`total length exceeds 2^48 - 1 at info.files[${i}]`);
@@ -315,6 +333,7 @@ export function parseTorrent(input: Uint8Array, opts: ParseOptions = {}): Metain
   }
   if (total === 0) badTorrent('total length is zero (the torrent holds no data)');
 
+  notes.finish();
   for (const note of resolveDuplicatePaths(files)) soft.push(note);
 
   // Optional fields.

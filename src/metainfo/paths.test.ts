@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { MAX_PATH_DEPTH, PathSet, resolveInside, sanitizeComponent } from './paths.js';
+import { isSafeComponent, MAX_PATH_DEPTH, PathSet, resolveDuplicatePaths, resolveInside, sanitizeComponent, sanitizeElement, type NamedFile } from './paths.js';
 import { isBtError } from '../util/errors.js';
 
 const isBadPath = (e: unknown): boolean => isBtError(e, 'BAD_PATH');
@@ -81,4 +81,45 @@ test('property: sanitizeComponent output is always a safe single component', () 
     assert.ok(!/[/\\\u0000-\u001f]/.test(out));
     assert.equal(resolveInside('/x', [out]), path.join('/x', out));
   }), { numRuns: 3000, interruptAfterTimeLimit: 3000 });
+});
+
+test('sanitizeElement follows libtorrent: separators/NUL/bidi removed, dots dropped, controls and bad UTF-8 to "_"', () => {
+  const s = (x: string | number[]): string | undefined => sanitizeElement(typeof x === 'string' ? Buffer.from(x) : Buffer.from(x));
+  assert.equal(s('..'), undefined);
+  assert.equal(s('.'), undefined);
+  assert.equal(s('./'), undefined);
+  assert.equal(s('/'), undefined);
+  assert.equal(s(''), '_');
+  assert.equal(s('...'), '...');
+  assert.equal(s('.. '), '.. ');
+  assert.equal(s('/etc/passwd'), 'etcpasswd');
+  assert.equal(s('..\\..\\x'), '....x');
+  assert.equal(s('a\u0000b'), 'ab');
+  assert.equal(s('a\tb\u007f'), 'a_b\u007f');
+  assert.equal(s('evil\u202etxt.exe'), 'eviltxt.exe');
+  assert.equal(s([0x61, 0xff, 0x62]), 'a_b');
+  assert.equal(s([0x61, 0xc3, 0x28, 0x62]), 'a_b'); // a bad continuation byte swallows the sequence, as libtorrent
+  assert.equal(s([0xed, 0xa0, 0x80]), '_'); // a surrogate
+  assert.equal(s([0xc0, 0xaf]), '_'); // overlong "/"
+  assert.equal(s('C:foo'), 'C:foo');
+  assert.equal(s(`${'x'.repeat(300)}.tar.gz`), `${'x'.repeat(240)}.gz`);
+  assert.equal(s('y'.repeat(300)), 'y'.repeat(240));
+});
+
+test('property: sanitizeElement output is undefined or a safe component that resolveInside accepts', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (raw) => {
+    const out = sanitizeElement(raw);
+    if (out === undefined) return;
+    assert.ok(isSafeComponent(out), JSON.stringify(out));
+    assert.equal(resolveInside('/x', [out]), path.join('/x', out));
+  }), { numRuns: 3000, interruptAfterTimeLimit: 3000 });
+});
+
+test('resolveDuplicatePaths renames as libtorrent: case-insensitive, folders first, .N before the extension', () => {
+  const mk = (p: string, padding = false, length = 1): NamedFile => ({ path: p.split('/'), relPath: p, length, ...(padding ? { padding } : {}) });
+  const files = [mk('t/a.txt'), mk('t/A.TXT'), mk('t/a.1.txt'), mk('t/d'), mk('t/d/x'), mk('t/.pad/5', true, 5), mk('t/.pad/5', true, 5), mk('t/noext'), mk('t/noext')];
+  const notes = resolveDuplicatePaths(files);
+  assert.deepEqual(files.map((f) => f.relPath), ['t/a.txt', 't/A.1.TXT', 't/a.1.1.txt', 't/d.1', 't/d/x', 't/.pad/5', 't/.pad/5', 't/noext', 't/noext.1']);
+  assert.equal(notes.length, 4);
+  assert.deepEqual(files[3]!.path, ['t', 'd.1']);
 });

@@ -1,25 +1,21 @@
 /**
- * Path sanitising for torrent file names (reliability rule 1 in docs/design/reliability.md; BEP 3 `name`/`path`, BEP 47
- * pad files).
+ * Path sanitising and containment for torrent file names (reliability rule 1 in docs/design/reliability.md; BEP 3
+ * `name`/`path`, BEP 47 pad files and symlinks, BEP 52 file-tree keys).
  *
- * Invariant: every component that leaves this module is a single, non-empty file name that cannot climb out of,
- * or jump away from, the folder it is joined to; and `resolveInside` proves containment again on the final path.
+ * Invariant: every component that leaves this module is a single, non-empty file name that cannot climb out of, or
+ * jump away from, the folder it is joined to (`isSafeComponent`), and `resolveInside` proves containment again on
+ * the final path. Storage adds the on-disk half (real path of the parent folder, O_NOFOLLOW).
  *
- * Each component is checked on its own. Reject vs neutralise, case by case:
- * - REJECT (BtError 'BAD_PATH'): an empty component; `.` or `..`; a component made only of dots and spaces (`...`,
- *   `.. ` — Windows strips trailing dots and spaces, so `.. ` would become `..`); a `/` or `\` inside a component
- *   (this covers absolute paths `/etc/x`, `a/../../x` and `C:\x`); NUL; an empty path list; more than
- *   {@link MAX_PATH_DEPTH} components; two files with the same path; a file whose path is also a directory of
- *   another file (`a` and `a/b`). These never occur in honest torrents, and guessing what was meant is how
- *   traversal bugs happen.
- * - NEUTRALISE (replaced by `_`, recorded as a soft error): other control characters (U+0001–U+001F, U+007F–U+009F),
- *   and a drive-letter prefix (`C:foo` → `C_foo`): they are harmless on POSIX but dangerous or invalid elsewhere,
- *   and they do occur in real torrents.
- * - Kept as-is: everything else, including `:` elsewhere in a name, leading dots (`.hidden`), and names longer than
- *   the file system allows (the storage layer reports those as I/O errors).
- * - BEP 47 pad files are sanitised the same way but are left out of the duplicate/conflict checks: many pad files
- *   legitimately share the path `.pad/N`, and storage never creates them.
- * Comparisons are case-sensitive (two names differing only in case are distinct files on Linux).
+ * Policy (docs/design/metainfo.md has the table): SANITISE exactly as libtorrent 2.0 does on POSIX, so that bitpeer
+ * opens every torrent libtorrent opens and names its files the same way:
+ * - `sanitizeElement`: separators, NUL and bidi overrides removed; `.`/`..` dropped; control characters and
+ *   invalid UTF-8 become `_`; empty elements become `_`; elements cut at 240 bytes (extension kept);
+ * - `resolveDuplicatePaths`: duplicate paths (ASCII case-insensitive, folders included) renamed `name.1.ext`, …;
+ *   pad files of the same size may share a path.
+ * `sanitizeComponent` keeps the older, stricter rules (reject `..`, separators, NUL, dots-and-spaces; neutralise
+ * control characters and drive letters): `create` uses it to refuse names it would otherwise have to rewrite.
+ * `PathSet` (duplicate and file/folder conflict detection) is kept for callers that must refuse rather than rename.
+ * Comparisons in `resolveInside` are exact (case-sensitive).
  */
 import * as path from 'node:path';
 import { BtError } from '../util/errors.js';
@@ -94,8 +90,7 @@ export class PathSet {
 
 /**
  * Join sanitised components onto `saveDir` and prove that the result lies strictly inside it.
- * Every component is re-checked with {@link sanitizeComponent} rules (a component it would change is refused, so
- * callers must pass already-sanitised components).
+ * Every component is re-checked with {@link isSafeComponent} (callers must pass already-sanitised components).
  * @throws BtError('BAD_PATH') when a component is unsafe or the resolved path is not inside `saveDir`.
  */
 export function resolveInside(saveDir: string, components: readonly string[]): string {

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTorrent } from './metainfo.js';
-import { layoutV2, parseFileTree, removeTailPadding, rootFromLayer } from './v2-parse.js';
+import { layoutV2, parseFileTree, removeTailPadding } from './v2-parse.js';
+import { fileRootFromLayer } from './merkle.js';
 import { encode } from '../bencode/encode.js';
 import type { Encodable } from '../bencode/types.js';
 import { isBtError } from '../util/errors.js';
@@ -44,7 +45,7 @@ test('libtorrent v2-only multi-file torrent: hashes, files, synthetic pads (tail
   // layers only for files longer than one piece, each one leading to its root
   const big = m.files.filter((f) => f.padding !== true && f.length > m.pieceLength);
   assert.deepEqual([...m.pieceLayers.keys()].sort(), big.map((f) => f.piecesRoot!.toString('hex')).sort());
-  for (const f of big) assert.deepEqual(rootFromLayer(m.pieceLayers.get(f.piecesRoot!.toString('hex'))!, m.pieceLength), f.piecesRoot);
+  for (const f of big) assert.deepEqual(fileRootFromLayer(m.pieceLayers.get(f.piecesRoot!.toString('hex'))!, m.pieceLength, f.length), f.piecesRoot);
   assert.deepEqual(m.softErrors, []);
 });
 
@@ -153,9 +154,8 @@ test('v2 tree keys are sanitised like v1 path elements; the single-file form nam
 });
 
 test('piece layers: wrong length or wrong root refuse the torrent, malformed entries too; unknown roots are ignored', () => {
-  const pl = 16384;
   const layer = Buffer.concat([ROOT(7), ROOT(8)]);
-  const root = rootFromLayer(layer, pl);
+  const root = createHash('sha256').update(layer).digest(); // two leaves: no padding
   const tree = { big: leaf(20000, root) };
   const lay = (m: Map<string, Encodable>): Buffer => v2(tree, {}, { 'piece layers': m });
   const key = root.toString('latin1');

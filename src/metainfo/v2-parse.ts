@@ -12,10 +12,10 @@
  * last file, as libtorrent's file_storage does (so a v2-only torrent's total length is a whole number of pieces).
  * Empty files and symlinks take no space and never get a pad.
  */
-import { createHash } from 'node:crypto';
 import type { BDict, BValue } from '../bencode/types.js';
 import { BtError } from '../util/errors.js';
 import { BLOCK_SIZE } from '../util/geometry.js';
+import { fileRootFromLayer } from './merkle.js';
 import { sanitizeElement } from './paths.js';
 import type { TorrentFile } from './types.js';
 
@@ -212,32 +212,9 @@ export function hybridMismatch(v2: readonly TorrentFile[], v1: readonly TorrentF
 
 // --- piece layers -------------------------------------------------------------------------------------------------
 
-const sha256 = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
-
-/**
- * Root of a file's merkle tree from its piece layer (BEP 52): the layer is padded up to a power of two with the
- * hash of an all-zero piece subtree, then hashed pairwise up to the root. The one swappable check (merkle.ts's
- * `fileRootFromLayer` computes the same thing).
- */
-export function rootFromLayer(layer: Buffer, pieceLength: number): Buffer {
-  let pad: Buffer = Buffer.alloc(32);
-  for (let n = BLOCK_SIZE; n < pieceLength; n *= 2) pad = sha256(Buffer.concat([pad, pad]));
-  let level: Buffer[] = [];
-  for (let i = 0; i < layer.length; i += 32) level.push(layer.subarray(i, i + 32));
-  let width = 1;
-  while (width < level.length) width *= 2;
-  while (level.length < width) level.push(pad);
-  while (level.length > 1) {
-    const next: Buffer[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(sha256(Buffer.concat([level[i]!, level[i + 1]!])));
-    level = next;
-  }
-  return level[0]!;
-}
-
 /**
  * Read the top-level `piece layers` (libtorrent parse_piece_layers, plus the root check libtorrent does when the
- * torrent is added): a malformed dict (a key not 32 bytes, a value not a string of whole 32-byte hashes), or a layer
+ * torrent is added; merkle.ts `fileRootFromLayer` computes the root): a malformed dict (a key not 32 bytes, a value not a string of whole 32-byte hashes), or a layer
  * of the wrong length for its file, makes the torrent invalid; a layer whose hashes do not lead to its file's pieces
  * root also refuses the torrent (libtorrent's torrent_info accepts it, but adding it fails with "invalid piece
  * layer"). Layers for unknown roots and for files of at most one piece are ignored; a missing layer is allowed (it
@@ -245,7 +222,7 @@ export function rootFromLayer(layer: Buffer, pieceLength: number): Buffer {
  * @returns pieces root (hex) → layer, for files longer than one piece
  */
 export function parsePieceLayers(raw: BValue | undefined, files: readonly TorrentFile[], pieceLength: number,
-  softErrors: string[], check: (layer: Buffer, pieceLength: number) => Buffer = rootFromLayer): Map<string, Buffer> {
+  softErrors: string[], check: (layer: Buffer, pieceLength: number, fileLength: number) => Buffer = fileRootFromLayer): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   if (raw === undefined) return out;
   if (!(raw instanceof Map)) { softErrors.push('piece layers is not a dictionary; ignored'); return out; }
@@ -266,7 +243,7 @@ export function parsePieceLayers(raw: BValue | undefined, files: readonly Torren
     if (layer.length !== pieces * 32) {
       badTorrent(`piece layers: the layer of ${JSON.stringify(f.relPath)} has ${layer.length} bytes, not ${pieces * 32}`);
     }
-    if (!check(layer, pieceLength).equals(f.piecesRoot)) {
+    if (!check(layer, pieceLength, f.length).equals(f.piecesRoot)) {
       badTorrent(`piece layers: the layer of ${JSON.stringify(f.relPath)} does not match its pieces root`);
     }
     out.set(hex, layer);

@@ -13,6 +13,12 @@
  * - Folders and files are created only when a piece inside them is written (zero-length files: when the piece
  *   around their offset is written, or by `prepare` at completion). The storage remembers what it created (files
  *   opened with O_CREAT|O_EXCL, folders its mkdir made) so a failed add can remove exactly that (`removeCreated`).
+ * - BEP 47 (at completion, `prepare`): a symlink entry is created as a relative symlink only when its target, resolved
+ *   (real path of whatever part of it exists), lies inside the torrent's folder (`save/name` for a multi-file
+ *   torrent, the save folder for a single file); otherwise, or when something else is already at its path, it is
+ *   skipped and the reason added to `warnings` (never an error, never a replaced file). No data file is ever opened
+ *   through a symlink (O_NOFOLLOW and the parent-folder proof above). An executable (`x`) file gets the execute bit
+ *   wherever it has the read bit (chmod through its O_NOFOLLOW descriptor).
  * - At most `maxOpenFiles` descriptors are open (FdPool), and none is closed while an operation uses it.
  * - A caller's buffer is never touched after the returned promise settles (every span settles first).
  * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
@@ -155,7 +161,7 @@ export class FsStorage implements Storage {
     this.syncReads = new SyncPolicy(undefined, asyncIo);
     this.paths = meta.files.map((f) => (f.padding ? null : resolveInside(saveDir, f.path)));
     meta.files.forEach((f, i) => {
-      if (f.length !== 0 || f.padding) return;
+      if (f.length !== 0 || f.padding || f.symlinkTarget !== undefined) return;
       const piece = Math.max(0, Math.min(meta.pieceCount - 1, Math.floor(f.offset / meta.pieceLength)));
       const list = this.emptyByPiece.get(piece) ?? [];
       list.push(i);
@@ -266,7 +272,7 @@ export class FsStorage implements Storage {
     if (this.readOnly) return;
     const jobs: Array<() => Promise<void>> = [];
     this.meta.files.forEach((f, i) => {
-      if (f.padding || f.length !== 0 || this.emptyMade.has(i)) return;
+      if (f.padding || f.length !== 0 || f.symlinkTarget !== undefined || this.emptyMade.has(i)) return;
       jobs.push(async () => {
         // Already there (a seed on read-only media must not need to open it for writing).
         const st = await fsp.lstat(this.paths[i]!).catch(() => null);
@@ -275,6 +281,61 @@ export class FsStorage implements Storage {
       });
     });
     await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
+    // Then the BEP 47 attributes: symlinks (their targets exist by now) and execute bits.
+    for (const [i, f] of this.meta.files.entries()) {
+      if (f.padding === true) continue;
+      if (f.symlinkTarget !== undefined) await this.makeLink(i, f.path, f.symlinkTarget);
+      else if (f.executable === true) await this.pool.use(i, true, async (h) => {
+        const { mode } = await h.stat();
+        const exec = (mode & 0o444) >> 2;
+        if ((mode & exec) !== exec) await h.chmod((mode & 0o7777) | exec);
+      });
+    }
+  }
+
+  /** What `prepare` skipped (symlinks whose target leaves the torrent's folder, or whose path is taken). */
+  readonly warnings: string[] = [];
+
+  /** Create the BEP 47 symlink `components` → `target` (relative to the torrent's folder) if it stays inside. */
+  private async makeLink(index: number, components: string[], target: string[]): Promise<void> {
+    const link = this.paths[index]!;
+    const folder = components.length > 1 ? [components[0]!] : [];
+    const skip = (why: string): void => { this.warnings.push(`symlink ${components.join('/')} skipped: ${why}`); };
+    let dest: string;
+    try {
+      dest = resolveInside(this.saveDir, [...folder, ...target]);
+    } catch {
+      skip(`target ${JSON.stringify(target.join('/'))} is not a safe path`);
+      return;
+    }
+    const lexFolder = folder.length > 0 ? resolveInside(this.saveDir, folder) : this.saveDir;
+    if (!isInside(lexFolder, dest)) { skip(`target ${JSON.stringify(target.join('/'))} is the torrent's folder itself`); return; }
+    await this.ensureDir(components.slice(0, -1));
+    const root = await this.root(true);
+    const realFolder = folder.length > 0 ? await fsp.realpath(lexFolder).catch(() => null) : root;
+    if (realFolder === null || !isInside(root, realFolder)) { skip('the torrent folder is not inside the save folder'); return; }
+    // The real path of the deepest existing part of the target must stay in the torrent's folder.
+    let probe = dest;
+    let real: string | null = null;
+    for (;;) {
+      real = await fsp.realpath(probe).catch(() => null);
+      if (real !== null || probe === lexFolder) break;
+      probe = path.dirname(probe);
+    }
+    if (real === null || !isInside(realFolder, real)) {
+      skip(`target ${JSON.stringify(target.join('/'))} resolves outside the torrent's folder`);
+      return;
+    }
+    const parent = await fsp.realpath(path.dirname(link));
+    if (!isInside(root, parent)) { skip('its folder resolves outside the save folder'); return; }
+    const text = path.relative(path.dirname(link), dest) || '.';
+    try {
+      await fsp.symlink(text, path.join(parent, path.basename(link)));
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw ioError('symlink', link, e);
+      const existing = await fsp.readlink(link).catch(() => null);
+      if (existing !== text) skip('something else is already at its path');
+    }
   }
 
   async checkWritable(): Promise<void> {

@@ -10,6 +10,7 @@ Prints one JSON list, one object per FILE, in order:
 piece layers against their roots only when a torrent is added, so "add-error" is a refusal too.
 """
 import json
+import shutil
 import sys
 import tempfile
 
@@ -52,8 +53,14 @@ def inspect(ses, save, path):
 def main():
     ses = lt.session({"enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
                       "listen_interfaces": ""})
-    with tempfile.TemporaryDirectory(prefix="bitpeer-lt-info-") as save:
+    save = tempfile.mkdtemp(prefix="bitpeer-lt-info-")
+    try:
         out = [inspect(ses, save, p) for p in sys.argv[1:]]
+    finally:
+        # libtorrent's disk thread may still be creating (symlink) entries for the removed torrents: stop the
+        # session first, then remove the folder whatever is in it.
+        del ses
+        shutil.rmtree(save, ignore_errors=True)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -8,7 +8,10 @@
  *   reals: a torrent with `"eta": 12.5` silently vanishes from `transmission-remote -l`);
  * - rates are bytes/s; speed LIMITS are kB/s with k = 1000 ({@link SPEED_K}), as in transmission-daemon 3.00;
  * - every field transmission-remote 3.00 asks for (-l, -i, -if, -ip, -it, -ic, -si, -st) is answered;
- *   unknown field names are skipped, as Transmission does.
+ *   unknown field names are skipped, as Transmission does;
+ * - BEP 47 pad files are invisible: not in `files`/`fileStats`/`wanted`/`priorities`/`file-count`, not counted in
+ *   `totalSize`/`sizeWhenDone`/`leftUntilDone`/`haveValid` ({@link userView}); RPC file index k is the k-th non-pad
+ *   file ({@link apiFileIndices} maps it back).
  * BEP: none (Transmission's rpc-spec.txt, version 16).
  */
 import { VERSION } from '../../util/version.js';
@@ -82,6 +85,35 @@ export function statusOf(t: TorrentInfo): number {
 /** Transmission's `error` number: only local errors exist in bitpeer's API (tracker failures are in trackerStats). */
 export function errorOf(t: TorrentInfo): number {
   return t.state === 'error' || (t.error !== null && t.error !== '') ? TR_ERROR.LOCAL_ERROR : TR_ERROR.OK;
+}
+
+/** The API's file index of each file the RPC shows (non-pad files, in order): RPC index k → `apiFileIndices(t)[k]`. */
+export function apiFileIndices(t: TorrentInfo): number[] {
+  const out: number[] = [];
+  t.files.forEach((f, i) => { if (f.padding !== true) out.push(i); });
+  return out;
+}
+
+/**
+ * The torrent as the user sees it: pad files removed from `files`, their bytes taken out of the sizes. A pad's
+ * bytes count as wanted while its flag is wanted (the default) and as done once its piece is verified, as the
+ * session counts them, so they are subtracted the same way.
+ */
+export function userView(t: TorrentInfo): TorrentInfo {
+  if (!t.files.some((f) => f.padding === true)) return t;
+  let all = 0; let wanted = 0; let left = 0;
+  for (const f of t.files) {
+    if (f.padding !== true) continue;
+    all += f.length;
+    if (f.wanted) { wanted += f.length; left += Math.max(0, f.length - f.bytesCompleted); }
+  }
+  return {
+    ...t,
+    files: t.files.filter((f) => f.padding !== true),
+    totalSize: Math.max(0, t.totalSize - all),
+    sizeWhenDone: Math.max(0, t.sizeWhenDone - wanted),
+    leftUntilDone: Math.max(0, t.leftUntilDone - left),
+  };
 }
 
 /** Bytes of verified data over all files (Transmission's haveValid). */
@@ -369,16 +401,19 @@ export function knownFields(requested: readonly unknown[]): string[] {
 /** One torrent as a torrent-get object with exactly `fields` (already filtered by {@link knownFields}). */
 export function torrentObject(t: TorrentInfo, fields: readonly string[], ctx: FieldContext): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  const view = userView(t);
   for (const f of fields) {
     const get = GETTERS.get(f);
-    if (get) out[f] = get(t, ctx);
+    // `pieces` maps files onto pieces by their offsets, so it needs the pads.
+    if (get) out[f] = get(f === 'pieces' ? t : view, ctx);
   }
   return out;
 }
 
 /** One torrent as a torrent-get "table" row (values in `fields` order). */
 export function torrentRow(t: TorrentInfo, fields: readonly string[], ctx: FieldContext): unknown[] {
-  return fields.map((f) => GETTERS.get(f)?.(t, ctx));
+  const view = userView(t);
+  return fields.map((f) => GETTERS.get(f)?.(f === 'pieces' ? t : view, ctx));
 }
 
 /** What session-get needs besides the settings. */

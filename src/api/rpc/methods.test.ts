@@ -197,3 +197,26 @@ test('torrent-set-location passes ids, the absolute location and move (default f
   assert.equal((await rpc('torrent-set-location', { ids: [1] })).result, 'missing argument "location"');
   assert.equal(api.callsTo('setLocation').length, 2);
 });
+
+test('BEP 47 pad files are hidden from the RPC and its file indices skip them', async () => {
+  const { api, rpc } = setup();
+  const t = api.torrents[1]!;
+  // Put a pad after the first file: [f0, pad, f1, f2] in the API; the RPC shows [f0, f1, f2].
+  const pad = { path: `${t.name}/.pad/100`, length: 100, bytesCompleted: 0, wanted: true, priority: 'normal' as const, padding: true };
+  t.files.splice(1, 0, pad);
+  const before = { totalSize: t.totalSize, sizeWhenDone: t.sizeWhenDone, leftUntilDone: t.leftUntilDone };
+  t.totalSize += 100; t.sizeWhenDone += 100; t.leftUntilDone += 100;
+  const got = await rpc('torrent-get', { ids: [2], fields: ['files', 'fileStats', 'file-count', 'wanted', 'priorities', 'totalSize', 'sizeWhenDone', 'leftUntilDone'] });
+  const o = (got.arguments as { torrents: Record<string, unknown>[] }).torrents[0]!;
+  assert.equal(o['file-count'], 3);
+  assert.deepEqual((o['files'] as { name: string }[]).map((f) => f.name), t.files.filter((f) => f.padding !== true).map((f) => f.path));
+  assert.equal((o['fileStats'] as unknown[]).length, 3);
+  assert.equal((o['wanted'] as unknown[]).length, 3);
+  assert.deepEqual({ totalSize: o['totalSize'], sizeWhenDone: o['sizeWhenDone'], leftUntilDone: o['leftUntilDone'] }, before);
+  // RPC index 1 is the API's file 2 (the pad at API index 1 is skipped); index 3 is out of range.
+  assert.equal((await rpc('torrent-set', { ids: [2], 'files-unwanted': [1] })).result, 'success');
+  assert.deepEqual(api.callsTo('setFiles')[0]?.args, [[2], { unwanted: [2] }]);
+  assert.equal((await rpc('torrent-set', { ids: [2], 'files-unwanted': [3] })).result, 'file index out of range');
+  assert.equal((await rpc('torrent-set', { ids: [2], 'priority-high': [] })).result, 'success');
+  assert.deepEqual(api.callsTo('setFiles')[1]?.args, [[2], { priorityHigh: [0, 2, 3] }]);
+});

@@ -16,7 +16,7 @@ import { isAbsolute } from 'node:path';
 import { BtError, errorMessage } from '../../util/errors.js';
 import type { AddSource, BitpeerApi, FileChanges, SessionSettings, TorrentId, TorrentInfo } from '../types.js';
 import {
-  activityDateOf, fromTransmissionEncryption, knownFields, RECENTLY_ACTIVE_SECONDS, sessionObject, sessionStatsObject, SPEED_K, torrentObject,
+  activityDateOf, apiFileIndices, fromTransmissionEncryption, knownFields, RECENTLY_ACTIVE_SECONDS, sessionObject, sessionStatsObject, SPEED_K, torrentObject,
   torrentRow, type FieldContext,
 } from './fields.js';
 
@@ -331,11 +331,13 @@ export class RpcMethods {
   /** The file changes for one torrent; throws "file index out of range" (before anything changes). */
   private fileChanges(t: TorrentInfo, fileArgs: Map<(typeof FILE_KEYS)[number][1], number[]>): FileChanges {
     const changes: FileChanges = {};
-    const n = t.files.length;
+    // RPC file indices count non-pad files only (pads are hidden); map them to the API's indices.
+    const api = apiFileIndices(t);
+    const n = api.length;
     for (const [field, list] of fileArgs) {
       const indices = list.length === 0 ? Array.from({ length: n }, (_, i) => i) : list;
       if (indices.some((i) => i < 0 || i >= n)) throw new RpcArgumentError('file index out of range');
-      changes[field] = indices;
+      changes[field] = indices.map((i) => api[i]!);
     }
     return changes;
   }
