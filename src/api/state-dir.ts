@@ -323,7 +323,7 @@ async function snapshot(t: Torrent, id: number, queuePosition: number): Promise<
     pieces: t.haveBitfield(), files: t.meta.files.map(() => null),
   }));
   const st = t.status();
-  const fetched = t.fetchedPieceLayers();
+  const fetched = t.pieceLayers(true);
   return {
     version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: st.userPaused, queuePosition: Math.max(0, queuePosition),
     ...(id >= 1 && id <= MAX_TORRENT_ID ? { id } : {}),

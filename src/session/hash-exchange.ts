@@ -77,6 +77,15 @@ interface Suspect {
   asked: Set<string>;
 }
 
+/**
+ * May we send this peer hash requests? libtorrent drops a peer that sends them on a connection that is not a v2 one.
+ * The handshake side (helper "ident") marks v2 connections with `Peer.supportsV2`; until a peer carries that flag,
+ * every peer is asked (a reject or a timeout moves the request on).
+ */
+function speaksV2(peer: Peer): boolean {
+  return (peer as Peer & { supportsV2?: boolean }).supportsV2 !== false;
+}
+
 const sameRequest = (a: HashRequestFields, b: HashRequestFields): boolean =>
   a.baseLayer === b.baseLayer && a.index === b.index && a.length === b.length && a.proofLayers === b.proofLayers
   && a.piecesRoot.equals(b.piecesRoot);
@@ -100,7 +109,7 @@ export class HashExchange {
 
   /** Send what this peer can be asked now: missing layer chunks, leaf hashes of failed pieces. */
   pump(peer: Peer): void {
-    if (this.closed || peer.conn.closed) return;
+    if (this.closed || peer.conn.closed || !speaksV2(peer)) return;
     const mine = this.out.get(peer.key) ?? [];
     if (mine.length >= MAX_OUT) return;
     const state = this.host.state;
@@ -271,7 +280,8 @@ export class HashExchange {
     const mine = this.out.get(peer.key);
     this.out.delete(peer.key);
     for (const o of mine ?? []) if (o.piece === undefined) this.chunkOwner.delete(chunkKey(o.req));
-    if (mine?.length) this.pumpAll();
+    this.serveReads.delete(peer.key);
+    if (!this.closed && (this.suspects.size > 0 || !this.host.state.allLayersKnown)) this.pumpAll();
   }
 
   /** Once a second: give up on silent requests, and settle failed pieces nobody could explain. */

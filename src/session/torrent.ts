@@ -217,12 +217,10 @@ export class Torrent {
     });
   }
 
-  /** Complete piece layers (pieces root hex → layer) of a v2 or hybrid torrent. */
-  pieceLayers(): Map<string, Buffer> { return this.v2?.completeLayers() ?? new Map(); }
-  /** The complete piece layers the metainfo lacks (fetched from peers or restored), for the resume data. */
-  fetchedPieceLayers(): Map<string, Buffer> {
-    const out = this.pieceLayers();
-    for (const root of this.meta.pieceLayers.keys()) out.delete(root);
+  /** Complete BEP 52 piece layers (root hex → layer); `fetchedOnly`: those the metainfo lacks (for the resume data). */
+  pieceLayers(fetchedOnly = false): Map<string, Buffer> {
+    const out = this.v2?.completeLayers() ?? new Map<string, Buffer>();
+    if (fetchedOnly) for (const root of this.meta.pieceLayers.keys()) out.delete(root);
     return out;
   }
 
