@@ -240,7 +240,8 @@ export class RequestScheduler {
       this.host.onStorageError(new BtError('HASH_FAILED', `piece ${index}: its v1 (SHA-1) and v2 (merkle) hashes disagree: the torrent is inconsistent`));
       return;
     }
-    const ok = v1ok ?? (v2check === 'ok' || v2check === 'none');
+    // A v2-only piece is good only when its merkle hash was checked and matched: never accepted unverified.
+    const ok = v1ok ?? v2check === 'ok';
     if (!ok) {
       const leaves = v2check === 'bad' && pip.senders && this.host.onV2PieceFailed && v2 ? v2.receivedLeaves(index, data) : null;
       this.buffers.release(data);
