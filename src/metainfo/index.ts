@@ -8,5 +8,5 @@ export { parseTorrent, parseInfo, torrentFromInfo, MAX_TORRENT_SIZE, MAX_PIECE_L
 export type { ParseOptions } from './metainfo.js';
 export { pieceSize, pieceHash, pieceSpans, filePieceRange } from './geometry.js';
 export { sanitizeComponent, resolveInside, PathSet, MAX_PATH_DEPTH } from './paths.js';
-export { parseMagnet, buildMagnet, parseInfoHash, infoHashToBase32, MAX_MAGNET_LENGTH, MAX_MAGNET_ITEMS } from './magnet.js';
+export { parseMagnet, buildMagnet, parseInfoHash, parseBtmh, infoHashToBase32, MAX_MAGNET_LENGTH, MAX_MAGNET_ITEMS } from './magnet.js';
 export type { MagnetInfo, MagnetInput } from './magnet.js';

@@ -61,6 +61,13 @@ export class Peer {
   lastPieceAt: number;
   /** Both sides set the BEP 10 extension bit. */
   extended = false;
+  /**
+   * Both sides set the BEP 52 v2 bit (reserved[7] & 0x10): the peer speaks BitTorrent v2 (hash request, hashes,
+   * hash reject). Only meaningful for a v2 or hybrid torrent.
+   */
+  supportsV2 = false;
+  /** The peer named the torrent by its truncated v2 info-hash in the handshake (a hybrid reached as v2; BEP 52). */
+  viaV2Hash = false;
   /** The connection went through an MSE/PE handshake (RC4, or plaintext after the MSE header). */
   encrypted = false;
   /** RC4 was selected (the MSE handshake's crypto_select); false for plaintext after the MSE header. */

@@ -38,7 +38,13 @@ export interface Candidate {
 }
 
 export interface PeerManagerHost {
+  /** The wire info-hash: what we send in our handshakes (v1 SHA-1, or the truncated SHA-256 of a v2-only torrent). */
   readonly infoHash: Buffer;
+  /**
+   * A hybrid torrent's other name: its SHA-256 info-hash truncated to 20 bytes (BEP 52). An incoming peer may name the
+   * torrent by it; we answer with the hash the peer used (one swarm, as libtorrent does).
+   */
+  readonly infoHashV2Truncated?: Buffer;
   readonly peerId: Buffer;
   readonly reserved: Buffer;
   readonly pieceCount: number;
@@ -209,10 +215,15 @@ export class PeerManager {
     }, (err: unknown) => fail(errorMessage(err)));
   }
 
-  /** An incoming connection whose handshake named our info-hash. We answer with our handshake. */
+  /**
+   * An incoming connection whose handshake named our info-hash (either name of a hybrid). We answer with our
+   * handshake, naming the torrent by the hash the peer used.
+   */
   acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer, encrypted = false): void {
     const key = formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const viaV2 = this.host.infoHashV2Truncated?.equals(handshake.infoHash) === true;
     const problem = this.stopped ? 'torrent stopped'
+      : !viaV2 && !handshake.infoHash.equals(this.host.infoHash) ? 'handshake names another torrent'
       : this.connected.size >= this.limits.maxPeers ? 'too many peers'
       : this.admissionProblem(key, handshake);
     if (problem) {
@@ -220,7 +231,7 @@ export class PeerManager {
       socket.destroy();
       return;
     }
-    socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
+    socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: viaV2 ? handshake.infoHash : this.host.infoHash, peerId: this.host.peerId }));
     this.attach(socket, handshake, rest, 'in', key, encrypted);
   }
 
@@ -261,6 +272,8 @@ export class PeerManager {
     peer.rc4 = socket instanceof Rc4Stream;
     peer.transport = socket.transport ?? 'tcp';
     peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.host.reserved, ReservedBit.EXTENSION_PROTOCOL);
+    peer.supportsV2 = hasReserved(hs.reserved, ReservedBit.V2) && hasReserved(this.host.reserved, ReservedBit.V2);
+    peer.viaV2Hash = this.host.infoHashV2Truncated?.equals(hs.infoHash) === true;
     holder.peer = peer;
     this.connected.set(key, peer);
     this.host.onPeerConnected(peer);

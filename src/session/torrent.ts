@@ -137,6 +137,7 @@ export class Torrent {
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: opts.now, ...(opts.downloadParent ? { parent: opts.downloadParent } : {}) });
     this.peers = new PeerManager({
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
+      ...(opts.meta.version === 'hybrid' && opts.meta.infoHashV2 ? { infoHashV2Truncated: opts.meta.infoHashV2.subarray(0, 20) } : {}),
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
       ...(opts.clock ? { clock: opts.clock } : {}),

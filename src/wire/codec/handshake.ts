@@ -1,5 +1,6 @@
 /**
- * The peer wire handshake (BEP 3) and its reserved bits (BEP 5 DHT, BEP 6 Fast, BEP 10 extension protocol).
+ * The peer wire handshake (BEP 3) and its reserved bits (BEP 5 DHT, BEP 6 Fast, BEP 10 extension protocol, BEP 52
+ * v2 support).
  *
  * Layout, 68 bytes: `<pstrlen=19><pstr="BitTorrent protocol"><reserved:8><info_hash:20><peer_id:20>`.
  *
@@ -24,7 +25,7 @@ const PEER_ID_OFFSET = INFO_HASH_OFFSET + 20; // 48
 export interface Handshake {
   /** 8 bytes of feature flags; see {@link ReservedBit}. */
   reserved: Buffer;
-  /** 20-byte SHA-1 info-hash of the torrent. */
+  /** 20-byte info-hash of the torrent: SHA-1 (v1, hybrid) or SHA-256 truncated to 20 bytes (v2, hybrid; BEP 52). */
   infoHash: Buffer;
   /** 20-byte peer id. */
   peerId: Buffer;
@@ -44,6 +45,11 @@ export const ReservedBit = {
   FAST: { byte: 7, mask: 0x04 },
   /** BEP 5 DHT (the peer sends `port` messages): `reserved[7] & 0x01`. */
   DHT: { byte: 7, mask: 0x01 },
+  /**
+   * BEP 52 BitTorrent v2 support: `reserved[7] & 0x10`. Set by v2-capable clients for every torrent (libtorrent 2 does);
+   * a hybrid torrent's peer that sets it can answer v2 hash requests.
+   */
+  V2: { byte: 7, mask: 0x10 },
 } as const;
 
 function checkLength(name: string, b: Buffer, n: number): void {
