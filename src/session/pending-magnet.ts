@@ -85,7 +85,11 @@ export class PendingMagnet {
     opts.signal?.addEventListener('abort', () => this.stop(), { once: true });
     const started = session.now();
     this.fetch = startMetadataFetch({
-      infoHash: this.link.infoHash, peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
+      infoHash: this.link.infoHash,
+      // btmh: the info dict's SHA-256 must equal it; btih: its SHA-1 (both for a hybrid link; BEP 52).
+      ...(this.link.infoHashV2 ? { infoHashV2: this.link.infoHashV2 } : {}),
+      ...(this.link.infoHashV1 ? { infoHashV1: this.link.infoHashV1 } : {}),
+      peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
       persistent: true, transport: session.transport, encryption: () => session.encryption, randomBytes: session.randomBytes, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(), clock: session.clock,
       ...(session.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -95,7 +99,7 @@ export class PendingMagnet {
       addPeer: (host, port, source) => this.addPeers([{ host, port }], source),
       acceptIncoming: (socket, hs, rest) => this.fetch.acceptIncoming(socket, hs, rest),
       close: () => this.stop(),
-    });
+    }, this.link.infoHashV1 ? this.link.infoHashV2 : undefined);
     if (session.trackersEnabled) for (const url of trackers) this.announce(url);
     const poll = session.clock.setInterval(() => this.refresh(), STATUS_POLL_MS);
     poll.unref();

@@ -56,3 +56,15 @@ test('reserved bits', () => {
   assert.equal(hasReserved(Buffer.alloc(0), ReservedBit.FAST), false);
   assert.throws(() => makeReserved([{ byte: 8, mask: 1 }]), RangeError);
 });
+
+test('BEP 52 v2 bit is reserved[7] & 0x10, independent of Fast and DHT', () => {
+  const r = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL, ReservedBit.V2]);
+  assert.equal(r[7], 0x14);
+  assert.equal(r[5], 0x10);
+  assert.ok(hasReserved(r, ReservedBit.V2));
+  assert.ok(!hasReserved(makeReserved([ReservedBit.FAST, ReservedBit.DHT]), ReservedBit.V2));
+  // libtorrent 2's reserved bytes (extension, Fast, DHT, v2) round-trip through a handshake.
+  const lt = Buffer.from('0000000000100015', 'hex');
+  const hs = parseHandshake(encodeHandshake({ reserved: lt, infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2) }));
+  assert.ok(hasReserved(hs.reserved, ReservedBit.V2) && hasReserved(hs.reserved, ReservedBit.DHT) && hasReserved(hs.reserved, ReservedBit.FAST));
+});
