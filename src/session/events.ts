@@ -18,7 +18,9 @@ export interface DisconnectCount { op: ErrorOp; code: ErrorCode; count: number }
 
 export type SessionEvent =
   | { event: 'listening'; port: number; host: string }
-  | { event: 'added'; infoHash: string; name: string; pieces: number; size: number; savePath: string }
+  | { event: 'added'; infoHash: string; name: string; pieces: number; size: number; savePath: string;
+      /** BEP 52: 'v1', 'v2' or 'hybrid'; the v2 info-hash (64 hex, SHA-256) of a v2 or hybrid torrent. */
+      version?: 'v1' | 'v2' | 'hybrid'; infoHashV2?: string }
   | { event: 'checking'; infoHash: string; checked: number; pieces: number }
   | { event: 'checked'; infoHash: string; have: number; pieces: number; elapsedMs: number }
   | { event: 'state'; infoHash: string; state: TorrentState; reason?: string }

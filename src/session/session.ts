@@ -417,7 +417,8 @@ export class Session {
     if (meta.version === 'hybrid') this.addV2Name(meta.infoHashV2, meta.infoHashHex);
     this.queueOrder = undefined;
     opts.beforeStart?.(torrent);
-    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
+    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath,
+      version: meta.version, ...(meta.infoHashV2 ? { infoHashV2: meta.infoHashV2.toString('hex') } : {}) });
     for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
     const weight = this.checkWeight(meta, opts);
     try {

@@ -18,9 +18,11 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const json = Boolean(values['json']);
   if (arg.startsWith('magnet:')) {
     const m = parseMagnet(arg);
-    const out = { type: 'magnet', infoHash: m.infoHashHex, name: m.name ?? null, trackers: m.trackers, peers: m.peers };
+    const out = { type: 'magnet', infoHash: m.infoHashHex, name: m.name ?? null, trackers: m.trackers, peers: m.peers,
+      infoHashV1: m.infoHashV1?.toString('hex') ?? null, infoHashV2: m.infoHashV2?.toString('hex') ?? null };
     if (json) process.stdout.write(JSON.stringify(out) + '\n');
-    else process.stdout.write(`magnet link\n  info-hash: ${m.infoHashHex}\n  name: ${m.name ?? '(none)'}\n` +
+    else process.stdout.write(`magnet link\n  info-hash: ${m.infoHashHex}\n` +
+      (m.infoHashV2 ? `  info-hash v2: ${m.infoHashV2.toString('hex')}\n` : '') + `  name: ${m.name ?? '(none)'}\n` +
       m.trackers.map((t) => `  tracker: ${t}\n`).join('') + m.peers.map((p) => `  peer: ${p}\n`).join(''));
     return 0;
   }
@@ -32,11 +34,14 @@ export async function infoCommand(argv: string[]): Promise<number> {
       announceList: meta.announceList, comment: meta.comment ?? null, createdBy: meta.createdBy ?? null,
       creationDate: meta.creationDate ?? null, files: meta.files.map((f) => ({ path: f.relPath, length: f.length })),
       softErrors: meta.softErrors,
+      // BEP 52: the meta version and both info-hashes (null where the torrent has no such part).
+      version: meta.version, infoHashV1: meta.infoHashV1?.toString('hex') ?? null, infoHashV2: meta.infoHashV2?.toString('hex') ?? null,
     }) + '\n');
     return 0;
   }
   const lines = [
-    `name: ${meta.name}`, `info-hash: ${meta.infoHashHex}`, `size: ${formatBytes(meta.totalLength)} (${meta.totalLength} bytes)`,
+    `name: ${meta.name}`, `info-hash: ${meta.infoHashHex}`,
+    ...(meta.infoHashV2 ? [`info-hash v2: ${meta.infoHashV2.toString('hex')}`] : []), `meta version: ${meta.version}`, `size: ${formatBytes(meta.totalLength)} (${meta.totalLength} bytes)`,
     `pieces: ${meta.pieceCount} x ${formatBytes(meta.pieceLength)}`, `private: ${meta.private ? 'yes' : 'no'}`,
   ];
   if (meta.announce) lines.push(`announce: ${meta.announce}`);
