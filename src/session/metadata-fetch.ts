@@ -268,7 +268,10 @@ class MetadataFetcher {
     const key = `in:${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`;
     const c: Candidate = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, key, attempts: 1, notBefore: 0, dead: true, active: true };
     this.log(`metadata: incoming connection from ${key.slice(3)}`);
-    socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
+    // A hybrid link reached by its truncated v2 name (the session routes both names here) is answered by that name.
+    const v2Name = this.opts.infoHashV2?.subarray(0, 20);
+    const name = v2Name !== undefined && v2Name.equals(hs.infoHash) ? v2Name : this.opts.infoHash;
+    socket.write(encodeHandshake({ reserved: this.reserved, infoHash: name, peerId: this.opts.peerId }));
     this.guard(() => this.attach(c, socket, rest, hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.reserved, ReservedBit.FAST)));
   }
 

@@ -143,8 +143,8 @@ const MAX_PARALLEL_CHECKS = 16;
 export class Session {
   readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
   readonly peerId: Buffer;
-  /** Our handshake's reserved bits: Fast, BEP 10, and BEP 52 v2 support (for every torrent, as libtorrent 2 does). */
-  readonly reserved = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL, ReservedBit.V2]);
+  /** Our handshake's reserved bits: Fast, BEP 10 (a hybrid torrent's connections add BEP 52's v2 upgrade bit). */
+  readonly reserved = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL]);
   /** Tracker server and client, UDP socket, LSD (created by listen()). */
   private svc: SessionServices | undefined;
   /** Addresses that are this session (our interfaces, and `yourip` reports from peers). */

@@ -138,6 +138,7 @@ export class Torrent {
     this.peers = new PeerManager({
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
       ...(opts.meta.version === 'hybrid' && opts.meta.infoHashV2 ? { infoHashV2Truncated: opts.meta.infoHashV2.subarray(0, 20) } : {}),
+      ...(opts.meta.version === 'v2' ? { v2Only: true } : {}),
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
       ...(opts.clock ? { clock: opts.clock } : {}),
