@@ -46,6 +46,8 @@ export type SessionEvent =
       disconnects?: DisconnectCount[] }
   | { event: 'metadata-fetching'; infoHash: string; name: string; peersKnown: number; peersTried: number;
       peersConnected: number; trackers: MagnetTrackerEvent[]; status: string }
-  | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number }
+  | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number;
+      /** A btmh link's v2 info-hash (64 hex; the metadata's SHA-256 equals it). */
+      infoHashV2?: string }
   | { event: 'warning'; infoHash?: string; message: string }
   | { event: 'error'; infoHash?: string; code: string; message: string };

@@ -109,7 +109,8 @@ export class PendingMagnet {
       const name = this.link.name;
       const torrent = torrentFromInfo(info, this.link.trackers);
       this.session.events.emit({ event: 'metadata-received', infoHash: this.infoHashHex, name: name ?? this.infoHashHex,
-        size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length });
+        size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length,
+        ...(this.link.infoHashV2 ? { infoHashV2: this.link.infoHashV2.toString('hex') } : {}) });
       // Every address the fetch knows (ours, PEX, incoming peers' listen ports), ourselves left out.
       const peers = this.fetch.addresses().filter((p) => !this.session.isSelf(p.host, p.port));
       return { torrent, name, peers };

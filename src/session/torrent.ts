@@ -747,7 +747,8 @@ export class Torrent {
     const wanted = this.filesWanted.every((w) => w) ? { pieces: m.pieceCount, bytes: m.totalLength, left }
       : wantedTotals(m, bits, (i) => this.picker.piecePriority(i) > 0);
     return freezeStatus({
-      infoHash: this.infoHashHex, name: m.name, savePath: this.savePath, state: this.st,
+      infoHash: this.infoHashHex, version: m.version, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
+      name: m.name, savePath: this.savePath, state: this.st,
       error: this.st === 'error' ? (this.errorReasonText ?? 'error') : undefined, userPaused: this.paused,
       complete: bits.complete, done: this.done,
       pieces: { count: m.pieceCount, length: m.pieceLength, have: bits.count, wanted: wanted.pieces },
