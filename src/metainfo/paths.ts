@@ -24,8 +24,11 @@
 import * as path from 'node:path';
 import { BtError } from '../util/errors.js';
 
-/** Maximum number of components in one file path, name included (libtorrent: 100). */
-export const MAX_PATH_DEPTH = 100;
+/**
+ * Most components `resolveInside` joins (a path of more cannot fit in Linux's 4096-byte PATH_MAX). v1 paths have no
+ * depth limit in libtorrent, nor in the parser; a v2 file tree is limited to 100 levels (v2-parse.ts).
+ */
+export const MAX_PATH_DEPTH = 2048;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0001-\u001f\u007f-\u009f]/g;
@@ -99,7 +102,7 @@ export function resolveInside(saveDir: string, components: readonly string[]): s
   if (components.length === 0) bad('path', 'empty path');
   if (components.length > MAX_PATH_DEPTH) bad('path', `more than ${MAX_PATH_DEPTH} components`);
   for (const c of components) {
-    if (sanitizeComponent(c, 'path') !== c) bad('path', `unsanitised path component ${JSON.stringify(c)}`);
+    if (!isSafeComponent(c)) bad('path', `unsafe path component ${JSON.stringify(c)}`);
     if (path.isAbsolute(c)) bad('path', `absolute path component ${JSON.stringify(c)}`);
   }
   const base = path.resolve(saveDir);
@@ -109,4 +112,165 @@ export function resolveInside(saveDir: string, components: readonly string[]): s
     bad('path', `${JSON.stringify(components.join('/'))} resolves outside ${JSON.stringify(base)}`);
   }
   return full;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// libtorrent-compatible sanitising (libtorrent 2.0 torrent_info.cpp `sanitize_append_path_element`, POSIX build).
+
+/** Bidirectional-override code points libtorrent strips from names (they disguise extensions). */
+const BIDI = new Set([0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x200e, 0x200f]);
+
+/** libtorrent's utf8_sequence_length: 1-4 for valid lead bytes, 5 for the obsolete 5-byte lead, else 0. */
+function seqLength(b: number): number {
+  if (b < 0x80) return 1;
+  if (b >> 5 === 0b110) return 2;
+  if (b >> 4 === 0b1110) return 3;
+  if (b >> 3 === 0b11110) return 4;
+  if (b >> 2 === 0b111110) return 5;
+  return 0;
+}
+
+/**
+ * Decode one code point at `i` exactly as libtorrent's `parse_utf8_codepoint` does: returns [codePoint or -1 when
+ * invalid, bytes consumed]. Overlong forms, surrogates and values above U+10FFFF are invalid.
+ */
+export function parseUtf8CodePoint(buf: Uint8Array, i: number): [number, number] {
+  const rest = buf.length - i;
+  const len = seqLength(buf[i]!);
+  if (len === 1) return [buf[i]!, 1];
+  if (len === 0) return [-1, 1];
+  if (len > 4) return [-1, len];
+  if (len > rest) return [-1, rest];
+  let ch = buf[i]! & (len === 2 ? 0x1f : len === 3 ? 0x0f : 0x07);
+  for (let k = 1; k < len; k++) {
+    const b = buf[i + k]!;
+    if (b < 0x80 || b > 0xbf) return [-1, len];
+    ch = (ch << 6) + (b & 0x3f);
+  }
+  if ((len === 2 && ch < 0x80) || (len === 3 && ch < 0x800) || (len === 4 && ch < 0x10000)) return [-1, len];
+  if (ch > 0x10ffff || (ch >= 0xd800 && ch <= 0xdfff)) return [-1, len];
+  return [ch, len];
+}
+
+/**
+ * Sanitise one raw path element the way libtorrent 2.0 does on POSIX (`sanitize_append_path_element`), so that
+ * bitpeer opens every torrent libtorrent opens, with the same file names:
+ * - `.` and `..` (and any element that is only one or two dots once filtered) are DROPPED (returns undefined): the
+ *   path simply loses that level, it never climbs;
+ * - an empty element becomes `_`;
+ * - NUL, `/` and `\` and the bidi-override code points U+202A–U+202E, U+200E, U+200F are removed (`/etc/passwd` →
+ *   `etcpasswd`, `a\b` → `ab`), so no element can carry a separator;
+ * - invalid UTF-8 sequences and control characters U+0001–U+001F become `_`;
+ * - an element longer than 240 bytes is cut at 240 bytes, keeping an extension of up to 9 bytes.
+ * The result is never empty, `.`, `..`, and never contains `/`, `\` or a character below U+0020
+ * ({@link isSafeComponent} holds for it).
+ */
+export function sanitizeElement(raw: Uint8Array): string | undefined {
+  if (raw.length === 1 && raw[0] === 0x2e) return undefined;
+  if (raw.length === 0) return '_';
+  const out: number[] = [];
+  let added = 0;
+  let dots = 0;
+  let foundExtension = false;
+  for (let i = 0; i < raw.length;) {
+    const [cp, len] = parseUtf8CodePoint(raw, i);
+    // NUL too: libtorrent's strchr("/\\", c) also matches the terminator when c is 0.
+    if (cp >= 0 && (BIDI.has(cp) || cp === 0x2f || cp === 0x5c || cp === 0)) { i += len; continue; }
+    if (cp < 0 || cp < 32) {
+      out.push(0x5f);
+      added++;
+      i += len;
+      continue;
+    }
+    for (let k = i; k < i + len; k++) out.push(raw[k]!);
+    if (cp === 0x2e) dots++;
+    added += len;
+    if (added >= 240 && !foundExtension) {
+      let dot = -1;
+      for (let j = raw.length - 1; j > Math.max(raw.length - 10, i); j--) {
+        if (raw[j] !== 0x2e) continue;
+        dot = j;
+        break;
+      }
+      if (dot === -1) break;
+      foundExtension = true;
+      i = dot; // libtorrent: i = dot - seq_len, then the loop adds seq_len
+      continue;
+    }
+    i += len;
+  }
+  if (added === dots && added <= 2) return undefined;
+  return Buffer.from(out).toString('utf8');
+}
+
+/**
+ * True when `c` is one safe file name: non-empty, not `.` or `..`, no `/`, `\`, NUL or other character below
+ * U+0020. Everything {@link sanitizeElement} returns passes; `resolveInside` requires it of every component.
+ */
+export function isSafeComponent(c: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return c.length > 0 && c !== '.' && c !== '..' && !/[/\\\u0000-\u001f]/.test(c);
+}
+
+/** ASCII-only lower-casing, as libtorrent's `to_lower` (used for its case-insensitive duplicate check). */
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** libtorrent `extension`: from the last '.' of the last component, or ''. */
+function extensionOf(f: string): string {
+  for (let i = f.length - 1; i >= 0; i--) {
+    if (f[i] === '/') break;
+    if (f[i] === '.') return f.slice(i);
+  }
+  return '';
+}
+
+/** libtorrent `remove_extension`: without the last '.'-suffix unless it is at 0 or before the last '/'. */
+function removeExtension(f: string): string {
+  const slash = f.lastIndexOf('/');
+  const dot = f.lastIndexOf('.');
+  if (dot <= 0 || dot < slash) return f;
+  return f.slice(0, dot);
+}
+
+/** A file for {@link resolveDuplicatePaths}: its sanitised components, joined path, length and pad flag. */
+export interface NamedFile {
+  path: string[];
+  relPath: string;
+  length: number;
+  padding?: boolean;
+}
+
+/**
+ * Rename duplicate paths exactly as libtorrent 2.0 does (`torrent_info::resolve_duplicate_filenames_slow`): the
+ * comparison is ASCII-case-insensitive; every folder of every file is taken first, so a file that has the path of
+ * a folder is renamed too; pad files of the same size may share a path. A colliding file `dir/name.ext` becomes
+ * `dir/name.1.ext` (then `.2`, …, the first free one; `.ext` is the part from the last dot of the last component).
+ * Renames in place and returns the notes for `softErrors`.
+ */
+export function resolveDuplicatePaths(files: NamedFile[]): string[] {
+  const notes: string[] = [];
+  const taken = new Map<string, number>(); // lower-cased path → file index, or -1 for a folder
+  for (const f of files) {
+    for (let k = 2; k < f.path.length; k++) taken.set(asciiLower(f.path.slice(0, k).join('/')), -1);
+  }
+  files.forEach((f, i) => {
+    const key = asciiLower(f.relPath);
+    const other = taken.get(key);
+    if (other === undefined) { taken.set(key, i); return; }
+    if (other >= 0 && f.padding === true && files[other]!.padding === true && files[other]!.length === f.length) return;
+    const base = removeExtension(f.relPath);
+    const ext = extensionOf(f.relPath);
+    let cand = f.relPath;
+    for (let cnt = 1; ; cnt++) {
+      cand = `${base}.${cnt}${ext}`;
+      if (!taken.has(asciiLower(cand))) break;
+    }
+    taken.set(asciiLower(cand), i);
+    notes.push(`file #${i} ${JSON.stringify(f.relPath)} duplicates ${other >= 0 ? `file #${other}` : 'a folder'}; renamed ${JSON.stringify(cand)}`);
+    f.path = cand.split('/');
+    f.relPath = cand;
+  });
+  return notes;
 }
