@@ -3,7 +3,8 @@
  * SHA-256 truncated to 20 bytes, over plaintext and over MSE (SKEY = either name), answers with the name the peer
  * used, and upgrades a plaintext v1 connection that offers it (reserved[7] & 0x10) to the v2 name, as libtorrent 2
  * does; a v1 torrent never sets that bit. Two sessions then download a hybrid through the upgrade, and the embedded
- * tracker hands out the peers announced under either name as one swarm.
+ * tracker hands out the peers announced under either name as one swarm. A hybrid magnet (btih and btmh) announces
+ * both names to its tracker and gets its metadata checked by SHA-1 and SHA-256.
  *
  * The hybrid here is a bitpeer-made v1 torrent given a v2 identity (`version` 'hybrid', `infoHashV2` = the SHA-256 of
  * its info dict): the v1 pieces carry the data, so the test needs no v2 verification, only the names.
@@ -25,6 +26,9 @@ import { CRYPTO_PLAINTEXT } from '../../src/wire/mse/handshake.js';
 import { mseConnect } from '../../src/wire/mse/stream.js';
 import { announceHttp } from '../../src/tracker/http-client.js';
 import { writeTree } from '../helpers/content.js';
+import { createServer, type Server } from 'node:http';
+import { encode } from '../../src/bencode/index.js';
+import { PendingMagnet } from '../../src/session/pending-magnet.js';
 
 const dirs: string[] = [];
 const sessions: Session[] = [];
@@ -173,4 +177,44 @@ test('two sessions download a hybrid through the upgrade; the embedded tracker s
   assert.ok(v2Flags.length > 0 && v2Flags.every((f) => f), `v2 connections: ${JSON.stringify(v2Flags)}`);
   const added = get.events.find((e) => e.event === 'added');
   assert.ok(added && added.event === 'added' && added.version === 'hybrid' && added.infoHashV2 === hybrid.infoHashV2!.toString('hex'));
+});
+
+/** The raw bytes of `key` in a URL's query (percent-decoded, byte for byte). */
+function queryBytes(url: string, key: string): Buffer | undefined {
+  for (const part of (url.split('?')[1] ?? '').split('&')) {
+    const eq = part.indexOf('=');
+    if (part.slice(0, eq) !== key) continue;
+    const v = part.slice(eq + 1);
+    const out: number[] = [];
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] === '%') { out.push(parseInt(v.slice(i + 1, i + 3), 16)); i += 2; } else out.push(v.charCodeAt(i));
+    }
+    return Buffer.from(out);
+  }
+  return undefined;
+}
+
+test('a hybrid magnet announces both names to its tracker and fetches the metadata from the peer it learns', { timeout: 30_000 }, async (t) => {
+  const { hybrid, v2Name } = await content();
+  const s = await seed(hybrid);
+  // A recording HTTP tracker that answers every announce with the seed.
+  const asked: string[] = [];
+  const peer = Buffer.from([127, 0, 0, 1, s.port >> 8, s.port & 0xff]);
+  const server: Server = createServer((req, res) => {
+    const ih = queryBytes(req.url ?? '', 'info_hash');
+    if (ih !== undefined) asked.push(ih.toString('hex'));
+    res.end(encode({ interval: 60, peers: peer }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => { server.closeAllConnections(); server.close(); });
+  const trackerPort = (server.address() as net.AddressInfo).port;
+  const get = await node();
+  const uri = `magnet:?xt=urn:btih:${hybrid.infoHashHex}&xt=urn:btmh:1220${hybrid.infoHashV2!.toString('hex')}` +
+    `&tr=${encodeURIComponent(`http://127.0.0.1:${trackerPort}/announce`)}`;
+  const pm = new PendingMagnet(get.session, uri, { timeoutMs: 20_000 });
+  const r = await pm.promise.finally(() => pm.stop());
+  assert.ok(r.torrent.includes(hybrid.infoBytes), 'the fetched torrent embeds the very info dict');
+  assert.ok(asked.includes(hybrid.infoHashHex), `announced the v1 name: ${JSON.stringify(asked)}`);
+  assert.ok(asked.includes(v2Name.toString('hex')), `announced the truncated v2 name: ${JSON.stringify(asked)}`);
 });
