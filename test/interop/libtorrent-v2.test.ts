@@ -23,7 +23,7 @@ import { writeTree, type FileSpec } from '../helpers/content.js';
 import { assertSameTree, listeningPort, scopeFor } from '../helpers/interop.js';
 
 /** Bound for one transfer (start of the downloader to its exit). */
-const TRANSFER_MS = 30_000;
+const TRANSFER_MS = 20_000;
 /** Bound for a seed to check its data and open its port, and for `create`. */
 const READY_MS = 15_000;
 const CASE_MS = 60_000;
