@@ -242,6 +242,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
         ...(resume ? {
           addedAt: Math.floor(resume.addedAt / 1000) * 1000,
           restored: { uploaded: resume.uploaded, downloaded: resume.downloaded, ...(resume.completedAt ? { completedAt: resume.completedAt } : {}) },
+          ...(resume.pieceLayers ? { restoredPieceLayers: resume.pieceLayers } : {}),
         } : {}),
         beforeStart: (t) => {
           if (!resume) return;
@@ -322,6 +323,7 @@ async function snapshot(t: Torrent, id: number, queuePosition: number): Promise<
     pieces: t.haveBitfield(), files: t.meta.files.map(() => null),
   }));
   const st = t.status();
+  const fetched = t.fetchedPieceLayers();
   return {
     version: 1, infoHash: t.infoHash, savePath: t.savePath, paused: st.userPaused, queuePosition: Math.max(0, queuePosition),
     ...(id >= 1 && id <= MAX_TORRENT_ID ? { id } : {}),
@@ -331,5 +333,6 @@ async function snapshot(t: Torrent, id: number, queuePosition: number): Promise<
     peers: t.knownPeers(200).filter((a) => /^(\d+\.){3}\d+:\d+$|^\[[0-9a-fA-F:.]+\]:\d+$/.test(a)),
     uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
     ...(st.state === 'error' && t.errorReason ? { error: t.errorReason.slice(0, 4000) } : {}),
+    ...(fetched.size > 0 ? { pieceLayers: fetched } : {}),
   };
 }

@@ -98,10 +98,23 @@ export const COMMANDS = {
     args: '<path>', min: 1, max: 1,
     summary: 'write a .torrent for a file or a folder',
     about: 'Hashes the file or folder and writes <name>.torrent in the current folder (or -o). An existing file is\n' +
-      'never overwritten without --force. Prints the info-hash and the magnet link.',
+      'never overwritten without --force. Prints the info-hash and the magnet link. The default format is v1, with\n' +
+      'the same info-hash as mktorrent; --v2 and --hybrid make BitTorrent v2 torrents identical to libtorrent 2\'s.',
     options: [
       TORRENT_OUTPUT,
-      PIECE_LENGTH, ANNOUNCE, ANNOUNCE_HOST,
+      {
+        ...PIECE_LENGTH,
+        default: 'chosen for 1000-2000 pieces, 16 KiB to 16 MiB; the same for --v2 and --hybrid, where it must be a power of two of at least 16 KiB',
+      },
+      {
+        name: 'v2', desc: 'Make a BitTorrent v2-only torrent (BEP 52): per-file merkle trees; only v2 clients (libtorrent 2, qBittorrent 4.4+) open it. ' +
+          'Laid out exactly as libtorrent 2.0.8 does, so the info-hash equals its create_torrent\'s.',
+      },
+      {
+        name: 'hybrid', desc: 'Make a hybrid v1+v2 torrent (libtorrent 2\'s default format): both info-hashes, one swarm; files are aligned to ' +
+          'pieces with BEP 47 pad files exactly as libtorrent 2.0.8 lays them out.',
+      },
+      ANNOUNCE, ANNOUNCE_HOST,
       { name: 'port', value: 'N', desc: 'Port in the default announce URL (the port `seed` will listen on).', default: '6881' },
       PRIVATE,
       { name: 'comment', value: 'TEXT', desc: 'A comment stored in the torrent.' },
@@ -109,7 +122,8 @@ export const COMMANDS = {
       { name: 'force', short: 'f', desc: 'Overwrite the output file if it exists.' },
       JSON_OUT, HELP,
     ],
-    examples: ['bitpeer create ~/photos', 'bitpeer create big.iso -o /tmp/big.torrent --announce udp://tracker.example:6969/announce'],
+    examples: ['bitpeer create ~/photos', 'bitpeer create big.iso -o /tmp/big.torrent --announce udp://tracker.example:6969/announce',
+      'bitpeer create ~/photos --hybrid --piece-length 1M'],
   },
   info: {
     args: '<file.torrent|magnet>', min: 1, max: 1,

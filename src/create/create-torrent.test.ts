@@ -1,14 +1,15 @@
-// createTorrent on real temp folders: layout rules, hashes, options and errors.
+// createTorrent on real temp folders: layout rules, hashes, options and errors, for v1, v2 and hybrid.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createTorrent } from './create-torrent.js';
 import { decode } from '../bencode/decode.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { isBtError } from '../util/errors.js';
+import { fileRootFromData, fileRootFromLayer, pieceLayerHash } from '../metainfo/merkle.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'bitpeer-create-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -198,5 +199,126 @@ test('worker threads give the same torrent as the main thread alone', async () =
     assert.deepEqual(t1.torrent, t0.torrent, `piece length ${pl}, 1 worker`);
     assert.deepEqual(t3.torrent, t0.torrent, `piece length ${pl}`);
     verify(t0.meta, d);
+  }
+});
+
+// ---- v2 and hybrid (BEP 52; libtorrent 2.0.8's layout, which test/interop/create-v2.test.ts compares byte for byte) ----
+
+/**
+ * Recomputes a v2 or hybrid torrent's hashes from the files on disk: every non-empty file starts a piece, its pieces
+ * root (and piece layer, for files over one piece) match its bytes, and a hybrid's SHA-1s cover pads as zeros.
+ */
+function verifyV2(meta: Metainfo, base: string): void {
+  const bytesOf = (f: Metainfo['files'][number]): Buffer => (f.padding ? Buffer.alloc(f.length) : readFileSync(path.join(base, ...f.path)));
+  const data = Buffer.concat(meta.files.map(bytesOf));
+  assert.equal(data.length, meta.totalLength);
+  if (meta.version === 'hybrid') {
+    assert.equal(meta.pieceHashes.length, 20 * meta.pieceCount);
+    for (let i = 0; i < meta.pieceCount; i++) {
+      const h = createHash('sha1').update(data.subarray(i * meta.pieceLength, (i + 1) * meta.pieceLength)).digest();
+      assert.deepEqual(meta.pieceHashes.subarray(i * 20, i * 20 + 20), h, `piece ${i}`);
+    }
+  } else {
+    assert.equal(meta.version, 'v2');
+    assert.equal(meta.pieceHashes.length, 0);
+  }
+  for (const f of meta.files) {
+    if (f.padding === true || f.length === 0) {
+      assert.equal(f.piecesRoot, undefined, f.relPath);
+      continue;
+    }
+    assert.equal(f.offset % meta.pieceLength, 0, `${f.relPath} starts a piece`);
+    const bytes = bytesOf(f);
+    if (f.length <= meta.pieceLength) {
+      assert.deepEqual(f.piecesRoot, fileRootFromData(bytes), f.relPath);
+      assert.equal(meta.pieceLayers.has(f.piecesRoot!.toString('hex')), false);
+      continue;
+    }
+    const layer = meta.pieceLayers.get(f.piecesRoot!.toString('hex'));
+    assert.ok(layer !== undefined, `${f.relPath} has a piece layer`);
+    const pieces = Math.ceil(f.length / meta.pieceLength);
+    const expected = Buffer.concat(Array.from({ length: pieces },
+      (_, k) => pieceLayerHash(bytes.subarray(k * meta.pieceLength, (k + 1) * meta.pieceLength), meta.pieceLength)));
+    assert.deepEqual(layer, expected, `${f.relPath} piece layer`);
+    assert.deepEqual(f.piecesRoot, fileRootFromLayer(layer, meta.pieceLength, f.length));
+  }
+}
+
+test('v2 and hybrid: libtorrent\'s order and pads, hashes recomputed, same bytes with and without workers', async () => {
+  const d = fresh();
+  const top = path.join(d, 'top');
+  write(path.join(top, 'a', 'x'), randomBytes(1));
+  write(path.join(top, 'a-b'), randomBytes(16384));
+  write(path.join(top, 'a.c'), randomBytes(16385));
+  write(path.join(top, 'B'), randomBytes(5 * 65536 + 3));
+  write(path.join(top, 'empty'), '');
+  write(path.join(top, 'z', 'last'), randomBytes(70_000));
+  for (const version of ['hybrid', 'v2'] as const) {
+    for (const pl of [16384, 65536]) {
+      const t0 = await createTorrent(top, { version, pieceLength: pl, creationDate: null, threads: 0 });
+      const t2 = await createTorrent(top, { version, pieceLength: pl, creationDate: null, threads: 2 });
+      assert.deepEqual(t2.torrent, t0.torrent, `${version} ${pl}: workers change nothing`);
+      const { meta } = t0;
+      assert.equal(meta.version, version);
+      assert.ok(meta.infoHashV2 !== undefined && meta.infoHashV2.length === 32);
+      assert.deepEqual(meta.infoHashV2, createHash('sha256').update(meta.infoBytes).digest());
+      // Component-wise order: the folder 'a' sorts before 'a-b' and 'a.c' (mktorrent's v1 order is the other way).
+      assert.deepEqual(meta.files.filter((f) => f.padding !== true).map((f) => f.relPath),
+        ['top/B', 'top/a/x', 'top/a-b', 'top/a.c', 'top/empty', 'top/z/last']);
+      verifyV2(meta, d);
+      if (version === 'hybrid') {
+        // Written pads: after every unaligned non-empty file, the last included.
+        const pads = meta.files.filter((f) => f.padding === true);
+        assert.ok(pads.length >= 3 && pads.every((p) => p.relPath === `top/.pad/${p.length}`));
+        assert.equal(meta.totalLength % pl, 0, 'tail padded');
+      }
+      const info = decode(meta.infoBytes).value as Map<string, unknown>;
+      assert.deepEqual([...info.keys()], version === 'hybrid'
+        ? ['file tree', 'files', 'meta version', 'name', 'piece length', 'pieces']
+        : ['file tree', 'meta version', 'name', 'piece length'], 'v2-only has no v1 file list or pieces');
+    }
+  }
+});
+
+test('v2 and hybrid single files: `length` (hybrid), no pads, executable bit from lstat', async () => {
+  const d = fresh();
+  const file = path.join(d, 'tool.bin');
+  write(file, randomBytes(50_000));
+  chmodSync(file, 0o755);
+  symlinkSync('tool.bin', path.join(d, 'alias'));
+  write(path.join(d, 'plain'), randomBytes(10));
+  for (const version of ['hybrid', 'v2'] as const) {
+    const { meta } = await createTorrent(file, { version, pieceLength: 16384, creationDate: null });
+    assert.equal(meta.multiFile, false);
+    assert.deepEqual(meta.files.filter((f) => f.padding !== true).map((f) => [f.relPath, f.length]), [['tool.bin', 50_000]]);
+    // A hybrid single file has no pad; a v2-only one gets the parser's synthetic tail pad, as libtorrent's loader adds.
+    if (version === 'hybrid') assert.equal(meta.files.length, 1);
+    assert.equal(meta.files[0]!.executable, true);
+    const info = decode(meta.infoBytes).value as Map<string, unknown>;
+    assert.equal(info.get('length'), version === 'hybrid' ? 50_000 : undefined, 'a hybrid single file is `length`');
+    assert.equal(info.has('files'), false);
+    verifyV2(meta, d);
+    // A followed symlink is 'x' (lstat sees mode 777), as libtorrent sets it; a plain file is not.
+    assert.equal((await createTorrent(path.join(d, 'alias'), { version })).meta.files[0]!.executable, true);
+    assert.notEqual((await createTorrent(path.join(d, 'plain'), { version })).meta.files[0]!.executable, true);
+  }
+  // v1 stays mktorrent's: no attributes.
+  assert.equal((await createTorrent(file, { pieceLength: 16384 })).meta.infoBytes.includes('4:attr'), false);
+});
+
+test('v2 and hybrid: piece lengths that are not a power of two of at least 16 KiB are refused; abort works', async () => {
+  const d = fresh();
+  write(path.join(d, 'f'), randomBytes(3 * 1024 * 1024));
+  for (const version of ['hybrid', 'v2'] as const) {
+    for (const pl of [8192, 3 * 16384, 1000]) {
+      await assert.rejects(createTorrent(path.join(d, 'f'), { version, pieceLength: pl }),
+        (e: unknown) => isBtError(e, 'USAGE') && e.message.includes('power of two'));
+    }
+    await assert.rejects(createTorrent(path.join(d, 'f'), { version, signal: AbortSignal.abort() }), (e: unknown) => isBtError(e, 'ABORTED'));
+    const ac = new AbortController();
+    const fds = openFds();
+    await assert.rejects(createTorrent(path.join(d, 'f'), { version, pieceLength: 16384, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) }),
+      (e: unknown) => isBtError(e, 'ABORTED'));
+    assert.equal(openFds(), fds, 'no file left open');
   }
 });

@@ -1,11 +1,13 @@
 /**
- * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private): the I/O
- * shell of creation. It walks the input, reads and hashes it (here and in src/create/create-worker.ts), and hands the
- * file list and piece hashes to the pure `buildTorrent` (src/metainfo/build.ts), which writes exactly mktorrent 1.1's
- * info keys and re-checks the result with `parseTorrent`, so a torrent we create is always one we accept.
+ * Create a .torrent from a file or a folder (BEP 3 single/multi-file; BEP 12 announce-list; BEP 27 private; BEP 52
+ * v2-only and hybrid, with BEP 47 pad files and attributes): the I/O shell of creation. It walks the input, reads and
+ * hashes it (here and in src/create/create-worker.ts), and hands the file list and hashes to the pure `buildTorrent`
+ * / `buildTorrentV2` (src/metainfo/build.ts), which write exactly mktorrent 1.1's (v1) or libtorrent 2.0.8's (v2,
+ * hybrid) info dict and re-check the result with `parseTorrent`, so a torrent we create is always one we accept.
  *
  * Invariant: reads only; never writes a file. For the same input, name, piece length and private flag the info-hash
- * equals mktorrent's (test/interop/mktorrent.test.ts checks it).
+ * equals mktorrent's (v1, test/interop/mktorrent.test.ts), and both info-hashes equal libtorrent's create_torrent
+ * (v2 and hybrid, test/interop/create-v2.test.ts).
  *
  * Folder rules (checked against mktorrent 1.1 by experiment; docs/design/metainfo.md):
  * - Recursive walk; files sorted by the byte order of their '/'-joined relative path (C strcmp, as mktorrent:
@@ -20,28 +22,40 @@
  * Errors: missing input → 'NOT_FOUND'; empty folder, no data, bad options → 'USAGE'; read errors → 'IO';
  * abort → 'ABORTED' (cause: `signal.reason`).
  *
+ * v2 and hybrid: the same walk, then libtorrent's order and pad layout (`layoutV2`: files sorted component by
+ * component; a pad after each non-empty file not ending on a piece boundary when there is more than one file), and
+ * BEP 47 `x` from the owner-execute bit of lstat() (a followed symlink counts as executable, as in libtorrent).
+ *
  * Hashing (measured against mktorrent; docs/design/metainfo.md): bytes must still be in the CPU cache when SHA-1 runs,
  * so reads are small (2 MiB) and each is hashed right after it lands. Small inputs are hashed on the main thread
  * (double-buffered async reads, pieces hashed incrementally so any piece length works). Above 128 MiB, the main
  * thread and cores − 1 worker threads (at most 3, create-worker.ts) claim groups of whole pieces through a shared
  * atomic counter, each preads its pieces itself and writes the digests into a shared table: no chunk is handed
- * between threads, and the main thread is already hashing while the workers boot.
+ * between threads, and the main thread is already hashing while the workers boot. v2 and hybrid always take that
+ * piece-group path (with no workers up to 128 MiB): each piece lies in one file, is read once, and gets its SHA-256
+ * leaves and piece root (and, hybrid, its SHA-1 over data + pad zeros) in the same pass (src/create/piece-digest.ts).
  */
 import { createHash } from 'node:crypto';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BtError, errorMessage } from '../util/errors.js';
-import { autoPieceLength, buildTorrent, checkCreateName, checkPieceLength } from '../metainfo/build.js';
+import { autoPieceLength, buildTorrent, buildTorrentV2, checkCreateName, checkPieceLength, compareTreePaths, layoutV2, type TorrentFields } from '../metainfo/build.js';
 import { MAX_PATH_DEPTH } from '../metainfo/paths.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { CreateWorkerData, CreateWorkerMessage } from './create-worker.js';
 import { fileIndexAt, type HashFile } from './hash-files.js';
+import { PieceDigester, pieceCountOf, type PieceGeometry } from './piece-digest.js';
 
 /** Options for {@link createTorrent}. */
 export interface CreateOptions {
+  /**
+   * 'v1' (default; mktorrent-identical), 'v2' (BEP 52 only) or 'hybrid' (v1 + v2, with BEP 47 pad files): v2 and
+   * hybrid are laid out exactly as libtorrent 2.0.8's create_torrent lays them out (src/metainfo/build.ts).
+   */
+  version?: 'v1' | 'v2' | 'hybrid';
   /** Bytes; a power of two from 16 KiB to 256 MiB. Default: {@link autoPieceLength}. */
   pieceLength?: number;
   /** Tracker URLs: the first becomes `announce`; if there are more, each is its own tier in `announce-list`. */
@@ -82,6 +96,23 @@ interface Entry {
   abs: string;
   size: number;
   sortKey: Buffer;
+  /** Owner-execute bit of lstat() (BEP 47 `x` in v2/hybrid torrents, as libtorrent sets it). */
+  executable: boolean;
+}
+
+/**
+ * libtorrent's executable attribute: the owner-execute bit of lstat(), so a symlink (mode 0777 on Linux) that is
+ * followed counts as executable whatever its target's mode.
+ */
+async function executableBit(abs: string, st: Stats): Promise<boolean> {
+  let mode = st.mode;
+  try {
+    const l = await lstat(abs);
+    mode = l.mode;
+  } catch (e) {
+    throw ioError(`cannot stat ${abs}`, e);
+  }
+  return (mode & 0o100) !== 0;
 }
 
 function isErrno(e: unknown, code: string): boolean {
@@ -128,7 +159,8 @@ async function walk(dir: string, rel: string[], ancestors: Set<string>, out: Ent
       ancestors.delete(id);
     } else if (st.isFile()) {
       checkCreateName(d.name, abs);
-      out.push({ components, abs, size: st.size, sortKey: Buffer.from(components.join('/'), 'utf8') });
+      const executable = d.isSymbolicLink() ? await executableBit(abs, st) : (st.mode & 0o100) !== 0;
+      out.push({ components, abs, size: st.size, sortKey: Buffer.from(components.join('/'), 'utf8'), executable });
     }
   }
 }
@@ -249,8 +281,34 @@ async function hashSequential(entries: readonly Entry[], total: number, pl: numb
 class RangeReader {
   private fh: FileHandle | undefined;
   private open = -1;
+  /** The bytes at [winStart, winStart + winLen) of the offset space, for {@link view}. */
+  private winStart = 0;
+  private winLen = 0;
 
-  constructor(private readonly files: readonly HashFile[]) {}
+  /** `contiguous`: the files follow each other with no gaps (v1), so one read may span several. */
+  constructor(private readonly files: readonly HashFile[], private readonly window: Buffer, private readonly contiguous: boolean) {}
+
+  /**
+   * Up to `maxLen` bytes at `pos`, as a view into the window (valid until the next call). The window is refilled with
+   * one large read that stops at `limit` (the caller's share ends there) and, with gaps between files, at the end of
+   * `pos`'s file: sequential small requests cost one read per window, not one per piece.
+   */
+  async view(pos: number, maxLen: number, limit: number): Promise<Buffer> {
+    if (pos < this.winStart || pos >= this.winStart + this.winLen) {
+      let len = Math.min(this.window.length, limit - pos);
+      if (!this.contiguous) {
+        const f = this.files[fileIndexAt(this.files, pos)]!;
+        len = Math.min(len, f.offset + f.size - pos);
+      }
+      if (len <= 0) throw new RangeError(`no data at ${pos}`);
+      this.winLen = 0;
+      await this.read(pos, this.window, len);
+      this.winStart = pos;
+      this.winLen = len;
+    }
+    const off = pos - this.winStart;
+    return this.window.subarray(off, off + Math.min(maxLen, this.winLen - off));
+  }
 
   async read(pos: number, buf: Buffer, len: number): Promise<void> {
     for (let got = 0; got < len;) {
@@ -285,22 +343,28 @@ class RangeReader {
   }
 }
 
-async function hashParallel(entries: readonly Entry[], total: number, pl: number, threads: number, opts: CreateOptions): Promise<Buffer> {
+/** The digest tables of a creation: SHA-1s for v1 and hybrid, piece roots (BEP 52 piece-layer hashes) for v2 and hybrid. */
+interface Digests { pieces: Buffer | undefined; roots: Buffer | undefined }
+
+/**
+ * Piece-group hashing on the main thread and `threads` workers (0: the main thread alone), each piece read once and
+ * digested by a {@link PieceDigester}: the v1 path above 128 MiB, and every v2 and hybrid creation.
+ */
+async function hashParallel(g: PieceGeometry, dataTotal: number, threads: number, opts: CreateOptions): Promise<Digests> {
   checkAbort(opts.signal);
-  const pieceCount = Math.ceil(total / pl);
-  const piecesBuf = new SharedArrayBuffer(pieceCount * 20);
-  const pieces = Buffer.from(piecesBuf);
+  const { pl, total, files } = g;
+  const pieceCount = pieceCountOf(g);
+  const piecesBuf = g.mode === 'v2' ? undefined : new SharedArrayBuffer(pieceCount * 20);
+  const rootsBuf = g.mode === 'v1' ? undefined : new SharedArrayBuffer(pieceCount * 32);
+  const digests: Digests = { pieces: piecesBuf && Buffer.from(piecesBuf), roots: rootsBuf && Buffer.from(rootsBuf) };
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const stop = new Int32Array(new SharedArrayBuffer(4));
-  const files: HashFile[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    if (e.size > 0) files.push({ abs: e.abs, size: e.size, offset });
-    offset += e.size;
-  }
   const groupPieces = Math.max(1, Math.floor(GROUP_BYTES / pl));
   const groups = Math.ceil(pieceCount / groupPieces);
-  const workerData: CreateWorkerData = { files, total, pl, block: CHUNK, groupPieces, counter: counter.buffer, stop: stop.buffer, pieces: piecesBuf };
+  const workerData: CreateWorkerData = {
+    mode: g.mode, files: [...files], total, pl, block: CHUNK, groupPieces, counter: counter.buffer, stop: stop.buffer,
+    pieces: piecesBuf, roots: rootsBuf,
+  };
   const workers: Worker[] = [];
   const finished: Promise<void>[] = [];
   let failure: unknown;
@@ -311,27 +375,31 @@ async function hashParallel(entries: readonly Entry[], total: number, pl: number
   };
   const progress = (bytes: number): void => {
     done += bytes;
-    try { opts.onProgress?.(done, total); } catch (e) { fail(e); }
+    try { opts.onProgress?.(done, dataTotal); } catch (e) { fail(e); }
   };
   const onAbort = (): void => fail(new BtError('ABORTED', 'torrent creation aborted', { cause: opts.signal?.reason }));
   opts.signal?.addEventListener('abort', onAbort);
 
   // The main thread takes its share with async reads, so it is useful while the workers boot (tens of ms).
   const mainShare = async (): Promise<void> => {
-    const reader = new RangeReader(files);
-    const buf = Buffer.allocUnsafe(Math.min(groupPieces * pl, CHUNK));
+    const reader = new RangeReader(files, Buffer.allocUnsafe(Math.min(groupPieces * pl, CHUNK)), g.mode === 'v1');
+    const digester = new PieceDigester(g, digests.pieces, digests.roots);
     try {
-      for (let g = Atomics.add(counter, 0, 1); g < groups && Atomics.load(stop, 0) === 0; g = Atomics.add(counter, 0, 1)) {
-        const start = g * groupPieces * pl;
-        const end = Math.min(start + groupPieces * pl, total);
-        const hasher = new PieceHasher(pieces, g * groupPieces, pl);
-        for (let pos = start; pos < end; pos += buf.length) {
-          const len = Math.min(buf.length, end - pos);
-          await reader.read(pos, buf, len);
-          hasher.update(buf.subarray(0, len));
+      for (let grp = Atomics.add(counter, 0, 1); grp < groups && Atomics.load(stop, 0) === 0; grp = Atomics.add(counter, 0, 1)) {
+        let bytes = 0;
+        const groupEnd = Math.min((grp + 1) * groupPieces * pl, total);
+        for (let i = grp * groupPieces; i < Math.min((grp + 1) * groupPieces, pieceCount); i++) {
+          const r = digester.begin(i);
+          for (let pos = r.start; pos < r.start + r.len;) {
+            const data = await reader.view(pos, r.start + r.len - pos, groupEnd);
+            digester.update(data);
+            pos += data.length;
+          }
+          digester.end();
+          bytes += r.len;
         }
-        hasher.finish();
-        progress(end - start);
+        progress(bytes);
+        checkAbort(opts.signal);
       }
     } catch (e) {
       fail(e);
@@ -365,8 +433,8 @@ async function hashParallel(entries: readonly Entry[], total: number, pl: number
   }
   if (failure !== undefined) throw failure;
   checkAbort(opts.signal);
-  if (done !== total) throw new BtError('IO', `hashed ${done} of ${total} bytes`);
-  return pieces;
+  if (done !== dataTotal) throw new BtError('IO', `hashed ${done} of ${dataTotal} bytes`);
+  return digests;
 }
 
 function defaultThreads(total: number): number {
@@ -374,9 +442,21 @@ function defaultThreads(total: number): number {
   return Math.max(0, Math.min(availableParallelism() - 1, MAX_WORKERS));
 }
 
-async function hashAll(entries: readonly Entry[], total: number, pl: number, opts: CreateOptions): Promise<Buffer> {
+/** Non-empty entries at their offsets in the offset space, for the readers. */
+function hashFiles(entries: readonly Entry[], offsets: readonly number[]): HashFile[] {
+  const files: HashFile[] = [];
+  entries.forEach((e, i) => { if (e.size > 0) files.push({ abs: e.abs, size: e.size, offset: offsets[i]! }); });
+  return files;
+}
+
+/** v1: the concatenated files, hashed on the main thread (small inputs) or with workers. */
+async function hashV1(entries: readonly Entry[], total: number, pl: number, opts: CreateOptions): Promise<Buffer> {
   const threads = Math.max(0, Math.floor(opts.threads ?? defaultThreads(total)));
-  return threads === 0 ? hashSequential(entries, total, pl, opts) : hashParallel(entries, total, pl, threads, opts);
+  if (threads === 0) return hashSequential(entries, total, pl, opts);
+  let off = 0;
+  const offsets = entries.map((e) => (off += e.size) - e.size);
+  const g: PieceGeometry = { mode: 'v1', files: hashFiles(entries, offsets), total, pl };
+  return (await hashParallel(g, total, threads, opts)).pieces!;
 }
 
 /**
@@ -385,6 +465,7 @@ async function hashAll(entries: readonly Entry[], total: number, pl: number, opt
  */
 export async function createTorrent(inputPath: string, opts: CreateOptions = {}): Promise<{ torrent: Buffer; meta: Metainfo }> {
   checkAbort(opts.signal);
+  const version = opts.version ?? 'v1';
   const abs = path.resolve(inputPath);
   let st: Stats;
   try {
@@ -403,10 +484,11 @@ export async function createTorrent(inputPath: string, opts: CreateOptions = {})
     entries = [];
     await walk(abs, [], new Set([`${st.dev}:${st.ino}`]), entries, opts);
     if (entries.length === 0) throw new BtError('USAGE', `folder ${inputPath} contains no files`);
-    entries.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    if (version === 'v1') entries.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    else entries.sort((a, b) => compareTreePaths(a.components, b.components));
     multiFile = true;
   } else if (st.isFile()) {
-    entries = [{ components: [], abs, size: st.size, sortKey: Buffer.alloc(0) }];
+    entries = [{ components: [], abs, size: st.size, sortKey: Buffer.alloc(0), executable: await executableBit(abs, st) }];
     multiFile = false;
   } else {
     throw new BtError('USAGE', `${inputPath} is neither a regular file nor a folder`);
@@ -415,15 +497,26 @@ export async function createTorrent(inputPath: string, opts: CreateOptions = {})
   if (total === 0) throw new BtError('USAGE', `nothing to share: ${inputPath} holds no data (all files are empty)`);
 
   const pl = opts.pieceLength ?? autoPieceLength(total);
-  checkPieceLength(pl, total);
-
-  const pieces = await hashAll(entries, total, pl, opts);
-
-  return buildTorrent(name, pl, multiFile ? entries.map((e) => ({ path: e.components, length: e.size })) : undefined, total, pieces, {
+  const fields: TorrentFields = {
     ...(opts.announce !== undefined ? { announce: opts.announce } : {}),
     ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
     ...(opts.createdBy !== undefined ? { createdBy: opts.createdBy } : {}),
     ...(opts.private !== undefined ? { private: opts.private } : {}),
     ...(opts.creationDate !== null ? { creationDate: opts.creationDate ?? Math.floor(Date.now() / 1000) } : {}),
-  });
+  };
+
+  if (version === 'v1') {
+    checkPieceLength(pl, total);
+    const pieces = await hashV1(entries, total, pl, opts);
+    return buildTorrent(name, pl, multiFile ? entries.map((e) => ({ path: e.components, length: e.size })) : undefined, total, pieces, fields);
+  }
+
+  // v2 / hybrid: libtorrent's order (sorted above) and pad layout; every non-empty file starts a piece.
+  const layout = layoutV2(entries.map((e) => ({ path: e.components, length: e.size, executable: e.executable })), pl);
+  checkPieceLength(pl, layout.total);
+  const offsets = layout.entries.filter((e) => !e.pad).map((e) => e.offset);
+  const g: PieceGeometry = { mode: version, files: hashFiles(entries, offsets), total: layout.total, pl };
+  const threads = Math.max(0, Math.floor(opts.threads ?? defaultThreads(total)));
+  const { pieces, roots } = await hashParallel(g, total, threads, opts);
+  return buildTorrentV2({ name, pieceLength: pl, version, multiFile, entries: layout.entries, pieceRoots: roots!, ...(pieces ? { pieces } : {}) }, fields);
 }

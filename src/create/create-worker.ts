@@ -1,20 +1,25 @@
 /**
- * Worker thread body of torrent creation's parallel hashing (BEP 3 piece hashes), started by
- * src/create/create-torrent.ts for inputs over 128 MiB.
+ * Worker thread body of torrent creation's parallel hashing (BEP 3 SHA-1 piece hashes; BEP 52 SHA-256 leaves and
+ * piece roots for v2 and hybrid torrents, see piece-digest.ts), started by src/create/create-torrent.ts for inputs
+ * over 128 MiB.
  *
  * Each worker claims groups of consecutive pieces through a shared atomic counter, reads them itself (pread, so the
- * bytes are still in the CPU cache when they are hashed) and writes the digests into a shared table.
+ * bytes are still in the CPU cache when they are hashed; a hybrid piece is read once for both digests) and writes the
+ * digests into shared tables.
  * Invariant: it stops between groups when the shared stop flag is set, closes its file, and always ends with exactly
  * one 'done' or 'error' message; it writes only the digest slots of the pieces it claimed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { fileIndexAt, type HashFile } from './hash-files.js';
+import { PieceDigester, type CreateMode } from './piece-digest.js';
 
 /** The `workerData` of a create worker. */
 export interface CreateWorkerData {
+  mode: CreateMode;
+  /** Non-empty files at their offsets in the torrent's offset space (data plus pad files). */
   files: HashFile[];
+  /** Bytes of the offset space. */
   total: number;
   /** Piece length. */
   pl: number;
@@ -26,8 +31,10 @@ export interface CreateWorkerData {
   counter: SharedArrayBuffer;
   /** Int32 stop flag (non-zero: stop claiming). */
   stop: SharedArrayBuffer;
-  /** 20 bytes per piece. */
-  pieces: SharedArrayBuffer;
+  /** 20 bytes per piece (v1, hybrid). */
+  pieces: SharedArrayBuffer | undefined;
+  /** 32 bytes per piece: the piece-layer hash (v2, hybrid). */
+  roots: SharedArrayBuffer | undefined;
 }
 
 /** Messages from a create worker. */
@@ -36,7 +43,8 @@ export type CreateWorkerMessage = { type: 'progress'; bytes: number } | { type: 
 function run(w: CreateWorkerData, post: (m: CreateWorkerMessage) => void): void {
   const next = new Int32Array(w.counter);
   const stop = new Int32Array(w.stop);
-  const out = Buffer.from(w.pieces);
+  const digester = new PieceDigester({ mode: w.mode, files: w.files, total: w.total, pl: w.pl },
+    w.pieces && new Uint8Array(w.pieces), w.roots && new Uint8Array(w.roots));
   const buf = Buffer.allocUnsafe(Math.min(w.pl, w.block));
   const pieceCount = Math.ceil(w.total / w.pl);
   const groups = Math.ceil(pieceCount / w.groupPieces);
@@ -62,15 +70,15 @@ function run(w: CreateWorkerData, post: (m: CreateWorkerMessage) => void): void 
     for (let g = Atomics.add(next, 0, 1); g < groups && Atomics.load(stop, 0) === 0; g = Atomics.add(next, 0, 1)) {
       let bytes = 0;
       for (let i = g * w.groupPieces; i < Math.min((g + 1) * w.groupPieces, pieceCount); i++) {
-        const h = createHash('sha1');
-        const end = Math.min((i + 1) * w.pl, w.total);
-        for (let pos = i * w.pl; pos < end; pos += buf.length) {
+        const r = digester.begin(i);
+        const end = r.start + r.len;
+        for (let pos = r.start; pos < end; pos += buf.length) {
           const len = Math.min(buf.length, end - pos);
           readAt(pos, len);
-          h.update(buf.subarray(0, len));
+          digester.update(buf.subarray(0, len));
         }
-        h.digest().copy(out, i * 20);
-        bytes += end - i * w.pl;
+        digester.end();
+        bytes += r.len;
       }
       post({ type: 'progress', bytes });
     }

@@ -1,10 +1,10 @@
 /**
- * The input files of torrent creation as one concatenated byte range (BEP 3: pieces run across file boundaries),
- * shared by the main thread and the create workers.
+ * The input files of torrent creation as one byte range (BEP 3: pieces run across file boundaries; in a v2 or hybrid
+ * torrent, BEP 47 pad files leave gaps of zeros between them), shared by the main thread and the create workers.
  * Invariant: pure; `files` are sorted by offset, the first at 0, with no empty files.
  */
 
-/** One input file, at `offset` in the concatenation of all files (empty files are left out). */
+/** One input file, at `offset` in the torrent's offset space (empty files are left out; pad files are gaps). */
 export interface HashFile { abs: string; size: number; offset: number }
 
 /** The index of the file holding byte `pos` of the concatenation (files sorted by offset, the first at 0). */

@@ -39,7 +39,8 @@ export type SessionEvent =
       /** The cause: the operation and the stable code (`reason` is its message, for humans). */
       op: ErrorOp; code: ErrorCode }
   | { event: 'peer-banned'; infoHash: string; peer: string; reason: string; op: ErrorOp; code: ErrorCode }
-  | { event: 'piece-failed'; infoHash: string; piece: number; peers: string[] }
+  /** `peers`: the peers struck. `badBlocks` (v2): the blocks whose leaf hash was wrong, when leaf hashes found them. */
+  | { event: 'piece-failed'; infoHash: string; piece: number; peers: string[]; badBlocks?: number[] }
   | { event: 'complete'; infoHash: string; elapsedMs: number; downloaded: number }
   | { event: 'peer-totals'; infoHash: string; peers: PeerTotals[];
       /** Ended connections counted by cause, most frequent first (absent when the emitter has no count). */

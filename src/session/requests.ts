@@ -15,7 +15,9 @@
  *
  * Invariants:
  * - a block is accepted only if we requested it from that peer (unrequested data is dropped, never written);
- * - piece data is written only after its SHA-1 matched;
+ * - piece data is written only after its SHA-1 matched (v1), its v2 merkle hash matched (v2-only: src/session/v2-hashes.ts),
+ *   or both did (hybrid; a piece for which they disagree is a torrent error, as in libtorrent); v1 torrents compute no
+ *   SHA-256 at all; a v2 piece is not requested until its piece-layer hash is known (`canRequest`);
  * - the bytes held in piece buffers awaiting hash/write are bounded: above `highWater` every peer socket is paused
  *   (disk backpressure), below `lowWater` reading resumes.
  */
@@ -26,7 +28,9 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Storage } from '../storage/storage.js';
 import { BLOCK_SIZE, blockCount } from '../util/geometry.js';
 import type { TokenBucket } from '../util/token-bucket.js';
+import { BtError } from '../util/errors.js';
 import { blockKey, type Peer } from './peer.js';
+import type { MerkleState } from './v2-hashes.js';
 
 export interface RequestHost {
   readonly meta: Metainfo;
@@ -43,6 +47,16 @@ export interface RequestHost {
   /** Download rate limit: a request reserves its bytes here before it is sent. */
   readonly downloadBucket: TokenBucket;
   schedule(fn: () => void, ms: number): void;
+  /** BEP 52 merkle state for v2 and hybrid torrents; absent for v1 (which then pays nothing for v2). */
+  readonly v2?: MerkleState | undefined;
+  /** False while blocks must not be requested (a v2 torrent whose piece layers are still being fetched). */
+  canRequest?(): boolean;
+  /**
+   * A piece failed its v2 hash: `leaves` are the SHA-256 of each block we received, `senders[b]` the peer that sent
+   * block b. The host finds the bad block(s) through the piece's leaf hashes and strikes only their senders (it
+   * falls back to onPieceFailed with every contributor when it cannot). Without this hook, onPieceFailed is called.
+   */
+  onV2PieceFailed?(piece: number, leaves: Buffer, senders: string[], contributors: string[]): void;
 }
 
 export interface RequestLimits {
@@ -74,6 +88,8 @@ interface PieceInProgress {
   hashedTo: number;
   /** Blocks copied in, by block number (1 = present). */
   got: Uint8Array;
+  /** v2 and hybrid only: the peer that sent each block (to strike only the sender of a bad block). */
+  senders?: string[];
 }
 
 /**
@@ -117,6 +133,7 @@ export class RequestScheduler {
   /** Top up this peer's request queue, within the torrent's budget of outstanding blocks. */
   fill(peer: Peer): void {
     if (this.closed || peer.conn.closed || peer.peerChoking || !peer.amInterested) return;
+    if (this.host.canRequest && !this.host.canRequest()) return;
     let want = peer.queueDepth - peer.requests.size;
     if (want <= 0) return;
     let outstanding = 0;
@@ -179,8 +196,10 @@ export class RequestScheduler {
       if (!pip) {
         const size = pieceSize(this.host.meta, index);
         pip = { buf: this.buffers.acquire(size), sha1: createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
+        if (this.host.v2) pip.senders = [];
         this.inProgress.set(index, pip);
       }
+      if (pip.senders) pip.senders[begin / BLOCK_SIZE] = peer.key;
       block.copy(pip.buf, begin);
       pip.got[begin / BLOCK_SIZE] = 1;
       if (begin === pip.hashedTo) this.hashForward(pip);
@@ -210,11 +229,29 @@ export class RequestScheduler {
     const size = data.length;
     if (pip.hashedTo !== size) this.hashForward(pip);
     const contributors = this.host.picker.contributors(index);
-    const digest = pip.hashedTo === size ? pip.sha1.digest() : null;
-    if (!digest || !digest.equals(pieceHash(this.host.meta, index))) {
+    const meta = this.host.meta;
+    const v2 = this.host.v2;
+    // v1: SHA-1 only. v2-only: the merkle hash only. Hybrid: both, and they must agree.
+    const v1ok = meta.version === 'v2' ? null : pip.hashedTo === size && pip.sha1.digest().equals(pieceHash(meta, index));
+    const v2check = v2 && meta.version !== 'v1' ? v2.verifyPiece(index, data) : 'none';
+    if (v1ok !== null && (v2check === 'ok' || v2check === 'bad') && v1ok !== (v2check === 'ok')) {
       this.buffers.release(data);
       this.host.picker.pieceFailed(index);
-      this.host.onPieceFailed(index, contributors);
+      this.host.onStorageError(new BtError('HASH_FAILED', `piece ${index}: its v1 (SHA-1) and v2 (merkle) hashes disagree: the torrent is inconsistent`));
+      return;
+    }
+    const ok = v1ok ?? (v2check === 'ok' || v2check === 'none');
+    if (!ok) {
+      const leaves = v2check === 'bad' && pip.senders && this.host.onV2PieceFailed && v2 ? v2.receivedLeaves(index, data) : null;
+      this.buffers.release(data);
+      this.host.picker.pieceFailed(index);
+      if (v2check === 'unknown' && v1ok === null) {
+        // Not the peers' fault: the piece-layer hash is not known yet (requests wait for it; a race at most).
+      } else if (leaves && pip.senders && this.host.onV2PieceFailed) {
+        this.host.onV2PieceFailed(index, leaves, pip.senders, contributors);
+      } else {
+        this.host.onPieceFailed(index, contributors);
+      }
       this.fillAll();
       return;
     }

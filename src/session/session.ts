@@ -120,6 +120,8 @@ export interface AddTorrentOptions {
   beforeStart?: (t: Torrent) => void;
   /** When the check fails (unreadable data...), keep the torrent in the error state instead of throwing. */
   keepOnError?: boolean;
+  /** BEP 52 piece layers from the resume data (checked against the file roots before use). */
+  restoredPieceLayers?: ReadonlyMap<string, Buffer>;
 }
 
 /** Where the session sends what concerns a pending magnet (src/session/pending-magnet.ts). */
@@ -412,6 +414,7 @@ export class Session {
       ...(opts.paused !== undefined ? { paused: opts.paused } : {}),
       ...(opts.addedAt !== undefined ? { addedAt: opts.addedAt } : {}),
       ...(opts.restored ? { restored: opts.restored } : {}),
+      ...(opts.restoredPieceLayers ? { restoredPieceLayers: opts.restoredPieceLayers } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);
     if (meta.version === 'hybrid') this.addV2Name(meta.infoHashV2, meta.infoHashHex);

@@ -73,6 +73,8 @@ export interface TorrentOptions {
   lsd?: { add(infoHashHex: string): void; remove(infoHashHex: string): void };
   /** A piece was verified and written (resume data bookkeeping). */
   onPieceDone?: (index: number) => void;
+  /** BEP 52: piece layers kept in the resume data (pieces root hex → layer); each is checked against its root. */
+  restoredPieceLayers?: ReadonlyMap<string, Buffer>;
   /** The embedded tracker lists this session as a peer of this torrent. */
   setTrackerSelf?: (seed: boolean | null) => void;
 }

@@ -39,6 +39,8 @@ import { UploadServer } from './uploads.js';
 import type { PeerStream } from '../net/transport.js';
 import { tcpTransport } from '../net/tcp-transport.js';
 import { systemClock } from '../platform/clock.js';
+import { MerkleState } from './v2-hashes.js';
+import { HashExchange } from './hash-exchange.js';
 
 export type { AnnouncerLike, PeerSource, RestoredTotals, StartPlan, TorrentOptions } from './torrent-options.js';
 
@@ -110,6 +112,9 @@ export class Torrent {
   private readonly trackerLog = new TrackerLog();
   private filesWanted: boolean[];
   private filePriorities: FilePriority[];
+  /** BEP 52 (v2 and hybrid torrents only): the merkle state and the hash exchange (v2-hashes.ts, hash-exchange.ts). */
+  private readonly v2: MerkleState | undefined;
+  private readonly hashes: HashExchange | undefined;
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -130,6 +135,14 @@ export class Torrent {
     this.down = new RateMeter(opts.now);
     this.up = new RateMeter(opts.now);
     this.picker = this.newPicker();
+    if (opts.meta.version === 'v2' || opts.meta.version === 'hybrid') {
+      this.v2 = new MerkleState(opts.meta, opts.restoredPieceLayers);
+      this.hashes = new HashExchange({
+        state: this.v2, storage: this.storage, now: opts.now, peers: () => this.peers.connected.values(),
+        have: (i) => this.picker.have(i), onPieceFailed: (i, c, b) => this.onPieceFailed(i, c, b),
+        onLayersLearned: () => this.requests.fillAll(), log: opts.log,
+      });
+    }
     this.filesWanted = opts.meta.files.map(() => true);
     this.filePriorities = opts.meta.files.map((): FilePriority => 'normal');
     this.choker = new Choker({ uploadSlots: opts.uploadSlots ?? 4, rng: opts.rng });
@@ -199,7 +212,20 @@ export class Torrent {
       onBlockBytes: (p, n) => { p.down.add(n); this.down.add(n); this.downloadedBytes += n; this.lastActivityAt = this.opts.now(); this.totalsFor(p).downloaded += n; },
       downloadBucket: this.downloadBucket,
       schedule: this.schedule,
+      v2: this.v2,
+      // v2-only pieces wait for their piece-layer hashes; hybrid pieces can stand on SHA-1 meanwhile.
+      canRequest: () => this.meta.version !== 'v2' || !this.hashes || this.hashes.ready,
+      onV2PieceFailed: (i, leaves, senders, c) => this.hashes?.onPieceFailed(i, leaves, senders, c),
     });
+  }
+
+  /** Complete piece layers (pieces root hex → layer) of a v2 or hybrid torrent. */
+  pieceLayers(): Map<string, Buffer> { return this.v2?.completeLayers() ?? new Map(); }
+  /** The complete piece layers the metainfo lacks (fetched from peers or restored), for the resume data. */
+  fetchedPieceLayers(): Map<string, Buffer> {
+    const out = this.pieceLayers();
+    for (const root of this.meta.pieceLayers.keys()) out.delete(root);
+    return out;
   }
 
   get complete(): boolean { return this.picker.complete; }
@@ -230,6 +256,7 @@ export class Torrent {
         let lastProgressAt = started;
         const have = await checkPieces(meta, this.storage, this.hasher, {
           signal: this.abort.signal,
+          ...(this.v2 ? { v2: { state: this.v2, sha1: meta.version === 'hybrid' } } : {}),
           ...(only ? { only } : {}),
           onProgress: (checked, total) => {
             this.checkProgress = total > 0 ? checked / total : 1;
@@ -476,6 +503,7 @@ export class Torrent {
     const counted = this.disconnects.get(key);
     if (counted) counted.count++; else this.disconnects.set(key, { op: why.op, code: why.code, count: 1 });
     this.requests.onPeerGone(peer);
+    this.hashes?.onPeerGone(peer);
     this.ext?.onPeerClosed(peer);
     peer.incoming = [];
     this.opts.emit({
@@ -556,6 +584,12 @@ export class Torrent {
       case 'port':
         peer.dhtPort = msg.port; // BEP 5: kept for a DHT (bitpeer has none yet)
         return;
+      case 'hashRequest':
+      case 'hashes':
+      case 'hashReject':
+        if (!this.hashes) throw new BtError('PROTOCOL', `${msg.type} (BEP 52) on a v1 torrent`);
+        this.hashes.onMessage(peer, msg);
+        return;
       case 'suggest':
       case 'unknown':
         return; // suggestions are advisory; unknown messages are skipped (BEP 3 / libtorrent behaviour)
@@ -568,6 +602,7 @@ export class Torrent {
       return;
     }
     this.updateInterest(peer);
+    this.hashes?.pump(peer);
     this.requests.fill(peer);
   }
 
@@ -595,9 +630,9 @@ export class Torrent {
     }
   }
 
-  private onPieceFailed(index: number, contributors: string[]): void {
+  private onPieceFailed(index: number, contributors: string[], badBlocks?: number[]): void {
     this.corruptBytes += pieceSizeAt(this.meta, index);
-    this.opts.emit({ event: 'piece-failed', infoHash: this.infoHashHex, piece: index, peers: contributors });
+    this.opts.emit({ event: 'piece-failed', infoHash: this.infoHashHex, piece: index, peers: contributors, ...(badBlocks ? { badBlocks } : {}) });
     for (const key of contributors) {
       const peer = this.peers.connected.get(key);
       if (!peer) continue;
@@ -699,6 +734,7 @@ export class Torrent {
     }
     if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
     if (this.state === 'downloading') this.requests.tick(now);
+    this.hashes?.tick(now);
     this.peers.tick(now);
     this.ext?.tick(this.peers.connected.values(), now);
     this.announcer?.tick(now);
@@ -777,6 +813,7 @@ export class Torrent {
     this.opts.setTrackerSelf?.(null);
     this.peers.stop(cause('local', 'ABORTED', reason));
     this.requests.close();
+    this.hashes?.close();
     this.uploads.clearCache();
     this.st = 'stopped';
     await Promise.all([this.storage.close(), stopping]);

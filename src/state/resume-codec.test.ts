@@ -262,3 +262,25 @@ test('non-canonical bencode and resource limits: rejected', () => {
   const tokens = encode(new Map<string, BValue>([['peers', new Array<number>(3000).fill(1)]]));
   assert.throws(() => decodeResume(tokens, EXPECT), isBadResume);
 });
+
+test('BEP 52 piece layers: kept across a round trip; bounded (one per file, whole hashes, ≤ one hash per piece)', () => {
+  const layers = new Map([['11'.repeat(32), Buffer.alloc(32 * 5, 1)], ['22'.repeat(32), Buffer.alloc(32 * 8, 2)]]);
+  const r = { ...sample(), pieceLayers: layers };
+  assert.deepEqual(decodeResume(encodeResume(r), EXPECT).pieceLayers, layers);
+  assert.equal('pieceLayers' in decodeResume(encodeResume({ ...sample(), pieceLayers: new Map() }), EXPECT), false, 'none written when empty');
+  const withLayers = (list: BValue): Buffer => mutated((d) => { d.set('piece_layers', list); });
+  const root = Buffer.alloc(32, 3);
+  assert.ok(decodeResume(withLayers([[root, Buffer.alloc(32 * 13)]]), EXPECT).pieceLayers?.size === 1);
+  for (const [list, why] of [
+    [[[root, Buffer.alloc(32 * 14)]], /more hashes than the torrent's 13 pieces/],
+    [[[root, Buffer.alloc(32 * 7)], [Buffer.alloc(32, 4), Buffer.alloc(32 * 7)]], /more hashes/],
+    [[[root, Buffer.alloc(33)]], /not whole hashes/],
+    [[[root, Buffer.alloc(0)]], /not whole hashes/],
+    [[[Buffer.alloc(31), Buffer.alloc(32)]], /root of 31 bytes/],
+    [[[root, Buffer.alloc(32)], [root, Buffer.alloc(32)]], /duplicate root/],
+    [[[root]], /not \[root, layer\]/],
+    [[[root, Buffer.alloc(32)], [Buffer.alloc(32, 5), Buffer.alloc(32)], [Buffer.alloc(32, 6), Buffer.alloc(32)], [Buffer.alloc(32, 7), Buffer.alloc(32)]], /4 entries for 3 files/],
+  ] as Array<[BValue, RegExp]>) {
+    assert.throws(() => decodeResume(withLayers(list), EXPECT), (e: unknown) => isBadResume(e) && why.test((e as Error).message), String(why));
+  }
+});

@@ -20,7 +20,11 @@
  * info_hash <20 bytes>  paused i0|i1  peers l(<6 or 18 bytes: address + port>)*  pieces <bitfield bytes>
  * priorities l(i-1|i0|i1)*  queue_position i<n>  save_path <utf-8>  upload_limit i<B/s>  uploaded i<bytes>
  * version i1  wanted l(i0|i1)*
+ * piece_layers l( l <32-byte pieces root> <layer: 32 bytes per piece of that file> e )*   (BEP 52, optional)
  * ```
+ * `piece_layers` holds the v2 piece layers fetched from peers (a magnet's metadata has none), so a restart does not
+ * fetch them again. Bounded here (at most one entry per file, whole 32-byte hashes, at most 32 bytes per piece in
+ * all); the torrent checks each layer against its file's pieces root before using it.
  * `mtime` is text so that the float `mtimeMs` (microsecond resolution, see fast-resume.ts) round-trips exactly.
  */
 import { decode, encode, type BDict, type BValue } from '../bencode/index.js';
@@ -87,6 +91,8 @@ export interface ResumeData {
   error?: string;
   /** The torrent's id in the daemon (RPC `id`), 1..MAX_TORRENT_ID; absent in files written before ids were kept. */
   id?: number;
+  /** BEP 52 piece layers fetched from peers: pieces root (hex) → layer. Unverified here (the torrent checks them). */
+  pieceLayers?: Map<string, Buffer>;
 }
 
 /** Largest torrent id (Transmission's ids are 32-bit signed integers). */
@@ -157,6 +163,10 @@ export function encodeResume(r: ResumeData): Buffer {
   }
   assertEncodable(r.completedAt === undefined || isCount(r.completedAt), 'completedAt must be a non-negative safe integer');
   assertEncodable(r.id === undefined || (isCount(r.id) && r.id >= 1 && r.id <= MAX_TORRENT_ID), 'id must be 1..2^31-1');
+  const layers = r.pieceLayers && r.pieceLayers.size > 0 ? [...r.pieceLayers].map(([root, layer]) => {
+    assertEncodable(/^[0-9a-f]{64}$/.test(root) && layer.length > 0 && layer.length % 32 === 0, 'piece layer');
+    return [Buffer.from(root, 'hex'), layer];
+  }) : undefined;
   // A stamp that cannot be written exactly is written as "missing": on the next start the file then counts as
   // changed and its pieces are rechecked, which is safe.
   const files = r.files.map((f) => {
@@ -195,6 +205,7 @@ export function encodeResume(r: ResumeData): Buffer {
     download_limit: r.downloadLimit,
     error: r.error,
     id: r.id,
+    piece_layers: layers,
   });
 }
 
@@ -209,12 +220,13 @@ function checkText(s: unknown, allowEmpty: boolean): string | null {
 
 /** Largest resume file accepted for a torrent of this geometry. */
 export function maxResumeSize(pieceCount: number, fileCount: number): number {
-  return MAX_RESUME_BASE_SIZE + Math.ceil(pieceCount / 8) + RESUME_BYTES_PER_FILE * fileCount;
+  // Piece layers: at most one 32-byte hash per piece, plus a root and framing per file.
+  return MAX_RESUME_BASE_SIZE + Math.ceil(pieceCount / 8) + RESUME_BYTES_PER_FILE * fileCount + 32 * pieceCount + 48 * fileCount;
 }
 
 const KNOWN_KEYS = new Set(['added_at', 'completed_at', 'download_limit', 'downloaded', 'error', 'files', 'id', 'info_hash',
-  'paused', 'peers', 'pieces', 'priorities', 'queue_position', 'save_path', 'upload_limit', 'uploaded', 'version',
-  'wanted']);
+  'paused', 'peers', 'piece_layers', 'pieces', 'priorities', 'queue_position', 'save_path', 'upload_limit', 'uploaded',
+  'version', 'wanted']);
 
 function bad(what: string, cause?: unknown): never {
   throw new BtError('BAD_RESUME', `bad resume data: ${what}`, cause === undefined ? undefined : { cause });
@@ -284,10 +296,10 @@ export function decodeResume(buf: Uint8Array, expected: ResumeExpectation): Resu
   try {
     root = decode(Buffer.from(buf.buffer, buf.byteOffset, buf.length), {
       maxDepth: RESUME_MAX_DEPTH,
-      maxTokens: 512 + 8 * fileCount + 2 * MAX_RESUME_PEERS,
+      maxTokens: 512 + 12 * fileCount + 2 * MAX_RESUME_PEERS,
       leadingZeros: 'error',
       keyOrder: 'error',
-      maxStringLength: Math.max(MAX_RESUME_TEXT, bitfieldBytes),
+      maxStringLength: Math.max(MAX_RESUME_TEXT, bitfieldBytes, 32 * pieceCount),
     }).value;
   } catch (e) {
     bad(e instanceof Error ? e.message : String(e), e);
@@ -346,10 +358,30 @@ export function decodeResume(buf: Uint8Array, expected: ResumeExpectation): Resu
   };
   if (root.has('completed_at')) out.completedAt = reqCount(root, 'completed_at');
   if (root.has('error')) out.error = reqText(root, 'error', true);
+  if (root.has('piece_layers')) out.pieceLayers = decodeLayers(reqList(root, 'piece_layers'), pieceCount, fileCount);
   if (root.has('id')) {
     const id = reqInt(root, 'id');
     if (id < 1 || id > MAX_TORRENT_ID) bad('id: out of range');
     out.id = id;
   }
+  return out;
+}
+
+/** `piece_layers`: [root, layer] pairs, at most one per file, whole hashes, at most one hash per piece in all. */
+function decodeLayers(list: BValue[], pieceCount: number, fileCount: number): Map<string, Buffer> {
+  if (list.length > fileCount) bad(`piece_layers: ${list.length} entries for ${fileCount} files`);
+  const out = new Map<string, Buffer>();
+  let hashes = 0;
+  list.forEach((e, i) => {
+    if (!Array.isArray(e) || e.length !== 2 || !Buffer.isBuffer(e[0]) || !Buffer.isBuffer(e[1])) bad(`piece_layers[${i}]: not [root, layer]`);
+    const [root, layer] = e as [Buffer, Buffer];
+    if (root.length !== 32) bad(`piece_layers[${i}]: root of ${root.length} bytes`);
+    if (layer.length === 0 || layer.length % 32 !== 0) bad(`piece_layers[${i}]: ${layer.length} bytes is not whole hashes`);
+    hashes += layer.length / 32;
+    if (hashes > pieceCount) bad(`piece_layers: more hashes than the torrent's ${pieceCount} pieces`);
+    const key = root.toString('hex');
+    if (out.has(key)) bad(`piece_layers[${i}]: duplicate root`);
+    out.set(key, Buffer.from(layer));
+  });
   return out;
 }

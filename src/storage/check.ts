@@ -1,7 +1,11 @@
 /**
- * The start-up check: hash what is on disk and report which pieces are really there (BEP 3 piece hashes).
+ * The start-up check: hash what is on disk and report which pieces are really there (BEP 3 piece hashes, BEP 52
+ * merkle hashes).
  *
- * Invariants: a piece is reported as had only if its full bytes were read and their SHA-1 equals the metainfo's;
+ * Invariants: a piece is reported as had only if its full bytes were read and their SHA-1 equals the metainfo's
+ * (v1), their v2 merkle hash equals the known piece hash or file root (v2-only), or both (hybrid); a v2 piece whose
+ * piece-layer hash is not known is had only if its whole file is on disk and the piece hashes computed from it hash
+ * up to the file's pieces root (the layer is then learned); v1 torrents compute no SHA-256;
  * missing or short data just leaves the piece out; memory stays bounded (a few lanes, each with one reusable
  * SharedArrayBuffer of at most max(pieceLength, BATCH_BYTES)); pieces are visited in ascending order, so reads are
  * sequential. Small pieces are read and hashed in batches (one worker message per batch). A lane's buffer is no
@@ -14,6 +18,7 @@ import { BtError } from '../util/errors.js';
 import { allocShared, type HashPool } from './hasher.js';
 import { pieceSize } from '../metainfo/index.js';
 import type { Storage, StorageMeta } from './storage.js';
+import type { MerkleState, PieceCheck } from '../session/v2-hashes.js';
 
 /** Consecutive small pieces are grouped up to this many bytes per read/hash batch. */
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -52,6 +57,11 @@ export interface CheckOptions {
   onProgress?: (checked: number, total: number) => void;
   /** Only check these pieces (others stay unset). */
   only?: Iterable<number>;
+  /**
+   * v2 and hybrid torrents: the merkle state to verify pieces with (computed on this thread, only for these
+   * torrents), and whether the torrent also has SHA-1 piece hashes (hybrid) that must match too.
+   */
+  v2?: { state: MerkleState; sha1: boolean };
 }
 
 /** A run of consecutive pieces. */
@@ -92,6 +102,20 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
   const abortError = (): BtError => new BtError('ABORTED', 'piece check aborted');
   if (signal?.aborted) throw abortError();
   if (total === 0) return have;
+
+  const v2 = opts.v2;
+  /** v2 hashes of pieces whose layer is not known yet, by file: learned from the data if the whole file is here. */
+  const pending = new Map<number, Map<number, Buffer>>();
+  const checkV2 = (p: number, data: Buffer): PieceCheck => {
+    const state = v2!.state;
+    const check = state.verifyPiece(p, data);
+    if (check !== 'unknown') return check;
+    const f = state.fileOfPiece(p)!;
+    let m = pending.get(f.fileIndex);
+    if (!m) pending.set(f.fileIndex, m = new Map());
+    m.set(p - f.firstPiece, state.computePieceHash(p, data)!);
+    return check;
+  };
 
   const perBatch = Math.max(1, Math.floor(BATCH_BYTES / meta.pieceLength));
   // The biggest batch this check can have (a small torrent needs far less than BATCH_BYTES).
@@ -142,14 +166,17 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
       }
       if (signal?.aborted || failed) return;
       if (present.some(Boolean)) {
-        const digests = count === 1
+        const digests = v2 && !v2.sha1 ? null : count === 1
           ? await hasher.sha1(buf.subarray(0, len))
           : await hasher.sha1Chunks(buf.subarray(0, len), meta.pieceLength);
         for (let k = 0; k < count; k++) {
           const p = first + k;
-          if (present[k] && digests.subarray(20 * k, 20 * k + 20).equals(meta.pieceHashes.subarray(20 * p, 20 * p + 20))) {
-            have.set(p);
-          }
+          if (!present[k]) continue;
+          if (digests && !digests.subarray(20 * k, 20 * k + 20).equals(meta.pieceHashes.subarray(20 * p, 20 * p + 20))) continue;
+          // Hybrid: a piece whose v2 hash is not known yet stands on its SHA-1 alone; a v2 mismatch is never had.
+          const v2check = v2 ? checkV2(p, buf.subarray(k * meta.pieceLength, k * meta.pieceLength + pieceSize(meta, p))) : 'none';
+          if (v2check === 'bad' || (v2check === 'unknown' && !digests)) continue;
+          have.set(p);
         }
       }
       checked += count;
@@ -170,5 +197,15 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
   if (signal?.aborted) throw abortError();
+  if (v2) {
+    // A file whose layer was unknown and which is wholly here: its computed piece hashes prove themselves if they
+    // hash up to the pieces root (and become the known layer).
+    for (const f of v2.state.files) {
+      const m = pending.get(f.fileIndex);
+      if (!m || m.size !== f.pieces) continue;
+      const layer = Buffer.concat(Array.from({ length: f.pieces }, (_, j) => m.get(j)!));
+      if (v2.state.addLayer(f, layer)) for (let j = 0; j < f.pieces; j++) have.set(f.firstPiece + j);
+    }
+  }
   return have;
 }

@@ -66,7 +66,7 @@ test('every command has a help page that explains every option its parser accept
       assert.ok(text.length >= 10, `--${name} of ${cmd} has a description: "${line}"`);
     }
     // And every option the page names is one the parser takes (no stale or invented options).
-    const named = new Set([...r.stdout.matchAll(/^\s+(?:-\w, )?--([a-z][a-z-]*)/gm)].map((m) => m[1]!));
+    const named = new Set([...r.stdout.matchAll(/^\s+(?:-\w, )?--([a-z][a-z0-9-]*)/gm)].map((m) => m[1]!));
     assert.deepEqual([...named].sort(), Object.keys(accepted).sort(), `${cmd}: the options on the page are the accepted ones`);
     for (const name of named) {
       const spec = accepted[name]!;

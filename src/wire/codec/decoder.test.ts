@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BtError, isBtError } from '../../util/errors.js';
-import { encodeMessage, type Message } from './messages.js';
-import { MessageDecoder, bitfieldProblem, type WireGeometry, type DecoderLimits } from './decoder.js';
+import { encodeMessage, hashesProofCount, type Message } from './messages.js';
+import { MessageDecoder, bitfieldProblem, MAX_HASHES_PER_MESSAGE, MAX_PROOF_LAYERS, type WireGeometry, type DecoderLimits } from './decoder.js';
 
 // 10 pieces of 32 KiB; the last one is 20000 bytes.
 const G: WireGeometry = { pieceCount: 10, pieceLength: 32768, totalLength: 9 * 32768 + 20000 };
@@ -48,7 +48,10 @@ const SAMPLE: Message[] = [
   { type: 'suggest', index: 4 }, { type: 'haveAll' }, { type: 'haveNone' },
   { type: 'reject', index: 8, begin: 32767, length: 1 }, { type: 'allowedFast', index: 0 },
   { type: 'extended', id: 0, payload: Buffer.from('d1:md6:ut_pexi1eee') }, { type: 'extended', id: 3, payload: Buffer.alloc(0) },
-  { type: 'unknown', id: 200, length: 40 }, { type: 'unknown', id: 21, length: 1 }, { type: 'keepAlive' },
+  { type: 'unknown', id: 200, length: 40 }, { type: 'unknown', id: 24, length: 1 }, { type: 'keepAlive' },
+  { type: 'hashRequest', piecesRoot: Buffer.alloc(32, 0xab), baseLayer: 2, index: 512, length: 512, proofLayers: 10 },
+  { type: 'hashes', piecesRoot: Buffer.alloc(32, 1), baseLayer: 0, index: 4, length: 4, proofLayers: 3, hashes: Buffer.alloc(32 * 6, 7) },
+  { type: 'hashReject', piecesRoot: Buffer.alloc(32, 2), baseLayer: 1, index: 0, length: 2, proofLayers: 0 },
 ];
 const SAMPLE_BYTES = Buffer.concat(SAMPLE.map(encodeMessage));
 
@@ -292,6 +295,59 @@ test('unknown geometry (magnet, before metadata): structure checked, indexes not
   assert.throws(() => d.next(), /have index out of range: 12345 >= 10/);
 });
 
+// --- BEP 52 hash messages ------------------------------------------------------------------------------------------
+
+const ROOT_HEX = 'cd'.repeat(32);
+/** Body of a hash message after the id: root, base layer, index, length, proof layers, then `hashes` 32-byte hashes. */
+const hashBody = (base: number, index: number, length: number, proof: number, hashes = 0): string =>
+  ROOT_HEX + u32(base) + u32(index) + u32(length) + u32(proof) + '11'.repeat(32 * hashes);
+
+test('hash request and hash reject: exactly 49 bytes (checked at the id byte), fields passed through', () => {
+  assert.match(reasonOf(hdr(48, 21)), /hash request message has wrong length: 48 != 49/);
+  assert.match(reasonOf(hdr(50, 21)), /hash request message has wrong length: 50 != 49/);
+  assert.match(reasonOf(hdr(1, 23)), /hash reject message has wrong length: 1 != 49/);
+  assert.match(reasonOf(hdr(49 + 32, 23)), /hash reject message has wrong length/);
+  // Field values are the session's to judge (it answers out-of-range requests with a reject, as libtorrent does).
+  const [m] = decodeAll([Buffer.from(hdr(49, 21) + hashBody(0xffffffff, 7, 0, 99), 'hex')]);
+  assert.deepEqual(m, { type: 'hashRequest', piecesRoot: Buffer.from(ROOT_HEX, 'hex'), baseLayer: 0xffffffff, index: 7, length: 0, proofLayers: 99 });
+  // Not a view into the socket's chunk: the root is kept while the request is served.
+  const chunk = Buffer.from(hdr(49, 23) + hashBody(1, 2, 3, 4), 'hex');
+  const [r] = decodeAll([chunk]);
+  assert.ok(r?.type === 'hashReject');
+  chunk.fill(0);
+  assert.equal(r.piecesRoot.toString('hex'), ROOT_HEX);
+});
+
+test('hashes: whole 32-byte hashes, bounded before the body is read, as many as the header announces', () => {
+  const max = 49 + 32 * (MAX_HASHES_PER_MESSAGE + MAX_PROOF_LAYERS + 1);
+  assert.match(reasonOf(hdr(48, 22)), /hashes message too short: 48 < 49/);
+  assert.match(reasonOf(hdr(49 + 31, 22)), /not the header plus whole 32-byte hashes/);
+  // Too long: refused after the 5 header bytes, no body waited for.
+  const d = new MessageDecoder(G);
+  d.push(Buffer.from(hdr(max + 32, 22), 'hex'));
+  assert.throws(() => d.next(), (e: unknown) => isBtError(e, 'PROTOCOL') && /hashes message too long/.test(e.message));
+  // The count in the header must match the hashes carried: 4 base hashes + proof (libtorrent: proof - log2(4) + 1).
+  assert.equal(hashesProofCount(4, 3), 2);
+  assert.equal(hashesProofCount(4, 1), 0);
+  assert.equal(hashesProofCount(512, 10), 2);
+  assert.equal(hashesProofCount(3, 2), 1); // 3 hashes span a subtree of 4 leaves (2 layers)
+  assert.equal(hashesProofCount(1, 0), 1);
+  const ok = decodeAll([Buffer.from(hdr(49 + 32 * 6, 22) + hashBody(0, 8, 4, 3, 6), 'hex')]);
+  assert.equal(ok.length, 1);
+  assert.ok(ok[0]?.type === 'hashes' && ok[0].hashes.length === 32 * 6 && ok[0].index === 8);
+  assert.match(reasonOf(hdr(49 + 32 * 5, 22) + hashBody(0, 8, 4, 3, 5)), /hashes: 5 hashes, the header announces 6/);
+  assert.match(reasonOf(hdr(49 + 32 * 7, 22) + hashBody(0, 8, 4, 3, 7)), /hashes: 7 hashes, the header announces 6/);
+  // length 0 and length > 8192 (libtorrent's cap) are protocol errors; so is an absurd proof-layer count.
+  assert.match(reasonOf(hdr(49, 22) + hashBody(0, 0, 0, 0, 0)), /hashes: length 0 not in 1\.\.8192/);
+  assert.match(reasonOf(hdr(49 + 32, 22) + hashBody(0, 0, 8193, 0, 1)), /hashes: length 8193 not in 1\.\.8192/);
+  assert.match(reasonOf(hdr(49 + 32, 22) + hashBody(0, 0, 1, 65, 1)), /proof layers 65 > 64/);
+  // The most hashes a legal message can carry: 8192 + (64 - 13 + 1) proof hashes (under the length cap).
+  const most = 8192 + hashesProofCount(8192, MAX_PROOF_LAYERS);
+  assert.ok(49 + 32 * most <= max);
+  const big = decodeAll([Buffer.from(hdr(49 + 32 * most, 22) + hashBody(0, 0, 8192, MAX_PROOF_LAYERS, most), 'hex')]);
+  assert.ok(big[0]?.type === 'hashes' && big[0].hashes.length === 32 * most);
+});
+
 test('geometry is validated', () => {
   assert.throws(() => new MessageDecoder({ pieceCount: 2, pieceLength: 100, totalLength: 201 }), RangeError);
   assert.throws(() => new MessageDecoder({ pieceCount: 2, pieceLength: 100, totalLength: 100 }), RangeError);
@@ -307,7 +363,7 @@ const arbIndex = fc.integer({ min: 0, max: G.pieceCount - 1 });
 const arbRef = (maxLen: number): fc.Arbitrary<{ index: number; begin: number; length: number }> =>
   arbIndex.chain((index) => fc.integer({ min: 1, max: Math.min(maxLen, pieceSize(index)) }).chain((length) =>
     fc.integer({ min: 0, max: pieceSize(index) - length }).map((begin) => ({ index, begin, length }))));
-const UNKNOWN_IDS = [10, 11, 12, 18, 19, 21, 22, 99, 255];
+const UNKNOWN_IDS = [10, 11, 12, 18, 19, 24, 99, 255];
 
 function arbMessage(): fc.Arbitrary<Message> {
   return fc.oneof(
@@ -328,6 +384,15 @@ function arbMessage(): fc.Arbitrary<Message> {
     fc.integer({ min: 0, max: 65535 }).map((port): Message => ({ type: 'port', port })),
     fc.record({ id: fc.integer({ min: 0, max: 255 }), payload: fc.uint8Array({ maxLength: 300 }) })
       .map(({ id, payload }): Message => ({ type: 'extended', id, payload: Buffer.from(payload) })),
+    fc.record({
+      root: fc.uint8Array({ minLength: 32, maxLength: 32 }), baseLayer: fc.integer({ min: 0, max: 40 }),
+      index: fc.nat(), length: fc.integer({ min: 1, max: 40 }), proofLayers: fc.integer({ min: 0, max: 12 }),
+      kind: fc.constantFrom('hashRequest', 'hashes', 'hashReject'), fill: fc.integer({ min: 0, max: 255 }),
+    }).map(({ root, kind, fill, ...f }): Message => {
+      const fields = { piecesRoot: Buffer.from(root), ...f };
+      if (kind !== 'hashes') return { type: kind as 'hashRequest' | 'hashReject', ...fields };
+      return { type: 'hashes', ...fields, hashes: Buffer.alloc(32 * (f.length + hashesProofCount(f.length, f.proofLayers)), fill) };
+    }),
     fc.record({ id: fc.constantFrom(...UNKNOWN_IDS), length: fc.integer({ min: 1, max: 300 }) })
       .map(({ id, length }): Message => ({ type: 'unknown', id, length })),
   );

@@ -1,5 +1,6 @@
 /**
- * Incremental, validating decoder for the peer wire message stream (BEP 3, BEP 5 `port`, BEP 6, BEP 10 framing).
+ * Incremental, validating decoder for the peer wire message stream (BEP 3, BEP 5 `port`, BEP 6, BEP 10 framing,
+ * BEP 52 hash request / hashes / hash reject).
  *
  * The shell pushes socket chunks and pulls messages: `push(chunk)` only appends a reference; `next()` returns one
  * message or `null` when more bytes are needed, and `needed` says how many.
@@ -17,11 +18,15 @@
  *   table in docs/design/wire.md): their bodies are discarded as they arrive, never buffered, and an `unknown`
  *   message is returned once the body has been skipped. Spare bits set in a bitfield are cleared, not fatal (as in
  *   libtorrent).
+ * - BEP 52 messages: a hash request or reject has exactly its 49-byte length; a `hashes` message must hold a whole
+ *   number of 32-byte hashes, at most MAX_HASHES_PER_MESSAGE base hashes plus MAX_PROOF_LAYERS + 1 proof hashes (its
+ *   length is checked at the id byte, before the body is waited for), and exactly as many as its header announces
+ *   (libtorrent's on_hashes count). Whether the fields fit the torrent's files is the session's check (v2-hashes.ts).
  */
 
 import { BtError } from '../../util/errors.js';
 import { BLOCK_SIZE, isValidGeometry, lastPieceSize } from '../../util/geometry.js';
-import { MessageId, type Message } from './messages.js';
+import { HASH_HEADER_LENGTH, MessageId, hashesProofCount, type HashRequestFields, type Message } from './messages.js';
 
 /** The torrent's shape, needed to validate indexes, block ranges and the bitfield length. */
 export interface WireGeometry {
@@ -50,6 +55,15 @@ export const DEFAULT_MAX_EXTENDED_LENGTH = 1024 * 1024;
 /** 1 MiB plus headroom, so a maximal extended message (2 header bytes + 1 MiB) fits. */
 export const DEFAULT_MAX_MESSAGE_LENGTH = 1024 * 1024 + 1024;
 
+/** libtorrent's cap on the hashes of one request (validate_hash_request: 8192 leaf hashes = a 128 MiB piece). */
+export const MAX_HASHES_PER_MESSAGE = 8192;
+/**
+ * Cap on `proof layers` in a `hashes` message. A file's tree over 16 KiB leaves has at most 49 layers above them
+ * (2^63 bytes), so 64 is never a limit for a real tree; it bounds the proof before the body is read.
+ */
+export const MAX_PROOF_LAYERS = 64;
+const HASH_MESSAGE_LENGTH = 1 + HASH_HEADER_LENGTH;
+
 const EMPTY = Buffer.alloc(0);
 /** Compact the chunk list once this many consumed slots have piled up at its head. */
 const COMPACT_AFTER = 64;
@@ -70,6 +84,8 @@ const FIXED_LENGTH: ReadonlyArray<number | undefined> = (() => {
   t[MessageId.HAVE_NONE] = 1;
   t[MessageId.REJECT] = 13;
   t[MessageId.ALLOWED_FAST] = 5;
+  t[MessageId.HASH_REQUEST] = HASH_MESSAGE_LENGTH;
+  t[MessageId.HASH_REJECT] = HASH_MESSAGE_LENGTH;
   return t;
 })();
 
@@ -91,6 +107,9 @@ const NAME: ReadonlyArray<string | undefined> = (() => {
   t[MessageId.REJECT] = 'reject';
   t[MessageId.ALLOWED_FAST] = 'allowed fast';
   t[MessageId.EXTENDED] = 'extended';
+  t[MessageId.HASH_REQUEST] = 'hash request';
+  t[MessageId.HASHES] = 'hashes';
+  t[MessageId.HASH_REJECT] = 'hash reject';
   return t;
 })();
 
@@ -308,6 +327,18 @@ export class MessageDecoder {
         m = { type: 'extended', id: extId, payload: this.take(body - 1, false) };
         break;
       }
+      case MessageId.HASH_REQUEST: m = { type: 'hashRequest', ...this.readHashHeader() }; break;
+      case MessageId.HASH_REJECT: m = { type: 'hashReject', ...this.readHashHeader() }; break;
+      case MessageId.HASHES: {
+        const h = this.readHashHeader();
+        if (h.length < 1 || h.length > MAX_HASHES_PER_MESSAGE) this.fail(`hashes: length ${h.length} not in 1..${MAX_HASHES_PER_MESSAGE}`);
+        if (h.proofLayers > MAX_PROOF_LAYERS) this.fail(`hashes: proof layers ${h.proofLayers} > ${MAX_PROOF_LAYERS}`);
+        const have = (body - HASH_HEADER_LENGTH) / 32;
+        const expected = h.length + hashesProofCount(h.length, h.proofLayers);
+        if (have !== expected) this.fail(`hashes: ${have} hashes, the header announces ${expected}`);
+        m = { type: 'hashes', ...h, hashes: this.take(body - HASH_HEADER_LENGTH, true) };
+        break;
+      }
       default:
         // Unreachable: ids without a case are skipped above.
         this.fail(`internal: unhandled message id ${id}`);
@@ -336,7 +367,7 @@ export class MessageDecoder {
 
   private isSkipping(): boolean {
     return this.id >= 0 && this.id !== MessageId.BITFIELD && this.id !== MessageId.PIECE
-      && this.id !== MessageId.EXTENDED && FIXED_LENGTH[this.id] === undefined;
+      && this.id !== MessageId.EXTENDED && this.id !== MessageId.HASHES && FIXED_LENGTH[this.id] === undefined;
   }
 
   /** Per-type length check, done as soon as the id byte is in, before any of the body is waited for. */
@@ -372,10 +403,26 @@ export class MessageDecoder {
         }
         return;
       }
+      case MessageId.HASHES: {
+        const max = HASH_MESSAGE_LENGTH + 32 * (MAX_HASHES_PER_MESSAGE + MAX_PROOF_LAYERS + 1);
+        if (len < HASH_MESSAGE_LENGTH) this.fail(`hashes message too short: ${len} < ${HASH_MESSAGE_LENGTH}`);
+        if (len > max) this.fail(`hashes message too long: ${len} > ${max}`);
+        if ((len - HASH_MESSAGE_LENGTH) % 32 !== 0) this.fail(`hashes message length ${len} is not the header plus whole 32-byte hashes`);
+        return;
+      }
       default:
         // Unknown id: only the general cap applies; the body is skipped as it arrives.
         this.skipLeft = len - 1;
     }
+  }
+
+  private readHashHeader(): HashRequestFields {
+    const piecesRoot = this.take(32, true);
+    const baseLayer = this.readU32();
+    const index = this.readU32();
+    const length = this.readU32();
+    const proofLayers = this.readU32();
+    return { piecesRoot, baseLayer, index, length, proofLayers };
   }
 
   private readIndex(what: string): number {

@@ -23,6 +23,12 @@ const GOLDEN: Array<[Message, string]> = [
   [{ type: 'allowedFast', index: 7 }, '000000051100000007'],
   [{ type: 'extended', id: 0, payload: Buffer.from('d1:ai1ee') }, '0000000a1400' + '64313a6169316565'],
   [{ type: 'unknown', id: 99, length: 3 }, '00000003630000'],
+  [{ type: 'hashRequest', piecesRoot: Buffer.alloc(32, 0xaa), baseLayer: 2, index: 512, length: 512, proofLayers: 9 },
+    '0000003115' + 'aa'.repeat(32) + '00000002' + '00000200' + '00000200' + '00000009'],
+  [{ type: 'hashes', piecesRoot: Buffer.alloc(32, 0xbb), baseLayer: 0, index: 2, length: 2, proofLayers: 1, hashes: Buffer.alloc(96, 0xcc) },
+    '0000009116' + 'bb'.repeat(32) + '00000000' + '00000002' + '00000002' + '00000001' + 'cc'.repeat(96)],
+  [{ type: 'hashReject', piecesRoot: Buffer.alloc(32, 0xdd), baseLayer: 1, index: 0, length: 8192, proofLayers: 0 },
+    '0000003117' + 'dd'.repeat(32) + '00000001' + '00000000' + '00002000' + '00000000'],
 ];
 
 // The geometry the golden messages are valid for: 10 pieces of 32 KiB, the last one 20000 bytes.
@@ -59,4 +65,8 @@ test('no-payload messages are shared constants; fields out of range throw', () =
   assert.throws(() => encodeMessage({ type: 'have', index: 2 ** 32 }), RangeError);
   assert.throws(() => encodeMessage({ type: 'port', port: 65536 }), RangeError);
   assert.throws(() => encodeMessage({ type: 'extended', id: 256, payload: Buffer.alloc(0) }), RangeError);
+  const f = { piecesRoot: Buffer.alloc(32), baseLayer: 0, index: 0, length: 1, proofLayers: 0 };
+  assert.throws(() => encodeMessage({ type: 'hashRequest', ...f, piecesRoot: Buffer.alloc(20) }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'hashRequest', ...f, index: -1 }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'hashes', ...f, hashes: Buffer.alloc(33) }), RangeError);
 });

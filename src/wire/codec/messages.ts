@@ -1,5 +1,6 @@
 /**
- * Peer wire messages: the typed union and the encoder (BEP 3, BEP 5 `port`, BEP 6 Fast extension, BEP 10 framing).
+ * Peer wire messages: the typed union and the encoder (BEP 3, BEP 5 `port`, BEP 6 Fast extension, BEP 10 framing,
+ * BEP 52 hash request / hashes / hash reject).
  *
  * Every message after the handshake is `<length:uint32 BE><id:uint8><payload>`; a zero length is a keep-alive.
  * The BEP 10 `extended` message (id 20) is framed here only: `<20><ext id:uint8><payload>`, the payload is opaque.
@@ -7,6 +8,10 @@
  * Invariant: `encodeMessage` returns exactly the bytes `MessageDecoder` accepts for the same value (decode∘encode is
  * the identity for valid messages). The five no-payload messages and keep-alive are shared constant buffers:
  * treat every buffer returned by this module as read-only.
+ *
+ * BEP 52 messages share one header: `<pieces root:32><base layer:u32><index:u32><length:u32><proof layers:u32>`.
+ * `hashes` is that header followed by `length` base-layer hashes and then the uncle (proof) hashes, 32 bytes each,
+ * from the layer just above the requested subtree up towards the root ({@link hashesProofCount} says how many).
  */
 
 /** Message ids on the wire. */
@@ -27,7 +32,44 @@ export const MessageId = {
   REJECT: 16,
   ALLOWED_FAST: 17,
   EXTENDED: 20,
+  HASH_REQUEST: 21,
+  HASHES: 22,
+  HASH_REJECT: 23,
 } as const;
+
+/** The fields of a BEP 52 hash request (shared by `hashRequest`, `hashes` and `hashReject`). */
+export interface HashRequestFields {
+  /** The file's 32-byte `pieces root`. */
+  piecesRoot: Buffer;
+  /** Tree layer of the requested hashes, counted from the 16 KiB leaves (0 = leaf hashes). */
+  baseLayer: number;
+  /** Index of the first requested hash inside the base layer. */
+  index: number;
+  /** Number of base-layer hashes requested. */
+  length: number;
+  /** Layers above the base whose uncle hashes are asked for (libtorrent's counting: {@link hashesProofCount}). */
+  proofLayers: number;
+}
+
+/** Bytes of the BEP 52 header after the id: root (32) + base layer + index + length + proof layers (4 each). */
+export const HASH_HEADER_LENGTH = 48;
+
+/** ceil(log2(n)) for n >= 1: the layers of a subtree over n hashes padded to a power of two. */
+function ceilLog2(n: number): number {
+  let layers = 0;
+  while (2 ** layers < n) layers++;
+  return layers;
+}
+
+/**
+ * How many proof (uncle) hashes follow the `length` base hashes in a `hashes` message, as libtorrent counts them
+ * (bt_peer_connection::on_hashes): `max(0, proofLayers - ceil(log2(length)) + 1)`. The requested hashes span
+ * `ceil(log2(length))` layers above the base; each proof layer beyond those adds one sibling hash, starting with the
+ * sibling of the subtree's root. `length` must be >= 1.
+ */
+export function hashesProofCount(length: number, proofLayers: number): number {
+  return Math.max(0, proofLayers - ceilLog2(length) + 1);
+}
 
 /** One decoded (or to-be-encoded) peer wire message. */
 export type Message =
@@ -48,6 +90,12 @@ export type Message =
   | { type: 'reject'; index: number; begin: number; length: number }
   | { type: 'allowedFast'; index: number }
   | { type: 'extended'; id: number; payload: Buffer }
+  /** BEP 52: ask for `length` hashes of a file's merkle tree (and the proof up to `proofLayers`). */
+  | ({ type: 'hashRequest' } & HashRequestFields)
+  /** BEP 52: the answer: `hashes` = `length` base hashes, then {@link hashesProofCount} proof hashes (32 bytes each). */
+  | ({ type: 'hashes'; hashes: Buffer } & HashRequestFields)
+  /** BEP 52: the request cannot be answered. */
+  | ({ type: 'hashReject' } & HashRequestFields)
   /** A message id we do not know. The decoder skips its body; `length` is the length prefix (id byte included). */
   | { type: 'unknown'; id: number; length: number };
 
@@ -99,6 +147,21 @@ function withPayload(id: number, payload: Buffer): Buffer {
   b.writeUInt32BE(1 + payload.length, 0);
   b[4] = id;
   payload.copy(b, 5);
+  return b;
+}
+
+function withHashHeader(id: number, m: HashRequestFields, tail: Buffer | null): Buffer {
+  if (m.piecesRoot.length !== 32) throw new RangeError(`pieces root must be 32 bytes, got ${m.piecesRoot.length}`);
+  const tailLength = tail ? tail.length : 0;
+  const b = Buffer.allocUnsafe(5 + HASH_HEADER_LENGTH + tailLength);
+  b.writeUInt32BE(1 + HASH_HEADER_LENGTH + tailLength, 0);
+  b[4] = id;
+  m.piecesRoot.copy(b, 5);
+  b.writeUInt32BE(m.baseLayer, 37);
+  b.writeUInt32BE(m.index, 41);
+  b.writeUInt32BE(m.length, 45);
+  b.writeUInt32BE(m.proofLayers, 49);
+  if (tail) tail.copy(b, 53);
   return b;
 }
 
@@ -163,6 +226,12 @@ export function encodeMessage(m: Message): Buffer {
       b[5] = m.id;
       m.payload.copy(b, 6);
       return b;
+    }
+    case 'hashRequest': return withHashHeader(MessageId.HASH_REQUEST, m, null);
+    case 'hashReject': return withHashHeader(MessageId.HASH_REJECT, m, null);
+    case 'hashes': {
+      if (m.hashes.length % 32 !== 0) throw new RangeError(`hashes must be a multiple of 32 bytes, got ${m.hashes.length}`);
+      return withHashHeader(MessageId.HASHES, m, m.hashes);
     }
     case 'unknown': {
       if (!Number.isInteger(m.id) || m.id < 0 || m.id > 255) throw new RangeError(`message id out of range: ${m.id}`);
