@@ -100,7 +100,9 @@ export class HashExchange {
 
   /** Send what this peer can be asked now: missing layer chunks, leaf hashes of failed pieces. */
   pump(peer: Peer): void {
-    if (this.closed || peer.conn.closed) return;
+    // Only a v2 connection may carry hash requests: libtorrent disconnects a peer that sends one on a hybrid's v1
+    // connection (bt_peer_connection::on_hash_request, protocol_v2). See handshake.ts for which connections are v2.
+    if (this.closed || peer.conn.closed || !peer.supportsV2) return;
     const mine = this.out.get(peer.key) ?? [];
     if (mine.length >= MAX_OUT) return;
     const state = this.host.state;
@@ -132,7 +134,7 @@ export class HashExchange {
   pumpAll(): void { for (const p of this.host.peers()) this.pump(p); }
 
   private otherCanAnswer(s: Suspect): boolean {
-    for (const p of this.host.peers()) if (!s.senders.has(p.key) && !s.asked.has(p.key) && p.has.has(s.piece) && !p.conn.closed) return true;
+    for (const p of this.host.peers()) if (p.supportsV2 && !s.senders.has(p.key) && !s.asked.has(p.key) && p.has.has(s.piece) && !p.conn.closed) return true;
     return false;
   }
 
