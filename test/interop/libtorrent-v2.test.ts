@@ -196,4 +196,22 @@ describe('libtorrent v2 and hybrid interop', { skip: skipReason }, () => {
       await assertExactCopy(scope, m, out);
     });
   }
+
+  test('hybrid over MSE (libtorrent\'s stock encryption): the connection keeps the v1 name, a btih+btmh magnet still completes', { timeout: CASE_MS }, async (t) => {
+    // Over MSE the key exchange fixes the name, so there is no upgrade: a v1 connection, on which libtorrent would
+    // drop a peer sending a hash request. The metadata has no piece layers; the v1 piece hashes carry the download.
+    const scope = scopeFor(t);
+    const m = await make(scope, py, 'hybrid', 'bitpeer-lt2-mse-');
+    const seed = scope.ltPeer(py, ['--mode', 'seed', '--torrent', m.torrent, '--save', join(m.dir, 'src'), '--port', '0',
+      '--encryption', 'stock']);
+    const port = await within(scope, listeningPort(seed, READY_MS));
+    const magnet = `magnet:?xt=urn:btih:${m.infoHashV1!}&xt=urn:btmh:1220${m.infoHashV2}&x.pe=127.0.0.1:${port}`;
+    const out = join(m.dir, 'dl');
+    const get = await bitpeerGet(scope, magnet, out, null);
+    const connects = get.events.filter((e) => e.event === 'peer-connect');
+    assert.ok(connects.length > 0 && connects.every((e) => e.encryption !== 'none'), `connected through MSE\n${get.describe()}`);
+    assert.ok(!get.find((e) => e.event === 'peer-disconnect' && String(e.reason).includes('invalid')), get.describe());
+    assertSameNames(get, m);
+    await assertExactCopy(scope, m, out);
+  });
 });
