@@ -71,6 +71,8 @@ interface PendingEntry {
   completing: boolean;
   removed: boolean;
   error: string | null;
+  /** The link's btmh (BEP 52 v2 info-hash, 64 hex), if it has one. */
+  infoHashV2?: string;
 }
 
 /** How the facade opens storage it builds itself (`followLinks` adds). */
@@ -487,6 +489,7 @@ export class SessionApi implements BitpeerApi {
     const link = parseMagnet(rec.magnet);
     const e: PendingEntry = {
       rec, name: link.name ?? rec.infoHash, trackers: link.trackers, peers, fetch: undefined, completing: false, removed: false, error: null,
+      ...(link.infoHashV2 ? { infoHashV2: link.infoHashV2.toString('hex') } : {}),
     };
     this.pending.set(rec.infoHash, e);
     return e;
@@ -566,6 +569,7 @@ export class SessionApi implements BitpeerApi {
       }),
       recheckProgress: 0, magnetLink: e.rec.magnet, comment: '', creator: '', dateCreated: 0, isPrivate: false,
       metadataPending: true,
+      ...(e.infoHashV2 !== undefined ? { infoHashV2: e.infoHashV2 } : {}),
       metadataFetch: {
         peersKnown: status?.peersKnown ?? 0, peersTried: status?.peersTried ?? 0, peersConnected: status?.peersConnected ?? 0,
         status: e.fetch ? e.fetch.status.describe() : e.rec.paused ? 'paused' : (e.error ?? 'adding'),
@@ -633,7 +637,8 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     })),
     recheckProgress: st.state === 'checking' ? st.checkProgress : 0,
     pieces: st.bitfield,
-    magnetLink: buildMagnet({ infoHash: t.infoHash, name: m.name, trackers: tiers.flat() }),
+    magnetLink: buildMagnet({ infoHash: t.infoHash, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}), name: m.name, trackers: tiers.flat() }),
+    metaVersion: m.version, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
     comment: m.comment ?? '', creator: m.createdBy ?? '', dateCreated: m.creationDate ?? 0, isPrivate: m.private,
   };
 }

@@ -67,7 +67,12 @@ export interface TrackerInfo {
 
 export interface TorrentInfo {
   id: number;
+  /** The wire info-hash (40 hex): v1 SHA-1, or for a v2-only torrent the SHA-256 truncated to 20 bytes. */
   infoHash: string;
+  /** BEP 52: the v2 info-hash (64 hex, SHA-256) of a v2 or hybrid torrent (or of a btmh magnet). */
+  infoHashV2?: string;
+  /** BEP 52: 'v1', 'v2' or 'hybrid' (absent while a magnet's metadata is pending). */
+  metaVersion?: 'v1' | 'v2' | 'hybrid';
   name: string;
   state: TorrentStateName;
   error: string | null;

@@ -233,7 +233,8 @@ export class Reporter {
 function humanLine(e: SessionEvent, verbose: boolean): string | null {
   switch (e.event) {
     case 'listening': return `listening on ${formatPeerAddress(e.host, e.port)}`;
-    case 'added': return `added ${e.name} (${formatBytes(e.size)}, ${e.pieces} pieces) info-hash ${e.infoHash}`;
+    case 'added': return `added ${e.name} (${formatBytes(e.size)}, ${e.pieces} pieces) info-hash ${e.infoHash}`
+      + (e.infoHashV2 !== undefined ? ` (${e.version ?? 'v2'}, v2 info-hash ${e.infoHashV2})` : '');
     case 'checking': return null;
     case 'checked': return `checked: ${e.have}/${e.pieces} pieces present (${(e.elapsedMs / 1000).toFixed(1)} s)`;
     case 'state': return `state: ${e.state}${e.reason ? ` (${e.reason})` : ''}`;

@@ -9,5 +9,5 @@ export type { ParseOptions } from './metainfo.js';
 export { pieceSize, pieceHash, pieceSpans, filePieceRange } from './geometry.js';
 export * as merkle from './merkle.js';
 export { sanitizeComponent, sanitizeElement, isSafeComponent, resolveDuplicatePaths, resolveInside, PathSet, MAX_PATH_DEPTH } from './paths.js';
-export { parseMagnet, buildMagnet, parseInfoHash, infoHashToBase32, MAX_MAGNET_LENGTH, MAX_MAGNET_ITEMS } from './magnet.js';
+export { parseMagnet, buildMagnet, parseInfoHash, parseBtmh, infoHashToBase32, MAX_MAGNET_LENGTH, MAX_MAGNET_ITEMS } from './magnet.js';
 export type { MagnetInfo, MagnetInput } from './magnet.js';

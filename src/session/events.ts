@@ -18,7 +18,9 @@ export interface DisconnectCount { op: ErrorOp; code: ErrorCode; count: number }
 
 export type SessionEvent =
   | { event: 'listening'; port: number; host: string }
-  | { event: 'added'; infoHash: string; name: string; pieces: number; size: number; savePath: string }
+  | { event: 'added'; infoHash: string; name: string; pieces: number; size: number; savePath: string;
+      /** BEP 52: 'v1', 'v2' or 'hybrid'; the v2 info-hash (64 hex, SHA-256) of a v2 or hybrid torrent. */
+      version?: 'v1' | 'v2' | 'hybrid'; infoHashV2?: string }
   | { event: 'checking'; infoHash: string; checked: number; pieces: number }
   | { event: 'checked'; infoHash: string; have: number; pieces: number; elapsedMs: number }
   | { event: 'state'; infoHash: string; state: TorrentState; reason?: string }
@@ -45,6 +47,8 @@ export type SessionEvent =
       disconnects?: DisconnectCount[] }
   | { event: 'metadata-fetching'; infoHash: string; name: string; peersKnown: number; peersTried: number;
       peersConnected: number; trackers: MagnetTrackerEvent[]; status: string }
-  | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number }
+  | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number;
+      /** A btmh link's v2 info-hash (64 hex; the metadata's SHA-256 equals it). */
+      infoHashV2?: string }
   | { event: 'warning'; infoHash?: string; message: string }
   | { event: 'error'; infoHash?: string; code: string; message: string };

@@ -77,15 +77,6 @@ interface Suspect {
   asked: Set<string>;
 }
 
-/**
- * May we send this peer hash requests? libtorrent drops a peer that sends them on a connection that is not a v2 one.
- * The handshake side (helper "ident") marks v2 connections with `Peer.supportsV2`; until a peer carries that flag,
- * every peer is asked (a reject or a timeout moves the request on).
- */
-function speaksV2(peer: Peer): boolean {
-  return (peer as Peer & { supportsV2?: boolean }).supportsV2 !== false;
-}
-
 const sameRequest = (a: HashRequestFields, b: HashRequestFields): boolean =>
   a.baseLayer === b.baseLayer && a.index === b.index && a.length === b.length && a.proofLayers === b.proofLayers
   && a.piecesRoot.equals(b.piecesRoot);
@@ -109,7 +100,9 @@ export class HashExchange {
 
   /** Send what this peer can be asked now: missing layer chunks, leaf hashes of failed pieces. */
   pump(peer: Peer): void {
-    if (this.closed || peer.conn.closed || !speaksV2(peer)) return;
+    // Only a v2 connection may carry hash requests: libtorrent disconnects a peer that sends one on a hybrid's v1
+    // connection (bt_peer_connection::on_hash_request, protocol_v2). See handshake.ts for which connections are v2.
+    if (this.closed || peer.conn.closed || !peer.supportsV2) return;
     const mine = this.out.get(peer.key) ?? [];
     if (mine.length >= MAX_OUT) return;
     const state = this.host.state;
@@ -141,7 +134,7 @@ export class HashExchange {
   pumpAll(): void { for (const p of this.host.peers()) this.pump(p); }
 
   private otherCanAnswer(s: Suspect): boolean {
-    for (const p of this.host.peers()) if (!s.senders.has(p.key) && !s.asked.has(p.key) && p.has.has(s.piece) && !p.conn.closed) return true;
+    for (const p of this.host.peers()) if (p.supportsV2 && !s.senders.has(p.key) && !s.asked.has(p.key) && p.has.has(s.piece) && !p.conn.closed) return true;
     return false;
   }
 

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMetadataFetch } from './metadata-fetch.js';
+import { createHash } from 'node:crypto';
+import { metadataMatches, startMetadataFetch } from './metadata-fetch.js';
 import { ManualClock } from '../util/clock.js';
 import { isBtError } from '../util/errors.js';
 
@@ -25,4 +26,23 @@ test('the deadline and the tick run on the injected clock, and settle clears the
   assert.ok(isBtError(settled, 'TIMEOUT'), `TIMEOUT, got ${String(settled)}`);
   assert.match((settled as Error).message, /within 5000 ms/);
   assert.equal(clock.pending, 0, 'every timer cleared');
+});
+
+test('metadataMatches: SHA-1 for btih, SHA-256 for btmh, both for a hybrid link (BEP 52)', () => {
+  const info = Buffer.from('d4:name1:ae');
+  const v1 = createHash('sha1').update(info).digest();
+  const v2 = createHash('sha256').update(info).digest();
+  const other = Buffer.from('d4:name1:be');
+  assert.ok(metadataMatches(info, { infoHash: v1 }));
+  assert.ok(!metadataMatches(other, { infoHash: v1 }));
+  // btmh only: the wire hash is the truncated v2 hash; SHA-1 is not checked, SHA-256 is.
+  assert.ok(metadataMatches(info, { infoHash: v2.subarray(0, 20), infoHashV2: v2 }));
+  assert.ok(!metadataMatches(other, { infoHash: v2.subarray(0, 20), infoHashV2: v2 }));
+  // A forged dict matching only the truncated hash would not do: the full 32 bytes are compared.
+  const wrongTail = Buffer.concat([v2.subarray(0, 20), Buffer.alloc(12)]);
+  assert.ok(!metadataMatches(info, { infoHash: v2.subarray(0, 20), infoHashV2: wrongTail }));
+  // Hybrid: both must match.
+  assert.ok(metadataMatches(info, { infoHash: v1, infoHashV1: v1, infoHashV2: v2 }));
+  assert.ok(!metadataMatches(info, { infoHash: v1, infoHashV1: v1, infoHashV2: wrongTail }));
+  assert.ok(!metadataMatches(info, { infoHash: v1, infoHashV1: Buffer.alloc(20), infoHashV2: v2 }));
 });

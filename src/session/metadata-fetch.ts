@@ -8,7 +8,8 @@
  * - Peers are grouped by the size they advertise (a liar cannot spoil the pieces of honest peers that disagree with
  *   it). Each ready peer has at most {@link PER_PEER_REQUESTS} pieces in flight; pieces are spread across peers, a
  *   piece unanswered after {@link REQUEST_TIMEOUT_MS} is asked of someone else, a reject backs that peer off.
- * - A complete assembly is checked: SHA-1 of the bytes == info-hash. On a mismatch its pieces are dropped; if one
+ * - A complete assembly is checked: SHA-1 of the bytes == the v1 info-hash and/or SHA-256 == the v2 info-hash (BEP 52:
+ *   a btmh magnet names the torrent by its SHA-256; the wire then uses it truncated to 20 bytes). On a mismatch its pieces are dropped; if one
  *   peer sent them all it is banned, otherwise the group switches to "exclusive" mode, where a single peer at a time
  *   provides every piece, so the next failure names the liar.
  * - Everything else a peer sends (bitfield, have, piece...) is ignored: the wire decoder runs without a geometry.
@@ -43,8 +44,14 @@ import type { Clock, ClockTimer } from '../util/clock.js';
 
 /** Options of {@link fetchMetadata}. */
 export interface FetchMetadataOptions {
-  /** The 20-byte v1 info-hash; the result's SHA-1 equals it. */
+  /**
+   * The 20-byte wire info-hash (handshakes). Unless `infoHashV2` is given, the result's SHA-1 equals it.
+   */
   infoHash: Buffer;
+  /** BEP 52: the 32-byte v2 info-hash (btmh); the result's SHA-256 must equal it. */
+  infoHashV2?: Buffer;
+  /** The 20-byte v1 info-hash (btih); the result's SHA-1 must equal it (give it with `infoHashV2` for a hybrid). */
+  infoHashV1?: Buffer;
   /** Peers to ask (duplicates are dropped). */
   peers: ReadonlyArray<{ host: string; port: number }>;
   /** Our 20-byte peer id. */
@@ -160,8 +167,19 @@ interface FetchPeer {
 }
 
 /**
+ * Do the info-dict bytes match the hashes the fetch was given? SHA-256 against the v2 hash when there is one (btmh),
+ * SHA-1 against the v1 hash (btih); with neither, SHA-1 against the wire hash. Every hash given must match.
+ */
+export function metadataMatches(bytes: Buffer, h: { infoHash: Buffer; infoHashV1?: Buffer | undefined; infoHashV2?: Buffer | undefined }): boolean {
+  const v1 = h.infoHashV1 ?? (h.infoHashV2 === undefined ? h.infoHash : undefined);
+  if (v1 !== undefined && !createHash('sha1').update(bytes).digest().equals(v1)) return false;
+  if (h.infoHashV2 !== undefined && !createHash('sha256').update(bytes).digest().equals(h.infoHashV2)) return false;
+  return true;
+}
+
+/**
  * Fetches and verifies a torrent's info dictionary (BEP 9) from the given peers.
- * @returns the raw info-dict bytes, whose SHA-1 equals `infoHash`.
+ * @returns the raw info-dict bytes, whose SHA-1 equals `infoHash` (and/or SHA-256 equals `infoHashV2`).
  * @throws BtError('TIMEOUT') when no peer delivered within `timeoutMs` (or every peer failed for good),
  *   BtError('ABORTED') when `signal` fires; RangeError for bad arguments.
  */
@@ -172,6 +190,8 @@ export function fetchMetadata(opts: FetchMetadataOptions): Promise<Buffer> {
 /** {@link fetchMetadata}, with a handle to add peers and incoming connections while it runs. */
 export function startMetadataFetch(opts: FetchMetadataOptions): MetadataFetch {
   if (opts.infoHash.length !== 20) throw new RangeError('infoHash must be 20 bytes');
+  if (opts.infoHashV2 !== undefined && opts.infoHashV2.length !== 32) throw new RangeError('infoHashV2 must be 32 bytes');
+  if (opts.infoHashV1 !== undefined && opts.infoHashV1.length !== 20) throw new RangeError('infoHashV1 must be 20 bytes');
   if (opts.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
   if (opts.reserved.length !== 8) throw new RangeError('reserved must be 8 bytes');
   const f = new MetadataFetcher(opts);
@@ -248,7 +268,10 @@ class MetadataFetcher {
     const key = `in:${formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`;
     const c: Candidate = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, key, attempts: 1, notBefore: 0, dead: true, active: true };
     this.log(`metadata: incoming connection from ${key.slice(3)}`);
-    socket.write(encodeHandshake({ reserved: this.reserved, infoHash: this.opts.infoHash, peerId: this.opts.peerId }));
+    // A hybrid link reached by its truncated v2 name (the session routes both names here) is answered by that name.
+    const v2Name = this.opts.infoHashV2?.subarray(0, 20);
+    const name = v2Name !== undefined && v2Name.equals(hs.infoHash) ? v2Name : this.opts.infoHash;
+    socket.write(encodeHandshake({ reserved: this.reserved, infoHash: name, peerId: this.opts.peerId }));
     this.guard(() => this.attach(c, socket, rest, hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.reserved, ReservedBit.FAST)));
   }
 
@@ -471,7 +494,7 @@ class MetadataFetcher {
 
   private verify(a: Assembly): void {
     const bytes = Buffer.concat(a.pieces as Buffer[], a.size);
-    if (createHash('sha1').update(bytes).digest().equals(this.opts.infoHash)) { this.finish(bytes); return; }
+    if (metadataMatches(bytes, this.opts)) { this.finish(bytes); return; }
     const contributors = new Set(a.from);
     this.log(`metadata: assembly of ${a.size} bytes failed the info-hash check (${contributors.size} peer(s))`);
     a.pieces.fill(undefined);

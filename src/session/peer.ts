@@ -61,6 +61,13 @@ export class Peer {
   lastPieceAt: number;
   /** Both sides set the BEP 10 extension bit. */
   extended = false;
+  /**
+   * A BitTorrent v2 connection (BEP 52): hash request, hashes and hash reject may be sent and are answered. True for
+   * every peer of a v2-only torrent, and for a hybrid's peer when the connection is named by the truncated v2
+   * info-hash (the peer used it, or took or made the upgrade offer of reserved[7] & 0x10); libtorrent only answers
+   * hash requests on such connections.
+   */
+  supportsV2 = false;
   /** The connection went through an MSE/PE handshake (RC4, or plaintext after the MSE header). */
   encrypted = false;
   /** RC4 was selected (the MSE handshake's crypto_select); false for plaintext after the MSE header. */

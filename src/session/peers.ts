@@ -11,7 +11,9 @@
 import { errorMessage, type Cause } from '../util/errors.js';
 import { describePeerId } from '../util/peer-id.js';
 import { formatPeerAddress, isValidPort } from '../util/peer-address.js';
-import { encodeHandshake, hasReserved, ReservedBit, type Handshake } from '../wire/codec/index.js';
+import {
+  acceptAnswer, answerIncoming, encodeHandshake, hasReserved, ReservedBit, reservedFor, type Handshake, type WireNames,
+} from '../wire/codec/index.js';
 import { PeerConnection, type ConnectionHandler } from '../wire/connection.js';
 import { DEFAULT_ENCRYPTION, handshakeOut, type EncryptionPolicy } from '../wire/mse/policy.js';
 import { systemClock } from '../platform/clock.js';
@@ -38,7 +40,15 @@ export interface Candidate {
 }
 
 export interface PeerManagerHost {
+  /** The wire info-hash: what we send in our handshakes (v1 SHA-1, or the truncated SHA-256 of a v2-only torrent). */
   readonly infoHash: Buffer;
+  /**
+   * A hybrid torrent's other name: its SHA-256 info-hash truncated to 20 bytes (BEP 52). A peer may name the torrent
+   * by it; we answer with the hash the peer used (one swarm, as libtorrent does). See handshake.ts for the upgrade.
+   */
+  readonly infoHashV2Truncated?: Buffer;
+  /** A v2-only torrent (its `infoHash` is the truncated v2 hash): every connection is a v2 one. */
+  readonly v2Only?: boolean;
   readonly peerId: Buffer;
   readonly reserved: Buffer;
   readonly pieceCount: number;
@@ -92,8 +102,15 @@ export class PeerManager {
   private readonly aliases = new Map<string, Peer>();
 
   addAlias(key: string, peer: Peer): void { this.aliases.set(key, peer); }
+  /** The torrent's names on the wire (BEP 52). */
+  private readonly names: WireNames;
+  /** Our reserved bytes for this torrent: the host's, with the v2 upgrade bit for a hybrid only. */
+  private readonly reserved: Buffer;
 
-  constructor(private readonly host: PeerManagerHost, private readonly limits: PeerLimits = DEFAULT_PEER_LIMITS) {}
+  constructor(private readonly host: PeerManagerHost, private readonly limits: PeerLimits = DEFAULT_PEER_LIMITS) {
+    this.names = { infoHash: host.infoHash, v2Truncated: host.infoHashV2Truncated, v2Only: host.v2Only };
+    this.reserved = reservedFor(host.reserved, this.names);
+  }
 
   get count(): number { return this.connected.size + this.connecting.size; }
 
@@ -181,7 +198,7 @@ export class PeerManager {
       signal.addEventListener('abort', onAbort, { once: true });
       handshaking = true;
       handshakeOut(s, {
-        encrypted, policy, reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId,
+        encrypted, policy, reserved: this.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId,
         timeoutMs: this.limits.handshakeTimeoutMs, clock: this.host.clock ?? systemClock,
         ...(this.host.randomBytes ? { random: this.host.randomBytes } : {}),
       }).then(({ stream, handshake, rest, encrypted: viaMse }) => {
@@ -189,7 +206,8 @@ export class PeerManager {
         socket = stream;
         if (this.connecting.get(key) !== dialing) { stream.destroy(); return; }
         this.connecting.delete(key);
-        if (!handshake.infoHash.equals(this.host.infoHash)) {
+        const agreed = acceptAnswer(this.names, handshake);
+        if (agreed === null) {
           c.dead = true;
           stream.destroy();
           this.host.log(`dial ${key}: peer answered for another torrent`);
@@ -204,15 +222,20 @@ export class PeerManager {
         }
         c.failures = 0;
         if (viaMse) this.host.log(`dial ${key}: connected through MSE (${stream === s ? 'plaintext' : 'RC4'} selected)`);
-        this.attach(stream, handshake, rest, 'out', key, viaMse);
+        this.attach(stream, handshake, rest, 'out', key, viaMse, agreed.v2);
       }, (err: unknown) => { signal.removeEventListener('abort', onAbort); fail(errorMessage(err)); });
     }, (err: unknown) => fail(errorMessage(err)));
   }
 
-  /** An incoming connection whose handshake named our info-hash. We answer with our handshake. */
+  /**
+   * An incoming connection whose handshake named our info-hash (either name of a hybrid). We answer with our
+   * handshake, naming the torrent by the hash the peer used.
+   */
   acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer, encrypted = false): void {
     const key = formatPeerAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const agreed = answerIncoming(this.names, handshake, encrypted);
     const problem = this.stopped ? 'torrent stopped'
+      : agreed === null ? 'handshake names another torrent'
       : this.connected.size >= this.limits.maxPeers ? 'too many peers'
       : this.admissionProblem(key, handshake);
     if (problem) {
@@ -220,8 +243,10 @@ export class PeerManager {
       socket.destroy();
       return;
     }
-    socket.write(encodeHandshake({ reserved: this.host.reserved, infoHash: this.host.infoHash, peerId: this.host.peerId }));
-    this.attach(socket, handshake, rest, 'in', key, encrypted);
+    // Once the connection is a v2 one there is nothing to upgrade: the bit is offered only on v1 connections.
+    const reserved = agreed!.v2 ? reservedFor(this.reserved, { infoHash: this.host.infoHash }) : this.reserved;
+    socket.write(encodeHandshake({ reserved, infoHash: agreed!.infoHash, peerId: this.host.peerId }));
+    this.attach(socket, handshake, rest, 'in', key, encrypted, agreed!.v2);
   }
 
   private admissionProblem(key: string, hs: Handshake): string | null {
@@ -233,7 +258,7 @@ export class PeerManager {
     return null;
   }
 
-  private attach(socket: PeerStream, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string, encrypted: boolean): void {
+  private attach(socket: PeerStream, hs: Handshake, rest: Buffer, direction: 'in' | 'out', key: string, encrypted: boolean, v2: boolean): void {
     const holder: { peer?: Peer } = {};
     const handler: ConnectionHandler = {
       onMessage: (msg) => { if (holder.peer) this.host.onPeerMessage(holder.peer, msg); },
@@ -254,13 +279,14 @@ export class PeerManager {
     const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now, undefined,
       this.host.sharedReadBuffer === false ? { sharedReadBuffer: false } : {});
     const peer = new Peer(conn, {
-      key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.host.reserved, ReservedBit.FAST),
+      key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.reserved, ReservedBit.FAST),
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(), clock: this.host.now,
     });
     peer.encrypted = encrypted;
     peer.rc4 = socket instanceof Rc4Stream;
     peer.transport = socket.transport ?? 'tcp';
-    peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.host.reserved, ReservedBit.EXTENSION_PROTOCOL);
+    peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.reserved, ReservedBit.EXTENSION_PROTOCOL);
+    peer.supportsV2 = v2;
     holder.peer = peer;
     this.connected.set(key, peer);
     this.host.onPeerConnected(peer);

@@ -15,6 +15,7 @@
  */
 import { announceHttp } from '../tracker/http-client.js';
 import type { AnnounceResponse } from '../tracker/client-common.js';
+import { mergeResponses } from '../tracker/announcer.js';
 import { parseMagnet, torrentFromInfo, type MagnetInfo } from '../metainfo/index.js';
 import { BtError, errorMessage } from '../util/errors.js';
 import { formatPeerAddress, tryParsePeerAddress } from '../util/peer-address.js';
@@ -85,7 +86,11 @@ export class PendingMagnet {
     opts.signal?.addEventListener('abort', () => this.stop(), { once: true });
     const started = session.now();
     this.fetch = startMetadataFetch({
-      infoHash: this.link.infoHash, peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
+      infoHash: this.link.infoHash,
+      // btmh: the info dict's SHA-256 must equal it; btih: its SHA-1 (both for a hybrid link; BEP 52).
+      ...(this.link.infoHashV2 ? { infoHashV2: this.link.infoHashV2 } : {}),
+      ...(this.link.infoHashV1 ? { infoHashV1: this.link.infoHashV1 } : {}),
+      peers: [], peerId: session.peerId, reserved: session.reserved, listenPort: session.port,
       persistent: true, transport: session.transport, encryption: () => session.encryption, randomBytes: session.randomBytes, signal: this.controller.signal, log: this.log, onChange: () => this.refresh(), clock: session.clock,
       ...(session.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -95,7 +100,7 @@ export class PendingMagnet {
       addPeer: (host, port, source) => this.addPeers([{ host, port }], source),
       acceptIncoming: (socket, hs, rest) => this.fetch.acceptIncoming(socket, hs, rest),
       close: () => this.stop(),
-    });
+    }, this.link.infoHashV1 ? this.link.infoHashV2 : undefined);
     if (session.trackersEnabled) for (const url of trackers) this.announce(url);
     const poll = session.clock.setInterval(() => this.refresh(), STATUS_POLL_MS);
     poll.unref();
@@ -105,7 +110,8 @@ export class PendingMagnet {
       const name = this.link.name;
       const torrent = torrentFromInfo(info, this.link.trackers);
       this.session.events.emit({ event: 'metadata-received', infoHash: this.infoHashHex, name: name ?? this.infoHashHex,
-        size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length });
+        size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length,
+        ...(this.link.infoHashV2 ? { infoHashV2: this.link.infoHashV2.toString('hex') } : {}) });
       // Every address the fetch knows (ours, PEX, incoming peers' listen ports), ourselves left out.
       const peers = this.fetch.addresses().filter((p) => !this.session.isSelf(p.host, p.port));
       return { torrent, name, peers };
@@ -142,17 +148,26 @@ export class PendingMagnet {
     // HTTP: announceHttp's own deadline (on the session's clock). UDP: the client retransmits for minutes (BEP 15),
     // so the deadline is set here, on the session's clock, and cleared when the request ends.
     let timer: ClockTimer | undefined;
-    let request: Promise<AnnounceResponse>;
+    let send: (infoHash: Buffer) => Promise<AnnounceResponse>;
     if (!url.startsWith('udp:')) {
-      request = announceHttp(url, params, { signal: this.controller.signal, timeoutMs: ANNOUNCE_TIMEOUT_MS, clock: this.session.clock });
+      send = (infoHash) => announceHttp(url, { ...params, infoHash }, { signal: this.controller.signal, timeoutMs: ANNOUNCE_TIMEOUT_MS, clock: this.session.clock });
     } else if (!services) {
-      request = Promise.reject(new BtError('IO', 'no UDP socket'));
+      send = () => Promise.reject(new BtError('IO', 'no UDP socket'));
     } else {
       const deadline = new AbortController();
       timer = this.session.clock.setTimeout(() => deadline.abort(new BtError('TIMEOUT', 'tracker announce timed out')), ANNOUNCE_TIMEOUT_MS);
       timer.unref();
-      request = services.udpClient.announce(url, params, AbortSignal.any([this.controller.signal, deadline.signal]));
+      send = (infoHash) => services.udpClient.announce(url, { ...params, infoHash }, AbortSignal.any([this.controller.signal, deadline.signal]));
     }
+    // A hybrid link (btih and btmh) is announced under both names, as libtorrent does; peers of both are one swarm.
+    const v2Name = this.link.infoHashV1 !== undefined ? this.link.infoHashV2?.subarray(0, 20) : undefined;
+    const request: Promise<AnnounceResponse> = v2Name === undefined ? send(params.infoHash)
+      : Promise.allSettled([send(params.infoHash), send(v2Name)]).then(([a, b]) => {
+        if (a.status === 'fulfilled' && b.status === 'fulfilled') return mergeResponses(a.value, b.value);
+        if (a.status === 'fulfilled') return a.value;
+        if (b.status === 'fulfilled') return b.value;
+        throw a.reason;
+      });
     request.then((r) => {
       if (this.settled) return;
       const wait = this.status.trackerSucceeded(url, r.peers.length, r.interval);

@@ -145,6 +145,7 @@ const MAX_PARALLEL_CHECKS = 16;
 export class Session {
   readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
   readonly peerId: Buffer;
+  /** Our handshake's reserved bits: Fast, BEP 10 (a hybrid torrent's connections add BEP 52's v2 upgrade bit). */
   readonly reserved = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL]);
   /** Tracker server and client, UDP socket, LSD (created by listen()). */
   private svc: SessionServices | undefined;
@@ -221,11 +222,14 @@ export class Session {
       isKnown: (h) => this.torrents.has(h) || this.magnets.has(h),
       lsd: this.opts.lsd ?? false,
       onLsdPeer: (h, ip, port) => {
-        const t = this.torrents.get(h);
-        if (t) t.addPeer(ip, port, 'lsd'); else this.magnets.get(h)?.addPeer(ip, port, 'lsd');
+        const named = this.wireName(h);
+        const t = this.torrents.get(named);
+        if (t) t.addPeer(ip, port, 'lsd'); else this.magnets.get(named)?.addPeer(ip, port, 'lsd');
       },
       log: (m) => this.log(m),
     });
+    // The embedded tracker treats both names of a hybrid as one swarm (BEP 52).
+    for (const [alias, wire] of this.v2Names) this.svc.swarms.setAlias(alias, wire);
     await this.svc.start();
     const udp = this.svc.udp;
     if (this.utp && udp.bound) {
@@ -287,8 +291,10 @@ export class Session {
       handshake.then(({ handshake: hs, rest, stream, skey }) => {
         finish();
         if (skey && !skey.equals(hs.infoHash)) { refuse('MSE torrent and handshake info-hash differ'); stream.destroy(); return; }
-        const torrent = this.torrents.get(hs.infoHash.toString('hex'));
-        const magnet = torrent ? undefined : this.magnets.get(hs.infoHash.toString('hex'));
+        // A hybrid torrent is found by either of its names (v1, truncated v2): one swarm (BEP 52).
+        const named = this.wireName(hs.infoHash.toString('hex'));
+        const torrent = this.torrents.get(named);
+        const magnet = torrent ? undefined : this.magnets.get(named);
         if (magnet) { magnet.acceptIncoming(stream, hs, rest, skey !== undefined); return; }
         if (!torrent) {
           this.log(`refused ${where()}: unknown info-hash ${hs.infoHash.toString('hex')}`);
@@ -316,11 +322,42 @@ export class Session {
   /** HASH('req2', info-hash) of each torrent and pending magnet, computed once per info-hash. */
   private readonly mseKeys = new Map<string, string>();
 
-  /** The info-hash (of a torrent or pending magnet) whose HASH('req2', info-hash) is `key`. */
+  /**
+   * Second names: a hybrid torrent's (or hybrid magnet's) SHA-256 info-hash truncated to 20 bytes (hex) → its wire
+   * info-hash (hex, the v1 SHA-1), the key of `torrents` / `magnets`. Entries whose target is gone are ignored.
+   */
+  private readonly v2Names = new Map<string, string>();
+
+  /** The key under which the torrent or magnet named `hex` (either name of a hybrid) is kept. */
+  private wireName(hex: string): string {
+    const w = this.v2Names.get(hex);
+    return w !== undefined && (this.torrents.has(w) || this.magnets.has(w)) ? w : hex;
+  }
+
+  /** Forget the second names of `wireHex` once neither a torrent nor a magnet is kept under it. */
+  private forgetV2Names(wireHex: string): void {
+    if (this.torrents.has(wireHex) || this.magnets.has(wireHex)) return;
+    for (const [k, w] of this.v2Names) if (w === wireHex) { this.v2Names.delete(k); this.services?.swarms.remove(k); }
+  }
+
+  /** A hybrid's second name (its truncated v2 info-hash) routes incoming connections to `wireHex` too. */
+  private addV2Name(v2: Buffer | undefined, wireHex: string): void {
+    if (v2 === undefined || v2.length !== 32) return;
+    const name = v2.subarray(0, 20).toString('hex');
+    if (name === wireHex) return;
+    this.v2Names.set(name, wireHex);
+    this.services?.swarms.setAlias(name, wireHex);
+  }
+
+  /**
+   * The info-hash (of a torrent or pending magnet, either name of a hybrid) whose HASH('req2', info-hash) is `key`:
+   * MSE's SKEY is the info-hash the initiator will name in its handshake.
+   */
   private findMseTorrent(key: Buffer): Buffer | undefined {
     const want = key.toString('hex');
-    if (this.mseKeys.size > this.torrents.size + this.magnets.size + 64) this.mseKeys.clear(); // forget removed ones
-    for (const hex of [...this.torrents.keys(), ...this.magnets.keys()]) {
+    if (this.mseKeys.size > this.torrents.size + this.magnets.size + this.v2Names.size + 64) this.mseKeys.clear(); // forget removed ones
+    const second = [...this.v2Names].filter(([, w]) => this.torrents.has(w) || this.magnets.has(w)).map(([k]) => k);
+    for (const hex of [...this.torrents.keys(), ...this.magnets.keys(), ...second]) {
       let k = this.mseKeys.get(hex);
       if (k === undefined) { k = mseTorrentKey(Buffer.from(hex, 'hex')).toString('hex'); this.mseKeys.set(hex, k); }
       if (k === want) return Buffer.from(hex, 'hex');
@@ -380,9 +417,11 @@ export class Session {
       ...(opts.restoredPieceLayers ? { restoredPieceLayers: opts.restoredPieceLayers } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);
+    if (meta.version === 'hybrid') this.addV2Name(meta.infoHashV2, meta.infoHashHex);
     this.queueOrder = undefined;
     opts.beforeStart?.(torrent);
-    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath });
+    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath,
+      version: meta.version, ...(meta.infoHashV2 ? { infoHashV2: meta.infoHashV2.toString('hex') } : {}) });
     for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
     const weight = this.checkWeight(meta, opts);
     try {
@@ -433,6 +472,7 @@ export class Session {
   /** A failed add: forget the torrent and remove only what its storage created (files, then empty folders). */
   private async dropFailed(torrent: Torrent, storage: Storage): Promise<void> {
     this.torrents.delete(torrent.infoHashHex);
+    this.forgetV2Names(torrent.infoHashHex);
     this.paths.release(torrent.infoHashHex);
     this.unqueue(torrent.infoHashHex);
     await torrent.close().catch(() => {});
@@ -517,15 +557,20 @@ export class Session {
   /** Pending magnets (metadata fetches) by info-hash: incoming connections and LSD peers for them go there. */
   private readonly magnets = new Map<string, MagnetRoute>();
 
-  /** Routes incoming connections and LSD peers for `infoHashHex` to a metadata fetch, and announces it by LSD. */
-  registerMagnet(infoHashHex: string, route: MagnetRoute): void {
+  /**
+   * Routes incoming connections and LSD peers for `infoHashHex` to a metadata fetch, and announces it by LSD. A hybrid
+   * magnet (btih and btmh) gives its v2 info-hash: connections naming its truncated form are routed there too.
+   */
+  registerMagnet(infoHashHex: string, route: MagnetRoute, infoHashV2?: Buffer): void {
     if (this.closed) { route.close(); return; }
     this.magnets.set(infoHashHex, route);
+    this.addV2Name(infoHashV2, infoHashHex);
     if (!this.torrents.has(infoHashHex)) this.services?.lsd?.addTorrent(infoHashHex);
   }
 
   unregisterMagnet(infoHashHex: string): void {
     if (!this.magnets.delete(infoHashHex)) return;
+    this.forgetV2Names(infoHashHex);
     if (!this.torrents.has(infoHashHex)) this.services?.lsd?.removeTorrent(infoHashHex);
   }
 
@@ -635,6 +680,7 @@ export class Session {
 
   async removeTorrent(t: Torrent): Promise<void> {
     this.torrents.delete(t.infoHashHex);
+    this.forgetV2Names(t.infoHashHex);
     this.paths.release(t.infoHashHex);
     this.unqueue(t.infoHashHex);
     this.services?.swarms.remove(t.infoHashHex);
@@ -647,6 +693,8 @@ export class Session {
     return new Announcer({
       tiers: t.meta.announceList, ...(t.meta.announce ? { announce: t.meta.announce } : {}),
       infoHash: t.infoHash, peerId: this.peerId, port: this.port, key: this.trackerKey,
+      // A hybrid announces its truncated v2 info-hash too (BEP 52; libtorrent 2 does): peers of both, one swarm.
+      ...(t.meta.version === 'hybrid' && t.meta.infoHashV2 ? { infoHashV2: t.meta.infoHashV2.subarray(0, 20) } : {}),
       stats: () => ({ uploaded: t.uploaded, downloaded: t.downloaded, left: t.bytesLeft() }),
       onPeers: (peers) => { for (const p of peers) t.addPeer(p.host, p.port, 'tracker'); },
       onEvent: (e) => {

@@ -82,7 +82,11 @@ export interface TrackerStatus {
 }
 
 export interface TorrentStatus {
+  /** The wire info-hash (40 hex). */
   readonly infoHash: string;
+  /** BEP 52: the meta version, and the v2 info-hash (64 hex) of a v2 or hybrid torrent. */
+  readonly version?: 'v1' | 'v2' | 'hybrid';
+  readonly infoHashV2?: string;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;

@@ -150,6 +150,8 @@ export class Torrent {
     this.downloadBucket = new TokenBucket({ rate: opts.downloadLimit ?? 0, now: opts.now, ...(opts.downloadParent ? { parent: opts.downloadParent } : {}) });
     this.peers = new PeerManager({
       infoHash: this.infoHash, peerId: opts.peerId, reserved: opts.reserved, pieceCount: opts.meta.pieceCount,
+      ...(opts.meta.version === 'hybrid' && opts.meta.infoHashV2 ? { infoHashV2Truncated: opts.meta.infoHashV2.subarray(0, 20) } : {}),
+      ...(opts.meta.version === 'v2' ? { v2Only: true } : {}),
       geometry: { pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, totalLength: opts.meta.totalLength },
       now: opts.now,
       ...(opts.clock ? { clock: opts.clock } : {}),
@@ -779,7 +781,8 @@ export class Torrent {
     const wanted = this.filesWanted.every((w) => w) ? { pieces: m.pieceCount, bytes: m.totalLength, left }
       : wantedTotals(m, bits, (i) => this.picker.piecePriority(i) > 0);
     return freezeStatus({
-      infoHash: this.infoHashHex, name: m.name, savePath: this.savePath, state: this.st,
+      infoHash: this.infoHashHex, version: m.version, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
+      name: m.name, savePath: this.savePath, state: this.st,
       error: this.st === 'error' ? (this.errorReasonText ?? 'error') : undefined, userPaused: this.paused,
       complete: bits.complete, done: this.done,
       pieces: { count: m.pieceCount, length: m.pieceLength, have: bits.count, wanted: wanted.pieces },

@@ -297,4 +297,48 @@ describe('Announcer', () => {
     assert.equal(h.calls.length, 0);
     assert.equal(h.a.status().nextAnnounceAt, Infinity);
   });
+
+  it('a hybrid announces both names to each tracker, merges the answers, and fails only when both fail', async () => {
+    const v2 = Buffer.alloc(20, 7);
+    const h = harness({ infoHashV2: v2 });
+    h.a.start();
+    await flush();
+    assert.equal(h.calls.length, 2);
+    const [c1, c2] = h.calls;
+    assert.equal(c1!.url, 'http://a/announce');
+    assert.equal(c2!.url, 'http://a/announce');
+    assert.deepEqual(c1!.params.infoHash, Buffer.alloc(20, 1));
+    assert.deepEqual(c2!.params.infoHash, v2);
+    assert.equal(c2!.params.event, 'started');
+    assert.deepEqual([c2!.params.uploaded, c2!.params.downloaded, c2!.params.left], [10, 20, 30]);
+    c1!.resolve({ interval: 900, peers: [{ host: '1.2.3.4', port: 5 }], complete: 1, incomplete: 2 });
+    await flush();
+    assert.equal(h.events.length, 0); // the pair is one request: it waits for both
+    c2!.resolve({ interval: 600, peers: [{ host: '1.2.3.4', port: 5 }, { host: '5.6.7.8', port: 9 }], complete: 3, incomplete: 1 });
+    await flush();
+    await flush();
+    assert.deepEqual(h.peers, [{ peers: [{ host: '1.2.3.4', port: 5 }, { host: '5.6.7.8', port: 9 }], url: 'http://a/announce' }]);
+    assert.deepEqual(h.events, [{ type: 'announce', url: 'http://a/announce', event: 'started', peers: 2, interval: 600, complete: 3, incomplete: 2 }]);
+    // Next round: the v2 announce fails, the v1 one succeeds: a success with a warning.
+    h.advance(600_000);
+    await flush();
+    assert.equal(h.calls.length, 4);
+    h.calls[2]!.resolve({ interval: 900, peers: [] });
+    h.calls[3]!.reject(new BtError('TRACKER', 'unregistered torrent'));
+    await flush();
+    await flush();
+    assert.deepEqual(h.events.slice(1), [{ type: 'announce', url: 'http://a/announce', event: '', peers: 0, interval: 900 },
+      { type: 'warning', url: 'http://a/announce', message: 'v2 announce failed: unregistered torrent' }]);
+    // Both fail: the next tracker is tried, as for any failure.
+    h.advance(900_000);
+    await flush();
+    h.calls[4]!.reject(new BtError('TRACKER', 'x'));
+    h.calls[5]!.reject(new BtError('TRACKER', 'y'));
+    await flush();
+    await flush();
+    assert.equal(h.events[3]!.type, 'error');
+    assert.equal(h.calls.length, 8);
+    assert.equal(h.calls[6]!.url, 'udp://b:6969');
+    assert.deepEqual(h.calls[7]!.params.infoHash, v2);
+  });
 });

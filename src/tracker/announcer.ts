@@ -18,6 +18,10 @@
  * - A request that has not finished `requestTimeoutMs` after it began is aborted at the next tick and counts as a
  *   failure (this bounds BEP 15's long UDP retransmission schedule so a dead tracker does not hold the round).
  * - Tracker warnings and failures reach `onEvent`; a throwing callback never breaks the schedule.
+ * - A hybrid torrent (BEP 52) has two names: each request to a tracker is two announces sent together, one with the
+ *   v1 info-hash and one with the truncated v2 info-hash (as libtorrent 2 announces both), with the same counters.
+ *   The pair is one request for the schedule: it succeeds when either succeeds (peers of both, de-duplicated, go to
+ *   the one swarm; the failure of the other is reported as a warning) and fails only when both fail.
  */
 import { clockWithNow, systemClock, systemRng } from '../platform/clock.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
@@ -47,6 +51,8 @@ export interface AnnouncerOptions {
   /** The metainfo's announce, used when the announce-list has no usable tracker. */
   announce?: string;
   infoHash: Buffer;
+  /** A hybrid torrent's second name (its SHA-256 info-hash truncated to 20 bytes), announced alongside `infoHash`. */
+  infoHashV2?: Buffer;
   peerId: Buffer;
   /** Our listening TCP port. */
   port: number;
@@ -101,6 +107,34 @@ interface InFlight {
   event: AnnounceParams['event'];
   ac: AbortController;
   deadline: number;
+}
+
+/**
+ * The answers to a hybrid's two announces as one: peers of both (de-duplicated, the v1 answer's first), the shorter
+ * intervals, the larger counts (the same peers are usually in both swarms), both warnings.
+ */
+export function mergeResponses(a: AnnounceResponse, b: AnnounceResponse): AnnounceResponse {
+  const seen = new Set<string>();
+  const peers = [...a.peers, ...b.peers].filter((p) => {
+    const k = `${p.host}|${p.port}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const out: AnnounceResponse = { interval: Math.min(a.interval, b.interval), peers };
+  const pick = (x: number | undefined, y: number | undefined, f: (p: number, q: number) => number): number | undefined =>
+    x === undefined ? y : y === undefined ? x : f(x, y);
+  const minInterval = pick(a.minInterval, b.minInterval, Math.min);
+  if (minInterval !== undefined) out.minInterval = minInterval;
+  const complete = pick(a.complete, b.complete, Math.max);
+  if (complete !== undefined) out.complete = complete;
+  const incomplete = pick(a.incomplete, b.incomplete, Math.max);
+  if (incomplete !== undefined) out.incomplete = incomplete;
+  const warnings = [a.warning, b.warning].filter((w): w is string => w !== undefined && w !== '');
+  if (warnings.length > 0) out.warning = [...new Set(warnings)].join('; ');
+  const trackerId = a.trackerId ?? b.trackerId;
+  if (trackerId !== undefined) out.trackerId = trackerId;
+  return out;
 }
 
 /** See the module comment. */
@@ -263,12 +297,26 @@ export class Announcer {
     return p;
   }
 
-  private send(url: string, params: AnnounceParams, signal: AbortSignal): Promise<AnnounceResponse> {
+  private sendOne(url: string, params: AnnounceParams, signal: AbortSignal): Promise<AnnounceResponse> {
     try {
       return url.startsWith('udp:') ? this.o.udp.announce(url, params, signal) : this.http(url, params, { signal, clock: this.clock });
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** One announce, or for a hybrid the pair of announces (v1 and truncated v2 name) merged; see the module comment. */
+  private async send(url: string, params: AnnounceParams, signal: AbortSignal): Promise<AnnounceResponse> {
+    const v2 = this.o.infoHashV2;
+    if (v2 === undefined || v2.equals(params.infoHash)) return this.sendOne(url, params, signal);
+    const [a, b] = await Promise.allSettled([this.sendOne(url, params, signal), this.sendOne(url, { ...params, infoHash: v2 }, signal)]);
+    if (a.status === 'rejected' && b.status === 'rejected') throw a.reason;
+    if (a.status === 'rejected' || b.status === 'rejected') {
+      const ok = a.status === 'fulfilled' ? a.value : (b as PromiseFulfilledResult<AnnounceResponse>).value;
+      const failed = a.status === 'rejected' ? `v1 announce failed: ${errorMessage(a.reason)}` : `v2 announce failed: ${errorMessage((b as PromiseRejectedResult).reason)}`;
+      return { ...ok, warning: ok.warning === undefined ? failed : `${ok.warning}; ${failed}` };
+    }
+    return mergeResponses(a.value, b.value);
   }
 
   private launch(now: number): void {

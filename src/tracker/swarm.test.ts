@@ -275,3 +275,32 @@ test('property: random announce sequences keep counts consistent and never hand 
     }
   }), { numRuns: 200 });
 });
+
+test('a hybrid torrent\'s two names are one swarm: an announce for either gets peers of both (BEP 52)', () => {
+  const V2 = Buffer.alloc(20, 0xcd); // the truncated v2 info-hash of the hybrid whose v1 hash is IH
+  const { s } = make();
+  // Before the alias the second name is unknown to a closed tracker.
+  assert.deepEqual(s.announce(req({ infoHash: V2, n: 9 })), { failure: FAILURE_NOT_TRACKED });
+  s.setAlias(V2.toString('hex'), IH_HEX);
+  ok(s.announce(req({ n: 1 })));
+  const r2 = ok(s.announce(req({ infoHash: V2, n: 2 })));
+  assert.deepEqual(r2.peers.map((p) => p.port), [6001]);
+  const r1 = ok(s.announce(req({ n: 1, event: '' })));
+  assert.deepEqual(r1.peers.map((p) => p.port), [6002]);
+  assert.equal(r1.incomplete, 2);
+  // The same peer announcing under both names is one entry.
+  ok(s.announce(req({ infoHash: V2, n: 1, event: '' })));
+  assert.equal(s.peerCount(IH_HEX), 2);
+  assert.equal(s.peerCount(V2.toString('hex')), 2);
+  const [a, b] = s.scrape([IH, V2]);
+  assert.equal(a!.incomplete, 2);
+  assert.equal(b!.incomplete, 2);
+  assert.deepEqual(b!.infoHash, V2);
+  // The session's own entry registered under the v1 name is handed to v2 announcers.
+  s.setSelf(IH_HEX, { ip: '10.0.0.1', port: 7000, peerId: pid(99), seed: true });
+  assert.ok(ok(s.announce(req({ infoHash: V2, n: 3, numwant: 10 }))).peers.some((p) => p.port === 7000));
+  // Removing the torrent removes its alias too.
+  s.remove(IH_HEX);
+  assert.equal(s.canonical(V2.toString('hex')), V2.toString('hex'));
+  assert.deepEqual(s.announce(req({ infoHash: V2, n: 2 })), { failure: FAILURE_NOT_TRACKED });
+});

@@ -14,6 +14,9 @@
  *   only walks the stale head. This assumes `now()` does not go backwards; if it does, expiry is only delayed.
  * - Sizes are capped: `maxPeersPerSwarm` entries per swarm (a newcomer beyond it still gets peers but is not stored),
  *   `maxSwarms` swarms for info-hashes the session does not know (open mode only), numwant ≤ `maxNumwant`.
+ * - Aliases (BEP 52 hybrid torrents): an info-hash registered with `setAlias(alias, canonical)` (a hybrid's truncated
+ *   v2 hash → its v1 hash) names the canonical swarm everywhere: an announce for either hash is stored in, and gets
+ *   peers from, the one swarm; scrapes of either give its numbers.
  */
 import type { IpFamily, TrackerEvent } from './types.js';
 import { ipFamily, isUnspecified, normalizeIp } from './address.js';
@@ -155,6 +158,8 @@ export class TrackerSwarms {
   private unknownSwarms = 0;
   /** Whether each swarm's info-hash was known when the swarm was created (unknown ones count against maxSwarms). */
   private readonly isKnownAtCreation = new Map<string, boolean>();
+  /** Second names of swarms: alias hex → canonical hex (a hybrid torrent's truncated v2 hash → its v1 hash). */
+  private readonly aliases = new Map<string, string>();
 
   constructor(opts: TrackerOptions) {
     this.now = opts.now;
@@ -178,7 +183,7 @@ export class TrackerSwarms {
 
   /** Handles one announce: updates the swarm and picks peers for the requester. Never throws for any input. */
   announce(req: AnnounceRequest): AnnounceResult | AnnounceFailure {
-    const hex = req.infoHash.toString('hex');
+    const hex = this.canonical(req.infoHash.toString('hex'));
     const known = this.isKnown(hex);
     if (!known && !this.open) return { failure: FAILURE_NOT_TRACKED };
     const now = this.now();
@@ -241,7 +246,7 @@ export class TrackerSwarms {
   scrape(infoHashes: Buffer[]): SwarmScrapeEntry[] {
     const now = this.now();
     return infoHashes.map((infoHash) => {
-      const hex = infoHash.toString('hex');
+      const hex = this.canonical(infoHash.toString('hex'));
       let swarm = this.swarms.get(hex);
       if (swarm) {
         this.expireSwarm(hex, swarm, now);
@@ -270,7 +275,7 @@ export class TrackerSwarms {
    * handed to every requester (except itself), at a random position, and is counted as a seed or leecher.
    */
   setSelf(infoHashHex: string, self: SelfEntry | null): void {
-    const hex = infoHashHex.toLowerCase();
+    const hex = this.canonical(infoHashHex.toLowerCase());
     let swarm = this.swarms.get(hex);
     if (self === null) {
       if (!swarm || !swarm.self) return;
@@ -285,9 +290,28 @@ export class TrackerSwarms {
     if (self.seed) swarm.complete++; else swarm.incomplete++;
   }
 
-  /** Forgets everything about one info-hash (e.g. the session removed the torrent). */
+  /**
+   * Makes `aliasHex` a second name of the swarm `canonicalHex` (BEP 52: a hybrid torrent's truncated v2 info-hash and
+   * its v1 info-hash are one swarm). A swarm already kept under the alias is forgotten (its peers re-announce).
+   */
+  setAlias(aliasHex: string, canonicalHex: string): void {
+    const alias = aliasHex.toLowerCase();
+    const canonical = canonicalHex.toLowerCase();
+    if (alias === canonical || this.aliases.has(canonical)) return; // no chains
+    if (this.swarms.has(alias)) this.remove(alias);
+    this.aliases.set(alias, canonical);
+  }
+
+  /** The swarm key `infoHashHex` names: itself, or the canonical hash it is an alias of. */
+  canonical(infoHashHex: string): string {
+    return this.aliases.get(infoHashHex) ?? infoHashHex;
+  }
+
+  /** Forgets everything about one info-hash (e.g. the session removed the torrent), and the aliases of it. */
   remove(infoHashHex: string): void {
     const hex = infoHashHex.toLowerCase();
+    if (this.aliases.delete(hex)) return;
+    for (const [a, c] of this.aliases) if (c === hex) this.aliases.delete(a);
     const swarm = this.swarms.get(hex);
     if (!swarm) return;
     this.swarms.delete(hex);
@@ -304,7 +328,7 @@ export class TrackerSwarms {
 
   /** Number of stored peers in one swarm (tests, monitoring). */
   peerCount(infoHashHex: string): number {
-    return this.swarms.get(infoHashHex.toLowerCase())?.list.length ?? 0;
+    return this.swarms.get(this.canonical(infoHashHex.toLowerCase()))?.list.length ?? 0;
   }
 
   // ---- internals ----

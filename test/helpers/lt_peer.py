@@ -2,10 +2,17 @@
 """A small libtorrent (python3-libtorrent 2.0) peer for bitpeer's interop tests and throughput script.
 
 Purpose: run one libtorrent session with one torrent on 127.0.0.1 only, as a seed or as a downloader, and report what
-happens as one JSON object per line on stdout (the same shape as `bitpeer --json`, where it makes sense):
+happens as one JSON object per line on stdout (the same shape as `bitpeer --json`, where it makes sense). Or, with
+--mode create, make a .torrent with libtorrent's create_torrent (no session, no network) and report its hashes.
 
   {"event":"listening","port":P}            the TCP port is open (seed mode: only after the data check passed)
-  {"event":"added","infoHash":hex,"name":..,"pieces":N,"size":B}   the torrent as libtorrent parsed it (v1 info-hash)
+  {"event":"added","infoHash":hex,"name":..,"pieces":N,"size":B,"infoHashV1":hex|null,"infoHashV2":hex|null,
+   "version":"v1"|"v2"|"hybrid"}            the torrent as libtorrent parsed it: infoHash is its wire name (the v1
+                                            info-hash, or for a v2-only torrent the SHA-256 truncated to 20 bytes);
+                                            infoHashV2 is the full 64-hex SHA-256 (BEP 52)
+  {"event":"created","torrent":path,"infoHash":..,"infoHashV1":..,"infoHashV2":..,"version":..,"pieces":N,
+   "files":[{"path":..,"size":B,"pad":bool}]}   --mode create: the .torrent was written (files as libtorrent lays them
+                                            out, pad files included and marked)
   {"event":"checked","have":n,"pieces":N}   the start-up check of the data on disk is done
   {"event":"progress","have":n,"pieces":N,"downloaded":B,"uploaded":B,"downRate":B/s,"upRate":B/s,"peers":n,"state":s}
   {"event":"peer-connect","peer":"ip:port"} / {"event":"peer-disconnect","peer":"ip:port","reason":"..."}
@@ -37,7 +44,10 @@ libtorrent ships) and the default encryption policy, which is what qBittorrent a
 given with it overrides only the encryption policy (e.g. --stock --encryption forced); it does not combine with
 --utp-only.
 
-Exit codes: 0 = finished (download), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
+--mode create --content PATH --torrent OUT [--format v1|v2|hybrid] [--piece-length N]: create_torrent with flags
+v1_only, v2_only or 0 (libtorrent 2's default, hybrid), pieces hashed from PATH (a file or a folder).
+
+Exit codes: 0 = finished (download, create), or stopped by SIGTERM/SIGINT (seed, or download with --keep-seeding); 2 = bad arguments or bad data for seeding;
 3 = timeout; 4 = libtorrent error. Protocols exercised: BEP 3 (peer wire), BEP 10/11 when the other side offers them.
 
 Run with an interpreter that has the bindings: on Debian that is /usr/bin/python3 (see test/helpers/python.ts).
@@ -160,6 +170,41 @@ def client_text(raw):
     return str(raw)
 
 
+def hashes_of(info):
+    """The info-hashes of a torrent_info: the wire name (v1, else the truncated v2), both in full, the version.
+    (torrent_info.info_hash() is the truncated v2 hash for a hybrid, not the v1 one: not used.)"""
+    ih = info.info_hashes()
+    v1 = str(ih.v1) if ih.has_v1() else None
+    v2 = str(ih.v2) if ih.has_v2() else None
+    return {"infoHash": v1 if v1 is not None else v2[:40], "infoHashV1": v1, "infoHashV2": v2,
+            "version": "hybrid" if v1 and v2 else ("v2" if v2 else "v1")}
+
+
+def create(args):
+    """--mode create: a .torrent of args.content made by libtorrent's create_torrent."""
+    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}[args.format]
+    content = os.path.abspath(args.content)
+    fs = lt.file_storage()
+    lt.add_files(fs, content)
+    if fs.num_files() == 0:
+        emit({"event": "error", "code": "NO_FILES", "message": "nothing to add under %s" % content})
+        return 2
+    ct = lt.create_torrent(fs, args.piece_length, flags)
+    ct.set_creator("lt_peer.py/libtorrent-" + lt.__version__)
+    lt.set_piece_hashes(ct, os.path.dirname(content))
+    data = lt.bencode(ct.generate())
+    with open(args.torrent, "wb") as f:
+        f.write(data)
+    info = lt.torrent_info(args.torrent)
+    files = info.files()
+    emit(dict({"event": "created", "torrent": args.torrent, "pieces": info.num_pieces(),
+               "pieceLength": info.piece_length(),
+               "files": [{"path": files.file_path(i), "size": files.file_size(i),
+                          "pad": bool(files.file_flags(i) & lt.file_storage.flag_pad_file)}
+                         for i in range(files.num_files())]}, **hashes_of(info)))
+    return 0
+
+
 DONE_CHECKING_STATES = {
     lt.torrent_status.states.downloading,
     lt.torrent_status.states.finished,
@@ -169,9 +214,13 @@ DONE_CHECKING_STATES = {
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mode", choices=["seed", "download"], required=True)
-    ap.add_argument("--torrent", required=True)
-    ap.add_argument("--save", required=True, help="save path: the folder that holds the torrent's file or folder")
+    ap.add_argument("--mode", choices=["seed", "download", "create"], required=True)
+    ap.add_argument("--torrent", required=True, help="the .torrent to use (seed, download) or to write (create)")
+    ap.add_argument("--save", help="save path: the folder that holds the torrent's file or folder (seed, download)")
+    ap.add_argument("--content", help="create: the file or folder to make the torrent of")
+    ap.add_argument("--format", choices=["v1", "v2", "hybrid"], default="hybrid",
+                    help="create: v1_only, v2_only, or hybrid (flags 0, libtorrent 2's default)")
+    ap.add_argument("--piece-length", type=int, default=0, help="create: piece size (0 = libtorrent's choice)")
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1, 0 = any free port")
     ap.add_argument("--peer", type=parse_peer, action="append", default=[], help="HOST:PORT to connect to (repeat)")
     ap.add_argument("--timeout", type=float, default=None,
@@ -199,6 +248,12 @@ def main():
     args = ap.parse_args()
     if args.stock and args.utp_only:
         ap.error("--stock and --utp-only do not combine (--stock keeps TCP on)")
+    if args.mode == "create":
+        if not args.content:
+            ap.error("--mode create needs --content")
+        return create(args)
+    if not args.save:
+        ap.error("--mode %s needs --save" % args.mode)
 
     timeout = args.timeout if args.timeout is not None else (300.0 if args.mode == "download" else 0.0)
     signal.signal(signal.SIGTERM, on_signal)
@@ -253,8 +308,8 @@ def main():
     added_at = time.monotonic()
 
     pieces = info.num_pieces()
-    emit({"event": "added", "infoHash": str(info.info_hash()), "name": info.name(), "pieces": pieces,
-          "size": info.total_size(), "trackers": [t["url"] for t in handle.trackers()]})
+    emit(dict({"event": "added", "name": info.name(), "pieces": pieces,
+               "size": info.total_size(), "trackers": [t["url"] for t in handle.trackers()]}, **hashes_of(info)))
     if args.mode == "download":
         emit({"event": "listening", "port": port})
 

@@ -130,3 +130,14 @@ test('file priorities: the facade\'s low/normal/high are Transmission\'s -1/0/1 
   assert.deepEqual(o['priorities'], [1, 0, -1]);
   assert.deepEqual((o['fileStats'] as Array<{ priority: number }>).map((f) => f.priority), [1, 0, -1]);
 });
+
+test('BEP 52: hashString stays the wire hash; bitpeer-hashStringV2 and bitpeer-metaVersion carry the v2 identity', () => {
+  const t = sample()[1]!;
+  const v2 = 'ab'.repeat(32);
+  const fields = ['hashString', 'bitpeer-hashStringV2', 'bitpeer-metaVersion'];
+  assert.deepEqual(torrentObject({ ...t, infoHash: v2.slice(0, 40), infoHashV2: v2, metaVersion: 'v2' }, fields, { nowSec: 0 }),
+    { hashString: v2.slice(0, 40), 'bitpeer-hashStringV2': v2, 'bitpeer-metaVersion': 'v2' });
+  assert.deepEqual(torrentObject({ ...t, metaVersion: 'v1' }, fields, { nowSec: 0 }),
+    { hashString: t.infoHash, 'bitpeer-hashStringV2': '', 'bitpeer-metaVersion': 'v1' });
+  assert.ok(TORRENT_FIELDS.includes('bitpeer-hashStringV2') && TORRENT_FIELDS.includes('bitpeer-metaVersion'));
+});

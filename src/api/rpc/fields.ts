@@ -332,6 +332,10 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['files', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), length: int(f.length), name: f.path }))],
   ['fileStats', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), wanted: f.wanted, priority: toTransmissionPriority(f.priority) }))],
   ['hashString', (t) => t.infoHash],
+  // bitpeer's own (BEP 52; not in Transmission 3.00, whose clients never ask for them): the v2 info-hash (64 hex, ""
+  // for a v1 torrent) and the meta version ("v1", "v2", "hybrid"; "" while a magnet's metadata is pending).
+  ['bitpeer-hashStringV2', (t) => t.infoHashV2 ?? ''],
+  ['bitpeer-metaVersion', (t) => t.metaVersion ?? ''],
   ['haveUnchecked', () => 0],
   ['haveValid', (t) => int(haveValidOf(t))],
   ['honorsSessionLimits', () => true],

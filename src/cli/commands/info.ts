@@ -21,9 +21,11 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const json = Boolean(values['json']);
   if (arg.startsWith('magnet:')) {
     const m = parseMagnet(arg);
-    const out = { type: 'magnet', infoHash: m.infoHashHex, name: m.name ?? null, trackers: m.trackers, peers: m.peers };
+    const out = { type: 'magnet', infoHash: m.infoHashHex, name: m.name ?? null, trackers: m.trackers, peers: m.peers,
+      infoHashV1: m.infoHashV1?.toString('hex') ?? null, infoHashV2: m.infoHashV2?.toString('hex') ?? null };
     if (json) process.stdout.write(JSON.stringify(out) + '\n');
-    else process.stdout.write(`magnet link\n  info-hash: ${m.infoHashHex}\n  name: ${m.name ?? '(none)'}\n` +
+    else process.stdout.write(`magnet link\n  info-hash: ${m.infoHashHex}\n` +
+      (m.infoHashV2 ? `  info-hash v2: ${m.infoHashV2.toString('hex')}\n` : '') + `  name: ${m.name ?? '(none)'}\n` +
       m.trackers.map((t) => `  tracker: ${t}\n`).join('') + m.peers.map((p) => `  peer: ${p}\n`).join(''));
     return 0;
   }
@@ -39,6 +41,8 @@ export async function infoCommand(argv: string[]): Promise<number> {
       announceList: meta.announceList, comment: meta.comment ?? null, createdBy: meta.createdBy ?? null,
       creationDate: meta.creationDate ?? null, files: meta.files.map((f) => fileJson(f)),
       softErrors: meta.softErrors,
+      // BEP 52: the meta version under the name `ls --json` and the events use too.
+      version: meta.version,
     }) + '\n');
     return 0;
   }

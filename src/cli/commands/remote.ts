@@ -39,7 +39,7 @@ interface Ctx {
 const LS_FIELDS = [
   'id', 'name', 'hashString', 'status', 'error', 'errorString', 'percentDone', 'totalSize', 'sizeWhenDone',
   'leftUntilDone', 'rateDownload', 'rateUpload', 'eta', 'peersConnected', 'uploadRatio', 'downloadDir',
-  'uploadedEver', 'downloadedEver', 'metadataPercentComplete',
+  'uploadedEver', 'downloadedEver', 'metadataPercentComplete', 'bitpeer-hashStringV2', 'bitpeer-metaVersion',
 ];
 
 /**
@@ -185,6 +185,8 @@ async function lsCommand(ctx: Ctx): Promise<number> {
     for (const t of torrents) {
       ctx.out(JSON.stringify({
         id: t['id'], name: t['name'], infoHash: t['hashString'], state: lsState(t).replace(' ', '-'),
+        // BEP 52 (null from a daemon that does not send them, or for a v1 torrent / a pending magnet).
+        infoHashV2: str(t['bitpeer-hashStringV2']) || null, version: str(t['bitpeer-metaVersion']) || null,
         metadata: !fetchingMetadata(t),
         percentDone: num(t['percentDone']), size: num(t['sizeWhenDone']), totalSize: num(t['totalSize']),
         left: num(t['leftUntilDone']), downloadRate: num(t['rateDownload']), uploadRate: num(t['rateUpload']),

@@ -7,7 +7,7 @@
 
 export {
   PROTOCOL_NAME, HANDSHAKE_LENGTH, ReservedBit, encodeHandshake, parseHandshake, makeReserved, hasReserved,
-  type Handshake, type ReservedBitPosition,
+  reservedFor, answerIncoming, acceptAnswer, type Handshake, type ReservedBitPosition, type WireNames, type AgreedName,
 } from './handshake.js';
 export {
   MessageId, PIECE_HEADER_LENGTH, KEEP_ALIVE, CHOKE, UNCHOKE, INTERESTED, NOT_INTERESTED, HAVE_ALL, HAVE_NONE,
