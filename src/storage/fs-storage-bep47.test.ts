@@ -94,3 +94,30 @@ test('a data file is never opened through a planted folder link that leaves the 
   await s.close();
   assert.deepEqual(fs.readdirSync(outside), []);
 });
+
+test('a link made under a folder that is itself a link (an earlier torrent\'s) still points where its entry says', async () => {
+  // Torrent A ("t") leaves t/a/b/c/d → t/xd (a folder link one level deep). Torrent B (also "t", same save folder)
+  // has a link a/b/c/d/L → T: its relative text must be computed from the folder it really lands in (t/xd), or
+  // "../../../../T" climbs three levels above the torrent folder, out of the save folder.
+  const dir = tmpDir();
+  const save = path.join(dir, 'deep', 'save');
+  const a = torrent([
+    { length: 5, path: ['xd', 'f'] },
+    { length: 0, path: ['a', 'b', 'c', 'd'], attr: 'l', 'symlink path': ['xd'] },
+  ], 1);
+  await (await complete(a, save)).close();
+  assert.equal(fs.realpathSync(path.join(save, 't', 'a', 'b', 'c', 'd')), fs.realpathSync(path.join(save, 't', 'xd')));
+  const b = torrent([
+    { length: 5, path: ['q'] },
+    { length: 0, path: ['a', 'b', 'c', 'd', 'L'], attr: 'l', 'symlink path': ['T'] },
+  ], 1);
+  const s = await complete(b, save);
+  await s.close();
+  const made = path.join(fs.realpathSync(path.join(save, 't', 'xd')), 'L');
+  if (fs.existsSync(path.join(save, 't', 'xd', 'L')) || fs.lstatSync(made, { throwIfNoEntry: false }) !== undefined) {
+    const resolved = path.resolve(path.dirname(made), fs.readlinkSync(made));
+    assert.equal(resolved, path.join(fs.realpathSync(path.join(save, 't')), 'T'), `link text ${fs.readlinkSync(made)}`);
+  } else {
+    assert.ok(s.warnings.some((w) => w.includes('L')), JSON.stringify(s.warnings));
+  }
+});

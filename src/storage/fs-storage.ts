@@ -314,12 +314,15 @@ export class FsStorage implements Storage {
     const root = await this.root(true);
     const realFolder = folder.length > 0 ? await fsp.realpath(lexFolder).catch(() => null) : root;
     if (realFolder === null || !isInside(root, realFolder)) { skip('the torrent folder is not inside the save folder'); return; }
-    // The real path of the deepest existing part of the target must stay in the torrent's folder.
-    let probe = dest;
+    // The real path of the deepest existing part of the target must stay in the torrent's folder. Everything from
+    // here on is computed from real paths: the link's folder may itself be reached through a link (one an earlier
+    // torrent in this save folder made), and a text made relative to the lexical folder would then climb elsewhere.
+    const realDest = path.join(realFolder, ...target);
+    let probe = realDest;
     let real: string | null = null;
     for (;;) {
       real = await fsp.realpath(probe).catch(() => null);
-      if (real !== null || probe === lexFolder) break;
+      if (real !== null || probe === realFolder) break;
       probe = path.dirname(probe);
     }
     if (real === null || !isInside(realFolder, real)) {
@@ -328,7 +331,7 @@ export class FsStorage implements Storage {
     }
     const parent = await fsp.realpath(path.dirname(link));
     if (!isInside(root, parent)) { skip('its folder resolves outside the save folder'); return; }
-    const text = path.relative(path.dirname(link), dest) || '.';
+    const text = path.relative(parent, realDest) || '.';
     try {
       await fsp.symlink(text, path.join(parent, path.basename(link)));
     } catch (e) {
