@@ -165,3 +165,18 @@ test('a failed piece: leaf hashes asked of a peer that sent none of it; only the
   x.tick(h.clock.now);
   assert.deepEqual(h.failed[1], [8, ['honest', 'liar'], undefined]);
 });
+
+test('serving: a peer that asks and never reads cannot make us queue answers without bound', () => {
+  const { meta } = torrent();
+  const state = new MerkleState(meta);
+  const sent: Message[] = [];
+  let queued = 0; // the socket never drains: every answer stays queued
+  const conn = { closed: false, get writableLength() { return queued; }, send: (m: Message) => { sent.push(m); queued += m.type === 'hashes' ? 53 + m.hashes.length : 53; } };
+  const peer = { key: 'p', has: Bitfield.full(meta.pieceCount), isSeed: true, conn } as unknown as Peer;
+  const x = new HashExchange(host(state, []));
+  const root = state.files[0]!.root;
+  // 49 bytes in, 16 KiB out each: 10,000 requests (490 KB from the peer) would queue 164 MB.
+  for (let k = 0; k < 10_000; k++) x.onMessage(peer, { type: 'hashRequest', piecesRoot: root, baseLayer: 1, index: 0, length: 512, proofLayers: 9 });
+  assert.ok(sent.some((m) => m.type === 'hashes'), 'requests are answered while the queue is short');
+  assert.ok(queued < 4 * 1024 * 1024, `${queued} bytes queued`);
+});
