@@ -48,7 +48,7 @@ interface FakePeer { peer: Peer; sent: Message[] }
 function fakePeer(key: string, pieceCount: number, seed = true): FakePeer {
   const sent: Message[] = [];
   const has = seed ? Bitfield.full(pieceCount) : new Bitfield(pieceCount);
-  const peer = { key, has, get isSeed() { return has.complete; }, conn: { closed: false, send: (m: Message) => { sent.push(m); } } };
+  const peer = { key, has, get isSeed() { return has.complete; }, conn: { closed: false, writableLength: 0, send: (m: Message) => { sent.push(m); } } };
   return { peer: peer as unknown as Peer, sent };
 }
 
