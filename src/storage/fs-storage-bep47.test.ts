@@ -121,3 +121,14 @@ test('a link made under a folder that is itself a link (an earlier torrent\'s) s
     assert.ok(s.warnings.some((w) => w.includes('L')), JSON.stringify(s.warnings));
   }
 });
+
+test('prepare never creates a deselected (never written) executable file just to set its x bit', async () => {
+  const dir = tmpDir();
+  const meta = torrent([{ length: 16384, path: ['wanted'] }, { length: 16384, path: ['skipped.sh'], attr: 'x' }], 2);
+  const s = await FsStorage.open(meta, dir);
+  await s.writePiece(0, Buffer.alloc(16384, 1));
+  await s.prepare();
+  await s.close();
+  assert.equal(fs.existsSync(path.join(dir, 't', 'wanted')), true);
+  assert.equal(fs.existsSync(path.join(dir, 't', 'skipped.sh')), false);
+});

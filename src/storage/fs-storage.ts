@@ -285,7 +285,8 @@ export class FsStorage implements Storage {
     for (const [i, f] of this.meta.files.entries()) {
       if (f.padding === true) continue;
       if (f.symlinkTarget !== undefined) await this.makeLink(i, f.path, f.symlinkTarget);
-      else if (f.executable === true) await this.pool.use(i, true, async (h) => {
+      // Only a file that is there (a deselected file is never created just to get its x bit).
+      else if (f.executable === true && (await fsp.lstat(this.paths[i]!).catch(() => null))?.isFile() === true) await this.pool.use(i, true, async (h) => {
         const { mode } = await h.stat();
         const exec = (mode & 0o444) >> 2;
         if ((mode & exec) !== exec) await h.chmod((mode & 0o7777) | exec);
