@@ -178,5 +178,5 @@ test('serving: a peer that asks and never reads cannot make us queue answers wit
   // 49 bytes in, 16 KiB out each: 10,000 requests (490 KB from the peer) would queue 164 MB.
   for (let k = 0; k < 10_000; k++) x.onMessage(peer, { type: 'hashRequest', piecesRoot: root, baseLayer: 1, index: 0, length: 512, proofLayers: 9 });
   assert.ok(sent.some((m) => m.type === 'hashes'), 'requests are answered while the queue is short');
-  assert.ok(queued < 4 * 1024 * 1024, `${queued} bytes queued`);
+  assert.ok(queued < 5 * 1024 * 1024, `${queued} bytes queued`);
 });

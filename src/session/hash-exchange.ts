@@ -36,8 +36,9 @@ const REFUSAL_MS = 30_000;
 /**
  * Answers are sent only while less than this is queued for the peer's socket; past it requests are rejected (a
  * 49-byte request can ask for 256 KiB of hashes: without this a peer that asks and never reads fills our memory).
+ * Above the upload side's 1 MiB high-water mark, so that uploading blocks to a peer never makes us refuse its hashes.
  */
-const SERVE_WRITE_LIMIT = 1024 * 1024;
+const SERVE_WRITE_LIMIT = 4 * 1024 * 1024;
 /** Failed pieces waiting for their leaf hashes (beyond this, the v1 rule applies at once). */
 const MAX_SUSPECT_PIECES = 16;
 
