@@ -132,3 +132,23 @@ test('prepare never creates a deselected (never written) executable file just to
   assert.equal(fs.existsSync(path.join(dir, 't', 'wanted')), true);
   assert.equal(fs.existsSync(path.join(dir, 't', 'skipped.sh')), false);
 });
+
+test('deleting the torrent\'s data removes its links but never a user\'s file that sat where a link would go', async () => {
+  const { deleteTorrentData } = await import('./delete-data.js');
+  const dir = tmpDir();
+  fs.mkdirSync(path.join(dir, 't'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 't', 'lnk'), 'user data');
+  const meta = torrent([
+    { length: 5, path: ['a'] },
+    { length: 0, path: ['lnk'], attr: 'l', 'symlink path': ['a'] },
+    { length: 0, path: ['lnk2'], attr: 'l', 'symlink path': ['a'] },
+  ], 1);
+  const s = await complete(meta, dir);
+  await s.close();
+  assert.equal(fs.lstatSync(path.join(dir, 't', 'lnk2')).isSymbolicLink(), true);
+  const r = await deleteTorrentData(meta, dir);
+  assert.equal(fs.readFileSync(path.join(dir, 't', 'lnk'), 'utf8'), 'user data');
+  assert.equal(fs.existsSync(path.join(dir, 't', 'a')), false);
+  assert.equal(fs.lstatSync(path.join(dir, 't', 'lnk2'), { throwIfNoEntry: false }), undefined);
+  assert.ok(r.kept.some((k) => k.path.endsWith('lnk')), JSON.stringify(r.kept));
+});
