@@ -16,7 +16,8 @@
  * - BEP 47 (at completion, `prepare`): a symlink entry is created as a relative symlink only when its target, resolved
  *   (real path of whatever part of it exists), lies inside the torrent's folder (`save/name` for a multi-file
  *   torrent, the save folder for a single file); otherwise, or when something else is already at its path, it is
- *   skipped and the reason added to `warnings` (never an error, never a replaced file). No data file is ever opened
+ *   skipped and the reason added to `warnings` (never an error, never a replaced file). Its text is relative to the
+ *   real folder it is created in (that folder may be reached through an earlier link). No data file is ever opened
  *   through a symlink (O_NOFOLLOW and the parent-folder proof above). An executable (`x`) file gets the execute bit
  *   wherever it has the read bit (chmod through its O_NOFOLLOW descriptor).
  * - At most `maxOpenFiles` descriptors are open (FdPool), and none is closed while an operation uses it.
