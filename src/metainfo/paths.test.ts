@@ -123,3 +123,16 @@ test('resolveDuplicatePaths renames as libtorrent: case-insensitive, folders fir
   assert.equal(notes.length, 4);
   assert.deepEqual(files[3]!.path, ['t', 'd.1']);
 });
+
+test('resolveDuplicatePaths is linear: a 20,000-level path and 20,000 copies of one name take well under a second', () => {
+  const deep = Array.from({ length: 20_000 }, () => 'a');
+  const copies = Array.from({ length: 20_000 }, () => ({ path: ['t', 'x.bin'], relPath: 't/x.bin', length: 1 }));
+  const t0 = Date.now();
+  resolveDuplicatePaths([{ path: ['t', ...deep], relPath: ['t', ...deep].join('/'), length: 1 }, { path: ['t', ...deep.slice(1)], relPath: ['t', ...deep.slice(1)].join('/'), length: 1 }]);
+  const notes = resolveDuplicatePaths(copies);
+  const ms = Date.now() - t0;
+  assert.equal(notes.length, 19_999);
+  assert.equal(copies[19_999]!.relPath, 't/x.19999.bin');
+  assert.equal(new Set(copies.map((f) => f.relPath)).size, 20_000);
+  assert.ok(ms < 1500, `${ms} ms (quadratic: the old code took minutes)`);
+});

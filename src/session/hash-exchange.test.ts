@@ -48,7 +48,7 @@ interface FakePeer { peer: Peer; sent: Message[] }
 function fakePeer(key: string, pieceCount: number, seed = true): FakePeer {
   const sent: Message[] = [];
   const has = seed ? Bitfield.full(pieceCount) : new Bitfield(pieceCount);
-  const peer = { key, has, supportsV2: true, get isSeed() { return has.complete; }, conn: { closed: false, send: (m: Message) => { sent.push(m); } } };
+  const peer = { key, has, supportsV2: true, get isSeed() { return has.complete; }, conn: { closed: false, writableLength: 0, send: (m: Message) => { sent.push(m); } } };
   return { peer: peer as unknown as Peer, sent };
 }
 
@@ -164,4 +164,19 @@ test('a failed piece: leaf hashes asked of a peer that sent none of it; only the
   h.clock.now = 31_000;
   x.tick(h.clock.now);
   assert.deepEqual(h.failed[1], [8, ['honest', 'liar'], undefined]);
+});
+
+test('serving: a peer that asks and never reads cannot make us queue answers without bound', () => {
+  const { meta } = torrent();
+  const state = new MerkleState(meta);
+  const sent: Message[] = [];
+  let queued = 0; // the socket never drains: every answer stays queued
+  const conn = { closed: false, get writableLength() { return queued; }, send: (m: Message) => { sent.push(m); queued += m.type === 'hashes' ? 53 + m.hashes.length : 53; } };
+  const peer = { key: 'p', has: Bitfield.full(meta.pieceCount), isSeed: true, conn } as unknown as Peer;
+  const x = new HashExchange(host(state, []));
+  const root = state.files[0]!.root;
+  // 49 bytes in, 16 KiB out each: 10,000 requests (490 KB from the peer) would queue 164 MB.
+  for (let k = 0; k < 10_000; k++) x.onMessage(peer, { type: 'hashRequest', piecesRoot: root, baseLayer: 1, index: 0, length: 512, proofLayers: 9 });
+  assert.ok(sent.some((m) => m.type === 'hashes'), 'requests are answered while the queue is short');
+  assert.ok(queued < 5 * 1024 * 1024, `${queued} bytes queued`);
 });

@@ -10,7 +10,8 @@
  * - at most MAX_OUT requests are outstanding per peer and one per layer chunk overall; a reject or a timeout frees
  *   the chunk for another peer;
  * - answering never blocks and never grows without bound: requests that need a piece read are limited to
- *   MAX_SERVE_READS per peer, the rest are rejected (as libtorrent rejects what it cannot answer);
+ *   MAX_SERVE_READS per peer, and nothing but a reject is queued while SERVE_WRITE_LIMIT bytes wait for the peer's
+ *   socket; the rest are rejected (as libtorrent rejects what it cannot answer);
  * - a failed v2 piece strikes only the senders of the blocks whose leaf hash is wrong; when no peer can give the leaf
  *   hashes within LEAF_TIMEOUT_MS (or the piece has one block), every contributor is struck, as for v1.
  */
@@ -32,6 +33,12 @@ const PREFER_OTHERS_MS = 3000;
 const MAX_SERVE_READS = 4;
 /** A peer that refused a layer chunk (or let it time out) is asked for it again after this long. */
 const REFUSAL_MS = 30_000;
+/**
+ * Answers are sent only while less than this is queued for the peer's socket; past it requests are rejected (a
+ * 49-byte request can ask for 256 KiB of hashes: without this a peer that asks and never reads fills our memory).
+ * Above the upload side's 1 MiB high-water mark, so that uploading blocks to a peer never makes us refuse its hashes.
+ */
+const SERVE_WRITE_LIMIT = 4 * 1024 * 1024;
 /** Failed pieces waiting for their leaf hashes (beyond this, the v1 rule applies at once). */
 const MAX_SUSPECT_PIECES = 16;
 
@@ -244,7 +251,7 @@ export class HashExchange {
     const state = this.host.state;
     const reject = (): void => { peer.conn.send({ ...r, type: 'hashReject' }); };
     const check = state.validateRequest(r);
-    if (!check.ok) { reject(); return; }
+    if (!check.ok || peer.conn.writableLength >= SERVE_WRITE_LIMIT) { reject(); return; }
     const piece = state.pieceNeeded(check.file, r);
     if (piece === null) { reject(); return; }
     if (piece < 0) {
@@ -258,7 +265,7 @@ export class HashExchange {
     this.serveReads.set(peer.key, reads + 1);
     this.host.storage.readPiece(piece).then((data) => {
       if (this.closed || peer.conn.closed) return;
-      const hashes = data ? state.answer(check.file, r, data) : null;
+      const hashes = data && peer.conn.writableLength < SERVE_WRITE_LIMIT ? state.answer(check.file, r, data) : null;
       if (hashes) peer.conn.send({ ...r, type: 'hashes', hashes }); else reject();
     }, (e: unknown) => {
       this.host.log?.(`hash request of ${peer.key}: reading piece ${piece} failed: ${errorMessage(e)}`);

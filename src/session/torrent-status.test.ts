@@ -191,3 +191,23 @@ test('a verify that loses a piece clears the completion time, restored ones incl
     await session.close();
   }
 });
+
+test('setFiles: a pad file never makes a piece wanted (the RPC leaves pads wanted while their file is deselected)', { timeout: 10_000 }, async () => {
+  const { parseTorrent } = await import('../metainfo/metainfo.js');
+  const { encode } = await import('../bencode/encode.js');
+  // a.bin (piece 0 and the head of piece 1), its pad (the rest of piece 1), b.bin (piece 2).
+  const meta = parseTorrent(encode({ info: { name: 'padded', 'piece length': PIECE, pieces: Buffer.alloc(60), files: [
+    { length: PIECE + 100, path: ['a.bin'] },
+    { length: PIECE - 100, path: ['.pad', String(PIECE - 100)], attr: 'p' },
+    { length: PIECE, path: ['b.bin'] },
+  ] } }));
+  const session = new Session({ ...common });
+  try {
+    const t = await session.addTorrent(meta, { savePath: '/memory/padded', storage: new MemoryStorage(meta), paused: true });
+    t.setFiles([false, true, true], ['normal', 'normal', 'normal']);
+    const s = t.status();
+    assert.equal(s.pieces.wanted, 1, 'only b.bin\'s piece: a.bin is not wanted, and its pad does not pull in its last piece');
+  } finally {
+    await session.close();
+  }
+});

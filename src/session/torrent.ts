@@ -338,13 +338,14 @@ export class Torrent {
   /**
    * File selection (selective download): unwanted files get priority 0 unless a piece is shared with a wanted
    * file; otherwise low/normal/high map to picker priorities 1/4/7 (higher picked first). A list shorter than the
-   * file list leaves the rest wanted, at normal priority.
+   * file list leaves the rest wanted, at normal priority. Pad files are ignored (zeros nobody needs to download).
    */
   setFiles(wanted: readonly boolean[], priorities: readonly FilePriority[]): void {
     const piecePrio = new Array<number>(this.meta.pieceCount).fill(0);
     this.meta.files.forEach((f, i) => {
       const range = filePieceRange(this.meta, i);
-      if (!range || !(wanted[i] ?? true)) return;
+      // A pad file (BEP 47) never makes a piece wanted: only the files around it do (libtorrent: pads get priority 0).
+      if (!range || f.padding === true || !(wanted[i] ?? true)) return;
       const p = PICKER_PRIORITY[priorities[i] ?? 'normal'];
       for (let k = range.first; k <= range.last; k++) if (p > piecePrio[k]!) piecePrio[k] = p;
     });

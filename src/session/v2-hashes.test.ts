@@ -199,3 +199,21 @@ test('restored piece layers (resume data) are used only when they hash up to the
   assert.equal(s.verifyPiece(0, pieceData(data, 0)), 'unknown');
   assert.equal(new MerkleState(bare, new Map([[firstRoot, firstLayer.subarray(32)]])).verifyPiece(0, pieceData(data, 0)), 'unknown');
 });
+
+test('two files with the same content (same pieces root): one fetched layer serves both', () => {
+  const { meta, data } = v2Meta([3 * PIECE, 3 * PIECE]);
+  // Make f1 a copy of f0 (same bytes, so the same root); the files are piece-aligned, no pad between them.
+  data.copy(data, 3 * PIECE, 0, 3 * PIECE);
+  meta.files[1]!.piecesRoot = meta.files[0]!.piecesRoot;
+  const seed = new MerkleState(meta);
+  const leech = new MerkleState({ ...meta, pieceLayers: new Map() });
+  for (let round = 0; round < 4 && !leech.allLayersKnown; round++) {
+    for (const r of leech.missingLayerRequests()) {
+      const check = seed.validateRequest(r);
+      assert.ok(check.ok);
+      assert.equal(leech.acceptLayerChunk(r, seed.answer(check.file, r)!), true);
+    }
+  }
+  assert.ok(leech.allLayersKnown, 'the second file\'s layer was never learned: a v2 magnet download would never start');
+  for (let i = 0; i < meta.pieceCount; i++) assert.equal(leech.verifyPiece(i, pieceData(data, i)), 'ok', `piece ${i}`);
+});

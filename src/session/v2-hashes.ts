@@ -60,6 +60,8 @@ export class MerkleState {
   readonly blocksPerPiece: number;
   readonly files: V2File[] = [];
   private readonly byRoot = new Map<string, V2File>();
+  /** The later files whose root another file has already (byRoot names the first). */
+  private readonly sameRoot = new Map<string, V2File[]>();
   /** Global piece → index into `files`, or -1 (a piece with no v2 file, e.g. all padding). */
   private readonly pieceFile: Int32Array;
 
@@ -84,6 +86,7 @@ export class MerkleState {
       if (pieces > 1) v.layer = Buffer.alloc(32 * pieces);
       const k = this.files.push(v) - 1;
       if (!this.byRoot.has(rootHex)) this.byRoot.set(rootHex, v);
+      else this.sameRoot.set(rootHex, [...(this.sameRoot.get(rootHex) ?? []), v]);
       for (let p = 0; p < pieces; p++) this.pieceFile[v.firstPiece + p] = k;
       if (pieces > 1) {
         const given = meta.pieceLayers.get(rootHex);
@@ -218,8 +221,12 @@ export class MerkleState {
     if (!this.proves(f, req.baseLayer, req.index, req.length, base, uncles)) return false;
     // Hashes beyond the file's last piece must be the pad hash (they are part of what was proven).
     const real = Math.min(req.length, f.pieces - req.index);
-    base.copy(f.layer!, 32 * req.index, 0, 32 * real);
-    f.known[req.index / LAYER_CHUNK] = 1;
+    // Files with the same content share a root (fileByRoot names the first): the proven chunk is theirs too.
+    for (const g of [f, ...(this.sameRoot.get(f.rootHex) ?? [])]) {
+      if (g.pieces !== f.pieces) continue;
+      base.copy(g.layer!, 32 * req.index, 0, 32 * real);
+      g.known[req.index / LAYER_CHUNK] = 1;
+    }
     return true;
   }
 

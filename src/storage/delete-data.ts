@@ -66,7 +66,7 @@ export async function deleteTorrentData(meta: Pick<StorageMeta, 'files'>, saveDi
     try { abs = resolveInside(saveDir, f.path); } catch (e) { report.kept.push({ path: f.path.join('/'), reason: errorMessage(e) }); continue; }
     const other = opts.isShared?.(abs);
     if (other !== undefined) { report.kept.push({ path: abs, reason: `also listed by torrent ${other}` }); continue; }
-    await unlinkContained(root, abs, report);
+    await unlinkContained(root, abs, report, f.symlinkTarget !== undefined);
   }
   await removeEmptyFolders(meta, saveDir, root, report);
   return report;
@@ -98,13 +98,15 @@ async function containedTarget(root: string, abs: string, report: Pick<DeleteRep
   return path.join(parent, path.basename(abs));
 }
 
-/** Unlink one file (a symlink as itself) once its folder is proven inside `root`. */
-export async function unlinkContained(root: string, abs: string, report: DeleteReport): Promise<void> {
+/** Unlink one file (a symlink as itself) once its folder is proven inside `root`; `linkOnly`: only if it is a symlink. */
+export async function unlinkContained(root: string, abs: string, report: DeleteReport, linkOnly = false): Promise<void> {
   const target = await containedTarget(root, abs, report);
   if (target === null) return;
   try {
     const st = await fsp.lstat(target);
     if (st.isDirectory()) { report.kept.push({ path: abs, reason: 'a folder is there, not the torrent\'s file' }); return; }
+    // A BEP 47 symlink entry: only a link is ours (storage never replaces what it found there instead).
+    if (linkOnly && !st.isSymbolicLink()) { report.kept.push({ path: abs, reason: 'not a symbolic link, not the torrent\'s link' }); return; }
     await fsp.unlink(target);
     report.deleted.push(abs);
   } catch (e) {

@@ -94,3 +94,61 @@ test('a data file is never opened through a planted folder link that leaves the 
   await s.close();
   assert.deepEqual(fs.readdirSync(outside), []);
 });
+
+test('a link made under a folder that is itself a link (an earlier torrent\'s) still points where its entry says', async () => {
+  // Torrent A ("t") leaves t/a/b/c/d → t/xd (a folder link one level deep). Torrent B (also "t", same save folder)
+  // has a link a/b/c/d/L → T: its relative text must be computed from the folder it really lands in (t/xd), or
+  // "../../../../T" climbs three levels above the torrent folder, out of the save folder.
+  const dir = tmpDir();
+  const save = path.join(dir, 'deep', 'save');
+  const a = torrent([
+    { length: 5, path: ['xd', 'f'] },
+    { length: 0, path: ['a', 'b', 'c', 'd'], attr: 'l', 'symlink path': ['xd'] },
+  ], 1);
+  await (await complete(a, save)).close();
+  assert.equal(fs.realpathSync(path.join(save, 't', 'a', 'b', 'c', 'd')), fs.realpathSync(path.join(save, 't', 'xd')));
+  const b = torrent([
+    { length: 5, path: ['q'] },
+    { length: 0, path: ['a', 'b', 'c', 'd', 'L'], attr: 'l', 'symlink path': ['T'] },
+  ], 1);
+  const s = await complete(b, save);
+  await s.close();
+  const made = path.join(fs.realpathSync(path.join(save, 't', 'xd')), 'L');
+  if (fs.existsSync(path.join(save, 't', 'xd', 'L')) || fs.lstatSync(made, { throwIfNoEntry: false }) !== undefined) {
+    const resolved = path.resolve(path.dirname(made), fs.readlinkSync(made));
+    assert.equal(resolved, path.join(fs.realpathSync(path.join(save, 't')), 'T'), `link text ${fs.readlinkSync(made)}`);
+  } else {
+    assert.ok(s.warnings.some((w) => w.includes('L')), JSON.stringify(s.warnings));
+  }
+});
+
+test('prepare never creates a deselected (never written) executable file just to set its x bit', async () => {
+  const dir = tmpDir();
+  const meta = torrent([{ length: 16384, path: ['wanted'] }, { length: 16384, path: ['skipped.sh'], attr: 'x' }], 2);
+  const s = await FsStorage.open(meta, dir);
+  await s.writePiece(0, Buffer.alloc(16384, 1));
+  await s.prepare();
+  await s.close();
+  assert.equal(fs.existsSync(path.join(dir, 't', 'wanted')), true);
+  assert.equal(fs.existsSync(path.join(dir, 't', 'skipped.sh')), false);
+});
+
+test('deleting the torrent\'s data removes its links but never a user\'s file that sat where a link would go', async () => {
+  const { deleteTorrentData } = await import('./delete-data.js');
+  const dir = tmpDir();
+  fs.mkdirSync(path.join(dir, 't'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 't', 'lnk'), 'user data');
+  const meta = torrent([
+    { length: 5, path: ['a'] },
+    { length: 0, path: ['lnk'], attr: 'l', 'symlink path': ['a'] },
+    { length: 0, path: ['lnk2'], attr: 'l', 'symlink path': ['a'] },
+  ], 1);
+  const s = await complete(meta, dir);
+  await s.close();
+  assert.equal(fs.lstatSync(path.join(dir, 't', 'lnk2')).isSymbolicLink(), true);
+  const r = await deleteTorrentData(meta, dir);
+  assert.equal(fs.readFileSync(path.join(dir, 't', 'lnk'), 'utf8'), 'user data');
+  assert.equal(fs.existsSync(path.join(dir, 't', 'a')), false);
+  assert.equal(fs.lstatSync(path.join(dir, 't', 'lnk2'), { throwIfNoEntry: false }), undefined);
+  assert.ok(r.kept.some((k) => k.path.endsWith('lnk')), JSON.stringify(r.kept));
+});

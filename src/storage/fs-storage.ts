@@ -16,7 +16,8 @@
  * - BEP 47 (at completion, `prepare`): a symlink entry is created as a relative symlink only when its target, resolved
  *   (real path of whatever part of it exists), lies inside the torrent's folder (`save/name` for a multi-file
  *   torrent, the save folder for a single file); otherwise, or when something else is already at its path, it is
- *   skipped and the reason added to `warnings` (never an error, never a replaced file). No data file is ever opened
+ *   skipped and the reason added to `warnings` (never an error, never a replaced file). Its text is relative to the
+ *   real folder it is created in (that folder may be reached through an earlier link). No data file is ever opened
  *   through a symlink (O_NOFOLLOW and the parent-folder proof above). An executable (`x`) file gets the execute bit
  *   wherever it has the read bit (chmod through its O_NOFOLLOW descriptor).
  * - At most `maxOpenFiles` descriptors are open (FdPool), and none is closed while an operation uses it.
@@ -285,7 +286,8 @@ export class FsStorage implements Storage {
     for (const [i, f] of this.meta.files.entries()) {
       if (f.padding === true) continue;
       if (f.symlinkTarget !== undefined) await this.makeLink(i, f.path, f.symlinkTarget);
-      else if (f.executable === true) await this.pool.use(i, true, async (h) => {
+      // Only a file that is there (a deselected file is never created just to get its x bit).
+      else if (f.executable === true && (await fsp.lstat(this.paths[i]!).catch(() => null))?.isFile() === true) await this.pool.use(i, true, async (h) => {
         const { mode } = await h.stat();
         const exec = (mode & 0o444) >> 2;
         if ((mode & exec) !== exec) await h.chmod((mode & 0o7777) | exec);
@@ -314,12 +316,15 @@ export class FsStorage implements Storage {
     const root = await this.root(true);
     const realFolder = folder.length > 0 ? await fsp.realpath(lexFolder).catch(() => null) : root;
     if (realFolder === null || !isInside(root, realFolder)) { skip('the torrent folder is not inside the save folder'); return; }
-    // The real path of the deepest existing part of the target must stay in the torrent's folder.
-    let probe = dest;
+    // The real path of the deepest existing part of the target must stay in the torrent's folder. Everything from
+    // here on is computed from real paths: the link's folder may itself be reached through a link (one an earlier
+    // torrent in this save folder made), and a text made relative to the lexical folder would then climb elsewhere.
+    const realDest = path.join(realFolder, ...target);
+    let probe = realDest;
     let real: string | null = null;
     for (;;) {
       real = await fsp.realpath(probe).catch(() => null);
-      if (real !== null || probe === lexFolder) break;
+      if (real !== null || probe === realFolder) break;
       probe = path.dirname(probe);
     }
     if (real === null || !isInside(realFolder, real)) {
@@ -328,7 +333,7 @@ export class FsStorage implements Storage {
     }
     const parent = await fsp.realpath(path.dirname(link));
     if (!isInside(root, parent)) { skip('its folder resolves outside the save folder'); return; }
-    const text = path.relative(path.dirname(link), dest) || '.';
+    const text = path.relative(parent, realDest) || '.';
     try {
       await fsp.symlink(text, path.join(parent, path.basename(link)));
     } catch (e) {
