@@ -19,7 +19,7 @@ import type { AnnouncerEvent } from '../tracker/announcer.js';
 import type { Bitfield } from '../util/bitfield.js';
 import { pieceSizeAt } from '../util/geometry.js';
 import { formatPeerAddress } from '../util/peer-address.js';
-import type { DisconnectCount, PeerTotals, TorrentState } from './events.js';
+import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from './events.js';
 import type { Peer } from './peer.js';
 
 export type FilePriority = 'low' | 'normal' | 'high';
@@ -149,6 +149,27 @@ export interface TorrentStatus {
 }
 
 /** Freeze `s` and the arrays and objects one level down (a status holds nothing deeper than two levels). */
+/** Bytes in pieces not verified yet, in O(1): every piece but the last has the same size. */
+export function bytesLeftOf(m: Pick<Metainfo, 'pieceCount' | 'pieceLength' | 'totalLength'>, haveCount: number, haveLast: boolean): number {
+  if (m.pieceCount === 0) return 0;
+  const missing = m.pieceCount - haveCount;
+  return missing * m.pieceLength - (haveLast ? 0 : m.pieceLength - pieceSizeAt(m, m.pieceCount - 1));
+}
+
+/** The `progress` event of a torrent from its counters (rates rounded, ETA null while the rate is ~0). */
+export function progressEvent(
+  m: Pick<Metainfo, 'infoHashHex' | 'pieceCount' | 'totalLength'>, have: number, left: number,
+  c: { downloaded: number; uploaded: number; downRate: number; upRate: number; peers: number },
+): Extract<SessionEvent, { event: 'progress' }> {
+  return {
+    event: 'progress', infoHash: m.infoHashHex, have, pieces: m.pieceCount,
+    percent: Math.floor((1000 * (m.totalLength - left)) / Math.max(1, m.totalLength)) / 10,
+    downloaded: c.downloaded, uploaded: c.uploaded, downRate: Math.round(c.downRate), upRate: Math.round(c.upRate),
+    peers: c.peers, etaSeconds: left === 0 ? 0 : c.downRate > 1 ? Math.round(left / c.downRate) : null,
+    completedBytes: m.totalLength - left, size: m.totalLength,
+  };
+}
+
 export function freezeStatus(s: TorrentStatus): TorrentStatus {
   for (const v of Object.values(s)) {
     if (Array.isArray(v)) { for (const x of v) Object.freeze(x); Object.freeze(v); } else if (v !== null && typeof v === 'object') Object.freeze(v);

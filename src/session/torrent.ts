@@ -30,7 +30,7 @@ import { TokenBucket } from '../util/token-bucket.js';
 import type { Handshake, Message } from '../wire/codec/index.js';
 import type { AnnouncerLike, PeerSource, StartPlan, TorrentOptions } from './torrent-options.js';
 import type { DisconnectCount, SessionEvent, TorrentState } from './events.js';
-import { fileStatuses, freezeStatus, peerStatuses, TrackerLog, wantedTotals, type FilePriority, type TorrentStatus } from './torrent-status.js';
+import { bytesLeftOf, fileStatuses, freezeStatus, progressEvent, peerStatuses, TrackerLog, wantedTotals, type FilePriority, type TorrentStatus } from './torrent-status.js';
 import type { Peer } from './peer.js';
 import { DEFAULT_PEER_LIMITS, PeerManager } from './peers.js';
 import { Extensions } from './extensions.js';
@@ -741,34 +741,16 @@ export class Torrent {
 
   /** A snapshot for progress displays and the `progress` event. */
   progress(): Extract<SessionEvent, { event: 'progress' }> {
-    const have = this.picker.haveCount;
-    const left = this.bytesLeft();
-    const rate = this.down.rate;
-    return {
-      event: 'progress', infoHash: this.infoHashHex, have, pieces: this.meta.pieceCount,
-      percent: Math.floor((1000 * (this.meta.totalLength - left)) / Math.max(1, this.meta.totalLength)) / 10,
-      downloaded: this.downloadedBytes, uploaded: this.uploadedBytes, downRate: Math.round(rate), upRate: Math.round(this.up.rate),
-      peers: this.peers.connected.size, etaSeconds: left === 0 ? 0 : rate > 1 ? Math.round(left / rate) : null,
-      completedBytes: this.meta.totalLength - left, size: this.meta.totalLength,
-    };
+    return progressEvent(this.meta, this.picker.haveCount, this.bytesLeft(), {
+      downloaded: this.downloadedBytes, uploaded: this.uploadedBytes, downRate: this.down.rate, upRate: this.up.rate,
+      peers: this.peers.connected.size,
+    });
   }
 
-  /** Bytes in pieces not verified yet (the announcer's `left`). O(1): every piece but the last has the same size. */
+  /** Bytes in pieces not verified yet (the announcer's `left`). O(1). */
   bytesLeft(): number {
     const m = this.meta;
-    if (m.pieceCount === 0) return 0;
-    const missing = m.pieceCount - this.picker.haveCount;
-    const lastMissing = !this.picker.have(m.pieceCount - 1);
-    return missing * m.pieceLength - (lastMissing ? m.pieceLength - pieceSizeAt(m, m.pieceCount - 1) : 0);
-  }
-
-  private peerTotalsList(): Array<{ peer: string; client: string; downloaded: number; uploaded: number }> {
-    return [...this.peerTotals].map(([peer, t]) => ({ peer, ...t }));
-  }
-
-  /** Ended connections counted by cause (op and code), most frequent first. */
-  private disconnectCounts(): DisconnectCount[] {
-    return [...this.disconnects.values()].map((d) => ({ ...d })).sort((a, b) => b.count - a.count);
+    return bytesLeftOf(m, this.picker.haveCount, m.pieceCount > 0 && this.picker.have(m.pieceCount - 1));
   }
 
   /**
@@ -798,7 +780,9 @@ export class Torrent {
       times: { added: this.addedAt, started: this.liveSince, completed: this.completedAt ?? this.restoredCompletedAt, lastActivity: this.lastActivityAt },
       checkProgress: this.checkProgress,
       connectedPeers: this.peers.connected.size, connections: this.peers.count,
-      peerTotals: this.peerTotalsList(), disconnects: this.disconnectCounts(),
+      peerTotals: [...this.peerTotals].map(([peer, t]) => ({ peer, ...t })),
+      // Ended connections counted by cause (op and code), most frequent first.
+      disconnects: [...this.disconnects.values()].map((d) => ({ ...d })).sort((a, b) => b.count - a.count),
     });
   }
 
