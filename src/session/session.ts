@@ -47,6 +47,7 @@ import { UtpTcpTransport } from '../net/utp/utp-transport.js';
 import { CRYPTO_RC4, mseTorrentKey } from '../wire/mse/handshake.js';
 import { DEFAULT_ENCRYPTION, incomingRefusal, isEncryptionPolicy, receiverMethods, type EncryptionPolicy } from '../wire/mse/policy.js';
 import { classifyIncoming, mseAccept } from '../wire/mse/stream.js';
+import { dataSizeOf } from './torrent-status.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -420,7 +421,7 @@ export class Session {
     if (meta.version === 'hybrid') this.addV2Name(meta.infoHashV2, meta.infoHashHex);
     this.queueOrder = undefined;
     opts.beforeStart?.(torrent);
-    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: meta.totalLength, savePath: opts.savePath,
+    this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: dataSizeOf(meta), savePath: opts.savePath,
       version: meta.version, ...(meta.infoHashV2 ? { infoHashV2: meta.infoHashV2.toString('hex') } : {}) });
     for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
     const weight = this.checkWeight(meta, opts);

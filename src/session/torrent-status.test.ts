@@ -211,3 +211,22 @@ test('setFiles: a pad file never makes a piece wanted (the RPC leaves pads wante
     await session.close();
   }
 });
+
+test('progress counts data bytes only: pad files are left out of the size, the completed bytes and the percentage', async () => {
+  const { progressEvent, dataSizeOf, bytesLeftOf } = await import('./torrent-status.js');
+  // Pieces of 16 bytes: a (10 bytes), a pad of 6 (rest of piece 0), b (16 bytes, piece 1).
+  const files = [
+    { path: ['t', 'a'], relPath: 't/a', length: 10, offset: 0 },
+    { path: ['t', '.pad', '6'], relPath: 't/.pad/6', length: 6, offset: 10, padding: true },
+    { path: ['t', 'b'], relPath: 't/b', length: 16, offset: 16 },
+  ];
+  const m = { infoHashHex: '00'.repeat(20), pieceCount: 2, pieceLength: 16, totalLength: 32, files };
+  assert.equal(dataSizeOf(m), 26);
+  const counters = { downloaded: 0, uploaded: 0, downRate: 0, upRate: 0, peers: 0 };
+  const none = progressEvent(m, 0, bytesLeftOf(m, 0, false), () => false, counters);
+  assert.deepEqual([none.size, none.completedBytes, none.percent], [26, 0, 0]);
+  const first = progressEvent(m, 1, bytesLeftOf(m, 1, false), (i) => i === 0, counters);
+  assert.deepEqual([first.size, first.completedBytes, first.percent], [26, 10, 38.4]);
+  const all = progressEvent(m, 2, bytesLeftOf(m, 2, true), () => true, counters);
+  assert.deepEqual([all.size, all.completedBytes, all.percent, all.etaSeconds], [26, 26, 100, 0]);
+});

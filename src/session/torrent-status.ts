@@ -156,17 +156,54 @@ export function bytesLeftOf(m: Pick<Metainfo, 'pieceCount' | 'pieceLength' | 'to
   return missing * m.pieceLength - (haveLast ? 0 : m.pieceLength - pieceSizeAt(m, m.pieceCount - 1));
 }
 
-/** The `progress` event of a torrent from its counters (rates rounded, ETA null while the rate is ~0). */
+/** Each pad file's piece range, computed once per torrent (most have none). */
+const padCache = new WeakMap<Pick<Metainfo, 'files'>, { total: number; pads: { offset: number; length: number }[] }>();
+
+function padsOf(m: Pick<Metainfo, 'files'>): { total: number; pads: { offset: number; length: number }[] } {
+  let p = padCache.get(m);
+  if (p === undefined) {
+    const pads = m.files.filter((f) => f.padding === true && f.length > 0).map((f) => ({ offset: f.offset, length: f.length }));
+    p = { total: pads.reduce((n, f) => n + f.length, 0), pads };
+    padCache.set(m, p);
+  }
+  return p;
+}
+
+/** The torrent's size as people see it: its files without BEP 47 pad files. */
+export function dataSizeOf(m: Pick<Metainfo, 'files' | 'totalLength'>): number {
+  return m.totalLength - padsOf(m).total;
+}
+
+/** Pad-file bytes inside pieces that are not verified yet (to leave them out of what people see). */
+function padBytesMissing(m: Pick<Metainfo, 'files' | 'pieceLength'>, have: (piece: number) => boolean): number {
+  let n = 0;
+  for (const pad of padsOf(m).pads) {
+    const end = pad.offset + pad.length;
+    for (let p = Math.floor(pad.offset / m.pieceLength); p * m.pieceLength < end; p++) {
+      if (have(p)) continue;
+      n += Math.min(end, (p + 1) * m.pieceLength) - Math.max(pad.offset, p * m.pieceLength);
+    }
+  }
+  return n;
+}
+
+/**
+ * The `progress` event of a torrent from its counters (rates rounded, ETA null while the rate is ~0). Sizes and the
+ * percentage count data bytes only: pad files are left out, as everywhere people see sizes.
+ */
 export function progressEvent(
-  m: Pick<Metainfo, 'infoHashHex' | 'pieceCount' | 'totalLength'>, have: number, left: number,
+  m: Pick<Metainfo, 'infoHashHex' | 'pieceCount' | 'pieceLength' | 'totalLength' | 'files'>, have: number, left: number,
+  haveOf: (piece: number) => boolean,
   c: { downloaded: number; uploaded: number; downRate: number; upRate: number; peers: number },
 ): Extract<SessionEvent, { event: 'progress' }> {
+  const size = dataSizeOf(m);
+  const dataLeft = size === m.totalLength ? left : left - padBytesMissing(m, haveOf);
   return {
     event: 'progress', infoHash: m.infoHashHex, have, pieces: m.pieceCount,
-    percent: Math.floor((1000 * (m.totalLength - left)) / Math.max(1, m.totalLength)) / 10,
+    percent: Math.floor((1000 * (size - dataLeft)) / Math.max(1, size)) / 10,
     downloaded: c.downloaded, uploaded: c.uploaded, downRate: Math.round(c.downRate), upRate: Math.round(c.upRate),
-    peers: c.peers, etaSeconds: left === 0 ? 0 : c.downRate > 1 ? Math.round(left / c.downRate) : null,
-    completedBytes: m.totalLength - left, size: m.totalLength,
+    peers: c.peers, etaSeconds: dataLeft === 0 ? 0 : c.downRate > 1 ? Math.round(dataLeft / c.downRate) : null,
+    completedBytes: size - dataLeft, size,
   };
 }
 

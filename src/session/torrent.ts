@@ -741,7 +741,7 @@ export class Torrent {
 
   /** A snapshot for progress displays and the `progress` event. */
   progress(): Extract<SessionEvent, { event: 'progress' }> {
-    return progressEvent(this.meta, this.picker.haveCount, this.bytesLeft(), {
+    return progressEvent(this.meta, this.picker.haveCount, this.bytesLeft(), (i) => this.picker.have(i), {
       downloaded: this.downloadedBytes, uploaded: this.uploadedBytes, downRate: this.down.rate, upRate: this.up.rate,
       peers: this.peers.connected.size,
     });
