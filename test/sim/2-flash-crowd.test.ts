@@ -9,7 +9,7 @@ import { record, runSwarm } from '../support/sim-swarm.js';
 import { assertHealthy } from './checks.js';
 import { flashCrowd } from './scenarios.js';
 
-test('1 seed + 200 leechers of 64 MiB: all complete', { timeout: 240_000 }, async () => {
+test('1 seed + 200 leechers of 64 MiB: all complete', { timeout: 600_000 }, async () => {
   const r = await runSwarm(flashCrowd);
   record('flash-crowd', flashCrowd, r);
   assertHealthy(flashCrowd, r);

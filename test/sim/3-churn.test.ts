@@ -9,7 +9,7 @@ import { record, runSwarm } from '../support/sim-swarm.js';
 import { assertHealthy } from './checks.js';
 import { churn } from './scenarios.js';
 
-test('1 seed + 200 leechers of 64 MiB, 20 % leave and 40 arrive during the download: all present complete', { timeout: 240_000 }, async () => {
+test('1 seed + 200 leechers of 64 MiB, 20 % leave and 40 arrive during the download: all present complete', { timeout: 600_000 }, async () => {
   const r = await runSwarm(churn);
   record('churn', churn, r);
   assertHealthy(churn, r);
