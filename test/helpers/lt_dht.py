@@ -21,6 +21,7 @@ Events (the shape of lt_peer.py and `bitpeer --json` where it makes sense):
   {"event":"dht-announce","reason":..}    force_dht_announce() was called (reason: first-node, interval)
   {"event":"dht-query","dir":"out"|"in","q":..,"node":"ip:port","infoHash":hex|null}   a KRPC query sent or received
                                           (get_peers, announce_peer, find_node, ping) — from dht_pkt_alert
+  {"event":"dht-values","node":"ip:port","peers":["ip:port",..]}   a node answered one of our get_peers with peers
   {"event":"dht-reply","peers":n}         one of our DHT lookups returned n peers (dht_reply_alert)
   {"event":"dht-stored","infoHash":hex,"peer":"ip:port"}   another node announced to us (dht_announce_alert)
   {"event":"metadata","elapsed":s}        download: the info dict arrived (BEP 9), s after the magnet was added
@@ -138,24 +139,37 @@ def hex_of(value):
     return None
 
 
+def compact_peers(values):
+    """The ip:port strings of a get_peers answer's `values` (6-byte entries; others skipped)."""
+    out = []
+    for v in values if isinstance(values, list) else []:
+        if isinstance(v, bytes) and len(v) == 6:
+            out.append("%d.%d.%d.%d:%d" % (v[0], v[1], v[2], v[3], int.from_bytes(v[4:6], "big")))
+    return out
+
+
 def describe_packet(alert):
-    """A dht-query event for a KRPC query in a dht_pkt_alert, or None (responses, errors, undecodable packets).
+    """A dht-query event for a KRPC query in a dht_pkt_alert, a dht-values event for an incoming answer that carries
+    peers, or None (other answers, errors, undecodable packets).
     The alert's message reads "<== ip:port [...]" (incoming) or "==> ip:port [...]" (outgoing)."""
     try:
         msg = lt.bdecode(bytes(alert.pkt_buf))
     except Exception:  # noqa: BLE001 - any undecodable packet is simply not reported
         return None
-    if not isinstance(msg, dict) or msg.get(b"y") != b"q":
-        return None
-    q = msg.get(b"q")
-    if q not in REPORTED_QUERIES:
+    if not isinstance(msg, dict):
         return None
     text = alert.message()
     direction = "in" if text.startswith("<==") else "out"
     parts = text.split()
-    node = parts[1] if len(parts) > 1 else "?"
+    node = parts[1].strip("[]") if len(parts) > 1 else "?"
+    if msg.get(b"y") == b"r" and direction == "in":
+        body = msg.get(b"r") if isinstance(msg.get(b"r"), dict) else {}
+        peers = compact_peers(body.get(b"values"))
+        return {"event": "dht-values", "node": node, "peers": peers} if peers else None
+    if msg.get(b"y") != b"q" or msg.get(b"q") not in REPORTED_QUERIES:
+        return None
     body = msg.get(b"a") if isinstance(msg.get(b"a"), dict) else {}
-    return {"event": "dht-query", "dir": direction, "q": q.decode(), "node": node,
+    return {"event": "dht-query", "dir": direction, "q": msg[b"q"].decode(), "node": node,
             "infoHash": hex_of(body.get(b"info_hash"))}
 
 
@@ -174,7 +188,7 @@ def main():
                     help="seconds between forced DHT announces (seed: always; download: while no peer)")
     ap.add_argument("--keep-seeding", action="store_true", help="download: keep running after 'complete'")
     ap.add_argument("--plain", action="store_true", help="TCP only and no encryption (default: libtorrent's stock)")
-    ap.add_argument("--no-queries", action="store_true", help="do not print dht-query events")
+    ap.add_argument("--no-queries", action="store_true", help="do not print dht-query and dht-values events")
     ap.add_argument("--progress-interval", type=float, default=1.0)
     args = ap.parse_args()
     if args.mode == "seed" and not (args.torrent and args.save):
