@@ -33,8 +33,8 @@ const MiB = 1024 * 1024;
 const PHASE_MS = 45_000;
 const HOSTS = 5;
 const FILES: FileSpec[] = [
-  { path: 'a.bin', size: 9 * MiB + 4_321 },
-  { path: 'sub/b.bin', size: 6 * MiB - 7 },
+  { path: 'a.bin', size: 5 * MiB + 4_321 },
+  { path: 'sub/b.bin', size: 3 * MiB - 7 },
   { path: 'sub/c.txt', size: 1_234 },
 ];
 /** No public router, ever (the test runner sets it too). */
