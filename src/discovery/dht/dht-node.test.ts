@@ -258,3 +258,29 @@ test('refresh: questionable nodes are pinged, a silent one is replaced or droppe
   assert.equal(st.nodes - st.good - st.questionable, 1, 'the silent node is bad');
   net.closeAll();
 });
+
+test('public DHT of 40 nodes (one per IP): multi-hop lookups find announces despite trimmed first answers', async () => {
+  const net = new DhtMemoryNet();
+  const addrs = Array.from({ length: 40 }, (_, i) => at(`198.51.100.${i + 1}`, 6881));
+  const nodes = addrs.map((a, i) => net.add(a, { bootstrap: i === 0 ? [] : [str(addrs[0]!)] }));
+  for (const n of nodes) {
+    n.start();
+    await net.advance(100);
+  }
+  await net.advance(5_000);
+  for (const n of nodes) assert.equal(n.stats().phase, 'ready');
+  const ann = await net.run(nodes[7]!.announce(hash(42), 5555));
+  assert.ok(ann.announcedTo !== undefined && ann.announcedTo >= 6, `announced to ${ann.announcedTo}`);
+  let hopsSeen = 0;
+  for (const j of [13, 21, 29, 38]) {
+    const seen: string[] = [];
+    const s = await net.run(nodes[j]!.getPeers(hash(42), { onPeers: (p) => seen.push(...p.map(str)) }));
+    assert.deepEqual(seen, ['198.51.100.8:5555'], `node ${j}`);
+    hopsSeen = Math.max(hopsSeen, s.hops);
+  }
+  assert.ok(hopsSeen >= 1, 'some lookup went past its seeds');
+  assert.ok(nodes.some((n) => n.trimmedRetries > 0), 'first contacts answered trimmed and were asked again');
+  for (const n of nodes) assert.ok(n.stats().nodes >= 8, 'tables filled');
+  net.closeAll();
+  assert.equal(net.clock.pending, 0);
+});

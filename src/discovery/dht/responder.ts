@@ -77,15 +77,22 @@ export function answerQuery(ctx: ResponderContext, q: KrpcQuery, from: NodeAddre
 }
 
 /**
- * `reply` encoded so that it is at most `limit` bytes: entries of `nodes`, then of `values`, are dropped until it
- * fits. Returns the bytes (possibly still over the limit only when even the bare answer is, which a request that
- * carried a 20-byte id never causes).
+ * `reply` encoded so that it is at most `limit` bytes: entries of `nodes`, then of `values` are dropped until it fits,
+ * then the optional `v` and top-level `ip`. An answer with our id (and a token) always fits a request that carried
+ * a 20-byte id (the smallest ping is 56 bytes; such an answer is at most 50 + the token).
  */
 export function encodeFitted(reply: KrpcMessage, limit: number): Buffer {
   let buf = encodeKrpc(reply);
-  if (buf.length <= limit || reply.y !== 'r') return buf;
+  if (buf.length <= limit) return buf;
+  if (reply.y === 'e') {
+    const { ip: _ip, ...bare } = reply;
+    return encodeKrpc(bare);
+  }
+  if (reply.y !== 'r') return buf;
   let nodes = reply.nodes ? [...reply.nodes] : undefined;
   let values = reply.values ? [...reply.values] : undefined;
+  const { nodes: _n, values: _v, ...rest } = reply;
+  let base: KrpcResponse = rest;
   // Each pass removes at least the entries the excess is worth (26 bytes a node, 6 bytes + a length prefix a value).
   for (let guard = 0; guard < 64 && buf.length > limit; guard++) {
     const excess = buf.length - limit;
@@ -93,16 +100,20 @@ export function encodeFitted(reply: KrpcMessage, limit: number): Buffer {
       nodes = nodes.slice(0, Math.max(0, nodes.length - Math.ceil(excess / 26)));
     } else if (values && values.length > 0) {
       values = values.slice(0, Math.max(0, values.length - Math.ceil(excess / 8)));
+    } else if (base.version !== undefined) {
+      const { version: _ver, ...noVersion } = base;
+      base = noVersion;
+    } else if (base.ip !== undefined) {
+      const { ip: _ip, ...noIp } = base;
+      base = noIp;
     } else {
       break;
     }
-    const { nodes: _n, values: _v, ...rest } = reply;
-    const fitted: KrpcResponse = {
-      ...rest,
+    buf = encodeKrpc({
+      ...base,
       ...(nodes && nodes.length > 0 ? { nodes } : {}),
       ...(values && values.length > 0 ? { values } : {}),
-    };
-    buf = encodeKrpc(fitted);
+    });
   }
   return buf;
 }
