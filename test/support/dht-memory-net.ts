@@ -82,8 +82,10 @@ export class DhtMemoryNet {
     }
   }
 
+  /** Closes every node, then lets the datagrams in flight arrive (closed nodes take none): no timer is left. */
   closeAll(): void {
     for (const n of this.nodes.values()) n.close();
+    this.clock.advance(this.latencyMs);
   }
 }
 

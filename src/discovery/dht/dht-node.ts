@@ -39,12 +39,18 @@ import {
 export const MAX_OUTSTANDING = 512;
 /** Addresses remembered as verified (answered one of our queries) besides the routing table. */
 export const MAX_VERIFIED = 2048;
-/** Unverified queriers (and addNode addresses) remembered as pinged, each pinged at most once per PING_UNVERIFIED_MS. */
+/**
+ * Unverified queriers (and addNode addresses) remembered as pinged, each pinged at most once per PING_UNVERIFIED_MS:
+ * often enough that a lost ping does not leave a querier with trimmed answers for long, rarely enough that a spoofed
+ * source costs its victim at most one 56-byte ping per interval.
+ */
 export const MAX_PINGED = 1024;
-export const PING_UNVERIFIED_MS = 60_000;
+export const PING_UNVERIFIED_MS = 10_000;
 /** Refresh tick: stale buckets, questionable nodes, peer store expiry, periodic persistence. */
 export const REFRESH_TICK_MS = 60_000;
 export const MAX_REFRESH_LOOKUPS = 3;
+/** A table with fewer nodes than this gets a lookup of our own id at every refresh tick. */
+export const THIN_TABLE = 2 * K;
 export const MAX_QUESTIONABLE_PINGS = 8;
 /** Bootstrap retry while the table is empty: first delay, doubled up to the last. */
 export const RETRY_FIRST_MS = 5_000;
@@ -133,7 +139,10 @@ export class DhtNode implements DhtNodeApi {
   private phase: DhtPhase = 'off';
   private started = false;
   private closed = false;
+  /** A bootstrap round or a lookup of our own id is running. */
   private bootstrapping = false;
+  /** Another lookup of our own id is wanted when the running one ends (our id changed meanwhile). */
+  private rejoinWanted = false;
   private refreshTimer: ClockTimer | undefined;
   private retryTimer: ClockTimer | undefined;
   private retryDelay = RETRY_FIRST_MS;
@@ -228,7 +237,10 @@ export class DhtNode implements DhtNodeApi {
     if (answer.note === 'bad-token') this.drop('bad-token');
     // The verification ping goes out before the answer: on an in-order path the querier has answered it (and is
     // verified here) before a repeat of its query arrives (see queryNodes: a trimmed answer is asked again once).
-    if (!verified && !q.readOnly && !q.id.equals(this.id)) this.pingUnverified(src);
+    if (!q.readOnly && !q.id.equals(this.id)) {
+      if (!verified) this.pingUnverified(src);
+      else if (this.table.get(src)?.id.equals(q.id) === false) this.pingChangedId(src);
+    }
     const buf = verified ? encodeKrpc(answer.reply) : encodeFitted(answer.reply, requestBytes);
     this.sendBytes(buf, src);
   }
@@ -307,13 +319,24 @@ export class DhtNode implements DhtNodeApi {
 
   /** Pings a querier we have not verified, so that it can enter the table (once a minute per address, bounded). */
   private pingUnverified(src: NodeAddress): void {
-    if (!this.acceptForTable(src) || this.table.get(src)) return;
+    // A query of ours to it is pending: its answer verifies it (no ping back and forth between two new nodes).
+    if (!this.acceptForTable(src) || this.table.get(src) || this.tx.pendingTo(src)) return;
     const key = addrKey(src);
     const now = this.clock.now();
     const last = this.pinged.get(key);
     if (last !== undefined && now - last < PING_UNVERIFIED_MS) return;
     // Keep half of the slots for lookups: verification pings are best effort.
     if (this.tx.free < MAX_OUTSTANDING / 2) return;
+    this.remember(this.pinged, key, now, MAX_PINGED);
+    this.query(src, 'ping', {});
+  }
+
+  /** A table node that queries us with another id (a restart, a BEP 42 re-key): its answer to a ping re-keys it. */
+  private pingChangedId(src: NodeAddress): void {
+    const key = addrKey(src);
+    const now = this.clock.now();
+    const last = this.pinged.get(key);
+    if (this.tx.pendingTo(src) || (last !== undefined && now - last < PING_UNVERIFIED_MS)) return;
     this.remember(this.pinged, key, now, MAX_PINGED);
     this.query(src, 'ping', {});
   }
@@ -540,6 +563,11 @@ export class DhtNode implements DhtNodeApi {
     a.done.then(() => this.guard('bootstrap', () => {
       this.bootstrapping = false;
       if (this.closed) return;
+      if (this.rejoinWanted && this.table.size > 0) {
+        this.rejoinWanted = false;
+        this.rejoin();
+        return;
+      }
       if (this.table.size > 0) {
         this.retryDelay = RETRY_FIRST_MS;
         this.setPhase('ready');
@@ -566,7 +594,16 @@ export class DhtNode implements DhtNodeApi {
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.retryDelay = RETRY_FIRST_MS;
-    if (this.bootstrapping || !this.started) return;
+    if (this.started) this.rejoin();
+  }
+
+  /**
+   * A lookup of our own id (after bootstrap: the table got its first node, is thin, or our id changed), one at a
+   * time: asked while one runs, another follows it.
+   */
+  private rejoin(): void {
+    if (this.closed) return;
+    if (this.bootstrapping) { this.rejoinWanted = true; return; }
     this.bootstrapping = true;
     this.selfLookup([]);
   }
@@ -575,6 +612,8 @@ export class DhtNode implements DhtNodeApi {
     const now = this.clock.now();
     this.store.expire(now);
     if (this.table.size > 0) {
+      // A thin table (a lost verification ping, answers trimmed while we were unknown) asks again for our own id.
+      if (this.table.size < THIN_TABLE && !this.bootstrapping) this.rejoin();
       for (const target of this.table.staleBuckets(now, this.opts.randomBytes)) {
         if (this.refreshLookups >= MAX_REFRESH_LOOKUPS) break;
         this.refreshLookups++;
@@ -607,6 +646,8 @@ export class DhtNode implements DhtNodeApi {
     this.log(`DHT: external address ${winner} by ${this.votes.sources} votes; node id ${this.id.toString('hex')} -> ${id.toString('hex')} (BEP 42)`);
     this.table.setOwnId(id);
     this.persist();
+    // Our neighbourhood moved with the id: look it up, as a joining node does.
+    if (this.started && this.table.size > 0) this.rejoin();
   }
 
   // ------------------------------------------------------------------------------------------------------------

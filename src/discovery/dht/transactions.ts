@@ -42,6 +42,8 @@ export interface TransactionsOptions {
 
 export class Transactions {
   private readonly pending = new Map<number, PendingQuery>();
+  /** Pending queries per destination "host:port". */
+  private readonly perAddress = new Map<string, number>();
   private readonly waiters: Array<{ fn: () => void; need: number }> = [];
   private draining = false;
   private closed = false;
@@ -64,9 +66,16 @@ export class Transactions {
     const timer = this.opts.clock.setTimeout(() => this.expire(key), this.opts.timeoutMs);
     timer.unref();
     this.pending.set(key, { key, host: to.host, port: to.port, method, sentAt: this.opts.clock.now(), timer, done });
+    const a = `${to.host}:${to.port}`;
+    this.perAddress.set(a, (this.perAddress.get(a) ?? 0) + 1);
     const t = Buffer.alloc(2);
     t.writeUInt16BE(key, 0);
     return t;
+  }
+
+  /** Whether a query to this address is pending. */
+  pendingTo(to: NodeAddress): boolean {
+    return this.perAddress.has(`${to.host}:${to.port}`);
   }
 
   /** The method of the pending query with id `t` when `from` is the address it went to. */
@@ -118,6 +127,10 @@ export class Transactions {
   private finish(p: PendingQuery, outcome: QueryOutcome): void {
     if (this.pending.get(p.key) !== p) return;
     this.pending.delete(p.key);
+    const a = `${p.host}:${p.port}`;
+    const n = (this.perAddress.get(a) ?? 1) - 1;
+    if (n > 0) this.perAddress.set(a, n);
+    else this.perAddress.delete(a);
     this.opts.clock.clearTimeout(p.timer);
     p.done(outcome);
     this.drain();
