@@ -32,6 +32,7 @@ import { torrentLabel } from './torrent-read.js';
 import { TorrentIds } from './torrent-ids.js';
 import { buildSession, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
 import type { SessionApiHooks } from './session-api.js';
+import { checkBootstrapList } from './dht-config.js';
 import type { FilePriority, SessionSettings } from './types.js';
 import type { FilePriority as ResumePriority } from '../state/index.js';
 
@@ -89,6 +90,18 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+/** The saved `dhtBootstrap` setting: a list of HOST:PORT strings, or undefined (absent, or not such a list: a warning). */
+function savedDhtBootstrap(v: unknown, log: (m: string) => void): string[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    if (!Array.isArray(v) || v.length > 64 || !v.every((x): x is string => typeof x === 'string')) throw new Error('not a list of HOST:PORT strings');
+    return checkBootstrapList(v);
+  } catch (e) {
+    log(`warning: settings.json: dhtBootstrap ignored (${errorMessage(e)}); the default bootstrap nodes are used`);
+    return undefined;
+  }
+}
+
 function num(v: unknown, fallback: number): number { return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback; }
 
 export async function openWithState(options: OpenOptions, state: OpenStateOptions): Promise<OpenedBitpeer> {
@@ -109,8 +122,13 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       pex: options.pex ?? (typeof saved['pex'] === 'boolean' ? saved['pex'] : true),
       utp: options.utp ?? (typeof saved['utp'] === 'boolean' ? saved['utp'] : true),
       encryption: options.encryption ?? (isEncryptionPolicy(saved['encryption']) ? saved['encryption'] : DEFAULT_ENCRYPTION),
+      dht: options.dht ?? (typeof saved['dht'] === 'boolean' ? saved['dht'] : true),
       rpcPort: state.rpcPort ?? num(saved['rpcPort'], 9091),
     };
+    // DHT bootstrap nodes: given (checked, saved), else saved (a bad saved list is a warning: the default is used).
+    const savedBootstrap = savedDhtBootstrap(saved['dhtBootstrap'], log);
+    const bootstrap = options.dhtBootstrap !== undefined ? checkBootstrapList(options.dhtBootstrap) : savedBootstrap;
+    if (bootstrap) settings.dhtBootstrap = bootstrap;
     const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;
     // The next torrent id (ids are never given twice, even after a removal and a restart; see TorrentIds).
     const savedNextId = num(saved['nextId'], 1);
