@@ -16,6 +16,8 @@ class FakeNode implements DhtNodeApi {
   started = 0;
   closed = 0;
   auto: NodeAddress[] | undefined;
+  /** Nodes that answer each announce (0: an empty table). */
+  responded = 1;
   throwOnAnnounce = false;
   constructor(private readonly now: () => number) {}
   start(): void { this.started++; }
@@ -32,7 +34,7 @@ class FakeNode implements DhtNodeApi {
         done = true;
         this.inFlight--;
         if (peers.length > 0) opts?.onPeers?.(peers);
-        resolve({ peers: peers.length, queried: 1, responded: 1, failed: 0, hops: 0, durationMs: 0, announcedTo: 1 });
+        resolve({ peers: peers.length, queried: this.responded, responded: this.responded, failed: 0, hops: 0, durationMs: 0, announcedTo: this.responded });
       };
       opts?.signal?.addEventListener('abort', () => finish(), { once: true });
       this.calls.push({ hash: infoHash.toString('hex'), port, at: this.now(), opts, finish });
@@ -127,6 +129,18 @@ test('once peers connect the back-off ends: the next lookup is the regular annou
   clock.t += 1000;
   svc.tick(clock.t, [dl]);
   assert.equal(node.calls.length, 2);
+});
+
+test('a seed whose announce reached no node (an empty table) is announced again with the back-off, not 15 minutes later', async () => {
+  const { clock, node, svc } = setup();
+  node.auto = [];
+  node.responded = 0;
+  const seed = subject(10, { needsPeers: false });
+  for (let s = 0; s < 31; s++) { svc.tick(clock.t, [seed]); await flush(); clock.t += 1000; }
+  assert.deepEqual(node.calls.map((c) => c.at - node.calls[0]!.at), [0, 10_000, 30_000]);
+  node.responded = 2; // the table filled: the next announce reaches nodes, then the regular interval
+  for (let s = 0; s < 600; s++) { svc.tick(clock.t, [seed]); await flush(); clock.t += 1000; }
+  assert.equal(node.calls.length, 4);
 });
 
 test('private torrents (BEP 27) are never announced nor looked up', async () => {

@@ -5,7 +5,8 @@
  * Every running torrent that is not private (BEP 27), and every pending magnet, is announced (get_peers, then
  * announce_peer with our port) when it starts, when the DHT becomes ready, and then every ANNOUNCE_INTERVAL_MS. A
  * torrent that still needs peers (downloading, or a magnet) and has none connected is looked up again sooner: 10 s,
- * 20 s, 40 s … at most 5 minutes after the previous lookup. A hybrid is announced under both its names (the v1
+ * 20 s, 40 s … at most 5 minutes after the previous lookup; so is any torrent whose last announce reached no node (the
+ * DHT was still empty: a seed must not wait 15 minutes to be found). A hybrid is announced under both its names (the v1
  * info-hash and the truncated v2 one, as trackers are). Peers found go to the subject's `addPeer` (source `dht`).
  *
  * The session's one-second tick drives it (`tick(now, subjects)`: the subjects are what runs now; anything no longer
@@ -63,8 +64,10 @@ interface Entry {
   lastDoneAt: number | undefined;
   /** When it was last announced successfully or not (undefined: never). */
   lastAnnounceAt: number | undefined;
-  /** Lookups in a row that ended with no peer connected while it needed some (the retry back-off). */
+  /** Lookups in a row that ended with no peer connected while it needed some, or that reached no node (the back-off). */
   emptyRounds: number;
+  /** Nodes that answered its last lookup (all names together). */
+  lastReached: number;
   /** Set by the DHT becoming ready: announce again at the next turn. */
   urgent: boolean;
   /** The running lookup; aborted when the subject is dropped. */
@@ -126,7 +129,7 @@ export class DhtService {
       seen.add(s.key);
       const e = this.entries.get(s.key);
       if (e) e.subject = s;
-      else this.entries.set(s.key, { subject: s, lastDoneAt: undefined, lastAnnounceAt: undefined, emptyRounds: 0, urgent: false, running: undefined, dropped: false });
+      else this.entries.set(s.key, { subject: s, lastDoneAt: undefined, lastAnnounceAt: undefined, emptyRounds: 0, lastReached: 0, urgent: false, running: undefined, dropped: false });
     }
     for (const [key, e] of this.entries) if (!seen.has(key)) this.drop(key, e);
     if (this.running >= this.maxLookups) return;
@@ -146,10 +149,15 @@ export class DhtService {
   /** When entry `e` should be looked up next (-Infinity: at once). */
   private dueAt(e: Entry): number {
     if (e.urgent || e.lastDoneAt === undefined || e.lastAnnounceAt === undefined) return -Infinity;
-    let needy = false;
-    try { needy = e.subject.needsPeers && e.subject.connectedPeers() === 0; } catch { needy = false; }
+    const needy = this.needsRetry(e);
     const regular = e.lastAnnounceAt + ANNOUNCE_INTERVAL_MS;
     return needy ? Math.min(regular, e.lastDoneAt + retryDelay(e.emptyRounds)) : regular;
+  }
+
+  /** It needs peers and has none connected, or its last announce reached no node. */
+  private needsRetry(e: Entry): boolean {
+    if (e.lastReached === 0) return true;
+    try { return e.subject.needsPeers && e.subject.connectedPeers() === 0; } catch { return false; }
   }
 
   private lookup(e: Entry): void {
@@ -168,13 +176,13 @@ export class DhtService {
       }
     };
     const startedAt = this.opts.now();
+    let reached = 0;
     void (async () => {
-      let found = 0;
       for (const name of names) {
         if (controller.signal.aborted) break;
         try {
           const r = await this.node.announce(name, port, { onPeers, signal: controller.signal });
-          found += r.peers;
+          reached += r.responded;
           this.opts.log(`dht: announced ${name.toString('hex')}: ${r.peers} peer(s), ${r.responded}/${r.queried} nodes answered, ` +
             `announced to ${r.announcedTo ?? 0}, ${r.durationMs} ms`);
         } catch (err) {
@@ -182,7 +190,6 @@ export class DhtService {
           this.opts.log(`dht: announce of ${name.toString('hex')} failed: ${errorMessage(err)}`);
         }
       }
-      return found;
     })().finally(() => {
       this.running--;
       if (e.running === controller) e.running = undefined;
@@ -190,8 +197,8 @@ export class DhtService {
       const now = this.opts.now();
       e.lastDoneAt = now;
       e.lastAnnounceAt = startedAt;
-      let needy = false;
-      try { needy = e.subject.needsPeers && e.subject.connectedPeers() === 0; } catch { needy = false; }
+      e.lastReached = reached;
+      const needy = this.needsRetry(e);
       // Still nobody: each retry waits twice as long as the one before (10 s, 20 s, 40 s … 5 min).
       e.emptyRounds = needy ? Math.min(e.emptyRounds + 1, 32) : 0;
     });
