@@ -33,6 +33,7 @@ import { TorrentIds } from './torrent-ids.js';
 import { buildSession, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
 import type { SessionApiHooks } from './session-api.js';
 import { checkBootstrapList } from './dht-config.js';
+import { DHT_SAVE_INTERVAL_MS, DhtStateWriter, loadDhtState } from './dht-file.js';
 import type { FilePriority, SessionSettings } from './types.js';
 import type { FilePriority as ResumePriority } from '../state/index.js';
 
@@ -109,6 +110,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
   const debug = options.debug ?? ((): void => undefined);
   const store = await StateStore.open(state.dir, { onWarning: (m) => log(`warning: ${m}`) });
   let session: Session | undefined;
+  let dhtTimer: ReturnType<typeof setInterval> | undefined;
   try {
     const saved = (await store.loadSettings()) ?? {};
     const settings: StoredSettings = {
@@ -156,9 +158,18 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     };
     const ids = new TorrentIds();
     if (nextId > 1) ids.note(nextId - 1);
-    const { session: s, api } = buildSession(options, settings, hooks, ids);
+    // The DHT's node id and node cache (dht.dat): reused, saved when the node asks, every 10 minutes and at close.
+    const dhtWriter = new DhtStateWriter(store.dir, (m) => log(`warning: ${m}`));
+    let dhtSaving = true;
+    const dhtRestored = loadDhtState(store.dir, (m) => log(`warning: ${m}`));
+    const { session: s, api } = buildSession(options, settings, hooks, ids, {
+      ...(dhtRestored ? { restored: dhtRestored } : {}),
+      onPersist: (st) => { if (dhtSaving) dhtWriter.save(st); },
+    });
     session = s;
     await s.listen();
+    dhtTimer = setInterval(() => { const st = s.dhtSnapshot(); if (st && dhtSaving) dhtWriter.save(st); }, DHT_SAVE_INTERVAL_MS);
+    dhtTimer.unref();
 
     // Resume data: written at most every few seconds while pieces arrive, at once on state changes.
     const resume = new ResumeWriter({
@@ -311,9 +322,12 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       torrentCount: () => s.torrents.size,
       close: ({ save = true } = {}) => closing ??= (async () => {
         api.close();
+        clearInterval(dhtTimer);
         if (!save) {
+          dhtSaving = false;
           ids.onNextChanged(undefined);
           await s.close();
+          await dhtWriter.flush();
           await store.close();
           return;
         }
@@ -321,11 +335,13 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
         const stats = api.stats();
         ids.onNextChanged(undefined);
         await saveSettings(stats.cumulative);
-        await s.close();
+        await s.close(); // the DHT node's last state is handed to the writer as it closes
+        await dhtWriter.flush();
         await store.close();
       })(),
     };
   } catch (err) {
+    clearInterval(dhtTimer);
     await session?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
