@@ -20,6 +20,7 @@
  *
  * Invariant: inFlight <= alpha, queried <= maxQueries, queried = responded + failed + inFlight.
  */
+import { compareDistance as compareXor } from './node-id.js';
 import { ALPHA, ID_LENGTH, K } from './types.js';
 import type { NodeAddress, NodeContact } from './types.js';
 
@@ -46,16 +47,6 @@ interface Candidate {
 }
 
 const keyOf = (a: NodeAddress): string => `${a.host}:${a.port}`;
-
-/** < 0 when `a` is closer to `target` than `b` by XOR. */
-function compareXor(target: Buffer, a: Buffer, b: Buffer): number {
-  for (let i = 0; i < ID_LENGTH; i++) {
-    const t = target[i] ?? 0;
-    const d = ((a[i] ?? 0) ^ t) - ((b[i] ?? 0) ^ t);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 export class Lookup {
   readonly target: Buffer;

@@ -31,6 +31,7 @@
  * Invariant: at most 160 buckets; every bucket holds at most k nodes and `maxReplacements` replacements; a node is in
  * exactly one place (a bucket or a replacement cache), in the bucket whose range holds its id; our own id is never in.
  */
+import { bucketIndexOf as commonPrefixBits, compareDistance as compareXor } from './node-id.js';
 import { BUCKET_REFRESH_MS, ID_LENGTH, K, NODE_BAD_FAILURES, NODE_GOOD_MS } from './types.js';
 import type { NodeAddress, NodeContact, NodeState } from './types.js';
 
@@ -72,25 +73,6 @@ interface Bucket {
 }
 
 const keyOf = (a: NodeAddress): string => `${a.host}:${a.port}`;
-
-/** Leading bits `a` and `b` have in common (0..160). */
-function commonPrefixBits(a: Buffer, b: Buffer): number {
-  for (let i = 0; i < ID_LENGTH; i++) {
-    const x = (a[i] ?? 0) ^ (b[i] ?? 0);
-    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
-  }
-  return ID_LENGTH * 8;
-}
-
-/** < 0 when `a` is closer to `target` than `b` by XOR, 0 when equal. */
-function compareXor(target: Buffer, a: Buffer, b: Buffer): number {
-  for (let i = 0; i < ID_LENGTH; i++) {
-    const t = target[i] ?? 0;
-    const d = ((a[i] ?? 0) ^ t) - ((b[i] ?? 0) ^ t);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 export class RoutingTable {
   private own: Buffer;
@@ -181,28 +163,33 @@ export class RoutingTable {
     if (n) this.removeNode(n);
   }
 
-  /** The `n` nodes closest to `target` by XOR, bad ones excluded, closest first. Exact (every bucket is looked at). */
+  /**
+   * The `n` nodes closest to `target` by XOR, bad ones excluded, closest first. Exact: buckets are visited in order of
+   * distance class. With c = the bits `target` shares with our own id, bucket c's nodes agree with `target` on bit c
+   * (closest class); the nodes of buckets c+1..last all differ from `target` first at bit c (one class, sorted
+   * together); then bucket c-1, c-2, .., 0 (each farther than the last). When c >= last, the last bucket comes first.
+   */
   closest(target: Buffer, n: number = this.k): RoutingNode[] {
-    const best: RoutingNode[] = [];
-    if (n <= 0) return best;
-    for (const b of this.buckets) {
-      for (const node of b.nodes) {
-        if (node.failures >= NODE_BAD_FAILURES) continue;
-        if (best.length === n) {
-          const last = best[n - 1];
-          if (last && compareXor(target, node.id, last.id) >= 0) continue;
-          best.pop();
-        }
-        let i = best.length;
-        while (i > 0) {
-          const prev = best[i - 1];
-          if (!prev || compareXor(target, prev.id, node.id) <= 0) break;
-          i--;
-        }
-        best.splice(i, 0, node);
+    const out: RoutingNode[] = [];
+    if (n <= 0) return out;
+    const take = (nodes: RoutingNode[]): void => {
+      const usable = nodes.filter((x) => x.failures < NODE_BAD_FAILURES);
+      usable.sort((a, b) => compareXor(target, a.id, b.id));
+      for (const x of usable) {
+        if (out.length >= n) return;
+        out.push(x);
       }
+    };
+    const last = this.buckets.length - 1;
+    const c = commonPrefixBits(this.own, target);
+    if (c < last) {
+      take(this.buckets[c]?.nodes ?? []);
+      if (out.length < n) take(this.buckets.slice(c + 1).flatMap((b) => b.nodes));
+    } else {
+      take(this.buckets[last]?.nodes ?? []);
     }
-    return best;
+    for (let i = Math.min(c, last) - 1; i >= 0 && out.length < n; i--) take(this.buckets[i]?.nodes ?? []);
+    return out;
   }
 
   stateOf(node: RoutingNode, now: number): NodeState {
