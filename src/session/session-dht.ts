@@ -10,31 +10,21 @@
  */
 import type { DhtConfig, DhtNodeApi, DhtPersistedState, DhtPhase, DhtStats, NodeAddress } from '../discovery/dht/types.js';
 import { ReservedBit } from '../wire/codec/index.js';
-import { BtError, errorMessage } from '../util/errors.js';
+import { errorMessage } from '../util/errors.js';
+import { DhtNode, type DhtNodeOptions } from '../discovery/dht/dht-node.js';
 import { VERSION } from '../util/version.js';
 import type { Clock } from '../util/clock.js';
 import { DhtService, type DhtSubject } from './dht-service.js';
 import type { MagnetRoute } from './session.js';
 import type { Torrent } from './torrent.js';
 
-/** What the node is given (DhtNodeOptions of src/discovery/dht/dht-node.ts). */
-export interface DhtNodeParams {
-  send: (buf: Buffer, host: string, port: number) => void;
-  clock: Clock;
-  rng: () => number;
-  randomBytes: (n: number) => Buffer;
-  bootstrap?: readonly string[];
-  privateNetwork?: boolean;
-  restored?: DhtPersistedState;
-  onPersist?: () => void;
-  log?: (msg: string) => void;
-  version?: Buffer;
-}
+/** What the node is given. */
+export type DhtNodeParams = DhtNodeOptions;
 
 export type DhtNodeFactory = (params: DhtNodeParams) => DhtNodeApi;
 
-/** The one place a real node is made (src/discovery/dht/dht-node.ts's DhtNode, wired when it lands on main). */
-export const createDhtNode: DhtNodeFactory = () => { throw new BtError('IO', 'no DHT node implementation in this build'); };
+/** The one place a real node is made. */
+export const createDhtNode: DhtNodeFactory = (params) => new DhtNode(params);
 
 /** Our KRPC `v`: "BP" and the version's major and minor numbers. */
 export function dhtClientVersion(version = VERSION): Buffer {
