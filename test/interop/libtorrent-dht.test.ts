@@ -6,10 +6,13 @@
  *   of the other case points at bitpeer. (A libtorrent node never gives itself out as a peer, see INTEROP-NOTES.md: with
  *   two nodes, the downloader finds the seed only once the seed re-announces after the downloader joined.)
  * - bitpeer is the bootstrap node of the network and seeds a torrent; libtorrent, bootstrapped from bitpeer's port
- *   only, finds the torrent by magnet and downloads it from bitpeer (a two-node DHT: bitpeer must give itself out for
- *   its own torrents). Then libtorrent seeds another torrent and announces it (force_dht_announce); a bitpeer `get` of
- *   its magnet, bootstrapped from the bitpeer node, finds libtorrent and downloads it; a second `get`, bootstrapped
- *   from a libtorrent node only, does too (bitpeer's lookup through libtorrent's answers).
+ *   only, downloads the torrent by magnet from bitpeer. On this two-node DHT the connection comes from either side:
+ *   libtorrent dials an address from a get_peers answer, or bitpeer's own lookup reads libtorrent's announce from its
+ *   store and bitpeer dials (what bitpeer does today: it does not list itself in its answers); the test prints which.
+ *   Then libtorrent seeds another torrent and announces it (force_dht_announce); a bitpeer `get` of its magnet,
+ *   bootstrapped from the bitpeer node, finds libtorrent and downloads it; a second `get`, bootstrapped from a
+ *   libtorrent node only, does too (bitpeer's lookup through libtorrent's answers). Every peer of those `get`s must be
+ *   found on the DHT and say so (source "dht" in peer-discovered and peer-connect).
  *
  * Each download's content must equal its source. The timings (magnet → metadata → complete) are printed as
  * `# dht-interop:` lines. libtorrent keeps its stock connection settings (uTP first, encryption pe_enabled) except
