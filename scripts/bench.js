@@ -19,6 +19,10 @@ import {
   bitpeerBuilt, commandWorks, environment, findLibtorrentPython, hasUsrBinTime, markdownTable, parseSize, root,
 } from './bench/lib.js';
 
+// No benchmark may ever contact the public DHT routers: every process started from here inherits "no default DHT
+// bootstrap node" (src/api/dht-config.ts).
+process.env.BITPEER_DHT_BOOTSTRAP = 'none';
+
 const CASES = {
   B1: ['./bench/one-to-one.js'],
   B2: ['./bench/swarm.js'],

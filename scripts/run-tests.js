@@ -16,6 +16,7 @@
 // The network rule: networked tiers must only ever reach loopback. When we are root and `unshare` works, those tiers
 // run inside a fresh network namespace that has nothing but `lo`, so a bug cannot send a packet anywhere else.
 // Set BITPEER_NO_NETNS=1 to run them in the host namespace (they still bind and dial 127.0.0.1 only).
+// BITPEER_DHT_BOOTSTRAP is set to "none" for everything run from here: no default DHT bootstrap (the public routers).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -23,6 +24,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
+
+// No test may ever contact the public DHT routers: every process run from here (and every bitpeer they start)
+// inherits "no default DHT bootstrap node" (src/api/dht-config.ts). Tests give their own loopback nodes.
+process.env.BITPEER_DHT_BOOTSTRAP = 'none';
 
 function find(dir, pred) {
   if (!existsSync(dir)) return [];

@@ -13,6 +13,8 @@ import { Session, type SessionOptions } from '../session/session.js';
 import type { TorrentIds } from './torrent-ids.js';
 import { SessionApi, type SessionApiHooks } from './session-api.js';
 import type { BitpeerApi, EncryptionPolicy, SessionEvent, SessionSettings } from './types.js';
+import type { DhtConfig, DhtPersistedState } from '../discovery/dht/types.js';
+import { checkBootstrapList, defaultDhtBootstrap, isPrivateBootstrap } from './dht-config.js';
 
 export interface OpenStateOptions {
   /** The state directory (locked while open). */
@@ -41,6 +43,22 @@ export interface OpenOptions {
   trackers?: boolean;
   /** The embedded tracker answers for any info-hash. Default off. */
   openTracker?: boolean;
+  /** The Mainline DHT (BEP 5) on the UDP port. Default: saved with a state directory, else on. */
+  dht?: boolean;
+  /**
+   * DHT bootstrap nodes, HOST:PORT (checked: BtError('USAGE') on junk). Default: saved with a state directory, else
+   * the default list of `env` (src/api/dht-config.ts: the public routers, or BITPEER_DHT_BOOTSTRAP's list when that
+   * variable is set; "" or "none": no bootstrap node).
+   */
+  dhtBootstrap?: string[];
+  /** DHT private-network mode (loopback/private nodes, several per IP). Default: on when every bootstrap node is private. */
+  dhtPrivate?: boolean;
+  /**
+   * The user's environment (the CLI and the daemon pass process.env; library code reads none): it decides the
+   * default DHT bootstrap list. Absent (an embedder, a test): no default bootstrap node, so that only a user's real
+   * runs ever contact the public routers.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Global rate limits, bytes/s (0 = none). */
   uploadLimit?: number;
   downloadLimit?: number;
@@ -86,6 +104,17 @@ export interface SessionParts {
 /** The session's queue defaults, as SessionSettings shows them. */
 const QUEUE_DEFAULTS = { maxActiveDownloads: 5, maxActiveSeeds: 20 };
 
+/**
+ * The session's DHT setting: off when `options.dht` (or the saved setting) says so, else the bootstrap nodes (given,
+ * saved, else the default list) and private-network mode (given, else by the nodes), with the restored node state.
+ */
+export function dhtConfigOf(options: OpenOptions, settings: SessionSettings, restored?: DhtPersistedState): DhtConfig | false {
+  if ((options.dht ?? settings.dht ?? true) === false) return false;
+  const bootstrap = options.dhtBootstrap !== undefined ? checkBootstrapList(options.dhtBootstrap)
+    : settings.dhtBootstrap ?? (options.env ? defaultDhtBootstrap(options.env) : []);
+  return { bootstrap, privateNetwork: options.dhtPrivate ?? isPrivateBootstrap(bootstrap), ...(restored ? { restored } : {}) };
+}
+
 export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitpeer> {
   if (options.state) {
     // Loaded only here: `get` and `seed` do not load the state directory's modules (start-up time).
@@ -112,10 +141,16 @@ export async function openBitpeer(options: OpenOptions = {}): Promise<OpenedBitp
   };
 }
 
-/** A Session for `options` and its facade (`onEvent` subscribed before anything happens); not listening yet. */
-export function buildSession(options: OpenOptions, settings: SessionSettings, hooks: SessionApiHooks, ids?: TorrentIds): SessionParts {
+/**
+ * A Session for `options` and its facade (`onEvent` subscribed before anything happens); not listening yet. `dht`:
+ * the DHT's restored state and where to save it (the state directory's dht.dat).
+ */
+export function buildSession(options: OpenOptions, settings: SessionSettings, hooks: SessionApiHooks, ids?: TorrentIds,
+  dht: { restored?: DhtPersistedState; onPersist?: (s: DhtPersistedState) => void } = {}): SessionParts {
   const debug = options.debug;
   const session = new Session({
+    dht: dhtConfigOf(options, settings, dht.restored),
+    ...(dht.onPersist ? { onDhtPersist: dht.onPersist } : {}),
     port: options.port ?? settings.port,
     host: options.bind ?? '0.0.0.0',
     lsd: options.lsd ?? settings.lsd,

@@ -33,6 +33,7 @@ import { BtError, errorMessage, type ErrorCode } from '../util/errors.js';
 import type { SessionEvent } from '../session/events.js';
 import { identityOf, peerTotalsOf, progressOf, summarize, torrentLabel } from './torrent-read.js';
 import { applyCarried } from './torrent-settings.js';
+import { checkBootstrapList, isPrivateBootstrap } from './dht-config.js';
 import type {
   AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent,
   SessionSettings, SessionStats, TorrentId, TorrentIdentity, TorrentInfo, TorrentStateName, TorrentSummary,
@@ -186,7 +187,9 @@ export class SessionApi implements BitpeerApi {
 
   progress(id: TorrentId): ProgressEvent | undefined {
     const t = this.torrentById(id);
-    return t ? progressOf(t) : undefined;
+    if (!t) return undefined;
+    const dht = this.session.dhtStats();
+    return dht ? { ...progressOf(t), dhtNodes: dht.nodes } : progressOf(t);
   }
 
   peerTotals(id: TorrentId): PeerTotalsReport | undefined {
@@ -227,16 +230,21 @@ export class SessionApi implements BitpeerApi {
   private poke(): void { for (const w of [...this.watchers]) w(); }
 
   getSettings(): SessionSettings {
-    return { ...this.settings, port: this.session.port || this.settings.port, utp: this.session.utpEnabled, encryption: this.session.encryption };
+    return { ...this.settings, port: this.session.port || this.settings.port, utp: this.session.utpEnabled, encryption: this.session.encryption,
+      dht: this.session.dhtEnabled, dhtBootstrap: [...this.session.dhtBootstrap] };
   }
 
   async setSettings(changes: Partial<SessionSettings>): Promise<void> {
-    const next = { ...this.settings, ...changes };
+    // Checked before anything changes: a bad bootstrap node (BtError 'USAGE') leaves every setting as it was.
+    const bootstrap = changes.dhtBootstrap !== undefined ? checkBootstrapList(changes.dhtBootstrap) : undefined;
+    const next = { ...this.settings, ...changes, ...(bootstrap ? { dhtBootstrap: bootstrap } : {}) };
     if (changes.uploadLimit !== undefined) this.session.uploadBucket.setRate(Math.max(0, changes.uploadLimit));
     if (changes.downloadLimit !== undefined) this.session.downloadBucket.setRate(Math.max(0, changes.downloadLimit));
     this.session.setQueueLimits({ downloads: changes.maxActiveDownloads, seeds: changes.maxActiveSeeds });
     if (changes.utp !== undefined) this.session.setUtp(changes.utp);
     if (changes.encryption !== undefined) this.session.setEncryption(changes.encryption);
+    if (bootstrap) this.session.setDhtBootstrap(bootstrap, isPrivateBootstrap(bootstrap));
+    if (changes.dht !== undefined) this.session.setDht(changes.dht);
     this.settings = next;
     await this.hooks.onSettingsChanged?.(next);
     await this.session.updateQueue();
@@ -261,6 +269,7 @@ export class SessionApi implements BitpeerApi {
         uploadedBytes: base.uploadedBytes + upTotal, downloadedBytes: base.downloadedBytes + downTotal,
         secondsActive: base.secondsActive + secondsActive, sessionCount: base.sessionCount + 1,
       },
+      dht: this.session.dhtStats() ?? null,
     };
   }
 

@@ -32,6 +32,8 @@ import { torrentLabel } from './torrent-read.js';
 import { TorrentIds } from './torrent-ids.js';
 import { buildSession, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
 import type { SessionApiHooks } from './session-api.js';
+import { checkBootstrapList } from './dht-config.js';
+import { DHT_SAVE_INTERVAL_MS, DhtStateWriter, loadDhtState } from './dht-file.js';
 import type { FilePriority, SessionSettings } from './types.js';
 import type { FilePriority as ResumePriority } from '../state/index.js';
 
@@ -89,6 +91,18 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+/** The saved `dhtBootstrap` setting: a list of HOST:PORT strings, or undefined (absent, or not such a list: a warning). */
+function savedDhtBootstrap(v: unknown, log: (m: string) => void): string[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    if (!Array.isArray(v) || v.length > 64 || !v.every((x): x is string => typeof x === 'string')) throw new Error('not a list of HOST:PORT strings');
+    return checkBootstrapList(v);
+  } catch (e) {
+    log(`warning: settings.json: dhtBootstrap ignored (${errorMessage(e)}); the default bootstrap nodes are used`);
+    return undefined;
+  }
+}
+
 function num(v: unknown, fallback: number): number { return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback; }
 
 export async function openWithState(options: OpenOptions, state: OpenStateOptions): Promise<OpenedBitpeer> {
@@ -96,6 +110,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
   const debug = options.debug ?? ((): void => undefined);
   const store = await StateStore.open(state.dir, { onWarning: (m) => log(`warning: ${m}`) });
   let session: Session | undefined;
+  let dhtTimer: ReturnType<typeof setInterval> | undefined;
   try {
     const saved = (await store.loadSettings()) ?? {};
     const settings: StoredSettings = {
@@ -109,8 +124,13 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       pex: options.pex ?? (typeof saved['pex'] === 'boolean' ? saved['pex'] : true),
       utp: options.utp ?? (typeof saved['utp'] === 'boolean' ? saved['utp'] : true),
       encryption: options.encryption ?? (isEncryptionPolicy(saved['encryption']) ? saved['encryption'] : DEFAULT_ENCRYPTION),
+      dht: options.dht ?? (typeof saved['dht'] === 'boolean' ? saved['dht'] : true),
       rpcPort: state.rpcPort ?? num(saved['rpcPort'], 9091),
     };
+    // DHT bootstrap nodes: given (checked, saved), else saved (a bad saved list is a warning: the default is used).
+    const savedBootstrap = savedDhtBootstrap(saved['dhtBootstrap'], log);
+    const bootstrap = options.dhtBootstrap !== undefined ? checkBootstrapList(options.dhtBootstrap) : savedBootstrap;
+    if (bootstrap) settings.dhtBootstrap = bootstrap;
     const cumulative = (saved['cumulative'] && typeof saved['cumulative'] === 'object') ? saved['cumulative'] as StoredSettings['cumulative'] : undefined;
     // The next torrent id (ids are never given twice, even after a removal and a restart; see TorrentIds).
     const savedNextId = num(saved['nextId'], 1);
@@ -138,9 +158,18 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
     };
     const ids = new TorrentIds();
     if (nextId > 1) ids.note(nextId - 1);
-    const { session: s, api } = buildSession(options, settings, hooks, ids);
+    // The DHT's node id and node cache (dht.dat): reused, saved when the node asks, every 10 minutes and at close.
+    const dhtWriter = new DhtStateWriter(store.dir, (m) => log(`warning: ${m}`));
+    let dhtSaving = true;
+    const dhtRestored = loadDhtState(store.dir, (m) => log(`warning: ${m}`));
+    const { session: s, api } = buildSession(options, settings, hooks, ids, {
+      ...(dhtRestored ? { restored: dhtRestored } : {}),
+      onPersist: (st) => { if (dhtSaving) dhtWriter.save(st); },
+    });
     session = s;
     await s.listen();
+    dhtTimer = setInterval(() => { const st = s.dhtSnapshot(); if (st && dhtSaving) dhtWriter.save(st); }, DHT_SAVE_INTERVAL_MS);
+    dhtTimer.unref();
 
     // Resume data: written at most every few seconds while pieces arrive, at once on state changes.
     const resume = new ResumeWriter({
@@ -293,9 +322,12 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       torrentCount: () => s.torrents.size,
       close: ({ save = true } = {}) => closing ??= (async () => {
         api.close();
+        clearInterval(dhtTimer);
         if (!save) {
+          dhtSaving = false;
           ids.onNextChanged(undefined);
           await s.close();
+          await dhtWriter.flush();
           await store.close();
           return;
         }
@@ -303,11 +335,13 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
         const stats = api.stats();
         ids.onNextChanged(undefined);
         await saveSettings(stats.cumulative);
-        await s.close();
+        await s.close(); // the DHT node's last state is handed to the writer as it closes
+        await dhtWriter.flush();
         await store.close();
       })(),
     };
   } catch (err) {
+    clearInterval(dhtTimer);
     await session?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;

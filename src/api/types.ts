@@ -15,8 +15,11 @@ import type { Metainfo } from '../metainfo/index.js';
 import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from '../session/events.js';
 import type { FilePriority } from '../session/torrent-status.js';
 import type { EncryptionPolicy } from '../wire/mse/policy.js';
+import type { DhtStats } from '../discovery/dht/types.js';
 
 export type { EncryptionPolicy };
+/** The DHT's figures (`bitpeer stats`, RPC `session-stats`' `bitpeer-dht`). */
+export type { DhtPhase, DhtStats } from '../discovery/dht/types.js';
 
 export type TorrentId = number | string;
 
@@ -151,8 +154,14 @@ export interface SessionSettings {
   utp?: boolean;
   /** MSE/PE encryption policy (docs/design/encryption.md); default `enabled`. */
   encryption?: EncryptionPolicy;
-  // Optional extras for the Transmission RPC's session-get / session-set.
+  /** The Mainline DHT (BEP 5); absent means on (the facade's default). */
   dht?: boolean;
+  /**
+   * DHT bootstrap nodes (HOST:PORT). Absent: the default list (the public routers, or BITPEER_DHT_BOOTSTRAP's);
+   * getSettings() gives the list in use.
+   */
+  dhtBootstrap?: string[];
+  // Optional extras for the Transmission RPC's session-get / session-set.
   peerLimitGlobal?: number;
   peerLimitPerTorrent?: number;
   /** The state directory (Transmission's `config-dir`). */
@@ -169,6 +178,8 @@ export interface SessionStats {
   cumulative: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
   /** totals since this daemon started */
   current: { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number };
+  /** The DHT now (null: it is off, or does not run). */
+  dht?: DhtStats | null;
 }
 
 export interface AddSource {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BtError } from '../util/errors.js';
-import { parse, parseEncryption, parserOptions } from './args.js';
+import { parse, parseDhtOptions, parseEncryption, parserOptions } from './args.js';
 import { COMMANDS, commandHelp, type CommandName } from './help.js';
 
 function usageError(fn: () => unknown): string {
@@ -37,7 +37,8 @@ test('--help wins over missing arguments', () => {
 test('mistakes: one line naming the option or argument, the command and its help page', () => {
   assert.equal(usageError(() => parse(['x', '--bogus'], 'get')), 'unknown option --bogus for "get" (see bitpeer get --help)');
   assert.equal(usageError(() => parse(['x', '-z'], 'info')), 'unknown option -z for "info" (see bitpeer info --help)');
-  assert.match(usageError(() => parse(['x', '--no-dht'], 'get')), /^unknown option --no-dht/);
+  assert.match(usageError(() => parse(['x', '--no-such-thing'], 'get')), /^unknown option --no-such-thing/);
+  assert.match(usageError(() => parse(['x', '--dht'], 'get')), /^unknown option --dht for "get"/); // on by default there
   assert.match(usageError(() => parse(['x', '--piece-length', '1M', 'y'], 'seed')), /^unknown option --piece-length for "seed"/);
   assert.equal(usageError(() => parse(['x', '-o'], 'get')), 'option -o of "get" needs a value: -o DIR (see bitpeer get --help)');
   assert.match(usageError(() => parse(['x', '--port', '--json'], 'share')), /^option --port of "share" needs a value: --port N/);
@@ -62,4 +63,20 @@ test('parseEncryption: the three modes, absent, and a clear USAGE error otherwis
   for (const m of ['disabled', 'enabled', 'forced'] as const) assert.equal(parseEncryption(m), m);
   assert.throws(() => parseEncryption('required'), (e: unknown) => e instanceof BtError && e.code === 'USAGE'
     && e.message === '--encryption must be disabled, enabled or forced, got "required"');
+});
+
+test('DHT options: --no-dht, --dht-bootstrap (repeatable, checked), --dht-private / --no-dht-private; junk is a USAGE error', () => {
+  const of = (argv: string[], cmd: 'get' | 'daemon' = 'get'): ReturnType<typeof parseDhtOptions> => parseDhtOptions(parse(argv, cmd).values);
+  assert.deepEqual(of(['x']), {});
+  assert.deepEqual(of(['x', '--no-dht']), { dht: false });
+  assert.deepEqual(of(['--dht'], 'daemon'), { dht: true });
+  assert.deepEqual(of(['x', '--dht-bootstrap', '127.0.0.1:6881', '--dht-bootstrap', 'router.example.org:25401']),
+    { dhtBootstrap: ['127.0.0.1:6881', 'router.example.org:25401'] });
+  assert.deepEqual(of(['x', '--dht-private']), { dhtPrivate: true });
+  assert.deepEqual(of(['x', '--no-dht-private']), { dhtPrivate: false });
+  for (const junk of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', ':6881', 'a b:1', '300.1.1.1:6881', 'host:port', '[::1]:6881']) {
+    assert.match(usageError(() => of(['x', '--dht-bootstrap', junk])), /^bad DHT bootstrap node/, junk);
+  }
+  assert.match(usageError(() => of(['--dht', '--no-dht'], 'daemon')), /contradict/);
+  assert.match(usageError(() => of(['x', '--dht-private', '--no-dht-private'])), /contradict/);
 });

@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BtError } from '../util/errors.js';
 import { COMMANDS, usageLine, type CommandDoc, type CommandName } from './help.js';
 import type { EncryptionPolicy } from '../api/types.js';
+import { checkBootstrapList } from '../api/dht-config.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 /** One option's parsed value, and a command's parsed options. */
@@ -18,6 +19,24 @@ export function parseEncryption(v: unknown): EncryptionPolicy | undefined {
   if (v === undefined) return undefined;
   if (v === 'disabled' || v === 'enabled' || v === 'forced') return v;
   throw new BtError('USAGE', `--encryption must be disabled, enabled or forced, got ${JSON.stringify(v)}`);
+}
+
+/** The DHT options the facade takes (src/api/open.ts OpenOptions). */
+export interface DhtOptions { dht?: boolean; dhtBootstrap?: string[]; dhtPrivate?: boolean }
+
+/**
+ * `--dht` / `--no-dht`, `--dht-bootstrap HOST:PORT` (repeatable, each checked), `--dht-private` / `--no-dht-private`:
+ * only what was given (absent: the default, or the saved setting). A USAGE error for junk or for both of a pair.
+ */
+export function parseDhtOptions(values: Values): DhtOptions {
+  if (values['dht'] && values['no-dht']) throw new BtError('USAGE', '--dht and --no-dht contradict each other');
+  if (values['dht-private'] && values['no-dht-private']) throw new BtError('USAGE', '--dht-private and --no-dht-private contradict each other');
+  const bootstrap = asStrings(values['dht-bootstrap']);
+  return {
+    ...(values['no-dht'] ? { dht: false } : values['dht'] ? { dht: true } : {}),
+    ...(bootstrap.length > 0 ? { dhtBootstrap: checkBootstrapList(bootstrap) } : {}),
+    ...(values['dht-private'] ? { dhtPrivate: true } : values['no-dht-private'] ? { dhtPrivate: false } : {}),
+  };
 }
 
 /** A rate like "500K" or "2M" (bytes per second, binary multiples); "0" means unlimited. */

@@ -43,6 +43,16 @@ export interface CommandDoc {
 const HELP: OptionDoc = { name: 'help', short: 'h', desc: 'Show this help and exit.' };
 const JSON_OUT: OptionDoc = { name: 'json', desc: 'Machine-readable output: one JSON object per line on stdout (docs/cli.md lists them).' };
 
+/** The DHT's bootstrap and network options (seed, get, share and daemon). */
+const DHT_OPTIONS: readonly OptionDoc[] = [
+  { name: 'dht-bootstrap', value: 'HOST:PORT', multiple: true, desc: 'Join the DHT through this node (repeatable); replaces the default list.',
+    default: 'the public routers (router.bittorrent.com:6881, dht.transmissionbt.com:6881, router.utorrent.com:6881, dht.libtorrent.org:25401), ' +
+      'or $BITPEER_DHT_BOOTSTRAP (comma-separated HOST:PORT; "none" = no bootstrap node)' },
+  { name: 'dht-private', desc: 'DHT private-network mode: loopback and private addresses are nodes and peers, several nodes per IP.',
+    default: 'on when every bootstrap node is a loopback or private IP address, else off' },
+  { name: 'no-dht-private', desc: 'The public DHT\'s rules even with private bootstrap nodes.' },
+];
+
 /** Options of every command that runs a session in the foreground (seed, get, share). */
 const NETWORK_OPTIONS: readonly OptionDoc[] = [
   { name: 'port', value: 'N', desc: 'TCP and UDP port to listen on (peers, and this peer\'s own tracker); 0 picks a free one. Given\n' +
@@ -59,6 +69,8 @@ const NETWORK_OPTIONS: readonly OptionDoc[] = [
   { name: 'no-pex', desc: 'No peer exchange (BEP 11); on by default, never used for private torrents.' },
   { name: 'utp', desc: 'uTP (BEP 29) on the UDP port besides TCP: accepted, and tried first when dialing (TCP if it fails).', default: 'on' },
   { name: 'no-utp', desc: 'No uTP: peers over TCP only.' },
+  { name: 'no-dht', desc: 'No DHT (BEP 5): peers only from trackers, LSD, PEX and --peer; on by default, never used for private torrents.' },
+  ...DHT_OPTIONS,
   { name: 'encryption', value: 'MODE', desc: 'MSE/PE encryption: disabled (plaintext only), enabled (accept both, try\n' +
     'encrypted first) or forced (RC4 only, both ways).', default: 'enabled' },
   { name: 'progress-interval', value: 'MS', desc: 'Milliseconds between progress updates (the live line, `progress` events).', default: '1000' },
@@ -177,8 +189,8 @@ export const COMMANDS = {
     summary: 'run many torrents as a background service, driven over the Transmission RPC',
     about: 'Runs in the foreground (logs on stdout; Ctrl-C, SIGINT or SIGTERM is a clean stop) and keeps its torrents\n' +
       'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
-      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex, --utp/--no-utp\n' +
-      'and --encryption are saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
+      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex, --utp/--no-utp,\n' +
+      '--dht/--no-dht, --dht-bootstrap and --encryption are saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
       'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD.',
     options: [
       { name: 'state-dir', value: 'DIR', desc: 'Where torrents, resume data and settings are kept.', default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
@@ -193,6 +205,11 @@ export const COMMANDS = {
       { name: 'no-pex', desc: 'No peer exchange (BEP 11). Saved: later starts keep it off.' },
       { name: 'utp', desc: 'uTP (BEP 29) besides TCP, tried first when dialing. Saved.', default: 'the saved setting, else on' },
       { name: 'no-utp', desc: 'No uTP: peers over TCP only. Saved: later starts keep it off.' },
+      { name: 'dht', desc: 'The DHT (BEP 5) on the peer port. Saved.', default: 'the saved setting, else on' },
+      { name: 'no-dht', desc: 'No DHT. Saved: later starts keep it off.' },
+      { ...DHT_OPTIONS[0]!, desc: 'Join the DHT through this node (repeatable); replaces the default list. Saved.',
+        default: `the saved setting, else ${DHT_OPTIONS[0]!.default ?? ''}` },
+      ...DHT_OPTIONS.slice(1),
       { name: 'encryption', value: 'MODE', desc: 'MSE/PE encryption: disabled, enabled or forced (as in seed). Saved.', default: 'the saved setting, else enabled' },
       { name: 'verbose', short: 'v', desc: 'Also log debug lines.' },
       { name: 'json', desc: 'Log one JSON object per line (session events and log lines).' },
@@ -248,9 +265,10 @@ export const COMMANDS = {
   },
   stats: {
     args: '', min: 0, max: 0,
-    summary: 'show the daemon\'s totals: torrents, speeds, bytes this session and all time',
-    about: 'Prints the number of torrents (active, paused), the current speeds, and the bytes downloaded and\n' +
-      'uploaded in this session of the daemon and in all its sessions.',
+    summary: 'show the daemon\'s totals: torrents, speeds, bytes this session and all time, the DHT',
+    about: 'Prints the number of torrents (active, paused), the current speeds, the bytes downloaded and\n' +
+      'uploaded in this session of the daemon and in all its sessions, and the DHT: its phase, nodes (good/total),\n' +
+      'the torrents and peers others announced to it, and our external address as the DHT sees it.',
     options: RPC_OPTIONS,
     examples: ['bitpeer stats', 'bitpeer stats --json'],
   },
@@ -331,7 +349,7 @@ export function overview(): string {
     '  --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)  --json  --verbose',
     '  --upload-limit RATE  --download-limit RATE (bytes/s, K/M/G suffixes, 0 = no limit)',
     '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --no-utp  --max-peers N  --max-connections N',
-    '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --max-peers N  --max-connections N',
+    '  --no-dht  --dht-bootstrap HOST:PORT (repeatable)  --dht-private / --no-dht-private',
     '  --encryption disabled|enabled|forced (default enabled)',
     '',
     'bitpeer <command> --help (or bitpeer help <command>) explains a command and each of its options.',

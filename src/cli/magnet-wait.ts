@@ -25,6 +25,8 @@ export async function waitForMagnet(api: BitpeerApi, uri: string, opts: {
   lsd: boolean;
   /** After this long with no peer at all, a hint says what can be done (the same delay as `get`'s no-peer hint). */
   hintMs: number;
+  /** The DHT's node count now (undefined: the DHT is off). */
+  dhtNodes?: () => number | undefined;
 }): Promise<MagnetWaitResult> {
   const { reporter } = opts;
   const controller = new AbortController();
@@ -71,7 +73,9 @@ export async function waitForMagnet(api: BitpeerApi, uri: string, opts: {
   }
   const hint = setTimeout(() => {
     if (fetch.progress().peersKnown > 0) return;
-    reporter.info(`still no peer for this link after ${Math.round(opts.hintMs / 1000)} s: bitpeer keeps asking its trackers and ` +
+    const dht = opts.dhtNodes?.();
+    const asks = dht === undefined ? 'its trackers' : `its trackers and the DHT (${dht} node${dht === 1 ? '' : 's'} known${dht === 0 ? '; --dht-bootstrap HOST:PORT gives it one' : ''})`;
+    reporter.info(`still no peer for this link after ${Math.round(opts.hintMs / 1000)} s: bitpeer keeps asking ${asks} and ` +
       `accepts ${opts.lsd ? 'LSD and ' : ''}incoming peers; if you know a peer that has it, pass --peer HOST:PORT`);
   }, opts.hintMs);
   hint.unref();

@@ -54,8 +54,8 @@ export function plainTrackerError(message: string): string {
 interface TrackerNote { ok: boolean; message: string; peers: number; retryAt: number | undefined }
 
 /**
- * The live line for `p`, fitted to `width` columns: parts are dropped (↑ rate, ETA, peers, ↓ rate, bytes, in that
- * order) until it fits, then what is left is cut with "…". `status` (why nothing moves) goes last: its first
+ * The live line for `p`, fitted to `width` columns: parts are dropped (DHT nodes, ↑ rate, ETA, peers, ↓ rate, bytes,
+ * in that order) until it fits, then what is left is cut with "…". `status` (why nothing moves) goes last: its first
  * variant that fits is used (variants go from long to short).
  */
 export function liveLine(p: Progress, status: string | readonly string[] | undefined, width: number): string {
@@ -75,11 +75,12 @@ export function liveLine(p: Progress, status: string | readonly string[] | undef
     { key: 'down', text: `↓ ${formatBytes(p.downRate)}/s` },
     { key: 'up', text: `↑ ${formatBytes(p.upRate)}/s` },
     { key: 'peers', text: `peers ${p.peers}` },
+    ...(p.dhtNodes !== undefined ? [{ key: 'dht', text: `DHT ${p.dhtNodes}` }] : []),
     { key: 'eta', text: `ETA ${formatDuration(p.etaSeconds)}` },
     ...(statusText !== undefined ? [{ key: 'status', text: statusText }] : []),
   ];
   const render = (): string => parts.map((x) => x.text).join('  ');
-  for (const key of ['up', 'eta', 'peers', 'down', 'bytes']) {
+  for (const key of ['dht', 'up', 'eta', 'peers', 'down', 'bytes']) {
     if (render().length <= width) break;
     const i = parts.findIndex((x) => x.key === key);
     if (i >= 0) parts.splice(i, 1);
@@ -250,6 +251,7 @@ function humanLine(e: SessionEvent, verbose: boolean): string | null {
       return lines.join('\n') || null;
     }
     case 'tracker-warning': return `tracker ${trackerName(e.url)} warning: ${e.message}`;
+    case 'dht': return verbose ? `DHT ${e.phase} (${e.nodes} node${e.nodes === 1 ? '' : 's'})` : null;
     case 'warning': return `warning: ${e.message}`;
     case 'error': return `error: ${e.message}`;
     default: return null;

@@ -28,6 +28,10 @@ export interface DaemonOptions {
   lsd?: boolean;
   pex?: boolean;
   utp?: boolean;
+  /** The DHT (BEP 5), its bootstrap nodes and private-network mode (the first two saved in settings.json). */
+  dht?: boolean;
+  dhtBootstrap?: string[];
+  dhtPrivate?: boolean;
   /** MSE/PE policy (saved in settings.json). */
   encryption?: EncryptionPolicy;
   uploadLimit?: number;
@@ -38,6 +42,8 @@ export interface DaemonOptions {
   onEvent?: (e: SessionEvent, api: BitpeerApi) => void;
   /** The default download folder when neither `downloadDir` nor a saved setting gives one (default: the user's, see download-dir.ts). */
   defaultDownloadDir?: string;
+  /** The environment (BITPEER_DHT_BOOTSTRAP); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** I/O switches passed to the session (the CLI reads them from the environment, src/cli/io-env.ts). */
   io?: OpenOptions['io'];
 }
@@ -75,6 +81,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.lsd !== undefined ? { lsd: opts.lsd } : {}),
     ...(opts.pex !== undefined ? { pex: opts.pex } : {}),
     ...(opts.utp !== undefined ? { utp: opts.utp } : {}),
+    ...(opts.dht !== undefined ? { dht: opts.dht } : {}),
+    ...(opts.dhtBootstrap !== undefined ? { dhtBootstrap: opts.dhtBootstrap } : {}),
+    ...(opts.dhtPrivate !== undefined ? { dhtPrivate: opts.dhtPrivate } : {}),
+    // The user's environment decides the default DHT bootstrap (BITPEER_DHT_BOOTSTRAP; src/api/dht-config.ts).
+    env: opts.env ?? process.env,
     ...(opts.encryption !== undefined ? { encryption: opts.encryption } : {}),
     ...(opts.uploadLimit !== undefined ? { uploadLimit: opts.uploadLimit } : {}),
     ...(opts.downloadLimit !== undefined ? { downloadLimit: opts.downloadLimit } : {}),

@@ -5,6 +5,7 @@
  * contract: add fields freely, never rename or remove one.
  */
 import type { ErrorCode, ErrorOp } from '../util/errors.js';
+import type { DhtPhase } from '../discovery/dht/types.js';
 
 export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'queued' | 'error' | 'stopped';
 
@@ -27,7 +28,9 @@ export type SessionEvent =
   | { event: 'progress'; infoHash: string; have: number; pieces: number; percent: number; downloaded: number;
       uploaded: number; downRate: number; upRate: number; peers: number; etaSeconds: number | null;
       /** Bytes verified, and the torrent's size. */
-      completedBytes?: number; size?: number }
+      completedBytes?: number; size?: number;
+      /** Nodes in the session's DHT routing table (present while the DHT runs; the facade's `progress` adds it). */
+      dhtNodes?: number }
   | { event: 'peer-connect'; infoHash: string; peer: string; direction: 'in' | 'out'; client: string; source: string;
       /** The transport, and the encryption: none, MSE with plaintext selected, or RC4. */
       transport: 'tcp' | 'utp'; encryption: 'none' | 'mse-plaintext' | 'rc4' }
@@ -50,5 +53,7 @@ export type SessionEvent =
   | { event: 'metadata-received'; infoHash: string; name: string; size: number; elapsedMs: number; peers: number;
       /** A btmh link's v2 info-hash (64 hex; the metadata's SHA-256 equals it). */
       infoHashV2?: string }
+  /** The session's DHT (BEP 5) changed phase (once per change): bootstrapping, ready, no-nodes, off. */
+  | { event: 'dht'; phase: DhtPhase; nodes: number; good: number; id: string }
   | { event: 'warning'; infoHash?: string; message: string }
   | { event: 'error'; infoHash?: string; code: string; message: string };

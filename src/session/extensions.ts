@@ -40,7 +40,7 @@ export interface ExtensionHost {
   now(): number;
   addPeer(host: string, port: number, source: 'pex'): void;
   /** Our address as a remote peer sees it (BEP 10 `yourip`). */
-  onYourIp(ip: string): void;
+  onYourIp(ip: string, from: string): void;
   /** The raw info dictionary (BEP 9 metadata), or undefined while it is unknown (a magnet link). */
   metadata(): Buffer | undefined;
   /** We require MSE/PE encryption (policy `forced`): our handshake says `e: 1`. */
@@ -105,7 +105,7 @@ export class Extensions {
     if (h.v) peer.clientName = h.v;
     if (h.yourip) {
       const ip = ipFromBytes(h.yourip);
-      if (ip) this.host.onYourIp(ip);
+      if (ip) this.host.onYourIp(ip, peer.conn.remoteAddress);
     }
     if (h.p !== undefined && peer.direction === 'in' && !peer.pexKey) {
       const host = peer.conn.remoteAddress;

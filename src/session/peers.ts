@@ -68,6 +68,8 @@ export interface PeerManagerHost {
   readonly randomBytes?: (n: number) => Buffer;
   /** Are we allowed to open one more connection (global limit)? */
   canOpen(): boolean;
+  /** Our DHT's UDP port while the DHT runs, else 0 (BEP 5 `port` message to peers that set the DHT bit). */
+  dhtPort?(): number;
   /** Should we connect out at all right now? */
   wantsOutgoing(): boolean;
   /** We are a seed: skip candidates known to be seeds. */
@@ -104,12 +106,14 @@ export class PeerManager {
   addAlias(key: string, peer: Peer): void { this.aliases.set(key, peer); }
   /** The torrent's names on the wire (BEP 52). */
   private readonly names: WireNames;
-  /** Our reserved bytes for this torrent: the host's, with the v2 upgrade bit for a hybrid only. */
-  private readonly reserved: Buffer;
+  /**
+   * Our reserved bytes for this torrent: the host's, with the v2 upgrade bit for a hybrid only. Read at each
+   * handshake: the host's change while the session runs (the DHT bit, when the DHT is turned on or off).
+   */
+  private get reserved(): Buffer { return reservedFor(this.host.reserved, this.names); }
 
   constructor(private readonly host: PeerManagerHost, private readonly limits: PeerLimits = DEFAULT_PEER_LIMITS) {
     this.names = { infoHash: host.infoHash, v2Truncated: host.infoHashV2Truncated, v2Only: host.v2Only };
-    this.reserved = reservedFor(host.reserved, this.names);
   }
 
   get count(): number { return this.connected.size + this.connecting.size; }
@@ -278,18 +282,22 @@ export class PeerManager {
     // no leftover, register the peer, then feed the leftover.
     const conn = new PeerConnection(socket, this.host.geometry, handler, this.host.now, undefined,
       this.host.sharedReadBuffer === false ? { sharedReadBuffer: false } : {});
+    const ours = this.reserved;
     const peer = new Peer(conn, {
-      key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(this.reserved, ReservedBit.FAST),
+      key, direction, client: describePeerId(hs.peerId), fast: hasReserved(hs.reserved, ReservedBit.FAST) && hasReserved(ours, ReservedBit.FAST),
       peerId: hs.peerId, pieceCount: this.host.pieceCount, now: this.host.now(), clock: this.host.now,
     });
     peer.encrypted = encrypted;
     peer.rc4 = socket instanceof Rc4Stream;
     peer.transport = socket.transport ?? 'tcp';
-    peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(this.reserved, ReservedBit.EXTENSION_PROTOCOL);
+    peer.extended = hasReserved(hs.reserved, ReservedBit.EXTENSION_PROTOCOL) && hasReserved(ours, ReservedBit.EXTENSION_PROTOCOL);
     peer.supportsV2 = v2;
     holder.peer = peer;
     this.connected.set(key, peer);
     this.host.onPeerConnected(peer);
+    // BEP 5: both ends run a DHT: our node's port, after the bitfield and the extended handshake.
+    const dhtPort = this.host.dhtPort?.() ?? 0;
+    if (dhtPort > 0 && hasReserved(hs.reserved, ReservedBit.DHT) && hasReserved(ours, ReservedBit.DHT)) conn.send({ type: 'port', port: dhtPort });
     if (rest.length > 0) conn.feed(rest);
   }
 

@@ -100,6 +100,7 @@ export class PendingMagnet {
       addPeer: (host, port, source) => this.addPeers([{ host, port }], source),
       acceptIncoming: (socket, hs, rest) => this.fetch.acceptIncoming(socket, hs, rest),
       close: () => this.stop(),
+      connectedPeers: () => this.fetch.counts().connected,
     }, this.link.infoHashV1 ? this.link.infoHashV2 : undefined);
     if (session.trackersEnabled) for (const url of trackers) this.announce(url);
     const poll = session.clock.setInterval(() => this.refresh(), STATUS_POLL_MS);

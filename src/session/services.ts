@@ -2,11 +2,12 @@
  * The session's shared network services besides the TCP listener: the embedded tracker (HTTP part is reached
  * through the TCP port sniffer, UDP part through the shared UDP socket), the UDP tracker client, and LSD.
  *
- * One UDP endpoint on the session's port number (src/net/udp-endpoint.ts) carries the UDP tracker server (BEP 15)
- * and the UDP tracker client's answers; a DHT (KRPC, first byte `d`) and uTP, which bitpeer does not have yet, have
- * their slots in it. Demultiplexing (src/net/datagram-codec.ts): a datagram that answers one of our pending tracker
- * transactions goes to the client; a datagram shaped like a tracker request goes to the server; anything else is
- * counted and dropped.
+ * One UDP endpoint on the session's port number (src/net/udp-endpoint.ts) carries the UDP tracker server (BEP 15),
+ * the UDP tracker client's answers, uTP (registered by the session) and the DHT (BEP 5 KRPC, first byte `d`: its
+ * owner here hands them to the node while one runs, `dhtUdp.setDhtHandler`). Demultiplexing
+ * (src/net/datagram-codec.ts): a datagram that answers one of our pending tracker transactions goes to the client; a
+ * datagram shaped like a tracker request goes to the server; a KRPC one to the DHT; anything else is counted and
+ * dropped.
  *
  * Invariant: no exception from a datagram or a tracker socket escapes; errors are logged and counted.
  */
@@ -17,7 +18,8 @@ import { createHttpTrackerStats, handleHttpConnection } from '../tracker/http-se
 import { TrackerSwarms } from '../tracker/swarm.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { UdpTrackerServer } from '../tracker/udp-server.js';
-import { UdpEndpoint } from '../net/udp-endpoint.js';
+import { UdpEndpoint, type DatagramHandler } from '../net/udp-endpoint.js';
+import type { DhtUdp } from './session-dht.js';
 import { errorMessage } from '../util/errors.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import type { Clock } from '../util/clock.js';
@@ -51,6 +53,14 @@ export class SessionServices {
   readonly udp: UdpEndpoint;
   lsd: LsdService | undefined;
   private httpOpen = 0;
+  /** The DHT node's datagram handler while a node runs. */
+  private dhtHandler: DatagramHandler | undefined;
+  /** The UDP endpoint as the DHT uses it: send, and the `dht` datagrams routed to the node. */
+  readonly dhtUdp: DhtUdp = {
+    bound: () => this.udp.bound,
+    send: (buf, port, host) => this.udp.send(buf, port, host),
+    setDhtHandler: (handler) => { this.dhtHandler = handler; },
+  };
 
   constructor(private readonly opts: ServicesOptions) {
     this.swarms = new TrackerSwarms({ now: opts.now, rng: opts.rng, open: opts.openTracker, isKnown: opts.isKnown });
@@ -61,6 +71,7 @@ export class SessionServices {
     });
     this.udp = new UdpEndpoint({ isTrackerTransaction: (id) => this.udpClient.isPending(id), log: opts.log });
     this.udp.setOwner('tracker-response', (msg, from) => this.udpClient.handleResponse(msg, from));
+    this.udp.setOwner('dht', (msg, from) => this.dhtHandler?.(msg, from) ?? false);
     this.udp.setOwner('tracker-request', (msg, from) => {
       this.udpServer.handlePacket(msg, from, (buf) => { if (this.udp.bound) this.udp.send(buf, from.port, from.address); });
       return true;

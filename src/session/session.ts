@@ -48,6 +48,8 @@ import { CRYPTO_RC4, mseTorrentKey } from '../wire/mse/handshake.js';
 import { DEFAULT_ENCRYPTION, incomingRefusal, isEncryptionPolicy, receiverMethods, type EncryptionPolicy } from '../wire/mse/policy.js';
 import { classifyIncoming, mseAccept } from '../wire/mse/stream.js';
 import { dataSizeOf } from './torrent-status.js';
+import type { DhtConfig, DhtPersistedState, DhtStats } from '../discovery/dht/types.js';
+import { dhtSubjects, SessionDht, type DhtNodeFactory } from './session-dht.js';
 
 export interface SessionOptions {
   port?: number;            // 0 = any free port
@@ -98,6 +100,16 @@ export interface SessionOptions {
    * simulation), bytes drawn from `rng`, so that a seed replays exactly.
    */
   randomBytes?: (n: number) => Buffer;
+  /**
+   * The Mainline DHT (BEP 5) on the UDP endpoint (src/session/session-dht.ts): bootstrap nodes, private-network mode,
+   * the restored node id and cache. Default off (the facade, src/api/open.ts, turns it on); `setDht` turns it on and
+   * off while running.
+   */
+  dht?: DhtConfig | false;
+  /** The DHT node's id or table changed enough to be saved (the state directory writes `dht.dat`). */
+  onDhtPersist?: (state: DhtPersistedState) => void;
+  /** Makes the DHT node (tests pass a fake; default the real DhtNode). */
+  dhtNodeFactory?: DhtNodeFactory;
 }
 
 export interface AddTorrentOptions {
@@ -132,6 +144,8 @@ export interface MagnetRoute {
   acceptIncoming(socket: PeerStream, handshake: Handshake, rest: Buffer, encrypted: boolean): void;
   /** The session is closing. */
   close(): void;
+  /** Peers connected to the fetch now (the DHT looks up a magnet with none again sooner). */
+  connectedPeers?(): number;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -146,8 +160,13 @@ const MAX_PARALLEL_CHECKS = 16;
 export class Session {
   readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
   readonly peerId: Buffer;
-  /** Our handshake's reserved bits: Fast, BEP 10 (a hybrid torrent's connections add BEP 52's v2 upgrade bit). */
+  /**
+   * Our handshake's reserved bits: Fast, BEP 10, and the DHT bit while the DHT runs (a hybrid torrent's connections
+   * add BEP 52's v2 upgrade bit).
+   */
   readonly reserved = makeReserved([ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL]);
+  /** The DHT (BEP 5): its node on the UDP endpoint, and the service that announces the torrents. */
+  private readonly dht: SessionDht;
   /** Tracker server and client, UDP socket, LSD (created by listen()). */
   private svc: SessionServices | undefined;
   /** Addresses that are this session (our interfaces, and `yourip` reports from peers). */
@@ -200,6 +219,13 @@ export class Session {
     if (opts.peerId !== undefined && opts.peerId.length !== 20) throw new RangeError(`peer id must be 20 bytes, got ${opts.peerId.length}`);
     this.peerId = opts.peerId !== undefined ? Buffer.from(opts.peerId) : makePeerId((n) => randomBytes(n));
     this.hasher = new HashPool(opts.hashWorkers !== undefined ? { workers: opts.hashWorkers } : {});
+    this.dht = new SessionDht({
+      clock: this.clock, rng: this.rng, randomBytes: this.randomBytes, reserved: this.reserved,
+      port: () => this.port, udp: () => this.svc?.dhtUdp, log: (m) => this.log(m),
+      onPhase: (phase, st) => this.events.emit({ event: 'dht', phase, nodes: st.nodes, good: st.good, id: st.id }),
+      ...(opts.onDhtPersist ? { onPersist: opts.onDhtPersist } : {}),
+      ...(opts.dhtNodeFactory ? { factory: opts.dhtNodeFactory } : {}),
+    }, opts.dht);
   }
 
   /** Aborted when the session closes (chained to every torrent's signal). */
@@ -237,6 +263,7 @@ export class Session {
       udp.setOwner('utp', (msg, from) => this.utp!.socket.handleDatagram(msg, from));
       this.utp.socket.attach((buf, port, h) => udp.send(buf, port, h), host === '0.0.0.0' ? undefined : host);
     }
+    this.dht.start();
     this.timer = this.clock.setInterval(() => this.tick(), 1000);
     this.events.emit({ event: 'listening', port: this.port, host });
     return this.port;
@@ -403,7 +430,7 @@ export class Session {
       transport: this.transport,
       encryption: () => this.encryption,
       randomBytes: this.randomBytes,
-      onYourIp: this.shared.onYourIp,
+      onYourIp: this.shared.onYourIp, dhtPort: this.shared.dhtPort, onDhtNode: this.shared.onDhtNode,
       isSelf: this.shared.isSelf,
       ...(this.services?.lsd ? { lsd: this.shared.lsd } : {}),
       // With no peer the share is not used (nobody to unchoke): not counted, which is O(torrents).
@@ -526,7 +553,9 @@ export class Session {
     emit: (e: SessionEvent): void => this.events.emit(e),
     canOpen: (): boolean => this.connectionCount() < (this.opts.maxConnections ?? 200),
     listenPort: (): number => this.port,
-    onYourIp: (ip: string): void => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); },
+    onYourIp: (ip: string, from: string): void => { if (this.ownAddresses.size < 64) this.ownAddresses.add(ip); this.dht.noteExternalAddress(ip, from); },
+    dhtPort: (): number => (this.dht.running ? this.port : 0),
+    onDhtNode: (host: string, port: number): void => this.dht.addNode({ host, port }),
     isSelf: (host: string, port: number): boolean => port === this.port && this.ownAddresses.has(host),
     lsd: { add: (h: string): void => this.services?.lsd?.addTorrent(h), remove: (h: string): void => this.services?.lsd?.removeTorrent(h) },
   };
@@ -566,14 +595,35 @@ export class Session {
     if (this.closed) { route.close(); return; }
     this.magnets.set(infoHashHex, route);
     this.addV2Name(infoHashV2, infoHashHex);
+    if (infoHashV2?.length === 32) this.magnetV2.set(infoHashHex, infoHashV2.subarray(0, 20));
     if (!this.torrents.has(infoHashHex)) this.services?.lsd?.addTorrent(infoHashHex);
   }
 
   unregisterMagnet(infoHashHex: string): void {
     if (!this.magnets.delete(infoHashHex)) return;
+    this.magnetV2.delete(infoHashHex);
     this.forgetV2Names(infoHashHex);
     if (!this.torrents.has(infoHashHex)) this.services?.lsd?.removeTorrent(infoHashHex);
   }
+
+  /** A hybrid magnet's second name (truncated v2 info-hash), by its wire info-hash: the DHT announces both. */
+  private readonly magnetV2 = new Map<string, Buffer>();
+
+  /** The DHT is wanted (it runs while the session listens with a UDP socket). */
+  get dhtEnabled(): boolean { return this.dht.enabled; }
+
+  /** Turn the DHT on or off while running (the node id and node cache are kept across). */
+  setDht(enabled: boolean): void { this.dht.setEnabled(enabled); }
+
+  /** New DHT bootstrap nodes (HOST:PORT): used when the node starts again, or now if its table is empty. `dhtBootstrap` reads them. */
+  setDhtBootstrap(bootstrap: readonly string[], privateNetwork?: boolean): void { this.dht.setBootstrap(bootstrap, privateNetwork); }
+
+  get dhtBootstrap(): readonly string[] { return this.dht.bootstrap; }
+  /** The DHT node's figures, or undefined when it does not run. */
+  dhtStats(): DhtStats | undefined { return this.dht.stats(); }
+
+  /** The DHT node's id and best nodes (or the last ones of a node that ran), for the state directory. */
+  dhtSnapshot(): DhtPersistedState | undefined { return this.dht.snapshot(); }
 
   /** The session announces to trackers (not `--no-tracker`). */
   get trackersEnabled(): boolean { return this.opts.trackers !== false; }
@@ -718,6 +768,7 @@ export class Session {
   private tick(): void {
     const now = this.now();
     try { this.services?.tick(); } catch (err) { this.log(`tracker tick threw: ${errorMessage(err)}`); }
+    try { this.dht.tick(now, () => dhtSubjects(this.torrents, this.magnets, this.magnetV2)); } catch (err) { this.log(`DHT tick threw: ${errorMessage(err)}`); }
     for (const t of this.torrents.values()) {
       try { t.tick(now); } catch (err) { this.log(`tick of ${t.meta.name} threw: ${errorMessage(err)}`); }
     }
@@ -734,6 +785,7 @@ export class Session {
     this.abort.abort(new BtError('ABORTED', 'session closed'));
     await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
     this.utp?.socket.close();
+    this.dht.close();
     await this.services?.close();
     await this.server?.close();
     await this.hasher.close();

@@ -67,8 +67,12 @@ export interface TorrentOptions {
   listenPort?: () => number;
   /** How peers are dialled (src/net/transport.ts). Default TCP. */
   transport?: Transport;
-  /** A peer told us our address (BEP 10 `yourip`). */
-  onYourIp?: (ip: string) => void;
+  /** A peer (`from`, its address) told us our address (BEP 10 `yourip`). */
+  onYourIp?: (ip: string, from: string) => void;
+  /** Our DHT's UDP port while the DHT runs, else 0: sent in a `port` message to peers whose handshake has the DHT bit (BEP 5). */
+  dhtPort?: () => number;
+  /** A peer's `port` message (BEP 5): its DHT node at `host:port`. */
+  onDhtNode?: (host: string, port: number) => void;
   /** Local service discovery announces this torrent (session-wide service). */
   lsd?: { add(infoHashHex: string): void; remove(infoHashHex: string): void };
   /** A piece was verified and written (resume data bookkeeping). */
@@ -79,7 +83,7 @@ export interface TorrentOptions {
   setTrackerSelf?: (seed: boolean | null) => void;
 }
 
-export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume';
+export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume' | 'dht';
 
 /** Totals of earlier runs, restored from the state directory (bytes; completion time in ms). */
 export interface RestoredTotals { uploaded: number; downloaded: number; completedAt?: number | undefined }

@@ -47,7 +47,6 @@ export type { AnnouncerLike, PeerSource, RestoredTotals, StartPlan, TorrentOptio
 const BOTH_SEEDS = cause('local', 'NOT_NEEDED', 'both sides are seeds');
 const IDLE_TIMEOUT = cause('timeout', 'TIMEOUT', 'idle timeout (120 s without a message)');
 
-
 const RECHOKE_EVERY_MS = 10_000;
 /** File priorities as picker priorities (0: not wanted). */
 const PICKER_PRIORITY: Readonly<Record<FilePriority, number>> = { low: 1, normal: 4, high: 7 };
@@ -159,7 +158,7 @@ export class Torrent {
       transport: opts.transport ?? tcpTransport,
       ...(opts.encryption ? { encryption: opts.encryption } : {}),
       ...(opts.randomBytes ? { randomBytes: opts.randomBytes } : {}),
-      canOpen: opts.canOpen,
+      canOpen: opts.canOpen, ...(opts.dhtPort ? { dhtPort: opts.dhtPort } : {}),
       ...(opts.sharedReadBuffer === false ? { sharedReadBuffer: false } : {}),
       wantsOutgoing: () => this.state === 'downloading' || this.state === 'seeding',
       isSeeding: () => this.picker.complete,
@@ -188,7 +187,7 @@ export class Torrent {
       listenPort: () => opts.listenPort?.() ?? 0,
       now: opts.now,
       addPeer: (h, p, src) => this.addPeer(h, p, src),
-      onYourIp: (ip) => opts.onYourIp?.(ip),
+      onYourIp: (ip, from) => opts.onYourIp?.(ip, from),
       metadata: () => opts.meta.infoBytes,
       encryptionRequired: () => opts.encryption?.() === 'forced',
       preferEncrypted: (h, p) => this.peers.preferEncrypted(formatPeerAddress(h, p)),
@@ -441,9 +440,7 @@ export class Torrent {
   }
 
   /** Our own listen address (as far as we know it): never dial it. */
-  private isSelf(host: string, port: number): boolean {
-    return this.opts.isSelf?.(host, port) ?? false;
-  }
+  private isSelf(host: string, port: number): boolean { return this.opts.isSelf?.(host, port) ?? false; }
 
   acceptIncoming(socket: PeerStream, hs: Handshake, rest: Buffer, encrypted = false): void {
     if (this.state === 'checking' && this.deferred.length < MAX_DEFERRED_INCOMING) {
@@ -580,8 +577,8 @@ export class Torrent {
         this.extensions.onExtended(peer, msg.id, msg.payload);
         if (msg.id === 0 && peer.listenKey) this.peers.addAlias(peer.listenKey, peer);
         return;
-      case 'port':
-        peer.dhtPort = msg.port; // BEP 5: kept for a DHT (bitpeer has none yet)
+      case 'port': // BEP 5: the peer's DHT node (pinged, and added to our table if it answers)
+        if ((peer.dhtPort = msg.port) > 0) this.opts.onDhtNode?.(peer.conn.remoteAddress, msg.port);
         return;
       case 'hashRequest':
       case 'hashes':

@@ -443,7 +443,9 @@ export function sessionObject(s: SessionSettings, ctx: SessionContext): Record<s
     'blocklist-url': '',
     'cache-size-mb': 32,
     'config-dir': s.stateDir ?? '',
-    'dht-enabled': s.dht ?? false,
+    'dht-enabled': s.dht ?? true,
+    /** bitpeer's own: the DHT's bootstrap nodes (HOST:PORT). */
+    'bitpeer-dht-bootstrap': s.dhtBootstrap ?? [],
     'download-dir': s.downloadDir,
     'download-dir-free-space': int(ctx.freeSpace),
     'download-queue-enabled': s.maxActiveDownloads > 0,
@@ -505,5 +507,7 @@ export function sessionStatsObject(s: SessionStats): Record<string, unknown> {
     uploadSpeed: int(s.uploadSpeed),
     'cumulative-stats': statsBlock(s.cumulative),
     'current-stats': statsBlock(s.current),
+    /** bitpeer's own: the DHT's figures (src/discovery/dht/types.ts DhtStats), null while it is off. */
+    'bitpeer-dht': s.dht ?? null,
   };
 }

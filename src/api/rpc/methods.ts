@@ -15,6 +15,7 @@ import { statfs } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { BtError, errorMessage } from '../../util/errors.js';
 import type { AddSource, BitpeerApi, FileChanges, SessionSettings, TorrentId, TorrentInfo } from '../types.js';
+import { checkBootstrapList } from '../dht-config.js';
 import {
   activityDateOf, apiFileIndices, fromTransmissionEncryption, knownFields, RECENTLY_ACTIVE_SECONDS, sessionObject, sessionStatsObject, SPEED_K, torrentObject,
   torrentRow, type FieldContext,
@@ -102,6 +103,20 @@ function optIndexList(args: Args, key: string): number[] | undefined {
     throw new RpcArgumentError(`invalid argument "${key}": expected an array of file indices`);
   }
   return v as number[];
+}
+
+/** `bitpeer-dht-bootstrap`: an array of at most 64 HOST:PORT strings (checked here, so junk changes nothing). */
+function optBootstrapList(args: Args, key: string): string[] | undefined {
+  const v = own(args, key);
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > 64 || !v.every((x): x is string => typeof x === 'string')) {
+    throw new RpcArgumentError(`invalid argument "${key}": expected an array of "HOST:PORT" strings`);
+  }
+  try {
+    return checkBootstrapList(v);
+  } catch (err) {
+    throw new RpcArgumentError(`invalid argument "${key}": ${errorMessage(err)}`);
+  }
 }
 
 function absoluteDir(args: Args, key: string): string | undefined {
@@ -424,6 +439,8 @@ export class RpcMethods {
     if (utp !== undefined) changes.utp = utp;
     const dht = optBool(args, 'dht-enabled');
     if (dht !== undefined) changes.dht = dht;
+    const bootstrap = optBootstrapList(args, 'bitpeer-dht-bootstrap');
+    if (bootstrap !== undefined) changes.dhtBootstrap = bootstrap;
     const pg = optNumber(args, 'peer-limit-global', 1, 100_000);
     if (pg !== undefined) changes.peerLimitGlobal = pg;
     const pt = optNumber(args, 'peer-limit-per-torrent', 1, 100_000);

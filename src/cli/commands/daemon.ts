@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
 import type { BitpeerApi } from '../../api/types.js';
-import { parse, parseEncryption, parsePort, parseRate } from '../args.js';
+import { parse, parseDhtOptions, parseEncryption, parsePort, parseRate } from '../args.js';
 import { commandHelp } from '../help.js';
 import { ioOptionsFromEnv } from '../io-env.js';
 
@@ -28,6 +28,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   };
   const user = process.env['BITPEER_RPC_USER'];
   const password = process.env['BITPEER_RPC_PASSWORD'];
+  const dht = parseDhtOptions(values);
   const stateDir = resolve(typeof values['state-dir'] === 'string' ? values['state-dir'] : defaultStateDir());
   const daemon = await startDaemon({
     stateDir, log,
@@ -39,6 +40,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['no-lsd'] ? { lsd: false } : {}),
     ...(values['no-pex'] ? { pex: false } : {}),
     ...(values['no-utp'] ? { utp: false } : values['utp'] ? { utp: true } : {}),
+    ...dht,
     ...(values['encryption'] !== undefined ? { encryption: parseEncryption(values['encryption'])! } : {}),
     ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
@@ -51,6 +53,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       else if (e.event === 'added') log(`added ${labelOf(api, e.infoHash)} (${e.infoHash})`);
       else if (e.event === 'metadata-received') log(`${labelOf(api, e.infoHash)} metadata received (${e.name})`);
       else if (e.event === 'error') log(`error: ${e.message}`);
+      else if (e.event === 'dht') log(`DHT ${e.phase} (${e.nodes} node${e.nodes === 1 ? '' : 's'}, id ${e.id})`);
     },
   });
   await new Promise<void>((resolveSignal) => {

@@ -250,6 +250,25 @@ async function rmCommand(ctx: Ctx, ids: string[], deleteData: boolean): Promise<
   return 0;
 }
 
+/** The figures of session-stats' `bitpeer-dht` that `stats` shows (null: off, or a daemon without a DHT). */
+interface DhtFigures { phase: string; nodes: number; good: number; storedTorrents: number; storedPeers: number; externalAddress: string | null }
+
+function dhtOf(v: unknown): DhtFigures | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const d = v as Record<string, unknown>;
+  return {
+    phase: str(d['phase']) || 'unknown', nodes: num(d['nodes']), good: num(d['good']), storedTorrents: num(d['storedTorrents']),
+    storedPeers: num(d['storedPeers']), externalAddress: typeof d['externalAddress'] === 'string' ? d['externalAddress'] : null,
+  };
+}
+
+/** "DHT: ready, nodes 31 good / 37, stored 4 torrents / 9 peers, external address 203.0.113.7" (or "DHT: off"). */
+function dhtLine(d: DhtFigures | null): string {
+  if (!d) return 'DHT: off';
+  return `DHT: ${d.phase}, nodes ${d.good} good / ${d.nodes}, stored ${d.storedTorrents} torrent${d.storedTorrents === 1 ? '' : 's'} / ` +
+    `${d.storedPeers} peer${d.storedPeers === 1 ? '' : 's'}, external address ${d.externalAddress ?? 'unknown'}`;
+}
+
 async function statsCommand(ctx: Ctx): Promise<number> {
   const s = await ctx.client.call('session-stats');
   const block = (v: unknown): { uploadedBytes: number; downloadedBytes: number; secondsActive: number; sessionCount: number } => {
@@ -261,7 +280,7 @@ async function statsCommand(ctx: Ctx): Promise<number> {
   const out = {
     torrentCount: num(s['torrentCount']), activeTorrentCount: num(s['activeTorrentCount']),
     pausedTorrentCount: num(s['pausedTorrentCount']), downloadSpeed: num(s['downloadSpeed']),
-    uploadSpeed: num(s['uploadSpeed']), current, cumulative: total,
+    uploadSpeed: num(s['uploadSpeed']), current, cumulative: total, dht: dhtOf(s['bitpeer-dht']),
   };
   if (ctx.json) {
     ctx.out(JSON.stringify(out) + '\n');
@@ -275,6 +294,7 @@ async function statsCommand(ctx: Ctx): Promise<number> {
       `ratio ${ratio(current.uploadedBytes, current.downloadedBytes)}, running ${formatDuration(current.secondsActive)}`,
     `all time: downloaded ${formatBytes(total.downloadedBytes)}, uploaded ${formatBytes(total.uploadedBytes)}, ` +
       `ratio ${ratio(total.uploadedBytes, total.downloadedBytes)}, ${total.sessionCount} sessions`,
+    dhtLine(out.dht),
   ].join('\n') + '\n');
   return 0;
 }

@@ -24,7 +24,7 @@ import { CREATED_BY } from '../../util/version.js';
 import { formatPeerAddress, parsePeerAddress } from '../../util/peer-address.js';
 import { networkInterfaces } from 'node:os';
 import { chooseLanAddress, ownTrackerUrl } from '../../net/lan-address.js';
-import { asStrings, parse, parseCount, parseEncryption, parsePort, parseRate, parseSize } from '../args.js';
+import { asStrings, parse, parseCount, parseDhtOptions, parseEncryption, parsePort, parseRate, parseSize } from '../args.js';
 import { checkDownloadFolder, checkTorrentDestination, torrentOutPath, writeTorrentFile } from '../dest-check.js';
 import { formatBytes, Reporter } from '../output.js';
 import { commandHelp } from '../help.js';
@@ -73,6 +73,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   const uploadLimit = parseRate(values['upload-limit'], 'upload limit');
   const downloadLimit = parseRate(values['download-limit'], 'download limit');
   const encryption = parseEncryption(values['encryption']);
+  const dht = parseDhtOptions(values);
 
   // 0. Where we will write, checked before opening the port and before hashing: one clear line, once.
   const force = Boolean(values['force']);
@@ -90,6 +91,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     pex: !values['no-pex'],
     ...(values['no-utp'] ? { utp: false } : values['utp'] ? { utp: true } : {}),
     ...(encryption ? { encryption } : {}),
+    ...dht, env: process.env,
     trackers: !values['no-tracker'],
     openTracker: Boolean(values['open-tracker']),
     uploadLimit,
@@ -145,7 +147,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       if (positionals[0]!.startsWith('magnet:')) {
         if (mode === 'seed') throw new BtError('USAGE', 'seed needs the .torrent file, not a magnet link');
         // BEP 9: waits for peers until the metadata arrives or a signal stops it (src/cli/magnet-wait.ts).
-        const got = await waitForMagnet(api, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'], hintMs });
+        const got = await waitForMagnet(api, positionals[0]!, { peers, reporter, lsd: !values['no-lsd'], hintMs,
+          dhtNodes: () => api.stats().dht?.nodes });
         if ('signal' in got) {
           await session.close();
           reporter.done();
@@ -216,7 +219,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
       let sawPeer = false;
       api.subscribe((e) => { if (e.event === 'peer-connect') sawPeer = true; });
       hintTimer = setTimeout(() => {
-        if (!sawPeer && !now().complete && !signalled) reporter.hint(noPeerHint(meta, !values['no-tracker'], peers, live.port, hintMs));
+        if (!sawPeer && !now().complete && !signalled) reporter.hint(noPeerHint(meta, !values['no-tracker'], peers, live.port, hintMs, api.stats().dht?.nodes));
       }, hintMs);
     }
     const waitForSignal = new Promise<void>((resolve) => { wake = resolve; if (signalled) resolve(); });
@@ -250,13 +253,17 @@ function noPeerHintMs(): number {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : NO_PEER_HINT_MS;
 }
 
-/** What to check when no peer has connected after a while. */
-function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: string; port: number }>, port: number, afterMs: number): string {
+/** What to check when no peer has connected after a while (`dhtNodes`: the DHT's node count while it runs). */
+function noPeerHint(meta: Metainfo, useTrackers: boolean, peers: Array<{ host: string; port: number }>, port: number, afterMs: number,
+  dhtNodes: number | undefined): string {
   const trackers = useTrackers ? [...new Set([...(meta.announce ? [meta.announce] : []), ...meta.announceList.flat()])] : [];
   const checks: string[] = [];
   if (trackers.length > 0) checks.push(`that the tracker ${trackers.slice(0, 3).join(', ')} is running and reachable from here`);
   if (peers.length > 0) checks.push(`that ${peers.map((p) => formatPeerAddress(p.host, p.port)).join(', ')} is seeding`);
-  checks.push(`that no firewall blocks TCP port ${port}`);
+  const dht = dhtNodes !== undefined && !meta.private;
+  if (dht) checks.push(dhtNodes === 0 ? 'that a DHT bootstrap node answers (the DHT knows no node yet; --dht-bootstrap HOST:PORT)'
+    : `that a seed announces it on the DHT (${dhtNodes} DHT nodes known)`);
+  checks.push(`that no firewall blocks ${dht ? 'TCP and UDP' : 'TCP'} port ${port}`);
   const last = checks.pop()!;
   const check = checks.length > 0 ? `${checks.join(', ')} and ${last}` : last;
   return `no peer after ${Math.round(afterMs / 1000)} s. Check ${check}; or give a seeding peer with --peer HOST:PORT.`;
