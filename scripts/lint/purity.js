@@ -15,7 +15,10 @@ export const PURE_FOLDERS = ['src/util', 'src/bencode', 'src/metainfo', 'src/pic
 export const PURE_FILES = ['src/tracker/swarm.ts', 'src/tracker/address.ts', 'src/tracker/types.ts', 'src/tracker/tiers.ts',
   'src/tracker/client-common.ts',
   'src/discovery/pex.ts', 'src/session/magnet-status.ts', 'src/create/hash-files.ts',
-  'src/wire/mse/rc4.ts', 'src/wire/mse/dh.ts', 'src/wire/mse/handshake.ts'];
+  'src/wire/mse/rc4.ts', 'src/wire/mse/dh.ts', 'src/wire/mse/handshake.ts',
+  // The DHT's pure core (src/discovery/dht/types.ts lists it); dht-node.ts and transactions.ts keep timers.
+  ...['types', 'krpc', 'node-id', 'routing-table', 'tokens', 'peer-store', 'rate-limit', 'lookup', 'dht-state', 'responder',
+    'external-ip'].map((m) => `src/discovery/dht/${m}.ts`)];
 /** ESLint `files` globs of the pure modules. */
 export const PURE_GLOBS = [...PURE_FOLDERS.map((d) => `${d}/**/*.ts`), 'src/**/*-codec.ts', ...PURE_FILES];
 

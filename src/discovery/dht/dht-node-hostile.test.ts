@@ -2,10 +2,8 @@
 // input dropped and counted) and bounded (stores, table, outstanding queries, timers).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { readKrpcCorpus } from '../../../test/fixtures/make-krpc-corpus.js';
 import { DhtMemoryNet } from '../../../test/support/dht-memory-net.js';
 import { MAX_OUTSTANDING, MAX_PINGED, type DhtNode } from './dht-node.js';
 import { decodeKrpc, encodeKrpc } from './krpc.js';
@@ -64,7 +62,7 @@ async function target(opts: { helpers?: number; privateNetwork?: boolean; host?:
 }
 
 test('garbage bytes: never thrown, dropped as malformed, nothing grows (property)', async () => {
-  const { net, node, addr } = await target({ helpers: 3 });
+  const { net, node } = await target({ helpers: 3 });
   const before = node.stats();
   let sent = 0;
   fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.integer({ min: 1, max: 65535 }), (bytes, port) => {
@@ -85,22 +83,29 @@ test('garbage bytes: never thrown, dropped as malformed, nothing grows (property
   assert.equal(after.dropped.internal, undefined, 'no internal error');
   assert.equal(after.nodes, before.nodes);
   assert.ok(net.clock.pending < 20, 'no timers piled up');
-  void addr;
   net.closeAll();
 });
 
-// dist/src/discovery/dht/ -> the repository's test/fixtures/krpc/ (the "core" helper's corpus).
-const corpus = join(dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/krpc');
-
-test('each file of the KRPC fuzz corpus (test/fixtures/krpc/) is survived', { skip: !existsSync(corpus) && 'no corpus on this branch yet' }, async () => {
-  const dir = corpus;
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.md') && !f.endsWith('.json'));
-  assert.ok(files.length > 0);
+test('each file of the KRPC fuzz corpus (test/fixtures/krpc/): bad ones dropped and counted, queries answered', async () => {
+  const corpus = readKrpcCorpus();
+  assert.ok(corpus.length >= 50);
   const { net, node } = await target({ helpers: 2 });
-  for (const f of files) {
-    const buf = readFileSync(join(dir, f));
-    node.handleDatagram(buf, { address: '127.0.0.3', port: 4000 });
+  const raw = new RawPeer(net, at('127.0.0.3', 4000));
+  const malformed = (): number => (node.stats().dropped.malformed ?? 0) + (node.stats().dropped.oversized ?? 0);
+  for (const e of corpus) {
+    const before = malformed();
+    const answersBefore = raw.inbox.filter((m) => m.y !== 'q').length;
+    const taken = node.handleDatagram(e.bytes, { address: raw.addr.host, port: raw.addr.port });
     await net.advance(20);
+    if (!e.ok) {
+      assert.equal(malformed() - before, taken ? 1 : 0, `${e.name}: dropped and counted`);
+      assert.equal(taken, e.bytes.length > 0 && e.bytes[0] === 0x64, `${e.name}: taken when it looks like KRPC`);
+      continue;
+    }
+    assert.ok(taken, e.name);
+    assert.equal(malformed(), before, `${e.name}: not malformed`);
+    const m = decodeKrpc(e.bytes);
+    if (m.y === 'q') assert.equal(raw.inbox.filter((x) => x.y !== 'q').length, answersBefore + 1, `${e.name}: answered`);
   }
   assert.equal(node.stats().dropped.internal, undefined);
   assert.equal(node.stats().phase, 'ready');

@@ -297,3 +297,56 @@ test('BEP 42 re-key of a running node: a lookup of the new id follows, the other
   }
   net.closeAll();
 });
+
+test('every node of the table gone bad: no-nodes, then bootstrap again (with the table\'s own nodes) when they answer', async () => {
+  const { net, nodes: [a, b] } = await privateNet(2);
+  assert.ok(a && b);
+  const phases: DhtPhase[] = [];
+  b.onPhase = (p) => phases.push(p);
+  net.down.add('127.0.0.1:7000');
+  await net.advance(5 * 60_000, 1_000);
+  assert.equal(b.stats().phase, 'no-nodes', 'its only node failed: nothing to look up from');
+  assert.equal(b.stats().good + b.stats().questionable, 0);
+  net.down.clear();
+  await net.advance(6 * 60_000, 1_000);
+  assert.equal(b.stats().phase, 'ready', 'the table\'s node was asked again and answered');
+  assert.equal(b.stats().good, 1);
+  assert.deepEqual(phases.slice(0, 1), ['no-nodes']);
+  assert.equal(phases[phases.length - 1], 'ready');
+  net.closeAll();
+  assert.equal(net.clock.pending, 0);
+});
+
+test('onPersist: at most every 10 minutes while the table changes, and not when it does not', async () => {
+  const net = new DhtMemoryNet();
+  let persisted = 0;
+  const hub = net.add(at('127.0.0.1', 7000), { privateNetwork: true });
+  hub.start();
+  const a = net.add(at('127.0.0.1', 7001), { privateNetwork: true, bootstrap: ['127.0.0.1:7000'], onPersist: () => { persisted++; } });
+  a.start();
+  await net.advance(1_000);
+  assert.equal(persisted, 0, 'not at once');
+  // New nodes keep joining: the table changes.
+  for (let i = 0; i < 4; i++) {
+    const n = net.add(at('127.0.0.1', 7100 + i), { privateNetwork: true, bootstrap: ['127.0.0.1:7001'] });
+    n.start();
+    await net.advance(60_000, 1_000);
+  }
+  assert.equal(persisted, 0, 'within the first 10 minutes');
+  await net.advance(7 * 60_000, 1_000);
+  assert.equal(persisted, 1, 'once after 10 minutes');
+  await net.advance(30 * 60_000, 10_000);
+  assert.equal(persisted, 1, 'the table did not change since');
+  net.closeAll();
+});
+
+test('getPeers / announce refuse a bad info-hash or port (rejected promise, nothing sent)', async () => {
+  const { net, nodes: [a] } = await privateNet(2);
+  assert.ok(a);
+  const out = a.stats().queriesOut;
+  await assert.rejects(a.getPeers(Buffer.alloc(19)), { name: 'BtError', code: 'INTERNAL' });
+  await assert.rejects(a.announce(Buffer.alloc(20), 70000), { name: 'BtError', code: 'INTERNAL' });
+  await assert.rejects(a.announce(Buffer.alloc(21), 1), { name: 'BtError', code: 'INTERNAL' });
+  assert.equal(a.stats().queriesOut, out);
+  net.closeAll();
+});

@@ -17,7 +17,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { Clock, ClockTimer } from '../../util/clock.js';
 import { canonicalHost, parseIPv4 } from '../../util/ip.js';
-import { errorMessage } from '../../util/errors.js';
+import { BtError, errorMessage } from '../../util/errors.js';
 import { ExternalIpVotes } from './external-ip.js';
 import { decodeKrpc, encodeKrpc } from './krpc.js';
 import { Lookup } from './lookup.js';
@@ -40,12 +40,12 @@ export const MAX_OUTSTANDING = 512;
 /** Addresses remembered as verified (answered one of our queries) besides the routing table. */
 export const MAX_VERIFIED = 2048;
 /**
- * Unverified queriers (and addNode addresses) remembered as pinged, each pinged at most once per PING_UNVERIFIED_MS:
- * often enough that a lost ping does not leave a querier with trimmed answers for long, rarely enough that a spoofed
- * source costs its victim at most one 56-byte ping per interval.
+ * Unverified queriers (and addNode addresses) remembered as pinged, each pinged at most once per PING_UNVERIFIED_MS,
+ * so a spoofed source costs its victim at most one 56-byte ping a minute. (A lost ping leaves that querier with
+ * trimmed answers from us for a minute; it still gets our id and tokens, and a thin table looks itself up again.)
  */
 export const MAX_PINGED = 1024;
-export const PING_UNVERIFIED_MS = 10_000;
+export const PING_UNVERIFIED_MS = 60_000;
 /** Refresh tick: stale buckets, questionable nodes, peer store expiry, periodic persistence. */
 export const REFRESH_TICK_MS = 60_000;
 export const MAX_REFRESH_LOOKUPS = 3;
@@ -300,11 +300,11 @@ export class DhtNode implements DhtNodeApi {
     this.remember(this.verified, addrKey(to), true, MAX_VERIFIED);
     if (r.ip) this.voteExternal(r.ip.host, to.host);
     if (r.id.equals(this.id) || !this.acceptForTable(to)) return;
-    const wasEmpty = this.table.size === 0;
+    const wasUsable = this.usable();
     const heard = this.table.heard({ id: r.id, host: to.host, port: to.port }, now);
     if (heard.status === 'added') this.tableDirty = true;
     if (heard.status === 'full' && heard.ping) this.pingQuestionable(heard.ping, 1);
-    if (wasEmpty && this.table.size > 0) this.onTableFilled();
+    if (!wasUsable && this.usable()) this.onTableFilled();
   }
 
   private sendBytes(buf: Buffer, to: NodeAddress): void {
@@ -357,11 +357,14 @@ export class DhtNode implements DhtNodeApi {
   // Lookups
 
   getPeers(infoHash: Buffer, opts?: DhtLookupOptions): Promise<LookupSummary> {
+    if (infoHash.length !== ID_LENGTH) return Promise.reject(new BtError('INTERNAL', `DHT: info-hash of ${infoHash.length} bytes`));
     const a = this.startLookup(infoHash, 'get_peers', opts);
     return a.done.then(() => this.summaryOf(a));
   }
 
   async announce(infoHash: Buffer, port: number, opts?: DhtLookupOptions): Promise<LookupSummary> {
+    if (infoHash.length !== ID_LENGTH) throw new BtError('INTERNAL', `DHT: info-hash of ${infoHash.length} bytes`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BtError('INTERNAL', `DHT: announce port ${port}`);
     const a = this.startLookup(infoHash, 'get_peers', opts);
     await a.done;
     const targets = a.lookup.closestResponded().filter((c) => c.token !== undefined).slice(0, K);
@@ -509,14 +512,17 @@ export class DhtNode implements DhtNodeApi {
    */
   private bootstrap(): void {
     if (this.closed || this.bootstrapping) return;
-    const cached = (this.opts.restored?.nodes ?? []).slice(0, MAX_CACHED_NODES).filter((n) => this.validAddress(n));
+    // The nodes of the table (all bad, or there would be no bootstrap) and the restored cache, then the bootstrap nodes.
+    const cached = [...this.table.all(), ...(this.opts.restored?.nodes ?? [])].slice(0, MAX_CACHED_NODES)
+      .filter((n) => this.validAddress(n));
     const entries = this.opts.bootstrap ?? [];
     if (cached.length === 0 && entries.length === 0) {
-      this.setPhase(this.table.size > 0 ? 'ready' : 'no-nodes');
+      this.setPhase(this.usable() ? 'ready' : 'no-nodes');
       return;
     }
     this.bootstrapping = true;
-    if (this.table.size === 0) this.setPhase('bootstrapping');
+    // 'bootstrapping' for the first round; a retry stays 'no-nodes' until it finds one (no phase event per retry).
+    if (!this.usable() && this.phase !== 'no-nodes') this.setPhase('bootstrapping');
     const learned: NodeContact[] = [];
     const asked = new Set<string>();
     let steps = 1; // this function's own step, ended below once everything is sent
@@ -563,12 +569,12 @@ export class DhtNode implements DhtNodeApi {
     a.done.then(() => this.guard('bootstrap', () => {
       this.bootstrapping = false;
       if (this.closed) return;
-      if (this.rejoinWanted && this.table.size > 0) {
+      if (this.rejoinWanted && this.usable()) {
         this.rejoinWanted = false;
         this.rejoin();
         return;
       }
-      if (this.table.size > 0) {
+      if (this.usable()) {
         this.retryDelay = RETRY_FIRST_MS;
         this.setPhase('ready');
       } else {
@@ -584,7 +590,7 @@ export class DhtNode implements DhtNodeApi {
     this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      this.guard('retry', () => { if (this.table.size === 0) this.bootstrap(); });
+      this.guard('retry', () => { if (!this.usable()) this.bootstrap(); });
     }, delay);
     this.retryTimer.unref();
   }
@@ -611,7 +617,11 @@ export class DhtNode implements DhtNodeApi {
   private refresh(): void {
     const now = this.clock.now();
     this.store.expire(now);
-    if (this.table.size > 0) {
+    if (!this.usable() && !this.bootstrapping) {
+      // Every node went bad (our network was down?): bootstrap again, with backoff.
+      if (this.phase === 'ready') this.setPhase('no-nodes');
+      this.scheduleRetry();
+    } else if (this.table.size > 0) {
       // A thin table (a lost verification ping, answers trimmed while we were unknown) asks again for our own id.
       if (this.table.size < THIN_TABLE && !this.bootstrapping) this.rejoin();
       for (const target of this.table.staleBuckets(now, this.opts.randomBytes)) {
@@ -647,7 +657,7 @@ export class DhtNode implements DhtNodeApi {
     this.table.setOwnId(id);
     this.persist();
     // Our neighbourhood moved with the id: look it up, as a joining node does.
-    if (this.started && this.table.size > 0) this.rejoin();
+    if (this.started && this.usable()) this.rejoin();
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -696,6 +706,11 @@ export class DhtNode implements DhtNodeApi {
     this.log(`DHT: ${phase} (${this.table.size} nodes)`);
     const onPhase = this.onPhase;
     if (onPhase) this.guard('onPhase', () => onPhase(phase));
+  }
+
+  /** The table has a node that is not bad (lookups have a seed). A table of bad nodes only bootstraps again. */
+  private usable(): boolean {
+    return this.table.closest(this.id, 1).length > 0;
   }
 
   private isVerified(a: NodeAddress): boolean {
