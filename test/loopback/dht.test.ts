@@ -192,3 +192,22 @@ test('--no-dht: a seed sends nothing to its bootstrap node and answers no KRPC; 
     await scope.cleanup();
   }
 });
+
+test('dht-enabled applies live: the node stops (stats null, a `dht` off event) and starts again with the same id', { timeout: 20_000 }, async () => {
+  const phases: string[] = [];
+  const a = await openBitpeer({ ...local, dhtBootstrap: [], onEvent: (e) => { if (e.event === 'dht') phases.push(e.phase); } });
+  try {
+    const id = a.api.stats().dht?.id;
+    assert.ok(id && /^[0-9a-f]{40}$/.test(id));
+    assert.equal(a.api.getSettings().dht, true);
+    await a.api.setSettings({ dht: false });
+    assert.equal(a.api.stats().dht, null);
+    assert.equal(a.api.getSettings().dht, false);
+    assert.equal(phases.at(-1), 'off');
+    await a.api.setSettings({ dht: true });
+    assert.equal(a.api.stats().dht?.id, id, 'the same node id');
+    assert.equal(a.api.getSettings().dht, true);
+  } finally {
+    await a.close();
+  }
+});

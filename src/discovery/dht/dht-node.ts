@@ -8,7 +8,11 @@
  *   wrong-source, rate-limited and bad-token input is dropped and counted in `stats().dropped`.
  * - Only verified nodes enter the routing table: a node that answered one of our queries from the address we sent it
  *   to. Nodes named in answers feed lookups only. An unverified querier is pinged (at most once per address a minute).
- * - An answer to an unverified source is never larger than its request (responder.ts).
+ * - An answer to an unverified source is never larger than its request (responder.ts). The other side of that rule:
+ *   a find_node / get_peers answer with neither `nodes` nor `values` (trimmed: the node did not know us yet, and has
+ *   pinged us since) is asked again once.
+ * - Our own id is looked up after bootstrap, after a BEP 42 re-key (our neighbourhood moved) and while the table is
+ *   thin; a table with no usable node (empty, or every node bad) is not 'ready' and bootstraps again with backoff.
  * - Everything is bounded: outstanding queries (MAX_OUTSTANDING; lookups wait for a slot), verified and pinged
  *   address memories (LRU), votes, peers per lookup, bootstrap retries (backoff to 5 min), and the stores of the pure
  *   modules (routing table, peer store, rate limiter).
