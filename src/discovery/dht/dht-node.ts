@@ -26,6 +26,7 @@ import { ExternalIpVotes } from './external-ip.js';
 import { decodeKrpc, encodeKrpc } from './krpc.js';
 import { Lookup } from './lookup.js';
 import { bep42Id, isBep42Valid, isPrivateOrLoopback } from './node-id.js';
+import { parseHostPort } from './host-port.js';
 import { PeerStore } from './peer-store.js';
 import { QueryRateLimiter } from './rate-limit.js';
 import { answerQuery, encodeFitted } from './responder.js';
@@ -108,16 +109,6 @@ const isLoopback = (host: string): boolean => host.startsWith('127.');
 async function defaultResolve(host: string): Promise<string[]> {
   const found = await dnsLookup(host, { family: 4, all: true });
   return found.map((a) => a.address);
-}
-
-/** Splits "HOST:PORT" (IPv4 literal or name); null when malformed. */
-function parseHostPort(s: string): { host: string; port: number } | null {
-  const at = s.lastIndexOf(':');
-  if (at <= 0) return null;
-  const host = s.slice(0, at);
-  const port = Number(s.slice(at + 1));
-  if (host.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) return null;
-  return { host, port };
 }
 
 export class DhtNode implements DhtNodeApi {
