@@ -161,7 +161,10 @@ export class DhtNode implements DhtNodeApi {
     this.store = new PeerStore({ maxTorrents: MAX_STORED_TORRENTS, maxPeersPerTorrent: MAX_PEERS_PER_TORRENT, ttlMs: PEER_TTL_MS });
     this.tokens = new TokenKeeper({ randomBytes: opts.randomBytes, now: this.clock.now, rotateMs: TOKEN_ROTATE_MS });
     this.limiter = new QueryRateLimiter({ perSecond: RATE_PER_SECOND, windowMs: RATE_WINDOW_MS, blockMs: RATE_BLOCK_MS });
-    this.tx = new Transactions({ clock: this.clock, randomBytes: opts.randomBytes, timeoutMs: QUERY_TIMEOUT_MS, max: MAX_OUTSTANDING });
+    this.tx = new Transactions({
+      clock: this.clock, randomBytes: opts.randomBytes, timeoutMs: QUERY_TIMEOUT_MS, max: MAX_OUTSTANDING,
+      onError: (err) => { this.drop('internal'); this.log(`DHT: internal error in a query callback: ${errorMessage(err)}`); },
+    });
     this.lastPersistAt = this.clock.now();
   }
 
