@@ -26,6 +26,7 @@ import { ExternalIpVotes } from './external-ip.js';
 import { decodeKrpc, encodeKrpc } from './krpc.js';
 import { Lookup } from './lookup.js';
 import { bep42Id, isBep42Valid, isPrivateOrLoopback } from './node-id.js';
+import { parseHostPort } from './host-port.js';
 import { PeerStore } from './peer-store.js';
 import { QueryRateLimiter } from './rate-limit.js';
 import { answerQuery, encodeFitted } from './responder.js';
@@ -111,16 +112,6 @@ async function defaultResolve(host: string): Promise<string[]> {
   return found.map((a) => a.address);
 }
 
-/** Splits "HOST:PORT" (IPv4 literal or name); null when malformed. */
-function parseHostPort(s: string): { host: string; port: number } | null {
-  const at = s.lastIndexOf(':');
-  if (at <= 0) return null;
-  const host = s.slice(0, at);
-  const port = Number(s.slice(at + 1));
-  if (host.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) return null;
-  return { host, port };
-}
-
 export class DhtNode implements DhtNodeApi {
   onPhase: ((phase: DhtPhase) => void) | undefined = undefined;
 
@@ -171,7 +162,10 @@ export class DhtNode implements DhtNodeApi {
     this.store = new PeerStore({ maxTorrents: MAX_STORED_TORRENTS, maxPeersPerTorrent: MAX_PEERS_PER_TORRENT, ttlMs: PEER_TTL_MS });
     this.tokens = new TokenKeeper({ randomBytes: opts.randomBytes, now: this.clock.now, rotateMs: TOKEN_ROTATE_MS });
     this.limiter = new QueryRateLimiter({ perSecond: RATE_PER_SECOND, windowMs: RATE_WINDOW_MS, blockMs: RATE_BLOCK_MS });
-    this.tx = new Transactions({ clock: this.clock, randomBytes: opts.randomBytes, timeoutMs: QUERY_TIMEOUT_MS, max: MAX_OUTSTANDING });
+    this.tx = new Transactions({
+      clock: this.clock, randomBytes: opts.randomBytes, timeoutMs: QUERY_TIMEOUT_MS, max: MAX_OUTSTANDING,
+      onError: (err) => { this.drop('internal'); this.log(`DHT: internal error in a query callback: ${errorMessage(err)}`); },
+    });
     this.lastPersistAt = this.clock.now();
   }
 

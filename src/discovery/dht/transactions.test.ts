@@ -76,3 +76,17 @@ test('waiters run in FIFO order when their slots are free; closeAll settles ever
   tx.whenFree(() => { late = true; });
   assert.ok(late, 'a waiter after close runs at once');
 });
+
+test('a callback or waiter that throws never escapes the timeout timer; the next waiter still runs', () => {
+  const clock = new ManualClock();
+  const errors: unknown[] = [];
+  const tx = new Transactions({ clock, randomBytes: bytes(3), timeoutMs: 1_000, max: 1, onError: (e) => errors.push(e) });
+  tx.open(to, 'ping', () => { throw new Error('done threw'); });
+  const ran: string[] = [];
+  tx.whenFree(() => { ran.push('first'); throw new Error('waiter threw'); });
+  tx.whenFree(() => { ran.push('second'); });
+  assert.deepEqual(ran, []);
+  assert.doesNotThrow(() => clock.advance(1_000));
+  assert.deepEqual(ran, ['first', 'second']);
+  assert.deepEqual(errors.map((e) => (e as Error).message), ['done threw', 'waiter threw']);
+});
