@@ -40,8 +40,12 @@ export const BITPEER_SHEBANG = (() => {
 export const BITPEER_NODE_FLAGS = BITPEER_SHEBANG.flags;
 
 /** [command, args] that run bitpeer with `args`. */
+/** Commands that run a session: every bench runs them with the DHT off, as the libtorrent side is. */
+const SESSION_COMMANDS = new Set(['seed', 'get', 'share', 'daemon']);
+
 export function bitpeer(args) {
-  const nodeArgs = [...BITPEER_SHEBANG.flags, BITPEER, ...args];
+  const withDht = SESSION_COMMANDS.has(args[0]) && !args.includes('--no-dht') ? [...args, '--no-dht'] : args;
+  const nodeArgs = [...BITPEER_SHEBANG.flags, BITPEER, ...withDht];
   if (BITPEER_SHEBANG.env.length === 0) return [process.execPath, nodeArgs];
   return ['/usr/bin/env', [...BITPEER_SHEBANG.env, process.execPath, ...nodeArgs]]; // env execs node: same PID
 }

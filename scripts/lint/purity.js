@@ -18,7 +18,7 @@ export const PURE_FILES = ['src/tracker/swarm.ts', 'src/tracker/address.ts', 'sr
   'src/wire/mse/rc4.ts', 'src/wire/mse/dh.ts', 'src/wire/mse/handshake.ts',
   // The DHT's pure core (src/discovery/dht/types.ts lists it); dht-node.ts and transactions.ts keep timers.
   ...['types', 'krpc', 'node-id', 'routing-table', 'tokens', 'peer-store', 'rate-limit', 'lookup', 'dht-state', 'responder',
-    'external-ip'].map((m) => `src/discovery/dht/${m}.ts`)];
+    'external-ip', 'host-port'].map((m) => `src/discovery/dht/${m}.ts`)];
 /** ESLint `files` globs of the pure modules. */
 export const PURE_GLOBS = [...PURE_FOLDERS.map((d) => `${d}/**/*.ts`), 'src/**/*-codec.ts', ...PURE_FILES];
 

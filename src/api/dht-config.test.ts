@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BtError } from '../util/errors.js';
-import { checkBootstrapList, defaultDhtBootstrap, isPrivateBootstrap, isPrivateIPv4, PUBLIC_DHT_ROUTERS } from './dht-config.js';
+import { checkBootstrapList, defaultDhtBootstrap, isPrivateBootstrap, PUBLIC_DHT_ROUTERS } from './dht-config.js';
 import { dhtConfigOf } from './open.js';
 import type { SessionSettings } from './types.js';
 
@@ -26,8 +26,8 @@ test('HOST:PORT checks', () => {
 });
 
 test('private network: on when every bootstrap node is a loopback/private IP literal (or there is none)', () => {
-  for (const ip of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.0.1', '169.254.1.1']) assert.ok(isPrivateIPv4(ip), ip);
-  for (const ip of ['172.32.0.1', '8.8.8.8', '192.169.0.1', 'localhost', 'router.bittorrent.com']) assert.ok(!isPrivateIPv4(ip), ip);
+  for (const ip of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.0.1', '169.254.1.1']) assert.ok(isPrivateBootstrap([`${ip}:6881`]), ip);
+  for (const ip of ['172.32.0.1', '8.8.8.8', '192.169.0.1', 'localhost', 'router.bittorrent.com']) assert.ok(!isPrivateBootstrap([`${ip}:6881`]), ip);
   assert.equal(isPrivateBootstrap([]), true);
   assert.equal(isPrivateBootstrap(['127.0.0.1:6881', '192.168.1.5:6881']), true);
   assert.equal(isPrivateBootstrap(['127.0.0.1:6881', 'router.bittorrent.com:6881']), false);

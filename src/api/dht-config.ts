@@ -10,7 +10,8 @@
  * Pure: no I/O (the environment is passed in).
  */
 import { BtError } from '../util/errors.js';
-import { parseIPv4 } from '../util/ip.js';
+import { parseHostPort as parseHostPortOrNull } from '../discovery/dht/host-port.js';
+import { isPrivateOrLoopback } from '../discovery/dht/node-id.js';
 
 /** The public DHT routers (libtorrent's and Transmission's defaults). */
 export const PUBLIC_DHT_ROUTERS: readonly string[] = [
@@ -20,17 +21,11 @@ export const PUBLIC_DHT_ROUTERS: readonly string[] = [
 /** The environment variable that replaces the default bootstrap list. */
 export const DHT_BOOTSTRAP_ENV = 'BITPEER_DHT_BOOTSTRAP';
 
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
 /** A bootstrap node as HOST:PORT: an IPv4 address or a host name, and a port 1..65535. */
 export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(s.trim());
-  const port = m ? Number(m[2]) : 0;
-  const host = m?.[1] ?? '';
-  if (!m || port < 1 || port > 65535 || !(parseIPv4(host) !== null || (HOST_NAME.test(host) && !/^[\d.]+$/.test(host)))) {
-    throw new BtError('USAGE', `bad DHT bootstrap node "${s}" (expected HOST:PORT, e.g. 192.168.1.20:6881 or router.example.org:6881)`);
-  }
-  return { host, port };
+  const hp = parseHostPortOrNull(s);
+  if (!hp) throw new BtError('USAGE', `bad DHT bootstrap node "${s}" (expected HOST:PORT, e.g. 192.168.1.20:6881 or router.example.org:6881)`);
+  return hp;
 }
 
 /** `list` checked (each HOST:PORT, see parseHostPort) and normalised (trimmed). Throws BtError('USAGE'). */
@@ -54,18 +49,10 @@ export function defaultDhtBootstrap(env: Readonly<Record<string, string | undefi
   }
 }
 
-/** A loopback, private (RFC 1918) or link-local IPv4 literal. */
-export function isPrivateIPv4(host: string): boolean {
-  const b = parseIPv4(host);
-  if (!b) return false;
-  const [a = 0, c = 0] = [b[0], b[1]];
-  return a === 127 || a === 10 || (a === 172 && c >= 16 && c <= 31) || (a === 192 && c === 168) || (a === 169 && c === 254);
-}
-
 /** Private-network default: every bootstrap node is a loopback or private IP literal (or there is none). */
 export function isPrivateBootstrap(list: readonly string[]): boolean {
   return list.every((s) => {
     const i = s.lastIndexOf(':');
-    return isPrivateIPv4(i > 0 ? s.slice(0, i) : s);
+    return isPrivateOrLoopback(i > 0 ? s.slice(0, i) : s);
   });
 }

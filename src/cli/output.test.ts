@@ -87,3 +87,13 @@ describe('Reporter', () => {
     assert.equal(plainTrackerError('unregistered torrent'), 'unregistered torrent');
   });
 });
+
+it('the live line shows the DHT node count while the DHT runs, and drops it first when narrow', () => {
+  const p = { event: 'progress' as const, infoHash: 'a'.repeat(40), have: 1, pieces: 4, percent: 25, downloaded: 10, uploaded: 0,
+    downRate: 1024, upRate: 0, peers: 2, etaSeconds: 30, dhtNodes: 37 };
+  assert.match(liveLine(p, undefined, 200), /peers 2 {2}DHT 37 {2}ETA/);
+  assert.doesNotMatch(liveLine({ ...p, dhtNodes: undefined }, undefined, 200), /DHT/);
+  const narrow = liveLine(p, undefined, liveLine(p, undefined, 200).length - 1);
+  assert.doesNotMatch(narrow, /DHT/);
+  assert.match(narrow, /peers 2/);
+});

@@ -8,9 +8,9 @@
  * - `tracker-request`: a request to the embedded UDP tracker (BEP 15): a connect starting with the protocol id
  *   0x41727101980 (action 0 at offset 8), or an announce/scrape whose connection id has its top bit set (first byte
  *   ≥ 0x80), as every id the tracker issues does (`isUdpTrackerRequest`, src/tracker/udp-codec.ts).
- * - `utp` (BEP 29; no owner yet): a header of at least 20 bytes whose first byte is type << 4 | version, type 0..4
+ * - `utp` (BEP 29; owner: the session's UtpSocket): a header of at least 20 bytes whose first byte is type << 4 | version, type 0..4
  *   (ST_DATA, ST_FIN, ST_STATE, ST_RESET, ST_SYN) and version 1, so the first byte is 0x01, 0x11, 0x21, 0x31 or 0x41.
- * - `dht` (BEP 5 KRPC; no owner yet): a bencoded dictionary, first byte `d`.
+ * - `dht` (BEP 5 KRPC; owner: the session's DHT node, src/session/session-dht.ts): a bencoded dictionary, first byte `d`.
  * - `unknown`: anything else (dropped and counted by the endpoint).
  *
  * Invariant: the classes are disjoint whatever the pending ids: a connect request starts with 0x00 (version nibble

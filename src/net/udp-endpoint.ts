@@ -1,8 +1,8 @@
 /**
  * The session's one UDP endpoint: one socket on the session's port number, shared by every UDP protocol, handing
- * each datagram to its owner as `classifyDatagram` (datagram-codec.ts) decides. Today the owners are the UDP tracker
- * client (answers to our requests) and the embedded UDP tracker (requests); uTP (BEP 29) and the DHT (BEP 5) have
- * their slots: uTP (src/net/utp/) registers with `setOwner('utp', ...)`; the DHT will when it exists.
+ * each datagram to its owner as `classifyDatagram` (datagram-codec.ts) decides. The owners are the UDP tracker
+ * client (answers to our requests), the embedded UDP tracker (requests), uTP (BEP 29: src/net/utp/, registered with
+ * `setOwner('utp', ...)`) and the DHT (BEP 5 KRPC: the session's node, src/session/session-dht.ts).
  *
  * Invariants:
  * - A datagram goes to at most one owner. One with no owner, or that its owner does not take (a handler returns

@@ -598,6 +598,7 @@ export class Session {
     this.magnets.set(infoHashHex, route);
     this.addV2Name(infoHashV2, infoHashHex);
     if (infoHashV2?.length === 32) this.magnetV2.set(infoHashHex, infoHashV2.subarray(0, 20));
+    this.dhtTick(); // a magnet's first DHT lookup now, not at the next tick
     if (!this.torrents.has(infoHashHex)) this.services?.lsd?.addTorrent(infoHashHex);
   }
 
@@ -767,10 +768,14 @@ export class Session {
     });
   }
 
+  private dhtTick(now = this.now()): void {
+    try { this.dht.tick(now, () => dhtSubjects(this.torrents, this.magnets, this.magnetV2)); } catch (err) { this.log(`DHT tick threw: ${errorMessage(err)}`); }
+  }
+
   private tick(): void {
     const now = this.now();
     try { this.services?.tick(); } catch (err) { this.log(`tracker tick threw: ${errorMessage(err)}`); }
-    try { this.dht.tick(now, () => dhtSubjects(this.torrents, this.magnets, this.magnetV2)); } catch (err) { this.log(`DHT tick threw: ${errorMessage(err)}`); }
+    this.dhtTick(now);
     for (const t of this.torrents.values()) {
       try { t.tick(now); } catch (err) { this.log(`tick of ${t.meta.name} threw: ${errorMessage(err)}`); }
     }

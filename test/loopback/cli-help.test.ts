@@ -1,8 +1,8 @@
 /**
  * Help pages and error output of the CLI (issue 9, findings 8 and 11):
  * - every command has a help page (`bitpeer <cmd> --help`, the same as `bitpeer help <cmd>`) that explains every
- *   option its parser accepts, and every option a page names is accepted; the overview offers no --no-dht and names
- *   the rate limits and the tracker flags;
+ *   option its parser accepts, and every option a page names is accepted; the overview names the rate limits, the
+ *   tracker flags and the DHT flags (--no-dht, --dht-bootstrap);
  * - a bad option is one line naming the option and the command, no parser text, balanced quotes, exit 2;
  * - `info <folder>` is `bitpeer: error: …`, exit 1;
  * - `info --json` into a reader that closes early is a quiet exit (no "internal error", not 70);
@@ -75,14 +75,13 @@ test('every command has a help page that explains every option its parser accept
   }
 });
 
-test('the overview lists every command, the rate limits and tracker flags, and no --no-dht', () => {
+test('the overview lists every command, the rate limits, the tracker flags and the DHT flags', () => {
   const r = run(['--help']);
   assert.equal(r.code, 0, r.stderr);
   for (const cmd of COMMAND_NAMES) assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'), `the overview names ${cmd}`);
-  for (const flag of ['--upload-limit', '--download-limit', '--no-tracker', '--open-tracker']) {
+  for (const flag of ['--upload-limit', '--download-limit', '--no-tracker', '--open-tracker', '--no-dht', '--dht-bootstrap']) {
     assert.ok(r.stdout.includes(flag), `the overview mentions ${flag}`);
   }
-  assert.ok(!r.stdout.includes('--no-dht'), 'the overview does not offer --no-dht (there is no DHT)');
   assert.equal(run(['help']).stdout, r.stdout, 'bitpeer help is the overview');
   const bad = run(['help', 'frobnicate']);
   assert.equal(bad.code, 2);
@@ -104,7 +103,9 @@ function assertUsageLine(r: { code: number | null; stdout: string; stderr: strin
 test('a bad option or argument is one clear line naming it and the command, exit 2', { timeout: 60_000 }, () => {
   assertUsageLine(run(['get', 'x.torrent', '--bogus']), /^bitpeer: unknown option --bogus for "get" \(see bitpeer get --help\)$/);
   assertUsageLine(run(['seed', 'a', 'b', '-z']), /^bitpeer: unknown option -z for "seed" \(see bitpeer seed --help\)$/);
-  assertUsageLine(run(['get', 'x.torrent', '--no-dht']), /^bitpeer: unknown option --no-dht for "get"/);
+  assertUsageLine(run(['get', 'x.torrent', '--dht']), /^bitpeer: unknown option --dht for "get"/);
+  assertUsageLine(run(['get', 'x.torrent', '--dht-bootstrap', 'nowhere']), /^bitpeer: bad DHT bootstrap node "nowhere" \(expected HOST:PORT/);
+  assertUsageLine(run(['daemon', '--dht-bootstrap', '127.0.0.1:99999']), /^bitpeer: bad DHT bootstrap node "127\.0\.0\.1:99999"/);
   assertUsageLine(run(['get', 'x.torrent', '-o']), /^bitpeer: option -o of "get" needs a value: -o DIR \(see bitpeer get --help\)$/);
   assertUsageLine(run(['share', 'x', '--port', '--json']), /^bitpeer: option --port of "share" needs a value/);
   assertUsageLine(run(['info', 'x.torrent', '--json=yes']), /^bitpeer: option --json of "info" takes no value/);

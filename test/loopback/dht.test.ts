@@ -11,12 +11,15 @@
  *   other with --peer); each learns the other's DHT node from the `port` message, so both tables get a node.
  * - `--no-dht` (the CLI): a seed pointed at a bootstrap node sends it nothing and answers no KRPC ping; the same seed
  *   without --no-dht does both (so the check can fail).
+ * - the `port` message's conditions, seen by a raw TCP peer: one message with the session's port when both
+ *   handshakes have the DHT bit, none to a peer without it, and neither the bit nor the message while the DHT is off.
  *
  * Every wait is bounded; every socket is on 127.0.0.1.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openBitpeer, type OpenedBitpeer, type OpenOptions } from '../../src/api/open.js';
@@ -24,6 +27,7 @@ import type { SessionEvent } from '../../src/api/types.js';
 import { createTorrent } from '../../src/create/create-torrent.js';
 import { buildMagnet } from '../../src/metainfo/index.js';
 import { decode, encode, isDict } from '../../src/bencode/index.js';
+import { encodeHandshake, makeReserved, ReservedBit, type ReservedBitPosition } from '../../src/wire/codec/handshake.js';
 import { put, tmpDirs } from '../support/tmp-dir.js';
 import { Scope } from '../helpers/proc.js';
 
@@ -190,5 +194,75 @@ test('--no-dht: a seed sends nothing to its bootstrap node and answers no KRPC; 
     boot.socket.close();
     probe.socket.close();
     await scope.cleanup();
+  }
+});
+
+test('dht-enabled applies live: the node stops (stats null, a `dht` off event) and starts again with the same id', { timeout: 20_000 }, async () => {
+  const phases: string[] = [];
+  const a = await openBitpeer({ ...local, dhtBootstrap: [], onEvent: (e) => { if (e.event === 'dht') phases.push(e.phase); } });
+  try {
+    const id = a.api.stats().dht?.id;
+    assert.ok(id && /^[0-9a-f]{40}$/.test(id));
+    assert.equal(a.api.getSettings().dht, true);
+    await a.api.setSettings({ dht: false });
+    assert.equal(a.api.stats().dht, null);
+    assert.equal(a.api.getSettings().dht, false);
+    assert.equal(phases.at(-1), 'off');
+    await a.api.setSettings({ dht: true });
+    assert.equal(a.api.stats().dht?.id, id, 'the same node id');
+    assert.equal(a.api.getSettings().dht, true);
+  } finally {
+    await a.close();
+  }
+});
+
+/**
+ * Connects to 127.0.0.1:port as a raw peer of `infoHash` with `bits` set, for `ms`: the reserved bytes of the
+ * session's handshake and the `port` messages (id 9) it sends.
+ */
+async function rawPeer(port: number, infoHash: Buffer, bits: readonly ReservedBitPosition[], ms: number): Promise<{ reserved: Buffer; ports: number[] }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let buf = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); });
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  socket.write(encodeHandshake({ reserved: makeReserved(bits), infoHash, peerId: Buffer.from('-XX0000-dhtportpeer1', 'latin1') }));
+  await new Promise((r) => setTimeout(r, ms));
+  socket.destroy();
+  assert.ok(buf.length >= 68, 'the session answered the handshake');
+  const reserved = Buffer.from(buf.subarray(20, 28));
+  const ports: number[] = [];
+  for (let off = 68; off + 4 <= buf.length;) {
+    const len = buf.readUInt32BE(off);
+    if (off + 4 + len > buf.length) break;
+    if (len === 3 && buf[off + 4] === 9) ports.push(buf.readUInt16BE(off + 5));
+    off += 4 + len;
+  }
+  return { reserved, ports };
+}
+
+test('the port message is sent once, with the DHT\'s UDP port, only to a peer that sets the DHT bit and only while the DHT runs', { timeout: 20_000 }, async () => {
+  const a = await openBitpeer({ ...local, dhtBootstrap: [] });
+  try {
+    const t = await makeTorrent('portbit');
+    await a.api.add({ torrentFile: t.torrent }, { downloadDir: t.src, followLinks: true, failOnError: true });
+    const infoHash = Buffer.from(t.hex, 'hex');
+    await until(() => a.api.get().some((x) => x.state === 'seeding'), 10_000, 'the torrent to seed');
+    const dhtBit = (r: Buffer): boolean => (r[ReservedBit.DHT.byte]! & ReservedBit.DHT.mask) !== 0;
+    const base = [ReservedBit.EXTENSION_PROTOCOL, ReservedBit.FAST];
+
+    const withBit = await rawPeer(a.port, infoHash, [...base, ReservedBit.DHT], 500);
+    assert.ok(dhtBit(withBit.reserved), 'our handshake has the DHT bit while the DHT runs');
+    assert.deepEqual(withBit.ports, [a.port], 'one port message, with the UDP port the node listens on');
+
+    const withoutBit = await rawPeer(a.port, infoHash, base, 500);
+    assert.deepEqual(withoutBit.ports, [], 'no port message to a peer without the DHT bit');
+
+    await a.api.setSettings({ dht: false });
+    const off = await rawPeer(a.port, infoHash, [...base, ReservedBit.DHT], 500);
+    assert.ok(!dhtBit(off.reserved), 'no DHT bit while the DHT is off');
+    assert.deepEqual(off.ports, [], 'no port message while the DHT is off');
+  } finally {
+    await a.close();
   }
 });

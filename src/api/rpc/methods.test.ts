@@ -220,3 +220,18 @@ test('BEP 47 pad files are hidden from the RPC and its file indices skip them', 
   assert.equal((await rpc('torrent-set', { ids: [2], 'priority-high': [] })).result, 'success');
   assert.deepEqual(api.callsTo('setFiles')[1]?.args, [[2], { priorityHigh: [0, 2, 3] }]);
 });
+
+test('the DHT: dht-enabled and bitpeer-dht-bootstrap in session-get/set (junk changes nothing), bitpeer-dht in session-stats', async () => {
+  const { api, rpc } = setup();
+  await rpc('session-set', { 'dht-enabled': false, 'bitpeer-dht-bootstrap': ['127.0.0.1:6881', ' router.example.org:25401'] });
+  assert.deepEqual(api.callsTo('setSettings').at(-1)?.args, [{ dht: false, dhtBootstrap: ['127.0.0.1:6881', 'router.example.org:25401'] }]);
+  const got = (await rpc('session-get', { fields: ['dht-enabled', 'bitpeer-dht-bootstrap'] })).arguments;
+  assert.deepEqual(got, { 'dht-enabled': false, 'bitpeer-dht-bootstrap': ['127.0.0.1:6881', 'router.example.org:25401'] });
+  const calls = api.callsTo('setSettings').length;
+  for (const junk of [['127.0.0.1'], 'a:1', [7], Array.from({ length: 65 }, () => '127.0.0.1:1')]) {
+    const r = await rpc('session-set', { 'dht-enabled': true, 'bitpeer-dht-bootstrap': junk });
+    assert.match(r.result, /^invalid argument "bitpeer-dht-bootstrap"/, JSON.stringify(junk));
+  }
+  assert.equal(api.callsTo('setSettings').length, calls, 'a bad list changes nothing, not even dht-enabled');
+  assert.equal((await rpc('session-stats')).arguments['bitpeer-dht'], null, 'null while off (the fake has no DHT)');
+});

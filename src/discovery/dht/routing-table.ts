@@ -31,7 +31,7 @@
  * Invariant: at most 160 buckets; every bucket holds at most k nodes and `maxReplacements` replacements; a node is in
  * exactly one place (a bucket or a replacement cache), in the bucket whose range holds its id; our own id is never in.
  */
-import { bucketIndexOf as commonPrefixBits, compareDistance as compareXor } from './node-id.js';
+import { bucketIndexOf as commonPrefixBits } from './node-id.js';
 import { BUCKET_REFRESH_MS, ID_LENGTH, K, NODE_BAD_FAILURES, NODE_GOOD_MS } from './types.js';
 import type { NodeAddress, NodeContact, NodeState } from './types.js';
 
@@ -73,6 +73,16 @@ interface Bucket {
 }
 
 const keyOf = (a: NodeAddress): string => `${a.host}:${a.port}`;
+
+/** < 0 when `a` is closer to `target` than `b` (node-id.ts's compareDistance without its length checks). */
+function compareXorUnchecked(target: Buffer, a: Buffer, b: Buffer): number {
+  for (let i = 0; i < ID_LENGTH; i++) {
+    const t = target[i] as number;
+    const d = ((a[i] as number) ^ t) - ((b[i] as number) ^ t);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
 
 export class RoutingTable {
   private own: Buffer;
@@ -171,10 +181,11 @@ export class RoutingTable {
    */
   closest(target: Buffer, n: number = this.k): RoutingNode[] {
     const out: RoutingNode[] = [];
-    if (n <= 0) return out;
+    if (n <= 0 || target.length !== ID_LENGTH) return out;
+    // This runs for every find_node / get_peers we answer: ids are checked on the way in, so compare bytes unchecked.
     const take = (nodes: RoutingNode[]): void => {
       const usable = nodes.filter((x) => x.failures < NODE_BAD_FAILURES);
-      usable.sort((a, b) => compareXor(target, a.id, b.id));
+      usable.sort((a, b) => compareXorUnchecked(target, a.id, b.id));
       for (const x of usable) {
         if (out.length >= n) return;
         out.push(x);

@@ -7,6 +7,7 @@
  * - A transaction id is never reused while a query with that id is pending; at most `max` queries are pending.
  * - A query is settled exactly once: by its answer (only from the address it was sent to), by its timeout, or by
  *   `closeAll`. A settled query's timer is cleared.
+ * - A callback that throws (`done`, a waiter) is reported to `onError`, never out of a timer or `settle`.
  * - The waiter queue holds each waiter once (callers enqueue at most one waiter per lookup / announce step), so it is
  *   bounded by the work in progress, never by the network.
  */
@@ -38,6 +39,11 @@ export interface TransactionsOptions {
   randomBytes: (n: number) => Buffer;
   timeoutMs: number;
   max: number;
+  /**
+   * A `done` callback or a waiter threw. The error is handed here and the rest carry on: a timeout runs them from a
+   * timer, where nothing may escape (default: ignored).
+   */
+  onError?: (err: unknown) => void;
 }
 
 export class Transactions {
@@ -111,7 +117,15 @@ export class Transactions {
     this.closed = true;
     for (const p of [...this.pending.values()]) this.finish(p, { kind: 'closed' });
     const waiting = this.waiters.splice(0);
-    for (const w of waiting) w.fn();
+    for (const w of waiting) this.run(w.fn);
+  }
+
+  private run(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
   }
 
   private find(t: Buffer): PendingQuery | undefined {
@@ -132,7 +146,7 @@ export class Transactions {
     if (n > 0) this.perAddress.set(a, n);
     else this.perAddress.delete(a);
     this.opts.clock.clearTimeout(p.timer);
-    p.done(outcome);
+    this.run(() => p.done(outcome));
     this.drain();
   }
 
@@ -146,7 +160,7 @@ export class Transactions {
     this.draining = true;
     try {
       while (!this.closed && this.waiters.length > 0 && this.opts.max - this.pending.size >= this.waiters[0]!.need) {
-        this.waiters.shift()!.fn();
+        this.run(this.waiters.shift()!.fn);
       }
     } finally {
       this.draining = false;
