@@ -23,6 +23,7 @@ import { MagnetStatus } from './magnet-status.js';
 import { startMetadataFetch, type MetadataFetch } from './metadata-fetch.js';
 import type { Session } from './session.js';
 import type { ClockTimer } from '../util/clock.js';
+import type { PeerSource } from './torrent-options.js';
 
 type HostPort = { host: string; port: number };
 
@@ -40,9 +41,12 @@ export interface ResolvedMagnet {
   /** A .torrent made of the verified info dictionary and the link's trackers. */
   torrent: Buffer;
   name: string | undefined;
-  /** Every peer known for the link: the new torrent should start with them. */
-  peers: HostPort[];
+  /** Every peer known for the link: the new torrent should start with them (with where it was found, if known). */
+  peers: Array<HostPort & { source?: PeerSource }>;
 }
+
+/** Where a magnet's peer came from, as the torrent's events name it (x.pe and --peer peers are 'manual'). */
+const TORRENT_SOURCES: ReadonlySet<string> = new Set<PeerSource>(['tracker', 'pex', 'lsd', 'dht']);
 
 /** Announces to one tracker time out after this long (then count as a failure). */
 const ANNOUNCE_TIMEOUT_MS = 15_000;
@@ -69,7 +73,8 @@ export class PendingMagnet {
   private readonly fetch: MetadataFetch;
   private readonly controller = new AbortController();
   private readonly timers = new Set<ClockTimer>();
-  private readonly knownKeys = new Set<string>();
+  /** Every peer address handed to the fetch, with the source that found it first. */
+  private readonly knownKeys = new Map<string, string>();
   /** Trackers that have answered a `started` announce: later announces are regular ones (event none, BEP 3/15). */
   private readonly startedAt = new Set<string>();
   private settled = false;
@@ -114,7 +119,10 @@ export class PendingMagnet {
         size: info.length, elapsedMs: session.now() - started, peers: this.fetch.addresses().length,
         ...(this.link.infoHashV2 ? { infoHashV2: this.link.infoHashV2.toString('hex') } : {}) });
       // Every address the fetch knows (ours, PEX, incoming peers' listen ports), ourselves left out.
-      const peers = this.fetch.addresses().filter((p) => !this.session.isSelf(p.host, p.port));
+      const peers = this.fetch.addresses().filter((p) => !this.session.isSelf(p.host, p.port)).map((p) => {
+        const source = this.knownKeys.get(formatPeerAddress(p.host, p.port));
+        return source !== undefined && TORRENT_SOURCES.has(source) ? { ...p, source: source as PeerSource } : p;
+      });
       return { torrent, name, peers };
     }).finally(() => this.cleanup());
   }
@@ -132,7 +140,7 @@ export class PendingMagnet {
       const key = formatPeerAddress(p.host, p.port);
       if (this.knownKeys.has(key) || this.knownKeys.size >= 1000) continue;
       if (this.session.isSelf(p.host, p.port)) continue;
-      this.knownKeys.add(key);
+      this.knownKeys.set(key, source);
       fresh.push(p);
       this.session.events.emit({ event: 'peer-discovered', infoHash: this.infoHashHex, peer: key, source });
     }

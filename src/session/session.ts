@@ -48,6 +48,7 @@ import { CRYPTO_RC4, mseTorrentKey } from '../wire/mse/handshake.js';
 import { DEFAULT_ENCRYPTION, incomingRefusal, isEncryptionPolicy, receiverMethods, type EncryptionPolicy } from '../wire/mse/policy.js';
 import { classifyIncoming, mseAccept } from '../wire/mse/stream.js';
 import { dataSizeOf } from './torrent-status.js';
+import type { PeerSource } from './torrent-options.js';
 import type { DhtConfig, DhtPersistedState, DhtStats } from '../discovery/dht/types.js';
 import { dhtSubjects, SessionDht, type DhtNodeFactory } from './session-dht.js';
 
@@ -115,7 +116,8 @@ export interface SessionOptions {
 export interface AddTorrentOptions {
   savePath: string;
   storage?: Storage;
-  peers?: Array<{ host: string; port: number }>;
+  /** Peers to start with; `source` (default 'manual') is what their events say, e.g. 'dht' for a magnet's peers. */
+  peers?: Array<{ host: string; port: number; source?: PeerSource }>;
   skipCheck?: boolean;
   /** What the start-up check may trust (resume data) and what it must hash. */
   plan?: StartPlan;
@@ -450,7 +452,7 @@ export class Session {
     opts.beforeStart?.(torrent);
     this.events.emit({ event: 'added', infoHash: meta.infoHashHex, name: meta.name, pieces: meta.pieceCount, size: dataSizeOf(meta), savePath: opts.savePath,
       version: meta.version, ...(meta.infoHashV2 ? { infoHashV2: meta.infoHashV2.toString('hex') } : {}) });
-    for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, 'manual');
+    for (const p of opts.peers ?? []) torrent.addPeer(p.host, p.port, p.source ?? 'manual');
     const weight = this.checkWeight(meta, opts);
     try {
       // Check first (in turn with other checks), then let the queue decide whether it runs now.

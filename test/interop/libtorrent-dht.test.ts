@@ -6,10 +6,13 @@
  *   of the other case points at bitpeer. (A libtorrent node never gives itself out as a peer, see INTEROP-NOTES.md: with
  *   two nodes, the downloader finds the seed only once the seed re-announces after the downloader joined.)
  * - bitpeer is the bootstrap node of the network and seeds a torrent; libtorrent, bootstrapped from bitpeer's port
- *   only, finds the torrent by magnet and downloads it from bitpeer (a two-node DHT: bitpeer must give itself out for
- *   its own torrents). Then libtorrent seeds another torrent and announces it (force_dht_announce); a bitpeer `get` of
- *   its magnet, bootstrapped from the bitpeer node, finds libtorrent and downloads it; a second `get`, bootstrapped
- *   from a libtorrent node only, does too (bitpeer's lookup through libtorrent's answers).
+ *   only, downloads the torrent by magnet from bitpeer. On this two-node DHT the connection comes from either side:
+ *   libtorrent dials an address from a get_peers answer, or bitpeer's own lookup reads libtorrent's announce from its
+ *   store and bitpeer dials (what bitpeer does today: it does not list itself in its answers); the test prints which.
+ *   Then libtorrent seeds another torrent and announces it (force_dht_announce); a bitpeer `get` of its magnet,
+ *   bootstrapped from the bitpeer node, finds libtorrent and downloads it; a second `get`, bootstrapped from a
+ *   libtorrent node only, does too (bitpeer's lookup through libtorrent's answers). Every peer of those `get`s must be
+ *   found on the DHT and say so (source "dht" in peer-discovered and peer-connect).
  *
  * Each download's content must equal its source. The timings (magnet → metadata → complete) are printed as
  * `# dht-interop:` lines. libtorrent keeps its stock connection settings (uTP first, encryption pe_enabled) except
@@ -33,7 +36,12 @@ const MiB = 1024 * 1024;
 const READY_MS = 20_000;
 /** One magnet download, from the start of the downloader to its `complete`. */
 const DOWNLOAD_MS = 30_000;
-const CASE_MS = 90_000;
+/**
+ * bitpeer's magnet download: it usually finds its first DHT peer in ~1.4 s, but a lookup that finds none is retried
+ * only after 10 s, then 20 s (dht-service.ts); this bound leaves room for two such misses (seen once in ~20 runs).
+ */
+const BITPEER_GET_MS = 45_000;
+const CASE_MS = 150_000;
 /** bitpeer never contacts a public DHT router in a test. */
 const PRIVATE_ENV = { BITPEER_DHT_BOOTSTRAP: 'none' } as const;
 /** Only the DHT finds peers. */
@@ -128,21 +136,43 @@ describe('libtorrent DHT interop (private DHT on 127.0.0.1)', { skip: skipReason
     const scope = scopeFor(t);
 
     // 1. bitpeer seeds torrent A; no bootstrap node: it is the first node of the network.
-    const a = await prepareSingleFile(scope, 'bitpeer-ltdht-a-', 3 * MiB + 11);
-    const node = scope.bitpeer(['seed', a.torrent, a.src, '--port', '0', '--bind', '127.0.0.1', ...DHT_ONLY],
-      { env: PRIVATE_ENV });
-    const nodePort = await within(scope, portOf(node));
-    const hashA = await within(scope, infoHashOf(node));
-    await within(scope, node.waitFor((e) => e.event === 'state' && e.state === 'seeding', READY_MS, 'bitpeer seeding'));
-
     // 2. libtorrent joins with bitpeer as its only bootstrap node and downloads A from its magnet; it stays on (its
     // DHT node is used below).
-    const ltGet = ltDht(scope, py, 'libtorrent magnet A', ['--mode', 'download', '--magnet', magnetOf(hashA),
-      '--save', join(a.dir, 'lt'), '--port', '0', '--bootstrap', `127.0.0.1:${nodePort}`, '--keep-seeding',
-      '--timeout', String(CASE_MS / 1000)]);
-    const ltGetPort = await within(scope, portOf(ltGet));
-    const completeA = await within(scope, ltGet.waitForEvent('complete', DOWNLOAD_MS));
-    await assertSameTree(scope, a.src, join(a.dir, 'lt', 'data.bin'));
+    // Known defect (issue 12's note, test/interop/stock.test.ts): about one run in ten, a uTP stream from bitpeer to
+    // libtorrent stalls for good part-way (bitpeer has sent every piece, libtorrent holds about half). When libtorrent
+    // got the metadata (so the DHT did its part) but the data stalls, the pair is reported and started once more, fresh;
+    // a second failure, or any failure before the metadata, fails the test.
+    const a = await prepareSingleFile(scope, 'bitpeer-ltdht-a-', 3 * MiB + 11);
+    const startPair = async (attempt: number): Promise<{ attempt: number; node: Child; nodePort: number; hashA: string;
+      ltGet: Child; ltGetPort: number; completeA: JsonEvent | null }> => {
+      const node = scope.bitpeer(['seed', a.torrent, a.src, '--port', '0', '--bind', '127.0.0.1', ...DHT_ONLY],
+        { env: PRIVATE_ENV });
+      const nodePort = await within(scope, portOf(node));
+      const hashA = await within(scope, infoHashOf(node));
+      await within(scope, node.waitFor((e) => e.event === 'state' && e.state === 'seeding', READY_MS, 'bitpeer seeding'));
+      const ltGet = ltDht(scope, py, 'libtorrent magnet A', ['--mode', 'download', '--magnet', magnetOf(hashA),
+        '--save', join(a.dir, `lt${attempt}`), '--port', '0', '--bootstrap', `127.0.0.1:${nodePort}`, '--keep-seeding',
+        '--timeout', String(CASE_MS / 1000)]);
+      const ltGetPort = await within(scope, portOf(ltGet));
+      try {
+        return { attempt, node, nodePort, hashA, ltGet, ltGetPort, completeA: await ltGet.waitForEvent('complete', DOWNLOAD_MS) };
+      } catch (err) {
+        const gotData = ltGet.events.some((e) => e.event === 'progress' && Number(e.have) > 0);
+        if (attempt >= 2 || !ltGet.find((e) => e.event === 'metadata') || !gotData) {
+          const message = err instanceof Error ? err.message : String(err);
+          throw new Error(`${message}\n=== all processes of this test:\n${scope.describe()}`, { cause: err });
+        }
+        console.log(`# KNOWN uTP STALL: libtorrent's download of A from bitpeer stalled after the DHT found the peer; ` +
+          `starting bitpeer and libtorrent once more\n${scope.describe().split('\n').map((l) => `#   ${l}`).join('\n')}`);
+        await Promise.all([node.stop(5000), ltGet.stop(5000)]);
+        return { attempt, node, nodePort, hashA, ltGet, ltGetPort, completeA: null };
+      }
+    };
+    let pair = await startPair(1);
+    if (pair.completeA === null) pair = await startPair(2);
+    const { node, nodePort, hashA, ltGet, ltGetPort, completeA } = pair;
+    assert.ok(completeA !== null, 'startPair returns a completed pair on its last attempt (else it throws)');
+    await assertSameTree(scope, a.src, join(a.dir, `lt${pair.attempt}`, 'data.bin'));
     assert.ok(ltGet.find(ltQueried('get_peers', hashA, nodePort)),
       `libtorrent never asked bitpeer's node for A\n${ltGet.describe()}`);
     // The connection that carried A was made through the DHT at one end or the other: libtorrent dialled bitpeer's
@@ -187,11 +217,11 @@ describe('libtorrent DHT interop (private DHT on 127.0.0.1)', { skip: skipReason
         '--dht-bootstrap', `127.0.0.1:${boot.port}`], { env: PRIVATE_ENV });
       const ltSeedAddr = `127.0.0.1:${ltSeedPort}`;
       const foundLt = (e: JsonEvent): boolean => e.event === 'peer-discovered' && e.peer === ltSeedAddr && e.source === 'dht';
-      const found = stopwatch(get, foundLt, DOWNLOAD_MS);
-      const connected = stopwatch(get, (e) => e.event === 'peer-connect' && e.peer === ltSeedAddr, DOWNLOAD_MS);
-      const metadata = stopwatch(get, (e) => e.event === 'metadata-received', DOWNLOAD_MS);
-      const completed = stopwatch(get, (e) => e.event === 'complete', DOWNLOAD_MS);
-      const exit = await within(scope, get.exited(DOWNLOAD_MS));
+      const found = stopwatch(get, foundLt, BITPEER_GET_MS);
+      const connected = stopwatch(get, (e) => e.event === 'peer-connect' && e.peer === ltSeedAddr, BITPEER_GET_MS);
+      const metadata = stopwatch(get, (e) => e.event === 'metadata-received', BITPEER_GET_MS);
+      const completed = stopwatch(get, (e) => e.event === 'complete', BITPEER_GET_MS);
+      const exit = await within(scope, get.exited(BITPEER_GET_MS));
       assert.equal(exit.code, 0, `bitpeer get (bootstrap: ${boot.label}) failed\n${scope.describe()}`);
       const complete = get.find((e) => e.event === 'complete');
       assert.ok(complete, `bitpeer get printed no complete event\n${get.describe()}`);
