@@ -73,6 +73,29 @@ for (const count of [3, 5]) {
   });
 }
 
+test('a node lists itself for what it announced: found through it when its announces went to a node that left', async () => {
+  const { net, nodes: [a, b, c], addrs } = await privateNet(3);
+  assert.ok(a && b && c);
+  // B announces; its announce goes to A and C, which then leave: only B itself can tell a newcomer about B.
+  const ann = await net.run(b.announce(hash(7), 6999));
+  assert.ok((ann.announcedTo ?? 0) >= 1);
+  // The nodes that stored B's announce leave.
+  net.down.add(str(addrs[0]!));
+  net.down.add(str(addrs[2]!));
+  // A fresh node D that knows only B (as a magnet downloader bootstrapped from B would).
+  const d = net.add(at('127.0.0.1', 7010), { privateNetwork: true, bootstrap: [str(addrs[1]!)] });
+  d.start();
+  await net.advance(2_000);
+  const seen: string[] = [];
+  await net.run(d.getPeers(hash(7), { onPeers: (p) => seen.push(...p.map(str)) }));
+  assert.ok(seen.includes('127.0.0.1:6999'), `D found B's peer through B itself: ${seen.join(', ')}`);
+  // Not for what it did not announce.
+  const other: string[] = [];
+  await net.run(d.getPeers(hash(8), { onPeers: (p) => other.push(...p.map(str)) }));
+  assert.deepEqual(other, []);
+  net.closeAll();
+});
+
 test('a node bootstraps from its cached node list with no bootstrap node given', async () => {
   const { net, nodes: [a, b], addrs } = await privateNet(2);
   assert.ok(a && b);

@@ -14,11 +14,15 @@ export class ExternalIpVotes {
   /** source IP -> the address it reported; Map order = least recently voting first. */
   private readonly votes = new Map<string, string>();
   private current: string | undefined;
+  private lead: string | undefined;
 
   constructor(private readonly maxSources = 256) {}
 
   /** The winning address, if any. */
   get winner(): string | undefined { return this.current; }
+
+  /** The address with the most votes, however few (our best guess, e.g. on a private network of one IP). */
+  get leading(): string | undefined { return this.lead; }
 
   /** Sources remembered. */
   get sources(): number { return this.votes.size; }
@@ -40,6 +44,7 @@ export class ExternalIpVotes {
       counts.set(v, c);
       if (c > bestCount) { best = v; bestCount = c; }
     }
+    this.lead = best;
     this.current = best !== undefined && bestCount >= MIN_VOTES && bestCount * 2 > this.votes.size ? best : undefined;
     return this.current;
   }

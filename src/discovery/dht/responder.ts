@@ -1,6 +1,6 @@
 /**
  * Answers to incoming KRPC queries (BEP 5): ping, find_node, get_peers (token bound to the requester's IP, stored
- * peers, the k closest nodes), announce_peer (token checked, stored whatever our distance to the info-hash), unknown
+ * peers and ourselves when we announced the info-hash, the k closest nodes), announce_peer (token checked, stored whatever our distance to the info-hash), unknown
  * methods that carry `target` or `info_hash` answered as find_node, other unknown methods with error 204. Every answer
  * carries our id and the BEP 42 top-level `ip` (the requester's address as we see it).
  *
@@ -23,6 +23,12 @@ export interface ResponderContext {
   readonly rng: () => number;
   readonly version: Buffer | undefined;
   readonly now: number;
+  /**
+   * Where we ourselves are a peer of `infoHash` (we announced it, and know our address): listed first in a get_peers
+   * answer. libtorrent leaves itself out, so a node that is the only one left of a swarm's announcers (its own
+   * announces went to nodes that have gone) cannot be found through itself; bitpeer lists itself.
+   */
+  readonly self?: (infoHash: Buffer) => NodeAddress | undefined;
 }
 
 /** What answering a query did, beyond the answer (for counters). */
@@ -56,6 +62,11 @@ export function answerQuery(ctx: ResponderContext, q: KrpcQuery, from: NodeAddre
     case 'get_peers': {
       if (!q.infoHash) return error(203, 'get_peers without info_hash', 'bad-query');
       const values = ctx.store.get(q.infoHash, ctx.now, MAX_VALUES_PER_REPLY, ctx.rng);
+      const me = ctx.self?.(q.infoHash);
+      if (me && !values.some((v) => v.host === me.host && v.port === me.port)) {
+        values.unshift(me);
+        if (values.length > MAX_VALUES_PER_REPLY) values.pop();
+      }
       return ok({ token: ctx.tokens.issue(from.host), nodes: closest(q.infoHash), ...(values.length > 0 ? { values } : {}) });
     }
     case 'announce_peer': {
