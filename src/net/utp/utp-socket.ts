@@ -134,6 +134,7 @@ export class UtpSocket {
   private timer: ClockTimer | undefined;
   private readonly clock: Clock;
   private readonly ackDue = new Set<UtpConnection>();
+  private lastDebugDump = 0;
   private ackScheduled = false;
   private resetBudget: number;
   private resetRefillAt = 0;
@@ -322,6 +323,10 @@ export class UtpSocket {
 
   private tick(): void {
     const now = this.now();
+    if (DEBUG_DUMP_MS > 0 && now - this.lastDebugDump >= DEBUG_DUMP_MS) {
+      this.lastDebugDump = now;
+      for (const [k, e] of this.conns) process.stderr.write(`uTP ${k}: ${e.conn.debugState()}\n`);
+    }
     for (const [k, e] of [...this.conns]) {
       if (e.halfOpenSince !== undefined && now - e.halfOpenSince > HALF_OPEN_MS) {
         e.conn.abandon(); // unverified source: not even a RESET
@@ -338,6 +343,9 @@ export class UtpSocket {
     if (this.conns.size === 0) this.stopTimer();
   }
 }
+
+/** BITPEER_UTP_DEBUG=<ms>: every connection's state on stderr at most that often (diagnostics; off by default). */
+const DEBUG_DUMP_MS = Number(process.env['BITPEER_UTP_DEBUG'] ?? 0) || 0;
 
 function key(from: { address: string; port: number }, recvId: number): string {
   return `${from.address}|${from.port}|${recvId}`;
