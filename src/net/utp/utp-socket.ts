@@ -32,6 +32,8 @@ export interface UtpSocketOptions {
   /** Timers (dial time-outs, the tick). Default the system clock. */
   clock?: Clock;
   log?: (msg: string) => void;
+  /** Diagnostics: every connection's send/receive state through `log` at most this often (ms; default 0 = off). */
+  debugDumpMs?: number;
   /** Open uTP connections at most (default 1000). */
   maxConnections?: number;
   /** Incoming connections not yet verified, at most (default 64). */
@@ -323,9 +325,10 @@ export class UtpSocket {
 
   private tick(): void {
     const now = this.now();
-    if (DEBUG_DUMP_MS > 0 && now - this.lastDebugDump >= DEBUG_DUMP_MS) {
+    const dumpMs = this.opts.debugDumpMs ?? 0;
+    if (dumpMs > 0 && this.opts.log && now - this.lastDebugDump >= dumpMs) {
       this.lastDebugDump = now;
-      for (const [k, e] of this.conns) process.stderr.write(`uTP ${k}: ${e.conn.debugState()}\n`);
+      for (const [k, e] of this.conns) this.opts.log(`uTP ${k}: ${e.conn.debugState()}`);
     }
     for (const [k, e] of [...this.conns]) {
       if (e.halfOpenSince !== undefined && now - e.halfOpenSince > HALF_OPEN_MS) {
@@ -343,9 +346,6 @@ export class UtpSocket {
     if (this.conns.size === 0) this.stopTimer();
   }
 }
-
-/** BITPEER_UTP_DEBUG=<ms>: every connection's state on stderr at most that often (diagnostics; off by default). */
-const DEBUG_DUMP_MS = Number(process.env['BITPEER_UTP_DEBUG'] ?? 0) || 0;
 
 function key(from: { address: string; port: number }, recvId: number): string {
   return `${from.address}|${from.port}|${recvId}`;
