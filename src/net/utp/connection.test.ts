@@ -11,7 +11,7 @@ import { ManualClock } from '../../util/clock.js';
 import { seededRng as rng } from '../../util/seeded-rng.js';
 import type { BtError } from '../../util/errors.js';
 import { MAX_CWND, RECV_BUFFER, UtpConnection, type UtpHooks } from './connection.js';
-import { decodePacket, encodePacket, ST_DATA, ST_RESET, ST_STATE, ST_SYN, type UtpPacket } from './packet.js';
+import { decodePacket, encodePacket, seqDiff, ST_DATA, ST_RESET, ST_STATE, ST_SYN, type UtpPacket } from './packet.js';
 
 interface Side {
   conn?: UtpConnection;
@@ -299,4 +299,98 @@ test('the acceptor sends nothing but one STATE per SYN until the initiator prove
   // A resent SYN (our STATE lost) is answered again, once.
   b.receive(l.a.sent[0]!, l.nowUs());
   assert.deepEqual(l.b.sent.map((p) => p.type), [ST_STATE, ST_STATE]);
+});
+
+/**
+ * A receiver that behaves as libtorrent 2.0's utp_stream.cpp does: a 1 MiB receive buffer that holds both the
+ * out-of-order packets and the in-order bytes not yet read; the advertised window is what is left of it; a packet that
+ * does not fit (in order or not) is dropped but still acked; a packet more than max(16, buffer / 1100) sequence
+ * numbers past the ACK is dropped without a word. Its application reads at once. `lose(seq, until)` drops every
+ * transmission of a sequence number until that time. Every `staleEvery`-th reply carries the window of the connection's start (the
+ * whole buffer): libtorrent resends its own packets (here: its requests) with the header's window as first sent.
+ */
+function libtorrentLikeReceiver(send: (pkt: UtpPacket) => void, staleEvery: number, now: () => number) {
+  const capacity = 1024 * 1024;
+  const maxReorder = Math.max(16, Math.floor(capacity / 1100));
+  const reorder = new Map<number, number>();
+  let reorderBytes = 0;
+  let ackNr = 0;
+  let received = 0;
+  const losses = new Map<number, number>();
+  let replies = 0;
+  const state = (): void => {
+    replies++;
+    const wndSize = replies % staleEvery === 0 ? capacity : capacity - reorderBytes;
+    let span = 0;
+    for (const seq of reorder.keys()) span = Math.max(span, seqDiff(seq, ackNr) - 1);
+    let sack: Buffer | undefined;
+    if (span > 0) {
+      sack = Buffer.alloc(Math.ceil(span / 8));
+      for (const seq of reorder.keys()) { const i = seqDiff(seq, ackNr) - 2; sack[i >> 3]! |= 1 << (i & 7); }
+    }
+    send({ type: ST_STATE, connectionId: 1000, timestampUs: 0, timestampDiffUs: 0, wndSize,
+      seqNr: 0x7000, ackNr, sack, payload: Buffer.alloc(0) });
+  };
+  return {
+    get received() { return received; },
+    get reorderBytes() { return reorderBytes; },
+    lose(seq: number, until: number): void { losses.set(seq, until); },
+    onPacket(p: UtpPacket): void {
+      if (p.type === ST_SYN) { ackNr = p.seqNr; state(); return; }
+      if (p.type !== ST_DATA) return;
+      if (now() < (losses.get(p.seqNr) ?? 0)) return;
+      if (seqDiff(p.seqNr, (ackNr + maxReorder) & 0xffff) > 0) return;
+      const len = p.payload.length;
+      if (p.seqNr === ((ackNr + 1) & 0xffff)) {
+        if (reorderBytes + len <= capacity) {
+          received += len;
+          ackNr = p.seqNr;
+          for (let next = (ackNr + 1) & 0xffff; reorder.has(next); next = (ackNr + 1) & 0xffff) {
+            const n = reorder.get(next)!;
+            reorder.delete(next);
+            reorderBytes -= n;
+            received += n;
+            ackNr = next;
+          }
+        }
+      } else if (seqDiff(p.seqNr, ackNr) > 0 && !reorder.has(p.seqNr) && reorderBytes + len <= capacity) {
+        reorder.set(p.seqNr, len);
+        reorderBytes += len;
+      }
+      state();
+    },
+  };
+}
+
+test('a lost packet whose resend is lost too is still delivered to a receiver whose buffer holds its reorder queue (the libtorrent stall)', () => {
+  const clock = new ManualClock(1_000_000);
+  const toPeer: Buffer[] = [];
+  const toUs: UtpPacket[] = [];
+  const hooks: UtpHooks = {
+    send: (dg) => { toPeer.push(dg); }, onConnect: () => {}, onData: () => {}, onEnd: () => {}, onDrain: () => {}, onClose: () => {},
+  };
+  const conn = UtpConnection.connect({ now: clock.now, recvId: 1000, sendId: 1001, seqNr: 1, hooks });
+  const peer = libtorrentLikeReceiver((p) => toUs.push(p), 20, clock.now);
+  const size = 4 * 1024 * 1024;
+  // The 1000th data packet (sent when slow start has grown cwnd far past the peer's buffer) and every resend of it for
+  // 300 ms are lost (a burst of drops on a full loopback socket buffer): meanwhile the rest is sent and buffered out
+  // of order, and the hole's later resends must still fit in the peer's buffer.
+  peer.lose(1 + 1000, clock.now() + 300);
+  let written = 0;
+  const nowUs = (): number => Math.floor(clock.now() * 1000) >>> 0;
+  const end = clock.now() + 10_000;
+  while (peer.received < size && clock.now() < end) {
+    while (written < size && conn.writableLength < 256 * 1024) { conn.write(Buffer.alloc(16384)); written += 16384; }
+    conn.flush();
+    // Bounded: a stalled sender and this zero-delay peer can ping-pong resends and ACKs for ever within one step.
+    for (let rounds = 0; rounds < 50 && (toPeer.length > 0 || toUs.length > 0); rounds++) {
+      for (const dg of toPeer.splice(0)) { const r = decodePacket(dg); assert.ok(r.ok); peer.onPacket(r.packet); }
+      for (const p of toUs.splice(0)) conn.receive(p, nowUs());
+    }
+    clock.advance(1);
+    if (clock.now() % 10 === 0) conn.tick();
+  }
+  assert.equal(peer.received, size, `stalled: the peer holds ${peer.received} of ${size} bytes in order, ` +
+    `${peer.reorderBytes} out of order; ${conn.debugState()}`);
+  assert.ok(clock.now() < end - 5_000, `took ${clock.now() - (end - 10_000)} ms of virtual time`);
 });

@@ -114,6 +114,10 @@ export class UtpConnection {
   private slowStart = true;
   private ssthresh = MAX_CWND;
   private peerWnd = MSS;
+  /** The largest window the peer ever advertised: our estimate (from below) of its whole receive buffer. */
+  private peerMaxWnd = MSS;
+  /** Payload bytes of every packet in `outbuf` (selectively acked and lost ones included). */
+  private outbufBytes = 0;
   private dupAcks = 0;
   /** No further cwnd cut until the cumulative ACK passes this seq. */
   private lossRecoverySeq: number | undefined;
@@ -168,6 +172,7 @@ export class UtpConnection {
     const c = new UtpConnection({ ...opts, recvId: (syn.connectionId + 1) & 0xffff, sendId: syn.connectionId }, 'syn-recv');
     c.ackNr = syn.seqNr;
     c.peerWnd = Math.min(syn.wndSize, MAX_CWND);
+    c.peerMaxWnd = Math.max(c.peerMaxWnd, c.peerWnd);
     c.replyMicro = (nowUs - syn.timestampUs) >>> 0;
     c.paused = true; // an accepted stream is handed over paused (src/net/transport.ts)
     c.sendState();
@@ -177,6 +182,26 @@ export class UtpConnection {
   get writableLength(): number { return this.queued; }
   get bytesInFlight(): number { return this.inflight; }
   get isClosed(): boolean { return this.state === 'closed'; }
+
+  /** The send/receive state in one line, for diagnostics (the socket prints it with BITPEER_UTP_DEBUG set). */
+  debugState(): string {
+    const now = this.now();
+    let oldest: OutPacket | undefined;
+    let resend = 0;
+    let sacked = 0;
+    for (const p of this.outbuf.values()) {
+      if (oldest === undefined || seqDiff(p.seq, oldest.seq) < 0) oldest = p;
+      if (p.needResend) resend++;
+      if (p.sacked) sacked++;
+    }
+    const rto = this.rtoDeadline === undefined ? 'off' : `${Math.round(this.rtoDeadline - now)}ms`;
+    return `state=${this.state} seq=${this.seqNr} lastAcked=${this.lastAcked} ackNr=${this.ackNr} cwnd=${Math.round(this.cwnd)} ` +
+      `peerWnd=${this.peerWnd}/${this.peerMaxWnd} outbufBytes=${this.outbufBytes} inflight=${this.inflight} outbuf=${this.outbuf.size} needResend=${resend} sacked=${sacked} ` +
+      `oldest=${oldest === undefined ? '-' : `${oldest.seq}/${oldest.type}/tx${oldest.transmissions}/${Math.round(now - oldest.sentAt)}ms`} ` +
+      `rto=${rto} rtoMs=${Math.round(this.rtoMs)} timeouts=${this.timeouts} queued=${this.queued} wantDrain=${this.wantDrain} ` +
+      `fin=${this.finQueued}/${String(this.finSeq)} recvPending=${this.pendingBytes} reorder=${this.reorder.size} paused=${this.paused} ` +
+      `stats=${JSON.stringify(this.stats)}`;
+  }
 
   /** Queue bytes (sent by `flush`). False when the queue is at or above the high-water mark: 'drain' follows once it is below half. */
   write(data: Buffer): boolean {
@@ -242,6 +267,7 @@ export class UtpConnection {
     this.stats.received++;
     this.replyMicro = (nowUs - p.timestampUs) >>> 0;
     this.peerWnd = Math.min(p.wndSize, MAX_CWND);
+    this.peerMaxWnd = Math.max(this.peerMaxWnd, this.peerWnd);
     this.onAck(p);
     if (connectedNow) this.hooks.onConnect();
     if (this.isClosedNow()) return;
@@ -277,7 +303,7 @@ export class UtpConnection {
       if (!this.windowAllows(pkt.payload.length)) return;
       this.transmit(pkt);
     }
-    while (this.queued > 0 && this.windowAllows(Math.min(MSS, this.queued))) {
+    while (this.queued > 0 && this.windowAllows(Math.min(MSS, this.queued)) && this.spanAllows(Math.min(MSS, this.queued))) {
       const payload = this.takeQueued(MSS);
       this.sendNew(ST_DATA, payload);
     }
@@ -315,6 +341,21 @@ export class UtpConnection {
     return this.inflight === 0;
   }
 
+  /**
+   * New data only: the whole unacked span (from the oldest unacked packet to the newest, selectively acked ones
+   * included) must fit the peer's receive buffer, in bytes and in packets. The receiver keeps selectively acked packets
+   * in its reorder buffer and subtracts them from the window it advertises, while `inflight` no longer counts them:
+   * without this bound the sender filled libtorrent's 1 MiB buffer with out-of-order data, the lost packet at the
+   * cumulative ACK no longer fitted (libtorrent drops an in-order packet that does not fit), and every resend of it was
+   * dropped for ever (the stall seen with libtorrent at 7–9 of 17 pieces). libtorrent also drops packets more than
+   * max(16, buffer / 1100) sequence numbers past its ACK, hence the packet bound.
+   */
+  private spanAllows(bytes: number): boolean {
+    if (this.outbuf.size === 0) return true;
+    const maxPackets = Math.max(16, Math.floor(this.peerMaxWnd / 1100));
+    return this.outbufBytes + bytes <= this.peerMaxWnd && this.outbuf.size < maxPackets;
+  }
+
   private takeQueued(max: number): Buffer {
     const first = this.sendQueue[0]!;
     if (first.length <= max && (first.length === max || this.sendQueue.length === 1)) {
@@ -341,6 +382,7 @@ export class UtpConnection {
     const pkt: OutPacket = { seq: this.seqNr, type, payload, sentAt: 0, transmissions: 0, needResend: false, sacked: false };
     this.seqNr = (this.seqNr + 1) & 0xffff;
     this.outbuf.set(pkt.seq, pkt);
+    this.outbufBytes += payload.length;
     this.transmit(pkt);
   }
 
@@ -408,6 +450,7 @@ export class UtpConnection {
         const pkt = this.outbuf.get(seq);
         if (!pkt) continue;
         this.outbuf.delete(seq);
+        this.outbufBytes -= pkt.payload.length;
         if (!pkt.sacked) ack(pkt);
       }
       this.lastAcked = p.ackNr;
@@ -609,6 +652,7 @@ export class UtpConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.outbuf.clear();
+    this.outbufBytes = 0;
     this.reorder.clear();
     this.sendQueue.length = 0;
     this.pending.length = 0;

@@ -32,6 +32,8 @@ export interface UtpSocketOptions {
   /** Timers (dial time-outs, the tick). Default the system clock. */
   clock?: Clock;
   log?: (msg: string) => void;
+  /** Diagnostics: every connection's send/receive state through `log` at most this often (ms; default 0 = off). */
+  debugDumpMs?: number;
   /** Open uTP connections at most (default 1000). */
   maxConnections?: number;
   /** Incoming connections not yet verified, at most (default 64). */
@@ -134,6 +136,7 @@ export class UtpSocket {
   private timer: ClockTimer | undefined;
   private readonly clock: Clock;
   private readonly ackDue = new Set<UtpConnection>();
+  private lastDebugDump = 0;
   private ackScheduled = false;
   private resetBudget: number;
   private resetRefillAt = 0;
@@ -322,6 +325,11 @@ export class UtpSocket {
 
   private tick(): void {
     const now = this.now();
+    const dumpMs = this.opts.debugDumpMs ?? 0;
+    if (dumpMs > 0 && this.opts.log && now - this.lastDebugDump >= dumpMs) {
+      this.lastDebugDump = now;
+      for (const [k, e] of this.conns) this.opts.log(`uTP ${k}: ${e.conn.debugState()}`);
+    }
     for (const [k, e] of [...this.conns]) {
       if (e.halfOpenSince !== undefined && now - e.halfOpenSince > HALF_OPEN_MS) {
         e.conn.abandon(); // unverified source: not even a RESET
