@@ -226,15 +226,21 @@ describe('libtorrent DHT interop (private DHT on 127.0.0.1)', { skip: skipReason
       const complete = get.find((e) => e.event === 'complete');
       assert.ok(complete, `bitpeer get printed no complete event\n${get.describe()}`);
       await assertSameTree(scope, b.src, join(out, 'data.bin'));
-      assert.ok(get.find(foundLt), `bitpeer did not find libtorrent on the DHT\n${get.describe(20)}`);
       const connect = get.find((e) => e.event === 'peer-connect' && e.peer === ltSeedAddr);
       assert.ok(connect, `bitpeer did not connect to libtorrent\n${get.describe(20)}`);
+      // Either bitpeer found libtorrent on the DHT, or libtorrent's announce found bitpeer (it announced the magnet)
+      // and libtorrent dialled first: the metadata then came over that connection (no peer-discovered), and the torrent
+      // dials the address learned from it, labelled `manual`. In this private DHT nothing else can name either side.
+      const dialledFirst = !get.find(foundLt) && !get.events.some((e) => e.event === 'peer-discovered') && connect.source === 'manual';
+      assert.ok(get.find(foundLt) || dialledFirst, `bitpeer did not find libtorrent on the DHT\n${get.describe(20)}`);
+      if (dialledFirst) console.log('# dht-interop: libtorrent dialled bitpeer first (its announce found bitpeer)');
       // Every peer came from the DHT, and says so (the --json contract: peers found on the DHT have source "dht").
       for (const e of get.events.filter((x) => x.event === 'peer-connect' || x.event === 'peer-discovered')) {
-        assert.ok(e.source === 'dht' || e.direction === 'in', `a peer not labelled as found on the DHT: ${JSON.stringify(e)}\n${get.describe(20)}`);
+        assert.ok(e.source === 'dht' || e.direction === 'in' || (dialledFirst && e.peer === ltSeedAddr),
+          `a peer not labelled as found on the DHT: ${JSON.stringify(e)}\n${get.describe(20)}`);
       }
       console.log(`# dht-interop: bitpeer gets libtorrent's torrent (bootstrap: ${boot.label}): magnet -> first DHT peer ` +
-        `${seconds(await found)}, -> connected ${seconds(await connected)}, -> metadata ${seconds(await metadata)}, ` +
+        `${dialledFirst ? '- (libtorrent dialled first)' : seconds(await found)}, -> connected ${seconds(await connected)}, -> metadata ${seconds(await metadata)}, ` +
         `-> complete ${seconds(await completed)} (from the process start; bitpeer's elapsedMs ` +
         `${seconds(Number(complete.elapsedMs))}; ` +
         `${String(connect.transport)}, encryption ${String(connect.encryption)})`);
