@@ -3,22 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { seededRng } from '../../util/seeded-rng.js';
 import { Lookup } from './lookup.js';
 import { RoutingTable } from './routing-table.js';
 import { ALPHA, ID_LENGTH, K } from './types.js';
 import type { NodeAddress, NodeContact } from './types.js';
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRng;
 const bytesFrom = (rng: () => number) => (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(rng() * 256)));
 
 const key = (a: NodeAddress): string => `${a.host}:${a.port}`;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { seededRng } from '../../util/seeded-rng.js';
 import { PeerStore } from './peer-store.js';
 import { MAX_VALUES_PER_REPLY, PEER_TTL_MS } from './types.js';
 import type { NodeAddress } from './types.js';
@@ -8,17 +9,7 @@ import type { NodeAddress } from './types.js';
 const hash = (n: number): Buffer => Buffer.alloc(20, n);
 const peer = (n: number): NodeAddress => ({ host: `10.0.${(n >> 8) & 255}.${n & 255}`, port: 6881 });
 
-/** A deterministic rng (mulberry32). */
-function rngOf(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rngOf = seededRng;
 
 test('add and get; a second announce refreshes instead of duplicating', () => {
   const s = new PeerStore();
