@@ -12,10 +12,11 @@
  *   our timeout (`TIMEOUT`) and the caller's abort (`ABORTED`).
  * - The answer is validated here (intervals, counts, peers: see {@link parseAnnounceBody}); the announcer clamps.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import * as zlib from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { decode, getBytes, getDict, getInt, isBytes, isDict, isList } from '../bencode/index.js';
 import type { BDict } from '../bencode/index.js';
 import { systemClock } from '../platform/clock.js';
@@ -28,6 +29,22 @@ import {
 import type { AnnounceParams, AnnounceResponse, ScrapeEntry, ScrapeResult } from './client-common.js';
 
 export type { AnnounceParams, AnnounceResponse, ScrapeEntry, ScrapeResult, TrackerPeer } from './client-common.js';
+
+/**
+ * node:http, node:https (with TLS) and node:zlib, loaded synchronously at the first request: importing them costs
+ * ~13 ms of every process start (docs/design/performance.md, "Start-up"), and a session without HTTP trackers never
+ * needs them.
+ */
+const loadBuiltin = createRequire(import.meta.url);
+let httpModules: { http: typeof Http; https: typeof Https; zlib: typeof Zlib } | undefined;
+function httpBuiltins(): { http: typeof Http; https: typeof Https; zlib: typeof Zlib } {
+  httpModules ??= {
+    http: loadBuiltin('node:http') as typeof Http,
+    https: loadBuiltin('node:https') as typeof Https,
+    zlib: loadBuiltin('node:zlib') as typeof Zlib,
+  };
+  return httpModules;
+}
 
 /** Options of {@link announceHttp} and {@link scrapeHttp}. */
 export interface HttpTrackerOptions {
@@ -260,6 +277,7 @@ function getOnce(u: URL, limits: Limits, signal: AbortSignal): Promise<RawRespon
       }
     };
     const onAbort = (): void => done(signal.reason);
+    const { http, https, zlib } = httpBuiltins();
     const mod = u.protocol === 'https:' ? https : http;
     const req = mod.request(u, {
       method: 'GET',

@@ -43,7 +43,9 @@ test('npm pack publishes the library and its workers, and no test, fake or bench
   // The exclusion is only proven if the build did produce unit tests next to the modules.
   assert.ok(listFiles('dist/src').some((p) => p.endsWith('.test.js')), 'dist/src holds no compiled unit test: run npm run build');
   const files = packedFiles();
-  for (const needed of ['package.json', 'bin/bitpeer.js', 'dist/src/cli/main.js', 'dist/src/storage/hash-worker.js', 'dist/src/create/create-worker.js']) {
+  // bin/bitpeer.js runs the esbuild bundle (scripts/bundle.js) when present: its entry and both worker entries ship.
+  for (const needed of ['package.json', 'bin/bitpeer.js', 'dist/src/cli/main.js', 'dist/src/storage/hash-worker.js',
+    'dist/src/create/create-worker.js', 'dist/bundle/bitpeer.js', 'dist/bundle/hash-worker.js', 'dist/bundle/create-worker.js']) {
     assert.ok(files.includes(needed), `${needed} would not be published`);
   }
   const testOnly = files.filter((p) => TEST_ONLY.test(p));

@@ -16,7 +16,6 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildMagnet, parseTorrent, type Metainfo } from '../../metainfo/index.js';
 import { waitForMagnet } from '../magnet-wait.js';
-import { createTorrent } from '../../create/create-torrent.js';
 import { openBitpeer, type OpenedBitpeer } from '../../api/open.js';
 import type { TorrentSummary } from '../../api/types.js';
 import { BtError, isBtError } from '../../util/errors.js';
@@ -132,6 +131,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
         const host = typeof values['announce-host'] === 'string' ? values['announce-host'] : chooseLanAddress(networkInterfaces());
         announce.push(ownTrackerUrl(host, session.port));
       }
+      // Imported here: only `share` hashes (create-torrent and its worker pool stay out of seed's and get's start-up).
+      const { createTorrent } = await import('../../create/create-torrent.js');
       const created = await createTorrent(input, {
         ...(pieceLength !== undefined ? { pieceLength } : {}), announce,
         private: Boolean(values['private']), createdBy: CREATED_BY,
