@@ -6,7 +6,7 @@
 //
 // Cases (scripts/bench/*.js): B1 one-to-one throughput (TCP), B2 swarm, B3 create and check, B4 scale (B4a 1,000
 // torrents, B4b 500 connections), B5 uTP one-to-one (bitpeer and libtorrent over uTP), B6 MSE/PE (RC4 against
-// plaintext). Each case runs bitpeer and the reference interleaved, `--runs` times, and reports medians with their
+// plaintext), B7 many files (a folder of ~5,000 files; not in the default set). Each case runs bitpeer and the reference interleaved, `--runs` times, and reports medians with their
 // spread and ratios to the reference. Prints one markdown report on stdout (progress goes to stderr) and writes the
 // whole record, raw runs included, to bench/results/bench-<date>.json. `--quick` shrinks every case so the suite
 // checks itself in a few minutes; its numbers mean little.
@@ -32,6 +32,7 @@ const CASES = {
   B4b: ['./bench/connections.js'],
   B5: ['./bench/utp.js'],
   B6: ['./bench/mse.js'],
+  B7: ['./bench/many-files.js'],
 };
 
 function usage(message) {

@@ -25,12 +25,12 @@
  * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
  */
 import * as fsp from 'node:fs/promises';
-import { constants as C, readSync, writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { constants as C, readSync, realpathSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BtError, diskOp, errnoOf, ioError as fsIoError, isBtError, isMissing, type ErrorOp } from '../util/errors.js';
 import { FdPool } from './fd-pool.js';
+import { openOnPool, openSyncNow, type OpenRequest, type Opened, type RawFile } from './raw-file.js';
 import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo/index.js';
 import { isInside, rangeSpans } from './spans.js';
 import { rmdirContained, unlinkContained, type DeleteReport } from './delete-data.js';
@@ -129,7 +129,7 @@ async function settleAll<T, R>(items: readonly T[], limit: number, fn: (item: T)
 
 /** Piece storage on the local file system. Create with `FsStorage.open`. */
 export class FsStorage implements Storage {
-  private readonly pool: FdPool;
+  private readonly pool: FdPool<RawFile>;
   private readonly paths: (string | null)[]; // null for padding files
   private rootReal: string | null = null;
   private readonly dirsMade = new Map<string, Promise<void>>();
@@ -429,7 +429,7 @@ export class FsStorage implements Storage {
             bytesRead = readSync(h.fd, buf, at + done, s.length - done, s.fileOffset + done);
             this.syncReads.note(t0, performance.now());
           } else {
-            bytesRead = (await h.read(buf, at + done, s.length - done, s.fileOffset + done)).bytesRead;
+            bytesRead = await h.read(buf, at + done, s.length - done, s.fileOffset + done);
           }
           if (bytesRead === 0) break;
           done += bytesRead;
@@ -452,7 +452,7 @@ export class FsStorage implements Storage {
             done += writeSync(h.fd, data, s.pieceOffset + done, s.length - done, s.fileOffset + done);
             this.syncWrites.note(t0, performance.now());
           } else {
-            done += (await h.write(data, s.pieceOffset + done, s.length - done, s.fileOffset + done)).bytesWritten;
+            done += await h.write(data, s.pieceOffset + done, s.length - done, s.fileOffset + done);
           }
         }
       } catch (e) {
@@ -519,14 +519,19 @@ export class FsStorage implements Storage {
   }
 
   /** The FdPool opener: containment checks, then open with O_NOFOLLOW. */
-  private async openFile(index: number, write: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
+  private async openFile(index: number, write: boolean): Promise<{ handle: RawFile; writable: boolean }> {
     const p = this.paths[index];
     if (!p) throw new BtError('IO', `file ${index} is a padding file`);
     if (write && this.readOnly) throw new BtError('IO', `open ${p}: storage is read-only`);
     const file = this.meta.files[index]!;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.openChecked(index, p, file.path, write);
+        const opened = await this.openChecked(index, p, file.path, write);
+        if (write) {
+          if (opened.created) this.createdFiles.add(index);
+          this.openedForWrite.add(index);
+        }
+        return { handle: opened.file, writable: opened.writable };
       } catch (e) {
         // A folder we made earlier may have been removed behind our back: forget it and retry once.
         if (write && attempt === 0 && isMissing(e)) { this.dirsMade.delete(file.path.slice(0, -1).join('/')); continue; }
@@ -535,71 +540,40 @@ export class FsStorage implements Storage {
     }
   }
 
-  private async openChecked(index: number, p: string, components: string[], write: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
-    if (this.followLinks) {
-      // Seeding a folder the user chose, read-only: links are read through, as `create` hashed them.
-      let handle: FileHandle;
-      try { handle = await fsp.open(p, C.O_RDONLY | C.O_NONBLOCK); } catch (e) { throw ioError('open', p, e); }
-      return this.regularOnly(handle, p, false);
-    }
+  /**
+   * Prove the parent folder inside the save folder (realpath), then open. The realpath, open and fstat are synchronous
+   * calls while the policy of that kind of call (reads or writes) allows it (see SLOW_CALL_MS and raw-file.ts), else
+   * they run on the thread pool.
+   */
+  private async openChecked(index: number, p: string, components: string[], write: boolean): Promise<Opened> {
+    const policy = write ? this.syncWrites : this.syncReads;
+    const syncClose = (): boolean => policy.allowed;
+    const req = (target: string): OpenRequest => ({ target, label: p, write, readOnly: this.readOnly,
+      firstWrite: write && !this.openedForWrite.has(index), follow: this.followLinks });
+    // Seeding a folder the user chose, read-only: links are read through, as `create` hashed them.
+    if (this.followLinks) return policy.allowed ? this.timed(policy, () => openSyncNow(req(p), syncClose)) : openOnPool(req(p), syncClose);
     const root = await this.root(write);
     if (write) await this.ensureDir(components.slice(0, -1));
+    const dir = path.dirname(p);
+    const inside = (parent: string): string => {
+      if (!isInside(root, parent)) throw new BtError('BAD_PATH', `${p}: folder resolves outside the save folder (${parent})`);
+      return path.join(parent, path.basename(p));
+    };
+    if (policy.allowed) {
+      return this.timed(policy, () => {
+        let parent: string;
+        try { parent = realpathSync.native(dir); } catch (e) { throw ioError('realpath', dir, e); }
+        return openSyncNow(req(inside(parent)), syncClose);
+      });
+    }
     let parent: string;
-    try {
-      parent = await fsp.realpath(path.dirname(p));
-    } catch (e) {
-      throw ioError('realpath', path.dirname(p), e);
-    }
-    if (!isInside(root, parent)) throw new BtError('BAD_PATH', `${p}: folder resolves outside the save folder (${parent})`);
-    const target = path.join(parent, path.basename(p));
-    const base = C.O_NOFOLLOW | C.O_NONBLOCK;
-    let handle: FileHandle;
-    let writable: boolean;
-    try {
-      if (write) {
-        // O_EXCL only the first time (to learn whether we created it): a reopen after an FdPool eviction is one open.
-        if (this.openedForWrite.has(index)) {
-          handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
-        } else {
-          try {
-            handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o666);
-            this.createdFiles.add(index);
-          } catch (e) {
-            if (errnoOf(e) !== 'EEXIST') throw e;
-            handle = await fsp.open(target, base | C.O_RDWR | C.O_CREAT, 0o666);
-          }
-          this.openedForWrite.add(index);
-        }
-        writable = true;
-      } else if (this.readOnly) {
-        handle = await fsp.open(target, base | C.O_RDONLY);
-        writable = false;
-      } else {
-        try {
-          handle = await fsp.open(target, base | C.O_RDWR);
-          writable = true;
-        } catch (e) {
-          const code = errnoOf(e);
-          if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
-          handle = await fsp.open(target, base | C.O_RDONLY);
-          writable = false;
-        }
-      }
-    } catch (e) {
-      throw ioError('open', p, e, write ? 'disk-write' : 'disk-read');
-    }
-    return this.regularOnly(handle, p, writable);
+    try { parent = await fsp.realpath(dir); } catch (e) { throw ioError('realpath', dir, e); }
+    return openOnPool(req(inside(parent)), syncClose);
   }
 
-  /** Keep `handle` only if it is a regular file. */
-  private async regularOnly(handle: FileHandle, p: string, writable: boolean): Promise<{ handle: FileHandle; writable: boolean }> {
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) throw new BtError('BAD_PATH', `open ${p}: not a regular file`);
-    } catch (e) {
-      await handle.close().catch(() => undefined);
-      throw ioError('stat', p, e);
-    }
-    return { handle, writable };
+  /** Run the synchronous `fn`, noting its duration in `policy`. */
+  private timed<T>(policy: SyncPolicy, fn: () => T): T {
+    const t0 = performance.now();
+    try { return fn(); } finally { policy.note(t0, performance.now()); }
   }
 }
