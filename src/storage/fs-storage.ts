@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BtError, diskOp, errnoOf, ioError as fsIoError, isBtError, isMissing, type ErrorOp } from '../util/errors.js';
 import { FdPool } from './fd-pool.js';
+import { WriteBackPlan, type WriteBackOptions } from './write-back.js';
 import { openOnPool, openSyncNow, type OpenRequest, type Opened, type RawFile } from './raw-file.js';
 import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo/index.js';
 import { isInside, rangeSpans } from './spans.js';
@@ -49,7 +50,12 @@ export interface FsStorageOptions {
   followLinks?: boolean;
   /** Always read and write through the thread pool, never by synchronous calls (see SLOW_CALL_MS). Default false. */
   asyncIo?: boolean;
+  /** Background write-back thresholds (write-back.ts); `false` turns it off (flush then syncs everything). */
+  writeBack?: WriteBackOptions | false;
 }
+
+/** How many files a background write-back sweep syncs at once (thread-pool threads it may hold). */
+const SWEEP_PARALLELISM = 2;
 
 /** How many spans of one piece are read or written at once. */
 const SPAN_PARALLELISM = 8;
@@ -133,12 +139,17 @@ export class FsStorage implements Storage {
   private readonly paths: (string | null)[]; // null for padding files
   private rootReal: string | null = null;
   private readonly dirsMade = new Map<string, Promise<void>>();
+  /** Files written since the fdatasync that covers them began (or with none). */
   private readonly dirty = new Set<number>();
+  /** The fdatasync in flight of each file (at most one per file). */
+  private readonly syncing = new Map<number, Promise<void>>();
+  private readonly writeBack: WriteBackPlan | null;
   private readonly emptyMade = new Set<number>();
   /** Zero-length files to create when a piece around their offset is written. */
   private readonly emptyByPiece = new Map<number, number[]>();
   private active = 0;
   private closing = false;
+  private closed: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
   private readonly syncWrites: SyncPolicy;
   private readonly syncReads: SyncPolicy;
@@ -157,7 +168,9 @@ export class FsStorage implements Storage {
     maxOpenFiles: number,
     private readonly followLinks = false,
     asyncIo = false,
+    writeBack: WriteBackOptions | false = {},
   ) {
+    this.writeBack = readOnly || writeBack === false ? null : new WriteBackPlan(writeBack);
     this.syncWrites = new SyncPolicy(undefined, asyncIo);
     this.syncReads = new SyncPolicy(undefined, asyncIo);
     this.paths = meta.files.map((f) => (f.padding ? null : resolveInside(saveDir, f.path)));
@@ -177,7 +190,7 @@ export class FsStorage implements Storage {
   static async open(meta: StorageMeta, saveDir: string, opts: FsStorageOptions = {}): Promise<FsStorage> {
     const follow = opts.followLinks ?? false;
     const s = new FsStorage(meta, path.resolve(saveDir), follow || (opts.readOnly ?? false), opts.maxOpenFiles ?? 64, follow,
-      opts.asyncIo ?? false);
+      opts.asyncIo ?? false, opts.writeBack ?? {});
     await s.root(false).catch((e: unknown) => { if (!isMissing(e)) throw e; });
     return s;
   }
@@ -383,21 +396,58 @@ export class FsStorage implements Storage {
     return this.track(() => this.doFlush());
   }
 
+  /**
+   * Every write that completed before this call is durable when it resolves: a file's sync in flight (a write-back
+   * sweep's) is waited for, and a file still dirty (written since that sync began, or never synced) is synced.
+   */
   private async doFlush(): Promise<void> {
-    const files = [...this.dirty];
-    for (const i of files) this.dirty.delete(i);
-    await settleAll(files, SPAN_PARALLELISM, (i) =>
-      this.pool.use(i, true, (h) => h.datasync()).catch((e: unknown) => {
-        this.dirty.add(i);
-        throw ioError('sync', this.paths[i]!, e);
-      }));
+    const files = new Set([...this.dirty, ...this.syncing.keys()]);
+    await settleAll([...files], SPAN_PARALLELISM, async (i) => {
+      const running = this.syncing.get(i);
+      if (running) await running.catch(() => undefined); // a failure left it dirty: synced (and reported) below
+      if (this.dirty.has(i)) await this.syncFile(i);
+    });
   }
 
-  /** Refuse new operations, wait for the ones already started, close every descriptor. */
-  async close(): Promise<void> {
-    this.closing = true;
-    while (this.active > 0) await new Promise<void>((r) => { this.idleWaiters.push(r); });
-    await this.pool.close();
+  /** fdatasync file `i`, covering every write of it completed so far; joins the sync in flight if there is one. */
+  private syncFile(i: number): Promise<void> {
+    const running = this.syncing.get(i);
+    if (running) return running;
+    this.dirty.delete(i);
+    const p = this.pool.use(i, true, (h) => h.datasync()).catch((e: unknown) => {
+      this.dirty.add(i);
+      throw ioError('sync', this.paths[i]!, e);
+    }).finally(() => { if (this.syncing.get(i) === p) this.syncing.delete(i); });
+    this.syncing.set(i, p);
+    return p;
+  }
+
+  /** Background write-back: sync the files dirty now, SWEEP_PARALLELISM at a time; failures stay dirty for flush. */
+  private sweep(): void {
+    const plan = this.writeBack;
+    if (!plan || this.closing) return;
+    plan.begin();
+    const files = [...this.dirty].filter((i) => !this.syncing.has(i));
+    void settleAll(files, SWEEP_PARALLELISM, (i) => this.syncFile(i).catch(() => undefined))
+      .catch(() => undefined)
+      .finally(() => { if (plan.end()) this.sweep(); });
+  }
+
+  /**
+   * Refuse new operations, wait for the ones already started, make every write durable (the flush: a download that
+   * ends, is stopped or exits has its data on disk when this resolves), close every descriptor. A failed sync still
+   * closes the descriptors, then rejects.
+   */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      while (this.active > 0) await new Promise<void>((r) => { this.idleWaiters.push(r); });
+      let failure: unknown;
+      if (!this.readOnly) await this.doFlush().catch((e: unknown) => { failure = e; });
+      await this.pool.close();
+      if (failure !== undefined) throw failure;
+    })();
+    return this.closed;
   }
 
   private async track<T>(op: () => Promise<T>): Promise<T> {
@@ -461,6 +511,7 @@ export class FsStorage implements Storage {
         if (done > 0) this.dirty.add(s.fileIndex);
       }
     });
+    if (this.writeBack?.note(s.length)) this.sweep();
   }
 
   private async touchEmpty(i: number): Promise<void> {
