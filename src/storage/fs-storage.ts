@@ -25,7 +25,7 @@
  * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
  */
 import * as fsp from 'node:fs/promises';
-import { constants as C, readSync, realpathSync, writeSync } from 'node:fs';
+import { constants as C, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BtError, diskOp, errnoOf, ioError as fsIoError, isBtError, isMissing, type ErrorOp } from '../util/errors.js';
@@ -253,8 +253,9 @@ export class FsStorage implements Storage {
     const end = Math.min(this.meta.totalLength, (first + count) * this.meta.pieceLength);
     if (into.length < end - start) throw new RangeError(`buffer of ${into.length} bytes for ${end - start}`);
     const spans = rangeSpans(this.meta, start, end - start);
-    const got = await settleAll(spans, SPAN_PARALLELISM, (s) =>
-      this.readSpan(s, into, s.pieceOffset).catch((e: unknown) => { if (isMissing(e)) return 0; throw e; }));
+    const absent = await this.absentFolders(spans);
+    const got = await settleAll(spans, SPAN_PARALLELISM, (s) => (absent.has(path.dirname(this.paths[s.fileIndex] ?? '')) ? Promise.resolve(0)
+      : this.readSpan(s, into, s.pieceOffset).catch((e: unknown) => { if (isMissing(e)) return 0; throw e; })));
     const present = new Array<boolean>(count).fill(true);
     spans.forEach((s, k) => {
       if (got[k]! >= s.length) return;
@@ -264,6 +265,26 @@ export class FsStorage implements Storage {
       for (let p = lo; p <= hi; p++) present[p] = false;
     });
     return present;
+  }
+
+  /**
+   * The folders of `spans`' files that do not exist (ENOENT, one stat per folder): their files are missing, and a
+   * start-up check of a fresh download skips them instead of failing one open (and building one error) per file.
+   */
+  private async absentFolders(spans: readonly FileSpan[]): Promise<Set<string>> {
+    const dirs = new Set<string>();
+    for (const s of spans) { const p = this.paths[s.fileIndex]; if (p) dirs.add(path.dirname(p)); }
+    const absent = new Set<string>();
+    if (this.syncReads.allowed) {
+      this.timed(this.syncReads, () => {
+        for (const d of dirs) {
+          try { if (statSync(d, { throwIfNoEntry: false }) === undefined) absent.add(d); } catch { /* not provably absent */ }
+        }
+      });
+    } else {
+      await Promise.all([...dirs].map((d) => fsp.stat(d).catch((e: unknown) => { if (errnoOf(e) === 'ENOENT') absent.add(d); })));
+    }
+    return absent;
   }
 
   writePiece(piece: number, data: Buffer): Promise<void> {
