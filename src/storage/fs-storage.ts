@@ -23,6 +23,9 @@
  * - At most `maxOpenFiles` descriptors are open (FdPool), and none is closed while an operation uses it.
  * - A caller's buffer is never touched after the returned promise settles (every span settles first).
  * - fs failures surface as BtError('IO', "<op> <path>: <CODE>: <message>") with the original error as `cause`.
+ * - Durability: `flush()` resolves only when every write completed before the call is covered by an fdatasync that
+ *   began after that write (background write-back sweeps included: write-back.ts); `close()` flushes before it
+ *   closes the descriptors. Resume data relies on this (docs/design/persistence.md).
  */
 import * as fsp from 'node:fs/promises';
 import { constants as C, readSync, realpathSync, statSync, writeSync } from 'node:fs';
@@ -143,7 +146,8 @@ export class FsStorage implements Storage {
   private readonly pool: FdPool<RawFile>;
   private readonly paths: (string | null)[]; // null for padding files
   private rootReal: string | null = null;
-  private readonly dirsMade = new Map<string, Promise<void>>();
+  /** Folders made (or found) and proven inside, by their components joined with '/': their real paths. */
+  private readonly dirsMade = new Map<string, Promise<string>>();
   /** Files written since the fdatasync that covers them began (or with none). */
   private readonly dirty = new Set<number>();
   /** The fdatasync in flight of each file (at most one per file). */
@@ -563,36 +567,42 @@ export class FsStorage implements Storage {
   }
 
   /** Create folders `components` (relative to the save folder) one level at a time, each proven inside. */
-  private ensureDir(components: string[]): Promise<void> {
+  private ensureDir(components: string[]): Promise<string> {
+    if (components.length === 0) return this.root(true);
     const key = components.join('/');
     let p = this.dirsMade.get(key);
     if (!p) {
-      p = this.makeDirs(components);
+      p = this.makeDir(components);
       this.dirsMade.set(key, p);
       p.catch(() => this.dirsMade.delete(key));
     }
     return p;
   }
 
-  private async makeDirs(components: string[]): Promise<void> {
+  /** Forget folder `components` and its ancestors (removed behind our back: they are made again). */
+  private forgetDirs(components: string[]): void {
+    for (let k = 1; k <= components.length; k++) this.dirsMade.delete(components.slice(0, k).join('/'));
+  }
+
+  /** Make the last folder of `components` under its parent's proven real path (made first, once); its real path. */
+  private async makeDir(components: string[]): Promise<string> {
+    const parent = await this.ensureDir(components.slice(0, -1));
     const root = await this.root(true);
-    let real = root;
-    for (let k = 0; k < components.length; k++) {
-      const c = components[k]!;
-      const next = path.join(real, c);
-      try {
-        await fsp.mkdir(next);
-        this.createdDirs.push(resolveInside(this.saveDir, components.slice(0, k + 1)));
-      } catch (e) {
-        if (errnoOf(e) !== 'EEXIST') throw ioError('mkdir', next, e);
-      }
-      try {
-        real = await fsp.realpath(next);
-      } catch (e) {
-        throw ioError('realpath', next, e);
-      }
-      if (!isInside(root, real)) throw new BtError('BAD_PATH', `folder ${next} resolves outside the save folder (${real})`);
+    const next = path.join(parent, components[components.length - 1]!);
+    try {
+      await fsp.mkdir(next);
+      this.createdDirs.push(resolveInside(this.saveDir, components));
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw ioError('mkdir', next, e);
     }
+    let real: string;
+    try {
+      real = await fsp.realpath(next);
+    } catch (e) {
+      throw ioError('realpath', next, e);
+    }
+    if (!isInside(root, real)) throw new BtError('BAD_PATH', `folder ${next} resolves outside the save folder (${real})`);
+    return real;
   }
 
   /** The FdPool opener: containment checks, then open with O_NOFOLLOW. */
@@ -611,7 +621,7 @@ export class FsStorage implements Storage {
         return { handle: opened.file, writable: opened.writable };
       } catch (e) {
         // A folder we made earlier may have been removed behind our back: forget it and retry once.
-        if (write && attempt === 0 && isMissing(e)) { this.dirsMade.delete(file.path.slice(0, -1).join('/')); continue; }
+        if (write && attempt === 0 && isMissing(e)) { this.forgetDirs(file.path.slice(0, -1)); continue; }
         throw e;
       }
     }
