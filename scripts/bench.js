@@ -6,9 +6,10 @@
 //
 // Cases (scripts/bench/*.js): B1 one-to-one throughput (TCP), B2 swarm, B3 create and check, B4 scale (B4a 1,000
 // torrents, B4b 500 connections), B5 uTP one-to-one (bitpeer and libtorrent over uTP), B6 MSE/PE (RC4 against
-// plaintext), B8 start-up (process start → listening). Each case runs bitpeer and the reference interleaved, `--runs`
-// times, and reports medians with their spread and ratios to the reference. Prints one markdown report on stdout
-// (progress goes to stderr) and writes the whole record, raw runs included, to bench/results/bench-<date>.json. `--quick` shrinks every case so the suite
+// plaintext), B7 many files (a folder of ~5,000 files, 140 MiB), B8 start-up (process start → listening). Each case
+// runs bitpeer and the reference interleaved, `--runs` times, and reports medians with their spread and ratios to the
+// reference. Prints one markdown report on stdout (progress goes to stderr) and writes the whole record, raw runs
+// included, to bench/results/bench-<date>.json. `--quick` shrinks every case so the suite
 // checks itself in a few minutes; its numbers mean little.
 // Network: loopback only; every client runs with DHT, LSD, UPnP and NAT-PMP off. Exit code: 0 when every case ran
 // (targets met or not: the report says which), 1 when a measurement failed, 2 for bad arguments.
@@ -32,17 +33,18 @@ const CASES = {
   B4b: ['./bench/connections.js'],
   B5: ['./bench/utp.js'],
   B6: ['./bench/mse.js'],
+  B7: ['./bench/many-files.js'],
   B8: ['./bench/startup.js'],
 };
 
 function usage(message) {
-  console.error(`bench: ${message}\nusage: node scripts/bench.js [--cases B1,B2,B3,B4,B5,B6] [--runs 3] [--quick] ` +
+  console.error(`bench: ${message}\nusage: node scripts/bench.js [--cases B1,B2,B3,B4,B5,B6,B7,B8] [--runs 3] [--quick] ` +
     '[--b1-sizes 1G,256M] [--b1-size 1G] [--dir BASE] [--out FILE] [--keep] [--verbose]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { cases: ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B8'], runs: 3, quick: false, b1Size: undefined, b1Sizes: undefined, dir: os.tmpdir(),
+  const opts = { cases: ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8'], runs: 3, quick: false, b1Size: undefined, b1Sizes: undefined, dir: os.tmpdir(),
     out: null, keep: false, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

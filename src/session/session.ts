@@ -788,13 +788,13 @@ export class Session {
     // Checks waiting for their turn go now: their torrents are closed, so they end at once.
     for (const w of this.checkWaiters.splice(0)) { this.checkBytes += w.weight; this.checkCount++; w.go(); }
     for (const m of [...this.magnets.values()]) m.close();
-    // Chained cancellation: every torrent's signal (and so every dial) is aborted, then each torrent closes.
-    this.abort.abort(new BtError('ABORTED', 'session closed'));
-    await Promise.all([...this.torrents.values()].map((t) => t.close('session closed')));
+    this.abort.abort(new BtError('ABORTED', 'session closed')); // chained: every torrent's signal (and dial) aborts, then each closes
+    const closed = await Promise.allSettled([...this.torrents.values()].map((t) => t.close('session closed')));
     this.utp?.socket.close();
     this.dht.close();
     await this.services?.close();
     await this.server?.close();
     await this.hasher.close();
+    for (const r of closed) if (r.status === 'rejected') throw r.reason; // e.g. a torrent's final sync failed: not durable
   }
 }

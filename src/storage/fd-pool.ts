@@ -6,30 +6,32 @@
  * is reopened read-write only once it is idle. Waiters re-examine the state after every change, so no wake-up is lost.
  * No BEP: this is plain resource management (cf. libtorrent's `file_pool_size`).
  */
-import type { FileHandle } from 'node:fs/promises';
 import { BtError } from '../util/errors.js';
 
-/** Opens file `index`; `write` asks for a writable (and, if needed, created) file. */
-export type Opener = (index: number, write: boolean) => Promise<{ handle: FileHandle; writable: boolean }>;
+/** What the pool holds: anything it can close; a close may finish at once (a synchronous close) or later. */
+export interface PoolHandle { close(): Promise<void> | void }
 
-interface Slot {
+/** Opens file `index`; `write` asks for a writable (and, if needed, created) file. */
+export type Opener<H extends PoolHandle> = (index: number, write: boolean) => Promise<{ handle: H; writable: boolean }>;
+
+interface Slot<H> {
   readonly index: number;
-  handle: FileHandle | null; // null while opening
+  handle: H | null; // null while opening
   writable: boolean;
   busy: number;
   ready: Promise<void>; // settles (never rejects) when opening ends either way
 }
 
-/** LRU pool of FileHandles with a hard cap. */
-export class FdPool {
-  private readonly slots = new Map<number, Slot>(); // iteration order = least recently used first
+/** LRU pool of file handles with a hard cap. */
+export class FdPool<H extends PoolHandle> {
+  private readonly slots = new Map<number, Slot<H>>(); // iteration order = least recently used first
   private closing = 0;
   private waiters: Array<() => void> = [];
   private closed = false;
   private peak = 0;
 
   /** @param max hard cap on simultaneously open handles (≥ 1). */
-  constructor(private readonly max: number, private readonly opener: Opener) {
+  constructor(private readonly max: number, private readonly opener: Opener<H>) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxOpenFiles must be a positive integer, got ${max}`);
   }
 
@@ -39,7 +41,7 @@ export class FdPool {
   get peakOpen(): number { return this.peak; }
 
   /** Run `fn` with the handle of file `index`; the handle cannot be evicted until `fn` settles. */
-  async use<T>(index: number, write: boolean, fn: (h: FileHandle) => Promise<T>): Promise<T> {
+  async use<T>(index: number, write: boolean, fn: (h: H) => Promise<T>): Promise<T> {
     const slot = await this.acquire(index, write);
     try {
       return await fn(slot.handle!);
@@ -61,10 +63,10 @@ export class FdPool {
     }
     const handles = [...this.slots.values()].map((s) => s.handle!);
     this.slots.clear();
-    await Promise.allSettled(handles.map((h) => h.close()));
+    await Promise.allSettled(handles.map(async (h) => h.close()));
   }
 
-  private async acquire(index: number, write: boolean): Promise<Slot> {
+  private async acquire(index: number, write: boolean): Promise<Slot<H>> {
     for (;;) {
       if (this.closed) throw new BtError('ABORTED', 'storage closed');
       const slot = this.slots.get(index);
@@ -91,15 +93,15 @@ export class FdPool {
     }
   }
 
-  private async openSlot(index: number, write: boolean): Promise<Slot> {
+  private async openSlot(index: number, write: boolean): Promise<Slot<H>> {
     let settle!: () => void;
-    const s: Slot = { index, handle: null, writable: false, busy: 0, ready: new Promise((r) => { settle = r; }) };
+    const s: Slot<H> = { index, handle: null, writable: false, busy: 0, ready: new Promise((r) => { settle = r; }) };
     this.slots.set(index, s);
     this.peak = Math.max(this.peak, this.openCount);
     try {
       const { handle, writable } = await this.opener(index, write);
       if (this.closed) {
-        await handle.close().catch(() => undefined);
+        await Promise.resolve().then(() => handle.close()).catch(() => undefined);
         throw new BtError('ABORTED', 'storage closed');
       }
       s.handle = handle;
@@ -115,16 +117,19 @@ export class FdPool {
     }
   }
 
-  private idleVictim(): Slot | undefined {
+  private idleVictim(): Slot<H> | undefined {
     for (const s of this.slots.values()) if (s.handle !== null && s.busy === 0) return s;
     return undefined;
   }
 
   /** Remove an idle slot and close its handle; it still counts against the cap until the close is done. */
-  private retire(slot: Slot): void {
+  private retire(slot: Slot<H>): void {
     this.slots.delete(slot.index);
+    let closing: Promise<void> | void;
+    try { closing = slot.handle!.close(); } catch { closing = undefined; }
+    if (!closing) { this.notify(); return; } // closed synchronously: the slot is free now
     this.closing++;
-    slot.handle!.close().catch(() => undefined).finally(() => {
+    closing.catch(() => undefined).finally(() => {
       this.closing--;
       this.notify();
     });
