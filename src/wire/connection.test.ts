@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { PeerConnection } from './connection.js';
 import { socketPair } from '../../test/support/socket-pair.js';
-import type { Message, WireGeometry } from './codec/index.js';
+import { encodePieceHeader, type Message, type WireGeometry } from './codec/index.js';
 import { cause, type Cause } from '../util/errors.js';
 
 const G: WireGeometry = { pieceCount: 64, pieceLength: 262144, totalLength: 64 * 262144 };
@@ -41,7 +41,10 @@ test('every block arrives intact through the shared read buffer, both directions
       for (let k = 0; k < n; k++) {
         const index = k >> 4;
         const begin = (k & 15) * 16384;
-        conn.sendPiece(index, begin, Buffer.alloc(16384, (index * 31 + (k & 15)) & 0xff), () => { released++; });
+        const block = Buffer.alloc(16384, (index * 31 + (k & 15)) & 0xff);
+        // Odd blocks go out pre-framed (sendFramed), even ones as header + block (sendPiece): same bytes on the wire.
+        if (k & 1) conn.sendFramed(Buffer.concat([encodePieceHeader(index, begin, 16384), block]), () => { released++; });
+        else conn.sendPiece(index, begin, block, () => { released++; });
         if (k % 7 === 0) conn.send({ type: 'have', index });
         if (k % 100 === 0) await new Promise((r) => setImmediate(r)); // spread over several ticks and reads
       }

@@ -19,7 +19,8 @@
  *   whose queue shrank before the batch was written: its high-water mark is as large as the upload side's), the
  *   flush of that batch. Without it such a writer waits for a 'drain' that never comes (issue 11: libtorrent over
  *   uTP with RC4 stalled with 100 requests queued).
- *   Piece messages are written as header + block without concatenation.
+ *   Piece messages are written as header + block without concatenation, or (`sendFramed`) as runs the upload side
+ *   keeps pre-framed: a run of consecutive blocks is one buffer, one iovec.
  * - Timeouts and keep-alives are driven by the owner's once-a-second tick, not by per-connection timers: the owner
  *   reads `lastReceivedAt` / `lastSentAt`.
  *
@@ -157,6 +158,16 @@ export class PeerConnection {
     this.enqueue(encodePieceHeader(index, begin, block.length));
     if (onReleased) this.pendingCallbacks[this.pending.length] = onReleased;
     this.enqueue(block);
+  }
+
+  /**
+   * Whole messages already framed by the caller (e.g. a run of piece messages laid out by `framePieceBlocks`), sent
+   * as they are: one buffer, however many messages it holds. `onReleased` as for `sendPiece`.
+   */
+  sendFramed(bytes: Buffer, onReleased?: () => void): void {
+    if (this.closed) { onReleased?.(); return; }
+    if (onReleased) this.pendingCallbacks[this.pending.length] = onReleased;
+    this.enqueue(bytes);
   }
 
   /**

@@ -179,6 +179,36 @@ export function encodePieceHeader(index: number, begin: number, blockLength: num
   return b;
 }
 
+/** Bytes a piece of `pieceLength` takes once framed by {@link framePieceBlocks} with blocks of `blockSize`. */
+export function framedPieceLength(pieceLength: number, blockSize: number): number {
+  return pieceLength + PIECE_HEADER_LENGTH * Math.ceil(pieceLength / blockSize);
+}
+
+/**
+ * Lays a whole piece out as the piece messages that carry it, block after block: [header|block|header|block…], each
+ * block `blockSize` bytes (the last one shorter when the piece is). Block `j`'s message starts at
+ * `j * (PIECE_HEADER_LENGTH + blockSize)`, so a run of consecutive blocks is one contiguous span of the result: the
+ * upload side writes it to the socket as one buffer, with no header allocated and no iovec per block.
+ * `into`, if given and large enough, receives the layout (its first {@link framedPieceLength} bytes are returned).
+ * @throws RangeError if `index` is not a uint32 or `blockSize` is not positive.
+ */
+export function framePieceBlocks(index: number, data: Buffer, blockSize: number, into?: Buffer): Buffer {
+  if (!(blockSize > 0)) throw new RangeError(`bad block size ${blockSize}`);
+  const size = framedPieceLength(data.length, blockSize);
+  const out = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let begin = 0; begin < data.length; begin += blockSize) {
+    const len = Math.min(blockSize, data.length - begin);
+    out.writeUInt32BE(9 + len, at);
+    out[at + 4] = MessageId.PIECE;
+    out.writeUInt32BE(index, at + 5);
+    out.writeUInt32BE(begin, at + 9);
+    data.copy(out, at + PIECE_HEADER_LENGTH, begin, begin + len);
+    at += PIECE_HEADER_LENGTH + len;
+  }
+  return out;
+}
+
 /**
  * Encodes one message, length prefix included.
  *
