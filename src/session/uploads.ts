@@ -20,7 +20,7 @@
 import type { Storage } from '../storage/storage.js';
 import { BLOCK_SIZE } from '../util/geometry.js';
 import type { TokenBucket } from '../util/token-bucket.js';
-import { framePieceBlocks, framedPieceLength, PIECE_HEADER_LENGTH } from '../wire/codec/index.js';
+import { framePieceBlocks, framePieceInPlace, framedPieceLength, PIECE_HEADER_LENGTH } from '../wire/codec/index.js';
 import type { Peer } from './peer.js';
 
 export interface UploadHost {
@@ -69,10 +69,8 @@ export class UploadServer {
   private cachedBytes = 0;
   /** Whole-piece reads in flight. */
   private readonly loading = new Map<number, Promise<void>>();
-  /** Reusable piece-sized buffers for reads (each owns its whole ArrayBuffer). */
+  /** Reusable buffers of a framed piece's size (each owns its whole ArrayBuffer): read into, then kept framed. */
   private readonly spare: Buffer[] = [];
-  /** Reusable framed-piece-sized buffers for the cache. */
-  private readonly spareFramed: Buffer[] = [];
 
   constructor(private readonly host: UploadHost, private readonly limits: UploadLimits = DEFAULT_UPLOAD_LIMITS) {}
 
@@ -180,19 +178,20 @@ export class UploadServer {
   private loadPiece(piece: number): Promise<void> {
     let p = this.loading.get(piece);
     if (p) return p;
-    const into = this.spare.pop();
-    p = this.host.storage.readPiece(piece, into).then((buf) => {
+    // The piece is read into the tail of a framed-size buffer, past the room its headers need, then framed in place.
+    const pl = this.host.pieceLength;
+    const framed = this.spare.pop() ?? Buffer.allocUnsafe(framedPieceLength(pl, BLOCK_SIZE));
+    const dataAt = framed.length - pl;
+    p = this.host.storage.readPiece(piece, framed.subarray(dataAt)).then((buf) => {
       this.loading.delete(piece);
-      if (buf) {
-        const framedSize = framedPieceLength(buf.length, BLOCK_SIZE);
-        let spare = this.spareFramed.pop();
-        if (spare !== undefined && spare.length < framedSize) spare = undefined; // the short last piece fits; no other
-        this.insert(piece, framePieceBlocks(piece, buf, BLOCK_SIZE, spare), buf.length);
-        this.recycle(buf);
-      } else if (into) this.recycle(into);
+      if (!buf) { this.recycle(framed); return; }
+      const inPlace = buf.buffer === framed.buffer && buf.byteOffset === framed.byteOffset + dataAt;
+      this.insert(piece, inPlace ? framePieceInPlace(piece, framed, dataAt, buf.length, BLOCK_SIZE)
+        : framePieceBlocks(piece, buf, BLOCK_SIZE), buf.length);
+      if (!inPlace) this.recycle(framed);
     }, (err: unknown) => {
       this.loading.delete(piece);
-      if (into) this.recycle(into);
+      this.recycle(framed);
       this.host.onStorageError(err);
     });
     this.loading.set(piece, p);
@@ -235,37 +234,27 @@ export class UploadServer {
     this.cache.delete(piece);
     this.cachedBytes -= e.buf.length;
     e.evicted = true;
-    if (e.sending === 0) this.recycleFramed(e.buf);
+    if (e.sending === 0) this.recycle(e.buf);
   }
 
   private released(e: CachedPiece): void {
-    if (--e.sending === 0 && e.evicted) this.recycleFramed(e.buf);
+    if (--e.sending === 0 && e.evicted) this.recycle(e.buf);
   }
 
-  /** Keep a piece buffer for the next read if it owns its memory and there is room. */
+  /** Keep a framed piece buffer for the next read if it owns its whole memory and there is room. */
   private recycle(buf: Buffer): void {
-    keepSpare(this.spare, buf, this.host.pieceLength);
-  }
-
-  /** Keep a framed piece buffer for the next piece loaded into the cache. */
-  private recycleFramed(buf: Buffer): void {
-    keepSpare(this.spareFramed, buf, framedPieceLength(this.host.pieceLength, BLOCK_SIZE));
+    const size = framedPieceLength(this.host.pieceLength, BLOCK_SIZE);
+    const ab = buf.buffer;
+    if (buf.byteOffset !== 0 || ab instanceof SharedArrayBuffer || ab.byteLength !== size) return;
+    if ((this.spare.length + 1) * size > SPARE_BYTES) return;
+    this.spare.push(Buffer.from(ab, 0, size));
   }
 
   clearCache(): void {
     for (const [k, e] of this.cache) this.evict(k, e);
     this.cachedBytes = 0;
     this.spare.length = 0;
-    this.spareFramed.length = 0;
   }
-}
-
-/** Put `buf` on `pool` if it owns a whole ArrayBuffer of `size` bytes and the pool has room. */
-function keepSpare(pool: Buffer[], buf: Buffer, size: number): void {
-  const ab = buf.buffer;
-  if (buf.byteOffset !== 0 || ab instanceof SharedArrayBuffer || ab.byteLength !== size) return;
-  if ((pool.length + 1) * size > SPARE_BYTES) return;
-  pool.push(Buffer.from(ab, 0, size));
 }
 
 /**

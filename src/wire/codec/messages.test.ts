@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeMessage, encodePieceHeader, framePieceBlocks, framedPieceLength, CHOKE, KEEP_ALIVE, type Message } from './messages.js';
+import { encodeMessage, encodePieceHeader, framePieceBlocks, framePieceInPlace, framedPieceLength, CHOKE, KEEP_ALIVE, type Message } from './messages.js';
 import { MessageDecoder } from './decoder.js';
 
 // Golden bytes: [message, hex of the full encoding (length prefix included)].
@@ -89,6 +89,24 @@ test('framePieceBlocks equals the piece messages of every block, and decodes spl
     }
   }
   assert.throws(() => framePieceBlocks(0, Buffer.alloc(1), 0), RangeError);
+});
+
+test('framePieceInPlace builds the same layout as framePieceBlocks from data read into the buffer\'s tail', () => {
+  const nominal = 65536;
+  for (const [length, blockSize] of [[65536, 16384], [50000, 16384], [16384, 16384], [1, 16384], [65536, 1000], [7, 3]] as const) {
+    const data = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) data[i] = (i * 13 + 5) & 0xff;
+    const buf = Buffer.alloc(framedPieceLength(nominal, blockSize), 0xaa);
+    const dataAt = buf.length - nominal; // where the upload side reads a piece of any length up to the nominal one
+    data.copy(buf, dataAt);
+    const framed = framePieceInPlace(3, buf, dataAt, length, blockSize);
+    assert.equal(framed.buffer, buf.buffer);
+    assert.equal(framed.byteOffset, buf.byteOffset);
+    assert.deepEqual(framed, framePieceBlocks(3, data, blockSize), `${length}/${blockSize}`);
+  }
+  // Too little room for the headers in front of the data, or data past the end: refused, nothing framed.
+  assert.throws(() => framePieceInPlace(0, Buffer.alloc(16384 + 12), 12, 16384, 16384), RangeError);
+  assert.throws(() => framePieceInPlace(0, Buffer.alloc(16384 + 13), 13, 16385, 16384), RangeError);
 });
 
 test('no-payload messages are shared constants; fields out of range throw', () => {

@@ -210,6 +210,31 @@ export function framePieceBlocks(index: number, data: Buffer, blockSize: number,
 }
 
 /**
+ * Frames a piece in place, as {@link framePieceBlocks} does: `buf` holds the piece's `length` bytes at `dataAt`, and
+ * the layout is built from `buf`'s start, each block moved forward by the headers in front of it (the moves overlap
+ * only within cache-hot bytes: no second buffer). Needs `dataAt >= PIECE_HEADER_LENGTH * ceil(length / blockSize)`.
+ * Returns the layout, a view of `buf`'s first {@link framedPieceLength} bytes.
+ * @throws RangeError if `dataAt` leaves too little room for the headers or the data runs past `buf`.
+ */
+export function framePieceInPlace(index: number, buf: Buffer, dataAt: number, length: number, blockSize: number): Buffer {
+  if (!(blockSize > 0)) throw new RangeError(`bad block size ${blockSize}`);
+  const headers = PIECE_HEADER_LENGTH * Math.ceil(length / blockSize);
+  if (dataAt < headers || dataAt + length > buf.length) throw new RangeError(`no room to frame ${length} bytes at ${dataAt}`);
+  let at = 0;
+  for (let begin = 0; begin < length; begin += blockSize) {
+    const len = Math.min(blockSize, length - begin);
+    // Block j moves from dataAt + j * blockSize down to j * (blockSize + 13) + 13, past everything already framed.
+    buf.copyWithin(at + PIECE_HEADER_LENGTH, dataAt + begin, dataAt + begin + len);
+    buf.writeUInt32BE(9 + len, at);
+    buf[at + 4] = MessageId.PIECE;
+    buf.writeUInt32BE(index, at + 5);
+    buf.writeUInt32BE(begin, at + 9);
+    at += PIECE_HEADER_LENGTH + len;
+  }
+  return buf.subarray(0, at);
+}
+
+/**
  * Encodes one message, length prefix included.
  *
  * Fields are written with `writeUInt32BE`/`writeUInt16BE`, which throw a RangeError on values that do not fit;
