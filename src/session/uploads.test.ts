@@ -18,8 +18,22 @@ const PL = 65536; // 4 blocks per piece
 
 interface Sent { piece: number; begin: number; block: Buffer; release: () => void }
 
-function setup(cacheBytes: number) {
-  const { meta, data } = makeMeta({ pieceLength: PL, length: 8 * PL });
+/** Splits a run of framed piece messages into its blocks, checking each header; all share the run's `release`. */
+function unframe(bytes: Buffer, release: () => void): Sent[] {
+  const out: Sent[] = [];
+  for (let at = 0; at < bytes.length;) {
+    assert.ok(at + 13 <= bytes.length, 'a whole header');
+    const len = bytes.readUInt32BE(at);
+    assert.equal(bytes[at + 4], 7, 'a piece message');
+    assert.ok(at + 4 + len <= bytes.length, 'a whole message');
+    out.push({ piece: bytes.readUInt32BE(at + 5), begin: bytes.readUInt32BE(at + 9), block: bytes.subarray(at + 13, at + 4 + len), release });
+    at += 4 + len;
+  }
+  return out;
+}
+
+function setup(cacheBytes: number, length = 8 * PL) {
+  const { meta, data } = makeMeta({ pieceLength: PL, length });
   const storage = new MemoryStorage(meta);
   const calls = { readPiece: 0, read: 0 };
   const counting = {
@@ -29,11 +43,16 @@ function setup(cacheBytes: number) {
     close: () => storage.close(),
   };
   const sent: Sent[] = [];
+  const runs: Buffer[] = [];
   const conn = {
     closed: false, writableLength: 0,
     send: () => undefined,
     sendPiece: (piece: number, begin: number, block: Buffer, release?: () => void) => {
       sent.push({ piece, begin, block, release: release ?? (() => undefined) });
+    },
+    sendFramed: (bytes: Buffer, release?: () => void) => {
+      runs.push(bytes);
+      sent.push(...unframe(bytes, release ?? (() => undefined)));
     },
   };
   const peer = { amChoking: false, fast: true, incoming: [], readsInFlight: 0, uploadWaitPiece: -1, uploadRetryScheduled: false, conn } as unknown as Peer;
@@ -42,13 +61,13 @@ function setup(cacheBytes: number) {
     onStorageError: (e) => { throw e; }, uploadBucket: new TokenBucket({ rate: 0, now: Date.now }),
     schedule: (fn, ms) => { setTimeout(fn, ms); },
   }, { ...DEFAULT_UPLOAD_LIMITS, cacheBytes });
-  return { meta, data, storage, calls, sent, peer, server };
+  return { meta, data, storage, calls, sent, runs, peer, server };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
 test('sequential requests: one whole-piece read, blocks served from the cache', async () => {
-  const { meta, data, storage, calls, sent, peer, server } = setup(4 * PL);
+  const { meta, data, storage, calls, sent, runs, peer, server } = setup(4 * PL);
   for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
   for (let b = 0; b < PL; b += 16384) server.onRequest(peer, 2, b, 16384);
   await settle();
@@ -56,6 +75,44 @@ test('sequential requests: one whole-piece read, blocks served from the cache', 
   assert.equal(calls.readPiece, 1);
   assert.equal(calls.read, 0);
   for (const s of sent) assert.ok(s.block.equals(data.subarray(2 * PL + s.begin, 2 * PL + s.begin + 16384)));
+  // All four were queued when the piece landed: they went out as one contiguous run of framed messages.
+  assert.deepEqual(runs.map((r) => r.length), [4 * (16384 + 13)]);
+});
+
+test('queued runs are byte-exact: aligned runs, requests off the block grid, out of order, and a short last piece', async () => {
+  const total = 5 * PL + 20000; // the last piece is 20000 bytes: one full block and one of 3616
+  const { meta, data, storage, sent, peer, server } = setup(16 * PL, total);
+  for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
+  const reqs: Array<[number, number, number]> = [
+    [1, 0, 16384], [1, 16384, 16384], [1, 32768, 16384], [1, 49152, 16384], // one piece in order
+    [2, 16384, 16384], [2, 0, 16384], [2, 49152, 16384], // out of order: no run across them
+    [3, 0, 16384], [3, 1000, 5000], [3, 10000, 20000], [3, 65535, 1], // off the grid, across blocks
+    [5, 0, 16384], [5, 16384, 3616], // the short last piece's blocks
+    [5, 0, 20000], // one request spanning both blocks of it
+    [4, 0, 8192], [4, 8192, 8192], // half blocks
+  ];
+  server.onRequest(peer, 0, 0, 16384); // piece 0 first: the others queue behind it while it loads
+  for (const [p, b, n] of reqs) server.onRequest(peer, p, b, n);
+  for (let k = 0; k < 20 && sent.length < reqs.length + 1; k++) await settle();
+  assert.equal(sent.length, reqs.length + 1);
+  assert.deepEqual(sent.map((s) => [s.piece, s.begin, s.block.length]), [[0, 0, 16384], ...reqs]);
+  for (const s of sent) {
+    const at = s.piece * PL + s.begin;
+    assert.ok(s.block.equals(data.subarray(at, at + s.block.length)), `piece ${s.piece} at ${s.begin}`);
+  }
+});
+
+test('a request past the end of a cached piece is rejected', async () => {
+  const { meta, data, storage, sent, peer, server } = setup(4 * PL, 2 * PL + 1000);
+  for (let i = 0; i < meta.pieceCount; i++) await storage.writePiece(i, pieceOf(meta, data, i));
+  const rejects: unknown[] = [];
+  (peer.conn as unknown as { send: (m: unknown) => void }).send = (m) => { rejects.push(m); };
+  server.onRequest(peer, 2, 0, 1000);
+  server.onRequest(peer, 2, 0, 16384);
+  for (let k = 0; k < 10 && sent.length + rejects.length < 2; k++) await settle();
+  assert.equal(sent.length, 1);
+  assert.ok(sent[0]!.block.equals(data.subarray(2 * PL, 2 * PL + 1000)));
+  assert.deepEqual(rejects, [{ type: 'reject', index: 2, begin: 0, length: 16384 }]);
 });
 
 test('a random request for an uncached piece reads just that block', async () => {

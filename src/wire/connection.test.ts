@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { PeerConnection } from './connection.js';
 import { socketPair } from '../../test/support/socket-pair.js';
-import type { Message, WireGeometry } from './codec/index.js';
+import { encodeMessage, encodePieceHeader, framePieceBlocks, type Message, type WireGeometry } from './codec/index.js';
+import { EventEmitter } from 'node:events';
+import type { PeerStream } from '../net/transport.js';
 import { cause, type Cause } from '../util/errors.js';
 
 const G: WireGeometry = { pieceCount: 64, pieceLength: 262144, totalLength: 64 * 262144 };
@@ -41,7 +43,10 @@ test('every block arrives intact through the shared read buffer, both directions
       for (let k = 0; k < n; k++) {
         const index = k >> 4;
         const begin = (k & 15) * 16384;
-        conn.sendPiece(index, begin, Buffer.alloc(16384, (index * 31 + (k & 15)) & 0xff), () => { released++; });
+        const block = Buffer.alloc(16384, (index * 31 + (k & 15)) & 0xff);
+        // Odd blocks go out pre-framed (sendFramed), even ones as header + block (sendPiece): same bytes on the wire.
+        if (k & 1) conn.sendFramed(Buffer.concat([encodePieceHeader(index, begin, 16384), block]), () => { released++; });
+        else conn.sendPiece(index, begin, block, () => { released++; });
         if (k % 7 === 0) conn.send({ type: 'have', index });
         if (k % 100 === 0) await new Promise((r) => setImmediate(r)); // spread over several ticks and reads
       }
@@ -99,6 +104,55 @@ async function closedBy(act: (b: net.Socket, conn: PeerConnection) => void, onMe
     close();
   }
 }
+
+/** A PeerStream that records each write it is given (the chunks a corked socket would hand to one writev). */
+class RecordingStream extends EventEmitter {
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 1;
+  readonly localAddress = '127.0.0.1';
+  destroyed = false;
+  writableLength = 0;
+  writes: Buffer[] = [];
+  write(data: Buffer, cb?: (err?: Error | null) => void): boolean {
+    this.writes.push(Buffer.from(data)); // a copy: the test checks the bytes as they were at write time
+    if (cb) process.nextTick(cb, null);
+    return true;
+  }
+  end(): this { return this; }
+  cork(): void { /* recorded per write */ }
+  uncork(): void { /* recorded per write */ }
+  pause(): this { return this; }
+  resume(): this { return this; }
+  setNoDelay(): this { return this; }
+  destroy(): this { this.destroyed = true; return this; }
+}
+
+test('framed blocks that continue one another in memory are joined into one write, byte-exact, every release called', async () => {
+  const data = Buffer.alloc(4 * 16384);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 11 + 1) & 0xff;
+  const framed = framePieceBlocks(6, data, 16384);
+  const step = 13 + 16384;
+  const stream = new RecordingStream();
+  const conn = new PeerConnection(stream as unknown as PeerStream, null, { onMessage: () => undefined, onClose: () => undefined },
+    Date.now, undefined, { sharedReadBuffer: false });
+  let released = 0;
+  const release = (): void => { released++; };
+  // Blocks 0 and 1 one by one (one run), a have, blocks 2 and 3 (a run again), then block 0 again (not contiguous).
+  conn.sendFramed(framed.subarray(0, step), release);
+  conn.sendFramed(framed.subarray(step, 2 * step), release);
+  conn.send({ type: 'have', index: 6 });
+  conn.sendFramed(framed.subarray(2 * step, 3 * step), release);
+  conn.sendFramed(framed.subarray(3 * step, 4 * step), release);
+  conn.sendFramed(framed.subarray(0, step), release);
+  conn.sendPiece(6, 16384, data.subarray(16384, 32768), release);
+  await new Promise((r) => setImmediate(r));
+  const expected = Buffer.concat([framed.subarray(0, 2 * step), encodeMessage({ type: 'have', index: 6 }),
+    framed.subarray(2 * step), framed.subarray(0, step), encodePieceHeader(6, 16384, 16384), data.subarray(16384, 32768)]);
+  assert.deepEqual(Buffer.concat(stream.writes), expected, 'the same bytes, in order');
+  assert.deepEqual(stream.writes.map((w) => w.length), [2 * step, 9, 2 * step, step, 13, 16384]);
+  assert.equal(released, 6, 'each release called once');
+  conn.close(cause('read', 'EOF', 'test over'));
+});
 
 test('a peer that closes its socket ends the connection with read/EOF', { timeout: 10_000 }, async () => {
   const why = await closedBy((b) => b.end());

@@ -19,7 +19,9 @@
  *   whose queue shrank before the batch was written: its high-water mark is as large as the upload side's), the
  *   flush of that batch. Without it such a writer waits for a 'drain' that never comes (issue 11: libtorrent over
  *   uTP with RC4 stalled with 100 requests queued).
- *   Piece messages are written as header + block without concatenation.
+ *   Piece messages are written as header + block without concatenation, or (`sendFramed`) as runs the upload side
+ *   keeps pre-framed: a run of consecutive blocks is one buffer, one iovec. Large queued buffers that continue one
+ *   another in memory (such blocks sent one request at a time) are joined into one write when flushed.
  * - Timeouts and keep-alives are driven by the owner's once-a-second tick, not by per-connection timers: the owner
  *   reads `lastReceivedAt` / `lastSentAt`.
  *
@@ -160,6 +162,16 @@ export class PeerConnection {
   }
 
   /**
+   * Whole messages already framed by the caller (e.g. a run of piece messages laid out by `framePieceBlocks`), sent
+   * as they are: one buffer, however many messages it holds. `onReleased` as for `sendPiece`.
+   */
+  sendFramed(bytes: Buffer, onReleased?: () => void): void {
+    if (this.closed) { onReleased?.(); return; }
+    if (onReleased) this.pendingCallbacks[this.pending.length] = onReleased;
+    this.enqueue(bytes);
+  }
+
+  /**
    * Outgoing bytes are batched until the end of the current tick and written with one writev: a burst of requests,
    * haves or rejects costs one syscall instead of one each (a loopback write syscall runs the whole TCP path, so
    * per-message writes cost more than the bytes). Consecutive small messages are coalesced into one buffer.
@@ -195,13 +207,32 @@ export class PeerConnection {
         small = [];
         smallBytes = 0;
       };
+      // Large buffers that continue one another in memory (framed blocks of one piece sent one by one) are joined
+      // into one view: one socket write instead of one per block, their callbacks called together.
+      let run: Buffer | undefined;
+      let runCallbacks: Array<() => void> = [];
+      const flushRun = (): void => {
+        if (run === undefined) return;
+        const cbs = runCallbacks;
+        write(run, cbs.length === 0 ? undefined : cbs.length === 1 ? cbs[0] : () => { for (const cb of cbs) cb(); });
+        run = undefined;
+        runCallbacks = [];
+      };
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i]!;
-        if (b.length <= SMALL_WRITE && callbacks[i] === undefined) { small.push(b); smallBytes += b.length; continue; }
+        const cb = callbacks[i];
+        if (b.length <= SMALL_WRITE && cb === undefined) { flushRun(); small.push(b); smallBytes += b.length; continue; }
         flushSmall();
-        write(b, callbacks[i]);
+        if (run !== undefined && run.buffer === b.buffer && run.byteOffset + run.length === b.byteOffset) {
+          run = Buffer.from(run.buffer, run.byteOffset, run.length + b.length);
+        } else {
+          flushRun();
+          run = b;
+        }
+        if (cb) runCallbacks.push(cb);
       }
       flushSmall();
+      flushRun();
       this.socket.uncork();
     }
     if (this.roomWanted && !this.drainDue) this.roomAvailable();

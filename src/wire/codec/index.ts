@@ -11,7 +11,7 @@ export {
 } from './handshake.js';
 export {
   MessageId, PIECE_HEADER_LENGTH, KEEP_ALIVE, CHOKE, UNCHOKE, INTERESTED, NOT_INTERESTED, HAVE_ALL, HAVE_NONE,
-  encodeMessage, encodePieceHeader, hashesProofCount, HASH_HEADER_LENGTH, type HashRequestFields, type Message, type MessageType,
+  encodeMessage, encodePieceHeader, framePieceBlocks, framePieceInPlace, framedPieceLength, hashesProofCount, HASH_HEADER_LENGTH, type HashRequestFields, type Message, type MessageType,
 } from './messages.js';
 export {
   MessageDecoder, bitfieldProblem, clearSpareBits, MAX_HASHES_PER_MESSAGE, MAX_PROOF_LAYERS, DEFAULT_MAX_BLOCK_LENGTH, DEFAULT_MAX_EXTENDED_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH,

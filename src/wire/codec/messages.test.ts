@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeMessage, encodePieceHeader, CHOKE, KEEP_ALIVE, type Message } from './messages.js';
+import { encodeMessage, encodePieceHeader, framePieceBlocks, framePieceInPlace, framedPieceLength, CHOKE, KEEP_ALIVE, type Message } from './messages.js';
 import { MessageDecoder } from './decoder.js';
 
 // Golden bytes: [message, hex of the full encoding (length prefix included)].
@@ -56,6 +56,57 @@ test('encodePieceHeader + block equals the encoded piece message', () => {
   assert.equal(header.length, 13);
   assert.equal(header.toString('hex'), '00004009070000000400004000');
   assert.deepEqual(Buffer.concat([header, block]), encodeMessage({ type: 'piece', index: 4, begin: 16384, block }));
+});
+
+test('framePieceBlocks equals the piece messages of every block, and decodes split at every byte boundary', () => {
+  for (const [length, blockSize] of [[65536, 16384], [20000, 16384], [16384, 16384], [1, 16384], [1000, 300]] as const) {
+    const data = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) data[i] = (i * 7 + 3) & 0xff;
+    const expected: Buffer[] = [];
+    for (let b = 0; b < length; b += blockSize) {
+      expected.push(encodeMessage({ type: 'piece', index: 9, begin: b, block: data.subarray(b, Math.min(length, b + blockSize)) }));
+    }
+    const framed = framePieceBlocks(9, data, blockSize);
+    assert.equal(framed.length, framedPieceLength(length, blockSize));
+    assert.deepEqual(framed, Buffer.concat(expected), `${length}/${blockSize}`);
+    // Into a larger reused buffer: the same bytes, a view of its start.
+    const into = Buffer.alloc(framed.length + 50, 0xee);
+    const again = framePieceBlocks(9, data, blockSize, into);
+    assert.equal(again.buffer, into.buffer);
+    assert.deepEqual(again, framed);
+    // Any prefix of the layout ending on a message boundary is a run of whole messages; split anywhere it decodes.
+    if (length <= 1000) {
+      for (let cut = 0; cut <= framed.length; cut++) {
+        const d = new MessageDecoder({ pieceCount: 10, pieceLength: length, totalLength: 10 * length });
+        d.push(framed.subarray(0, cut));
+        const got: Message[] = [];
+        for (let m = d.next(); m !== null; m = d.next()) got.push(m);
+        d.push(framed.subarray(cut));
+        for (let m = d.next(); m !== null; m = d.next()) got.push(m);
+        assert.equal(got.length, expected.length, `cut at ${cut}`);
+        got.forEach((m, i) => assert.deepEqual(encodeMessage(m), expected[i]));
+      }
+    }
+  }
+  assert.throws(() => framePieceBlocks(0, Buffer.alloc(1), 0), RangeError);
+});
+
+test('framePieceInPlace builds the same layout as framePieceBlocks from data read into the buffer\'s tail', () => {
+  const nominal = 65536;
+  for (const [length, blockSize] of [[65536, 16384], [50000, 16384], [16384, 16384], [1, 16384], [65536, 1000], [7, 3]] as const) {
+    const data = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) data[i] = (i * 13 + 5) & 0xff;
+    const buf = Buffer.alloc(framedPieceLength(nominal, blockSize), 0xaa);
+    const dataAt = buf.length - nominal; // where the upload side reads a piece of any length up to the nominal one
+    data.copy(buf, dataAt);
+    const framed = framePieceInPlace(3, buf, dataAt, length, blockSize);
+    assert.equal(framed.buffer, buf.buffer);
+    assert.equal(framed.byteOffset, buf.byteOffset);
+    assert.deepEqual(framed, framePieceBlocks(3, data, blockSize), `${length}/${blockSize}`);
+  }
+  // Too little room for the headers in front of the data, or data past the end: refused, nothing framed.
+  assert.throws(() => framePieceInPlace(0, Buffer.alloc(16384 + 12), 12, 16384, 16384), RangeError);
+  assert.throws(() => framePieceInPlace(0, Buffer.alloc(16384 + 13), 13, 16385, 16384), RangeError);
 });
 
 test('no-payload messages are shared constants; fields out of range throw', () => {

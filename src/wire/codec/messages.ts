@@ -179,6 +179,61 @@ export function encodePieceHeader(index: number, begin: number, blockLength: num
   return b;
 }
 
+/** Bytes a piece of `pieceLength` takes once framed by {@link framePieceBlocks} with blocks of `blockSize`. */
+export function framedPieceLength(pieceLength: number, blockSize: number): number {
+  return pieceLength + PIECE_HEADER_LENGTH * Math.ceil(pieceLength / blockSize);
+}
+
+/**
+ * Lays a whole piece out as the piece messages that carry it, block after block: [header|block|header|block…], each
+ * block `blockSize` bytes (the last one shorter when the piece is). Block `j`'s message starts at
+ * `j * (PIECE_HEADER_LENGTH + blockSize)`, so a run of consecutive blocks is one contiguous span of the result: the
+ * upload side writes it to the socket as one buffer, with no header allocated and no iovec per block.
+ * `into`, if given and large enough, receives the layout (its first {@link framedPieceLength} bytes are returned).
+ * @throws RangeError if `index` is not a uint32 or `blockSize` is not positive.
+ */
+export function framePieceBlocks(index: number, data: Buffer, blockSize: number, into?: Buffer): Buffer {
+  if (!(blockSize > 0)) throw new RangeError(`bad block size ${blockSize}`);
+  const size = framedPieceLength(data.length, blockSize);
+  const out = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let begin = 0; begin < data.length; begin += blockSize) {
+    const len = Math.min(blockSize, data.length - begin);
+    out.writeUInt32BE(9 + len, at);
+    out[at + 4] = MessageId.PIECE;
+    out.writeUInt32BE(index, at + 5);
+    out.writeUInt32BE(begin, at + 9);
+    data.copy(out, at + PIECE_HEADER_LENGTH, begin, begin + len);
+    at += PIECE_HEADER_LENGTH + len;
+  }
+  return out;
+}
+
+/**
+ * Frames a piece in place, as {@link framePieceBlocks} does: `buf` holds the piece's `length` bytes at `dataAt`, and
+ * the layout is built from `buf`'s start, each block moved forward by the headers in front of it (the moves overlap
+ * only within cache-hot bytes: no second buffer). Needs `dataAt >= PIECE_HEADER_LENGTH * ceil(length / blockSize)`.
+ * Returns the layout, a view of `buf`'s first {@link framedPieceLength} bytes.
+ * @throws RangeError if `dataAt` leaves too little room for the headers or the data runs past `buf`.
+ */
+export function framePieceInPlace(index: number, buf: Buffer, dataAt: number, length: number, blockSize: number): Buffer {
+  if (!(blockSize > 0)) throw new RangeError(`bad block size ${blockSize}`);
+  const headers = PIECE_HEADER_LENGTH * Math.ceil(length / blockSize);
+  if (dataAt < headers || dataAt + length > buf.length) throw new RangeError(`no room to frame ${length} bytes at ${dataAt}`);
+  let at = 0;
+  for (let begin = 0; begin < length; begin += blockSize) {
+    const len = Math.min(blockSize, length - begin);
+    // Block j moves from dataAt + j * blockSize down to j * (blockSize + 13) + 13, past everything already framed.
+    buf.copyWithin(at + PIECE_HEADER_LENGTH, dataAt + begin, dataAt + begin + len);
+    buf.writeUInt32BE(9 + len, at);
+    buf[at + 4] = MessageId.PIECE;
+    buf.writeUInt32BE(index, at + 5);
+    buf.writeUInt32BE(begin, at + 9);
+    at += PIECE_HEADER_LENGTH + len;
+  }
+  return buf.subarray(0, at);
+}
+
 /**
  * Encodes one message, length prefix included.
  *
