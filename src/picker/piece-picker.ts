@@ -77,9 +77,12 @@ export interface BlockReceivedResult {
   wanted: boolean;
   /** Every block of the piece is now received: hash it. */
   pieceComplete: boolean;
-  /** End game: other peers that have this block requested; send them `cancel`. */
-  cancels: Array<{ peer: PeerKey; block: BlockRef }>;
+  /** End game: other peers that have this block requested; send them `cancel`. Shared when empty: do not modify. */
+  cancels: ReadonlyArray<{ peer: PeerKey; block: BlockRef }>;
 }
+
+/** The `cancels` of nearly every received block (no other peer had it requested): one shared empty array. */
+const NO_CANCELS: ReadonlyArray<{ peer: PeerKey; block: BlockRef }> = Object.freeze([]);
 
 const MISSING = 0;
 const REQUESTED = 1;
@@ -575,10 +578,16 @@ export class PiecePicker {
     if (!dl || dl.state[b] !== REQUESTED) return notWanted();
     const id = block.piece * this.maxBlocks + b;
     const reqs = dl.requesters[b]!;
-    const cancels: Array<{ peer: PeerKey; block: BlockRef }> = [];
-    for (const p of reqs) {
-      this.peers.get(p)?.requests.delete(id);
-      if (p !== peer) cancels.push({ peer: p, block: this.blockRef(block.piece, b) });
+    let cancels = NO_CANCELS;
+    if (reqs.length === 1 && reqs[0] === peer) {
+      this.peers.get(peer)?.requests.delete(id);
+    } else {
+      const list: Array<{ peer: PeerKey; block: BlockRef }> = [];
+      for (const p of reqs) {
+        this.peers.get(p)?.requests.delete(id);
+        if (p !== peer) list.push({ peer: p, block: this.blockRef(block.piece, b) });
+      }
+      cancels = list;
     }
     dl.requesters[b] = null;
     dl.state[b] = RECEIVED;

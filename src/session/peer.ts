@@ -13,7 +13,12 @@ import type { BlockRef } from '../picker/piece-picker.js';
 export interface PendingRequest { block: BlockRef; sentAt: number }
 export interface IncomingRequest { piece: number; begin: number; length: number }
 
-export function blockKey(piece: number, begin: number): string { return `${piece}:${begin}`; }
+/**
+ * The key of a block in `Peer.requests`: its byte offset in the torrent (a safe integer: torrents are < 2^53 bytes).
+ * A number, not a string: no string built and hashed per block sent and received. Keys are unique for in-range
+ * blocks only, so a lookup must still compare the stored block's piece and begin (requests.ts does).
+ */
+export function blockKey(pieceLength: number, piece: number, begin: number): number { return piece * pieceLength + begin; }
 
 export class Peer {
   /** `ip:port` as we know it: the dialled address, or the remote socket address for incoming connections. */
@@ -36,7 +41,7 @@ export class Peer {
   readonly down: RateMeter;
   readonly up: RateMeter;
   /** Requests we sent and have not been answered, by blockKey. */
-  readonly requests = new Map<string, PendingRequest>();
+  readonly requests = new Map<number, PendingRequest>();
   /** Requests the peer sent us, waiting to be served, in order. */
   incoming: IncomingRequest[] = [];
   readsInFlight = 0;
