@@ -5,8 +5,9 @@
  *
  * Reads are synchronous pread()s of at most {@link READ_BYTES} into one reused buffer, each digested right after it
  * lands. Measured on the 2-core bench machine (1 GiB from the page cache; docs/design/scale.md): reads of ≤ 128 KiB
- * cost the kernel ~0.13 s per GiB to copy, reads of ≥ 192 KiB ~0.47 s (the copy no longer stays in the core's L2
- * cache), and the same 128 KiB reads through the libuv thread pool (fs/promises) ~0.45 s CPU per GiB for the hops.
+ * into one reused buffer cost the kernel ~0.13 s per GiB to copy, reads of ≥ 192 KiB (or small reads into a big
+ * buffer) ~0.47 s: the destination must stay in the core's L2 cache. The same 128 KiB reads through the libuv thread
+ * pool (fs/promises) cost ~0.45 s CPU per GiB for the hops.
  *
  * Invariant: it writes only the digest slots of the pieces of the groups it is given, reads each piece's bytes
  * exactly once, and throws (with the file's path) when a file is shorter than it was when the walk stat()ed it.
