@@ -26,17 +26,15 @@
  * component; a pad after each non-empty file not ending on a piece boundary when there is more than one file), and
  * BEP 47 `x` from the owner-execute bit of lstat() (a followed symlink counts as executable, as in libtorrent).
  *
- * Hashing (measured against mktorrent; docs/design/metainfo.md): bytes must still be in the CPU cache when SHA-1 runs,
- * so reads are small (2 MiB) and each is hashed right after it lands. Small inputs are hashed on the main thread
- * (double-buffered async reads, pieces hashed incrementally so any piece length works). Above 128 MiB, the main
- * thread and cores − 1 worker threads (at most 3, create-worker.ts) claim groups of whole pieces through a shared
- * atomic counter, each preads its pieces itself and writes the digests into a shared table: no chunk is handed
- * between threads, and the main thread is already hashing while the workers boot. v2 and hybrid always take that
- * piece-group path (with no workers up to 128 MiB): each piece lies in one file, is read once, and gets its SHA-256
- * leaves and piece root (and, hybrid, its SHA-1 over data + pad zeros) in the same pass (src/create/piece-digest.ts).
+ * Hashing (measured against mktorrent; docs/design/scale.md): the main thread and, above 128 MiB, cores − 1 worker
+ * threads (at most 3, create-worker.ts) claim groups of whole pieces through a shared atomic counter; each reads its
+ * pieces itself with synchronous 128 KiB preads and hashes every read while it is still in the CPU cache
+ * (group-hash.ts), and writes the digests into a shared table: no chunk is handed between threads, and the main thread
+ * is already hashing while the workers boot. Each piece is read once and gets its SHA-1 (v1, hybrid: over data + pad
+ * zeros) and its SHA-256 leaves and piece root (v2, hybrid) in the same pass (src/create/piece-digest.ts).
  */
-import { createHash } from 'node:crypto';
-import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -46,8 +44,9 @@ import { autoPieceLength, buildTorrent, buildTorrentV2, checkCreateName, checkPi
 import { MAX_PATH_DEPTH } from '../metainfo/paths.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { CreateWorkerData, CreateWorkerMessage } from './create-worker.js';
-import { fileIndexAt, type HashFile } from './hash-files.js';
-import { PieceDigester, pieceCountOf, type PieceGeometry } from './piece-digest.js';
+import type { HashFile } from './hash-files.js';
+import { GroupHasher } from './group-hash.js';
+import { pieceCountOf, type PieceGeometry } from './piece-digest.js';
 
 /** Options for {@link createTorrent}. */
 export interface CreateOptions {
@@ -78,8 +77,6 @@ export interface CreateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Read size: small enough that the bytes are still in the CPU cache when they are hashed. */
-const CHUNK = 2 * 1024 * 1024;
 /** Worker threads claim this many bytes of whole pieces at a time (at least one piece). */
 const GROUP_BYTES = 4 * 1024 * 1024;
 /**
@@ -165,184 +162,6 @@ async function walk(dir: string, rel: string[], ancestors: Set<string>, out: Ent
   }
 }
 
-/** Reads the concatenation of `entries` sequentially, chunk by chunk. One read may be in flight at a time. */
-class SequentialReader {
-  private index = 0;
-  private pos = 0;
-  private fh: FileHandle | undefined;
-
-  constructor(private readonly entries: readonly Entry[]) {}
-
-  /** Fills `buf` as far as the data goes; returns the bytes read (short only at the very end). */
-  async fill(buf: Buffer): Promise<number> {
-    let filled = 0;
-    while (filled < buf.length && this.index < this.entries.length) {
-      const e = this.entries[this.index]!;
-      if (this.pos >= e.size) {
-        await this.close();
-        this.index++;
-        this.pos = 0;
-        continue;
-      }
-      if (this.fh === undefined) {
-        try {
-          this.fh = await open(e.abs, 'r');
-        } catch (err) {
-          throw ioError(`cannot open ${e.abs}`, err);
-        }
-      }
-      const want = Math.min(buf.length - filled, e.size - this.pos);
-      let n: number;
-      try {
-        ({ bytesRead: n } = await this.fh.read(buf, filled, want, this.pos));
-      } catch (err) {
-        throw ioError(`cannot read ${e.abs}`, err);
-      }
-      if (n === 0) throw new BtError('IO', `${e.abs} shrank while it was being hashed (expected ${e.size} bytes)`);
-      filled += n;
-      this.pos += n;
-    }
-    return filled;
-  }
-
-  async close(): Promise<void> {
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close();
-  }
-}
-
-/** Cuts a byte stream that starts at a piece boundary into pieces and writes their SHA-1s into `pieces`. */
-class PieceHasher {
-  private hash = createHash('sha1');
-  private inPiece = 0;
-
-  constructor(private readonly pieces: Buffer, private piece: number, private readonly pl: number) {}
-
-  update(data: Buffer): void {
-    for (let off = 0; off < data.length;) {
-      const take = Math.min(this.pl - this.inPiece, data.length - off);
-      this.hash.update(data.subarray(off, off + take));
-      off += take;
-      this.inPiece += take;
-      if (this.inPiece === this.pl) this.finishPiece();
-    }
-  }
-
-  /** Ends a short last piece, if one is open; returns the number of the next piece. */
-  finish(): number {
-    if (this.inPiece > 0) this.finishPiece();
-    return this.piece;
-  }
-
-  private finishPiece(): void {
-    this.hash.digest().copy(this.pieces, 20 * this.piece++);
-    this.hash = createHash('sha1');
-    this.inPiece = 0;
-  }
-}
-
-/** Main-thread hashing: sequential reads of CHUNK bytes, double-buffered, fed into per-piece incremental hashes. */
-async function hashSequential(entries: readonly Entry[], total: number, pl: number, opts: CreateOptions): Promise<Buffer> {
-  const pieceCount = Math.ceil(total / pl);
-  const pieces = Buffer.alloc(pieceCount * 20);
-  const size = Math.min(CHUNK, total);
-  const bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-  const reader = new SequentialReader(entries);
-  const hasher = new PieceHasher(pieces, 0, pl);
-  let done = 0;
-  try {
-    let which = 0;
-    let len = await reader.fill(bufs[0]!);
-    while (len > 0) {
-      checkAbort(opts.signal);
-      const cur = bufs[which]!;
-      const curLen = len;
-      // Start reading the next chunk; hash this one while the read runs in the libuv thread pool.
-      const next = done + curLen < total ? reader.fill(bufs[1 - which]!) : Promise.resolve(0);
-      try {
-        hasher.update(cur.subarray(0, curLen));
-      } finally {
-        len = await next;
-      }
-      done += curLen;
-      which = 1 - which;
-      opts.onProgress?.(done, total);
-    }
-  } finally {
-    await reader.close();
-  }
-  const piece = hasher.finish();
-  if (piece !== pieceCount || done !== total) throw new BtError('IO', `read ${done} of ${total} bytes; did a file change while hashing?`);
-  return pieces;
-}
-
-/** Reads any byte range of the concatenated files (one cached file handle); the main thread's share of hashParallel. */
-class RangeReader {
-  private fh: FileHandle | undefined;
-  private open = -1;
-  /** The bytes at [winStart, winStart + winLen) of the offset space, for {@link view}. */
-  private winStart = 0;
-  private winLen = 0;
-
-  /** `contiguous`: the files follow each other with no gaps (v1), so one read may span several. */
-  constructor(private readonly files: readonly HashFile[], private readonly window: Buffer, private readonly contiguous: boolean) {}
-
-  /**
-   * Up to `maxLen` bytes at `pos`, as a view into the window (valid until the next call). The window is refilled with
-   * one large read that stops at `limit` (the caller's share ends there) and, with gaps between files, at the end of
-   * `pos`'s file: sequential small requests cost one read per window, not one per piece.
-   */
-  async view(pos: number, maxLen: number, limit: number): Promise<Buffer> {
-    if (pos < this.winStart || pos >= this.winStart + this.winLen) {
-      let len = Math.min(this.window.length, limit - pos);
-      if (!this.contiguous) {
-        const f = this.files[fileIndexAt(this.files, pos)]!;
-        len = Math.min(len, f.offset + f.size - pos);
-      }
-      if (len <= 0) throw new RangeError(`no data at ${pos}`);
-      this.winLen = 0;
-      await this.read(pos, this.window, len);
-      this.winStart = pos;
-      this.winLen = len;
-    }
-    const off = pos - this.winStart;
-    return this.window.subarray(off, off + Math.min(maxLen, this.winLen - off));
-  }
-
-  async read(pos: number, buf: Buffer, len: number): Promise<void> {
-    for (let got = 0; got < len;) {
-      const p = pos + got;
-      const lo = fileIndexAt(this.files, p);
-      const f = this.files[lo]!;
-      if (this.open !== lo) {
-        await this.close();
-        try {
-          this.fh = await open(f.abs, 'r');
-        } catch (e) {
-          throw ioError(`cannot open ${f.abs}`, e);
-        }
-        this.open = lo;
-      }
-      let n: number;
-      try {
-        ({ bytesRead: n } = await this.fh!.read(buf, got, Math.min(len - got, f.offset + f.size - p), p - f.offset));
-      } catch (e) {
-        throw ioError(`cannot read ${f.abs}`, e);
-      }
-      if (n === 0) throw new BtError('IO', `${f.abs} shrank while it was being hashed (expected ${f.size} bytes)`);
-      got += n;
-    }
-  }
-
-  async close(): Promise<void> {
-    const fh = this.fh;
-    this.fh = undefined;
-    this.open = -1;
-    await fh?.close();
-  }
-}
-
 /** The digest tables of a creation: SHA-1s for v1 and hybrid, piece roots (BEP 52 piece-layer hashes) for v2 and hybrid. */
 interface Digests { pieces: Buffer | undefined; roots: Buffer | undefined }
 
@@ -362,7 +181,7 @@ async function hashParallel(g: PieceGeometry, dataTotal: number, threads: number
   const groupPieces = Math.max(1, Math.floor(GROUP_BYTES / pl));
   const groups = Math.ceil(pieceCount / groupPieces);
   const workerData: CreateWorkerData = {
-    mode: g.mode, files: [...files], total, pl, block: CHUNK, groupPieces, counter: counter.buffer, stop: stop.buffer,
+    mode: g.mode, files: [...files], total, pl, groupPieces, counter: counter.buffer, stop: stop.buffer,
     pieces: piecesBuf, roots: rootsBuf,
   };
   const workers: Worker[] = [];
@@ -380,31 +199,27 @@ async function hashParallel(g: PieceGeometry, dataTotal: number, threads: number
   const onAbort = (): void => fail(new BtError('ABORTED', 'torrent creation aborted', { cause: opts.signal?.reason }));
   opts.signal?.addEventListener('abort', onAbort);
 
-  // The main thread takes its share with async reads, so it is useful while the workers boot (tens of ms).
+  // The main thread takes its share with the same synchronous reads as the workers, one group (≤ 4 MiB, a few ms
+  // from the page cache) per turn of the event loop, so it is hashing while the workers boot (tens of ms) and a
+  // session running beside it (`bitpeer share`) keeps serving its sockets between groups.
   const mainShare = async (): Promise<void> => {
-    const reader = new RangeReader(files, Buffer.allocUnsafe(Math.min(groupPieces * pl, CHUNK)), g.mode === 'v1');
-    const digester = new PieceDigester(g, digests.pieces, digests.roots);
+    const hasher = new GroupHasher(g, digests.pieces, digests.roots, groupPieces);
     try {
       for (let grp = Atomics.add(counter, 0, 1); grp < groups && Atomics.load(stop, 0) === 0; grp = Atomics.add(counter, 0, 1)) {
-        let bytes = 0;
-        const groupEnd = Math.min((grp + 1) * groupPieces * pl, total);
-        for (let i = grp * groupPieces; i < Math.min((grp + 1) * groupPieces, pieceCount); i++) {
-          const r = digester.begin(i);
-          for (let pos = r.start; pos < r.start + r.len;) {
-            const data = await reader.view(pos, r.start + r.len - pos, groupEnd);
-            digester.update(data);
-            pos += data.length;
-          }
-          digester.end();
-          bytes += r.len;
+        let bytes: number;
+        try {
+          bytes = hasher.hash(grp);
+        } catch (e) {
+          throw e instanceof RangeError ? e : ioError('cannot read the input', e);
         }
         progress(bytes);
         checkAbort(opts.signal);
+        await yieldToLoop();
       }
     } catch (e) {
       fail(e);
     } finally {
-      await reader.close();
+      hasher.close();
     }
   };
 
@@ -452,7 +267,6 @@ function hashFiles(entries: readonly Entry[], offsets: readonly number[]): HashF
 /** v1: the concatenated files, hashed on the main thread (small inputs) or with workers. */
 async function hashV1(entries: readonly Entry[], total: number, pl: number, opts: CreateOptions): Promise<Buffer> {
   const threads = Math.max(0, Math.floor(opts.threads ?? defaultThreads(total)));
-  if (threads === 0) return hashSequential(entries, total, pl, opts);
   let off = 0;
   const offsets = entries.map((e) => (off += e.size) - e.size);
   const g: PieceGeometry = { mode: 'v1', files: hashFiles(entries, offsets), total, pl };

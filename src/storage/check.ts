@@ -191,7 +191,9 @@ export async function checkPieces(meta: StorageMeta, storage: Storage, hasher: H
   });
   aborted.catch(() => undefined);
   try {
-    const all = Promise.all(Array.from({ length: Math.min(lanes, total) }, lane));
+    // No more lanes than batches: a 64 KiB torrent is one batch, and idle lanes are only promises to settle.
+    const laneCount = Math.min(lanes, pieces ? total : Math.ceil(total / perBatch));
+    const all = Promise.all(Array.from({ length: laneCount }, lane));
     await Promise.race([all, aborted]);
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);

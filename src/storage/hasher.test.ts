@@ -9,8 +9,8 @@ import { isBtError } from '../util/errors.js';
 
 const sha1 = (b: Uint8Array): Buffer => createHash('sha1').update(b).digest();
 
-test('HashPool matches node:crypto for plain, shared, sliced and empty buffers', async () => {
-  const pool = new HashPool({ workers: 2 });
+for (const inlineMaxBytes of [0, 64 * 1024]) test(`HashPool matches node:crypto for plain, shared, sliced and empty buffers (inline up to ${inlineMaxBytes} bytes)`, async () => {
+  const pool = new HashPool({ workers: 2, inlineMaxBytes });
   try {
     const inputs: Buffer[] = [Buffer.alloc(0), Buffer.from('abc')];
     for (const n of [1, 63, 64, 65, 16384, 1 << 20, 3_000_001]) inputs.push(randomBytes(n));
@@ -81,7 +81,7 @@ test('HashPool: a dying worker rejects its jobs and is replaced', async () => {
     assert.equal(internals.slots.length, 1);
     await internals.slots[0]!.worker.terminate();
     await assert.rejects(job, (e) => isBtError(e, 'IO') && /hash worker failed/.test(e.message));
-    const b = randomBytes(1000);
+    const b = randomBytes(100_000); // over the inline limit: a worker hashes it
     assert.deepEqual(await pool.sha1(b), sha1(b));
     assert.equal(pool.liveWorkers, 1);
   } finally {
@@ -92,7 +92,7 @@ test('HashPool: a dying worker rejects its jobs and is replaced', async () => {
 test('an idle, unclosed HashPool does not keep the process alive', () => {
   const url = new URL('./hasher.js', import.meta.url).href;
   const script = `import { HashPool } from ${JSON.stringify(url)};
-    const pool = new HashPool({ workers: 2 });
+    const pool = new HashPool({ workers: 2, inlineMaxBytes: 0 });
     const d = await pool.sha1(Buffer.from('abc'));
     console.log(d.toString('hex'));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8',
@@ -116,4 +116,31 @@ test('HashPool with 0 workers hashes on the calling thread: same digests, no thr
   assert.equal(pool.liveWorkers, 0, 'no worker was started');
   await pool.close();
   await assert.rejects(pool.sha1(data), (e: unknown) => isBtError(e, 'ABORTED'));
+});
+
+test('HashPool hashes jobs up to inlineMaxBytes on the calling thread (no worker started), bigger ones on a worker', async () => {
+  const pool = new HashPool({ workers: 2 });
+  try {
+    const small = randomBytes(64 * 1024);
+    let settled = false;
+    const p = pool.sha1Chunks(small, 16 * 1024).then((d) => { settled = true; return d; });
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    assert.ok(settled, 'a 64 KiB job settles without a thread');
+    const d = await p;
+    for (let k = 0; k < 4; k++) assert.deepEqual(d.subarray(20 * k, 20 * k + 20), sha1(small.subarray(k * 16384, (k + 1) * 16384)));
+    assert.equal(pool.liveWorkers, 0, 'no worker for small jobs');
+    const big = randomBytes(64 * 1024 + 1);
+    assert.deepEqual(await pool.sha1(big), sha1(big));
+    assert.equal(pool.liveWorkers, 1, 'a bigger job starts a worker');
+  } finally {
+    await pool.close();
+  }
+  const tiny = new HashPool({ workers: 1, inlineMaxBytes: 10 });
+  try {
+    const b = randomBytes(11);
+    assert.deepEqual(await tiny.sha1(b), sha1(b));
+    assert.equal(tiny.liveWorkers, 1, 'inlineMaxBytes is honoured');
+  } finally {
+    await tiny.close();
+  }
 });

@@ -1,6 +1,10 @@
 /**
- * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop. With `workers: 0` it
- * hashes on the calling thread instead (no thread, no timer: the simulation tier's deterministic sessions).
+ * HashPool: SHA-1 of pieces (BEP 3) on worker threads, so hashing never blocks the event loop for long. With
+ * `workers: 0` it hashes on the calling thread instead (no thread, no timer: the simulation tier's deterministic
+ * sessions). Jobs of at most `inlineMaxBytes` (default 64 KiB, ~40 µs of SHA-1) are hashed on the calling thread too:
+ * a worker round trip costs the main thread about as much as hashing them (postMessage, the reply, the promise), and
+ * a session checking a thousand small torrents at start-up then starts no hash thread at all (~10 MB each;
+ * docs/design/scale.md).
  *
  * Invariants: every job settles exactly once (digest, worker failure → BtError('IO'), or close → BtError('ABORTED'));
  * a worker holds at most PER_WORKER jobs and the rest wait in a FIFO queue; a worker is ref'd exactly while it has
@@ -69,12 +73,18 @@ export interface HashPoolOptions {
    * settled in a microtask (no thread, no timer: what a deterministic simulation on a virtual clock needs).
    */
   workers?: number;
+  /** Jobs of at most this many bytes are hashed on the calling thread (default 64 KiB; 0: every job goes to a worker). */
+  inlineMaxBytes?: number;
 }
+
+/** Jobs up to this size are hashed on the calling thread (see the header). */
+const INLINE_MAX_BYTES = 64 * 1024;
 
 /** A pool of SHA-1 worker threads with a job queue and least-busy dispatch. */
 export class HashPool {
   /** Configured number of workers. */
   readonly size: number;
+  private readonly inlineMax: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;
@@ -87,6 +97,7 @@ export class HashPool {
     const n = opts.workers ?? Math.max(1, Math.min(4, os.availableParallelism()));
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`workers must be a non-negative integer, got ${n}`);
     this.size = n;
+    this.inlineMax = opts.inlineMaxBytes ?? INLINE_MAX_BYTES;
   }
 
   /** Workers running now (they start on demand, up to `size`). */
@@ -138,7 +149,7 @@ export class HashPool {
 
   private submit(data: Uint8Array, chunk: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new BtError('ABORTED', 'hash pool closed'));
-    if (this.size === 0) return Promise.resolve(digestChunks(data, chunk));
+    if (this.size === 0 || data.byteLength <= this.inlineMax) return Promise.resolve(digestChunks(data, chunk));
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, data, chunk, scratch: null, resolve, reject });
       this.pump();
