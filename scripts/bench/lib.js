@@ -326,3 +326,17 @@ export function target(caseId, name, wanted, value, met) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until a seed is ready to serve: "listening" from both clients, and for bitpeer also its `seeding` state.
+ * lt_peer.py says "listening" only after libtorrent's data check; bitpeer listens first and checks after. Starting
+ * the downloader (and the seed's CPU window) at "listening" would put bitpeer's check inside the transfer.
+ * Resolves to the "listening" event (its `port`).
+ */
+export async function seedReady(seed, kind, timeoutMs) {
+  const listening = await seed.waitFor((e) => e.event === 'listening', timeoutMs, 'listening event');
+  if (kind !== 'libtorrent') {
+    await seed.waitFor((e) => e.event === 'state' && e.state === 'seeding', timeoutMs, 'seeding state');
+  }
+  return listening;
+}

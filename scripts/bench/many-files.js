@@ -13,7 +13,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import {
   bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
-  target,
+  seedReady, target,
 } from './lib.js';
 
 export const id = 'B7';
@@ -120,7 +120,7 @@ async function transfer(ctx, c, pairKey, run) {
     const [seedCmd, seedArgs] = seedCommand(pair.seed, ctx, c);
     const seed = new Proc(`${pair.seed} seed`, seedCmd, seedArgs, { verbose: ctx.verbose });
     procs.push(seed);
-    const listening = await seed.waitFor((e) => e.event === 'listening', timeoutMs, 'listening event');
+    const listening = await seedReady(seed, pair.seed, timeoutMs);
     const seedBefore = await procStats(seed.pid());
     const timeFile = ctx.hasTime ? join(ctx.base, `time-${pairKey}-${run}.txt`) : null;
     const [dlCmd, dlArgs] = downloadCommand(pair.dl, ctx, c, outDir, listening.port);

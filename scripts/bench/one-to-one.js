@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import {
   bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
-  target, writeRandomFile,
+  seedReady, target, writeRandomFile,
 } from './lib.js';
 
 export const id = 'B1';
@@ -64,7 +64,7 @@ export async function transfer(ctx, c, pairKey, run) {
     const [seedCmd, seedArgs] = seedCommand(pair.seed, ctx, c);
     const seed = new Proc(`${pair.seed} seed`, seedCmd, seedArgs, { verbose: ctx.verbose });
     procs.push(seed);
-    const listening = await seed.waitFor((e) => e.event === 'listening', timeoutMs, 'listening event');
+    const listening = await seedReady(seed, pair.seed, timeoutMs);
     const seedBefore = await procStats(seed.pid());
 
     const timeFile = ctx.hasTime ? join(ctx.base, `time-${pairKey}-${c.pieceLength}-${run}.txt`) : null;
