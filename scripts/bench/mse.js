@@ -8,7 +8,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sha1File, stats, syncDisks, writeRandomFile } from './lib.js';
+import { bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, seedReady, sha1File, stats, syncDisks,
+  writeRandomFile } from './lib.js';
 
 export const id = 'B6';
 export const title = 'MSE/PE: RC4 against plaintext, one seed → one downloader';
@@ -29,7 +30,8 @@ function commands(row, ctx, c, outDir) {
         '--timeout', String(c.timeoutSec), ...common]],
     };
   }
-  const common = ['--port', '0', '--bind', '127.0.0.1', '--json', '--no-lsd', '--no-tracker', '--encryption', row.enc];
+  // TCP only, as lt_peer.py runs: with bitpeer's default (uTP first) this case compared transports, not RC4.
+  const common = ['--port', '0', '--bind', '127.0.0.1', '--json', '--no-lsd', '--no-tracker', '--no-utp', '--encryption', row.enc];
   return {
     seed: bitpeer(['seed', c.torrent, c.dataFile, ...common]),
     dl: (port) => bitpeer(['get', c.torrent, '-o', outDir, '--peer', `127.0.0.1:${port}`, ...common]),
@@ -47,7 +49,7 @@ async function transfer(ctx, c, key, run) {
     const cmd = commands(row, ctx, c, outDir);
     const seed = new Proc(`${row.client} seed`, cmd.seed[0], cmd.seed[1], { verbose: ctx.verbose });
     procs.push(seed);
-    const listening = await seed.waitFor((e) => e.event === 'listening', c.timeoutSec * 1000, 'listening event');
+    const listening = await seedReady(seed, row.client, c.timeoutSec * 1000);
     const before = await procStats(seed.pid());
     const timeFile = ctx.hasTime ? join(ctx.base, `time-${key}-${run}.txt`) : null;
     const [dlCmd, dlArgs] = cmd.dl(listening.port);

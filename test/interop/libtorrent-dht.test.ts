@@ -124,12 +124,22 @@ describe('libtorrent DHT interop (private DHT on 127.0.0.1)', { skip: skipReason
     const complete = dl.find((e) => e.event === 'complete');
     assert.ok(complete, `no complete event\n${dl.describe()}`);
     const fromSeed = dl.find((e) => e.event === 'peer-info' && e.peer === `127.0.0.1:${seedPort}`);
-    assert.ok(Array.isArray(fromSeed?.source) && fromSeed.source.includes('dht'),
-      `the downloader did not get the seed from the DHT: ${JSON.stringify(fromSeed)}\n${dl.describe()}`);
+    // lt_peer.py lists peers every 0.1 s, so a download done in ~20 ms can end before the first listing (seen in CI:
+    // metadata and data in 23 ms, no peer-info). Then the downloader's own get_peers for the info-hash shows that
+    // the DHT was how it met the seed: the magnet names no peer and there is no tracker.
+    const lookedUp = dl.find((e) => e.event === 'dht-query' && e.dir === 'out' && e.q === 'get_peers' && e.infoHash === infoHash);
+    if (fromSeed !== undefined) {
+      assert.ok(Array.isArray(fromSeed.source) && fromSeed.source.includes('dht'),
+        `the downloader did not get the seed from the DHT: ${JSON.stringify(fromSeed)}\n${dl.describe()}`);
+    } else {
+      assert.ok(lookedUp, `no peer-info for the seed and no get_peers lookup of the info-hash\n${dl.describe()}`);
+    }
     await assertSameTree(scope, src, join(dir, 'dl', 'data.bin'));
+    const link = fromSeed !== undefined
+      ? `${String(fromSeed.transport)}, encryption ${String(fromSeed.encryption)}`
+      : 'done before the first peer listing';
     console.log(`# dht-interop: control, libtorrent -> libtorrent (3 nodes): magnet -> metadata ` +
-      `${seconds(Number(complete.metadataElapsed) * 1000)}, -> complete ${seconds(Number(complete.elapsed) * 1000)} ` +
-      `(${String(fromSeed.transport)}, encryption ${String(fromSeed.encryption)})`);
+      `${seconds(Number(complete.metadataElapsed) * 1000)}, -> complete ${seconds(Number(complete.elapsed) * 1000)} (${link})`);
   });
 
   test('bitpeer bootstraps libtorrent: each finds and downloads the other\'s torrent by magnet', { timeout: CASE_MS }, async (t) => {
