@@ -340,3 +340,53 @@ export async function seedReady(seed, kind, timeoutMs) {
   }
   return listening;
 }
+
+/**
+ * One seed → one downloader, measured the same way by B1 and B7: starts the seed (pushed onto `procs`, which the
+ * caller stops), waits until it is ready to serve (`seedReady`), starts the downloader on the seed's port, and waits
+ * for its "complete" and its exit with code 0. Returns the figures:
+ * - `wallSeconds`: downloader start → "complete" (the transfer); `processSeconds`: start → exit (the whole process);
+ *   `exitMs`: "complete" → exit;
+ * - `seedCpuSeconds`: the seed's CPU from ready to "complete" (/proc); `seedPeakRssBytes` (100 ms sampling);
+ * - the downloader's whole-process `cpuUser`, `cpuSys`, `cpuSeconds`, `peakRssBytes` from /usr/bin/time when
+ *   `timeFile` is given, else from /proc sampling, and `measuredWith` saying which.
+ */
+export async function measureTransfer({ seed, download, timeFile, timeoutMs, verbose, procs }) {
+  syncDisks();
+  const seedProc = new Proc(`${seed.kind} seed`, seed.command[0], seed.command[1], { verbose });
+  procs.push(seedProc);
+  const listening = await seedReady(seedProc, seed.kind, timeoutMs);
+  const seedBefore = await procStats(seedProc.pid());
+  const [dlCmd, dlArgs] = download.command(listening.port);
+  const dl = new Proc(`${download.kind} download`, dlCmd, dlArgs, { timeFile, verbose });
+  procs.push(dl);
+  const samples = sampler(() => dl.pid());
+  const seedSamples = sampler(() => seedProc.pid());
+  const result = {};
+  let complete;
+  let sampled;
+  try {
+    complete = await dl.waitFor((e) => e.event === 'complete', timeoutMs, 'complete event');
+  } finally {
+    const s = await samples.stop();
+    sampled = { ...s.last, peakRssBytes: s.maxRss };
+    result.seedPeakRssBytes = (await seedSamples.stop()).maxRss;
+  }
+  const seedAfter = await procStats(seedProc.pid());
+  result.wallSeconds = (complete.at - dl.startedAt) / 1000;
+  if (seedBefore && seedAfter) result.seedCpuSeconds = seedAfter.cpu - seedBefore.cpu;
+  const exit = await dl.waitExit(60_000);
+  if (exit === null) throw new Error(`${dl.name}: still running 60 s after "complete"`);
+  if (exit.code !== 0) throw new Error(`${dl.name} exited with ${JSON.stringify(exit)}${dl.tail()}`);
+  result.processSeconds = (dl.exitedAt - dl.startedAt) / 1000;
+  result.exitMs = dl.exitedAt - complete.at;
+  const t = await dl.timeFigures();
+  if (t) {
+    Object.assign(result, { cpuUser: t.cpuUser, cpuSys: t.cpuSys, cpuSeconds: t.cpuSeconds, peakRssBytes: t.peakRssBytes,
+      measuredWith: '/usr/bin/time' });
+  } else if (sampled.cpu !== undefined) {
+    Object.assign(result, { cpuUser: sampled.user, cpuSys: sampled.sys, cpuSeconds: sampled.cpu,
+      peakRssBytes: sampled.peakRssBytes, measuredWith: '/proc sampling (100 ms)' });
+  }
+  return result;
+}

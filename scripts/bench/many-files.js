@@ -12,9 +12,10 @@ import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import {
-  bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
-  seedReady, target,
+  bitpeer, GiB, LT_PEER, MB, MiB, fmt, fmtSpread, markdownTable, measureTransfer, sha1File, stats, syncDisks, target,
 } from './lib.js';
+// The bench runs only once bitpeer is built (scripts/bench.js checks before it loads a case).
+import { seededRng } from '../../dist/src/util/seeded-rng.js';
 
 export const id = 'B7';
 export const title = 'Many files: a folder of ~5,000 files (~140 MiB), one seed → one downloader';
@@ -28,24 +29,12 @@ const PAIRS = {
 const PIECE_LENGTH = 256 * 1024;
 const NAME = 'tree';
 
-/** Deterministic 32-bit generator (mulberry32). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The tree's layout: `count` files in folders two levels deep; 99% of them log-uniform between 1 KiB and 64 KiB, 1%
  * log-uniform between 256 KiB and 4 MiB (a source tree with a few assets), scaled so they sum to `total`.
  */
 export function layout(count, total) {
-  const next = rng(0xb7);
+  const next = seededRng(0xb7);
   const logUniform = (lo, hi) => Math.exp(Math.log(lo) + (Math.log(hi) - Math.log(lo)) * next());
   const raw = Array.from({ length: count }, (_, i) => (i % 100 === 37 ? logUniform(256 * 1024, 4 * MiB) : logUniform(1024, 64 * 1024)));
   const sum = raw.reduce((a, b) => a + b, 0);
@@ -116,44 +105,14 @@ async function transfer(ctx, c, pairKey, run) {
   await mkdir(outDir, { recursive: true });
   const procs = [];
   try {
-    syncDisks();
-    const [seedCmd, seedArgs] = seedCommand(pair.seed, ctx, c);
-    const seed = new Proc(`${pair.seed} seed`, seedCmd, seedArgs, { verbose: ctx.verbose });
-    procs.push(seed);
-    const listening = await seedReady(seed, pair.seed, timeoutMs);
-    const seedBefore = await procStats(seed.pid());
     const timeFile = ctx.hasTime ? join(ctx.base, `time-${pairKey}-${run}.txt`) : null;
-    const [dlCmd, dlArgs] = downloadCommand(pair.dl, ctx, c, outDir, listening.port);
-    const dl = new Proc(`${pair.dl} download`, dlCmd, dlArgs, { timeFile, verbose: ctx.verbose });
-    procs.push(dl);
-    const samples = sampler(() => dl.pid());
-    let complete;
-    try {
-      complete = await dl.waitFor((e) => e.event === 'complete', timeoutMs, 'complete event');
-    } finally {
-      const s = await samples.stop();
-      result.sampledPeakRssBytes = s.maxRss;
-      result.sampled = s.last;
-    }
-    const seedAfter = await procStats(seed.pid());
-    result.wallSeconds = (complete.at - dl.startedAt) / 1000;
-    if (seedBefore && seedAfter) result.seedCpuSeconds = seedAfter.cpu - seedBefore.cpu;
-    const exit = await dl.waitExit(60_000);
-    if (exit === null) throw new Error(`${dl.name}: still running 60 s after "complete"`);
-    if (exit.code !== 0) throw new Error(`${dl.name} exited with ${JSON.stringify(exit)}${dl.tail()}`);
-    result.exitSeconds = (dl.exitedAt - dl.startedAt) / 1000;
-    const t = await dl.timeFigures();
-    if (t) {
-      Object.assign(result, { cpuUser: t.cpuUser, cpuSys: t.cpuSys, cpuSeconds: t.cpuSeconds, peakRssBytes: t.peakRssBytes });
-      result.measuredWith = '/usr/bin/time';
-    } else if (result.sampled) {
-      Object.assign(result, { cpuUser: result.sampled.user, cpuSys: result.sampled.sys, cpuSeconds: result.sampled.cpu,
-        peakRssBytes: result.sampledPeakRssBytes });
-      result.measuredWith = '/proc sampling (100 ms)';
-    }
-    delete result.sampled;
+    Object.assign(result, await measureTransfer({
+      seed: { kind: pair.seed, command: seedCommand(pair.seed, ctx, c) },
+      download: { kind: pair.dl, command: (port) => downloadCommand(pair.dl, ctx, c, outDir, port) },
+      timeFile, timeoutMs, verbose: ctx.verbose, procs,
+    }));
     result.mbPerSec = c.bytes / MB / result.wallSeconds;
-    result.wholeMbPerSec = c.bytes / MB / result.exitSeconds;
+    result.wholeMbPerSec = c.bytes / MB / result.processSeconds;
     result.cpuSecondsPerGiB = result.cpuSeconds / (c.bytes / GiB);
     result.seedCpuSecondsPerGiB = result.seedCpuSeconds / (c.bytes / GiB);
     await verifyTree(join(outDir, NAME), c.hashes);
@@ -196,7 +155,7 @@ export async function run(ctx) {
         const c = { torrent, srcDir, treeDir, hashes, bytes, timeoutSec: ctx.quick ? 120 : 300 };
         const res = await transfer(ctx, c, key, run);
         ctx.log(res.ok
-          ? `B7   complete ${fmt(res.wallSeconds)} s (${fmt(res.mbPerSec, 1)} MB/s), exit ${fmt(res.exitSeconds)} s, ` +
+          ? `B7   complete ${fmt(res.wallSeconds)} s (${fmt(res.mbPerSec, 1)} MB/s), exit ${fmt(res.processSeconds)} s, ` +
             `dl CPU ${fmt(res.cpuSeconds)} s, dl RSS ${fmt(res.peakRssBytes / MB, 0)} MB, seed CPU ${fmt(res.seedCpuSeconds)} s`
           : `B7   FAILED: ${res.error}`);
         results.push(res);
@@ -211,7 +170,7 @@ export async function run(ctx) {
     return {
       pair: key, label: `${PAIRS[key].seed} → ${PAIRS[key].dl}`, runs: rs.length, ok: ok.length,
       skipped: rs.find((x) => x.skipped)?.skipped, error: rs.find((x) => x.error)?.error,
-      wallSeconds: stats(ok.map((x) => x.wallSeconds)), exitSeconds: stats(ok.map((x) => x.exitSeconds)),
+      wallSeconds: stats(ok.map((x) => x.wallSeconds)), processSeconds: stats(ok.map((x) => x.processSeconds)),
       mbPerSec: stats(ok.map((x) => x.mbPerSec)), wholeMbPerSec: stats(ok.map((x) => x.wholeMbPerSec)),
       cpuSecondsPerGiB: stats(ok.map((x) => x.cpuSecondsPerGiB)), peakRssMB: stats(ok.map((x) => x.peakRssBytes / MB)),
       seedCpuSecondsPerGiB: stats(ok.map((x) => x.seedCpuSecondsPerGiB)),
@@ -221,7 +180,7 @@ export async function run(ctx) {
   const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
   const table = rows.map((x) => [
     x.label + (x.skipped ? ` (skipped: ${x.skipped})` : ''), `${x.ok}/${x.runs}`, fmtSpread(x.wallSeconds, 2),
-    fmtSpread(x.exitSeconds, 2), fmtSpread(x.mbPerSec), fmt(ratio(x.mbPerSec.median, ref?.mbPerSec.median)) + '×',
+    fmtSpread(x.processSeconds, 2), fmtSpread(x.mbPerSec), fmt(ratio(x.mbPerSec.median, ref?.mbPerSec.median)) + '×',
     fmt(ratio(x.wholeMbPerSec.median, ref?.wholeMbPerSec.median)) + '×', fmtSpread(x.cpuSecondsPerGiB, 2),
     fmtSpread(x.peakRssMB, 0), fmtSpread(x.seedCpuSecondsPerGiB, 2),
   ]);

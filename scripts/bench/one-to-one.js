@@ -15,8 +15,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import {
-  bitpeer, GiB, LT_PEER, MB, MiB, Proc, fmt, fmtSpread, markdownTable, procStats, sampler, sha1File, stats, syncDisks,
-  seedReady, target, writeRandomFile,
+  bitpeer, GiB, LT_PEER, MB, MiB, fmt, fmtSpread, markdownTable, measureTransfer, sha1File, stats, target,
+  writeRandomFile,
 } from './lib.js';
 
 export const id = 'B1';
@@ -60,48 +60,14 @@ export async function transfer(ctx, c, pairKey, run) {
   await mkdir(outDir, { recursive: true });
   const procs = [];
   try {
-    syncDisks();
-    const [seedCmd, seedArgs] = seedCommand(pair.seed, ctx, c);
-    const seed = new Proc(`${pair.seed} seed`, seedCmd, seedArgs, { verbose: ctx.verbose });
-    procs.push(seed);
-    const listening = await seedReady(seed, pair.seed, timeoutMs);
-    const seedBefore = await procStats(seed.pid());
-
     const timeFile = ctx.hasTime ? join(ctx.base, `time-${pairKey}-${c.pieceLength}-${run}.txt`) : null;
-    const [dlCmd, dlArgs] = downloadCommand(pair.dl, ctx, c, outDir, listening.port);
-    const dl = new Proc(`${pair.dl} download`, dlCmd, dlArgs, { timeFile, verbose: ctx.verbose });
-    procs.push(dl);
-    const samples = sampler(() => dl.pid());
-    const seedSamples = sampler(() => seed.pid());
-    let complete;
-    try {
-      complete = await dl.waitFor((e) => e.event === 'complete', timeoutMs, 'complete event');
-    } finally {
-      const s = await samples.stop();
-      result.sampledPeakRssBytes = s.maxRss;
-      result.sampled = s.last;
-      result.seedPeakRssBytes = (await seedSamples.stop()).maxRss;
-    }
-    const seedAfter = await procStats(seed.pid());
-    result.wallSeconds = (complete.at - dl.startedAt) / 1000;
-    if (seedBefore && seedAfter) result.seedCpuSeconds = seedAfter.cpu - seedBefore.cpu;
-    const exit = await dl.waitExit(60_000);
-    if (exit === null) throw new Error(`${dl.name}: still running 60 s after "complete"`);
-    if (exit.code !== 0) throw new Error(`${dl.name} exited with ${JSON.stringify(exit)}${dl.tail()}`);
     // Whole process: start → exit (B1's time), and what the exit took after "complete". `wallSeconds` stays
     // start → "complete", as B5 (utp.js) and B6 report it.
-    result.processSeconds = (dl.exitedAt - dl.startedAt) / 1000;
-    result.exitMs = dl.exitedAt - complete.at;
-    const t = await dl.timeFigures();
-    if (t) {
-      Object.assign(result, { cpuUser: t.cpuUser, cpuSys: t.cpuSys, cpuSeconds: t.cpuSeconds, peakRssBytes: t.peakRssBytes });
-      result.measuredWith = '/usr/bin/time';
-    } else if (result.sampled) {
-      Object.assign(result, { cpuUser: result.sampled.user, cpuSys: result.sampled.sys, cpuSeconds: result.sampled.cpu,
-        peakRssBytes: result.sampledPeakRssBytes });
-      result.measuredWith = '/proc sampling (100 ms)';
-    }
-    delete result.sampled;
+    Object.assign(result, await measureTransfer({
+      seed: { kind: pair.seed, command: seedCommand(pair.seed, ctx, c) },
+      download: { kind: pair.dl, command: (port) => downloadCommand(pair.dl, ctx, c, outDir, port) },
+      timeFile, timeoutMs, verbose: ctx.verbose, procs,
+    }));
     result.mbPerSec = c.size / MB / result.wallSeconds;
     result.processMbPerSec = c.size / MB / result.processSeconds;
     result.cpuSecondsPerGiB = result.cpuSeconds / (c.size / GiB);
