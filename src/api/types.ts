@@ -129,6 +129,8 @@ export interface TorrentInfo {
    */
   metadataPending?: boolean;
   metadataFetch?: MetadataFetchInfo;
+  /** Pieces are fetched in file order (Transmission 4.1's sequential_download) instead of rarest first. */
+  sequentialDownload?: boolean;
 }
 
 /** What a pending magnet is doing. */
@@ -298,6 +300,11 @@ export interface BitpeerApi {
   startNow?(ids?: TorrentId[]): Promise<void>;
   /** Optional: announce to the trackers now (torrent-reannounce). Absent: the call is accepted and does nothing. */
   reannounce?(ids?: TorrentId[]): Promise<void>;
+  /**
+   * Optional: fetch the torrents' pieces in order (`true`) or rarest first (`false`, the default): Transmission 4.1's
+   * `sequential_download`. Absent: the RPC answers that this daemon cannot.
+   */
+  setSequential?(ids: TorrentId[], sequential: boolean): Promise<void>;
   /** Optional: shut the daemon down (session-close); called after the reply is sent. */
   shutdown?(): Promise<void>;
 }
