@@ -262,6 +262,11 @@ export class FakeApi implements BitpeerApi {
     }
   }
 
+  async setSequential(ids: TorrentId[], sequential: boolean): Promise<void> {
+    this.record('setSequential', ids, sequential);
+    for (const t of this.pick(ids)) t.sequentialDownload = sequential;
+  }
+
   async shutdown(): Promise<void> {
     this.record('shutdown');
     this.shutDown = true;

@@ -36,9 +36,19 @@ export function fromTransmissionEncryption(name: string): EncryptionPolicy | und
 /** The RPC version we speak (Transmission 3.00's). */
 export const RPC_VERSION = 16;
 export const RPC_VERSION_MINIMUM = 1;
+/** Transmission 3.00's rpc-version 16 as a semver (Transmission 4.0 added the field to the legacy protocol). */
+export const RPC_VERSION_SEMVER = '5.2.0';
 /** bitpeer's own version, reported after Transmission's "$version ($revision)" pattern. */
 export const BITPEER_VERSION = VERSION;
 export const DAEMON_VERSION = `3.00 (bitpeer ${BITPEER_VERSION})`;
+/**
+ * What session_get reports over JSON-RPC 2.0: Transmission 4.1's RPC as of 4.1.1 (rpc_version 19, semver 6.0.1,
+ * minimum 14). 6.0.1 differs from 4.1.0's 6.0.0 only in speed limits being integers again, which ours always were.
+ */
+export const RPC_VERSION_41 = 19;
+export const RPC_VERSION_MINIMUM_41 = 14;
+export const RPC_VERSION_SEMVER_41 = '6.0.1';
+export const DAEMON_VERSION_41 = `4.1.1 (bitpeer ${BITPEER_VERSION})`;
 /** Bytes in a "kB" of speed (limits in session-set / torrent-set): 1000 in transmission-daemon 3.00. */
 export const SPEED_K = 1000;
 /** Per-torrent peer limit reported when the API does not give one. */
@@ -303,6 +313,30 @@ export function activityDateOf(t: TorrentInfo, ctx: FieldContext): number {
   return t.downloadRate > 0 || t.uploadRate > 0 || t.state === 'checking' ? int(ctx.nowSec) : 0;
 }
 
+/**
+ * `files`, with Transmission 4.1's beginPiece/endPiece (the pieces the file spans, end exclusive; an empty file spans
+ * none). Takes the torrent WITH its pad files: their bytes place the others on the pieces; they are not listed.
+ */
+export function filesOf(t: TorrentInfo): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  let offset = 0;
+  for (const f of t.files) {
+    const begin = t.pieceSize > 0 ? Math.floor(offset / t.pieceSize) : 0;
+    const end = t.pieceSize > 0 && f.length > 0 ? Math.floor((offset + f.length - 1) / t.pieceSize) + 1 : begin;
+    offset += f.length;
+    if (f.padding === true) continue;
+    out.push({ bytesCompleted: int(f.bytesCompleted), length: int(f.length), name: f.path, beginPiece: begin, endPiece: end });
+  }
+  return out;
+}
+
+/** Transmission 4.0's trackerList: announce URLs one per line, a blank line between tiers (BEP 12). */
+export function trackerListOf(t: TorrentInfo): string {
+  const tiers = new Map<number, string[]>();
+  for (const tr of t.trackers) tiers.set(tr.tier, [...(tiers.get(tr.tier) ?? []), tr.url]);
+  return [...tiers.entries()].sort((a, b) => a[0] - b[0]).map(([, urls]) => urls.join('\n')).join('\n\n');
+}
+
 type Getter = (t: TorrentInfo, ctx: FieldContext) => unknown;
 
 const peersSendingToUs = (t: TorrentInfo): number => t.peers.filter(isDownloadingFrom).length;
@@ -311,6 +345,8 @@ const peerLimit = (): number => DEFAULT_PEER_LIMIT_PER_TORRENT;
 
 const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['activityDate', activityDateOf],
+  // Transmission 4.0's bytes_completed: each (non-pad) file's verified bytes.
+  ['bytesCompleted', (t) => t.files.map((f) => int(f.bytesCompleted))],
   ['addedDate', (t) => int(t.addedDate)],
   ['bandwidthPriority', () => 0],
   ['comment', (t) => t.comment],
@@ -329,7 +365,7 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['eta', (t) => (t.metadataPending === true ? -2 : Number.isFinite(t.eta) && t.eta >= 0 ? int(t.eta) : -1)],
   ['etaIdle', () => -1],
   ['file-count', (t) => t.files.length],
-  ['files', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), length: int(f.length), name: f.path }))],
+  ['files', filesOf],
   ['fileStats', (t) => t.files.map((f) => ({ bytesCompleted: int(f.bytesCompleted), wanted: f.wanted, priority: toTransmissionPriority(f.priority) }))],
   ['hashString', (t) => t.infoHash],
   // bitpeer's own (BEP 52; not in Transmission 3.00, whose clients never ask for them): the v2 info-hash (64 hex, ""
@@ -373,12 +409,15 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['seedIdleMode', () => 2], // TR_IDLELIMIT_UNLIMITED
   ['seedRatioLimit', () => 2],
   ['seedRatioMode', () => 2], // TR_RATIOLIMIT_UNLIMITED: bitpeer seeds until told to stop
+  // Transmission 4.1's sequential_download (the legacy spelling is camelCase, like the other torrent fields).
+  ['sequentialDownload', (t) => t.sequentialDownload === true],
   ['sizeWhenDone', (t) => int(t.sizeWhenDone)],
   ['startDate', (t) => int(t.startDate)],
   ['status', statusOf],
   ['torrentFile', () => ''],
   ['totalSize', (t) => int(t.totalSize)],
   ['trackers', (t) => t.trackers.map(trackerObject)],
+  ['trackerList', trackerListOf],
   ['trackerStats', (t) => t.trackers.map((tr, i) => trackerStatObject(t, tr, i))],
   ['uploadedEver', (t) => int(t.uploadedEver)],
   ['uploadLimit', (t) => toKBps(t.uploadLimit)],
@@ -402,14 +441,16 @@ export function knownFields(requested: readonly unknown[]): string[] {
   return out;
 }
 
+/** Fields that map files onto pieces by their offsets, so they need the pads (they hide them themselves). */
+const NEEDS_PADS = new Set(['pieces', 'files']);
+
 /** One torrent as a torrent-get object with exactly `fields` (already filtered by {@link knownFields}). */
 export function torrentObject(t: TorrentInfo, fields: readonly string[], ctx: FieldContext): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const view = userView(t);
   for (const f of fields) {
     const get = GETTERS.get(f);
-    // `pieces` maps files onto pieces by their offsets, so it needs the pads.
-    if (get) out[f] = get(f === 'pieces' ? t : view, ctx);
+    if (get) out[f] = get(NEEDS_PADS.has(f) ? t : view, ctx);
   }
   return out;
 }
@@ -417,7 +458,7 @@ export function torrentObject(t: TorrentInfo, fields: readonly string[], ctx: Fi
 /** One torrent as a torrent-get "table" row (values in `fields` order). */
 export function torrentRow(t: TorrentInfo, fields: readonly string[], ctx: FieldContext): unknown[] {
   const view = userView(t);
-  return fields.map((f) => GETTERS.get(f)?.(f === 'pieces' ? t : view, ctx));
+  return fields.map((f) => GETTERS.get(f)?.(NEEDS_PADS.has(f) ? t : view, ctx));
 }
 
 /** What session-get needs besides the settings. */
@@ -467,6 +508,7 @@ export function sessionObject(s: SessionSettings, ctx: SessionContext): Record<s
     'rename-partial-files': false,
     'rpc-version': RPC_VERSION,
     'rpc-version-minimum': RPC_VERSION_MINIMUM,
+    'rpc-version-semver': RPC_VERSION_SEMVER,
     'script-torrent-done-enabled': false,
     'script-torrent-done-filename': '',
     'seed-queue-enabled': s.maxActiveSeeds > 0,
@@ -489,6 +531,12 @@ export function sessionObject(s: SessionSettings, ctx: SessionContext): Record<s
     version: DAEMON_VERSION,
   };
 }
+
+/** Every session-get key (legacy spelling), for the name map (names.ts). */
+export const SESSION_FIELDS: readonly string[] = Object.keys(sessionObject(
+  { downloadDir: '/', port: 0, uploadLimit: 0, downloadLimit: 0, maxActiveDownloads: 0, maxActiveSeeds: 0, lsd: false, pex: false },
+  { sessionId: '', freeSpace: 0 },
+));
 
 function statsBlock(b: SessionStats['current']): Record<string, number> {
   return {

@@ -1,6 +1,8 @@
 /**
- * The Transmission RPC methods (rpc-spec version 16, as transmission-daemon 3.00 answers them), implemented over the
- * BitpeerApi facade. Transport-free: `handle(parsedJson)` → the response object; src/api/rpc/server.ts does HTTP.
+ * The Transmission RPC methods (rpc-spec version 16, as transmission-daemon 3.00 answers them, plus
+ * sequentialDownload from 4.1), implemented over the BitpeerApi facade: the single source of the RPC's behaviour.
+ * Transport-free: `handle(parsedJson)` → the legacy response object; `call(name, args)` → a protocol-neutral result
+ * that jsonrpc.ts shapes into JSON-RPC 2.0 (Transmission 4.1's names); src/api/rpc/server.ts does HTTP.
  *
  * Invariants:
  * - every request gets exactly one response object `{ result, arguments, tag? }`; `result` is "success" or a
@@ -34,13 +36,29 @@ export interface RpcOutcome {
   afterReply?: () => void;
 }
 
-/** A request argument of the wrong type or value; its message becomes the `result` string. */
+/**
+ * What kind of failure a method reports: the legacy protocol shows only the message (its `result` string); JSON-RPC
+ * (jsonrpc.ts) turns the kind into an error code (Transmission 4.1's own codes where it has one).
+ */
+export type RpcFailureKind =
+  | 'invalid-params' | 'path-not-absolute' | 'file-index' | 'corrupt-torrent' | 'unrecognized-info'
+  | 'system' | 'unsupported-method' | 'internal';
+
+/** A request argument of the wrong type or value (or a request this daemon cannot honour); its message becomes the `result` string. */
 export class RpcArgumentError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly kind: RpcFailureKind = 'invalid-params') {
     super(message);
     this.name = 'RpcArgumentError';
   }
 }
+
+/**
+ * One method's outcome, protocol-neutral: the legacy `handle` and JSON-RPC (jsonrpc.ts) both shape their replies
+ * from it. `args` are the response arguments (on a failure: what the method still reports, e.g. free-space's path).
+ */
+export type RpcCallResult =
+  | { ok: true; args: Record<string, unknown>; afterReply?: () => void }
+  | { ok: false; kind: RpcFailureKind | 'method-not-found'; message: string; args: Record<string, unknown> };
 
 /** Options for {@link RpcMethods}. */
 export interface RpcMethodsOptions {
@@ -54,7 +72,12 @@ export interface RpcMethodsOptions {
 }
 
 type Args = Record<string, unknown>;
-interface MethodResult { args?: Record<string, unknown>; result?: string; afterReply?: () => void }
+interface MethodResult {
+  args?: Record<string, unknown>;
+  /** A failure that still reports `args` (free-space's path and -1). */
+  failure?: { kind: RpcFailureKind; message: string };
+  afterReply?: () => void;
+}
 type Method = (args: Args) => Promise<MethodResult>;
 
 /** Most ids / file indices / field names accepted in one list. */
@@ -122,7 +145,7 @@ function optBootstrapList(args: Args, key: string): string[] | undefined {
 function absoluteDir(args: Args, key: string): string | undefined {
   const dir = optString(args, key);
   if (dir === undefined) return undefined;
-  if (dir === '' || !isAbsolute(dir)) throw new RpcArgumentError('download directory path is not absolute');
+  if (dir === '' || !isAbsolute(dir)) throw new RpcArgumentError('download directory path is not absolute', 'path-not-absolute');
   return dir;
 }
 
@@ -148,10 +171,16 @@ async function statfsFree(path: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
+/** torrent-set / torrent-add with sequentialDownload on a facade without setSequential (checked before any change). */
+const sequentialUnsupported = (): RpcArgumentError => new RpcArgumentError('sequential download is not supported by this daemon');
+
 const FILE_KEYS = [
   ['files-wanted', 'wanted'], ['files-unwanted', 'unwanted'], ['priority-high', 'priorityHigh'],
   ['priority-normal', 'priorityNormal'], ['priority-low', 'priorityLow'],
 ] as const;
+
+/** Methods without side effects: a JSON-RPC notification of one is not run (there is no one to answer). */
+export const READ_ONLY_METHODS: ReadonlySet<string> = new Set(['session-get', 'session-stats', 'torrent-get', 'port-test', 'free-space']);
 
 /** Every method name we answer. */
 export const RPC_METHOD_NAMES: readonly string[] = [
@@ -175,7 +204,7 @@ export class RpcMethods {
     this.now = opts.now ?? Date.now;
     this.freeSpace = opts.freeSpace ?? statfsFree;
     this.log = opts.log ?? (() => undefined);
-    const unsupported = (name: string): Method => async () => { throw new RpcArgumentError(`${name} is not supported by bitpeer`); };
+    const unsupported = (name: string): Method => async () => { throw new RpcArgumentError(`${name} is not supported by bitpeer`, 'unsupported-method'); };
     this.methods = new Map<string, Method>([
       ['session-get', (a) => this.sessionGet(a)],
       ['session-set', (a) => this.sessionSet(a)],
@@ -202,7 +231,7 @@ export class RpcMethods {
     ]);
   }
 
-  /** Answers one parsed request body (anything JSON.parse returned). Never throws. */
+  /** Answers one parsed legacy request body (anything JSON.parse returned). Never throws. */
   async handle(request: unknown): Promise<RpcOutcome> {
     if (!isObject(request)) return { response: { result: 'no method name', arguments: {} } };
     const tag = typeof request['tag'] === 'number' && Number.isFinite(request['tag']) ? request['tag'] : undefined;
@@ -210,17 +239,35 @@ export class RpcMethods {
       (tag === undefined ? { arguments: args, result } : { arguments: args, result, tag });
     const name = own(request, 'method');
     if (typeof name !== 'string') return { response: reply('no method name') };
-    const method = this.methods.get(name);
-    if (!method) return { response: reply('method name not recognized') };
+    if (!this.methods.has(name)) return { response: reply('method name not recognized') };
     const args = own(request, 'arguments') ?? {};
     if (!isObject(args)) return { response: reply('invalid argument "arguments": expected an object') };
+    const out = await this.call(name, args);
+    if (!out.ok) return { response: reply(out.message, out.args) };
+    return { response: reply('success', out.args), ...(out.afterReply ? { afterReply: out.afterReply } : {}) };
+  }
+
+  /** Whether `name` is a method we answer (legacy spelling). */
+  has(name: string): boolean {
+    return this.methods.has(name);
+  }
+
+  /**
+   * Runs one method (legacy name and argument spellings) and says how it went, for either protocol. Never throws:
+   * argument and API errors (BtError) become failures with their message; anything else is an internal error, logged.
+   */
+  async call(name: string, args: Record<string, unknown>): Promise<RpcCallResult> {
+    const method = this.methods.get(name);
+    if (!method) return { ok: false, kind: 'method-not-found', message: 'method name not recognized', args: {} };
     try {
       const out = await method(args);
-      return { response: reply(out.result ?? 'success', out.args ?? {}), ...(out.afterReply ? { afterReply: out.afterReply } : {}) };
+      if (out.failure) return { ok: false, ...out.failure, args: out.args ?? {} };
+      return { ok: true, args: out.args ?? {}, ...(out.afterReply ? { afterReply: out.afterReply } : {}) };
     } catch (err) {
-      if (err instanceof RpcArgumentError || err instanceof BtError) return { response: reply(err.message) };
+      if (err instanceof RpcArgumentError) return { ok: false, kind: err.kind, message: err.message, args: {} };
+      if (err instanceof BtError) return { ok: false, kind: 'system', message: err.message, args: {} };
       this.log(`rpc: ${name} failed: ${errorMessage(err)}`);
-      return { response: reply(`internal error: ${errorMessage(err)}`) };
+      return { ok: false, kind: 'internal', message: `internal error: ${errorMessage(err)}`, args: {} };
     }
   }
 
@@ -300,33 +347,55 @@ export class RpcMethods {
     while (this.removed.length > 0 && (this.removed[0]!.at < limit || this.removed.length > 1000)) this.removed.shift();
   }
 
+  /**
+   * torrent-add. With file choices (files-wanted … priority-low) or sequentialDownload, the torrent is added paused,
+   * the choices applied, and only then started (unless `paused` was asked): no piece of an unwanted file is ever
+   * requested. A magnet has no file list before its metadata arrives (BEP 9), so file choices on a magnet are refused
+   * before anything is added; a bad file index removes the torrent this call added (never its data) and says so.
+   */
   private async torrentAdd(args: Args): Promise<MethodResult> {
     const filename = optString(args, 'filename');
     const metainfo = optString(args, 'metainfo');
     const downloadDir = absoluteDir(args, 'download-dir');
     const paused = optBool(args, 'paused');
     const fileArgs = this.fileArgs(args);
+    const sequential = optBool(args, 'sequentialDownload');
+    if (sequential !== undefined && !this.api.setSequential) throw sequentialUnsupported();
     let source: AddSource;
     if (metainfo !== undefined) {
       const b64 = metainfo.replace(/\s+/g, '');
-      if (b64 === '' || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64)) throw new RpcArgumentError('invalid or corrupt torrent file');
+      if (b64 === '' || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64)) throw new RpcArgumentError('invalid or corrupt torrent file', 'corrupt-torrent');
       source = { torrentFile: Buffer.from(b64, 'base64') };
     } else if (filename !== undefined && filename !== '') {
       if (/^magnet:/i.test(filename)) source = { magnet: filename };
       else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(filename)) {
         throw new RpcArgumentError('adding a torrent by URL is not supported: send its contents as "metainfo" or a local path as "filename"');
-      } else if (!isAbsolute(filename)) throw new RpcArgumentError('torrent file path is not absolute');
+      } else if (!isAbsolute(filename)) throw new RpcArgumentError('torrent file path is not absolute', 'path-not-absolute');
       else source = { path: filename };
     } else {
       throw new RpcArgumentError('no filename or metainfo specified');
     }
+    if (source.magnet !== undefined && fileArgs.size > 0) {
+      throw new RpcArgumentError('file choices need the file list, which a magnet link does not have until its metadata arrives: '
+        + 'add the .torrent instead, or add the magnet and set the files with torrent-set once its metadata is there');
+    }
+    const configure = fileArgs.size > 0 || sequential !== undefined;
     const added = await this.api.add(source, {
-      ...(downloadDir !== undefined ? { downloadDir } : {}), ...(paused !== undefined ? { paused } : {}),
+      ...(downloadDir !== undefined ? { downloadDir } : {}),
+      ...(configure ? { paused: true } : paused !== undefined ? { paused } : {}),
     });
-    if (!added.duplicate && fileArgs.size > 0) {
-      const t = this.api.get([added.id])[0];
-      // A magnet has no file list until its metadata arrives: the file arguments cannot apply yet.
-      if (t && !t.metadataPending) await this.api.setFiles([t.id], this.fileChanges(t, fileArgs));
+    if (!added.duplicate && configure) {
+      try {
+        const t = this.api.get([added.id])[0];
+        if (!t) throw new BtError('NOT_FOUND', `torrent ${added.id} vanished while being added`);
+        if (fileArgs.size > 0) await this.api.setFiles([t.id], this.fileChanges(t, fileArgs));
+        if (sequential !== undefined) await this.api.setSequential!([t.id], sequential);
+      } catch (err) {
+        // Undo this call's add (the torrent is paused and has fetched nothing; its data folder is left alone).
+        await this.api.remove([added.id], false).catch((e: unknown) => this.log(`rpc: torrent-add could not undo the add of ${added.id}: ${errorMessage(e)}`));
+        throw err;
+      }
+      if (paused !== true) await this.api.start([added.id]);
     }
     const summary = { id: added.id, name: added.name, hashString: added.infoHash };
     // Transmission 3.00 answers a duplicate with result "success" too.
@@ -351,7 +420,7 @@ export class RpcMethods {
     const n = api.length;
     for (const [field, list] of fileArgs) {
       const indices = list.length === 0 ? Array.from({ length: n }, (_, i) => i) : list;
-      if (indices.some((i) => i < 0 || i >= n)) throw new RpcArgumentError('file index out of range');
+      if (indices.some((i) => i < 0 || i >= n)) throw new RpcArgumentError('file index out of range', 'file-index');
       changes[field] = indices.map((i) => api[i]!);
     }
     return changes;
@@ -361,6 +430,8 @@ export class RpcMethods {
     const fileArgs = this.fileArgs(args);
     const up = limitFrom(optNumber(args, 'uploadLimit', 0, MAX_KBPS), optBool(args, 'uploadLimited'));
     const down = limitFrom(optNumber(args, 'downloadLimit', 0, MAX_KBPS), optBool(args, 'downloadLimited'));
+    const sequential = optBool(args, 'sequentialDownload');
+    if (sequential !== undefined && !this.api.setSequential) throw sequentialUnsupported();
     // Everything else (bandwidthPriority, labels, peer-limit, seedRatio*, tracker*, …) is accepted and ignored.
     const { torrents } = this.select(args);
     if (torrents.length === 0) return {};
@@ -373,6 +444,7 @@ export class RpcMethods {
         ...(up !== undefined ? { uploadLimit: up } : {}), ...(down !== undefined ? { downloadLimit: down } : {}),
       });
     }
+    if (sequential !== undefined) await this.api.setSequential!(torrents.map((t) => t.id), sequential);
     return {};
   }
 
@@ -391,7 +463,7 @@ export class RpcMethods {
   private async torrentSetLocation(args: Args): Promise<MethodResult> {
     const location = optString(args, 'location');
     if (location === undefined || location === '') throw new RpcArgumentError('missing argument "location"');
-    if (!location.startsWith('/')) throw new RpcArgumentError('invalid argument "location": expected an absolute path');
+    if (!location.startsWith('/')) throw new RpcArgumentError('invalid argument "location": expected an absolute path', 'path-not-absolute');
     const move = optBool(args, 'move') ?? false;
     const { torrents } = this.select(args);
     if (torrents.length === 0) return {};
@@ -458,7 +530,7 @@ export class RpcMethods {
 
   private sessionClose(): MethodResult {
     const shutdown = this.api.shutdown?.bind(this.api);
-    if (!shutdown) throw new RpcArgumentError('session-close is not supported by this daemon');
+    if (!shutdown) throw new RpcArgumentError('session-close is not supported by this daemon', 'unsupported-method');
     return {
       afterReply: () => {
         shutdown().catch((err: unknown) => this.log(`rpc: session-close failed: ${errorMessage(err)}`));
@@ -469,12 +541,12 @@ export class RpcMethods {
   private async freeSpaceMethod(args: Args): Promise<MethodResult> {
     const path = optString(args, 'path');
     if (path === undefined) throw new RpcArgumentError('directory path argument is missing');
-    if (!isAbsolute(path)) throw new RpcArgumentError('directory path is not absolute');
+    if (!isAbsolute(path)) throw new RpcArgumentError('directory path is not absolute', 'path-not-absolute');
     try {
       return { args: { path, 'size-bytes': Math.round(await this.freeSpace(path)) } };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      return { args: { path, 'size-bytes': -1 }, result: code === 'ENOENT' ? 'No such file or directory' : errorMessage(err) };
+      return { args: { path, 'size-bytes': -1 }, failure: { kind: 'system', message: code === 'ENOENT' ? 'No such file or directory' : errorMessage(err) } };
     }
   }
 }

@@ -13,7 +13,9 @@
  * 5. the X-Transmission-Session-Id header must carry this server's id (random per start), else 409 with the id in
  *    that header: the CSRF token of the Transmission protocol;
  * 6. the body is at most maxBodyBytes (413), read only after 1-5 passed (Expect: 100-continue is honoured after them);
- * 7. anything else is HTTP 200 with a JSON `result` (see methods.ts), malformed JSON included ("no method name").
+ * 7. anything else is HTTP 200 with a JSON answer in the request's protocol (jsonrpc.ts: JSON-RPC 2.0 or legacy,
+ *    chosen per request; methods.ts behind both), malformed JSON included; 204 when a JSON-RPC body held only
+ *    notifications.
  * It binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address without credentials.
  * BEP: none (Transmission's rpc-spec.txt; reliability rule 10 in docs/design/reliability.md).
  */
@@ -22,7 +24,8 @@ import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BtError, errorMessage } from '../../util/errors.js';
 import type { BitpeerApi } from '../types.js';
-import { BITPEER_VERSION } from './fields.js';
+import { BITPEER_VERSION, RPC_VERSION_SEMVER_41 } from './fields.js';
+import { answerRpcBody } from './jsonrpc.js';
 import { RpcMethods } from './methods.js';
 import { formatPeerAddress } from '../../util/peer-address.js';
 
@@ -30,6 +33,8 @@ import { formatPeerAddress } from '../../util/peer-address.js';
 export const RPC_PATH = '/transmission/rpc';
 /** The CSRF header, spelled exactly as transmission-remote matches it (case-sensitively). */
 export const SESSION_ID_HEADER = 'X-Transmission-Session-Id';
+/** Sent with the 409 (Transmission 4.1): the RPC's semver, so a client can pick JSON-RPC without a request more. */
+export const RPC_VERSION_HEADER = 'X-Transmission-Rpc-Version';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const AUTH_WINDOW_MS = 60_000;
 const AUTH_MAX_FAILURES = 10;
@@ -79,7 +84,8 @@ export function hostOfHeader(header: string): string {
   return normalizeHost(h);
 }
 
-function isLoopback(host: string): boolean {
+/** Whether an address or name is this machine only (localhost, ::1, 127.0.0.0/8); the daemon's "exposed" test. */
+export function isLoopback(host: string): boolean {
   const h = normalizeHost(host);
   return h === 'localhost' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
@@ -300,6 +306,8 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
     if (!sessionOk(req.headers['x-transmission-session-id'])) {
       deny(req, res, 409, `Conflict: resend the request with the header "${SESSION_ID_HEADER}: ${sessionId}"`, {
         [SESSION_ID_HEADER]: sessionId,
+        // Transmission 4.1: tells a client that speaks both protocols that JSON-RPC 2.0 is understood here.
+        [RPC_VERSION_HEADER]: RPC_VERSION_SEMVER_41,
       });
       return;
     }
@@ -316,20 +324,21 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
       if (err instanceof BodyTooLarge && !res.headersSent) tooLarge(req, res, maxBody);
       return;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      parsed = undefined; // answered "no method name", as transmission-daemon does
+    // The protocol is chosen per request (jsonrpc.ts): JSON-RPC 2.0 (Transmission 4.1) or the legacy protocol.
+    const answer = await answerRpcBody(methods, body.toString('utf8'));
+    if (answer.afterReply) res.once('finish', answer.afterReply);
+    if (answer.body === undefined) {
+      // Only JSON-RPC notifications: no response body. 204, as Transmission 4.1 answers them.
+      res.writeHead(204, { [SESSION_ID_HEADER]: sessionId });
+      res.end();
+      return;
     }
-    const outcome = await methods.handle(parsed);
-    const text = safeJson(outcome.response);
+    const text = safeJson(answer.body);
     res.writeHead(200, {
       'Content-Type': 'application/json; charset=UTF-8',
       'Content-Length': Buffer.byteLength(text),
       [SESSION_ID_HEADER]: sessionId,
     });
-    if (outcome.afterReply) res.once('finish', outcome.afterReply);
     res.end(text);
   };
 
