@@ -23,7 +23,7 @@
  */
 import { errorMessage } from '../../util/errors.js';
 import { READ_ONLY_METHODS, type RpcCallResult, type RpcFailureKind, type RpcMethods } from './methods.js';
-import { legacyMethod, legacyParams, snakeResult } from './names.js';
+import { legacyMethod, legacyParams, snakeName, snakeResult } from './names.js';
 
 /** JSON-RPC 2.0's error codes, and Transmission 4.1's own (libtransmission/rpcimpl.h, JsonRpc::Error). */
 export const JSONRPC_ERROR = {
@@ -98,6 +98,13 @@ function isValidId(v: unknown): v is JsonRpcId {
   return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 }
 
+/** A methods.ts message in 4.1's spelling: the argument it names, and the encryption value renamed in 4.1. */
+function message41(message: string): string {
+  return message
+    .replace(/argument "([^"]+)"/g, (_m, name: string) => `argument "${snakeName(name)}"`)
+    .replace(/"tolerated"/g, '"allowed"');
+}
+
 interface SingleAnswer { response?: JsonRpcResponse; afterReply?: () => void }
 
 /** One JSON-RPC request (an element of a batch, or the whole body). */
@@ -121,7 +128,7 @@ async function answerOne(methods: RpcMethods, request: unknown, inBatch: boolean
   if (!hasId && READ_ONLY_METHODS.has(method)) return {}; // a notification of a getter: nothing to do
   const out: RpcCallResult = await methods.call(method, legacyParams(method, params));
   if (!out.ok) {
-    return reply(errorResponse(rid, CODE_OF_KIND[out.kind], out.message, snakeResult(method, out.args)));
+    return reply(errorResponse(rid, CODE_OF_KIND[out.kind], message41(out.message), snakeResult(method, out.args)));
   }
   return { ...reply({ jsonrpc: '2.0', result: snakeResult(method, out.args), id: rid }), ...(out.afterReply ? { afterReply: out.afterReply } : {}) };
 }

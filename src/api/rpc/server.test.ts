@@ -1,6 +1,7 @@
 // The Transmission RPC server over real sockets on 127.0.0.1, on the FakeApi: the security checks in order (421, 403,
 // 401/429, 404, 405, 409, 413), Expect: 100-continue, malformed JSON and unknown methods, wrong argument types, the
-// tag echo, API errors as result strings, and every method's happy path over HTTP.
+// tag echo, API errors as result strings, JSON-RPC 2.0 over HTTP (200/204, batches), and every method's happy path
+// over HTTP in both protocols.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -13,6 +14,7 @@ import { createTorrent } from '../../create/create-torrent.js';
 import { FakeApi } from '../../../test/support/fake-api.js';
 import { RpcClient } from './client.js';
 import { hostOfHeader, startRpcServer, SESSION_ID_HEADER, type RpcServer } from './server.js';
+import { PROTOCOLS } from '../../../test/support/rpc-protocols.js';
 
 interface Raw { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -65,6 +67,9 @@ test('409 without or with a wrong session id, with the id in X-Transmission-Sess
   assert.equal(r.status, 409);
   assert.match(String(r.headers['x-transmission-session-id']), /^[0-9a-f]{48}$/);
   assert.equal(r.headers['x-transmission-session-id'], sid);
+  assert.equal(r.headers['x-transmission-rpc-version'], '6.0.1', 'Transmission 4.1: JSON-RPC is understood here');
+  const jsonrpc = await raw(server.port, { body: '{"jsonrpc":"2.0","method":"session_stats","id":1}' });
+  assert.equal(jsonrpc.status, 409, 'the handshake guards both protocols');
   const wrong = await raw(server.port, { body: '{}', headers: { [SESSION_ID_HEADER]: 'f'.repeat(48) } });
   assert.equal(wrong.status, 409);
   const ok = await post({ method: 'torrent-get', arguments: { fields: ['id'] } });
@@ -240,12 +245,38 @@ test('a non-loopback bind without credentials is refused; a taken port is PORT_I
 });
 
 test('malformed JSON, non-objects and a missing method answer "no method name" (HTTP 200)', async () => {
-  for (const body of ['{not json', '', '[]', '[{"method":"session-get"}]', '42', 'null', '{"arguments":{}}', '{"method":7}']) {
+  for (const body of ['{not json', '', '42', 'null', '"x"', '{"arguments":{}}', '{"method":7}']) {
     const r = await post(body);
     assert.equal(r.status, 200, body);
     assert.equal(r.json['result'], 'no method name', body);
     assert.deepEqual(r.json['arguments'], {});
   }
+});
+
+test('JSON-RPC over HTTP: 200 with the response; 204 and no body for notifications; batches; parse errors', async () => {
+  const one = await post({ jsonrpc: '2.0', method: 'torrent_get', params: { ids: [1], fields: ['id', 'hash_string'] }, id: 'q' });
+  assert.equal(one.status, 200);
+  assert.match(String(one.raw.headers['content-type']), /^application\/json/);
+  assert.deepEqual(one.json, { jsonrpc: '2.0', result: { torrents: [{ id: 1, hash_string: api.torrents[0]!.infoHash }] }, id: 'q' });
+  const note = await post({ jsonrpc: '2.0', method: 'torrent_reannounce', params: { ids: [1] } });
+  assert.equal(note.status, 204);
+  assert.equal(note.raw.body, '');
+  assert.equal(note.raw.headers['x-transmission-session-id'], sid);
+  const onlyNotes = await post([{ jsonrpc: '2.0', method: 'torrent_reannounce' }, { jsonrpc: '2.0', method: 'session_get' }]);
+  assert.equal(onlyNotes.status, 204);
+  const batch = await post('[{"jsonrpc":"2.0","method":"session_stats","id":1},{"jsonrpc":"2.0","method":"x","id":2}]');
+  assert.equal(batch.status, 200);
+  const list = batch.json as unknown as Array<Record<string, unknown>>;
+  assert.deepEqual(list.map((r) => r['id']), [1, 2]);
+  assert.equal((list[1]!['error'] as Record<string, unknown>)['code'], -32601);
+  for (const body of ['[]', '[{"method":"session-get"}]']) {
+    const r = await post(body);
+    assert.equal(r.status, 200, body);
+    assert.ok(JSON.stringify(r.json).includes('-32600'), body);
+  }
+  const parse = await post('{"jsonrpc":"2.0","method":"session_get",');
+  assert.equal(parse.status, 200);
+  assert.equal((parse.json['error'] as Record<string, unknown>)['code'], -32700);
 });
 
 test('an unknown method answers "method name not recognized", echoing the tag', async () => {
@@ -304,25 +335,28 @@ test('responses are JSON with a strict CSP, nosniff, no-store, and < > & escaped
   await post({ method: 'torrent-remove', arguments: { ids: [id] } });
 });
 
-test('happy paths of every method over HTTP', async () => {
+for (const p of PROTOCOLS) test(`happy paths of every method over HTTP (${p.name})`, async () => {
+  const n = p.n;
+  api.shutDown = false;
   const call = async (method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
-    const r = await post({ method, arguments: args, tag: 1 });
-    assert.equal(r.json['result'], 'success', `${method}: ${String(r.json['result'])}`);
-    assert.equal(r.json['tag'], 1);
-    return r.json['arguments'] as Record<string, unknown>;
+    const r = await post(p.body(method, args));
+    assert.equal(r.status, 200);
+    const reply = p.reply(r.json);
+    assert.equal(reply.result, 'success', `${method}: ${String(reply.result)}`);
+    return reply.arguments;
   };
   const s = await call('session-get');
-  assert.equal(s['version'], '3.00 (bitpeer 0.1.0)');
-  assert.equal(s['session-id'], sid);
-  assert.equal(s['download-dir'], '/srv/downloads');
-  assert.deepEqual(Object.keys(await call('session-get', { fields: ['peer-port', 'version'] })).sort(), ['peer-port', 'version']);
+  assert.equal(s['version'], p.name === 'legacy' ? '3.00 (bitpeer 0.1.0)' : '4.1.1 (bitpeer 0.1.0)');
+  assert.equal(s[n('session-id')], sid);
+  assert.equal(s[n('download-dir')], '/srv/downloads');
+  assert.deepEqual(Object.keys(await call('session-get', { fields: ['peer-port', 'version'] })).sort(), [n('peer-port'), 'version']);
   await call('session-set', { 'speed-limit-down': 250, 'speed-limit-down-enabled': true, 'peer-port': 51413, 'alt-speed-enabled': false });
   assert.equal(api.settings.downloadLimit, 250_000);
   assert.equal(api.settings.port, 51413);
-  assert.equal((await call('session-get'))['speed-limit-down'], 250);
+  assert.equal((await call('session-get'))[n('speed-limit-down')], 250);
   const stats = await call('session-stats');
-  assert.equal(stats['torrentCount'], api.torrents.length);
-  assert.equal(typeof (stats['current-stats'] as Record<string, unknown>)['uploadedBytes'], 'number');
+  assert.equal(stats[n('torrentCount')], api.torrents.length);
+  assert.equal(typeof (stats[n('current-stats')] as Record<string, unknown>)[n('uploadedBytes')], 'number');
 
   const file = path.join(tmp, 'hello.bin');
   writeFileSync(file, Buffer.alloc(100_000, 7));
@@ -330,12 +364,12 @@ test('happy paths of every method over HTTP', async () => {
   const tfile = path.join(tmp, 'hello.torrent');
   writeFileSync(tfile, torrent);
   const added = await call('torrent-add', { metainfo: torrent.toString('base64'), 'download-dir': tmp, paused: true });
-  const a = added['torrent-added'] as Record<string, unknown>;
-  assert.deepEqual(a, { id: a['id'], name: 'hello.bin', hashString: meta.infoHashHex });
+  const a = added[n('torrent-added')] as Record<string, unknown>;
+  assert.deepEqual(a, { id: a['id'], name: 'hello.bin', [n('hashString')]: meta.infoHashHex });
   const dup = await call('torrent-add', { filename: tfile });
-  assert.deepEqual(dup['torrent-duplicate'], a, 'a duplicate is still "success" (Transmission 3.00)');
+  assert.deepEqual(dup[n('torrent-duplicate')], a, 'a duplicate is still "success" (Transmission 3.00)');
   const got = await call('torrent-get', { ids: [a['id']], fields: ['id', 'status', 'downloadDir', 'totalSize'] });
-  assert.deepEqual(got['torrents'], [{ id: a['id'], status: 0, downloadDir: tmp, totalSize: 100_000 }]);
+  assert.deepEqual(got['torrents'], [{ id: a['id'], status: 0, [n('downloadDir')]: tmp, [n('totalSize')]: 100_000 }]);
 
   await call('torrent-start', { ids: [a['id']] });
   assert.equal(api.torrents.find((t) => t.id === a['id'])?.state, 'downloading');
@@ -346,7 +380,8 @@ test('happy paths of every method over HTTP', async () => {
   await call('torrent-verify', { ids: [a['id']] });
   assert.equal(api.torrents.find((t) => t.id === a['id'])?.state, 'checking');
   await call('torrent-reannounce', { ids: [a['id']] });
-  await call('torrent-set', { ids: [2], 'files-unwanted': [0], 'priority-low': [1], uploadLimit: 40, uploadLimited: true, seedRatioMode: 1 });
+  await call('torrent-set', { ids: [2], 'files-unwanted': [0], 'priority-low': [1], uploadLimit: 40, uploadLimited: true, seedRatioMode: 1, sequentialDownload: true });
+  assert.equal(api.torrents.find((t) => t.id === 2)?.sequentialDownload, true);
   const t2 = api.torrents.find((t) => t.id === 2)!;
   assert.equal(t2.files[0]!.wanted, false);
   assert.equal(t2.files[1]!.priority, 'low');
@@ -356,9 +391,9 @@ test('happy paths of every method over HTTP', async () => {
   const recent = await call('torrent-get', { ids: 'recently-active', fields: ['id'] });
   assert.ok((recent['removed'] as unknown[]).includes(a['id']));
   assert.ok((recent['torrents'] as { id: number }[]).some((t) => t.id === 1), 'torrent 1 is active (uploading)');
-  assert.equal((await call('port-test'))['port-is-open'], false);
-  assert.ok(Number((await call('free-space', { path: tmp }))['size-bytes']) > 0);
-  assert.equal((await call('blocklist-update'))['blocklist-size'], 0);
+  assert.equal((await call('port-test'))[n('port-is-open')], false);
+  assert.ok(Number((await call('free-space', { path: tmp }))[n('size-bytes')]) > 0);
+  assert.equal((await call('blocklist-update'))[n('blocklist-size')], 0);
   await call('session-close');
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(api.shutDown, true, 'session-close shuts down after the reply');
