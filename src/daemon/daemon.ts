@@ -3,7 +3,8 @@
  * directory's part is src/api/state-dir.ts) and the Transmission-compatible RPC over its facade.
  *
  * Start: the session is opened with the state directory (its lock, settings.json, every torrent and pending magnet
- * brought back: docs/design/persistence.md), then the RPC server. The default download folder is the user's
+ * brought back: docs/design/persistence.md), then the RPC server. An RPC bound to a non-loopback address without a
+ * given user/password uses the state directory's generated credentials (rpc-credentials.ts; created and logged once). The default download folder is the user's
  * (download-dir.ts), unless --download-dir or a saved one says. Log lines name a torrent `#id name`.
  *
  * Stop (SIGINT/SIGTERM): the RPC server closes, then the session (resume data flushed, `stopped` announced, lock
@@ -12,7 +13,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { openBitpeer, type OpenOptions } from '../api/open.js';
-import { startRpcServer } from '../api/rpc/server.js';
+import { isLoopback, startRpcServer } from '../api/rpc/server.js';
+import { ensureRpcCredentials } from './rpc-credentials.js';
 import type { BitpeerApi, EncryptionPolicy, SessionEvent } from '../api/types.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { userDownloadDir } from './download-dir.js';
@@ -73,6 +75,20 @@ export function defaultDownloadDir(): string {
 /** `#3 name` for the log (one definition, in the facade's reads). */
 export { torrentLabel } from '../api/torrent-read.js';
 
+/**
+ * The RPC on a non-loopback address with no user/password given: the state directory's credentials
+ * (rpc-credentials.ts), created on the first such run, and shown in the log on that run only.
+ */
+async function exposedCredentials(stateDir: string, host: string, log: (line: string) => void): Promise<{ user: string; password: string }> {
+  const c = await ensureRpcCredentials(stateDir);
+  if (c.warning) log(`rpc: warning: ${c.warning}`);
+  if (c.created) {
+    log(`rpc: the RPC on ${host} is reachable from the network and no user/password was given (BITPEER_RPC_USER, BITPEER_RPC_PASSWORD): `
+      + `created user "${c.user}" with password "${c.password}", stored in ${c.path} (mode 0600). It is shown this once; later starts use it.`);
+  }
+  return { user: c.user, password: c.password };
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const bitpeer = await openBitpeer({
     ...(opts.port !== undefined ? { port: opts.port } : {}),
@@ -104,10 +120,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { api } = bitpeer;
   try {
     const rpcHost = opts.rpcHost ?? '127.0.0.1';
+    const auth = opts.rpcAuth ?? (isLoopback(rpcHost) ? undefined : await exposedCredentials(opts.stateDir, rpcHost, opts.log));
     const rpc = await startRpcServer(api, {
       host: rpcHost, port: bitpeer.rpcPort ?? 9091, log: opts.log, // its lines start with "rpc: " already
       maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
-      ...(opts.rpcAuth ? { auth: opts.rpcAuth } : {}),
+      ...(auth ? { auth } : {}),
     });
     opts.log(`daemon running: peer port ${bitpeer.port}, RPC http://${formatPeerAddress(rpcHost, rpc.port)}/transmission/rpc, downloads to ${api.getSettings().downloadDir}, state ${opts.stateDir}, ${bitpeer.torrentCount()} torrent(s)`);
     let closing: Promise<void> | undefined;

@@ -119,12 +119,39 @@ test('a foreign Host → 421, with or without a valid session id', async () => {
 });
 
 test('malformed JSON and requests without a method → JSON "no method name"', async () => {
-  for (const body of ['{"method": "torrent-get", ', 'not json at all', '', 'null', '[]', '"session-get"', '{}', '{"arguments":{}}',
+  for (const body of ['{"method": "torrent-get", ', 'not json at all', '', 'null', '"session-get"', '{}', '{"arguments":{}}',
     '{"method": 42}', '\u0000\u0001\u0002', '{"method":"session-get"}{"method":"session-get"}']) {
     const a = await rpc(body);
     assert.equal(a.status, 200, JSON.stringify(body));
     assert.equal(jsonError(a, JSON.stringify(body)), 'no method name', JSON.stringify(body));
   }
+});
+
+test('JSON-RPC 2.0 junk → error objects (-32700, -32600, -32601, -32602), HTTP 200, and nothing changes', async () => {
+  const before = JSON.stringify(await torrents(d.rpc));
+  const cases: Array<[string, number]> = [
+    ['{"jsonrpc": "2.0", "method": "torrent_get", ', -32700],
+    ['[]', -32600],
+    ['[1, 2]', -32600],
+    ['{"jsonrpc": "2.0", "method": "session_get", "id": {"x": 1}}', -32600],
+    ['{"jsonrpc": "1.0", "method": "session_get", "id": 1}', -32600],
+    ['{"jsonrpc": "2.0", "method": "__proto__", "id": 1}', -32601],
+    ['{"jsonrpc": "2.0", "method": "torrent-remove", "id": 1, "params": {"ids": [1]}}', -32601],
+    ['{"jsonrpc": "2.0", "method": "torrent_remove", "id": 1, "params": [[1], true]}', -32602],
+    ['{"jsonrpc": "2.0", "method": "torrent_remove", "id": 1, "params": {"ids": [1], "delete_local_data": "yes"}}', -32602],
+    ['{"jsonrpc": "2.0", "method": "torrent_set", "id": 1, "params": {"__proto__": {"x": 1}, "upload_limit": -1}}', -32602],
+  ];
+  for (const [body, code] of cases) {
+    const a = await rpc(body);
+    assert.equal(a.status, 200, body);
+    const answer = JSON.parse(a.body) as { error?: { code: number } } | Array<{ error?: { code: number } }>;
+    const first = Array.isArray(answer) ? answer[0] : answer;
+    assert.equal(first?.error?.code, code, `${body}: ${a.body}`);
+  }
+  const note = await rpc('{"jsonrpc": "2.0", "method": "torrent_verify", "params": {"ids": []}}');
+  assert.equal(note.status, 204, 'a notification: no body');
+  assert.equal(note.body, '');
+  assert.equal(JSON.stringify(await torrents(d.rpc)), before);
 });
 
 test('an unknown method → JSON "method name not recognized"', async () => {
