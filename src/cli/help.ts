@@ -191,14 +191,15 @@ export const COMMANDS = {
       'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
       'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex, --utp/--no-utp,\n' +
       '--dht/--no-dht, --dht-bootstrap and --encryption are saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
-      'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD.',
+      'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD (an --rpc-host other than loopback without them: generated once, see --rpc-host).\n' +
+      'The RPC speaks Transmission\'s legacy protocol and its 4.1 JSON-RPC 2.0, chosen per request.',
     options: [
       { name: 'state-dir', value: 'DIR', desc: 'Where torrents, resume data and settings are kept.', default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
       { name: 'download-dir', value: 'DIR', desc: 'Folder new torrents download into.', default: 'the saved setting, else $XDG_DOWNLOAD_DIR, else ~/Downloads' },
       { name: 'port', value: 'N', desc: 'TCP and UDP port for peers; 0 picks a free one.', default: 'the saved setting, else 6881' },
       { name: 'bind', value: 'ADDR', desc: 'Local address to listen on for peers.', default: '0.0.0.0, every interface' },
       { name: 'rpc-port', value: 'N', desc: 'Port of the RPC server (http://HOST:N/transmission/rpc).', default: 'the saved setting, else 9091' },
-      { name: 'rpc-host', value: 'ADDR', desc: 'Address of the RPC server; other than 127.0.0.1, set a user and password.', default: '127.0.0.1' },
+      { name: 'rpc-host', value: 'ADDR', desc: 'Address of the RPC server. A non-loopback one needs a user and password: BITPEER_RPC_USER/PASSWORD, else user "bitpeer" with a random password made on the first start, logged once, kept in STATE-DIR/rpc-credentials.json.', default: '127.0.0.1' },
       { name: 'upload-limit', value: 'RATE', desc: 'Upload at most RATE bytes per second (K, M, G suffixes); 0 = no limit.', default: 'the saved setting, else no limit' },
       { name: 'download-limit', value: 'RATE', desc: 'Download at most RATE bytes per second; 0 = no limit.', default: 'the saved setting, else no limit' },
       { name: 'no-lsd', desc: 'No local service discovery (BEP 14). Saved: later starts keep it off.' },
