@@ -337,6 +337,35 @@ export function trackerListOf(t: TorrentInfo): string {
   return [...tiers.entries()].sort((a, b) => a[0] - b[0]).map(([, urls]) => urls.join('\n')).join('\n\n');
 }
 
+/** Common file extensions' media types (Transmission 4.0's primary-mime-type; a web client picks an icon by it). */
+const MIME_TYPES: ReadonlyMap<string, string> = new Map(Object.entries({
+  mp4: 'video/mp4', m4v: 'video/mp4', mkv: 'video/x-matroska', webm: 'video/webm', avi: 'video/x-msvideo',
+  mov: 'video/quicktime', mpg: 'video/mpeg', mpeg: 'video/mpeg', ts: 'video/mp2t', wmv: 'video/x-ms-wmv', ogv: 'video/ogg',
+  mp3: 'audio/mpeg', flac: 'audio/flac', ogg: 'audio/ogg', oga: 'audio/ogg', opus: 'audio/ogg', wav: 'audio/wav',
+  m4a: 'audio/mp4', aac: 'audio/aac',
+  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml',
+  txt: 'text/plain', nfo: 'text/plain', md: 'text/markdown', html: 'text/html', srt: 'application/x-subrip',
+  pdf: 'application/pdf', epub: 'application/epub+zip', zip: 'application/zip', rar: 'application/vnd.rar',
+  '7z': 'application/x-7z-compressed', gz: 'application/gzip', xz: 'application/x-xz', tar: 'application/x-tar',
+  iso: 'application/x-iso9660-image', img: 'application/octet-stream', deb: 'application/vnd.debian.binary-package',
+}));
+const OCTET_STREAM = 'application/octet-stream';
+
+/** The media type holding most of the torrent's bytes, by file extension (application/octet-stream when none). */
+export function primaryMimeTypeOf(t: TorrentInfo): string {
+  const bytes = new Map<string, number>();
+  for (const f of t.files) {
+    const base = f.path.slice(f.path.lastIndexOf('/') + 1);
+    const dot = base.lastIndexOf('.');
+    const type = (dot > 0 ? MIME_TYPES.get(base.slice(dot + 1).toLowerCase()) : undefined) ?? OCTET_STREAM;
+    bytes.set(type, (bytes.get(type) ?? 0) + f.length);
+  }
+  let best = OCTET_STREAM;
+  let most = -1;
+  for (const [type, n] of bytes) if (n > most) { best = type; most = n; }
+  return best;
+}
+
 type Getter = (t: TorrentInfo, ctx: FieldContext) => unknown;
 
 const peersSendingToUs = (t: TorrentInfo): number => t.peers.filter(isDownloadingFrom).length;
@@ -399,6 +428,7 @@ const GETTERS: ReadonlyMap<string, Getter> = new Map<string, Getter>([
   ['pieceCount', (t) => int(t.pieceCount)],
   ['pieceSize', (t) => int(t.pieceSize)],
   ['priorities', (t) => t.files.map((f) => toTransmissionPriority(f.priority))],
+  ['primary-mime-type', primaryMimeTypeOf],
   ['queuePosition', (t) => int(t.queuePosition)],
   ['rateDownload', (t) => int(t.downloadRate)],
   ['rateUpload', (t) => int(t.uploadRate)],

@@ -97,14 +97,14 @@ test('error objects: parse error, invalid request, invalid params, and Transmiss
   const legacyJunk = await ask('{not json') as Json;
   assert.equal(legacyJunk['result'], 'no method name', 'junk without a jsonrpc member stays legacy');
   const err = async (body: unknown): Promise<Json> => (await ask(body) as Json)['error'] as Json;
-  assert.deepEqual(await err({ jsonrpc: '1.0', method: 'session_get', id: 1 }), { code: -32600, message: 'Invalid Request', data: { error_string: 'JSON-RPC version is not 2.0' } });
+  assert.deepEqual(await err({ jsonrpc: '1.0', method: 'session_get', id: 1 }), { code: -32600, message: 'Invalid Request', data: { error_string: 'JSON-RPC version is not 2.0', errorString: 'JSON-RPC version is not 2.0' } });
   assert.equal((await err({ jsonrpc: '2.0', method: 5, id: 1 }))['code'], -32600);
   const byPosition = await err(req('torrent_get', [['id']]));
   assert.equal(byPosition['code'], -32602);
   assert.match(String((byPosition['data'] as Json)['error_string']), /by-position/);
   const badType = await err(req('torrent_set', { ids: [1], upload_limit: 'fast' }));
-  assert.deepEqual(badType, { code: -32602, message: 'Invalid params', data: { error_string: 'invalid argument "upload_limit": expected an integer' } });
-  assert.deepEqual(await err(req('torrent_set', { ids: [2], files_wanted: [7] })), { code: 6, message: 'file index out of range', data: { error_string: 'file index out of range' } });
+  assert.deepEqual(badType, { code: -32602, message: 'Invalid params', data: { error_string: 'invalid argument "upload_limit": expected an integer', errorString: 'invalid argument "upload_limit": expected an integer' } });
+  assert.deepEqual(await err(req('torrent_set', { ids: [2], files_wanted: [7] })), { code: 6, message: 'file index out of range', data: { error_string: 'file index out of range', errorString: 'file index out of range' } });
   assert.equal((await err(req('torrent_set_location', { ids: [1], location: 'rel' })))['code'], 3);
   assert.equal((await err(req('torrent_add', { metainfo: '%%%' })))['code'], 9);
   assert.equal((await err(req('session_set', { download_dir: 'rel' })))['code'], 3);
@@ -112,10 +112,12 @@ test('error objects: parse error, invalid request, invalid params, and Transmiss
   assert.equal(enc['code'], -32602, '4.1 renamed tolerated to allowed');
   assert.match(String((enc['data'] as Json)['error_string']), /"allowed"/);
   assert.deepEqual(await err(req('free_space', { path: '/nonexistent/bitpeer' })),
-    { code: 5, message: 'system error', data: { error_string: 'No such file or directory', result: { path: '/nonexistent/bitpeer', size_bytes: -1 } } });
+    { code: 5, message: 'system error', data: { error_string: 'No such file or directory', errorString: 'No such file or directory', result: { path: '/nonexistent/bitpeer', size_bytes: -1 } } });
   assert.equal((await err(req('queue_move_top', { ids: [1] })))['code'], -32601, 'a method bitpeer does not support');
+  assert.equal((await err(req('port_test', { ip_protocol: 'ipx' })))['code'], -32602);
+  assert.deepEqual((await ask(req('port_test', { ip_protocol: 'ipv6' })) as Json)['result'], { port_is_open: false, ip_protocol: 'ipv6' });
   api.failNext = new TypeError('boom');
-  assert.deepEqual(await err(req('torrent_verify', { ids: [1] })), { code: -32603, message: 'Internal error', data: { error_string: 'internal error: boom' } });
+  assert.deepEqual(await err(req('torrent_verify', { ids: [1] })), { code: -32603, message: 'Internal error', data: { error_string: 'internal error: boom', errorString: 'internal error: boom' } });
 });
 
 test('the 4.1 names, literally: torrent_get fields, nested keys, wanted as booleans, table rows, recently_active', async () => {
@@ -131,6 +133,8 @@ test('the 4.1 names, literally: torrent_get fields, nested keys, wanted as boole
   const peer = (t['peers'] as Json[])[0]!;
   for (const k of ['client_name', 'client_is_choked', 'flag_str', 'is_utp', 'rate_to_client', 'peer_is_interested']) assert.ok(Object.hasOwn(peer, k), k);
   assert.equal(t['download_dir'], '/srv/downloads');
+  const mime = ((await ask(req('torrent_get', { fields: ['primary_mime_type'] })) as Json)['result'] as Json)['torrents'];
+  assert.deepEqual(mime, [{ primary_mime_type: 'application/x-iso9660-image' }, { primary_mime_type: 'video/mp4' }]);
   const table = ((await ask(req('torrent_get', { fields: ['id', 'wanted', 'hash_string'], format: 'table' })) as Json)['result'] as Json)['torrents'] as unknown[][];
   assert.deepEqual(table[0], ['id', 'wanted', 'hash_string']);
   assert.deepEqual(table[2]![1], [true, true, false]);

@@ -17,8 +17,9 @@
  * - errors: -32700 parse, -32600 invalid request, -32601 method not found (and methods bitpeer does not support),
  *   -32602 invalid params (params by position included: Transmission accepts only an object), -32603 internal; a
  *   method's own failure uses Transmission 4.1's codes (3 path not absolute, 5 system error, 6 file index out of
- *   range, 9 corrupt torrent), `message` the code's fixed text and `data.error_string` the specific reason, plus
- *   `data.result` when the method still reports values (free_space's path and size -1).
+ *   range, 9 corrupt torrent), `message` the code's fixed text and `data.error_string` the specific reason (also as
+ *   `data.errorString`: Transmission's server sends the first, its own 4.1 web client and the 4.1.0 spec text read
+ *   the second), plus `data.result` when the method still reports values (free_space's path and size -1).
  * BEP: none (JSON-RPC 2.0, https://www.jsonrpc.org/specification; Transmission's docs/rpc-spec.md at 4.1).
  */
 import { errorMessage } from '../../util/errors.js';
@@ -70,7 +71,11 @@ export const MAX_BATCH = 1000;
 
 export type JsonRpcId = string | number | null;
 
-export interface JsonRpcError { code: number; message: string; data?: { error_string?: string; result?: Record<string, unknown> } }
+export interface JsonRpcError {
+  code: number;
+  message: string;
+  data?: { error_string?: string; errorString?: string; result?: Record<string, unknown> };
+}
 export type JsonRpcResponse =
   | { jsonrpc: '2.0'; result: Record<string, unknown>; id: JsonRpcId }
   | { jsonrpc: '2.0'; error: JsonRpcError; id: JsonRpcId };
@@ -87,7 +92,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 export function errorResponse(id: JsonRpcId, code: ErrorCode, errorString?: string, result?: Record<string, unknown>): JsonRpcResponse {
   const data: NonNullable<JsonRpcError['data']> = {};
-  if (errorString !== undefined && errorString !== '') data.error_string = errorString;
+  if (errorString !== undefined && errorString !== '') {
+    data.error_string = errorString;
+    data.errorString = errorString;
+  }
   if (result !== undefined && Object.keys(result).length > 0) data.result = result;
   const error: JsonRpcError = { code, message: MESSAGES.get(code) ?? 'error' };
   if (Object.keys(data).length > 0) error.data = data;

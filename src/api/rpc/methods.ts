@@ -225,7 +225,7 @@ export class RpcMethods {
       ['queue-move-up', unsupported('queue-move-up')],
       ['queue-move-down', unsupported('queue-move-down')],
       ['queue-move-bottom', unsupported('queue-move-bottom')],
-      ['port-test', async () => ({ args: { 'port-is-open': false } })], // we never contact an outside port checker
+      ['port-test', async (a) => this.portTest(a)],
       ['free-space', (a) => this.freeSpaceMethod(a)],
       ['blocklist-update', async () => ({ args: { 'blocklist-size': 0 } })],
     ]);
@@ -536,6 +536,13 @@ export class RpcMethods {
         shutdown().catch((err: unknown) => this.log(`rpc: session-close failed: ${errorMessage(err)}`));
       },
     };
+  }
+
+  /** port-test: never open (we contact no outside port checker); 4.1's `ip_protocol` ("ipv4"/"ipv6") is echoed. */
+  private async portTest(args: Args): Promise<MethodResult> {
+    const ip = optString(args, 'ip_protocol');
+    if (ip !== undefined && ip !== 'ipv4' && ip !== 'ipv6') throw new RpcArgumentError('invalid ip protocol string');
+    return { args: { 'port-is-open': false, ...(ip !== undefined ? { ip_protocol: ip } : {}) } };
   }
 
   private async freeSpaceMethod(args: Args): Promise<MethodResult> {

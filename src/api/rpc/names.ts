@@ -51,7 +51,7 @@ const METHOD_ARGS: Readonly<Record<string, readonly string[]>> = {
   'session-get': ['fields'],
   'session-set': SESSION_FIELDS,
   'free-space': ['path'],
-  'port-test': ['ip-protocol'],
+  'port-test': ['ip_protocol'], // 4.1's own name in both protocols, as in Transmission
 };
 
 const METHODS = reverse(RPC_METHOD_NAMES);
