@@ -243,6 +243,7 @@ function trackerStatObject(t: TorrentInfo, tr: TrackerInfo, index: number): Reco
     announce: tr.url,
     announceState,
     downloadCount: -1,
+    downloaderCount: -1, // 4.1's downloader_count: bitpeer does not scrape
     hasAnnounced: tr.lastAnnounceTime > 0,
     hasScraped: false,
     host: trackerHost(tr.url),

@@ -121,7 +121,7 @@ test('error objects: parse error, invalid request, invalid params, and Transmiss
 });
 
 test('the 4.1 names, literally: torrent_get fields, nested keys, wanted as booleans, table rows, recently_active', async () => {
-  const { ask } = setup();
+  const { ask, api } = setup();
   const r = (await ask(req('torrent_get', {
     ids: [2], fields: ['hash_string', 'file_stats', 'peers_from', 'peers', 'rate_download', 'is_private', 'wanted', 'error_string', 'tracker_stats', 'sequential_download', 'percent_done', 'download_dir'],
   })) as Json)['result'] as Json;
@@ -143,6 +143,11 @@ test('the 4.1 names, literally: torrent_get fields, nested keys, wanted as boole
   assert.equal((recent['torrents'] as unknown[]).length, 2);
   const legacySpelling = (await ask(req('torrent_get', { ids: 'recently-active', fields: ['id'] })) as Json)['result'] as Json;
   assert.deepEqual(legacySpelling['torrents'], [], 'JSON-RPC knows only recently_active');
+  const camel = (await ask(req('torrent_get', { ids: [1], fields: ['id', 'hashString', 'rateDownload'] })) as Json)['result'] as Json;
+  assert.deepEqual(camel['torrents'], [{ id: 1 }], 'legacy field names are not 4.1 names');
+  const calls = (await ask(req('torrent_set', { ids: [1], uploadLimit: 5, 'files-unwanted': [0] })) as Json)['result'];
+  assert.deepEqual(calls, {}, 'legacy argument names are ignored, as unknown arguments are');
+  assert.equal(api.callsTo('setLimits').length + api.callsTo('setFiles').length, 0);
 });
 
 test('session_get: 4.1 keys, the 4.1 RPC version, cache_size_mib, encryption "allowed"; session_set takes 4.1 keys', async () => {

@@ -7,8 +7,9 @@
  *   case ("hashString" → "hash_string", "isUTP" → "is_utp", "file-count" → "file_count"), with the renames 4.1 made
  *   on top of the spelling ({@link RENAMED}: cache-size-mb → cache_size_mib);
  * - the reverse direction is never guessed: every 4.1 name we accept is the image of a legacy name we know (a method,
- *   a torrent field, a session key, a method argument); a 4.1 name that maps to nothing is passed on unchanged, so it
- *   is treated exactly as an unknown legacy name would be (skipped, or accepted and ignored);
+ *   a torrent field, a session key, a method argument); another snake_case name is passed on unchanged, so it is
+ *   treated exactly as an unknown legacy name would be (skipped, or accepted and ignored); a legacy spelling (with a
+ *   capital or a hyphen) is dropped: each protocol answers its own names only;
  * - value spellings that changed in 4.1 are here too: `ids: "recently_active"`, encryption `allowed` (legacy
  *   `tolerated`), torrent-get `format: "objects"` (legacy `object`).
  * BEP: none (Transmission's docs/rpc-spec.md at 4.1.0, its section 5 "4.1.0" table, and api-compat's key list).
@@ -66,25 +67,37 @@ export function legacyMethod(name: string): string | undefined {
   return METHODS.get(name);
 }
 
-/** The legacy name of a 4.1 torrent field ("hash_string" → "hashString"); an unknown name is returned as is. */
-export function legacyTorrentField(name: string): string {
-  return TORRENT.get(name) ?? name;
+/** A name in a legacy spelling (a capital or a hyphen), which JSON-RPC does not take. */
+const isLegacySpelling = (name: string): boolean => /[A-Z-]/.test(name);
+
+/** The legacy name of a 4.1 torrent field ("hash_string" → "hashString"); another snake_case name as is; else undefined. */
+export function legacyTorrentField(name: string): string | undefined {
+  return TORRENT.get(name) ?? (isLegacySpelling(name) ? undefined : name);
 }
 
-/** The legacy name of a 4.1 session key ("peer_port" → "peer-port"); an unknown name is returned as is. */
-export function legacySessionField(name: string): string {
-  return SESSION.get(name) ?? name;
+/** The legacy name of a 4.1 session key ("peer_port" → "peer-port"); another snake_case name as is; else undefined. */
+export function legacySessionField(name: string): string | undefined {
+  return SESSION.get(name) ?? (isLegacySpelling(name) ? undefined : name);
 }
 
-const mapList = (v: unknown, f: (s: string) => string): unknown =>
-  (Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? f(x) : x)) : v);
+/** A field list with each name mapped (names that map to nothing left out; non-strings kept, for methods.ts to judge). */
+const mapList = (v: unknown, f: (s: string) => string | undefined): unknown => {
+  if (!Array.isArray(v)) return v;
+  const out: unknown[] = [];
+  for (const x of v) {
+    const y = typeof x === 'string' ? f(x) : x;
+    if (y !== undefined) out.push(y);
+  }
+  return out;
+};
 
 /** A 4.1 method's params in the legacy spelling (keys, field lists and the renamed values), for methods.ts. */
 export function legacyParams(method: string, params: Record<string, unknown>): Record<string, unknown> {
   const names = ARGS.get(method);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(params)) {
-    const legacy = names?.get(key) ?? key;
+    const legacy = names?.get(key) ?? (isLegacySpelling(key) ? undefined : key);
+    if (legacy === undefined) continue; // a legacy spelling: not a 4.1 argument, ignored
     let v = value;
     // Each protocol knows only its own spelling of these values: the other one is swapped in, so it stays unknown.
     if (legacy === 'ids') v = value === 'recently_active' ? 'recently-active' : value === 'recently-active' ? 'recently_active' : value;
