@@ -4,6 +4,7 @@
  *
  * Torrent 1 is a seeding single-file torrent with two peers we upload to; torrent 2 is a half-done three-file
  * torrent with two peers we download from. `add` parses real .torrent bytes (src/metainfo) and magnet links.
+ * `setSequential` (the facade's optional sequential download) sets `sequentialDownload` on the torrents.
  * Invariant: `get` returns deep copies, so a caller can never mutate the fake's state except through the API.
  * BEP: none (test tooling).
  */
