@@ -99,6 +99,8 @@ test('error objects: parse error, invalid request, invalid params, and Transmiss
   const err = async (body: unknown): Promise<Json> => (await ask(body) as Json)['error'] as Json;
   assert.deepEqual(await err({ jsonrpc: '1.0', method: 'session_get', id: 1 }), { code: -32600, message: 'Invalid Request', data: { error_string: 'JSON-RPC version is not 2.0', errorString: 'JSON-RPC version is not 2.0' } });
   assert.equal((await err({ jsonrpc: '2.0', method: 5, id: 1 }))['code'], -32600);
+  const noId = await ask({ jsonrpc: '2.0', method: 1, params: 'bar' }) as Json;
+  assert.deepEqual([noId['id'], (noId['error'] as Json)['code']], [null, -32600], 'not a request: answered even without an id');
   const byPosition = await err(req('torrent_get', [['id']]));
   assert.equal(byPosition['code'], -32602);
   assert.match(String((byPosition['data'] as Json)['error_string']), /by-position/);

@@ -126,7 +126,8 @@ async function answerOne(methods: RpcMethods, request: unknown, inBatch: boolean
   const reply = (r: JsonRpcResponse): SingleAnswer => (hasId ? { response: r } : {});
   const rid = (hasId ? id : null) as JsonRpcId;
   const name = request['method'];
-  if (typeof name !== 'string') return reply(errorResponse(rid, JSONRPC_ERROR.INVALID_REQUEST, 'method must be a String'));
+  // Not a Request object at all: answered even without an id (JSON-RPC 2.0 §7's `"method": 1` example).
+  if (typeof name !== 'string') return { response: errorResponse(rid, JSONRPC_ERROR.INVALID_REQUEST, 'method must be a String') };
   const method = legacyMethod(name);
   if (method === undefined || !methods.has(method)) return reply(errorResponse(rid, JSONRPC_ERROR.METHOD_NOT_FOUND));
   const params = Object.hasOwn(request, 'params') ? request['params'] : {};
