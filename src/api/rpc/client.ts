@@ -103,7 +103,8 @@ export class RpcClient {
   private statusError(status: number): BtError {
     switch (status) {
       case 401: return new BtError('RPC', `the bitpeer daemon at ${this.address} refused the credentials ` +
-        '(give --rpc-user and --rpc-password, or set BITPEER_RPC_USER and BITPEER_RPC_PASSWORD)');
+        '(give --rpc-user and --rpc-password, or set BITPEER_RPC_USER and BITPEER_RPC_PASSWORD; a daemon exposed without ' +
+        'them made its own, user "bitpeer": see rpc-credentials.json in its state folder)');
       case 409: return new BtError('RPC', `the daemon at ${this.address} kept refusing the session id (HTTP 409)`);
       case 421: return new BtError('RPC', `the daemon at ${this.address} does not accept this host name (HTTP 421); use its address`);
       case 429: return new BtError('RPC', `the daemon at ${this.address} is refusing logins for a minute after too many failures`);
