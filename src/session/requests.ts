@@ -57,6 +57,8 @@ export interface RequestHost {
    * falls back to onPieceFailed with every contributor when it cannot). Without this hook, onPieceFailed is called.
    */
   onV2PieceFailed?(piece: number, leaves: Buffer, senders: string[], contributors: string[]): void;
+  /** Whether the peer may take critical (streamed) pieces: the fast ones (src/session/streams.ts). Absent: all. */
+  mayTakeCritical?(peer: Peer): boolean;
 }
 
 export interface RequestLimits {
@@ -153,7 +155,7 @@ export class RequestScheduler {
       want = granted;
       if (want === 0) return;
     }
-    const blocks = this.host.picker.pick(peer.key, want);
+    const blocks = this.host.picker.pick(peer.key, want, { critical: this.host.mayTakeCritical?.(peer) ?? true });
     if (blocks.length === 0) return;
     const now = this.host.now();
     const pl = this.host.meta.pieceLength;
@@ -168,8 +170,30 @@ export class RequestScheduler {
    * refilled by its own next blocks (onPiece): topping it up here, after every verified piece, meant one pick and
    * one socket write per piece instead of one per quarter queue.
    */
-  fillAll(): void {
-    for (const p of this.host.peers()) if (this.needsRefill(p)) this.fill(p);
+  fillAll(everyPeer = false): void {
+    for (const p of this.host.peers()) if (everyPeer || this.needsRefill(p)) this.fill(p);
+  }
+
+  /**
+   * A stream sought (src/session/streams.ts): each peer keeps its `keep` oldest requests and the critical ones; its
+   * other requests are cancelled and go back to the picker, so the critical pieces do not queue behind them.
+   */
+  preempt(keep: number, isCritical: (piece: number) => boolean): void {
+    for (const peer of this.host.peers()) {
+      let kept = 0;
+      for (const [key, r] of peer.requests) { // insertion order = the order they were sent
+        if (isCritical(r.block.piece) || kept++ < keep) continue;
+        peer.requests.delete(key);
+        this.host.picker.release(peer.key, r.block);
+        peer.conn.send({ type: 'cancel', index: r.block.piece, begin: r.block.begin, length: r.block.length });
+      }
+    }
+  }
+
+  /** Sends a request the picker already recorded for `peer` (a take-back: PiecePicker.requestAlso). */
+  sendExtra(peer: Peer, block: BlockRef, now: number): void {
+    peer.requests.set(blockKey(this.host.meta.pieceLength, block.piece, block.begin), { block, sentAt: now });
+    peer.conn.send({ type: 'request', index: block.piece, begin: block.begin, length: block.length });
   }
 
   /** The queue has drained to three quarters of its depth: refills come in batches of at least a quarter queue. */
