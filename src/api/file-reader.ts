@@ -34,7 +34,7 @@ export function readTorrentFile(t: Torrent, fileIndex: number, opts: { start?: n
 async function* read(t: Torrent, from: number, to: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer, void, undefined> {
   if (from === to) return;
   const pl = t.meta.pieceLength;
-  const streams = t.streams;
+  const streams = t.streaming;
   const id = streams.open(Math.floor(from / pl), Math.floor((to - 1) / pl));
   try {
     let pos = from;

@@ -1,7 +1,7 @@
 // The streaming policies (src/picker/deadlines.ts): windows and deadlines, fast peers, take-back. Pure: time is passed in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fastPeers, StreamWindows, takeBack, type CriticalRequest, type TakeBackPeer } from './deadlines.js';
+import { fastPeers, streamQueueDepth, StreamWindows, takeBack, type CriticalRequest, type TakeBackPeer } from './deadlines.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,4 +93,13 @@ test('take-back: a fast peer is late only past twice its queue drain time (and a
   assert.deepEqual(takeBack(reqs, deadlines, light, 3100).map((t) => t.to), ['idle']);
   // Nobody else: nothing to do.
   assert.deepEqual(takeBack(reqs, deadlines, [peer('busy', MiB, true, 0)], 10_000), []);
+});
+
+test('stream queue depth: half a second of data at the rate, at least 16 blocks', () => {
+  assert.equal(streamQueueDepth(0), 16);
+  assert.equal(streamQueueDepth(Number.NaN), 16);
+  assert.equal(streamQueueDepth(4 * MiB), 128);
+  assert.equal(streamQueueDepth(4 * MiB, { queueMs: 1000 }), 256);
+  assert.equal(streamQueueDepth(100 * 1024), 16);
+  assert.equal(streamQueueDepth(MiB, { minBlocks: 40 }), 40);
 });

@@ -112,6 +112,20 @@ function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, Math.floor(v)));
 }
 
+// ------------------------------------------------------------------------------------------------ queue depth
+
+/**
+ * The request queue a peer may hold while streams wait for critical pieces: `queueMs` of data at its rate, at least
+ * `minBlocks`. A peer serves requests in order, so a seek's first piece waits behind at most that much; cancelling
+ * the queued requests instead does not work with every peer (libtorrent 2.0, rate-limited, sent them anyway: 16 MB
+ * wasted in the interop test, docs/design/streaming.md).
+ */
+export function streamQueueDepth(rate: number, opts: { queueMs?: number; minBlocks?: number; blockSize?: number } = {}): number {
+  const block = opts.blockSize ?? 16 * 1024;
+  const byRate = Number.isFinite(rate) && rate > 0 ? Math.ceil((rate * (opts.queueMs ?? 500)) / 1000 / block) : 0;
+  return Math.max(opts.minBlocks ?? 16, byRate);
+}
+
 // ------------------------------------------------------------------------------------------------ fast peers
 
 /** Options of {@link fastPeers}. */

@@ -59,6 +59,8 @@ export interface RequestHost {
   onV2PieceFailed?(piece: number, leaves: Buffer, senders: string[], contributors: string[]): void;
   /** Whether the peer may take critical (streamed) pieces: the fast ones (src/session/streams.ts). Absent: all. */
   mayTakeCritical?(peer: Peer): boolean;
+  /** The most requests the peer may have outstanding now (streams keep queues short). Absent: no cap. */
+  queueCap?(peer: Peer): number;
 }
 
 export interface RequestLimits {
@@ -136,7 +138,7 @@ export class RequestScheduler {
   fill(peer: Peer): void {
     if (this.closed || peer.conn.closed || peer.peerChoking || !peer.amInterested) return;
     if (this.host.canRequest && !this.host.canRequest()) return;
-    let want = peer.queueDepth - peer.requests.size;
+    let want = this.depthOf(peer) - peer.requests.size;
     if (want <= 0) return;
     let outstanding = 0;
     for (const p of this.host.peers()) outstanding += p.requests.size;
@@ -174,22 +176,6 @@ export class RequestScheduler {
     for (const p of this.host.peers()) if (everyPeer || this.needsRefill(p)) this.fill(p);
   }
 
-  /**
-   * A stream sought (src/session/streams.ts): each peer keeps its `keep` oldest requests and the critical ones; its
-   * other requests are cancelled and go back to the picker, so the critical pieces do not queue behind them.
-   */
-  preempt(keep: number, isCritical: (piece: number) => boolean): void {
-    for (const peer of this.host.peers()) {
-      let kept = 0;
-      for (const [key, r] of peer.requests) { // insertion order = the order they were sent
-        if (isCritical(r.block.piece) || kept++ < keep) continue;
-        peer.requests.delete(key);
-        this.host.picker.release(peer.key, r.block);
-        peer.conn.send({ type: 'cancel', index: r.block.piece, begin: r.block.begin, length: r.block.length });
-      }
-    }
-  }
-
   /** Sends a request the picker already recorded for `peer` (a take-back: PiecePicker.requestAlso). */
   sendExtra(peer: Peer, block: BlockRef, now: number): void {
     peer.requests.set(blockKey(this.host.meta.pieceLength, block.piece, block.begin), { block, sentAt: now });
@@ -198,7 +184,12 @@ export class RequestScheduler {
 
   /** The queue has drained to three quarters of its depth: refills come in batches of at least a quarter queue. */
   private needsRefill(peer: Peer): boolean {
-    return peer.requests.size <= (peer.queueDepth * 3) >> 2;
+    return peer.requests.size <= (this.depthOf(peer) * 3) >> 2;
+  }
+
+  /** The peer's queue depth now: by its rate, capped while streams want short queues (src/session/streams.ts). */
+  private depthOf(peer: Peer): number {
+    return Math.min(peer.queueDepth, this.host.queueCap?.(peer) ?? Infinity);
   }
 
   onPiece(peer: Peer, index: number, begin: number, block: Buffer): void {

@@ -4,9 +4,10 @@
  *
  *  - each open stream has a read-ahead window (StreamWindows); their union, nearest deadline first, is given to the
  *    picker as its critical pieces (PiecePicker.setCritical), which only the fast peers (`isFast`) are served;
- *  - a re-aim that brings in an urgent piece the window did not hold (a seek) cancels the queued non-critical
- *    requests of every peer beyond the first few (RequestScheduler.preempt), so the critical ones do not wait behind
- *    seconds of other data;
+ *  - while a stream is open, and for STREAM_LINGER_MS after the last one closed (a player's next range request, a
+ *    seek, usually follows), each peer's request queue is kept short (`queueCap`: half a second of data at its rate),
+ *    so the first piece of a seek waits behind little: peers serve requests in order, and cancelling the queue is not
+ *    honoured by every peer (libtorrent 2.0 sent the cancelled blocks anyway);
  *  - once a second (`tick`): the fast peers are measured again, and blocks of critical pieces that a slow or late
  *    peer sits on are requested from a fast peer as well (take-back; the first copy in wins, the other is cancelled);
  *  - `waitPiece` resolves when a piece is verified AND written (never before), rejects on abort or when the torrent
@@ -17,16 +18,15 @@
  * BEP: none (see docs/design/streaming.md).
  */
 import type { PiecePicker } from '../picker/piece-picker.js';
-import { fastPeers, StreamWindows, takeBack, type CriticalRequest, type TakeBackPeer } from '../picker/deadlines.js';
+import { fastPeers, streamQueueDepth, StreamWindows, takeBack, type CriticalRequest, type TakeBackPeer } from '../picker/deadlines.js';
 import { BtError } from '../util/errors.js';
 import { BLOCK_SIZE } from '../util/geometry.js';
 import type { Peer } from './peer.js';
 import type { RequestScheduler } from './requests.js';
 
-/** A re-aim that brings in a piece due within this many ms preempts the queued non-critical requests. */
-const URGENT_MS = 2000;
-/** Non-critical requests each peer keeps on a preemption (they are likely on the wire already). */
-const PREEMPT_KEEP = 4;
+/** Queues stay short for this long after the last stream closed. */
+const STREAM_LINGER_MS = 15_000;
+
 
 export interface StreamsHost {
   readonly pieceCount: number;
@@ -38,6 +38,9 @@ export interface StreamsHost {
   now(): number;
 }
 
+/** What the torrent's readers may do with its streams (Torrent.streaming). */
+export type StreamCommands = Pick<TorrentStreams, 'open' | 'aim' | 'close' | 'window' | 'waitPiece' | 'count'>;
+
 interface Waiter { resolve(): void; reject(err: unknown): void; signal: AbortSignal | undefined; onAbort: () => void }
 
 export class TorrentStreams {
@@ -47,6 +50,8 @@ export class TorrentStreams {
   private fast: Set<string> | null = null;
   private current = new Map<number, number>();
   private closedWith: unknown;
+  /** When the last stream closed (ms), or -Infinity. */
+  private lastClosedAt = -Infinity;
 
   constructor(private readonly host: StreamsHost) {
     this.windows = new StreamWindows({ pieceCount: host.pieceCount, pieceLength: host.pieceLength });
@@ -71,6 +76,7 @@ export class TorrentStreams {
   /** Closes a stream: its deadlines go. */
   close(id: number): void {
     this.windows.close(id);
+    if (this.windows.count === 0) this.lastClosedAt = this.host.now();
     this.apply();
   }
 
@@ -80,18 +86,19 @@ export class TorrentStreams {
   /** A peer may take critical pieces. */
   isFast(peer: Peer): boolean { return this.fast === null || this.fast.has(peer.key); }
 
-  /** Gives the picker the union of the windows; preempts queued requests when an urgent piece came in (a seek). */
+  /** While streams are open (or were, recently): the most requests a peer may have outstanding; else Infinity. */
+  queueCap(peer: Peer): number {
+    if (this.windows.count === 0 && this.host.now() - this.lastClosedAt > STREAM_LINGER_MS) return Infinity;
+    return streamQueueDepth(peer.down.rate, { blockSize: BLOCK_SIZE });
+  }
+
+  /** Gives the picker the union of the windows, and tops up every peer's queue (critical pieces first). */
   apply(): void {
     const picker = this.host.picker();
     const list = this.windows.critical((i) => picker.have(i));
-    const now = this.host.now();
-    const urgentNew = list.some((c) => c.deadline <= now + URGENT_MS && !this.current.has(c.piece));
     this.current = new Map(list.map((c) => [c.piece, c.deadline]));
     picker.setCritical(list.map((c) => c.piece));
-    if (list.length === 0) return;
-    const requests = this.host.requests();
-    if (urgentNew) requests.preempt(PREEMPT_KEEP, (piece) => this.current.has(piece));
-    requests.fillAll(true);
+    if (list.length > 0) this.host.requests().fillAll(true);
   }
 
   /** Once a second while downloading: measure the fast peers, take back late blocks of critical pieces. */

@@ -41,7 +41,7 @@ import { tcpTransport } from '../net/tcp-transport.js';
 import { systemClock } from '../platform/clock.js';
 import { MerkleState } from './v2-hashes.js';
 import { HashExchange } from './hash-exchange.js';
-import { TorrentStreams } from './streams.js';
+import { TorrentStreams, type StreamCommands } from './streams.js';
 
 export type { AnnouncerLike, PeerSource, RestoredTotals, StartPlan, TorrentOptions } from './torrent-options.js';
 
@@ -116,7 +116,7 @@ export class Torrent {
   private readonly v2: MerkleState | undefined;
   private readonly hashes: HashExchange | undefined;
   /** Readers of byte ranges (streaming): their read-ahead windows, deadlines and waits (streams.ts). */
-  readonly streams: TorrentStreams;
+  private readonly streams: TorrentStreams;
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -222,7 +222,7 @@ export class Torrent {
       // v2-only pieces wait for their piece-layer hashes; hybrid pieces can stand on SHA-1 meanwhile.
       canRequest: () => this.meta.version !== 'v2' || !this.hashes || this.hashes.ready,
       onV2PieceFailed: (i, leaves, senders, c) => this.hashes?.onPieceFailed(i, leaves, senders, c),
-      mayTakeCritical: (p) => this.streams.isFast(p),
+      mayTakeCritical: (p) => this.streams.isFast(p), queueCap: (p) => this.streams.queueCap(p),
     });
   }
 
@@ -375,16 +375,16 @@ export class Torrent {
   }
 
   /** No longer complete: no completion time, neither this object's nor the restored one. */
-  private forgetCompletion(): void {
-    this.completedAt = undefined;
-    this.restoredCompletedAt = undefined;
-  }
+  private forgetCompletion(): void { this.completedAt = undefined; this.restoredCompletedAt = undefined; }
 
   /** Sequential download: pieces in index order within a priority (docs/design/picker.md), instead of rarest first. */
   setSequential(on: boolean): void { this.picker.setSequential(on); }
   get sequential(): boolean { return this.picker.sequential; }
 
-  /** Reads verified data (a stream waits for the piece first: `streams.waitPiece`). BtError('IO') when absent. */
+  /** Streams (readers of byte ranges): open, aim, close, and wait for a piece. */
+  get streaming(): StreamCommands { return this.streams; }
+
+  /** Reads verified data (a stream waits for the piece first: `streaming.waitPiece`). BtError('IO') when absent. */
   readData(piece: number, begin: number, length: number): Promise<Buffer> { return this.storage.read(piece, begin, length); }
 
   /** Per-torrent rate limits in bytes/s (0 = unlimited; a negative value counts as 0). Absent: unchanged. */
@@ -414,9 +414,7 @@ export class Torrent {
   }
 
   /** Flush written data to disk (the resume data lists only pieces made durable by such a flush). */
-  async flush(): Promise<void> {
-    if (this.state !== 'stopped') await this.storage.flush?.();
-  }
+  async flush(): Promise<void> { if (this.state !== 'stopped') await this.storage.flush?.(); }
 
   /** A copy of the have-bitfield (verified and written pieces). */
   haveBitfield(): Bitfield { return this.picker.haveBitfield(); }

@@ -24,7 +24,7 @@ const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
 const PIECE = 256 * 1024;
 /** The seed's upload limit: a full download would take 64 s, longer than this test runs. */
-const SEED_RATE = 4 * MiB;
+const SEED_RATE = Number(process.env.STREAM_SEED_RATE ?? 4 * MiB);
 const READY_MS = 40_000;
 const READ_MS = 20_000;
 
@@ -86,7 +86,7 @@ describe('streaming from a libtorrent seed', { skip }, () => {
       '--upload-limit', String(SEED_RATE)]);
     const seedPort = await listeningPort(seed, READY_MS);
     const stream = scope.bitpeer(['stream', torrent, '-o', join(dir, 'dl'), '--port', '0', '--peer', `127.0.0.1:${seedPort}`,
-      '--json', '--no-lsd', '--no-dht', '--progress-interval', '250']);
+      '--json', '--no-lsd', '--no-dht', '--no-utp', '--progress-interval', '250']);
     const info = await stream.waitFor((e) => e.event === 'info' && typeof e.url === 'string', READY_MS, 'the stream URL');
     const url = String(info.url);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/stream\/[0-9a-f]{40}\/0$/);
