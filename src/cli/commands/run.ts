@@ -65,6 +65,7 @@ export async function runCommand(command: 'seed' | 'get' | 'share' | 'stream', a
   if (help) { process.stdout.write(commandHelp(command)); return 0; }
   const streaming = command === 'stream';
   const toStdout = streaming && Boolean(values['stdout']);
+  if (toStdout && process.stdout.isTTY) throw new BtError('USAGE', '--stdout writes the file\'s bytes: pipe them into a player (| mpv -) or a file');
   /** `stream` downloads as `get` does. */
   const mode = streaming ? 'get' : command;
   const streamFile = streaming ? parseCount(values['file'] as string | undefined, '--file', 0, 2 ** 31 - 1) : undefined;
