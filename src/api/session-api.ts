@@ -33,9 +33,10 @@ import { BtError, errorMessage, type ErrorCode } from '../util/errors.js';
 import type { SessionEvent } from '../session/events.js';
 import { identityOf, peerTotalsOf, progressOf, summarize, torrentLabel } from './torrent-read.js';
 import { applyCarried } from './torrent-settings.js';
+import { readTorrentFile } from './file-reader.js';
 import { checkBootstrapList, isPrivateBootstrap } from './dht-config.js';
 import type {
-  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent,
+  AddOptions, AddResult, AddSource, BitpeerApi, FileChanges, MetadataFetchHandle, PeerTotalsReport, ProgressEvent, ReadFileOptions,
   SessionSettings, SessionStats, TorrentId, TorrentIdentity, TorrentInfo, TorrentStateName, TorrentSummary,
 } from './types.js';
 
@@ -402,7 +403,7 @@ export class SessionApi implements BitpeerApi {
       restored: { uploaded: st.totals.uploaded, downloaded: st.totals.downloaded, completedAt: st.times.completed },
       carried: {
         wanted: st.files.map((f) => f.wanted), priorities: st.files.map((f) => f.priority),
-        limits: { ...st.limits }, peers: t.knownPeers(200),
+        limits: { ...st.limits }, peers: t.knownPeers(200), sequential: t.sequential,
       },
     };
     await this.session.removeTorrent(t);
@@ -450,6 +451,23 @@ export class SessionApi implements BitpeerApi {
       await this.hooks.onTorrentChanged?.(t);
     }
     await this.session.updateQueue();
+  }
+
+  async setSequential(ids: TorrentId[], sequential: boolean): Promise<void> {
+    for (const t of this.resolve(ids)) {
+      if (t.sequential === sequential) continue;
+      t.setSequential(sequential);
+      await this.hooks.onTorrentChanged?.(t);
+    }
+  }
+
+  readFile(id: TorrentId, fileIndex: number, opts: ReadFileOptions = {}): AsyncIterable<Buffer> {
+    const t = this.torrentById(id);
+    if (!t) {
+      if (this.resolvePending([id]).length > 0) throw new BtError('USAGE', 'the magnet link\'s metadata has not arrived yet: its files are not known');
+      throw new BtError('NOT_FOUND', `no torrent ${String(id)}`);
+    }
+    return readTorrentFile(t, fileIndex, opts);
   }
 
   async setLimits(ids: TorrentId[], limits: { uploadLimit?: number; downloadLimit?: number }): Promise<void> {
@@ -649,5 +667,6 @@ export function toInfo(t: Torrent, id: number, queuePosition: number): TorrentIn
     magnetLink: buildMagnet({ infoHash: t.infoHash, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}), name: m.name, trackers: tiers.flat() }),
     metaVersion: m.version, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
     comment: m.comment ?? '', creator: m.createdBy ?? '', dateCreated: m.creationDate ?? 0, isPrivate: m.private,
+    sequentialDownload: t.sequential,
   };
 }

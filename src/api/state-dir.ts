@@ -278,6 +278,7 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
           applyCarried(t, {
             wanted: resume.wanted, priorities: resume.priorities.map(fromResumePriority),
             limits: { upload: resume.uploadLimit, download: resume.downloadLimit }, peers: resume.peers,
+            ...(resume.sequential ? { sequential: true } : {}),
           });
         },
       });
@@ -368,5 +369,6 @@ async function snapshot(t: Torrent, id: number, queuePosition: number): Promise<
     uploadLimit: st.limits.upload, downloadLimit: st.limits.download,
     ...(st.state === 'error' && t.errorReason ? { error: t.errorReason.slice(0, 4000) } : {}),
     ...(fetched.size > 0 ? { pieceLayers: fetched } : {}),
+    ...(t.sequential ? { sequential: true } : {}),
   };
 }

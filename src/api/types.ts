@@ -238,6 +238,9 @@ export interface TorrentSummary {
 /** Who sent and received what over the life of a torrent, and its ended connections counted by cause. */
 export interface PeerTotalsReport { peers: PeerTotals[]; disconnects: DisconnectCount[] }
 
+/** The range and cancellation of `BitpeerApi.readFile`: bytes [start, end) of the file. */
+export interface ReadFileOptions { start?: number; end?: number; signal?: AbortSignal }
+
 /** What identifies a torrent (or a pending magnet) in messages: `#id name`. */
 export interface TorrentIdentity { id: number; infoHash: string; name: string; metadataPending: boolean }
 
@@ -305,6 +308,16 @@ export interface BitpeerApi {
    * `sequential_download`. Absent: the RPC answers that this daemon cannot.
    */
   setSequential?(ids: TorrentId[], sequential: boolean): Promise<void>;
+  /**
+   * Optional: read bytes [start, end) (`end` exclusive; default the whole file) of file `fileIndex` (the API's index
+   * into `TorrentInfo.files`, BEP 47 pad files included: the RPC's indices skip them, see apiFileIndices) while the
+   * torrent downloads. Registers a stream (a read-ahead window of pieces with deadlines, picked before anything
+   * else), waits for each piece to be verified (unverified bytes are never returned), moves the window as it reads,
+   * and drops its deadlines when the iteration ends or `signal` aborts. Throws at once (not on iteration) for an
+   * unknown torrent or file index (NOT_FOUND), a pending magnet or a range outside the file (USAGE). While iterating:
+   * ABORTED (signal, torrent stopped or removed), USAGE (a piece of a file not selected for download), IO.
+   */
+  readFile?(id: TorrentId, fileIndex: number, opts?: ReadFileOptions): AsyncIterable<Buffer>;
   /** Optional: shut the daemon down (session-close); called after the reply is sent. */
   shutdown?(): Promise<void>;
 }

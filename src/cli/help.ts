@@ -171,6 +171,25 @@ export const COMMANDS = {
     ],
     examples: ['bitpeer get photos.torrent -o ~/Downloads', 'bitpeer get "magnet:?xt=urn:btih:..." --peer 192.168.1.20:6881 --seed'],
   },
+  stream: {
+    args: '<file.torrent|magnet>', min: 1, max: 1,
+    summary: 'download a torrent in order and stream one of its files over HTTP (or to stdout) while it downloads',
+    about: 'Downloads as get does (pieces in order: sequential download) and serves one file at\n' +
+      'http://127.0.0.1:PORT/stream/<info-hash>/<N> (HTTP ranges, so a player can seek: the pieces around the\n' +
+      'position are fetched first). Prints the URL, then serves until Ctrl-C. Without --file it picks the largest\n' +
+      'media file (mp4, mkv, webm, mp3, flac...), else the largest file. With --stdout it writes the file\'s bytes in\n' +
+      'order to stdout (bitpeer stream x.torrent --stdout | mpv -) and exits 0 once they are all out; its log lines\n' +
+      'then go to stderr.',
+    options: [
+      { name: 'output', short: 'o', value: 'DIR', desc: 'Folder to download into.', default: 'the current folder' },
+      { name: 'file', value: 'N', desc: 'The file to stream: its index as `bitpeer info` and the RPC\'s torrent-get list them (pad files hidden), from 0.',
+        default: 'the largest media file, else the largest file' },
+      { name: 'stdout', desc: 'Write the file to stdout, in order, and exit when it is all written.' },
+      { name: 'http-port', value: 'N', desc: 'Port of the HTTP server on 127.0.0.1.', default: '0, any free port' },
+      ...NETWORK_OPTIONS,
+    ],
+    examples: ['bitpeer stream film.torrent -o ~/Videos', 'bitpeer stream "magnet:?xt=urn:btih:..." --stdout | mpv -'],
+  },
   share: {
     args: '<path>', min: 1, max: 1,
     summary: 'create + seed: write a .torrent for a file or folder, print its magnet link, then seed it',
@@ -346,7 +365,7 @@ export function overview(): string {
     'commands that drive a running daemon (through its RPC: see --rpc-host, --rpc-port in their help):',
     ...[...remote].map(row),
     '',
-    'options of seed, get and share (see each command\'s help for the rest):',
+    'options of seed, get, stream and share (see each command\'s help for the rest):',
     '  --port N (default 6881, 0 = any)  --bind ADDR  --peer HOST:PORT (repeatable)  --json  --verbose',
     '  --upload-limit RATE  --download-limit RATE (bytes/s, K/M/G suffixes, 0 = no limit)',
     '  --no-tracker  --open-tracker  --no-lsd  --no-pex  --no-utp  --max-peers N  --max-connections N',

@@ -64,12 +64,12 @@ export async function main(argv: string[]): Promise<number> {
   installSafetyNets();
   installOutputGuards();
   const [cmd, ...rest] = argv;
-  longRunning = cmd === 'seed' || cmd === 'get' || cmd === 'share' || cmd === 'daemon';
+  longRunning = cmd === 'seed' || cmd === 'get' || cmd === 'share' || cmd === 'stream' || cmd === 'daemon';
   try {
     switch (cmd) {
       case 'create': return await (await import('./commands/create.js')).createCommand(rest);
       case 'info': return await (await import('./commands/info.js')).infoCommand(rest);
-      case 'seed': case 'get': case 'share': return await (await import('./commands/run.js')).runCommand(cmd, rest);
+      case 'seed': case 'get': case 'share': case 'stream': return await (await import('./commands/run.js')).runCommand(cmd, rest);
       case 'daemon': return await (await import('./commands/daemon.js')).daemonCommand(rest);
       case 'add': case 'ls': case 'pause': case 'resume': case 'rm': case 'stats':
         return await (await import('./commands/remote.js')).remoteCommand(cmd, rest);

@@ -22,6 +22,11 @@ const opArb = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('remove' as const), peer: peerArb }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('prio' as const), piece: fc.nat(11), prio: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('markHave' as const), piece: fc.nat(11) }) },
+  // Streaming (issue 15): sequential mode, critical pieces, slow peers' picks, take-back.
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('seq' as const), on: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('crit' as const), pieces: fc.array(fc.nat(11), { maxLength: 4 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('pickSlow' as const), peer: peerArb, max: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('also' as const), peer: peerArb, from: peerArb, nth: fc.nat() }) },
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -98,8 +103,9 @@ function run(g: Geometry, ops: Op[]): void {
     }
   };
 
-  const doPick = (peer: string, max: number): void => {
-    const got = picker.pick(peer, max);
+  let critical = new Set<number>();
+  const doPick = (peer: string, max: number, mayCritical = true): void => {
+    const got = picker.pick(peer, max, { critical: mayCritical });
     assert.ok(got.length <= max);
     const mine = model.outOf(peer);
     let dup = false;
@@ -110,6 +116,7 @@ function run(g: Geometry, ops: Op[]): void {
       assert.ok(!mine.has(key(b)), `block ${key(b)} given twice to ${peer}`);
       assert.ok(!model.received.get(b.piece)?.has(b.begin), 'received block picked again');
       if (model.holders(b).length > 0) dup = true;
+      else if (!mayCritical) assert.ok(!critical.has(b.piece), `slow peer ${peer} got critical piece ${b.piece}`);
       mine.set(key(b), b);
     }
     if (dup) assert.equal(picker.inEndgame, true, 'duplicate request outside end game');
@@ -175,6 +182,19 @@ function run(g: Geometry, ops: Op[]): void {
         break;
       case 'prio': picker.setPiecePriority(op.piece % n, op.prio); break;
       case 'markHave': picker.markHave(op.piece % n); model.dropPiece(op.piece % n); break;
+      case 'seq': picker.setSequential(op.on); assert.equal(picker.sequential, op.on); break;
+      case 'crit': critical = new Set(op.pieces.map((i) => i % n)); picker.setCritical(op.pieces.map((i) => i % n)); break;
+      case 'pickSlow': doPick(op.peer, op.max, false); break;
+      case 'also': {
+        const list = [...model.outOf(op.from).values()];
+        if (list.length === 0) break;
+        const b = list[op.nth % list.length]!;
+        const expect = op.peer !== op.from && model.peerHas(op.peer, b.piece) && !model.outOf(op.peer).has(key(b)) &&
+          model.holders(b).length < g.maxRequestersPerBlock;
+        assert.equal(picker.requestAlso(op.peer, b), expect, `requestAlso(${op.peer}, ${key(b)})`);
+        if (expect) model.outOf(op.peer).set(key(b), b);
+        break;
+      }
     }
     picker._checkInvariants();
     for (const p of PEERS) assert.equal(picker.outstanding(p), model.outOf(p).size, `outstanding(${p})`);

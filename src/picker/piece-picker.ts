@@ -33,16 +33,15 @@
  *  - `missingTotal` = missing blocks over wanted pieces; `missingNoPeer` = the part of it in pieces with avail 0;
  *    `peer.wanted` = wanted pieces in a non-seed peer's bitfield; `wantedPieces` = number of wanted pieces.
  *
- * Complexity (P pieces, N peers, D downloading pieces, B blocks per piece):
- *  - peerHave: O(1) (one bucket move); addPeer/removePeer of a seed: O(1); of a bitfield peer: O(P/8 + set bits);
- *  - markHave / priority change in or out of "wanted": O(N + B); blockReceived / release: O(requesters);
- *  - pick: O(D log D) for partial pieces, then a walk over the buckets that stops as soon as `max` blocks are
- *    found (a seed matches the first piece). A peer with few wanted pieces (< 1/8 of them) is served from its own
- *    bitfield instead: O(P/8 + its pieces), so a pick never costs pieces × peers. The random-first phase uses
- *    rejection sampling, O(1) expected when most pieces share one priority, O(P) at worst, and only for the
- *    first few pieces. End game: O(D·B) per pick.
+ * Sequential mode (`setSequential`): fresh pieces are taken in index order within a priority instead of random /
+ * rarest first (rules 1, 2, 4 and 5 unchanged). Critical pieces (`setCritical`, a stream's read-ahead window ordered
+ * by deadline: src/picker/deadlines.ts) come before everything, for the peers the engine calls fast; slow peers skip
+ * them; `requestAlso` lets a fast peer take a block of one back from a slow peer (docs/design/streaming.md).
+ *
+ * Complexity: see docs/design/picker.md (pick is O(D log D) + a bucket walk that stops at `max` blocks; sequential
+ * walks from the lowest wanted index, O(P) at worst; the critical list is at most a few hundred pieces).
  */
-import { Bitfield } from '../util/bitfield.js';
+import { Bitfield, forEachSetBit } from '../util/bitfield.js';
 import { BtError } from '../util/errors.js';
 import { BLOCK_SIZE, blockCount, isValidGeometry, pieceSizeAt } from '../util/geometry.js';
 import { MAX_PRIORITY, PieceOrder } from './piece-order.js';
@@ -136,6 +135,12 @@ export class PiecePicker {
   private wantedPieces: number;
   private missingTotal = 0;
   private missingNoPeer = 0;
+  /** Sequential mode: fresh pieces in index order; `seqFrom` ≤ the lowest wanted index (advanced lazily). */
+  private seq = false;
+  private seqFrom = 0;
+  /** Critical pieces (streams), nearest deadline first, and the same as a set. */
+  private critical: readonly number[] = [];
+  private criticalSet = new Set<number>();
 
   constructor(opts: PickerOptions) {
     const { pieceCount, pieceLength, totalLength } = opts;
@@ -370,6 +375,36 @@ export class PiecePicker {
     return this.prio[index]!;
   }
 
+  /** Sequential mode on or off: fresh pieces in index order (within a priority) instead of rarest first. */
+  setSequential(on: boolean): void { this.seq = on; this.seqFrom = 0; }
+  get sequential(): boolean { return this.seq; }
+
+  /**
+   * The critical pieces (streams' read-ahead windows), nearest deadline first: `pick` serves them before anything
+   * else to the peers it may (`critical` not false). Replaces the previous list; indexes out of range are ignored.
+   */
+  setCritical(pieces: readonly number[]): void {
+    this.critical = pieces.filter((i) => Number.isInteger(i) && i >= 0 && i < this.pieceCount);
+    this.criticalSet = new Set(this.critical);
+  }
+
+  /**
+   * Take-back: also request `block`, already requested from another peer, from `peer` (a faster one). Refused
+   * (false) unless the block is requested now, the peer has its piece and is not a requester yet, and the block has
+   * fewer than `maxRequestersPerBlock` requesters. When one copy arrives, `blockReceived` cancels the others.
+   */
+  requestAlso(peer: PeerKey, block: BlockRef): boolean {
+    const b = this.blockIndex(block);
+    const ps = this.peers.get(peer);
+    if (b < 0 || !ps || !this.peerHas(ps, block.piece)) return false;
+    const dl = this.downloading.get(block.piece);
+    const reqs = dl?.requesters[b];
+    if (!dl || dl.state[b] !== REQUESTED || !reqs || reqs.length >= this.maxRequesters || reqs.includes(peer)) return false;
+    reqs.push(peer);
+    ps.requests.add(block.piece * this.maxBlocks + b);
+    return true;
+  }
+
   /** Piece i stops being wanted (called while it still is). */
   private unwant(i: number): void {
     this.order.remove(i, this.prio[i]!, this.avail[i]!);
@@ -382,6 +417,7 @@ export class PiecePicker {
 
   /** Piece i starts being wanted (called once it is). */
   private want(i: number): void {
+    if (i < this.seqFrom) this.seqFrom = i;
     this.order.insert(i, this.prio[i]!, this.avail[i]!);
     const m = this.missingOf(i);
     this.missingTotal += m;
@@ -408,29 +444,44 @@ export class PiecePicker {
     return this.wantedPieces > 0 && pickable === 0;
   }
 
-  /** Up to `max` blocks to request from `peer` now; they are recorded as requested by it. */
-  pick(peer: PeerKey, max: number): BlockRef[] {
+  /**
+   * Up to `max` blocks to request from `peer` now; they are recorded as requested by it. `critical: false` (a slow
+   * peer) skips the critical pieces; otherwise they come first, in the order `setCritical` gave.
+   */
+  pick(peer: PeerKey, max: number, opts: { critical?: boolean } = {}): BlockRef[] {
     const ps = this.peers.get(peer);
     const out: BlockRef[] = [];
     if (!ps || max <= 0 || this.wantedPieces === 0) return out;
     if (!ps.seed && ps.wanted === 0) return out;
+    const mayCritical = opts.critical ?? true;
+    if (mayCritical) {
+      for (const i of this.critical) {
+        if (out.length >= max) return out;
+        if (!this.isWanted(i) || !this.peerHas(ps, i)) continue;
+        const dl = this.downloading.get(i);
+        if (dl) { if (dl.missing > 0) this.takeMissing(peer, ps, dl, max, out); } else this.takeMissing(peer, ps, this.startDownload(i), max, out);
+      }
+    }
+    const skip = (i: number): boolean => !mayCritical && this.criticalSet.has(i);
 
     const partials = this.partialsFor(ps);
     let pi = 0;
-    const randomPhase = this.haveBits.count < this.randomFirst;
+    const randomPhase = !this.seq && this.haveBits.count < this.randomFirst;
     const small = !ps.seed && ps.wanted * 8 < this.wantedPieces ? this.candidatesFromBitfield(ps) : null;
+    if (this.seq) while (this.seqFrom < this.pieceCount && !this.isWanted(this.seqFrom)) this.seqFrom++;
 
     for (let level = MAX_PRIORITY; level >= 1 && out.length < max; level--) {
       while (pi < partials.length && partials[pi]!.level > level) pi++;
       for (; pi < partials.length && partials[pi]!.level === level && out.length < max; pi++) {
-        this.takeMissing(peer, ps, partials[pi]!.dl, max, out);
+        if (!skip(partials[pi]!.dl.piece)) this.takeMissing(peer, ps, partials[pi]!.dl, max, out);
       }
       if (out.length >= max) break;
       if (this.order.sizeAt(level) === 0) continue;
-      const fresh = small ? this.freshFromList(small[level]!, randomPhase)
+      const fresh = this.seq ? (small ? small[level]!.values() : this.freshSequential(ps, level))
+        : small ? this.freshFromList(small[level]!, randomPhase)
         : randomPhase ? this.freshRandom(ps, level) : this.freshRarest(ps, level);
       for (const i of fresh) {
-        if (this.downloading.has(i)) continue;
+        if (this.downloading.has(i) || skip(i)) continue;
         this.takeMissing(peer, ps, this.startDownload(i), max, out);
         if (out.length >= max) break;
       }
@@ -488,6 +539,13 @@ export class PiecePicker {
       list[k] = list[list.length - 1]!;
       list.pop();
       yield i;
+    }
+  }
+
+  /** Fresh pieces of one priority that the peer has, in index order (sequential mode). */
+  private *freshSequential(ps: PeerState, level: number): Generator<number, void, undefined> {
+    for (let i = this.seqFrom; i < this.pieceCount; i++) {
+      if (this.prio[i] === level && !this.haveBits.has(i) && !this.downloading.has(i) && this.peerHas(ps, i)) yield i;
     }
   }
 
@@ -636,8 +694,7 @@ export class PiecePicker {
     if (dl.requested === 0 && dl.received === 0) this.downloading.delete(piece);
   }
 
-  /** Number of blocks currently requested from the peer. */
-  outstanding(peer: PeerKey): number { return this.peers.get(peer)?.requests.size ?? 0; }
+  outstanding(peer: PeerKey): number { return this.peers.get(peer)?.requests.size ?? 0; } // blocks requested from it
 
   /** The piece's hash matched: it becomes `have` (same as markHave). Read `contributors` before calling this. */
   pieceVerified(index: number): void { this.markHave(index); }
@@ -746,18 +803,6 @@ export class PiecePicker {
       const want = requested.get(key) ?? new Set<number>();
       if (want.size !== ps.requests.size) fail(`peer ${key} has ${ps.requests.size} requests, blocks say ${want.size}`);
       for (const id of ps.requests) if (!want.has(id)) fail(`peer ${key} request ${id} not on its block`);
-    }
-  }
-}
-
-/** Calls `fn` for every set bit of `bf`, skipping zero bytes. */
-function forEachSetBit(bf: Bitfield, fn: (i: number) => void): void {
-  const bytes = bf.bytes;
-  for (let k = 0; k < bytes.length; k++) {
-    const byte = bytes[k]!;
-    if (byte === 0) continue;
-    for (let bit = 0; bit < 8; bit++) {
-      if (byte & (0x80 >> bit)) fn(k * 8 + bit);
     }
   }
 }

@@ -57,6 +57,10 @@ export interface RequestHost {
    * falls back to onPieceFailed with every contributor when it cannot). Without this hook, onPieceFailed is called.
    */
   onV2PieceFailed?(piece: number, leaves: Buffer, senders: string[], contributors: string[]): void;
+  /** Whether the peer may take critical (streamed) pieces: the fast ones (src/session/streams.ts). Absent: all. */
+  mayTakeCritical?(peer: Peer): boolean;
+  /** The most requests the peer may have outstanding now (streams keep queues short). Absent: no cap. */
+  queueCap?(peer: Peer): number;
 }
 
 export interface RequestLimits {
@@ -134,7 +138,7 @@ export class RequestScheduler {
   fill(peer: Peer): void {
     if (this.closed || peer.conn.closed || peer.peerChoking || !peer.amInterested) return;
     if (this.host.canRequest && !this.host.canRequest()) return;
-    let want = peer.queueDepth - peer.requests.size;
+    let want = this.depthOf(peer) - peer.requests.size;
     if (want <= 0) return;
     let outstanding = 0;
     for (const p of this.host.peers()) outstanding += p.requests.size;
@@ -153,7 +157,7 @@ export class RequestScheduler {
       want = granted;
       if (want === 0) return;
     }
-    const blocks = this.host.picker.pick(peer.key, want);
+    const blocks = this.host.picker.pick(peer.key, want, { critical: this.host.mayTakeCritical?.(peer) ?? true });
     if (blocks.length === 0) return;
     const now = this.host.now();
     const pl = this.host.meta.pieceLength;
@@ -168,13 +172,24 @@ export class RequestScheduler {
    * refilled by its own next blocks (onPiece): topping it up here, after every verified piece, meant one pick and
    * one socket write per piece instead of one per quarter queue.
    */
-  fillAll(): void {
-    for (const p of this.host.peers()) if (this.needsRefill(p)) this.fill(p);
+  fillAll(everyPeer = false): void {
+    for (const p of this.host.peers()) if (everyPeer || this.needsRefill(p)) this.fill(p);
+  }
+
+  /** Sends a request the picker already recorded for `peer` (a take-back: PiecePicker.requestAlso). */
+  sendExtra(peer: Peer, block: BlockRef, now: number): void {
+    peer.requests.set(blockKey(this.host.meta.pieceLength, block.piece, block.begin), { block, sentAt: now });
+    peer.conn.send({ type: 'request', index: block.piece, begin: block.begin, length: block.length });
   }
 
   /** The queue has drained to three quarters of its depth: refills come in batches of at least a quarter queue. */
   private needsRefill(peer: Peer): boolean {
-    return peer.requests.size <= (peer.queueDepth * 3) >> 2;
+    return peer.requests.size <= (this.depthOf(peer) * 3) >> 2;
+  }
+
+  /** The peer's queue depth now: by its rate, capped while streams want short queues (src/session/streams.ts). */
+  private depthOf(peer: Peer): number {
+    return Math.min(peer.queueDepth, this.host.queueCap?.(peer) ?? Infinity);
   }
 
   onPiece(peer: Peer, index: number, begin: number, block: Buffer): void {

@@ -41,6 +41,7 @@ import { tcpTransport } from '../net/tcp-transport.js';
 import { systemClock } from '../platform/clock.js';
 import { MerkleState } from './v2-hashes.js';
 import { HashExchange } from './hash-exchange.js';
+import { TorrentStreams, type StreamCommands } from './streams.js';
 
 export type { AnnouncerLike, PeerSource, RestoredTotals, StartPlan, TorrentOptions } from './torrent-options.js';
 
@@ -114,6 +115,8 @@ export class Torrent {
   /** BEP 52 (v2 and hybrid torrents only): the merkle state and the hash exchange (v2-hashes.ts, hash-exchange.ts). */
   private readonly v2: MerkleState | undefined;
   private readonly hashes: HashExchange | undefined;
+  /** Readers of byte ranges (streaming): their read-ahead windows, deadlines and waits (streams.ts). */
+  private readonly streams: TorrentStreams;
 
   constructor(opts: TorrentOptions) {
     this.opts = opts;
@@ -169,6 +172,10 @@ export class Torrent {
       log: opts.log,
     }, { ...DEFAULT_PEER_LIMITS, ...opts.peerLimits });
     this.requests = this.newRequests();
+    this.streams = new TorrentStreams({
+      pieceCount: opts.meta.pieceCount, pieceLength: opts.meta.pieceLength, picker: () => this.picker, requests: () => this.requests,
+      peers: () => this.peers.connected.values(), peerByKey: (k) => this.peers.connected.get(k), now: opts.now,
+    });
     this.uploads = new UploadServer({
       storage: this.storage,
       pieceLength: this.meta.pieceLength,
@@ -215,6 +222,7 @@ export class Torrent {
       // v2-only pieces wait for their piece-layer hashes; hybrid pieces can stand on SHA-1 meanwhile.
       canRequest: () => this.meta.version !== 'v2' || !this.hashes || this.hashes.ready,
       onV2PieceFailed: (i, leaves, senders, c) => this.hashes?.onPieceFailed(i, leaves, senders, c),
+      mayTakeCritical: (p) => this.streams.isFast(p), queueCap: (p) => this.streams.queueCap(p),
     });
   }
 
@@ -322,10 +330,13 @@ export class Torrent {
     const before = this.state;
     await this.pause('paused');
     const priorities = Array.from({ length: this.meta.pieceCount }, (_, i) => this.picker.piecePriority(i));
+    const sequential = this.picker.sequential;
     this.picker = this.newPicker();
+    this.picker.setSequential(sequential);
     priorities.forEach((p, i) => { if (p !== 1) this.picker.setPiecePriority(i, p); });
     this.requests.close();
     this.requests = this.newRequests();
+    this.streams.apply();
     this.uploads.clearCache();
     await this.check({ recheck: 'all' });
     if (!this.done) this.forgetCompletion(); // a piece was lost: completing again is a new completion
@@ -364,10 +375,17 @@ export class Torrent {
   }
 
   /** No longer complete: no completion time, neither this object's nor the restored one. */
-  private forgetCompletion(): void {
-    this.completedAt = undefined;
-    this.restoredCompletedAt = undefined;
-  }
+  private forgetCompletion(): void { this.completedAt = undefined; this.restoredCompletedAt = undefined; }
+
+  /** Sequential download: pieces in index order within a priority (docs/design/picker.md), instead of rarest first. */
+  setSequential(on: boolean): void { this.picker.setSequential(on); }
+  get sequential(): boolean { return this.picker.sequential; }
+
+  /** Streams (readers of byte ranges): open, aim, close, and wait for a piece. */
+  get streaming(): StreamCommands { return this.streams; }
+
+  /** Reads verified data (a stream waits for the piece first: `streaming.waitPiece`). BtError('IO') when absent. */
+  readData(piece: number, begin: number, length: number): Promise<Buffer> { return this.storage.read(piece, begin, length); }
 
   /** Per-torrent rate limits in bytes/s (0 = unlimited; a negative value counts as 0). Absent: unchanged. */
   setLimits(limits: { upload?: number | undefined; download?: number | undefined }): void {
@@ -396,9 +414,7 @@ export class Torrent {
   }
 
   /** Flush written data to disk (the resume data lists only pieces made durable by such a flush). */
-  async flush(): Promise<void> {
-    if (this.state !== 'stopped') await this.storage.flush?.();
-  }
+  async flush(): Promise<void> { if (this.state !== 'stopped') await this.storage.flush?.(); }
 
   /** A copy of the have-bitfield (verified and written pieces). */
   haveBitfield(): Bitfield { return this.picker.haveBitfield(); }
@@ -515,22 +531,10 @@ export class Torrent {
     // docs/design/wire.md): aria2, libtorrent and Transmission send their extension handshake before their bitfield.
     switch (msg.type) {
       case 'keepAlive': return;
-      case 'choke':
-        peer.peerChoking = true;
-        this.requests.onChoked(peer);
-        return;
-      case 'unchoke':
-        peer.peerChoking = false;
-        this.requests.fill(peer);
-        return;
-      case 'interested':
-        peer.peerInterested = true;
-        this.rechokeIfSlotFree();
-        return;
-      case 'notInterested':
-        peer.peerInterested = false;
-        if (!peer.amChoking) this.rechokeSoon();
-        return;
+      case 'choke': peer.peerChoking = true; this.requests.onChoked(peer); return;
+      case 'unchoke': peer.peerChoking = false; this.requests.fill(peer); return;
+      case 'interested': peer.peerInterested = true; this.rechokeIfSlotFree(); return;
+      case 'notInterested': peer.peerInterested = false; if (!peer.amChoking) this.rechokeSoon(); return;
       case 'have':
         if (peer.has.set(msg.index)) this.picker.peerHave(peer.key, msg.index);
         this.afterAvailabilityChange(peer);
@@ -556,22 +560,14 @@ export class Torrent {
         this.afterAvailabilityChange(peer);
         return;
       }
-      case 'request':
-        this.uploads.onRequest(peer, msg.index, msg.begin, msg.length);
-        return;
-      case 'cancel':
-        this.uploads.onCancel(peer, msg.index, msg.begin, msg.length);
-        return;
-      case 'piece':
-        this.requests.onPiece(peer, msg.index, msg.begin, msg.block);
-        return;
+      case 'request': this.uploads.onRequest(peer, msg.index, msg.begin, msg.length); return;
+      case 'cancel': this.uploads.onCancel(peer, msg.index, msg.begin, msg.length); return;
+      case 'piece': this.requests.onPiece(peer, msg.index, msg.begin, msg.block); return;
       case 'reject':
         if (!peer.fast) throw new BtError('PROTOCOL', 'reject without the fast extension');
         this.requests.onReject(peer, msg.index, msg.begin, msg.length);
         return;
-      case 'allowedFast':
-        peer.allowedFast.add(msg.index);
-        return;
+      case 'allowedFast': peer.allowedFast.add(msg.index); return;
       case 'extended':
         if (!peer.extended) throw new BtError('PROTOCOL', 'extended message without the extension protocol bit');
         this.extensions.onExtended(peer, msg.id, msg.payload);
@@ -614,6 +610,7 @@ export class Torrent {
 
   private onPieceVerified(index: number): void {
     this.picker.markHave(index);
+    this.streams.onPieceVerified(index);
     for (const p of this.peers.connected.values()) {
       // BEP 3: announce the piece; skipping peers that already have it is a common, allowed saving.
       if (!p.has.has(index)) p.conn.send({ type: 'have', index });
@@ -729,7 +726,7 @@ export class Torrent {
       if (this.state === 'downloading') this.updateInterest(p);
     }
     if (this.rechokeSoonFlag || now - this.lastRechokeAt >= RECHOKE_EVERY_MS) this.rechoke(now);
-    if (this.state === 'downloading') this.requests.tick(now);
+    if (this.state === 'downloading') { this.requests.tick(now); this.streams.tick(now); }
     this.hashes?.tick(now);
     this.peers.tick(now);
     this.ext?.tick(this.peers.connected.values(), now);
@@ -793,6 +790,7 @@ export class Torrent {
     this.opts.setTrackerSelf?.(null);
     this.peers.stop(cause('local', 'ABORTED', reason));
     this.requests.close();
+    this.streams.closeAll(new BtError('ABORTED', reason));
     this.hashes?.close();
     this.uploads.clearCache();
     this.st = 'stopped';

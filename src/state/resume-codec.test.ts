@@ -284,3 +284,15 @@ test('BEP 52 piece layers: kept across a round trip; bounded (one per file, whol
     assert.throws(() => decodeResume(withLayers(list), EXPECT), (e: unknown) => isBadResume(e) && why.test((e as Error).message), String(why));
   }
 });
+
+test('sequential download is stored as `sequential` (only when on) and read back; other values are refused', () => {
+  const on = encodeResume({ ...sample(), sequential: true });
+  assert.ok(on.toString('latin1').includes('10:sequentiali1e'));
+  assert.equal(decodeResume(on, EXPECT).sequential, true);
+  const off = encodeResume({ ...sample(), sequential: false });
+  assert.ok(!off.toString('latin1').includes('sequential'));
+  assert.equal(decodeResume(off, EXPECT).sequential, undefined);
+  const root = decode(on).value as BDict;
+  root.set('sequential', 2);
+  assert.throws(() => decodeResume(encode(root), EXPECT), isBadResume);
+});

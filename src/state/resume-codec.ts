@@ -21,6 +21,7 @@
  * priorities l(i-1|i0|i1)*  queue_position i<n>  save_path <utf-8>  upload_limit i<B/s>  uploaded i<bytes>
  * version i1  wanted l(i0|i1)*
  * piece_layers l( l <32-byte pieces root> <layer: 32 bytes per piece of that file> e )*   (BEP 52, optional)
+ * sequential i0|i1   (optional: sequential download; absent = off)
  * ```
  * `piece_layers` holds the v2 piece layers fetched from peers (a magnet's metadata has none), so a restart does not
  * fetch them again. Bounded here (at most one entry per file, whole 32-byte hashes, at most 32 bytes per piece in
@@ -93,6 +94,8 @@ export interface ResumeData {
   id?: number;
   /** BEP 52 piece layers fetched from peers: pieces root (hex) → layer. Unverified here (the torrent checks them). */
   pieceLayers?: Map<string, Buffer>;
+  /** Sequential download on (absent: off). */
+  sequential?: boolean;
 }
 
 /** Largest torrent id (Transmission's ids are 32-bit signed integers). */
@@ -206,6 +209,7 @@ export function encodeResume(r: ResumeData): Buffer {
     error: r.error,
     id: r.id,
     piece_layers: layers,
+    sequential: r.sequential ? 1 : undefined,
   });
 }
 
@@ -225,8 +229,8 @@ export function maxResumeSize(pieceCount: number, fileCount: number): number {
 }
 
 const KNOWN_KEYS = new Set(['added_at', 'completed_at', 'download_limit', 'downloaded', 'error', 'files', 'id', 'info_hash',
-  'paused', 'peers', 'piece_layers', 'pieces', 'priorities', 'queue_position', 'save_path', 'upload_limit', 'uploaded',
-  'version', 'wanted']);
+  'paused', 'peers', 'piece_layers', 'pieces', 'priorities', 'queue_position', 'save_path', 'sequential', 'upload_limit',
+  'uploaded', 'version', 'wanted']);
 
 function bad(what: string, cause?: unknown): never {
   throw new BtError('BAD_RESUME', `bad resume data: ${what}`, cause === undefined ? undefined : { cause });
@@ -359,6 +363,11 @@ export function decodeResume(buf: Uint8Array, expected: ResumeExpectation): Resu
   if (root.has('completed_at')) out.completedAt = reqCount(root, 'completed_at');
   if (root.has('error')) out.error = reqText(root, 'error', true);
   if (root.has('piece_layers')) out.pieceLayers = decodeLayers(reqList(root, 'piece_layers'), pieceCount, fileCount);
+  if (root.has('sequential')) {
+    const q = reqInt(root, 'sequential');
+    if (q !== 0 && q !== 1) bad('sequential: not 0 or 1');
+    out.sequential = q === 1;
+  }
   if (root.has('id')) {
     const id = reqInt(root, 'id');
     if (id < 1 || id > MAX_TORRENT_ID) bad('id: out of range');

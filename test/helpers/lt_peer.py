@@ -44,6 +44,9 @@ libtorrent ships) and the default encryption policy, which is what qBittorrent a
 given with it overrides only the encryption policy (e.g. --stock --encryption forced); it does not combine with
 --utp-only.
 
+--upload-limit B: the session's upload rate limit in bytes/s, for loopback peers too (they are in libtorrent's "local"
+peer class, which the session-wide limit does not cover, so that class gets the same limit).
+
 --mode create --content PATH --torrent OUT [--format v1|v2|hybrid] [--piece-length N]: create_torrent with flags
 v1_only, v2_only or 0 (libtorrent 2's default, hybrid), pieces hashed from PATH (a file or a folder).
 
@@ -89,7 +92,7 @@ def parse_peer(text):
 def make_settings(args):
     """The session settings for parsed arguments; options a caller's Namespace lacks (scripts/bench/lt_many.py passes
     only high_performance, port and connections_limit) take their command-line defaults."""
-    for name, default in (("stock", False), ("encryption", None), ("utp_only", False)):
+    for name, default in (("stock", False), ("encryption", None), ("utp_only", False), ("upload_limit", 0)):
         if not hasattr(args, name):
             setattr(args, name, default)
     settings = {}
@@ -136,6 +139,10 @@ def make_settings(args):
             settings[key] = default[key]
     if args.connections_limit is not None:
         settings["connections_limit"] = args.connections_limit
+    if args.upload_limit > 0:
+        # The session-wide limit; loopback peers are in the local peer class, limited in main() as well.
+        settings["upload_rate_limit"] = args.upload_limit
+        settings["rate_limit_ip_overhead"] = False
     if args.utp_only:
         settings.update({"enable_outgoing_utp": True, "enable_incoming_utp": True,
                          "enable_outgoing_tcp": False, "enable_incoming_tcp": False})
@@ -243,6 +250,8 @@ def main():
     ap.add_argument("--keep-seeding", action="store_true",
                     help="download mode: after 'complete', keep running (seeding) until SIGTERM/SIGINT")
     ap.add_argument("--utp-only", action="store_true", help="uTP only: TCP off for outgoing and incoming peers")
+    ap.add_argument("--upload-limit", type=int, default=0,
+                    help="session upload rate limit in bytes/s, also for peers on the local network (0 = none)")
     ap.add_argument("--peer-totals", action="store_true",
                     help="at exit, print a last progress event and a peer-totals event (payload bytes per peer)")
     args = ap.parse_args()
@@ -268,6 +277,11 @@ def main():
 
     start = time.monotonic()
     ses = lt.session(make_settings(args))
+    if args.upload_limit > 0:
+        # 127.0.0.1 is in the "local" peer class, which the session-wide rate limit does not cover: limit it too.
+        local = ses.get_peer_class(lt.session.local_peer_class_id)
+        local["upload_limit"] = args.upload_limit
+        ses.set_peer_class(lt.session.local_peer_class_id, local)
 
     # Wait for the listen socket (listen_port() is 0 until it is open).
     port = 0

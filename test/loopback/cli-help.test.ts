@@ -45,7 +45,7 @@ async function manyFilesTorrent(dir: string, count: number): Promise<string> {
 
 test('every command has a help page that explains every option its parser accepts', { timeout: 60_000 }, () => {
   assert.deepEqual(COMMAND_NAMES.sort(),
-    ['add', 'create', 'daemon', 'get', 'info', 'ls', 'pause', 'resume', 'rm', 'seed', 'share', 'stats']);
+    ['add', 'create', 'daemon', 'get', 'info', 'ls', 'pause', 'resume', 'rm', 'seed', 'share', 'stats', 'stream']);
   for (const cmd of COMMAND_NAMES) {
     const r = run([cmd, '--help']);
     assert.equal(r.code, 0, `${cmd} --help exits 0: ${r.stderr}`);

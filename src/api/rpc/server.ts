@@ -10,6 +10,7 @@
  * 4. only /transmission/rpc (and /transmission/rpc/) exist (404), and only POST is allowed (405): a GET never
  *    changes state; besides, GET or HEAD of `/` answers a small static page saying what this is and where the RPC is
  *    (no session id, no credentials, nothing from the request but the Host already on the allow-list);
+ *    and GET/HEAD under /stream/ stream a torrent's file (stream-http.ts; read-only, after checks 1-3);
  * 5. the X-Transmission-Session-Id header must carry this server's id (random per start), else 409 with the id in
  *    that header: the CSRF token of the Transmission protocol;
  * 6. the body is at most maxBodyBytes (413), read only after 1-5 passed (Expect: 100-continue is honoured after them);
@@ -27,6 +28,7 @@ import type { BitpeerApi } from '../types.js';
 import { BITPEER_VERSION, RPC_VERSION_SEMVER_41 } from './fields.js';
 import { answerRpcBody } from './jsonrpc.js';
 import { RpcMethods } from './methods.js';
+import { serveStream, STREAM_PREFIX } from './stream-http.js';
 import { formatPeerAddress } from '../../util/peer-address.js';
 
 /** The RPC path (transmission-remote posts to it with a trailing slash). */
@@ -284,6 +286,8 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
       return;
     }
     const path = (req.url ?? '').split('?')[0];
+    // Streaming a file (GET/HEAD /stream/<info-hash>/<file-index>: stream-http.ts), after the Host, origin and auth checks.
+    if (path?.startsWith(STREAM_PREFIX)) { await serveStream(api, req, res, path, log); return; }
     if (path === '/') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         deny(req, res, 405, 'Method Not Allowed (this page is GET only; the RPC is at /transmission/rpc)', { Allow: 'GET, HEAD' });

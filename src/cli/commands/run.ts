@@ -6,6 +6,9 @@
  *         --seed keeps seeding afterwards. SIGINT/SIGTERM before completion exits 130/143.
  * - share: create the .torrent (in the current folder, or -o; never over an existing file without --force), print
  *          it and its magnet link, then seed.
+ * - stream: as get, in sequential order, plus a loopback HTTP server streaming one file while it downloads
+ *          (stream.ts): prints the URL and serves until Ctrl-C; with --stdout, writes the file to stdout (log lines go
+ *          to stderr) and exits 0 once every byte is out.
  *
  * Before any slow work (hashing, opening the port), the places written to are checked (one clear error, once).
  * Ports: `get` and `share` without --port take 6881, else the next free one of 6882-6889, else any (and say so);
@@ -29,6 +32,7 @@ import { formatBytes, Reporter } from '../output.js';
 import { commandHelp } from '../help.js';
 import { loadTorrentFile } from '../torrent-file.js';
 import { ioOptionsFromEnv } from '../io-env.js';
+import { startStreaming, writeFileTo } from './stream.js';
 
 const DEFAULT_PORT = 6881;
 /** Ports tried in turn by `get`/`share` without --port; then any free port (0). */
@@ -56,10 +60,17 @@ async function resolveSavePath(meta: Metainfo, dataPath: string): Promise<string
   throw new BtError('USAGE', `${dataPath} is a file, but the torrent's data is "${meta.name}"${meta.multiFile ? ' (a folder)' : ''}`);
 }
 
-export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[]): Promise<number> {
-  const { values, positionals, help } = parse(argv, mode);
-  if (help) { process.stdout.write(commandHelp(mode)); return 0; }
-  const reporter = new Reporter(Boolean(values['json']), Boolean(values['verbose']));
+export async function runCommand(command: 'seed' | 'get' | 'share' | 'stream', argv: string[]): Promise<number> {
+  const { values, positionals, help } = parse(argv, command);
+  if (help) { process.stdout.write(commandHelp(command)); return 0; }
+  const streaming = command === 'stream';
+  const toStdout = streaming && Boolean(values['stdout']);
+  if (toStdout && process.stdout.isTTY) throw new BtError('USAGE', '--stdout writes the file\'s bytes: pipe them into a player (| mpv -) or a file');
+  /** `stream` downloads as `get` does. */
+  const mode = streaming ? 'get' : command;
+  const streamFile = streaming ? parseCount(values['file'] as string | undefined, '--file', 0, 2 ** 31 - 1) : undefined;
+  const httpPort = streaming ? parsePort(values['http-port'] as string | undefined, 0) : 0;
+  const reporter = new Reporter(Boolean(values['json']), Boolean(values['verbose']), toStdout ? process.stderr : process.stdout);
   const explicitPort = typeof values['port'] === 'string';
   const port = parsePort(values['port'] as string | undefined, DEFAULT_PORT);
   const peers = asStrings(values['peer']).map((s) => parsePeerAddress(s));
@@ -203,7 +214,8 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
   process.on('SIGTERM', onSignal);
   let progressTimer: NodeJS.Timeout | undefined;
   let hintTimer: NodeJS.Timeout | undefined;
-  reporter.setAfterComplete(values['seed'] ? 'seeding until Ctrl-C' : 'exiting');
+  let stopServer: (() => Promise<void>) | undefined;
+  reporter.setAfterComplete(toStdout ? 'writing the rest to stdout' : streaming ? 'streaming until Ctrl-C' : values['seed'] ? 'seeding until Ctrl-C' : 'exiting');
   try {
     // seed/share only read, and read through symlinks as `create` hashed them; a download never follows a link.
     // A failed start-up check fails the run (and removes only what it created).
@@ -214,6 +226,21 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     const now = (): TorrentSummary => api.summary(id)!;
     if (mode !== 'get' && !now().complete) {
       throw new BtError('NOT_FOUND', `the data in ${savePath} is incomplete: ${now().have}/${meta.pieceCount} pieces verified`);
+    }
+    if (streaming) {
+      await api.setSequential?.([id], true);
+      const run = await startStreaming(api, id, { ...(streamFile !== undefined ? { file: streamFile } : {}), httpPort, log: (m) => reporter.debug(m) });
+      stopServer = () => run.server.close();
+      reporter.info(`streaming ${run.path} at ${run.url}`, { url: run.url, file: run.index, path: run.path });
+      if (toStdout) {
+        const bytes = await writeFileTo(api, id, run.index, process.stdout, stopWaiting.signal).catch((e: unknown) => {
+          if (signalled) return -1;
+          throw e;
+        });
+        if (bytes < 0) return signalled === 'SIGTERM' ? 143 : 130;
+        reporter.info(`wrote ${formatBytes(bytes)} of ${run.path} to stdout`, { written: bytes });
+        return 0;
+      }
     }
     progressTimer = setInterval(() => { const p = api.progress(id); if (p) reporter.event(p); }, progressMs);
     if (mode === 'get' && !now().complete) {
@@ -234,7 +261,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
         return signalled === 'SIGTERM' ? 143 : 130;
       }
       reporter.event(api.progress(id)!);
-      if (!values['seed']) return 0;
+      if (!values['seed'] && !streaming) return 0;
     }
     await waitForSignal;
     reporter.summary(stopSummary(now()), stopFields(now()));
@@ -244,6 +271,7 @@ export async function runCommand(mode: 'seed' | 'get' | 'share', argv: string[])
     if (hintTimer) clearTimeout(hintTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await stopServer?.();
     await stop();
   }
 }
