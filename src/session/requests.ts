@@ -83,7 +83,8 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
 
 interface PieceInProgress {
   buf: Buffer;
-  sha1: Hash;
+  /** Null when the storage verifies the piece itself (`Storage.verifyAndWrite`: hashed on its writer thread). */
+  sha1: Hash | null;
   /** Bytes [0, hashedTo) are hashed. */
   hashedTo: number;
   /** Blocks copied in, by block number (1 = present). */
@@ -98,22 +99,27 @@ interface PieceInProgress {
  * under the cap, so the pool never holds more than the download needed at its peak.
  */
 class PieceBufferPool {
-  private readonly free: ArrayBuffer[] = [];
+  private readonly free: Array<ArrayBuffer | SharedArrayBuffer> = [];
   /** Buffers handed out and not yet released. */
   private inUse = 0;
-  /** @param maxBuffers cap on the buffers in use plus the spare ones kept: spares are dropped beyond it. */
-  constructor(private readonly pieceLength: number, private readonly maxBuffers: number) {}
+  /**
+   * @param maxBuffers cap on the buffers in use plus the spare ones kept: spares are dropped beyond it.
+   * @param shared buffers live in SharedArrayBuffers (handed to the storage's writer thread without a copy).
+   */
+  constructor(private readonly pieceLength: number, private readonly maxBuffers: number, private readonly shared = false) {}
   acquire(size: number): Buffer {
     this.inUse++;
     const ab = this.free.pop();
-    return ab ? Buffer.from(ab, 0, size) : Buffer.from(Buffer.allocUnsafeSlow(this.pieceLength).buffer, 0, size);
+    if (ab) return Buffer.from(ab, 0, size);
+    return this.shared ? Buffer.from(new SharedArrayBuffer(this.pieceLength), 0, size)
+      : Buffer.from(Buffer.allocUnsafeSlow(this.pieceLength).buffer, 0, size);
   }
   /** Drop the spare buffers (the torrent finished downloading). */
   trim(): void { this.free.length = 0; }
   release(buf: Buffer): void {
     this.inUse--;
-    if (buf.buffer.byteLength === this.pieceLength && this.free.length + this.inUse < this.maxBuffers && !(buf.buffer instanceof SharedArrayBuffer)) {
-      this.free.push(buf.buffer as ArrayBuffer);
+    if (buf.buffer.byteLength === this.pieceLength && this.free.length + this.inUse < this.maxBuffers && (buf.buffer instanceof SharedArrayBuffer) === this.shared) {
+      this.free.push(buf.buffer);
     }
   }
 }
@@ -125,9 +131,12 @@ export class RequestScheduler {
   private paused = false;
   private closed = false;
   private readonly buffers: PieceBufferPool;
+  /** v1 pieces are hashed and written by the storage (`verifyAndWrite`, its writer thread), not here. */
+  private readonly offload: boolean;
 
   constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
-    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(2, Math.floor((16 * 1024 * 1024) / host.meta.pieceLength)));
+    this.offload = host.meta.version === 'v1' && typeof host.storage.verifyAndWrite === 'function';
+    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(2, Math.floor((16 * 1024 * 1024) / host.meta.pieceLength)), this.offload);
   }
 
   /** Top up this peer's request queue, within the torrent's budget of outstanding blocks. */
@@ -206,14 +215,14 @@ export class RequestScheduler {
       let pip = this.inProgress.get(index);
       if (!pip) {
         const size = pieceSize(this.host.meta, index);
-        pip = { buf: this.buffers.acquire(size), sha1: createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
+        pip = { buf: this.buffers.acquire(size), sha1: this.offload ? null : createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
         if (this.host.v2) pip.senders = [];
         this.inProgress.set(index, pip);
       }
       if (pip.senders) pip.senders[begin / BLOCK_SIZE] = peer.key;
       block.copy(pip.buf, begin);
       pip.got[begin / BLOCK_SIZE] = 1;
-      if (begin === pip.hashedTo) this.hashForward(pip);
+      if (pip.sha1 && begin === pip.hashedTo) this.hashForward(pip);
       if (res.pieceComplete) this.completePiece(index, pip);
     } else {
       peer.wastedBytes += block.length;
@@ -225,6 +234,7 @@ export class RequestScheduler {
 
   /** Hash the blocks that are in, from `hashedTo` up to the first gap. */
   private hashForward(pip: PieceInProgress): void {
+    if (!pip.sha1) return;
     const size = pip.buf.length;
     let end = pip.hashedTo;
     while (end < size && pip.got[end / BLOCK_SIZE] === 1) end = Math.min(size, end + BLOCK_SIZE);
@@ -236,6 +246,7 @@ export class RequestScheduler {
 
   private completePiece(index: number, pip: PieceInProgress): void {
     this.inProgress.delete(index);
+    if (!pip.sha1) { this.verifyElsewhere(index, pip.buf); return; }
     const data = pip.buf;
     const size = data.length;
     if (pip.hashedTo !== size) this.hashForward(pip);
@@ -243,7 +254,7 @@ export class RequestScheduler {
     const meta = this.host.meta;
     const v2 = this.host.v2;
     // v1: SHA-1 only. v2-only: the merkle hash only. Hybrid: both, and they must agree.
-    const v1ok = meta.version === 'v2' ? null : pip.hashedTo === size && pip.sha1.digest().equals(pieceHash(meta, index));
+    const v1ok = meta.version === 'v2' ? null : pip.hashedTo === size && pip.sha1!.digest().equals(pieceHash(meta, index));
     const v2check = v2 && meta.version !== 'v1' ? v2.verifyPiece(index, data) : 'none';
     if (v1ok !== null && (v2check === 'ok' || v2check === 'bad') && v1ok !== (v2check === 'ok')) {
       this.buffers.release(data);
@@ -281,6 +292,41 @@ export class RequestScheduler {
       this.pendingBytes -= size;
       this.updateBackpressure();
       this.buffers.release(data);
+      if (this.closed) return;
+      this.host.picker.pieceFailed(index);
+      this.host.onStorageError(err);
+    });
+  }
+
+  /**
+   * A v1 piece whose last block arrived, with offload: the storage hashes it and writes it only if it matches (on its
+   * writer thread). Until it answers, the piece counts toward `pendingBytes` (disk back-pressure) and its buffer
+   * stays out of the pool; it is reported had only after the write (the same order as the in-thread path).
+   */
+  private verifyElsewhere(index: number, data: Buffer): void {
+    const size = data.length;
+    const contributors = this.host.picker.contributors(index);
+    this.pendingBytes += size;
+    this.updateBackpressure();
+    const done = (): void => {
+      this.pendingBytes -= size;
+      this.updateBackpressure();
+      this.buffers.release(data);
+    };
+    this.host.storage.verifyAndWrite!(index, data, pieceHash(this.host.meta, index)).then((ok) => {
+      done();
+      if (this.closed) return;
+      if (ok) {
+        this.host.picker.pieceVerified(index);
+        this.host.onPieceVerified(index);
+        if (this.host.picker.complete) this.buffers.trim();
+        return;
+      }
+      this.host.picker.pieceFailed(index);
+      this.host.onPieceFailed(index, contributors);
+      this.fillAll();
+    }, (err: unknown) => {
+      done();
       if (this.closed) return;
       this.host.picker.pieceFailed(index);
       this.host.onStorageError(err);
