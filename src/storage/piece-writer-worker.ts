@@ -46,8 +46,9 @@ function run(ring: RingBuffers): void {
     const I = slotInts(slot);
     const B = slotBytes(slot);
     const F = slotFloats(slot);
-    let buf = buffers.get(ints[I + RING.I_BUF]!);
-    if (buf === undefined) { drain(); buf = buffers.get(ints[I + RING.I_BUF]!); }
+    // Registrations (and forgets, so freed buffers do not linger here) are read before each job.
+    drain();
+    const buf = buffers.get(ints[I + RING.I_BUF]!);
     const offset = ints[I + RING.I_OFFSET]!;
     const length = ints[I + RING.I_LENGTH]!;
     const nSpans = ints[I + RING.I_SPANS]!;

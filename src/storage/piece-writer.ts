@@ -163,8 +163,9 @@ export class PieceWriter {
   private arm(lane: Lane): void {
     if (lane.armed || lane.dead || lane.inRing.length === 0) return;
     lane.armed = true;
-    const seen = Atomics.load(lane.ctrl, RING.DONE);
-    const w = waitAsync(lane.ctrl, RING.DONE, seen);
+    // Wait for DONE to move past what has been collected (not past its current value: answers that arrived since the
+    // last collect must wake us at once, or they would wait for a later answer that may never come).
+    const w = waitAsync(lane.ctrl, RING.DONE, lane.consumed);
     const wake = (): void => { lane.armed = false; this.collect(lane); };
     if (w.async) void w.value.then(wake);
     else queueMicrotask(wake);
