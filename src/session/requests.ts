@@ -83,6 +83,8 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
 
 /** Bytes of complete pieces waiting for the storage's writer thread above which peer sockets are paused. */
 const OFFLOAD_HIGH_WATER = 4 * 1024 * 1024;
+/** Pieces waiting in the writer thread's queue from which new pieces are hashed on this thread (hashOnWriter). */
+const HASH_HERE_QUEUE = 2;
 
 interface PieceInProgress {
   buf: Buffer;
@@ -139,6 +141,8 @@ export class RequestScheduler {
   /** The back-pressure marks in force (the limits', or lower with offload). */
   private readonly highWater: number;
   private readonly lowWater: number;
+  /** With offload: pieces hashed on this thread and on the writer thread (tests, debugging). */
+  readonly hashSplit = { here: 0, writer: 0 };
 
   constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
     this.offload = host.meta.version === 'v1' && typeof host.storage.verifyAndWrite === 'function';
@@ -229,7 +233,7 @@ export class RequestScheduler {
       let pip = this.inProgress.get(index);
       if (!pip) {
         const size = pieceSize(this.host.meta, index);
-        pip = { buf: this.buffers.acquire(size), sha1: this.offload ? null : createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
+        pip = { buf: this.buffers.acquire(size), sha1: this.hashOnWriter() ? null : createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
         if (this.host.v2) pip.senders = [];
         this.inProgress.set(index, pip);
       }
@@ -246,6 +250,20 @@ export class RequestScheduler {
     // Refill in batches (when a quarter of the queue has drained), not after every block: each refill is a pick and
     // a socket write, and bigger batches make both cheaper.
     if (this.needsRefill(peer)) this.fill(peer);
+  }
+
+  /**
+   * With offload, who hashes a piece is decided when its first block arrives: the writer thread while it keeps up,
+   * this thread (incrementally, as without offload) while HASH_HERE_QUEUE or more pieces wait in the writer thread's
+   * queue (read from the ring: not `pendingBytes`, which also counts answers this thread has not collected yet). Writing into the page cache costs the writer 0.5-1.8 s per GiB on the benchmark
+   * machine, so with SHA-1 too it can become the slower of the two threads; taking the hash back here balances them.
+   * Either way a piece is written only after its hash matched.
+   */
+  private hashOnWriter(): boolean {
+    if (!this.offload) return false;
+    if ((this.host.storage.writerQueue?.() ?? 0) >= HASH_HERE_QUEUE) { this.hashSplit.here++; return false; }
+    this.hashSplit.writer++;
+    return true;
   }
 
   /** Hash the blocks that are in, from `hashedTo` up to the first gap. */

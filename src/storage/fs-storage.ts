@@ -187,6 +187,8 @@ export class FsStorage implements Storage {
    * Present only with the `pieceWorker` option (see Storage.verifyAndWrite).
    */
   readonly verifyAndWrite?: (piece: number, data: Buffer, expected: Uint8Array) => Promise<boolean>;
+  /** Pieces the writer thread has not finished (of every storage sharing it); present with `verifyAndWrite`. */
+  readonly writerQueue?: () => number;
 
   private constructor(
     private readonly meta: StorageMeta,
@@ -202,6 +204,8 @@ export class FsStorage implements Storage {
     if (pieceWorker !== false && !readOnly) {
       this.writer = pieceWorker === true ? sharedPieceWriter() : pieceWorker;
       this.verifyAndWrite = (piece, data, expected) => this.track(() => this.doVerifyAndWrite(piece, data, expected));
+      const writer = this.writer;
+      this.writerQueue = () => writer.queued;
     }
     this.writeBack = readOnly || writeBack === false ? null : new WriteBackPlan(writeBack);
     this.syncWrites = new SyncPolicy(undefined, asyncIo);
@@ -316,6 +320,10 @@ export class FsStorage implements Storage {
   }
 
   writePiece(piece: number, data: Buffer): Promise<void> {
+    // A verified piece in a shared buffer goes to the writer thread too (the downloader hashed it itself).
+    if (this.writer && data.buffer instanceof SharedArrayBuffer) {
+      return this.track(async () => { await this.doVerifyAndWrite(piece, data, null); });
+    }
     return this.track(() => this.doWritePiece(piece, data));
   }
 
@@ -332,7 +340,8 @@ export class FsStorage implements Storage {
     await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
   }
 
-  private async doVerifyAndWrite(piece: number, data: Buffer, expected: Uint8Array): Promise<boolean> {
+  /** `expected` null: the caller verified the piece (writePiece); write it on the writer thread without hashing. */
+  private async doVerifyAndWrite(piece: number, data: Buffer, expected: Uint8Array | null): Promise<boolean> {
     if (this.readOnly) throw new BtError('IO', `write piece ${piece}: storage is read-only`);
     const size = pieceSize(this.meta, piece);
     if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
@@ -340,7 +349,7 @@ export class FsStorage implements Storage {
     const writer = this.writer;
     if (!writer || !(data.buffer instanceof SharedArrayBuffer) || spans.length > RING.MAX_SPANS) {
       // Many small files in one piece (or a plain buffer): hashed here, then the ordinary write.
-      if (!createHash('sha1').update(data).digest().equals(expected)) return false;
+      if (expected !== null && !createHash('sha1').update(data).digest().equals(expected)) return false;
       await this.doWritePiece(piece, data);
       return true;
     }

@@ -28,9 +28,11 @@ export const RING = {
   I_FAIL_SPAN: 5,
   I_FAIL_WRITTEN: 6,
   I_ERR_LEN: 7,
+  /** 1: the caller has verified the piece already: write it without hashing. */
+  I_VERIFIED: 8,
   /** Then MAX_SPANS × (fd, offset in the piece, length). */
-  I_SPAN0: 8,
-  INTS_PER_SLOT: 8 + 3 * 8,
+  I_SPAN0: 9,
+  INTS_PER_SLOT: 9 + 3 * 8,
   // bytes of one slot
   B_EXPECTED: 0,
   B_DIGEST: 20,

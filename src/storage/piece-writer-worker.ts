@@ -6,7 +6,8 @@
  * - jobs are done strictly in ring order, and each gets exactly one result (status OK, BAD or ERROR) before the DONE
  *   counter passes it; the result is written into the job's slot before DONE is published (Atomics.store), so the
  *   main thread reads a complete result;
- * - a piece whose digest differs from the expected one is never written; the piece's bytes (a SharedArrayBuffer the
+ * - a piece whose digest differs from the expected one is never written (a job marked VERIFIED was hashed by the
+ *   main thread already and is written without hashing); the piece's bytes (a SharedArrayBuffer the
  *   main thread owns) are only read, never modified;
  * - this thread never opens or closes a descriptor: the main thread's FdPool keeps every descriptor of a job open
  *   until the job's result is read.
@@ -61,10 +62,13 @@ function run(ring: RingBuffers): void {
       errText = 'EINVAL\0piece writer: unknown buffer';
     } else {
       const view = buf.subarray(offset, offset + length);
-      const digest = createHash('sha1').update(view).digest();
-      bytes.set(digest, B + RING.B_DIGEST);
-      const expected = bytes.subarray(B + RING.B_EXPECTED, B + RING.B_EXPECTED + 20);
-      if (!digest.equals(expected)) {
+      let match = true;
+      if (ints[I + RING.I_VERIFIED] !== 1) {
+        const digest = createHash('sha1').update(view).digest();
+        bytes.set(digest, B + RING.B_DIGEST);
+        match = digest.equals(bytes.subarray(B + RING.B_EXPECTED, B + RING.B_EXPECTED + 20));
+      }
+      if (!match) {
         status = ST_BAD;
       } else {
         for (let k = 0; k < nSpans && status === ST_OK; k++) {

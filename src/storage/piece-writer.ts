@@ -36,7 +36,8 @@ const IDLE_MS = 3000;
 export interface WriteSpan { fd: number; at: number; length: number; position: number }
 
 export type PieceWriteResult =
-  | { status: 'ok'; digest: Buffer }
+  /** `digest` is null when the job was not hashed here (no `expected` given: the caller had verified the piece). */
+  | { status: 'ok'; digest: Buffer | null }
   | { status: 'bad'; digest: Buffer }
   /** A write failed: spans before `span` were written whole, `written` bytes of `span` were. `error` carries `code`. */
   | { status: 'error'; span: number; written: number; error: Error & { code?: string } };
@@ -44,7 +45,7 @@ export type PieceWriteResult =
 interface Job {
   data: Buffer;
   spans: readonly WriteSpan[];
-  expected: Uint8Array;
+  expected: Uint8Array | null;
   resolve: (r: PieceWriteResult) => void;
   reject: (e: Error) => void;
 }
@@ -100,12 +101,13 @@ export class PieceWriter {
 
   /**
    * Hash `data` (which must live in a SharedArrayBuffer) and, only if its SHA-1 equals `expected`, write `spans` of
-   * it. Resolves with the outcome; rejects only when the worker fails.
+   * it; with `expected` null (the caller verified the piece itself), just write them. Resolves with the outcome;
+   * rejects only when the worker fails.
    */
-  run(data: Buffer, expected: Uint8Array, spans: readonly WriteSpan[]): Promise<PieceWriteResult> {
+  run(data: Buffer, expected: Uint8Array | null, spans: readonly WriteSpan[]): Promise<PieceWriteResult> {
     if (!(data.buffer instanceof SharedArrayBuffer)) throw new TypeError('PieceWriter needs a SharedArrayBuffer-backed piece');
     if (spans.length > RING.MAX_SPANS) throw new RangeError(`a piece of ${spans.length} spans (at most ${RING.MAX_SPANS})`);
-    if (expected.length !== 20) throw new RangeError('expected digest must be 20 bytes');
+    if (expected !== null && expected.length !== 20) throw new RangeError('expected digest must be 20 bytes');
     return new Promise<PieceWriteResult>((resolve, reject) => {
       const lane = this.ensureLane();
       if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = null; }
@@ -115,6 +117,13 @@ export class PieceWriter {
       else lane.backlog.push(job);
       this.arm(lane);
     });
+  }
+
+  /** Jobs the worker thread has not finished yet (its queue: a measure of how far behind it is). */
+  get queued(): number {
+    const lane = this.lane;
+    if (!lane || lane.dead) return 0;
+    return ((lane.submitted - Atomics.load(lane.ctrl, RING.DONE)) | 0) + lane.backlog.length;
   }
 
   /** Stop the worker now (tests); jobs in flight are rejected. */
@@ -152,7 +161,8 @@ export class PieceWriter {
       ints[S + 2] = s.length;
       floats[F + k] = s.position;
     }
-    bytes.set(job.expected, B + RING.B_EXPECTED);
+    ints[I + RING.I_VERIFIED] = job.expected === null ? 1 : 0;
+    if (job.expected !== null) bytes.set(job.expected, B + RING.B_EXPECTED);
     lane.inRing.push(job);
     lane.submitted = (lane.submitted + 1) | 0;
     Atomics.store(lane.ctrl, RING.SUBMITTED, lane.submitted);
@@ -199,8 +209,9 @@ export class PieceWriter {
     const I = slotInts(slot);
     const B = slotBytes(slot);
     const status = lane.ints[I + RING.I_STATUS]!;
+    const hashed = lane.ints[I + RING.I_VERIFIED] !== 1;
     const digest = Buffer.from(lane.bytes.slice(B + RING.B_DIGEST, B + RING.B_DIGEST + 20));
-    if (status === ST_OK) return { status: 'ok', digest };
+    if (status === ST_OK) return { status: 'ok', digest: hashed ? digest : null };
     if (status === ST_BAD) return { status: 'bad', digest };
     const text = Buffer.from(lane.bytes.subarray(B + RING.B_ERR, B + RING.B_ERR + lane.ints[I + RING.I_ERR_LEN]!)).toString('utf8');
     const cut = text.indexOf('\0');

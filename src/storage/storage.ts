@@ -46,6 +46,8 @@ export interface Storage {
    * When present, a v1 download hands it whole pieces in SharedArrayBuffer-backed buffers instead of hashing them.
    */
   verifyAndWrite?(piece: number, data: Buffer, expected: Uint8Array): Promise<boolean>;
+  /** With `verifyAndWrite`: pieces handed to the writer thread that it has not finished (how far behind it is). */
+  writerQueue?(): number;
   /**
    * Create the zero-length files that are not there yet (and their folders). Called when the torrent is complete:
    * folders and files otherwise appear only when their first piece is written. Optional.
