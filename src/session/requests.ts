@@ -13,13 +13,19 @@
  * ~1.7 GB/s, ~0.6 ms per 1 MiB piece, spread over the blocks as they arrive), and each worker adds ~10 MB of RSS.
  * Bulk checks of data on disk still use the HashPool.
  *
+ * Offload (`Storage.verifyAndWrite`, FsStorage's `pieceWorker` option; v1 torrents only): pieces are assembled in
+ * SharedArrayBuffers and handed whole to the storage's piece-writer thread through a ring in shared memory (no
+ * postMessage), which hashes them and writes only those that match; while that thread falls behind, new pieces are
+ * hashed here as above and it only writes them (`hashOnWriter`). docs/design/performance.md, Download, item 8.
+ *
  * Invariants:
  * - a block is accepted only if we requested it from that peer (unrequested data is dropped, never written);
  * - piece data is written only after its SHA-1 matched (v1), its v2 merkle hash matched (v2-only: src/session/v2-hashes.ts),
  *   or both did (hybrid; a piece for which they disagree is a torrent error, as in libtorrent); v1 torrents compute no
  *   SHA-256 at all; a v2 piece is not requested until its piece-layer hash is known (`canRequest`);
  * - the bytes held in piece buffers awaiting hash/write are bounded: above `highWater` every peer socket is paused
- *   (disk backpressure), below `lowWater` reading resumes.
+ *   (disk backpressure), below `lowWater` reading resumes (4 / 2 MiB with offload);
+ * - a piece is reported verified only after the storage's write (in place or on its writer thread) has completed.
  */
 import type { Metainfo } from '../metainfo/index.js';
 import { pieceHash, pieceSize } from '../metainfo/index.js';

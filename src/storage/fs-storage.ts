@@ -26,6 +26,9 @@
  * - Durability: `flush()` resolves only when every write completed before the call is covered by an fdatasync that
  *   began after that write (background write-back sweeps included: write-back.ts); `close()` flushes before it
  *   closes the descriptors. Resume data relies on this (docs/design/persistence.md).
+ * - With `pieceWorker` (piece-writer.ts), pieces are written by another thread into descriptors this storage holds
+ *   busy in its FdPool until that thread answers; the files are marked dirty before the write is reported done, so
+ *   the rule above covers those writes too.
  */
 import * as fsp from 'node:fs/promises';
 import { constants as C, readSync, realpathSync, statSync, writeSync } from 'node:fs';
