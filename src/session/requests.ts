@@ -147,7 +147,7 @@ export class RequestScheduler {
   /** The back-pressure marks in force (the limits', or lower with offload). */
   private readonly highWater: number;
   private readonly lowWater: number;
-  /** With offload: pieces hashed on this thread and on the writer thread (tests, debugging). */
+  /** With offload: pieces hashed on this thread and on the writer thread (for debugging and profiles). */
   readonly hashSplit = { here: 0, writer: 0 };
 
   constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {

@@ -194,6 +194,7 @@ export class PieceWriter {
     while (lane.backlog.length > 0 && lane.inRing.length < RING.SLOTS) this.publish(lane, lane.backlog.shift()!);
     if (lane.busy) { this.arm(lane); return; }
     lane.worker.unref();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (lane.busy || lane.dead) return;
