@@ -261,9 +261,10 @@ export class RequestScheduler {
   /**
    * With offload, who hashes a piece is decided when its first block arrives: the writer thread while it keeps up,
    * this thread (incrementally, as without offload) while HASH_HERE_QUEUE or more pieces wait in the writer thread's
-   * queue (read from the ring: not `pendingBytes`, which also counts answers this thread has not collected yet). Writing into the page cache costs the writer 0.5-1.8 s per GiB on the benchmark
-   * machine, so with SHA-1 too it can become the slower of the two threads; taking the hash back here balances them.
-   * Either way a piece is written only after its hash matched.
+   * queue (read from the ring: not `pendingBytes`, which also counts answers this thread has not collected yet).
+   * Writing into the page cache costs the writer 0.5-1.8 s per GiB on the benchmark machine, so with SHA-1 too it can
+   * become the slower of the two threads; taking the hash back here balances them. Either way a piece is written
+   * only after its hash matched.
    */
   private hashOnWriter(): boolean {
     if (!this.offload) return false;
