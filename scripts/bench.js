@@ -2,7 +2,10 @@
 // The benchmark suite (`npm run bench`): bitpeer against libtorrent (and mktorrent), on loopback, in the same run.
 //
 //   node scripts/bench.js [--cases B1,B2,B3,B4,B5,B6,B8] [--runs 3] [--quick] [--b1-sizes 1G,256M] [--b1-size 1G]
-//                         [--dir BASE] [--out FILE] [--keep] [--verbose]
+//                         [--b1-pairs lt-lt,bp-bp,...] [--dir BASE] [--out FILE] [--keep] [--verbose]
+//
+// `--b1-pairs` picks B1's seed → downloader pairs: lt-lt, bp-bp, lt-bp, bp-lt (the default four), and bp-bp-main /
+// bp-bp-worker (bitpeer → bitpeer with BITPEER_PIECE_WORKER=0 / =1: the download path's A/B, interleaved).
 //
 // Cases (scripts/bench/*.js): B1 one-to-one throughput (TCP), B2 swarm, B3 create and check, B4 scale (B4a 1,000
 // torrents, B4b 500 connections), B5 uTP one-to-one (bitpeer and libtorrent over uTP), B6 MSE/PE (RC4 against
@@ -39,7 +42,7 @@ const CASES = {
 
 function usage(message) {
   console.error(`bench: ${message}\nusage: node scripts/bench.js [--cases B1,B2,B3,B4,B5,B6,B7,B8] [--runs 3] [--quick] ` +
-    '[--b1-sizes 1G,256M] [--b1-size 1G] [--dir BASE] [--out FILE] [--keep] [--verbose]');
+    '[--b1-sizes 1G,256M] [--b1-size 1G] [--b1-pairs lt-lt,bp-bp,...] [--dir BASE] [--out FILE] [--keep] [--verbose]');
   process.exit(2);
 }
 
@@ -54,6 +57,7 @@ function parseArgs(argv) {
       case '--runs': opts.runs = Number.parseInt(value(), 10); break;
       case '--quick': opts.quick = true; break;
       case '--b1-size': try { opts.b1Size = parseSize(value(), 'size'); } catch (e) { usage(e.message); } break;
+      case '--b1-pairs': opts.b1Pairs = value().split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--b1-sizes': try { opts.b1Sizes = value().split(',').map((x) => parseSize(x, 'size')); } catch (e) { usage(e.message); } break;
       case '--dir': opts.dir = value(); break;
       case '--out': opts.out = value(); break;
@@ -98,7 +102,7 @@ async function main() {
       const t0 = Date.now();
       console.error(`bench: ${mod.id} ${mod.title}`);
       const ctx = { runs: opts.runs, quick: opts.quick, verbose: opts.verbose, base, lt, hasTime, hasMktorrent,
-        b1Size: opts.b1Size, b1Sizes: opts.b1Sizes, log: (m) => console.error(`  ${m}`) };
+        b1Size: opts.b1Size, b1Sizes: opts.b1Sizes, b1Pairs: opts.b1Pairs, log: (m) => console.error(`  ${m}`) };
       let entry;
       try {
         const res = await mod.run(ctx);

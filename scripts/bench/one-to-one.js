@@ -27,7 +27,21 @@ const PAIRS = {
   'bp-bp': { seed: 'bitpeer', dl: 'bitpeer' },
   'lt-bp': { seed: 'libtorrent', dl: 'bitpeer' },
   'bp-lt': { seed: 'bitpeer', dl: 'libtorrent' },
+  // A/B of the download path (only with --b1-pairs): pieces hashed and written on the main thread, or on the
+  // piece-writer thread (BITPEER_PIECE_WORKER, src/cli/io-env.ts), whatever the default is.
+  'bp-bp-main': { seed: 'bitpeer', dl: 'bitpeer', dlEnv: ['BITPEER_PIECE_WORKER=0'], note: ' (main thread)' },
+  'bp-bp-worker': { seed: 'bitpeer', dl: 'bitpeer', dlEnv: ['BITPEER_PIECE_WORKER=1'], note: ' (piece-writer thread)' },
 };
+/** The pairs of a run without --b1-pairs. */
+const DEFAULT_PAIRS = ['lt-lt', 'bp-bp', 'lt-bp', 'bp-lt'];
+export const B1_PAIRS = Object.keys(PAIRS);
+
+/** `[cmd, args]` with `assignments` (NAME=value) added to the environment of the process it starts. */
+function withEnv([cmd, args], assignments) {
+  if (!assignments || assignments.length === 0) return [cmd, args];
+  if (cmd === '/usr/bin/env') return [cmd, [...assignments, ...args]];
+  return ['/usr/bin/env', [...assignments, cmd, ...args]];
+}
 
 // The transport of a transfer: TCP (B1: bitpeer with --no-utp, libtorrent with uTP off) or uTP (B5: bitpeer's
 // default, uTP first, which a bitpeer seed always accepts; libtorrent with TCP off).
@@ -43,13 +57,13 @@ function seedCommand(kind, ctx, c) {
     '--no-tracker', ...btFlags(c)]);
 }
 
-function downloadCommand(kind, ctx, c, outDir, port) {
+function downloadCommand(kind, ctx, c, outDir, port, env) {
   if (kind === 'libtorrent') {
     return [ctx.lt.python, ['-u', LT_PEER, '--mode', 'download', '--torrent', c.torrent, '--save', outDir, '--port', '0',
       '--peer', `127.0.0.1:${port}`, '--timeout', String(c.timeoutSec), '--high-performance', ...ltFlags(c)]];
   }
-  return bitpeer(['get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
-    '--json', '--no-lsd', '--no-tracker', ...btFlags(c)]);
+  return withEnv(bitpeer(['get', c.torrent, '-o', outDir, '--port', '0', '--peer', `127.0.0.1:${port}`,
+    '--json', '--no-lsd', '--no-tracker', ...btFlags(c)]), env);
 }
 
 export async function transfer(ctx, c, pairKey, run) {
@@ -65,7 +79,7 @@ export async function transfer(ctx, c, pairKey, run) {
     // start → "complete", as B5 (utp.js) and B6 report it.
     Object.assign(result, await measureTransfer({
       seed: { kind: pair.seed, command: seedCommand(pair.seed, ctx, c) },
-      download: { kind: pair.dl, command: (port) => downloadCommand(pair.dl, ctx, c, outDir, port) },
+      download: { kind: pair.dl, command: (port) => downloadCommand(pair.dl, ctx, c, outDir, port, pair.dlEnv) },
       timeFile, timeoutMs, verbose: ctx.verbose, procs,
     }));
     result.mbPerSec = c.size / MB / result.wallSeconds;
@@ -91,7 +105,7 @@ function summarize(results, pairs, pieceLengths, sizes) {
         const rs = results.filter((r) => r.pair === key && r.pieceLength === pl && r.bytes === size);
         const ok = rs.filter((r) => r.ok);
         rows.push({
-          pair: key, pieceLength: pl, bytes: size, label: `${PAIRS[key].seed} → ${PAIRS[key].dl}`, runs: rs.length,
+          pair: key, pieceLength: pl, bytes: size, label: `${PAIRS[key].seed} → ${PAIRS[key].dl}${PAIRS[key].note ?? ''}`, runs: rs.length,
           ok: ok.length, skipped: rs.find((r) => r.skipped)?.skipped, error: rs.find((r) => r.error)?.error,
           processSeconds: stats(ok.map((r) => r.processSeconds)),
           processMbPerSec: stats(ok.map((r) => r.processMbPerSec)),
@@ -122,7 +136,7 @@ const sizeLabel = (bytes) => (bytes % GiB === 0 ? `${bytes / GiB} GiB` : `${fmt(
 export async function run(ctx) {
   const sizes = sizesOf(ctx);
   const pieceLengths = ctx.quick ? [256 * 1024] : [256 * 1024, 1024 * 1024];
-  const pairs = Object.keys(PAIRS);
+  const pairs = Array.isArray(ctx.b1Pairs) && ctx.b1Pairs.length > 0 ? ctx.b1Pairs : DEFAULT_PAIRS;
   const srcDir = join(ctx.base, 'src');
   const inputs = {};
   for (const size of sizes) {

@@ -66,7 +66,7 @@ export interface OpenOptions {
   maxConnections?: number;
   maxPeersPerTorrent?: number;
   /** Peer sockets read into one shared buffer where Node allows it; file I/O only through the thread pool. */
-  io?: Pick<SessionOptions, 'sharedReadBuffer' | 'asyncIo'>;
+  io?: Pick<SessionOptions, 'sharedReadBuffer' | 'asyncIo' | 'pieceWorker'>;
   /** The default save folder of `add`. Default: the saved one with a state directory, else the current folder. */
   downloadDir?: string;
   /** Lines for people (warnings, what a restore found, what a removal deleted). */

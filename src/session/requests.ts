@@ -13,13 +13,19 @@
  * ~1.7 GB/s, ~0.6 ms per 1 MiB piece, spread over the blocks as they arrive), and each worker adds ~10 MB of RSS.
  * Bulk checks of data on disk still use the HashPool.
  *
+ * Offload (`Storage.verifyAndWrite`, FsStorage's `pieceWorker` option; v1 torrents only): pieces are assembled in
+ * SharedArrayBuffers and handed whole to the storage's piece-writer thread through a ring in shared memory (no
+ * postMessage), which hashes them and writes only those that match; while that thread falls behind, new pieces are
+ * hashed here as above and it only writes them (`hashOnWriter`). docs/design/performance.md, Download, item 8.
+ *
  * Invariants:
  * - a block is accepted only if we requested it from that peer (unrequested data is dropped, never written);
  * - piece data is written only after its SHA-1 matched (v1), its v2 merkle hash matched (v2-only: src/session/v2-hashes.ts),
  *   or both did (hybrid; a piece for which they disagree is a torrent error, as in libtorrent); v1 torrents compute no
  *   SHA-256 at all; a v2 piece is not requested until its piece-layer hash is known (`canRequest`);
  * - the bytes held in piece buffers awaiting hash/write are bounded: above `highWater` every peer socket is paused
- *   (disk backpressure), below `lowWater` reading resumes.
+ *   (disk backpressure), below `lowWater` reading resumes (4 / 2 MiB with offload);
+ * - a piece is reported verified only after the storage's write (in place or on its writer thread) has completed.
  */
 import type { Metainfo } from '../metainfo/index.js';
 import { pieceHash, pieceSize } from '../metainfo/index.js';
@@ -85,9 +91,15 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   highWater: 16 * 1024 * 1024, lowWater: 8 * 1024 * 1024, maxOutstanding: 1024,
 };
 
+/** Bytes of complete pieces waiting for the storage's writer thread above which peer sockets are paused. */
+const OFFLOAD_HIGH_WATER = 4 * 1024 * 1024;
+/** Pieces waiting in the writer thread's queue from which new pieces are hashed on this thread (hashOnWriter). */
+const HASH_HERE_QUEUE = 2;
+
 interface PieceInProgress {
   buf: Buffer;
-  sha1: Hash;
+  /** Null when the storage verifies the piece itself (`Storage.verifyAndWrite`: hashed on its writer thread). */
+  sha1: Hash | null;
   /** Bytes [0, hashedTo) are hashed. */
   hashedTo: number;
   /** Blocks copied in, by block number (1 = present). */
@@ -102,22 +114,27 @@ interface PieceInProgress {
  * under the cap, so the pool never holds more than the download needed at its peak.
  */
 class PieceBufferPool {
-  private readonly free: ArrayBuffer[] = [];
+  private readonly free: Array<ArrayBuffer | SharedArrayBuffer> = [];
   /** Buffers handed out and not yet released. */
   private inUse = 0;
-  /** @param maxBuffers cap on the buffers in use plus the spare ones kept: spares are dropped beyond it. */
-  constructor(private readonly pieceLength: number, private readonly maxBuffers: number) {}
+  /**
+   * @param maxBuffers cap on the buffers in use plus the spare ones kept: spares are dropped beyond it.
+   * @param shared buffers live in SharedArrayBuffers (handed to the storage's writer thread without a copy).
+   */
+  constructor(private readonly pieceLength: number, private readonly maxBuffers: number, private readonly shared = false) {}
   acquire(size: number): Buffer {
     this.inUse++;
     const ab = this.free.pop();
-    return ab ? Buffer.from(ab, 0, size) : Buffer.from(Buffer.allocUnsafeSlow(this.pieceLength).buffer, 0, size);
+    if (ab) return Buffer.from(ab, 0, size);
+    return this.shared ? Buffer.from(new SharedArrayBuffer(this.pieceLength), 0, size)
+      : Buffer.from(Buffer.allocUnsafeSlow(this.pieceLength).buffer, 0, size);
   }
   /** Drop the spare buffers (the torrent finished downloading). */
   trim(): void { this.free.length = 0; }
   release(buf: Buffer): void {
     this.inUse--;
-    if (buf.buffer.byteLength === this.pieceLength && this.free.length + this.inUse < this.maxBuffers && !(buf.buffer instanceof SharedArrayBuffer)) {
-      this.free.push(buf.buffer as ArrayBuffer);
+    if (buf.buffer.byteLength === this.pieceLength && this.free.length + this.inUse < this.maxBuffers && (buf.buffer instanceof SharedArrayBuffer) === this.shared) {
+      this.free.push(buf.buffer);
     }
   }
 }
@@ -129,9 +146,25 @@ export class RequestScheduler {
   private paused = false;
   private closed = false;
   private readonly buffers: PieceBufferPool;
+  /** v1 pieces are hashed and written by the storage (`verifyAndWrite`, its writer thread), not here. */
+  private readonly offload: boolean;
+  /** The back-pressure marks in force (the limits', or lower with offload). */
+  private readonly highWater: number;
+  private readonly lowWater: number;
+  /** With offload: pieces hashed on this thread and on the writer thread (for debugging and profiles). */
+  readonly hashSplit = { here: 0, writer: 0 };
 
   constructor(private readonly host: RequestHost, private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
-    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(2, Math.floor((16 * 1024 * 1024) / host.meta.pieceLength)));
+    this.offload = host.meta.version === 'v1' && typeof host.storage.verifyAndWrite === 'function';
+    // With offload, complete pieces wait for the writer thread (up to highWater) while partial ones fill: the pool
+    // keeps enough shared buffers for both, so they are reused rather than dropped and allocated again (a fresh
+    // SharedArrayBuffer is zeroed and page-faulted, and is freed only after both threads let go of it).
+    // The writer thread takes a piece within ~1 ms, so a few MiB waiting for it keep it busy: OFFLOAD_HIGH_WATER
+    // (instead of the 16 MiB that covered a slow disk on the main thread) keeps the pool, and RSS, small.
+    this.highWater = this.offload ? Math.min(limits.highWater, OFFLOAD_HIGH_WATER) : limits.highWater;
+    this.lowWater = Math.min(limits.lowWater, this.highWater / 2);
+    const poolBytes = this.offload ? this.highWater + 16 * 1024 * 1024 : 16 * 1024 * 1024;
+    this.buffers = new PieceBufferPool(host.meta.pieceLength, Math.max(2, Math.ceil(poolBytes / host.meta.pieceLength) + (this.offload ? 2 : 0)), this.offload);
   }
 
   /** Top up this peer's request queue, within the torrent's budget of outstanding blocks. */
@@ -221,14 +254,16 @@ export class RequestScheduler {
       let pip = this.inProgress.get(index);
       if (!pip) {
         const size = pieceSize(this.host.meta, index);
-        pip = { buf: this.buffers.acquire(size), sha1: createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
+        pip = { buf: this.buffers.acquire(size), sha1: this.hashOnWriter() ? null : createHash('sha1'), hashedTo: 0, got: new Uint8Array(blockCount(size)) };
         if (this.host.v2) pip.senders = [];
         this.inProgress.set(index, pip);
       }
       if (pip.senders) pip.senders[begin / BLOCK_SIZE] = peer.key;
-      block.copy(pip.buf, begin);
+      // Into a SharedArrayBuffer, Buffer#copy (TypedArray#set) is V8's byte-wise relaxed memmove, 3.5× slower than
+      // the plain memcpy that Buffer#fill with a buffer value does (measured: 166 against 47 ms per GiB).
+      if (this.offload) { if (block.length > 0) pip.buf.fill(block, begin, begin + block.length); } else block.copy(pip.buf, begin);
       pip.got[begin / BLOCK_SIZE] = 1;
-      if (begin === pip.hashedTo) this.hashForward(pip);
+      if (pip.sha1 && begin === pip.hashedTo) this.hashForward(pip);
       if (res.pieceComplete) this.completePiece(index, pip);
     } else {
       peer.wastedBytes += block.length;
@@ -238,8 +273,24 @@ export class RequestScheduler {
     if (this.needsRefill(peer)) this.fill(peer);
   }
 
+  /**
+   * With offload, who hashes a piece is decided when its first block arrives: the writer thread while it keeps up,
+   * this thread (incrementally, as without offload) while HASH_HERE_QUEUE or more pieces wait in the writer thread's
+   * queue (read from the ring: not `pendingBytes`, which also counts answers this thread has not collected yet).
+   * Writing into the page cache costs the writer 0.5-1.8 s per GiB on the benchmark machine, so with SHA-1 too it can
+   * become the slower of the two threads; taking the hash back here balances them. Either way a piece is written
+   * only after its hash matched.
+   */
+  private hashOnWriter(): boolean {
+    if (!this.offload) return false;
+    if ((this.host.storage.writerQueue?.() ?? 0) >= HASH_HERE_QUEUE) { this.hashSplit.here++; return false; }
+    this.hashSplit.writer++;
+    return true;
+  }
+
   /** Hash the blocks that are in, from `hashedTo` up to the first gap. */
   private hashForward(pip: PieceInProgress): void {
+    if (!pip.sha1) return;
     const size = pip.buf.length;
     let end = pip.hashedTo;
     while (end < size && pip.got[end / BLOCK_SIZE] === 1) end = Math.min(size, end + BLOCK_SIZE);
@@ -251,6 +302,7 @@ export class RequestScheduler {
 
   private completePiece(index: number, pip: PieceInProgress): void {
     this.inProgress.delete(index);
+    if (!pip.sha1) { this.verifyElsewhere(index, pip.buf); return; }
     const data = pip.buf;
     const size = data.length;
     if (pip.hashedTo !== size) this.hashForward(pip);
@@ -258,7 +310,7 @@ export class RequestScheduler {
     const meta = this.host.meta;
     const v2 = this.host.v2;
     // v1: SHA-1 only. v2-only: the merkle hash only. Hybrid: both, and they must agree.
-    const v1ok = meta.version === 'v2' ? null : pip.hashedTo === size && pip.sha1.digest().equals(pieceHash(meta, index));
+    const v1ok = meta.version === 'v2' ? null : pip.hashedTo === size && pip.sha1!.digest().equals(pieceHash(meta, index));
     const v2check = v2 && meta.version !== 'v1' ? v2.verifyPiece(index, data) : 'none';
     if (v1ok !== null && (v2check === 'ok' || v2check === 'bad') && v1ok !== (v2check === 'ok')) {
       this.buffers.release(data);
@@ -302,11 +354,46 @@ export class RequestScheduler {
     });
   }
 
+  /**
+   * A v1 piece whose last block arrived, with offload: the storage hashes it and writes it only if it matches (on its
+   * writer thread). Until it answers, the piece counts toward `pendingBytes` (disk back-pressure) and its buffer
+   * stays out of the pool; it is reported had only after the write (the same order as the in-thread path).
+   */
+  private verifyElsewhere(index: number, data: Buffer): void {
+    const size = data.length;
+    const contributors = this.host.picker.contributors(index);
+    this.pendingBytes += size;
+    this.updateBackpressure();
+    const done = (): void => {
+      this.pendingBytes -= size;
+      this.updateBackpressure();
+      this.buffers.release(data);
+    };
+    this.host.storage.verifyAndWrite!(index, data, pieceHash(this.host.meta, index)).then((ok) => {
+      done();
+      if (this.closed) return;
+      if (ok) {
+        this.host.picker.pieceVerified(index);
+        this.host.onPieceVerified(index);
+        if (this.host.picker.complete) this.buffers.trim();
+        return;
+      }
+      this.host.picker.pieceFailed(index);
+      this.host.onPieceFailed(index, contributors);
+      this.fillAll();
+    }, (err: unknown) => {
+      done();
+      if (this.closed) return;
+      this.host.picker.pieceFailed(index);
+      this.host.onStorageError(err);
+    });
+  }
+
   private updateBackpressure(): void {
-    if (!this.paused && this.pendingBytes > this.limits.highWater) {
+    if (!this.paused && this.pendingBytes > this.highWater) {
       this.paused = true;
       for (const p of this.host.peers()) p.conn.pauseReading();
-    } else if (this.paused && this.pendingBytes < this.limits.lowWater) {
+    } else if (this.paused && this.pendingBytes < this.lowWater) {
       this.paused = false;
       for (const p of this.host.peers()) p.conn.resumeReading();
     }

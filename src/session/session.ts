@@ -80,6 +80,11 @@ export interface SessionOptions {
   sharedReadBuffer?: boolean;
   /** File reads and writes always go through the thread pool, never synchronous calls (src/storage/fs-storage.ts). */
   asyncIo?: boolean;
+  /**
+   * v1 downloads hash and write their pieces on the piece-writer thread (src/storage/piece-writer.ts) instead of the
+   * event loop's thread (FsStorage's `pieceWorker`). Default false. Storage passed in by the caller is used as is.
+   */
+  pieceWorker?: boolean;
   /** How peer connections are opened and accepted (src/net/transport.ts). Default TCP. */
   transport?: Transport;
   /** Our peer id (20 bytes, BEP 20 style). Default: a fresh random one (a simulation passes a seeded one). */
@@ -411,7 +416,7 @@ export class Session {
     this.queueList.splice(place, 0, meta.infoHashHex);
     let storage: Storage;
     try {
-      storage = opts.storage ?? await FsStorage.open(meta, opts.savePath, { asyncIo: this.opts.asyncIo ?? false });
+      storage = opts.storage ?? await FsStorage.open(meta, opts.savePath, { asyncIo: this.opts.asyncIo ?? false, pieceWorker: this.opts.pieceWorker ?? false });
     } catch (err) {
       this.paths.release(meta.infoHashHex);
       this.unqueue(meta.infoHashHex);

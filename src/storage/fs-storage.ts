@@ -26,6 +26,9 @@
  * - Durability: `flush()` resolves only when every write completed before the call is covered by an fdatasync that
  *   began after that write (background write-back sweeps included: write-back.ts); `close()` flushes before it
  *   closes the descriptors. Resume data relies on this (docs/design/persistence.md).
+ * - With `pieceWorker` (piece-writer.ts), pieces are written by another thread into descriptors this storage holds
+ *   busy in its FdPool until that thread answers; the files are marked dirty before the write is reported done, so
+ *   the rule above covers those writes too.
  */
 import * as fsp from 'node:fs/promises';
 import { constants as C, readSync, realpathSync, statSync, writeSync } from 'node:fs';
@@ -39,6 +42,9 @@ import { pieceSize, pieceSpans, resolveInside, type FileSpan } from '../metainfo
 import { isInside, rangeSpans } from './spans.js';
 import { rmdirContained, unlinkContained, type DeleteReport } from './delete-data.js';
 import type { Storage, StorageMeta } from './storage.js';
+import { createHash } from 'node:crypto';
+import { RING } from './piece-writer-ring.js';
+import { sharedPieceWriter, type PieceWriter, type WriteSpan } from './piece-writer.js';
 
 /** Options of `FsStorage.open`. */
 export interface FsStorageOptions {
@@ -55,6 +61,11 @@ export interface FsStorageOptions {
   asyncIo?: boolean;
   /** Background write-back thresholds (write-back.ts); `false` turns it off (flush then syncs everything). */
   writeBack?: WriteBackOptions | false;
+  /**
+   * Offer `verifyAndWrite`: downloaded pieces are hashed and written on the piece-writer thread (piece-writer.ts)
+   * instead of on the caller's thread. `true` uses the process's shared writer; tests may pass their own. Default false.
+   */
+  pieceWorker?: boolean | PieceWriter;
 }
 
 /**
@@ -168,6 +179,19 @@ export class FsStorage implements Storage {
   private readonly openedForWrite = new Set<number>();
   /** Folders this storage's mkdir made (absolute, lexical), in creation order. */
   private readonly createdDirs: string[] = [];
+  /** The piece-writer thread, when the `pieceWorker` option asked for it (then `verifyAndWrite` is offered). */
+  private readonly writer: PieceWriter | null = null;
+  /** Serialises the acquisition of several files' handles for one piece (no two pieces each holding part of the pool). */
+  private acquiring: Promise<void> = Promise.resolve();
+  /**
+   * Hash `data` and, only if its SHA-1 equals `expected`, write it as piece `piece`; resolves true when written, false
+   * when the digest differs (nothing written). The hash and the pwrite run on the piece-writer thread when `data`
+   * lives in a SharedArrayBuffer and the piece has at most RING.MAX_SPANS file spans; otherwise on this thread.
+   * Present only with the `pieceWorker` option (see Storage.verifyAndWrite).
+   */
+  readonly verifyAndWrite?: (piece: number, data: Buffer, expected: Uint8Array) => Promise<boolean>;
+  /** Pieces the writer thread has not finished (of every storage sharing it); present with `verifyAndWrite`. */
+  readonly writerQueue?: () => number;
 
   private constructor(
     private readonly meta: StorageMeta,
@@ -178,7 +202,14 @@ export class FsStorage implements Storage {
     private readonly followLinks = false,
     asyncIo = false,
     writeBack: WriteBackOptions | false = {},
+    pieceWorker: boolean | PieceWriter = false,
   ) {
+    if (pieceWorker !== false && !readOnly) {
+      this.writer = pieceWorker === true ? sharedPieceWriter() : pieceWorker;
+      this.verifyAndWrite = (piece, data, expected) => this.track(() => this.doVerifyAndWrite(piece, data, expected));
+      const writer = this.writer;
+      this.writerQueue = () => writer.queued;
+    }
     this.writeBack = readOnly || writeBack === false ? null : new WriteBackPlan(writeBack);
     this.syncWrites = new SyncPolicy(undefined, asyncIo);
     this.syncReads = new SyncPolicy(undefined, asyncIo);
@@ -199,7 +230,7 @@ export class FsStorage implements Storage {
   static async open(meta: StorageMeta, saveDir: string, opts: FsStorageOptions = {}): Promise<FsStorage> {
     const follow = opts.followLinks ?? false;
     const s = new FsStorage(meta, path.resolve(saveDir), follow || (opts.readOnly ?? false), opts.maxOpenFiles ?? 64, follow,
-      opts.asyncIo ?? false, opts.writeBack ?? {});
+      opts.asyncIo ?? false, opts.writeBack ?? {}, opts.pieceWorker ?? false);
     await s.root(false).catch((e: unknown) => { if (!isMissing(e)) throw e; });
     return s;
   }
@@ -292,6 +323,10 @@ export class FsStorage implements Storage {
   }
 
   writePiece(piece: number, data: Buffer): Promise<void> {
+    // A verified piece in a shared buffer goes to the writer thread too (the downloader hashed it itself).
+    if (this.writer && data.buffer instanceof SharedArrayBuffer) {
+      return this.track(async () => { await this.doVerifyAndWrite(piece, data, null); });
+    }
     return this.track(() => this.doWritePiece(piece, data));
   }
 
@@ -306,6 +341,62 @@ export class FsStorage implements Storage {
       ...empties.map((i) => () => this.touchEmpty(i)),
     ];
     await settleAll(jobs, SPAN_PARALLELISM, (job) => job());
+  }
+
+  /** `expected` null: the caller verified the piece (writePiece); write it on the writer thread without hashing. */
+  private async doVerifyAndWrite(piece: number, data: Buffer, expected: Uint8Array | null): Promise<boolean> {
+    if (this.readOnly) throw new BtError('IO', `write piece ${piece}: storage is read-only`);
+    const size = pieceSize(this.meta, piece);
+    if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
+    const spans = pieceSpans(this.meta, piece).filter((s) => !this.meta.files[s.fileIndex]!.padding);
+    const writer = this.writer;
+    if (!writer || !(data.buffer instanceof SharedArrayBuffer) || spans.length > RING.MAX_SPANS) {
+      // Many small files in one piece (or a plain buffer): hashed here, then the ordinary write.
+      if (expected !== null && !createHash('sha1').update(data).digest().equals(expected)) return false;
+      await this.doWritePiece(piece, data);
+      return true;
+    }
+    const files = [...new Set(spans.map((s) => s.fileIndex))];
+    // Each file's handle stays busy (never evicted or closed) from here until the worker has answered.
+    const fds = new Map<number, number>();
+    let free!: () => void;
+    const hold = new Promise<void>((r) => { free = r; });
+    const uses: Promise<void>[] = [];
+    const acquire = async (): Promise<void> => {
+      for (const i of files) {
+        let got!: () => void;
+        const acquired = new Promise<void>((r) => { got = r; });
+        const use = this.pool.use(i, true, async (h) => { fds.set(i, h.fd); got(); await hold; });
+        uses.push(use);
+        await Promise.race([acquired, use]);
+      }
+    };
+    let result;
+    try {
+      if (files.length === 1) {
+        await acquire();
+      } else {
+        const turn = this.acquiring.then(acquire);
+        this.acquiring = turn.catch(() => undefined);
+        await turn;
+      }
+      const jobSpans: WriteSpan[] = spans.map((s) => ({ fd: fds.get(s.fileIndex)!, at: s.pieceOffset, length: s.length, position: s.fileOffset }));
+      result = await writer.run(data, expected, jobSpans);
+      if (result.status !== 'bad') {
+        // Mark dirty while the handles are still held, before anyone can see the write as done.
+        const written = result.status === 'ok' ? spans.length : result.span + (result.written > 0 ? 1 : 0);
+        for (let k = 0; k < written; k++) this.dirty.add(spans[k]!.fileIndex);
+      }
+    } finally {
+      free();
+      await Promise.allSettled(uses);
+    }
+    if (result.status === 'bad') return false;
+    if (result.status === 'error') throw ioError('write', this.paths[spans[result.span]!.fileIndex]!, result.error);
+    if (this.writeBack?.note(size)) this.sweep();
+    const empties = (this.emptyByPiece.get(piece) ?? []).filter((i) => !this.emptyMade.has(i));
+    if (empties.length > 0) await settleAll(empties, SPAN_PARALLELISM, (i) => this.touchEmpty(i));
+    return true;
   }
 
   prepare(): Promise<void> {

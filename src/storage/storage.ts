@@ -40,6 +40,15 @@ export interface Storage {
   /** Store a verified piece. `data.length` must equal the piece's size. */
   writePiece(piece: number, data: Buffer): Promise<void>;
   /**
+   * Optional (FsStorage with its `pieceWorker` option): check that the SHA-1 of `data` equals `expected` (BEP 3, v1
+   * pieces) and only then store it; resolves true when stored, false when the digest differs (nothing is written).
+   * A backend that offers it may hash and write on another thread: the caller must not modify `data` until it settles.
+   * When present, a v1 download hands it whole pieces in SharedArrayBuffer-backed buffers instead of hashing them.
+   */
+  verifyAndWrite?(piece: number, data: Buffer, expected: Uint8Array): Promise<boolean>;
+  /** With `verifyAndWrite`: pieces handed to the writer thread that it has not finished (how far behind it is). */
+  writerQueue?(): number;
+  /**
    * Create the zero-length files that are not there yet (and their folders). Called when the torrent is complete:
    * folders and files otherwise appear only when their first piece is written. Optional.
    */

@@ -74,3 +74,29 @@ test('sharedReadBuffer: false and asyncIo: true reach the peer connections and t
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('pieceWorker: true downloads through the piece-writer thread (single spans and pieces over many small files)', { timeout: 30_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'bitpeer-io-options-'));
+  const seed = new Session({ port: 0, host: '127.0.0.1', hashWorkers: 1, utp: false });
+  const leech = new Session({ port: 0, host: '127.0.0.1', hashWorkers: 1, utp: false, pieceWorker: true });
+  try {
+    const src = join(root, 'src');
+    // A big file (pieces of one span: hashed and written on the writer thread) and 20 files of 3,000 bytes (pieces
+    // of more than 8 spans: hashed here, written in place).
+    const files = [{ path: 'big.bin', size: 3_000_000 }];
+    for (let i = 0; i < 20; i++) files.push({ path: `small/s${i}.bin`, size: 3000 });
+    await writeTree(join(src, 'content'), files, 'piece-worker');
+    const { meta } = await createTorrent(join(src, 'content'), { pieceLength: 32 * 1024, creationDate: null });
+    const seedPort = await seed.listen();
+    await leech.listen();
+    await seed.addTorrent(meta, { savePath: src });
+    const done = completed(leech, 25_000);
+    const t = await leech.addTorrent(meta, { savePath: join(root, 'dst'), peers: [{ host: '127.0.0.1', port: seedPort }] });
+    assert.equal(typeof t.diagnostics().storage.verifyAndWrite, 'function', 'the storage offers the writer thread');
+    await done;
+    assert.deepEqual(await compareTrees(join(src, 'content'), join(root, 'dst', 'content')), []);
+  } finally {
+    await Promise.all([seed.close(), leech.close()]);
+    await rm(root, { recursive: true, force: true });
+  }
+});
