@@ -46,6 +46,11 @@ export function TorrentList(props: TorrentListProps): preact.JSX.Element {
   const { first, last } = visibleRange(view.top, view.height, rowHeight, rows.length);
   const shown = rows.slice(first, last);
   return (
+    <div class="list-wrap">
+    <div class="list-head" aria-hidden="true">
+      <span>Name</span><span>State</span><span class="row-num">Down</span><span class="row-num">Up</span>
+      <span class="row-num">Peers</span><span class="row-num">ETA</span><span class="row-num">Ratio</span>
+    </div>
     <div class="list" ref={box} data-testid="torrent-list" role="listbox" tabIndex={0} aria-label="Torrents"
       aria-activedescendant={selectedId !== undefined && rows.some((r) => r.id === selectedId) ? `torrent-${selectedId}` : undefined}
       onScroll={(e) => setView({ top: (e.currentTarget as HTMLDivElement).scrollTop, height: (e.currentTarget as HTMLDivElement).clientHeight })}>
@@ -56,6 +61,7 @@ export function TorrentList(props: TorrentListProps): preact.JSX.Element {
             onClick={() => props.onSelect(t.id, true)} />
         ))}
       </div>
+    </div>
     </div>
   );
 }

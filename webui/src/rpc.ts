@@ -22,11 +22,25 @@ const CALL_TIMEOUT_MS = 20_000;
 
 export class RpcClient {
   private sessionId = '';
+  /** The first call in flight while no session id is known: the others wait for it (one 409, not one each). */
+  private handshake: Promise<unknown> | undefined;
 
   constructor(private readonly url = '/transmission/rpc') {}
 
   /** Calls `method` with `args`; resolves with the reply's `arguments`. */
   async call<T = Json>(method: string, args: Json = {}): Promise<T> {
+    if (this.sessionId === '') {
+      if (this.handshake) await this.handshake.catch(() => undefined);
+      else {
+        const first = this.send<T>(method, args);
+        this.handshake = first.then(() => undefined, () => undefined).finally(() => { this.handshake = undefined; });
+        return first;
+      }
+    }
+    return this.send<T>(method, args);
+  }
+
+  private async send<T>(method: string, args: Json): Promise<T> {
     const body = JSON.stringify({ method, arguments: args });
     for (let attempt = 0; attempt < 2; attempt++) {
       const ctrl = new AbortController();
