@@ -12,7 +12,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { openBitpeer, type OpenOptions } from '../api/open.js';
-import { startRpcServer } from '../api/rpc/server.js';
+import { startRpcServer, TRANSMISSION_WEB_PATH } from '../api/rpc/server.js';
+import { builtWebUi, staticSite, STRICT_CSP, WEB_HOME_CSP, type StaticSite } from '../api/rpc/static-files.js';
+import { BtError } from '../util/errors.js';
 import type { BitpeerApi, EncryptionPolicy, SessionEvent } from '../api/types.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { userDownloadDir } from './download-dir.js';
@@ -24,6 +26,8 @@ export interface DaemonOptions {
   rpcPort?: number;
   rpcHost?: string;
   rpcAuth?: { user: string; password: string };
+  /** A web folder served instead of bitpeer's UI, at /transmission/web/ (--web-home, TRANSMISSION_WEB_HOME). */
+  webHome?: string;
   downloadDir?: string;
   lsd?: boolean;
   pex?: boolean;
@@ -73,7 +77,24 @@ export function defaultDownloadDir(): string {
 /** `#3 name` for the log (one definition, in the facade's reads). */
 export { torrentLabel } from '../api/torrent-read.js';
 
+/**
+ * The web UI the RPC server serves: the user's web folder, else bitpeer's built UI (dist/webui/), else none (the
+ * landing page then says how to build it). Throws BtError NOT_FOUND for a web folder that is not a folder.
+ */
+export async function webUiFor(webHome: string | undefined): Promise<{ web?: { site: StaticSite; webHome?: boolean }; note?: string }> {
+  if (webHome !== undefined) {
+    let ok = false;
+    try { ok = statSync(webHome).isDirectory(); } catch { ok = false; }
+    if (!ok) throw new BtError('NOT_FOUND', `web folder ${webHome} (--web-home / TRANSMISSION_WEB_HOME) is not a folder`);
+    return { web: { site: staticSite({ root: webHome, csp: WEB_HOME_CSP }), webHome: true } };
+  }
+  const built = await builtWebUi();
+  if (built !== undefined) return { web: { site: staticSite({ root: built, csp: STRICT_CSP }) } };
+  return { note: 'The web interface is not built: run `npm run build` (or `node scripts/build-webui.js`) in the bitpeer package folder, then reload this page.' };
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const webUi = await webUiFor(opts.webHome);
   const bitpeer = await openBitpeer({
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.bind !== undefined ? { bind: opts.bind } : {}),
@@ -108,8 +129,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       host: rpcHost, port: bitpeer.rpcPort ?? 9091, log: opts.log, // its lines start with "rpc: " already
       maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
       ...(opts.rpcAuth ? { auth: opts.rpcAuth } : {}),
+      ...(webUi.web ? { web: webUi.web } : {}),
+      ...(webUi.note !== undefined ? { webMissingNote: webUi.note } : {}),
     });
-    opts.log(`daemon running: peer port ${bitpeer.port}, RPC http://${formatPeerAddress(rpcHost, rpc.port)}/transmission/rpc, downloads to ${api.getSettings().downloadDir}, state ${opts.stateDir}, ${bitpeer.torrentCount()} torrent(s)`);
+    const base = `http://${formatPeerAddress(rpcHost, rpc.port)}`;
+    const webLine = webUi.web?.webHome === true ? `web UI ${base}${TRANSMISSION_WEB_PATH} (from ${webUi.web.site.root})`
+      : webUi.web ? `web UI ${base}/` : 'no web UI (not built)';
+    opts.log(`daemon running: peer port ${bitpeer.port}, RPC ${base}/transmission/rpc, ${webLine}, downloads to ${api.getSettings().downloadDir}, state ${opts.stateDir}, ${bitpeer.torrentCount()} torrent(s)`);
     let closing: Promise<void> | undefined;
     return {
       api, rpcPort: rpc.port,
