@@ -169,12 +169,17 @@ export async function openUi(page: Page, d: UiDaemon): Promise<void> {
   await tid(page, 'torrent-list').waitFor({ state: 'visible', timeout: 15_000 });
 }
 
-/** Polls an attribute (or text with attr = null) of a locator until `pred` holds; bounded. Returns the value. */
+/**
+ * Polls an attribute of a locator's first element (its text with attr = null, its current input value with
+ * attr = 'value') until `pred` holds; bounded. Returns the value, trimmed.
+ */
 export async function waitValue(loc: Locator, attr: string | null, pred: (v: string) => boolean, timeoutMs: number, what: string,
   context?: () => string): Promise<string> {
   let last: string | null = null;
   return waitUntil(async () => {
-    const v = attr === null ? await loc.first().textContent({ timeout: 2000 }) : await loc.first().getAttribute(attr, { timeout: 2000 });
+    const el = loc.first();
+    const v = attr === null ? await el.textContent({ timeout: 2000 })
+      : attr === 'value' ? await el.inputValue({ timeout: 2000 }) : await el.getAttribute(attr, { timeout: 2000 });
     last = v;
     return v !== null && pred(v.trim()) ? v.trim() : undefined;
   }, timeoutMs, what, () => `last value: ${JSON.stringify(last)}${context ? `\n${context()}` : ''}`, 150);
