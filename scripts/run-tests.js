@@ -22,7 +22,7 @@
 // Set BITPEER_NO_NETNS=1 to run them in the host namespace (they still bind and dial 127.0.0.1 only).
 // BITPEER_DHT_BOOTSTRAP is set to "none" for everything run from here: no default DHT bootstrap (the public routers).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants as fsConstants, readdirSync, statSync, existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -99,6 +99,8 @@ for (const name of requested) {
   if (files.length === 0) { console.log(`# tier ${name}: no test files`); continue; }
   const problem = tier.needs?.();
   if (problem) { failed = true; console.log(`# tier ${name}: FAILED: ${problem}`); continue; }
+  // The browser tier's screenshots of this run only (no stale layout-failure-*.png from an earlier one).
+  if (name === 'browser') rmSync(join(root, 'test-artifacts', 'browser'), { recursive: true, force: true });
   const nodeArgs = ['--test', '--test-reporter=spec', ...(tier.sequential ? sequentialFlag() : []), ...files];
   let cmd = process.execPath;
   let args = nodeArgs;

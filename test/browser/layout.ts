@@ -15,9 +15,11 @@
  *
  * Invariants of the analysis:
  * - an element is compared only with elements that are neither its ancestors nor its descendants;
- * - an element entirely under another layer (a modal dialog, a full-screen sheet, an overlay: hit-testing at five
- *   points inside it never reaches it, its descendants or its ancestors) is "covered" and left out of the overlap check, unless what covers it is a
- *   tracked interactive element or a row (a control hiding a control is a bug, a sheet over a list is not);
+ * - an element entirely under something else (hit-testing at five points inside its visible part never reaches it,
+ *   its descendants or its ancestors) is "covered" and left out of the overlap check. That is a fault when what is
+ *   on top is a tracked control or row on the same layer (a control hiding a control); it is not when the element
+ *   on top belongs to another layer: an open dialog, a position: fixed box (a sheet, an overlay) or a panel, none
+ *   of which contains the covered element;
  * - overlap = the visible parts (clipped by the scroll containers) intersect by more than `tolerancePx` on both axes;
  * - horizontal clipping = the element's full box extends past the inner box of its nearest ancestor with
  *   overflow-x other than `visible` (or past the viewport) by more than `tolerancePx`.
@@ -49,6 +51,11 @@ export interface LayoutItem {
   covered: boolean;
   /** When covered: the index of the tracked element on top at the centre (-1 if none is tracked). */
   coveredBy: number;
+  /**
+   * When covered: the layer the element on top belongs to (an open dialog, a position: fixed box or a panel that
+   * does not contain this element), by label; null if it is on the same layer (a real overlap).
+   */
+  coveredByLayer: string | null;
 }
 
 /** The page's layout as seen by {@link collectLayout}. */
@@ -95,7 +102,7 @@ export function analyseLayout(snap: LayoutSnapshot, opts: AnalyseOptions = {}): 
     if (it.rect.l < it.hclip.l - tol || it.rect.r > it.hclip.r + tol) {
       out.push({ rule: 'clipped-x', message: `${it.label} ${fmtBox(it.rect)} is cut off horizontally by ${it.hclipLabel} ${fmtBox(it.hclip)}` });
     }
-    if (it.covered && it.coveredBy >= 0 && !related(i, it.coveredBy)) {
+    if (it.covered && it.coveredBy >= 0 && it.coveredByLayer === null && !related(i, it.coveredBy)) {
       const top = items[it.coveredBy]!;
       if (top.kind === 'interactive' || top.kind === 'row') {
         out.push({ rule: 'covered', message: `${it.label} ${fmtBox(it.visible)} is hidden under ${top.label} ${fmtBox(top.visible)}` });
@@ -216,10 +223,18 @@ export function collectLayout(ids: { panels: string[]; rows: string[] }): Layout
       if (top && (e.contains(top) || top.contains(e))) reached = true;
     }
     let coveredBy = -1;
+    let coveredByLayer: string | null = null;
     if (!reached) {
       for (let p = centreTop; p && coveredBy < 0; p = p.parentElement) coveredBy = tracked.indexOf(p);
+      for (let p = centreTop; p && coveredByLayer === null; p = p.parentElement) {
+        if (p.contains(e)) break;
+        const layer = (p.tagName === 'DIALOG' && p.getAttribute('open') !== null) || g.getComputedStyle(p).position === 'fixed'
+          || ids.panels.includes(p.getAttribute('data-testid') ?? '');
+        if (layer) coveredByLayer = labelOf(p);
+      }
     }
-    return { label: labelOf(e), kind: kindOf(e), rect: gi.rect, visible: v, hclip: gi.hclip, hclipLabel: gi.hclipLabel, ancestors, covered: !reached, coveredBy };
+    return { label: labelOf(e), kind: kindOf(e), rect: gi.rect, visible: v, hclip: gi.hclip, hclipLabel: gi.hclipLabel, ancestors,
+      covered: !reached, coveredBy, coveredByLayer };
   });
   return { viewport: { width: vw, height: vh }, scrollWidth: doc.documentElement.scrollWidth, items };
 }

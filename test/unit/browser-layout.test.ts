@@ -11,7 +11,7 @@ import { percentile, summarisePerf } from '../browser/perf.js';
 
 const VIEW: Box = { l: 0, t: 0, r: 400, b: 800 };
 function item(label: string, rect: Box, more: Partial<LayoutItem> = {}): LayoutItem {
-  return { label, kind: 'interactive', rect, visible: rect, hclip: VIEW, hclipLabel: 'viewport', ancestors: [], covered: false, coveredBy: -1, ...more };
+  return { label, kind: 'interactive', rect, visible: rect, hclip: VIEW, hclipLabel: 'viewport', ancestors: [], covered: false, coveredBy: -1, coveredByLayer: null, ...more };
 }
 function snap(items: LayoutItem[], scrollWidth = 400): LayoutSnapshot {
   return { viewport: { width: 400, height: 800 }, scrollWidth, items };
@@ -41,14 +41,17 @@ test('layout: only the visible (clipped) parts count, covered elements are left 
   const header = item('add-button', { l: 0, t: 0, r: 60, b: 40 });
   const row = item('torrent-row[7]', { l: 0, t: 20, r: 400, b: 60 }, { kind: 'row', visible: { l: 0, t: 40, r: 400, b: 60 } });
   // A list entirely under a full-screen sheet (a panel): left out.
-  const list = item('torrent-list', { l: 0, t: 40, r: 400, b: 800 }, { kind: 'panel', covered: true, coveredBy: 3 });
+  const list = item('torrent-list', { l: 0, t: 40, r: 400, b: 800 }, { kind: 'panel', covered: true, coveredBy: 3, coveredByLayer: 'details-panel' });
+  // A row under a control of that sheet (its close button): the control is on another layer, not a fault.
+  const under = item('torrent-row[9]', { l: 300, t: 70, r: 400, b: 90 }, { kind: 'row', covered: true, coveredBy: 5, coveredByLayer: 'details-panel' });
+  const close = item('details-close', { l: 300, t: 62, r: 400, b: 100 }, { ancestors: [3] });
   const sheet = item('details-panel', { l: 0, t: 0, r: 400, b: 800 }, { kind: 'panel' });
-  assert.deepEqual(analyseLayout(snap([header, row, list, sheet])).map((x) => x.message), [
+  assert.deepEqual(analyseLayout(snap([header, row, list, sheet, under, close])).map((x) => x.message), [
     // the sheet still overlaps the (uncovered) header button and row: both are under it only in part
     'add-button [0,0 → 60,40] overlaps details-panel [0,0 → 400,800] (2400 px²)',
     'torrent-row[7] [0,40 → 400,60] overlaps details-panel [0,0 → 400,800] (8000 px²)',
   ]);
-  // A button entirely under another button is reported as covered.
+  // A button entirely under another button on the same layer is reported as covered.
   const v = analyseLayout(snap([item('x', { l: 0, t: 0, r: 50, b: 50 }), item('y', { l: 10, t: 10, r: 20, b: 20 }, { covered: true, coveredBy: 0 })]));
   assert.deepEqual(v.map((x) => x.rule), ['covered']);
   assert.match(v[0]!.message, /^y .* is hidden under x /);
