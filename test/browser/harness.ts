@@ -68,14 +68,15 @@ export function pageProblems(page: Page): PageProblems {
 export class UiBrowser {
   private constructor(readonly browser: Browser, readonly child: Child) {}
 
-  /** Starts chromium (headless, no sandbox: we run as root in CI) and connects. Bounded by `timeoutMs`. */
-  static async launch(scope: Scope, timeoutMs = 30_000): Promise<UiBrowser> {
+  /** Starts chromium (headless, no sandbox: we run as root in CI) and connects. Bounded by `timeoutMs` (30 s). */
+  static async launch(scope: Scope, opts: { extraArgs?: string[]; timeoutMs?: number } = {}): Promise<UiBrowser> {
+    const timeoutMs = opts.timeoutMs ?? 30_000;
     const exe = requireChromium();
     const profile = await scope.tempDir('bitpeer-chromium-');
     const child = scope.spawn(exe, ['--headless=new', '--no-sandbox', '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
       `--user-data-dir=${profile}`, '--no-first-run', '--no-default-browser-check', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--metrics-recording-only', '--password-store=basic', '--use-mock-keychain',
-      '--disable-dev-shm-usage', '--hide-scrollbars', '--mute-audio', 'about:blank'], { name: 'chromium' });
+      '--disable-dev-shm-usage', '--hide-scrollbars', '--mute-audio', ...(opts.extraArgs ?? []), 'about:blank'], { name: 'chromium' });
     const deadline = Date.now() + timeoutMs;
     let ws: string | undefined;
     while (!(ws = /DevTools listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(child.stderr)?.[1])) {
@@ -87,12 +88,20 @@ export class UiBrowser {
     return new UiBrowser(browser, child);
   }
 
-  /** A fresh context (cookies, storage, viewport) and a page in it, with problems recorded and 15 s timeouts. */
-  async newPage(opts: { viewport?: { width: number; height: number }; httpCredentials?: { username: string; password: string };
+  /**
+   * A fresh context (cookies, storage, viewport) and a page in it, with problems recorded and 15 s timeouts.
+   * `basicAuth` sends an Authorization header with every request of the context (as a browser that has logged in
+   * does). Playwright's own httpCredentials are not used: over a CDP connection their answer to a 401 challenge
+   * leaks between contexts (a context without credentials got ERR_INVALID_AUTH_CREDENTIALS, one with the right ones
+   * sometimes too), which made the auth tests depend on their order.
+   */
+  async newPage(opts: { viewport?: { width: number; height: number }; basicAuth?: { user: string; password: string };
     colorScheme?: 'light' | 'dark' } = {}): Promise<Page> {
     const context: BrowserContext = await this.browser.newContext({
       viewport: opts.viewport ?? { width: 1280, height: 800 },
-      ...(opts.httpCredentials ? { httpCredentials: opts.httpCredentials } : {}),
+      ...(opts.basicAuth
+        ? { extraHTTPHeaders: { Authorization: `Basic ${Buffer.from(`${opts.basicAuth.user}:${opts.basicAuth.password}`).toString('base64')}` } }
+        : {}),
       ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}),
     });
     context.setDefaultTimeout(15_000);
