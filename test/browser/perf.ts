@@ -1,6 +1,7 @@
 /**
  * Main-thread responsiveness of a page, measured by the browser itself: long tasks (PerformanceObserver 'longtask':
- * any task over 50 ms) and frame times (the intervals between requestAnimationFrame callbacks).
+ * any task over 50 ms), frame times (the intervals between requestAnimationFrame callbacks), and the long animation
+ * frames with the scripts that ran in them ('long-animation-frame', to say what was slow).
  *
  * {@link startPerfProbe} and {@link stopPerfProbe} run in the page (self-contained: Playwright sends their source
  * text); {@link summarisePerf} and {@link percentile} are pure and unit-tested in test/unit/browser-layout.test.ts.
@@ -16,10 +17,17 @@ export interface PerfRecord {
   longTasks: Array<{ start: number; duration: number }>;
   /** requestAnimationFrame timestamps, in order. */
   frames: number[];
+  /**
+   * Long animation frames (PerformanceObserver 'long-animation-frame', over 50 ms) with the scripts that ran in
+   * them (invoker, function, duration): what made the page slow, for the report.
+   */
+  slowFrames: Array<{ start: number; duration: number; blockingDuration: number; scripts: string[] }>;
 }
 
 /** The figures a test prints and asserts on. */
 export interface PerfSummary {
+  /** The longest animation frames and what ran in them (at most 3), e.g. "120 ms: TimerHandler:setTimeout poll (30 ms)". */
+  slowest: string[];
   durationMs: number;
   longTasks: number;
   longestTaskMs: number;
@@ -52,8 +60,10 @@ export function summarisePerf(rec: PerfRecord): PerfSummary {
   }
   const intervals: number[] = [];
   for (let i = 1; i < rec.frames.length; i++) intervals.push(rec.frames[i]! - rec.frames[i - 1]!);
+  const slowest = [...rec.slowFrames].sort((a, b) => b.duration - a.duration).slice(0, 3)
+    .map((f) => `${f.duration.toFixed(0)} ms${f.scripts.length ? `: ${f.scripts.join(', ')}` : ' (no script: style, layout, paint or the machine)'}`);
   return {
-    durationMs, longTasks: rec.longTasks.length, longestTaskMs: longest, totalLongTaskMs: total,
+    slowest, durationMs, longTasks: rec.longTasks.length, longestTaskMs: longest, totalLongTaskMs: total,
     longTaskShare: durationMs > 0 ? total / durationMs : 0, frames: intervals.length,
     p50FrameMs: percentile(intervals, 50), p95FrameMs: percentile(intervals, 95), maxFrameMs: intervals.length ? Math.max(...intervals) : 0,
   };
@@ -63,30 +73,39 @@ export function summarisePerf(rec: PerfRecord): PerfSummary {
 export function formatPerf(s: PerfSummary): string {
   const ms = (x: number): string => `${x.toFixed(1)} ms`;
   return `${(s.durationMs / 1000).toFixed(2)} s: ${s.longTasks} long tasks, longest ${ms(s.longestTaskMs)}, total ${ms(s.totalLongTaskMs)} `
-    + `(${(s.longTaskShare * 100).toFixed(1)} % of the time); ${s.frames} frames, p50 ${ms(s.p50FrameMs)}, p95 ${ms(s.p95FrameMs)}, max ${ms(s.maxFrameMs)}`;
+    + `(${(s.longTaskShare * 100).toFixed(1)} % of the time); ${s.frames} frames, p50 ${ms(s.p50FrameMs)}, p95 ${ms(s.p95FrameMs)}, max ${ms(s.maxFrameMs)}`
+    + (s.slowest.length ? `; slowest frames: ${s.slowest.join(' | ')}` : '');
 }
 
-interface ProbeState {
-  rec: PerfRecord; running: boolean;
-  observer?: { disconnect(): void; takeRecords(): Array<{ startTime: number; duration: number }> };
+interface Entry {
+  startTime: number; duration: number; blockingDuration?: number;
+  scripts?: Array<{ invoker?: string; sourceFunctionName?: string; duration: number }>;
 }
+interface Observer { observe(o: { type: string; buffered?: boolean }): void; disconnect(): void; takeRecords(): Entry[] }
+interface ProbeState { rec: PerfRecord; running: boolean; observers: Array<{ o: Observer; take(e: Entry): void }> }
 
 /** Runs in the page: starts recording (replacing a previous probe). */
 export function startPerfProbe(): void {
   const g = globalThis as unknown as {
     performance: { now(): number };
     requestAnimationFrame(cb: (t: number) => void): number;
-    PerformanceObserver: new (cb: (list: { getEntries(): Array<{ startTime: number; duration: number }> }) => void) =>
-      { observe(o: { type: string; buffered?: boolean }): void; disconnect(): void; takeRecords(): Array<{ startTime: number; duration: number }> };
+    PerformanceObserver: (new (cb: (list: { getEntries(): Entry[] }) => void) => Observer) & { supportedEntryTypes?: string[] };
     __bitpeerPerf?: ProbeState;
   };
   if (g.__bitpeerPerf) g.__bitpeerPerf.running = false;
-  const state: ProbeState = { rec: { startedAt: g.performance.now(), stoppedAt: 0, longTasks: [], frames: [] }, running: true };
-  const observer = new g.PerformanceObserver((list) => {
-    for (const e of list.getEntries()) state.rec.longTasks.push({ start: e.startTime, duration: e.duration });
-  });
-  observer.observe({ type: 'longtask' });
-  state.observer = observer;
+  const state: ProbeState = { rec: { startedAt: g.performance.now(), stoppedAt: 0, longTasks: [], frames: [], slowFrames: [] }, running: true, observers: [] };
+  const watch = (type: string, take: (e: Entry) => void): void => {
+    if (!(g.PerformanceObserver.supportedEntryTypes ?? []).includes(type)) return;
+    const o = new g.PerformanceObserver((list) => { for (const e of list.getEntries()) take(e); });
+    o.observe({ type });
+    state.observers.push({ o, take });
+  };
+  watch('longtask', (e) => state.rec.longTasks.push({ start: e.startTime, duration: e.duration }));
+  watch('long-animation-frame', (e) => state.rec.slowFrames.push({
+    start: e.startTime, duration: e.duration, blockingDuration: e.blockingDuration ?? 0,
+    scripts: (e.scripts ?? []).filter((x) => x.duration >= 5)
+      .map((x) => `${x.invoker ?? '?'}${x.sourceFunctionName ? ` ${x.sourceFunctionName}` : ''} (${x.duration.toFixed(0)} ms)`),
+  }));
   const frame = (t: number): void => {
     if (!state.running) return;
     state.rec.frames.push(t);
@@ -103,9 +122,11 @@ export function stopPerfProbe(): PerfRecord {
   if (!state) throw new Error('stopPerfProbe: no probe running');
   state.running = false;
   state.rec.stoppedAt = g.performance.now();
-  // Entries not yet delivered to the callback (it runs asynchronously) are taken here.
-  for (const e of state.observer?.takeRecords() ?? []) state.rec.longTasks.push({ start: e.startTime, duration: e.duration });
-  state.observer?.disconnect();
+  // Entries not yet delivered to the callbacks (they run asynchronously) are taken here.
+  for (const { o, take } of state.observers) {
+    for (const e of o.takeRecords()) take(e);
+    o.disconnect();
+  }
   delete g.__bitpeerPerf;
   return state.rec;
 }

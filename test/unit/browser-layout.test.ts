@@ -80,7 +80,9 @@ test('perf: percentile (nearest rank) and the summary of a record', () => {
     startedAt: 1000, stoppedAt: 2000,
     longTasks: [{ start: 950, duration: 100 }, { start: 1500, duration: 80 }, { start: 1990, duration: 60 }],
     frames: [1000, 1016, 1033, 1050, 1150, 1166],
+    slowFrames: [{ start: 1050, duration: 100, blockingDuration: 50, scripts: ['TimerHandler:setTimeout (80 ms)'] }, { start: 1500, duration: 60, blockingDuration: 10, scripts: [] }],
   });
+  assert.deepEqual(s.slowest, ['100 ms: TimerHandler:setTimeout (80 ms)', '60 ms (no script: style, layout, paint or the machine)']);
   // Clipped to the window: 50 + 80 + 10.
   assert.equal(s.longTasks, 3);
   assert.equal(s.totalLongTaskMs, 140);
