@@ -146,7 +146,8 @@ export function App(): preact.JSX.Element {
   // Drag and drop of .torrent files (or a magnet link as text) anywhere on the page.
   useEffect(() => {
     let depth = 0;
-    const hasFiles = (e: DragEvent): boolean => Array.from(e.dataTransfer?.types ?? []).some((t) => t === 'Files' || t === 'text/uri-list' || t === 'text/plain');
+    // Files, or a link (a magnet dragged from another page); not text dragged around within the page.
+    const hasFiles = (e: DragEvent): boolean => Array.from(e.dataTransfer?.types ?? []).some((t) => t === 'Files' || t === 'text/uri-list');
     const onEnter = (e: DragEvent): void => { if (!hasFiles(e)) return; e.preventDefault(); depth++; setDragging(true); };
     const onOver = (e: DragEvent): void => { if (!hasFiles(e)) return; e.preventDefault(); if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy'; };
     const onLeave = (): void => { depth = Math.max(0, depth - 1); if (depth === 0) setDragging(false); };
