@@ -166,6 +166,12 @@ test('the RPC server serves the UI at / only after the Host and auth checks; POS
     assert.equal(r.body, '<!DOCTYPE html><title>ui</title>');
     assert.equal(r.headers['content-security-policy'], STRICT_CSP);
     assert.equal((await get(s.port, '/assets/app-ABCD1234.js')).status, 200);
+    // A reload revalidates index.html: the 304 must carry the UI's CSP, not the RPC's default-src 'none' (the
+    // browser merges a 304's headers into its cached copy: that was a blank page after every reload).
+    const again = await get(s.port, '/', { headers: { 'If-None-Match': String(r.headers['etag']) } });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers['content-security-policy'], STRICT_CSP);
+    assert.equal(again.headers['cache-control'], 'no-cache');
     assert.equal((await get(s.port, '/', { headers: { Host: 'evil.example' } })).status, 421);
     assert.equal((await get(s.port, '/', { headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 403);
     assert.equal((await get(s.port, '/', { method: 'POST' })).status, 405);
