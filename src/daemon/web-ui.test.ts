@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isBtError } from '../util/errors.js';
 import { parse } from '../cli/args.js';
-import { builtWebUi } from '../api/rpc/static-files.js';
+import { builtWebUi, packageRoot } from '../api/rpc/static-files.js';
 import { webUiFor } from './daemon.js';
 
 test('a web home wins and is marked as one; a missing or non-folder one is NOT_FOUND', async () => {
@@ -26,16 +26,14 @@ test('a web home wins and is marked as one; a missing or non-folder one is NOT_F
   }
 });
 
-test('without a web home: the built UI when dist/webui/index.html exists, else the landing page note', async () => {
-  const built = await builtWebUi();
+test('without a web home: dist/webui under the package root, with the landing page note while it is not built', async () => {
+  const root = packageRoot();
+  assert.ok(root !== undefined);
   const r = await webUiFor(undefined);
-  if (built !== undefined) {
-    assert.equal(r.web?.site.root, built);
-    assert.notEqual(r.web?.webHome, true);
-  } else {
-    assert.equal(r.web, undefined);
-    assert.match(r.note ?? '', /npm run build/);
-  }
+  assert.equal(r.web?.site.root, path.join(root, 'dist', 'webui'));
+  assert.notEqual(r.web?.webHome, true);
+  if (await builtWebUi(root) !== undefined) assert.equal(r.note, undefined);
+  else assert.match(r.note ?? '', /npm run build/);
 });
 
 test('bitpeer daemon takes --web-home DIR', () => {

@@ -209,13 +209,19 @@ test('a web home is served at /transmission/web/ with its own CSP; / and /transm
   }
 });
 
-test('without a web UI, / is the landing page with the note on how to build it', async () => {
-  const s = await startRpcServer(new FakeApi(), { port: 0, webMissingNote: 'run npm run build' });
+test('without a built web UI, / is the landing page with the note on how to build it, until the files appear', async () => {
+  const later = path.join(tmp, 'later-webui');
+  const s = await startRpcServer(new FakeApi(), { port: 0, web: { site: staticSite({ root: later, csp: STRICT_CSP }) }, webMissingNote: 'run npm run build' });
   try {
     const r = await get(s.port, '/');
     assert.equal(r.status, 200);
-    assert.ok(r.body.includes('run npm run build'), r.body);
+    assert.ok(r.body.includes('run npm run build') && r.body.includes('/transmission/rpc'), r.body);
     assert.equal((await get(s.port, '/assets/app-ABCD1234.js')).status, 404);
+    assert.equal((await get(s.port, '/', { method: 'POST' })).status, 405);
+    mkdirSync(later);
+    writeFileSync(path.join(later, 'index.html'), '<!DOCTYPE html><title>built now</title>');
+    const built = await get(s.port, '/');
+    assert.equal(built.body, '<!DOCTYPE html><title>built now</title>', 'a build while the daemon runs shows at the next reload');
   } finally {
     await s.close();
   }
