@@ -191,6 +191,16 @@ test('the RPC server serves the UI at / only after the Host and auth checks; POS
   }
 });
 
+test('a file over maxFileBytes is not served (nor read)', async () => {
+  const s = await startRpcServer(new FakeApi(), { port: 0, web: { site: staticSite({ root: site, csp: STRICT_CSP, maxFileBytes: 20 }) } });
+  try {
+    assert.equal((await get(s.port, '/assets/app-ABCD1234.css')).status, 200, '6 bytes');
+    assert.equal((await get(s.port, '/index.html')).status, 404, '32 bytes');
+  } finally {
+    await s.close();
+  }
+});
+
 test('a web home is served at /transmission/web/ with its own CSP; / and /transmission/web redirect there', async () => {
   const s = await startRpcServer(new FakeApi(), { port: 0, web: { site: staticSite({ root: site, csp: WEB_HOME_CSP }), webHome: true } });
   try {

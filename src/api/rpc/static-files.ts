@@ -89,7 +89,7 @@ export interface StaticOptions {
   root: string;
   /** Content-Security-Policy of HTML answers. */
   csp: string;
-  /** Largest file served (default 64 MiB): a bigger one is 404, never read. */
+  /** Largest file served (default 16 MiB): a bigger one is 404, never read (a web client is far smaller). */
   maxFileBytes?: number;
 }
 
@@ -108,7 +108,7 @@ interface Cached { size: number; mtimeMs: number; ino: number; etag: string }
 /** A site over `opts.root`. The root must exist (its real path is taken once, at the first request). */
 export function staticSite(opts: StaticOptions): StaticSite {
   const root = resolve(opts.root);
-  const maxBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
+  const maxBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
   let realRoot: Promise<string> | undefined;
   const etags = new Map<string, Cached>();
 
