@@ -68,7 +68,7 @@ export function App(): preact.JSX.Element {
           rpc.call('session-stats'),
         ]);
         if (stopped) return;
-        setTorrents(mergeTorrents(torrentsRef.current, list, full));
+        setTorrents((current) => mergeTorrents(current, list, full));
         setLoaded(true);
         const down = typeof stats['downloadSpeed'] === 'number' ? stats['downloadSpeed'] : 0;
         const up = typeof stats['uploadSpeed'] === 'number' ? stats['uploadSpeed'] : 0;
@@ -100,7 +100,7 @@ export function App(): preact.JSX.Element {
       fullNow.current = true;
       try {
         const list = await rpc.call('torrent-get', { fields: LIST_FIELDS });
-        setTorrents(mergeTorrents(torrentsRef.current, list, true));
+        setTorrents((current) => mergeTorrents(current, list, true));
       } catch { /* the next poll reports it */ }
     }
   }, [report]);
