@@ -11,9 +11,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { openBitpeer, type OpenOptions } from '../api/open.js';
 import { startRpcServer, TRANSMISSION_WEB_PATH } from '../api/rpc/server.js';
-import { builtWebUi, staticSite, STRICT_CSP, WEB_HOME_CSP, type StaticSite } from '../api/rpc/static-files.js';
+import { builtWebUi, packageRoot, staticSite, STRICT_CSP, WEB_HOME_CSP, type StaticSite } from '../api/rpc/static-files.js';
 import { BtError } from '../util/errors.js';
 import type { BitpeerApi, EncryptionPolicy, SessionEvent } from '../api/types.js';
 import { formatPeerAddress } from '../util/peer-address.js';
@@ -78,8 +79,9 @@ export function defaultDownloadDir(): string {
 export { torrentLabel } from '../api/torrent-read.js';
 
 /**
- * The web UI the RPC server serves: the user's web folder, else bitpeer's built UI (dist/webui/), else none (the
- * landing page then says how to build it). Throws BtError NOT_FOUND for a web folder that is not a folder.
+ * The web UI the RPC server serves: the user's web folder, else bitpeer's UI (dist/webui/ under the package root).
+ * When that is not built yet, `note` says how to build it: `/` shows the landing page with it until the files appear
+ * (they are looked for at each request). Throws BtError NOT_FOUND for a web folder that is not a folder.
  */
 export async function webUiFor(webHome: string | undefined): Promise<{ web?: { site: StaticSite; webHome?: boolean }; note?: string }> {
   if (webHome !== undefined) {
@@ -88,9 +90,11 @@ export async function webUiFor(webHome: string | undefined): Promise<{ web?: { s
     if (!ok) throw new BtError('NOT_FOUND', `web folder ${webHome} (--web-home / TRANSMISSION_WEB_HOME) is not a folder`);
     return { web: { site: staticSite({ root: webHome, csp: WEB_HOME_CSP }), webHome: true } };
   }
-  const built = await builtWebUi();
-  if (built !== undefined) return { web: { site: staticSite({ root: built, csp: STRICT_CSP }) } };
-  return { note: 'The web interface is not built: run `npm run build` (or `node scripts/build-webui.js`) in the bitpeer package folder, then reload this page.' };
+  const root = packageRoot();
+  const note = 'The web interface is not built: run `npm run build` (or `node scripts/build-webui.js`) in the bitpeer package folder, then reload this page.';
+  if (root === undefined) return { note };
+  const web = { site: staticSite({ root: join(root, 'dist', 'webui'), csp: STRICT_CSP }) };
+  return (await builtWebUi(root)) !== undefined ? { web } : { web, note };
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
@@ -134,7 +138,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     const base = `http://${formatPeerAddress(rpcHost, rpc.port)}`;
     const webLine = webUi.web?.webHome === true ? `web UI ${base}${TRANSMISSION_WEB_PATH} (from ${webUi.web.site.root})`
-      : webUi.web ? `web UI ${base}/` : 'no web UI (not built)';
+      : webUi.web && webUi.note === undefined ? `web UI ${base}/` : `no web UI at ${base}/ (not built: npm run build)`;
     opts.log(`daemon running: peer port ${bitpeer.port}, RPC ${base}/transmission/rpc, ${webLine}, downloads to ${api.getSettings().downloadDir}, state ${opts.stateDir}, ${bitpeer.torrentCount()} torrent(s)`);
     let closing: Promise<void> | undefined;
     return {

@@ -68,7 +68,7 @@ export function App(): preact.JSX.Element {
           rpc.call('session-stats'),
         ]);
         if (stopped) return;
-        setTorrents(mergeTorrents(torrentsRef.current, list, full));
+        setTorrents((current) => mergeTorrents(current, list, full));
         setLoaded(true);
         const down = typeof stats['downloadSpeed'] === 'number' ? stats['downloadSpeed'] : 0;
         const up = typeof stats['uploadSpeed'] === 'number' ? stats['uploadSpeed'] : 0;
@@ -100,7 +100,7 @@ export function App(): preact.JSX.Element {
       fullNow.current = true;
       try {
         const list = await rpc.call('torrent-get', { fields: LIST_FIELDS });
-        setTorrents(mergeTorrents(torrentsRef.current, list, true));
+        setTorrents((current) => mergeTorrents(current, list, true));
       } catch { /* the next poll reports it */ }
     }
   }, [report]);
@@ -110,9 +110,14 @@ export function App(): preact.JSX.Element {
     if (open) setDetailsOpen(true);
   }, []);
 
-  // Keyboard: "/" focuses the search; arrows move the selection; Enter opens details; Delete asks to remove.
+  // Keyboard: "/" focuses the search; arrows move the selection; Enter opens details; Delete asks to remove. The
+  // handler reads the latest state from a ref (keys can come faster than renders) and moves the selection there too.
+  const keyState = useRef({ dialog, rows, selectedId, detailsOpen });
+  keyState.current = { dialog, rows, selectedId, detailsOpen };
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
+      const { dialog, rows, selectedId, detailsOpen } = keyState.current;
+      const selected = selectedId !== undefined && torrentsRef.current.has(selectedId);
       if (dialog !== undefined || e.altKey || e.ctrlKey || e.metaKey) return;
       const target = e.target as HTMLElement | null;
       const typing = target !== null && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT' || target.isContentEditable);
@@ -121,7 +126,7 @@ export function App(): preact.JSX.Element {
         searchRef.current?.focus();
         return;
       }
-      if (e.key === 'Escape' && detailsOpen && !typing) { setDetailsOpen(false); return; }
+      if (e.key === 'Escape' && detailsOpen && !typing) { keyState.current = { ...keyState.current, detailsOpen: false }; setDetailsOpen(false); return; }
       if (typing || (target !== null && target.closest('[data-testid="details-panel"]') !== null)) return;
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         if (rows.length === 0) return;
@@ -129,24 +134,30 @@ export function App(): preact.JSX.Element {
         const at = rows.findIndex((r) => r.id === selectedId);
         const next = at < 0 ? (e.key === 'ArrowDown' ? 0 : rows.length - 1)
           : Math.max(0, Math.min(rows.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)));
-        setSelectedId(rows[next]!.id);
+        const id = rows[next]!.id;
+        keyState.current = { ...keyState.current, selectedId: id };
+        setSelectedId(id);
         scrollRef.current?.(next);
       } else if (e.key === 'Enter' && selectedId !== undefined && (target === null || target.tagName !== 'BUTTON')) {
         e.preventDefault();
+        keyState.current = { ...keyState.current, detailsOpen: true };
         setDetailsOpen(true);
       } else if (e.key === 'Delete' && selected) {
         e.preventDefault();
-        setDialog({ kind: 'remove' });
+        const next: DialogState = { kind: 'remove' };
+        keyState.current = { ...keyState.current, dialog: next };
+        setDialog(next);
       }
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  }, [dialog, rows, selectedId, selected, detailsOpen]);
+  }, []);
 
   // Drag and drop of .torrent files (or a magnet link as text) anywhere on the page.
   useEffect(() => {
     let depth = 0;
-    const hasFiles = (e: DragEvent): boolean => Array.from(e.dataTransfer?.types ?? []).some((t) => t === 'Files' || t === 'text/uri-list' || t === 'text/plain');
+    // Files, or a link (a magnet dragged from another page); not text dragged around within the page.
+    const hasFiles = (e: DragEvent): boolean => Array.from(e.dataTransfer?.types ?? []).some((t) => t === 'Files' || t === 'text/uri-list');
     const onEnter = (e: DragEvent): void => { if (!hasFiles(e)) return; e.preventDefault(); depth++; setDragging(true); };
     const onOver = (e: DragEvent): void => { if (!hasFiles(e)) return; e.preventDefault(); if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy'; };
     const onLeave = (): void => { depth = Math.max(0, depth - 1); if (depth === 0) setDragging(false); };

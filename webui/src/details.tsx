@@ -61,9 +61,11 @@ export function Details({ torrent, act, report, onClose, onRemove }: DetailsProp
     return () => { stopped = true; clearTimeout(timer); };
   }, [load, report]);
 
-  const change = async (method: string, args: Json): Promise<void> => {
-    await act(method, { ids: [id], ...args });
+  /** Runs an action on this torrent and reloads the tab; resolves whether the daemon said "success". */
+  const change = async (method: string, args: Json): Promise<boolean> => {
+    const ok = await act(method, { ids: [id], ...args });
     try { await load(); } catch (err) { report(err); }
+    return ok;
   };
 
   const onTabKey = (e: KeyboardEvent): void => {
@@ -100,7 +102,7 @@ export function Details({ torrent, act, report, onClose, onRemove }: DetailsProp
   );
 }
 
-interface TabProps { t: Json; change(method: string, args: Json): Promise<void> }
+interface TabProps { t: Json; change(method: string, args: Json): Promise<boolean> }
 
 function Overview({ t, change, report }: TabProps & { report(err: unknown): void }): preact.JSX.Element {
   const limitText = (limited: unknown, v: unknown): string => (limited === true ? String(n(v)) : '');
@@ -119,7 +121,8 @@ function Overview({ t, change, report }: TabProps & { report(err: unknown): void
     });
   };
   const setSequential = async (on: boolean): Promise<void> => {
-    await change('torrent-set', { sequentialDownload: on });
+    // An error from the daemon is in the banner already (act reports it): leave it there.
+    if (!await change('torrent-set', { sequentialDownload: on })) return;
     // A daemon without the field accepts and ignores it (Transmission's rule for unknown keys): say so.
     try {
       const r = await rpc.call<{ torrents?: Json[] }>('torrent-get', { ids: [n(t['id'])], fields: ['id', 'sequentialDownload'] });
@@ -185,11 +188,13 @@ function Files({ t, hash, change }: TabProps & { hash: string }): preact.JSX.Ele
           const all = under.every((i) => files[i]?.wanted);
           const some = under.some((i) => files[i]?.wanted);
           return (
-            <div class="file-folder" data-testid="file-folder" data-path={r.folder.path} role="treeitem" aria-expanded={r.open ? 'true' : 'false'} key={`d:${r.folder.path}`} style={pad}>
+            // A click anywhere on the folder's row but its checkbox collapses or expands it (the button is the keyboard's way).
+            <div class="file-folder" data-testid="file-folder" data-path={r.folder.path} role="treeitem" aria-expanded={r.open ? 'true' : 'false'} key={`d:${r.folder.path}`} style={pad}
+              onClick={(e) => { if ((e.target as HTMLElement).tagName !== 'INPUT') toggle(r.folder.path); }}>
               <input type="checkbox" aria-label={`Download everything in ${r.folder.name}`} checked={all}
                 ref={(el) => { if (el) el.indeterminate = some && !all; }} onChange={() => setWanted(under, !all)} />
-              <button type="button" class="link folder-toggle" data-testid="folder-toggle" aria-label={`${r.open ? 'Collapse' : 'Expand'} ${r.folder.name}`}
-                onClick={() => toggle(r.folder.path)}>{r.open ? '▾' : '▸'} {r.folder.name}</button>
+              <button type="button" class="link folder-toggle" data-testid="folder-toggle" aria-label={`${r.open ? 'Collapse' : 'Expand'} ${r.folder.name}`}>
+                {r.open ? '▾' : '▸'} {r.folder.name}</button>
             </div>
           );
         }
@@ -215,11 +220,11 @@ function Files({ t, hash, change }: TabProps & { hash: string }): preact.JSX.Ele
 
 function Peers({ t }: { t: Json }): preact.JSX.Element {
   const peers = Array.isArray(t['peers']) ? (t['peers'] as Json[]) : [];
-  if (peers.length === 0) return <p class="muted" data-testid="peers-table">No peers connected.</p>;
   return (
     <table class="grid" data-testid="peers-table">
       <thead><tr><th scope="col">Address</th><th scope="col">Client</th><th scope="col">Flags</th><th scope="col">Down</th><th scope="col">Up</th><th scope="col">Has</th></tr></thead>
       <tbody>
+        {peers.length === 0 ? <tr><td colSpan={6} class="muted">No peers connected.</td></tr> : null}
         {peers.map((p) => (
           <tr data-testid="peer-row" key={`${s(p['address'])}:${n(p['port'])}`}>
             <td class="mono">{s(p['address']).includes(':') ? `[${s(p['address'])}]` : s(p['address'])}:{n(p['port'])}</td>
@@ -238,11 +243,11 @@ function Peers({ t }: { t: Json }): preact.JSX.Element {
 function Trackers({ t }: { t: Json }): preact.JSX.Element {
   const trackers = Array.isArray(t['trackerStats']) ? (t['trackerStats'] as Json[]) : [];
   const now = Math.floor(Date.now() / 1000);
-  if (trackers.length === 0) return <p class="muted" data-testid="trackers-table">No trackers (DHT and peer exchange only).</p>;
   return (
     <table class="grid" data-testid="trackers-table">
       <thead><tr><th scope="col">Tracker</th><th scope="col">Tier</th><th scope="col">Last announce</th><th scope="col">Seeds / peers</th><th scope="col">Next</th></tr></thead>
       <tbody>
+        {trackers.length === 0 ? <tr><td colSpan={5} class="muted">No trackers (the DHT and peer exchange only).</td></tr> : null}
         {trackers.map((tr) => (
           <tr data-testid="tracker-row" key={`${n(tr['id'])}`}>
             <td class="mono wrap">{s(tr['announce'])}</td>

@@ -92,7 +92,7 @@ export function AddDialog({ initialFile, initialMagnet, report, onClose, onAdded
       <form class="form" onSubmit={(e) => void submit(e)}>
         <label>
           <span>.torrent file</span>
-          <input type="file" accept=".torrent,application/x-bittorrent" data-testid="add-file-input"
+          <input type="file" accept=".torrent" data-testid="add-file-input"
             onChange={(e) => void choose((e.currentTarget as HTMLInputElement).files?.[0])} />
         </label>
         {file ? <p class="hint">Chosen: {file.name} ({formatBytes(file.bytes.length)})</p> : null}

@@ -52,7 +52,7 @@ export function TorrentList(props: TorrentListProps): preact.JSX.Element {
       <span class="row-num">Peers</span><span class="row-num">ETA</span><span class="row-num">Ratio</span>
     </div>
     <div class="list" ref={box} data-testid="torrent-list" role="listbox" tabIndex={0} aria-label="Torrents"
-      aria-activedescendant={selectedId !== undefined && rows.some((r) => r.id === selectedId) ? `torrent-${selectedId}` : undefined}
+      aria-activedescendant={shown.some((r) => r.id === selectedId) ? `torrent-${selectedId ?? ''}` : undefined}
       onScroll={(e) => setView({ top: (e.currentTarget as HTMLDivElement).scrollTop, height: (e.currentTarget as HTMLDivElement).clientHeight })}>
       {rows.length === 0 ? <p class="empty">No torrents here. Add one with “Add” or drop a .torrent file on the page.</p> : null}
       <div class="list-spacer" style={{ height: `${rows.length * rowHeight}px` }}>

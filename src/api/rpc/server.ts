@@ -54,8 +54,8 @@ export interface RpcServerOptions {
   now?: () => number;
   /**
    * The web UI, served after checks 1-3: `site` at `/` (bitpeer's built UI), or with `webHome` a user's folder
-   * (Transmission's web client) at /transmission/web/, `/` redirecting there. Absent: the landing page at `/`,
-   * with `missingNote` on it (how to build the UI).
+   * (Transmission's web client) at /transmission/web/, `/` redirecting there. Absent, or `/` not found in it
+   * while `webMissingNote` is set: the landing page at `/`, with that note on it (how to build the UI).
    */
   web?: { site: StaticSite; webHome?: boolean };
   /** A line for the landing page when there is no web UI (e.g. how to build it). */
@@ -282,7 +282,9 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
       const sub = web.webHome === true ? (path.startsWith(TRANSMISSION_WEB_PATH) ? path.slice(TRANSMISSION_WEB_PATH.length - 1) : undefined) : path;
       if (sub === undefined) return false;
       discardBody(req, maxBody);
-      return web.site.handle(req, res, sub);
+      if (await web.site.handle(req, res, sub)) return true;
+      // bitpeer's UI not built (yet): the landing page says how to build it.
+      if (web.webHome === true || opts.webMissingNote === undefined) return false;
     }
     if (path !== '/') return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {

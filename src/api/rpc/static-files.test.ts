@@ -166,6 +166,12 @@ test('the RPC server serves the UI at / only after the Host and auth checks; POS
     assert.equal(r.body, '<!DOCTYPE html><title>ui</title>');
     assert.equal(r.headers['content-security-policy'], STRICT_CSP);
     assert.equal((await get(s.port, '/assets/app-ABCD1234.js')).status, 200);
+    // A reload revalidates index.html: the 304 must carry the UI's CSP, not the RPC's default-src 'none' (the
+    // browser merges a 304's headers into its cached copy: that was a blank page after every reload).
+    const again = await get(s.port, '/', { headers: { 'If-None-Match': String(r.headers['etag']) } });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers['content-security-policy'], STRICT_CSP);
+    assert.equal(again.headers['cache-control'], 'no-cache');
     assert.equal((await get(s.port, '/', { headers: { Host: 'evil.example' } })).status, 421);
     assert.equal((await get(s.port, '/', { headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 403);
     assert.equal((await get(s.port, '/', { method: 'POST' })).status, 405);
@@ -182,6 +188,16 @@ test('the RPC server serves the UI at / only after the Host and auth checks; POS
     assert.equal(ok.status, 200);
   } finally {
     await auth.close();
+  }
+});
+
+test('a file over maxFileBytes is not served (nor read)', async () => {
+  const s = await startRpcServer(new FakeApi(), { port: 0, web: { site: staticSite({ root: site, csp: STRICT_CSP, maxFileBytes: 20 }) } });
+  try {
+    assert.equal((await get(s.port, '/assets/app-ABCD1234.css')).status, 200, '6 bytes');
+    assert.equal((await get(s.port, '/index.html')).status, 404, '32 bytes');
+  } finally {
+    await s.close();
   }
 });
 
@@ -203,13 +219,19 @@ test('a web home is served at /transmission/web/ with its own CSP; / and /transm
   }
 });
 
-test('without a web UI, / is the landing page with the note on how to build it', async () => {
-  const s = await startRpcServer(new FakeApi(), { port: 0, webMissingNote: 'run npm run build' });
+test('without a built web UI, / is the landing page with the note on how to build it, until the files appear', async () => {
+  const later = path.join(tmp, 'later-webui');
+  const s = await startRpcServer(new FakeApi(), { port: 0, web: { site: staticSite({ root: later, csp: STRICT_CSP }) }, webMissingNote: 'run npm run build' });
   try {
     const r = await get(s.port, '/');
     assert.equal(r.status, 200);
-    assert.ok(r.body.includes('run npm run build'), r.body);
+    assert.ok(r.body.includes('run npm run build') && r.body.includes('/transmission/rpc'), r.body);
     assert.equal((await get(s.port, '/assets/app-ABCD1234.js')).status, 404);
+    assert.equal((await get(s.port, '/', { method: 'POST' })).status, 405);
+    mkdirSync(later);
+    writeFileSync(path.join(later, 'index.html'), '<!DOCTYPE html><title>built now</title>');
+    const built = await get(s.port, '/');
+    assert.equal(built.body, '<!DOCTYPE html><title>built now</title>', 'a build while the daemon runs shows at the next reload');
   } finally {
     await s.close();
   }

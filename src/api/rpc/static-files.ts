@@ -9,7 +9,8 @@
  *   path must lie inside the folder, and so must its real path (a symlink pointing out is refused); only regular
  *   files are served, up to {@link StaticOptions.maxFileBytes};
  * - GET and HEAD only (else 405 + Allow); HEAD answers the same headers as GET without the body;
- * - every answer carries a strong ETag (SHA-256 of the bytes) and `If-None-Match` → 304; hashed asset names
+ * - every answer carries a strong ETag (SHA-256 of the bytes) and `If-None-Match` → 304 with the same headers
+ *   (CSP included: browsers merge a 304's headers into their cached copy); hashed asset names
  *   (`name-HASH.ext`) are `Cache-Control: public, max-age=31536000, immutable`, everything else `no-cache`
  *   (revalidated each time); HTML carries the site's Content-Security-Policy; every answer has
  *   X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer.
@@ -88,7 +89,7 @@ export interface StaticOptions {
   root: string;
   /** Content-Security-Policy of HTML answers. */
   csp: string;
-  /** Largest file served (default 64 MiB): a bigger one is 404, never read. */
+  /** Largest file served (default 16 MiB): a bigger one is 404, never read (a web client is far smaller). */
   maxFileBytes?: number;
 }
 
@@ -107,7 +108,7 @@ interface Cached { size: number; mtimeMs: number; ino: number; etag: string }
 /** A site over `opts.root`. The root must exist (its real path is taken once, at the first request). */
 export function staticSite(opts: StaticOptions): StaticSite {
   const root = resolve(opts.root);
-  const maxBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
+  const maxBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
   let realRoot: Promise<string> | undefined;
   const etags = new Map<string, Cached>();
 
@@ -147,11 +148,15 @@ export function staticSite(opts: StaticOptions): StaticSite {
         'Referrer-Policy': 'no-referrer',
         'Content-Security-Policy': type.startsWith('text/html') ? opts.csp : "default-src 'none'; frame-ancestors 'none'",
       };
-      if (known && etagMatches(req.headers['if-none-match'], known.etag)) {
-        res.writeHead(304, { ETag: known.etag, 'Cache-Control': headers['Cache-Control']! });
+      // A 304 carries the 200's headers (but the body's type and length): a browser merges them into its cached
+      // copy, so a 304 without this CSP would leave index.html with the RPC's `default-src 'none'` (a blank page).
+      const notModified = (etag: string): true => {
+        const { 'Content-Type': _type, ...rest } = headers;
+        res.writeHead(304, { ...rest, ETag: etag });
         res.end();
         return true;
-      }
+      };
+      if (known && etagMatches(req.headers['if-none-match'], known.etag)) return notModified(known.etag);
       const body = Buffer.allocUnsafe(st.size);
       let got = 0;
       while (got < st.size) {
@@ -163,11 +168,7 @@ export function staticSite(opts: StaticOptions): StaticSite {
       const etag = `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 32)}"`;
       if (etags.size > 4096) etags.clear();
       etags.set(real, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, etag });
-      if (etagMatches(req.headers['if-none-match'], etag)) {
-        res.writeHead(304, { ETag: etag, 'Cache-Control': headers['Cache-Control']! });
-        res.end();
-        return true;
-      }
+      if (etagMatches(req.headers['if-none-match'], etag)) return notModified(etag);
       res.writeHead(200, { ...headers, ETag: etag, 'Content-Length': String(bytes.length) });
       res.end(req.method === 'HEAD' ? undefined : bytes);
       return true;
