@@ -103,7 +103,7 @@ test('desktop: list, details tabs, add and settings dialogs pass the layout chec
   const folders = tid(page, 'file-folder');
   assert.ok(await folders.count() >= 4, 'folders are shown');
   const video = page.locator('[data-testid="file-folder"]', { hasText: 'video' });
-  await video.locator('button').first().click();
+  await tid(video, 'folder-toggle').click();
   await waitUntil(async () => (await tid(page, 'file-row').count()) === 3 || undefined, 5000, 'the video folder collapsed');
 
   await tid(page, 'add-button').click();
