@@ -133,6 +133,11 @@ test('add by upload: the .torrent is read in the browser, added, shown with its 
   const peerRow = page.locator(`[data-testid="peer-row"]`, { hasText: `127.0.0.1:${T.alpha.seedPort}` });
   await peerRow.first().waitFor({ state: 'visible', timeout: 20_000 });
   await view('details-peers', { mustBeUncovered: ['torrent-list', 'details-panel'] });
+  // The rates show the download: the global rate in the header (with its graph) and the row's.
+  const positive = (v: string): boolean => Number(/↓\s*([\d.]+)/.exec(v)?.[1] ?? '0') > 0;
+  await waitValue(tid(page, 'global-rates'), null, positive, 10_000, 'a download rate above 0 in the header');
+  assert.equal(await tid(tid(page, 'global-rates'), 'rate-graph').count(), 1, 'the rate graph is in the header');
+  await waitValue(tid(row, 'row-down'), null, (v) => Number(/[\d.]+/.exec(v)?.[0] ?? '0') > 0, 10_000, 'the row\'s download rate above 0');
   const state = (await tid(row, 'row-state').textContent())?.trim();
   assert.ok(state === 'downloading' || state === 'seeding', `row state while the seed is connected: ${state}`);
   await openTab('trackers');

@@ -4,7 +4,9 @@
  * check (layout.ts) in every view (list, details tabs, add and settings dialogs); on the phone the rows are compact
  * and the details are a full-screen sheet with a close button; the theme toggle switches `data-theme` and the
  * colours; search, filter, sort and the keyboard (arrows, Enter, Delete, "/") do what the contract says; the
- * settings dialog saves through session-set. Screenshots of each view go to test-artifacts/browser/.
+ * settings dialog and the per-torrent limits save through session-set / torrent-set; a dropped .torrent opens the
+ * add dialog; and the layout check, on this UI with its CSS deliberately broken, does fail. Screenshots of each view
+ * go to test-artifacts/browser/.
  * BEP: none (the UI; the torrents are plain BEP 3 v1).
  */
 import assert from 'node:assert/strict';
@@ -14,6 +16,7 @@ import type { Page } from 'playwright-core';
 import { writeTree } from '../helpers/content.js';
 import { Scope } from '../helpers/proc.js';
 import { createTorrent as createTorrentFile } from '../../src/create/create-torrent.js';
+import { analyseLayout } from './layout.js';
 import {
   UiBrowser, assertLayout, assertNoPageErrors, layoutOf, openUi, rowOf, screenshot, startUiDaemon, tid, waitUntil, waitValue, KiB, type UiDaemon,
 } from './harness.js';
@@ -93,6 +96,16 @@ test('desktop: list, details tabs, add and settings dialogs pass the layout chec
     await assertLayout(page, `desktop-details-${tab}`, { mustBeUncovered: ['torrent-list', 'details-panel'] });
     await screenshot(page, `desktop-details-${tab}-dark`);
   }
+  // Per-torrent limits (overview): 200 kB/s down, up unlimited, saved through torrent-set.
+  await tid(page, 'tab-overview').click();
+  await tid(page, 'limit-down').fill('200');
+  await tid(page, 'limit-up').fill('');
+  await tid(page, 'limits-save').click();
+  await waitUntil(async () => {
+    const r = await d.rpc.call('torrent-get', { ids: [hashes.get('Music Collection')!], fields: ['downloadLimit', 'downloadLimited', 'uploadLimited'] });
+    const t = (r['torrents'] as Array<Record<string, unknown>>)[0]!;
+    return t['downloadLimit'] === 200 && t['downloadLimited'] === true && t['uploadLimited'] === false || undefined;
+  }, 5000, 'the daemon to have the torrent\'s limits (200 kB/s down, up unlimited)');
   // The files tab: folders are collapsible, media files have a play link to /stream/<hash>/<index>.
   await tid(page, 'tab-files').click();
   await waitUntil(async () => (await tid(page, 'file-row').count()) === 4 || undefined, 5000, 'four file rows');
@@ -234,4 +247,57 @@ test('list: search, filter, sort, and the keyboard (/ focuses the search, arrows
   await waitRows(0);
   await tid(page, 'filter-select').selectOption('all');
   assertNoPageErrors(page, 'list');
+});
+
+test('drag and drop: a .torrent dragged over the page shows the drop zone; dropped, it opens the add dialog with its files', { timeout: 30_000 }, async () => {
+  page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+  await openUi(page, d);
+  await waitRows(15);
+  const data = join(d.downloadDir, 'docs');
+  const { torrent } = await createTorrentFile(data, { pieceLength: 16 * KiB, creationDate: null, name: 'dropped-docs' });
+  // A DataTransfer holding the file, made in the page; dragenter/dragover/drop dispatched at the list.
+  const dt = await page.evaluateHandle((b64: string) => {
+    const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: unknown[], name: string, o: object) => unknown;
+      atob(s: string): string };
+    const bin = g.atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const t = new g.DataTransfer();
+    t.items.add(new g.File([bytes], 'dropped-docs.torrent', { type: 'application/x-bittorrent' }));
+    return t;
+  }, torrent.toString('base64'));
+  const list = tid(page, 'torrent-list');
+  await list.dispatchEvent('dragenter', { dataTransfer: dt });
+  await list.dispatchEvent('dragover', { dataTransfer: dt });
+  await tid(page, 'drop-zone').waitFor({ state: 'visible' });
+  await screenshot(page, 'desktop-drop-zone');
+  await list.dispatchEvent('drop', { dataTransfer: dt });
+  await tid(page, 'drop-zone').waitFor({ state: 'hidden' });
+  const dialog = tid(page, 'add-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await waitUntil(async () => (await tid(dialog, 'add-file-choice').count()) === 3 || undefined, 5000, 'the dropped torrent\'s 3 files listed');
+  await assertLayout(page, 'desktop-add-dialog-dropped', { mustBeUncovered: ['add-dialog'] });
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assertNoPageErrors(page, 'drag and drop');
+});
+
+test('the layout check fails on this UI when its CSS is broken (so its passes above mean something)', { timeout: 30_000 }, async () => {
+  page = await browser!.newPage({ viewport: { width: 390, height: 844 } });
+  await openUi(page, d);
+  await tid(page, 'torrent-row').first().waitFor({ state: 'visible' });
+  assert.deepEqual(analyseLayout(await layoutOf(page)), [], 'sound before the breakage');
+  // Rows wider than the phone, and the header buttons pulled onto each other.
+  // (Through the CSSOM: the UI's CSP forbids inline <style>.)
+  const RULES = ['.row { width: 460px !important; }', '[data-testid="settings-button"] { margin-left: -40px !important; }'];
+  const edit = (add: boolean): Promise<unknown> => page.evaluate(`(() => { const sheet = [...document.styleSheets].find((s) => s.href);
+    const rules = ${JSON.stringify(RULES)};
+    if (${add}) for (const r of rules) sheet.insertRule(r, sheet.cssRules.length); else for (const r of rules) sheet.deleteRule(sheet.cssRules.length - 1); })()`);
+  await edit(true);
+  const v = analyseLayout(await layoutOf(page));
+  const text = v.map((x) => `${x.rule}: ${x.message}`).join('\n');
+  assert.ok(v.some((x) => x.rule === 'clipped-x' && x.message.startsWith('torrent-row[')), `a row cut off sideways:\n${text}`);
+  assert.ok(v.some((x) => x.rule === 'overlap' && /add-button .* overlaps settings-button|settings-button .* overlaps add-button/.test(x.message)), `the buttons overlap:\n${text}`);
+  await edit(false);
+  assert.deepEqual(analyseLayout(await layoutOf(page)), [], 'sound again once the style is gone');
 });
