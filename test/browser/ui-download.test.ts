@@ -1,14 +1,15 @@
 /**
  * The web UI in a real browser against a real daemon downloading from real seeds on loopback (issue 15): add by
  * upload (the file picker) and by magnet and watch each complete in the list; the details tabs (piece bar, files,
- * peers with the seed's address, trackers); unwanted files and priorities set in the add dialog and the files tab,
- * with the daemon following (an unwanted file's bytes are never fetched, by torrent-get bytesCompleted and the
- * disk); pause and resume; remove with data (only what the torrent wrote goes). Every view visited is screenshotted
- * to test-artifacts/browser/ and its layout checked (layout.ts); the last test asserts they all passed.
+ * peers with the seed's address, trackers) and the rates; unwanted files and priorities set in the add dialog and
+ * the files tab, with the daemon following (an unwanted file's bytes are never fetched, by torrent-get
+ * bytesCompleted and on disk; a high-priority file completes before a low one; a file wanted again is fetched);
+ * pause and resume; remove with data (only what the torrent wrote goes). Every view visited is screenshotted to
+ * test-artifacts/browser/ and its layout checked (layout.ts); the last test asserts they all passed.
  *
  * Seeds are `bitpeer seed` processes whose .torrent announces to their own embedded tracker, upload-limited so a
  * download lasts long enough to look at it.
- * BEP 3, BEP 9 (the magnet's metadata), BEP 15-free (HTTP tracker).
+ * BEP 3, BEP 9 (the magnet's metadata), the HTTP tracker protocol (BEP 3, BEP 23).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -31,7 +32,7 @@ let browser: UiBrowser | undefined;
 let page: Page;
 let d: UiDaemon;
 let root: string;
-/** Torrents: alpha (by upload, 2 files), bravo (by upload, 3 piece-aligned files, for wanted/priority), charlie (by magnet). */
+/** Torrents: alpha (by upload, 2 files), bravo (by upload, 4 piece-aligned files, for wanted/priority), charlie (by magnet). */
 const T: Record<'alpha' | 'bravo' | 'charlie', { meta: Metainfo; file: string; data: string; seedPort: number }> = {} as never;
 /** Layout problems per view, asserted by the last test (so a layout fault does not hide a functional one). */
 const layoutProblems: string[] = [];
@@ -40,11 +41,11 @@ before(async () => {
   root = await scope.tempDir('bitpeer-browser-ui-');
   const ports = await distinctPorts(3);
   const specs = {
-    alpha: [{ path: 'one.bin', size: 3 * MiB + 123 }, { path: 'sub/two.bin', size: MiB - 77 }],
-    bravo: [{ path: 'a.bin', size: MiB }, { path: 'b.bin', size: MiB }, { path: 'c/d.bin', size: 512 * KiB }],
-    charlie: [{ path: 'movie.bin', size: 4 * MiB }],
+    alpha: [{ path: 'one.bin', size: 5 * MiB + 123 }, { path: 'sub/two.bin', size: MiB - 77 }],
+    bravo: [{ path: 'a.bin', size: MiB }, { path: 'b.bin', size: MiB }, { path: 'c/d.bin', size: 512 * KiB }, { path: 'e.bin', size: MiB }],
+    charlie: [{ path: 'movie.bin', size: 6 * MiB }],
   };
-  const limits = { alpha: '512K', bravo: '2M', charlie: '512K' };
+  const limits = { alpha: '512K', bravo: '1M', charlie: '512K' };
   const names = ['alpha', 'bravo', 'charlie'] as const;
   await Promise.all(names.map(async (name, i) => {
     const data = join(root, 'seeds', name);
@@ -170,14 +171,12 @@ test('add by upload: the .torrent is read in the browser, added, shown with its 
   assertNoPageErrors(page, 'add by upload');
 });
 
-test('files: unwanted in the add dialog and in the files tab, priorities; the daemon follows and never fetches an unwanted file', { timeout: 120_000 }, async () => {
+test('files: unwanted in the add dialog and in the files tab, priorities; the daemon follows (high first) and never fetches an unwanted file', { timeout: 120_000 }, async () => {
   const { meta } = T.bravo;
   const hash = meta.infoHashHex;
-  const ia = fileIndex(meta, 'a.bin');
-  const ib = fileIndex(meta, 'b.bin');
-  const id = fileIndex(meta, 'c/d.bin');
+  const [ia, ib, id, ie] = ['a.bin', 'b.bin', 'c/d.bin', 'e.bin'].map((rel) => fileIndex(meta, rel)) as [number, number, number, number];
   // Added paused with c/d.bin unticked in the dialog.
-  await addByUpload(T.bravo.file, { files: 3, unwanted: [id], start: false });
+  await addByUpload(T.bravo.file, { files: 4, unwanted: [id], start: false });
   const row = rowOf(page, hash);
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   await waitValue(tid(row, 'row-state'), null, (v) => v === 'paused', 10_000, 'bravo paused');
@@ -185,56 +184,71 @@ test('files: unwanted in the add dialog and in the files tab, priorities; the da
   assert.equal(t.status, STATUS.STOPPED);
   assert.deepEqual(t.fileStats.map((f) => f.wanted), meta.files.map((_, i) => i !== id), 'the dialog sent files-unwanted');
 
-  // In the files tab: untick b.bin, a.bin high priority, b.bin low.
+  // In the files tab: untick e.bin; b.bin high, a.bin low (against the file order, so the order seen is the priority's).
   await select(hash);
   await openTab('files');
   const fileRow = (i: number) => page.locator(`[data-testid="file-row"][data-index="${i}"]`);
-  await fileRow(ib).waitFor({ state: 'visible' });
+  await fileRow(ie).waitFor({ state: 'visible' });
   assert.equal(await tid(fileRow(id), 'file-wanted').isChecked(), false, 'd.bin shows unwanted');
-  await tid(fileRow(ib), 'file-wanted').uncheck();
-  await tid(fileRow(ia), 'file-priority').selectOption('high');
-  await tid(fileRow(ib), 'file-priority').selectOption('low');
+  await tid(fileRow(ie), 'file-wanted').uncheck();
+  await tid(fileRow(ib), 'file-priority').selectOption('high');
+  await tid(fileRow(ia), 'file-priority').selectOption('low');
+  const expected = meta.files.map((_, i) => [i === ia || i === ib, i === ib ? 1 : i === ia ? -1 : 0]);
   t = await waitUntil(async () => {
     const x = await rpcTorrent(hash);
-    return !x.fileStats[ib]!.wanted && x.fileStats[ia]!.priority === 1 && x.fileStats[ib]!.priority === -1 ? x : undefined;
-  }, 10_000, 'the daemon to have b.bin unwanted, a.bin high, b.bin low', ctx);
-  assert.deepEqual(t.fileStats.map((f) => [f.wanted, f.priority]), meta.files.map((_, i) => [i === ia, i === ia ? 1 : i === ib ? -1 : 0]));
+    return JSON.stringify(x.fileStats.map((f) => [f.wanted, f.priority])) === JSON.stringify(expected) ? x : undefined;
+  }, 10_000, 'the daemon to have e.bin unwanted, b.bin high, a.bin low', ctx);
   // The page shows what the daemon has, after its next poll too.
   await page.waitForTimeout(1500);
-  assert.equal(await tid(fileRow(ib), 'file-wanted').isChecked(), false);
-  assert.equal(await tid(fileRow(ia), 'file-priority').inputValue(), 'high');
-  assert.equal(await tid(fileRow(ib), 'file-priority').inputValue(), 'low');
+  assert.equal(await tid(fileRow(ie), 'file-wanted').isChecked(), false);
+  assert.equal(await tid(fileRow(ib), 'file-priority').inputValue(), 'high');
+  assert.equal(await tid(fileRow(ia), 'file-priority').inputValue(), 'low');
   await view('details-files-priorities');
 
-  // Start: only a.bin is fetched. The torrent is done when a.bin is (percentDone is of the wanted bytes).
+  // Start: b.bin (high) completes before a.bin (low); d.bin and e.bin get nothing. Sampled over the RPC throughout.
+  const samples: Array<{ a: number; b: number; d: number; e: number }> = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const x = await rpcTorrent(hash);
+      samples.push({ a: x.files[ia]!.bytesCompleted, b: x.files[ib]!.bytesCompleted, d: x.files[id]!.bytesCompleted, e: x.files[ie]!.bytesCompleted });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   await tid(page, 'action-start').click();
-  await waitRowComplete(page, hash, 60_000, ctx);
+  try {
+    await waitRowComplete(page, hash, 60_000, ctx);
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const summary = JSON.stringify(samples.filter((x, i) => i === 0 || x.a !== samples[i - 1]!.a || x.b !== samples[i - 1]!.b));
+  assert.ok(samples.every((x) => x.a < MiB || x.b === MiB), `a.bin (low) never complete before b.bin (high): ${summary}`);
+  assert.ok(samples.some((x) => x.b === MiB && x.a < MiB), `a moment with b.bin (high) complete and a.bin (low) not: ${summary}`);
+  assert.ok(samples.every((x) => x.d === 0 && x.e === 0), `nothing of the unwanted files, ever: ${summary}`);
   t = await rpcTorrent(hash);
-  assert.equal(t.files[ia]!.bytesCompleted, MiB);
-  assert.equal(t.files[ib]!.bytesCompleted, 0, 'unwanted b.bin: no byte fetched');
-  assert.equal(t.files[id]!.bytesCompleted, 0, 'unwanted c/d.bin: no byte fetched');
-  assert.equal(t.sizeWhenDone, MiB);
-  for (const rel of ['b.bin', 'c/d.bin']) {
+  assert.deepEqual([t.files[ia]!.bytesCompleted, t.files[ib]!.bytesCompleted, t.files[id]!.bytesCompleted, t.files[ie]!.bytesCompleted], [MiB, MiB, 0, 0]);
+  assert.equal(t.sizeWhenDone, 2 * MiB, 'percentDone is of the wanted bytes');
+  for (const rel of ['c/d.bin', 'e.bin']) {
     const p = join(d.downloadDir, 'bravo', ...rel.split('/'));
     const size = existsSync(p) ? (await stat(p)).blocks * 512 : 0;
     assert.equal(size, 0, `${rel}: nothing written on disk (allocated ${size} bytes)`);
   }
-  const prog = page.locator(`[data-testid="file-row"][data-index="${ia}"] [data-testid="file-progress"]`);
-  await waitValue(prog, 'data-percent', (v) => v === '100.0', 5000, 'a.bin shown at 100 %');
+  const prog = page.locator(`[data-testid="file-row"][data-index="${ib}"] [data-testid="file-progress"]`);
+  await waitValue(prog, 'data-percent', (v) => v === '100.0', 5000, 'b.bin shown at 100 %');
 
-  // Want b.bin again: the download follows, b.bin completes, c/d.bin still untouched.
-  await tid(fileRow(ib), 'file-wanted').check();
+  // Want e.bin again: the download follows, e.bin completes, c/d.bin still untouched.
+  await tid(fileRow(ie), 'file-wanted').check();
   await waitUntil(async () => {
     const x = await rpcTorrent(hash);
-    return x.files[ib]!.bytesCompleted === MiB && x.leftUntilDone === 0 ? x : undefined;
-  }, 60_000, 'b.bin fetched after it was wanted again', ctx);
+    return x.files[ie]!.bytesCompleted === MiB && x.leftUntilDone === 0 ? x : undefined;
+  }, 60_000, 'e.bin fetched after it was wanted again', ctx);
   await waitRowComplete(page, hash, 20_000, ctx);
   t = await rpcTorrent(hash);
   assert.equal(t.files[id]!.bytesCompleted, 0, 'c/d.bin: still no byte');
-  const seedA = await readFile(join(T.bravo.data, 'a.bin'));
-  const seedB = await readFile(join(T.bravo.data, 'b.bin'));
-  assert.ok(seedA.equals(await readFile(join(d.downloadDir, 'bravo', 'a.bin'))), 'a.bin intact');
-  assert.ok(seedB.equals(await readFile(join(d.downloadDir, 'bravo', 'b.bin'))), 'b.bin intact');
+  for (const rel of ['a.bin', 'b.bin', 'e.bin']) {
+    assert.ok((await readFile(join(T.bravo.data, rel))).equals(await readFile(join(d.downloadDir, 'bravo', rel))), `${rel} intact`);
+  }
   assertNoPageErrors(page, 'files');
 });
 
@@ -293,6 +307,7 @@ test('remove with data: the torrent\'s files go, the user\'s file in its folder 
   await waitUntil(async () => (await torrent(d.rpc, hash)) === undefined || undefined, 10_000, 'the daemon to drop bravo');
   await waitUntil(() => !existsSync(join(folder, 'a.bin')) || undefined, 10_000, 'a.bin deleted');
   assert.equal(existsSync(join(folder, 'b.bin')), false, 'b.bin deleted');
+  assert.equal(existsSync(join(folder, 'e.bin')), false, 'e.bin deleted');
   assert.equal(existsSync(join(folder, 'c', 'd.bin')), false, 'c/d.bin gone (or never written)');
   assert.equal(await readFile(join(folder, 'notes.txt'), 'utf8'), 'mine, not the torrent\'s\n', 'the user\'s file in the torrent folder stays');
   assert.equal(await readFile(join(d.downloadDir, 'keep.txt'), 'utf8'), 'also mine\n');
