@@ -84,12 +84,13 @@ after(async () => {
 });
 
 /** Rows in the DOM, and how many fit in the list. */
-async function rowCounts(): Promise<{ rows: number; fit: number; scrollTop: number; scrollHeight: number }> {
+async function rowCounts(): Promise<{ rows: number; paused: number; fit: number; scrollTop: number; scrollHeight: number }> {
   return page.evaluate(`(() => {
     const list = document.querySelector('[data-testid="torrent-list"]');
     const rows = list.querySelectorAll('[data-testid="torrent-row"]');
     const h = rows.length ? rows[0].getBoundingClientRect().height : 1;
-    return { rows: rows.length, fit: Math.ceil(list.clientHeight / h), scrollTop: list.scrollTop, scrollHeight: list.scrollHeight };
+    const paused = [...rows].filter((r) => r.querySelector('[data-testid="row-state"]')?.textContent?.trim() === 'paused').length;
+    return { rows: rows.length, paused, fit: Math.ceil(list.clientHeight / h), scrollTop: list.scrollTop, scrollHeight: list.scrollHeight };
   })()`);
 }
 
@@ -125,6 +126,7 @@ test(`1,000 torrents: the list scrolls top to bottom and back while updates arri
   await page.mouse.move(list.x + list.width / 2, list.y + list.height / 2);
   let maxRows = 0;
   let fit = 0;
+  let pausedSeen = 0;
   await page.evaluate(startPerfProbe);
   const t0 = Date.now();
   let steps = 0;
@@ -138,6 +140,7 @@ test(`1,000 torrents: the list scrolls top to bottom and back while updates arri
           const c = await rowCounts();
           maxRows = Math.max(maxRows, c.rows);
           fit = Math.max(fit, c.fit);
+          pausedSeen += c.paused;
           const atEnd = direction > 0 ? c.scrollTop + list.height >= c.scrollHeight - 2 : c.scrollTop <= 0;
           if (atEnd) break;
         }
@@ -159,10 +162,11 @@ test(`1,000 torrents: the list scrolls top to bottom and back while updates arri
   await page.locator('[data-testid="row-name"]', { hasText: first }).waitFor({ state: 'visible', timeout: 5000 });
   const domNodes = await page.evaluate('document.getElementsByTagName("*").length') as number;
   const line = `# scale: ${N} torrents, ${steps} wheel steps over ${scrollSeconds.toFixed(1)} s, ${toggles} state changes sent; ` +
-    `${formatPerf(perf)}; rows in the DOM at most ${maxRows} (${fit} fit in the list), ${domNodes} DOM elements at the end`;
+    `${formatPerf(perf)}; rows in the DOM at most ${maxRows} (${fit} fit in the list), paused rows seen in samples ${pausedSeen}, ` +
+    `${domNodes} DOM elements at the end`;
   console.log(line);
   await mkdir(ARTIFACTS_DIR, { recursive: true });
-  await writeFile(join(ARTIFACTS_DIR, 'scale-perf.json'), `${JSON.stringify({ n: N, steps, scrollSeconds, toggles, maxRows, fit, domNodes, perf, budget: BUDGET }, null, 2)}\n`);
+  await writeFile(join(ARTIFACTS_DIR, 'scale-perf.json'), `${JSON.stringify({ n: N, steps, scrollSeconds, toggles, maxRows, fit, pausedSeen, domNodes, perf, budget: BUDGET }, null, 2)}\n`);
   await assertLayout(page, 'scale-back-at-top', { mustBeUncovered: ['torrent-list'] });
   await screenshot(page, 'scale-back-at-top');
 
@@ -175,6 +179,7 @@ test(`1,000 torrents: the list scrolls top to bottom and back while updates arri
   assert.ok(control.longestTaskMs >= 100, `the control long task was seen: ${formatPerf(control)}`);
 
   assert.ok(steps >= 40, `the list scrolled (${steps} wheel steps)`);
+  assert.ok(pausedSeen > 0, 'the updates reached the rows on screen (paused rows were seen while scrolling)');
   assert.ok(perf.frames >= 30, `frames were recorded: ${perf.frames}`);
   assert.ok(maxRows <= BUDGET.rowsFactor * fit + BUDGET.rowsSlack, `virtualised: at most ${maxRows} rows in the DOM for ${fit} that fit`);
   assert.ok(perf.longestTaskMs <= BUDGET.longestTaskMs, `longest task ${perf.longestTaskMs.toFixed(1)} ms > ${BUDGET.longestTaskMs} ms\n${line}`);
