@@ -68,6 +68,16 @@ export default tseslint.config(
     },
   },
   {
+    // The web UI (webui/src/) runs in a browser and reaches the daemon only over its RPC (docs/design/webui.md): no
+    // Node built-in and nothing outside webui/src/ (its unit tests, run by Node, may use node:test and node:assert).
+    files: ['webui/**/*.ts', 'webui/**/*.tsx'],
+    ignores: ['webui/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '../**'],
+        message: 'the web UI is browser code that talks to the daemon over the RPC only (webui/src/rpc.ts)' }] }],
+    },
+  },
+  {
     // Pure layers: no I/O, no timers, no session, and no import of a module that is not pure.
     files: PURE_GLOBS,
     ignores: ['**/*.test.ts'],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs bitpeer's test tiers with Node's built-in test runner, on the compiled output in dist/.
 //
-//   node scripts/run-tests.js [all|unit|sim|loopback|interop|lan|persist]...
+//   node scripts/run-tests.js [all|unit|sim|loopback|interop|lan|persist|browser]...
 //
 // Tiers (see docs/testing.md):
 //   unit      dist/src/**/*.test.js  pure modules, property tests; no network
@@ -12,13 +12,17 @@
 //   interop   dist/test/interop/*.test.js   against real libtorrent / mktorrent
 //   lan       dist/test/lan/*.test.js       six hosts in network namespaces on a private bridge (root; else skipped)
 //   persist   dist/test/persist/*.test.js   real daemons: crashes, restarts, changed files, disk faults, RPC
+//   browser   dist/test/browser/*.test.js   the web UI in headless chromium (playwright-core) against real daemons and
+//                                            seeds; needs chromium ($BITPEER_CHROMIUM, default /usr/bin/chromium): when
+//                                            it is missing the tier FAILS with one message saying how to install it;
+//                                            one file at a time (the 1,000-torrent file measures the page's timing)
 //
 // The network rule: networked tiers must only ever reach loopback. When we are root and `unshare` works, those tiers
 // run inside a fresh network namespace that has nothing but `lo`, so a bug cannot send a packet anywhere else.
 // Set BITPEER_NO_NETNS=1 to run them in the host namespace (they still bind and dial 127.0.0.1 only).
 // BITPEER_DHT_BOOTSTRAP is set to "none" for everything run from here: no default DHT bootstrap (the public routers).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,7 +55,25 @@ const tiers = {
   interop: { files: () => find(join(dist, 'test', 'interop'), (n) => n.endsWith('.test.js')), networked: true },
   lan: { files: () => find(join(dist, 'test', 'lan'), (n) => n.endsWith('.test.js')), networked: true },
   persist: { files: () => find(join(dist, 'test', 'persist'), (n) => n.endsWith('.test.js')), networked: true },
+  browser: { files: () => find(join(dist, 'test', 'browser'), (n) => n.endsWith('.test.js')), networked: true, sequential: true,
+    needs: chromiumProblem },
 };
+
+/**
+ * Why the browser tier cannot run here, or undefined. The same message as test/browser/harness.ts: a missing
+ * browser fails the tier (it never passes silently); CI installs it (.ci/run).
+ */
+function chromiumProblem() {
+  const path = process.env.BITPEER_CHROMIUM || '/usr/bin/chromium';
+  try {
+    accessSync(path, fsConstants.X_OK);
+    if (statSync(path).isFile()) return undefined;
+  } catch {
+    // not there, or not executable
+  }
+  return `the browser tier needs chromium, and there is no executable at ${path}: install it (Debian/Ubuntu: ` +
+    'sudo apt-get install chromium) or set BITPEER_CHROMIUM=/path/to/chromium (CI installs it: .ci/run)';
+}
 
 /** `--test-concurrency=1` where this Node has it (20.10+); older runners use one process per core minus one. */
 function sequentialFlag() {
@@ -75,6 +97,10 @@ for (const name of requested) {
   if (!tier) { console.error(`unknown tier: ${name}`); process.exit(2); }
   const files = tier.files();
   if (files.length === 0) { console.log(`# tier ${name}: no test files`); continue; }
+  const problem = tier.needs?.();
+  if (problem) { failed = true; console.log(`# tier ${name}: FAILED: ${problem}`); continue; }
+  // The browser tier's screenshots of this run only (no stale layout-failure-*.png from an earlier one).
+  if (name === 'browser') rmSync(join(root, 'test-artifacts', 'browser'), { recursive: true, force: true });
   const nodeArgs = ['--test', '--test-reporter=spec', ...(tier.sequential ? sequentialFlag() : []), ...files];
   let cmd = process.execPath;
   let args = nodeArgs;

@@ -208,7 +208,7 @@ export const COMMANDS = {
     summary: 'run many torrents as a background service, driven over the Transmission RPC',
     about: 'Runs in the foreground (logs on stdout; Ctrl-C, SIGINT or SIGTERM is a clean stop) and keeps its torrents\n' +
       'and their progress in the state folder across restarts. add, ls, pause, resume, rm and stats (and\n' +
-      'transmission-remote) drive it. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex, --utp/--no-utp,\n' +
+      'transmission-remote) drive it, and so does the web UI at http://127.0.0.1:9091/. --port, --rpc-port, --download-dir, the limits, --no-lsd, --no-pex, --utp/--no-utp,\n' +
       '--dht/--no-dht, --dht-bootstrap and --encryption are saved in the state folder\'s settings.json and used again on the next start. Basic auth: set\n' +
       'BITPEER_RPC_USER and BITPEER_RPC_PASSWORD (an --rpc-host other than loopback without them: generated once, see --rpc-host).\n' +
       'The RPC speaks Transmission\'s legacy protocol and its 4.1 JSON-RPC 2.0, chosen per request.',
@@ -219,6 +219,7 @@ export const COMMANDS = {
       { name: 'bind', value: 'ADDR', desc: 'Local address to listen on for peers.', default: '0.0.0.0, every interface' },
       { name: 'rpc-port', value: 'N', desc: 'Port of the RPC server (http://HOST:N/transmission/rpc).', default: 'the saved setting, else 9091' },
       { name: 'rpc-host', value: 'ADDR', desc: 'Address of the RPC server. A non-loopback one needs a user and password: BITPEER_RPC_USER/PASSWORD, else user "bitpeer" with a random password made on the first start, logged once, kept in STATE-DIR/rpc-credentials.json.', default: '127.0.0.1' },
+      { name: 'web-home', value: 'DIR', desc: 'Serve this web folder (e.g. Transmission\'s web client) at http://HOST:PORT/transmission/web/ instead of bitpeer\'s web UI at /.', default: '$TRANSMISSION_WEB_HOME, else bitpeer\'s UI' },
       { name: 'upload-limit', value: 'RATE', desc: 'Upload at most RATE bytes per second (K, M, G suffixes); 0 = no limit.', default: 'the saved setting, else no limit' },
       { name: 'download-limit', value: 'RATE', desc: 'Download at most RATE bytes per second; 0 = no limit.', default: 'the saved setting, else no limit' },
       { name: 'no-lsd', desc: 'No local service discovery (BEP 14). Saved: later starts keep it off.' },

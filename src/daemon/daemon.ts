@@ -12,9 +12,12 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { openBitpeer, type OpenOptions } from '../api/open.js';
-import { isLoopback, startRpcServer } from '../api/rpc/server.js';
+import { isLoopback, startRpcServer, TRANSMISSION_WEB_PATH } from '../api/rpc/server.js';
 import { ensureRpcCredentials } from './rpc-credentials.js';
+import { builtWebUi, packageRoot, staticSite, STRICT_CSP, WEB_HOME_CSP, type StaticSite } from '../api/rpc/static-files.js';
+import { BtError } from '../util/errors.js';
 import type { BitpeerApi, EncryptionPolicy, SessionEvent } from '../api/types.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import { userDownloadDir } from './download-dir.js';
@@ -26,6 +29,8 @@ export interface DaemonOptions {
   rpcPort?: number;
   rpcHost?: string;
   rpcAuth?: { user: string; password: string };
+  /** A web folder served instead of bitpeer's UI, at /transmission/web/ (--web-home, TRANSMISSION_WEB_HOME). */
+  webHome?: string;
   downloadDir?: string;
   lsd?: boolean;
   pex?: boolean;
@@ -89,7 +94,27 @@ async function exposedCredentials(stateDir: string, host: string, log: (line: st
   return { user: c.user, password: c.password };
 }
 
+/**
+ * The web UI the RPC server serves: the user's web folder, else bitpeer's UI (dist/webui/ under the package root).
+ * When that is not built yet, `note` says how to build it: `/` shows the landing page with it until the files appear
+ * (they are looked for at each request). Throws BtError NOT_FOUND for a web folder that is not a folder.
+ */
+export async function webUiFor(webHome: string | undefined): Promise<{ web?: { site: StaticSite; webHome?: boolean }; note?: string }> {
+  if (webHome !== undefined) {
+    let ok = false;
+    try { ok = statSync(webHome).isDirectory(); } catch { ok = false; }
+    if (!ok) throw new BtError('NOT_FOUND', `web folder ${webHome} (--web-home / TRANSMISSION_WEB_HOME) is not a folder`);
+    return { web: { site: staticSite({ root: webHome, csp: WEB_HOME_CSP }), webHome: true } };
+  }
+  const root = packageRoot();
+  const note = 'The web interface is not built: run `npm run build` (or `node scripts/build-webui.js`) in the bitpeer package folder, then reload this page.';
+  if (root === undefined) return { note };
+  const web = { site: staticSite({ root: join(root, 'dist', 'webui'), csp: STRICT_CSP }) };
+  return (await builtWebUi(root)) !== undefined ? { web } : { web, note };
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const webUi = await webUiFor(opts.webHome);
   const bitpeer = await openBitpeer({
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.bind !== undefined ? { bind: opts.bind } : {}),
@@ -125,8 +150,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       host: rpcHost, port: bitpeer.rpcPort ?? 9091, log: opts.log, // its lines start with "rpc: " already
       maxBodyBytes: 14 * 1024 * 1024, // a 10 MiB .torrent in base64, plus the JSON around it
       ...(auth ? { auth } : {}),
+      ...(webUi.web ? { web: webUi.web } : {}),
+      ...(webUi.note !== undefined ? { webMissingNote: webUi.note } : {}),
     });
-    opts.log(`daemon running: peer port ${bitpeer.port}, RPC http://${formatPeerAddress(rpcHost, rpc.port)}/transmission/rpc, downloads to ${api.getSettings().downloadDir}, state ${opts.stateDir}, ${bitpeer.torrentCount()} torrent(s)`);
+    const base = `http://${formatPeerAddress(rpcHost, rpc.port)}`;
+    const webLine = webUi.web?.webHome === true ? `web UI ${base}${TRANSMISSION_WEB_PATH} (from ${webUi.web.site.root})`
+      : webUi.web && webUi.note === undefined ? `web UI ${base}/` : `no web UI at ${base}/ (not built: npm run build)`;
+    opts.log(`daemon running: peer port ${bitpeer.port}, RPC ${base}/transmission/rpc, ${webLine}, downloads to ${api.getSettings().downloadDir}, state ${opts.stateDir}, ${bitpeer.torrentCount()} torrent(s)`);
     let closing: Promise<void> | undefined;
     return {
       api, rpcPort: rpc.port,

@@ -6,7 +6,8 @@
  *   was removed); `bitpeer pause <hash prefix>` works, and the log names torrents `#id name`;
  * - the default download folder is the user's (XDG_DOWNLOAD_DIR, user-dirs.dirs, else ~/Downloads), under a
  *   temporary HOME, never the real one;
- * - `GET /` on the RPC port is a page naming /transmission/rpc; other paths stay 404; the log has no `rpc: rpc:`.
+ * - `GET /` on the RPC port is the built web UI (issue 15) and its hashed assets under the strict CSP; other paths
+ *   stay 404; TRANSMISSION_WEB_HOME serves another folder at /transmission/web/; the log has no `rpc: rpc:`.
  * BEP: none (Transmission's rpc-spec; test tooling in harness.ts).
  */
 import assert from 'node:assert/strict';
@@ -40,13 +41,13 @@ async function rates(d: DaemonHandle, id: number): Promise<{ down: number; up: n
   return { down: t['rateDownload']!, up: t['rateUpload']!, sessionDown: Number(s['downloadSpeed']), sessionUp: Number(s['uploadSpeed']) };
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
+function get(port: number, path: string): Promise<{ status: number; body: string; type: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type'] ?? '') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type'] ?? ''), headers: res.headers }));
     });
     req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
@@ -151,18 +152,43 @@ test('the default download folder is the user\'s: XDG_DOWNLOAD_DIR, user-dirs.di
   }
 });
 
-test('GET / answers a page naming /transmission/rpc; other paths 404; no "rpc: rpc:" in the log', { timeout: 30_000 }, async () => {
+test('GET / answers the built web UI and its assets under the strict CSP; other paths 404; TRANSMISSION_WEB_HOME serves a folder at /transmission/web/', { timeout: 60_000 }, async () => {
   const root = await scope.tempDir('bitpeer-ux-page-');
   const [port, rpcPort] = await distinctPorts(2);
-  const d = await startDaemon(scope, { stateDir: join(root, 'state'), port: port!, rpcPort: rpcPort!, downloadDir: join(root, 'dl') });
+  const spec = { stateDir: join(root, 'state'), port: port!, rpcPort: rpcPort!, downloadDir: join(root, 'dl') };
+  const d = await startDaemon(scope, spec);
   const page = await get(rpcPort!, '/');
   assert.equal(page.status, 200);
   assert.match(page.type, /^text\/html/);
-  assert.ok(page.body.includes('/transmission/rpc') && page.body.includes('bitpeer ls') && page.body.includes('transmission-remote'), page.body);
+  assert.ok(page.body.includes('<div id="app">'), page.body);
+  assert.match(String(page.headers['content-security-policy']), /script-src 'self'; style-src 'self';/);
+  assert.equal(page.headers['cache-control'], 'no-cache');
+  const script = /src="(assets\/app-[A-Z0-9]+\.js)"/.exec(page.body)?.[1];
+  assert.ok(script !== undefined, page.body);
+  const js = await get(rpcPort!, `/${script}`);
+  assert.equal(js.status, 200);
+  assert.match(js.type, /^text\/javascript/);
+  assert.match(String(js.headers['cache-control']), /immutable/);
   assert.equal((await get(rpcPort!, '/transmission/web/')).status, 404);
   assert.equal((await get(rpcPort!, '/favicon.ico')).status, 404);
+  assert.equal((await get(rpcPort!, '/../package.json')).status, 404);
   await stopDaemonCleanly(d);
   const lines = logLines(d.child);
   assert.ok(lines.some((l) => l.startsWith('rpc: listening on 127.0.0.1:')), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('daemon running') && l.includes(`web UI http://127.0.0.1:${rpcPort!}/,`)), lines.join('\n'));
   assert.deepEqual(lines.filter((l) => l.includes('rpc: rpc:')), []);
+
+  // Transmission's way of naming another web client: its files at /transmission/web/, / redirecting there.
+  const web = join(root, 'web');
+  await mkdir(web);
+  await writeFile(join(web, 'index.html'), '<!DOCTYPE html><title>other client</title>');
+  const w = await startDaemon(scope, { ...spec, env: { TRANSMISSION_WEB_HOME: web } });
+  const home = await get(rpcPort!, '/');
+  assert.equal(home.status, 302);
+  assert.equal(home.headers['location'], '/transmission/web/');
+  const other = await get(rpcPort!, '/transmission/web/');
+  assert.equal(other.status, 200);
+  assert.equal(other.body, '<!DOCTYPE html><title>other client</title>');
+  assert.match(String(other.headers['content-security-policy']), /style-src 'self' 'unsafe-inline'/);
+  await stopDaemonCleanly(w);
 });

@@ -1,7 +1,8 @@
 /**
  * The lint rule that makes the facade the only way in (issue 10, item 2), run through the repository's own
  * eslint.config.js on code given as text: a module under src/cli/ or src/daemon/ may not import src/session/ (values
- * or types); it may import the facade (src/api/) and the modules that are not the session. No files are written.
+ * or types); it may import the facade (src/api/) and the modules that are not the session. The web UI (webui/src/)
+ * reaches the daemon only over the RPC: no Node built-in, nothing from src/. No files are written.
  */
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
@@ -31,4 +32,11 @@ test('the facade and the modules that are not the session may be imported', { ti
   assert.deepEqual(await errors('src/cli/new.ts', "import { chooseLanAddress } from '../net/lan-address.js';\nexport const c = chooseLanAddress;\n"), []);
   // The rule is for the CLI and the daemon only: the facade itself is built over the session.
   assert.deepEqual(await errors('src/api/new.ts', "import { Session } from '../session/session.js';\nexport const s = Session;\n"), []);
+});
+
+test('the web UI (webui/src/) imports no Node built-in and nothing outside webui/src/; its tests may use node:test', { timeout: 30_000 }, async () => {
+  assert.deepEqual(await errors('webui/src/new.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n"), ['no-restricted-imports']);
+  assert.deepEqual(await errors('webui/src/new.tsx', "import type { BitpeerApi } from '../../src/api/types.js';\nexport type A = BitpeerApi;\n"), ['no-restricted-imports']);
+  assert.deepEqual(await errors('webui/src/new.ts', "import { rpc } from './rpc.js';\nexport const r = rpc;\n"), []);
+  assert.deepEqual(await errors('webui/src/new.test.ts', "import { test } from 'node:test';\nexport const t = test;\n"), []);
 });

@@ -1,12 +1,13 @@
 /**
  * What `npm pack` would publish (issue 10, item 8): the compiled library and its entry point, with no test, fake or
- * bench file, no stale output of a module that no longer exists, and every worker module the library starts.
+ * bench file, no stale output of a module that no longer exists, every worker module the library starts, and the
+ * built web UI (dist/webui/: index.html and the hashed assets it references).
  * Runs `npm pack --dry-run --json --ignore-scripts` on the current dist/ (built by `npm run build`, which clears it
  * first); no network, no files written. Bounded by a 60 s timeout.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -48,6 +49,13 @@ test('npm pack publishes the library and its workers, and no test, fake or bench
     'dist/src/create/create-worker.js', 'dist/bundle/bitpeer.js', 'dist/bundle/hash-worker.js', 'dist/bundle/create-worker.js']) {
     assert.ok(files.includes(needed), `${needed} would not be published`);
   }
+  // The web UI (scripts/build-webui.js): index.html and every asset it references, and nothing of its sources.
+  assert.ok(files.includes('dist/webui/index.html'), 'dist/webui/index.html would not be published (run npm run build)');
+  const html = readFileSync(join(root, 'dist', 'webui', 'index.html'), 'utf8');
+  const assets = [...html.matchAll(/(?:src|href)="(assets\/[^"]+)"/g)].map((m) => `dist/webui/${m[1]!}`);
+  assert.ok(assets.some((a) => /\/app-[A-Z0-9]+\.js$/.test(a)) && assets.some((a) => /\/app-[A-Z0-9]+\.css$/.test(a)), `hashed assets in index.html: ${assets.join(', ')}`);
+  for (const a of assets) assert.ok(files.includes(a), `${a} (referenced by index.html) would not be published`);
+  assert.deepEqual(files.filter((p) => p.startsWith('webui/') || p.endsWith('.tsx')), [], 'the web UI ships built, not as source');
   const testOnly = files.filter((p) => TEST_ONLY.test(p));
   assert.deepEqual(testOnly, [], 'test, fake or bench files would be published');
   // Every published module is compiled from a source that exists (a stale one would ship a moved or deleted module).

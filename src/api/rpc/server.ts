@@ -8,9 +8,11 @@
  * 3. with auth configured, HTTP Basic credentials must match (constant-time), else 401 + WWW-Authenticate; ten bad
  *    attempts from one address within a minute → 429 until the minute ends;
  * 4. only /transmission/rpc (and /transmission/rpc/) exist (404), and only POST is allowed (405): a GET never
- *    changes state; besides, GET or HEAD of `/` answers a small static page saying what this is and where the RPC is
- *    (no session id, no credentials, nothing from the request but the Host already on the allow-list);
- *    and GET/HEAD under /stream/ stream a torrent's file (stream-http.ts; read-only, after checks 1-3);
+ *    changes state; besides, GET or HEAD of other paths serve the web UI's static files (`web`, static-files.ts:
+ *    bitpeer's built UI at `/`, or a user's web folder at /transmission/web/), or without one a small page at `/`
+ *    saying what this is and where the RPC is (no session id, no credentials, nothing from the request but the Host
+ *    already on the allow-list); and GET/HEAD under /stream/ stream a torrent's file (stream-http.ts; read-only,
+ *    after checks 1-3);
  * 5. the X-Transmission-Session-Id header must carry this server's id (random per start), else 409 with the id in
  *    that header: the CSRF token of the Transmission protocol;
  * 6. the body is at most maxBodyBytes (413), read only after 1-5 passed (Expect: 100-continue is honoured after them);
@@ -30,6 +32,7 @@ import { answerRpcBody } from './jsonrpc.js';
 import { RpcMethods } from './methods.js';
 import { serveStream, STREAM_PREFIX } from './stream-http.js';
 import { formatPeerAddress } from '../../util/peer-address.js';
+import type { StaticSite } from './static-files.js';
 
 /** The RPC path (transmission-remote posts to it with a trailing slash). */
 export const RPC_PATH = '/transmission/rpc';
@@ -56,7 +59,18 @@ export interface RpcServerOptions {
   log?(msg: string): void;
   /** Clock for the auth-failure window, ms (default Date.now). */
   now?: () => number;
+  /**
+   * The web UI, served after checks 1-3: `site` at `/` (bitpeer's built UI), or with `webHome` a user's folder
+   * (Transmission's web client) at /transmission/web/, `/` redirecting there. Absent, or `/` not found in it
+   * while `webMissingNote` is set: the landing page at `/`, with that note on it (how to build the UI).
+   */
+  web?: { site: StaticSite; webHome?: boolean };
+  /** A line for the landing page when there is no web UI (e.g. how to build it). */
+  webMissingNote?: string;
 }
+
+/** Where a user's web folder lives, as transmission-daemon serves its web client. */
+export const TRANSMISSION_WEB_PATH = '/transmission/web/';
 
 /** A running RPC server. */
 export interface RpcServer {
@@ -110,13 +124,13 @@ function escapeHtml(s: string): string {
  * The page at `/` (until a web UI exists): what this is, where the RPC is, how to drive it. `address` is the
  * `host:port` the client used (its Host, already checked against the allow-list), shown escaped.
  */
-export function landingPage(address: string): string {
+export function landingPage(address: string, note?: string): string {
   const a = escapeHtml(address);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>bitpeer daemon</title></head>
 <body>
 <h1>bitpeer daemon ${escapeHtml(BITPEER_VERSION)}</h1>
-<p>This is the control port of a bitpeer BitTorrent daemon. There is no web interface here (yet).</p>
+<p>This is the control port of a bitpeer BitTorrent daemon. There is no web interface here${note ? '' : ' (yet)'}.</p>${note ? `\n<p>${escapeHtml(note)}</p>` : ''}
 <p>It speaks the Transmission RPC protocol (version 16) at <code>${a}${RPC_PATH}</code>
 (JSON over HTTP POST, with the <code>${SESSION_ID_HEADER}</code> handshake).</p>
 <p>Drive it with:</p>
@@ -263,6 +277,35 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
     return given.length === sessionIdBuf.length && timingSafeEqual(given, sessionIdBuf);
   };
 
+  /** The web UI's files, the redirects to a web folder, or the landing page; false when `path` is none of them. */
+  const serveWeb = async (req: http.IncomingMessage, res: http.ServerResponse, path: string, host: string): Promise<boolean> => {
+    const web = opts.web;
+    if (web?.webHome === true && (path === '/' || path === TRANSMISSION_WEB_PATH.slice(0, -1))) {
+      discardBody(req, maxBody);
+      res.writeHead(path === '/' ? 302 : 301, { Location: TRANSMISSION_WEB_PATH, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`See ${TRANSMISSION_WEB_PATH}\n`);
+      return true;
+    }
+    if (web) {
+      const sub = web.webHome === true ? (path.startsWith(TRANSMISSION_WEB_PATH) ? path.slice(TRANSMISSION_WEB_PATH.length - 1) : undefined) : path;
+      if (sub === undefined) return false;
+      discardBody(req, maxBody);
+      if (await web.site.handle(req, res, sub)) return true;
+      // bitpeer's UI not built (yet): the landing page says how to build it.
+      if (web.webHome === true || opts.webMissingNote === undefined) return false;
+    }
+    if (path !== '/') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      deny(req, res, 405, 'Method Not Allowed (this page is GET only; the RPC is at /transmission/rpc)', { Allow: 'GET, HEAD' });
+      return true;
+    }
+    discardBody(req, maxBody);
+    const page = landingPage(`${hostOfHeader(host)}:${req.socket.localPort ?? ''}`, opts.webMissingNote);
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });
+    res.end(req.method === 'HEAD' ? undefined : page);
+    return true;
+  };
+
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): Promise<void> => {
     commonHeaders(res);
     const host = req.headers.host;
@@ -285,20 +328,10 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
       deny(req, res, 401, 'Unauthorized', { 'WWW-Authenticate': 'Basic realm="bitpeer"' });
       return;
     }
-    const path = (req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?')[0] ?? '';
     // Streaming a file (GET/HEAD /stream/<info-hash>/<file-index>: stream-http.ts), after the Host, origin and auth checks.
-    if (path?.startsWith(STREAM_PREFIX)) { await serveStream(api, req, res, path, log); return; }
-    if (path === '/') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        deny(req, res, 405, 'Method Not Allowed (this page is GET only; the RPC is at /transmission/rpc)', { Allow: 'GET, HEAD' });
-        return;
-      }
-      discardBody(req, maxBody);
-      const page = landingPage(`${hostOfHeader(host)}:${req.socket.localPort ?? ''}`);
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });
-      res.end(req.method === 'HEAD' ? undefined : page);
-      return;
-    }
+    if (path.startsWith(STREAM_PREFIX)) { await serveStream(api, req, res, path, log); return; }
+    if (path !== RPC_PATH && path !== `${RPC_PATH}/` && await serveWeb(req, res, path, host)) return;
     if (path !== RPC_PATH && path !== `${RPC_PATH}/`) {
       deny(req, res, 404, 'Not Found');
       return;

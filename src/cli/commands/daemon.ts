@@ -45,6 +45,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     ...(values['upload-limit'] !== undefined ? { uploadLimit: parseRate(values['upload-limit'], 'upload limit') } : {}),
     ...(values['download-limit'] !== undefined ? { downloadLimit: parseRate(values['download-limit'], 'download limit') } : {}),
     ...(user && password ? { rpcAuth: { user, password } } : {}),
+    ...webHomeOption(values['web-home']),
     io: ioOptionsFromEnv(),
     onEvent: (e, api) => {
       if (json) { out.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`); return; }
@@ -72,6 +73,12 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   log('stopped');
   out.flush();
   return 0;
+}
+
+/** --web-home DIR, else TRANSMISSION_WEB_HOME (as transmission-daemon reads it), resolved; none → bitpeer's UI. */
+function webHomeOption(flag: unknown): { webHome?: string } {
+  const dir = typeof flag === 'string' && flag !== '' ? flag : process.env['TRANSMISSION_WEB_HOME'];
+  return dir !== undefined && dir !== '' ? { webHome: resolve(dir) } : {};
 }
 
 /** Log lines name a torrent `#id name`, as `bitpeer ls` shows it and `bitpeer pause ID` takes it. */
