@@ -89,13 +89,14 @@ test('the session id is random per server start', async () => {
   }
 });
 
-test('421 for a Host that is not on the allow-list, whatever else is right', async () => {
-  for (const host of ['evil.example', `evil.example:${server.port}`, 'localhost.evil.example', '127.0.0.2', '[::2]:9091']) {
+test('421 for a Host name that is not on the allow-list, whatever else is right; any IP address literal passes', async () => {
+  for (const host of ['evil.example', `evil.example:${server.port}`, 'localhost.evil.example', '127.0.0.2.evil.example', '192.168.1.5.nip.io', 'nas.local']) {
     const r = await raw(server.port, { body: '{"method":"session-get"}', headers: { Host: host, [SESSION_ID_HEADER]: sid } });
     assert.equal(r.status, 421, `Host ${JSON.stringify(host)}`);
     assert.equal(r.headers['x-transmission-session-id'], undefined, 'no session id leaks on a 421');
   }
-  for (const host of [`localhost:${server.port}`, 'LOCALHOST.', `[::1]:${server.port}`, '127.0.0.1']) {
+  // Names on the list, and addresses (a NAS opened as http://192.168.1.5:9091/: DNS rebinding needs a name).
+  for (const host of [`localhost:${server.port}`, 'LOCALHOST.', `[::1]:${server.port}`, '127.0.0.1', '127.0.0.2', '[::2]:9091', '192.168.1.5:9091', '[fe80::1]']) {
     const r = await raw(server.port, { body: '{"method":"session-get"}', headers: { Host: host, [SESSION_ID_HEADER]: sid } });
     assert.equal(r.status, 200, `Host ${host}`);
   }
@@ -125,6 +126,26 @@ test('403 for a browser cross-site request (Origin or Sec-Fetch-Site)', async ()
   assert.equal(api.callsTo('stop').length, 0);
   const same = await post({ method: 'session-stats' }, { Origin: `http://localhost:${server.port}`, 'Sec-Fetch-Site': 'same-origin' });
   assert.equal(same.status, 200);
+  // The UI opened by address: its fetches carry an Origin equal to the Host; another address's page is cross-site.
+  const byAddress = await raw(server.port, { body: '{"method":"session-stats"}', headers: { Host: '192.168.1.5:9091', Origin: 'http://192.168.1.5:9091', [SESSION_ID_HEADER]: sid } });
+  assert.equal(byAddress.status, 200);
+  for (const origin of ['http://192.168.1.6:9091', 'http://192.168.1.5:8080', 'https://192.168.1.5:9091']) {
+    const r = await raw(server.port, { body: '{"method":"torrent-stop"}', headers: { Host: '192.168.1.5:9091', Origin: origin, [SESSION_ID_HEADER]: sid } });
+    assert.equal(r.status, 403, origin);
+  }
+  assert.equal(api.callsTo('stop').length, 0);
+});
+
+test('a top-level navigation from another site opens the UI page (a link from a NAS dashboard), never the RPC or a stream', async () => {
+  const nav = { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' };
+  assert.equal((await raw(server.port, { method: 'GET', path: '/', headers: nav })).status, 200);
+  assert.equal((await raw(server.port, { method: 'HEAD', path: '/', headers: nav })).status, 200);
+  // A cross-site form POST is a navigation too: refused, and nothing changes.
+  const post = await raw(server.port, { path: '/transmission/rpc', body: '{"method":"torrent-stop"}', headers: { ...nav, [SESSION_ID_HEADER]: sid } });
+  assert.equal(post.status, 403);
+  assert.equal((await raw(server.port, { method: 'GET', path: '/transmission/rpc', headers: nav })).status, 403);
+  assert.equal((await raw(server.port, { method: 'GET', path: `/stream/${'1'.repeat(40)}/0`, headers: nav })).status, 403);
+  assert.equal(api.callsTo('stop').length, 0);
 });
 
 test('GET / is a small page naming the RPC path and how to drive it; no secrets; POST / is 405', async () => {

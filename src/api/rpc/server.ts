@@ -3,8 +3,10 @@
  * transmission-remote and Transmission front-ends drive bitpeer unchanged. See docs/design/rpc.md.
  *
  * Invariants (the checks run in this order; a request that fails one is answered at once and changes nothing):
- * 1. the Host header (without its port) is on the allow-list, else 421: defeats DNS rebinding;
- * 2. a browser's cross-site request (Origin not on the allow-list, or Sec-Fetch-Site cross-site/same-site) → 403;
+ * 1. the Host header (without its port) is on the allow-list or an IP address literal, else 421: defeats DNS
+ *    rebinding (which needs a name);
+ * 2. a browser's cross-site request (an Origin neither the Host itself nor on the allow-list, or Sec-Fetch-Site
+ *    cross-site/same-site) → 403, except a top-level GET/HEAD navigation to a web UI page (a link from elsewhere);
  * 3. with auth configured, HTTP Basic credentials must match (constant-time), else 401 + WWW-Authenticate; ten bad
  *    attempts from one address within a minute → 429 until the minute ends;
  * 4. only /transmission/rpc (and /transmission/rpc/) exist (404), and only POST is allowed (405): a GET never
@@ -23,7 +25,7 @@
  * BEP: none (Transmission's rpc-spec.txt; reliability rule 10 in docs/design/reliability.md).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BtError, errorMessage } from '../../util/errors.js';
 import type { BitpeerApi } from '../types.js';
@@ -239,13 +241,32 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
     res.end(`${status}: ${text}\n`);
   };
 
-  const crossSite = (req: http.IncomingMessage): boolean => {
+  /**
+   * The Host header's name is acceptable: on the allow-list, or an IP address literal. DNS rebinding needs a name the
+   * attacker controls, so an address typed in the address bar (a NAS reached as http://192.168.1.5:9091/) is as safe
+   * as 127.0.0.1; transmission-daemon's host whitelist makes the same exception.
+   */
+  const hostAllowed = (name: string): boolean =>
+    allowed.has(name) || isIP(name.startsWith('[') ? name.slice(1, -1) : name) !== 0;
+
+  /**
+   * A browser's request made by another site's page. Exempt: a top-level navigation (GET/HEAD, Sec-Fetch-Mode
+   * navigate) to the web UI's pages, e.g. a link from a NAS dashboard: it changes nothing and shows nothing to the
+   * linking page. A page's own fetches carry an Origin equal to the Host it was loaded from (same origin), or one whose
+   * name is on the allow-list.
+   */
+  const crossSite = (req: http.IncomingMessage, host: string, path: string): boolean => {
+    const uiNavigation = (req.method === 'GET' || req.method === 'HEAD') && req.headers['sec-fetch-mode'] === 'navigate'
+      && !path.startsWith(RPC_PATH) && !path.startsWith(STREAM_PREFIX);
+    if (uiNavigation) return false;
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
     const origin = req.headers.origin;
     if (origin === undefined) return false;
     try {
-      return !allowed.has(normalizeHost(new URL(origin).hostname));
+      const url = new URL(origin);
+      if (url.protocol === 'http:' && url.host.toLowerCase() === host.trim().toLowerCase()) return false;
+      return !allowed.has(normalizeHost(url.hostname));
     } catch {
       return true; // "null" and other opaque origins
     }
@@ -309,12 +330,13 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): Promise<void> => {
     commonHeaders(res);
     const host = req.headers.host;
-    if (host === undefined || !allowed.has(hostOfHeader(host))) {
+    if (host === undefined || !hostAllowed(hostOfHeader(host))) {
       log(`rpc: 421 for Host ${JSON.stringify(host ?? '')} from ${req.socket.remoteAddress ?? '?'}`);
       deny(req, res, 421, 'Misdirected Request (this Host is not on the RPC allow-list)');
       return;
     }
-    if (crossSite(req)) {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (crossSite(req, host, path)) {
       deny(req, res, 403, 'Forbidden (cross-site request)');
       return;
     }
@@ -328,7 +350,6 @@ export async function startRpcServer(api: BitpeerApi, opts: RpcServerOptions): P
       deny(req, res, 401, 'Unauthorized', { 'WWW-Authenticate': 'Basic realm="bitpeer"' });
       return;
     }
-    const path = (req.url ?? '').split('?')[0] ?? '';
     // Streaming a file (GET/HEAD /stream/<info-hash>/<file-index>: stream-http.ts), after the Host, origin and auth checks.
     if (path.startsWith(STREAM_PREFIX)) { await serveStream(api, req, res, path, log); return; }
     if (path !== RPC_PATH && path !== `${RPC_PATH}/` && await serveWeb(req, res, path, host)) return;
