@@ -109,6 +109,11 @@ function Overview({ t, change, report }: TabProps & { report(err: unknown): void
   const [down, setDown] = useState(() => limitText(t['downloadLimited'], t['downloadLimit']));
   const [up, setUp] = useState(() => limitText(t['uploadLimited'], t['uploadLimit']));
   const seqKnown = typeof t['sequentialDownload'] === 'boolean';
+  // The switch shows what the user asked until a poll reports the daemon's value: a poll answered before the
+  // torrent-set would otherwise flip the box back, and the next click would ask for what is already there.
+  const [seqWanted, setSeqWanted] = useState<boolean | undefined>(undefined);
+  const seqShown = seqWanted ?? t['sequentialDownload'] === true;
+  useEffect(() => { if (seqWanted !== undefined && t['sequentialDownload'] === seqWanted) setSeqWanted(undefined); }, [t['sequentialDownload'], seqWanted]);
   const v2 = s(t['bitpeer-hashStringV2']);
   const saveLimits = async (e: Event): Promise<void> => {
     e.preventDefault();
@@ -121,15 +126,17 @@ function Overview({ t, change, report }: TabProps & { report(err: unknown): void
     });
   };
   const setSequential = async (on: boolean): Promise<void> => {
+    setSeqWanted(on);
     // An error from the daemon is in the banner already (act reports it): leave it there.
-    if (!await change('torrent-set', { sequentialDownload: on })) return;
+    if (!await change('torrent-set', { sequentialDownload: on })) { setSeqWanted(undefined); return; }
     // A daemon without the field accepts and ignores it (Transmission's rule for unknown keys): say so.
     try {
       const r = await rpc.call<{ torrents?: Json[] }>('torrent-get', { ids: [n(t['id'])], fields: ['id', 'sequentialDownload'] });
       const got = r.torrents?.[0]?.['sequentialDownload'];
+      if (typeof got !== 'boolean' || got !== on) setSeqWanted(undefined);
       if (typeof got !== 'boolean') report(new Error('torrent-set sequentialDownload: this daemon does not report sequentialDownload (not supported)'));
       else if (got !== on) report(new Error(`torrent-set sequentialDownload: the daemon kept it ${got ? 'on' : 'off'}`));
-    } catch (err) { report(err); }
+    } catch (err) { setSeqWanted(undefined); report(err); }
   };
   return (
     <div class="overview">
@@ -147,7 +154,7 @@ function Overview({ t, change, report }: TabProps & { report(err: unknown): void
         {s(t['comment']) !== '' ? <><dt>Comment</dt><dd class="wrap">{s(t['comment'])}</dd></> : null}
       </dl>
       <label class="check">
-        <input type="checkbox" data-testid="toggle-sequential" checked={t['sequentialDownload'] === true}
+        <input type="checkbox" data-testid="toggle-sequential" checked={seqShown}
           onChange={(e) => void setSequential((e.currentTarget as HTMLInputElement).checked)} />
         <span>Download in order (sequential){seqKnown ? '' : ' — not reported by this daemon'}</span>
       </label>
