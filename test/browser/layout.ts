@@ -135,7 +135,7 @@ export function analyseLayout(snap: LayoutSnapshot, opts: AnalyseOptions = {}): 
 }
 
 /** The test ids that are panels and rows; other tracked elements are interactive or plain content. */
-export const PANEL_IDS = ['torrent-list', 'details-panel', 'add-dialog', 'settings-dialog', 'remove-dialog', 'files-tree',
+export const PANEL_IDS = ['torrent-list', 'details-panel', 'add-dialog', 'settings-dialog', 'remove-dialog', 'move-dialog', 'files-tree',
   'peers-table', 'trackers-table', 'error-banner', 'drop-zone'];
 export const ROW_IDS = ['torrent-row', 'file-row', 'file-folder', 'peer-row', 'tracker-row'];
 

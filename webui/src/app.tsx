@@ -1,15 +1,20 @@
 /**
  * The web UI's root: header (add, settings, theme, global rates and their graph), the toolbar (search, filter,
- * sort, actions on the selected torrent), the virtualised list, the details panel, the dialogs, the error banner
+ * sort, actions on the selected torrents), the virtualised list, the details panel, the dialogs, the error banner
  * and the drop zone. It owns the polling loop.
  *
  * Polling (at most one request of each kind in flight; every second): session-stats for the global rates, and the
  * list: a full torrent-get of the list fields every 5th tick (and at once after an action), `ids:
  * "recently-active"` in between (it also reports removed ids). The data-testid contract is docs/design/webui.md.
+ *
+ * Selection: `selection` is the set the toolbar acts on; `selectedId` is the last clicked (or arrowed) row, the one
+ * the details panel shows. Invariant: a plain click or an arrow key makes both that one row; Ctrl/Cmd-click toggles
+ * a row, Shift-click selects the visible rows from the anchor (the last plain or Ctrl-clicked row), Ctrl+A selects
+ * every visible row. Ids of removed torrents stay harmlessly in the set (actions use only the ids still listed).
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Actions } from './actions.js';
-import { AddDialog, RemoveDialog } from './dialogs.js';
+import { AddDialog, MoveDialog, RemoveDialog } from './dialogs.js';
 import { Details } from './details.js';
 import { formatRate } from './format.js';
 import { FILTERS, LIST_FIELDS, mergeTorrents, SORT_KEYS, visibleTorrents, type Filter, type ListTorrent, type SortKey } from './model.js';
@@ -23,7 +28,11 @@ const POLL_MS = 1000;
 const FULL_EVERY = 5;
 const HISTORY = 60;
 
-type DialogState = { kind: 'add'; file?: File | undefined; magnet?: string | undefined } | { kind: 'remove' } | { kind: 'settings' } | undefined;
+type DialogState = { kind: 'add'; file?: File | undefined; magnet?: string | undefined } | { kind: 'remove'; ids: number[] }
+  | { kind: 'move'; ids: number[] } | { kind: 'settings' } | undefined;
+
+/** How a row was clicked: `toggle` = Ctrl or Cmd held, `range` = Shift held. */
+export interface ClickMods { toggle: boolean; range: boolean }
 
 export interface ErrorState { message: string; fromPoll: boolean }
 
@@ -35,6 +44,8 @@ export function App(): preact.JSX.Element {
   const [sort, setSort] = useState<SortKey>('name');
   const [reverse, setReverse] = useState(false);
   const [selectedId, setSelectedId] = useState<number | undefined>(undefined);
+  const [selection, setSelection] = useState<ReadonlySet<number>>(new Set());
+  const anchorRef = useRef<number | undefined>(undefined);
   const [detailsOpen, setDetailsOpen] = useState(false);
   const [dialog, setDialog] = useState<DialogState>(undefined);
   const [error, setError] = useState<ErrorState | undefined>(undefined);
@@ -105,22 +116,65 @@ export function App(): preact.JSX.Element {
     }
   }, [report]);
 
-  const select = useCallback((id: number, open: boolean): void => {
+  /** Makes `id` the only selected row (and the anchor of a later Shift-click). */
+  const selectOnly = useCallback((id: number): void => {
     setSelectedId(id);
-    if (open) setDetailsOpen(true);
+    setSelection(new Set([id]));
+    anchorRef.current = id;
   }, []);
 
-  // Keyboard: "/" focuses the search; arrows move the selection; Enter opens details; Delete asks to remove. The
-  // handler reads the latest state from a ref (keys can come faster than renders) and moves the selection there too.
-  const keyState = useRef({ dialog, rows, selectedId, detailsOpen });
-  keyState.current = { dialog, rows, selectedId, detailsOpen };
+  const select = useCallback((id: number, open: boolean, mods: ClickMods = { toggle: false, range: false }): void => {
+    const { rows } = keyState.current;
+    const anchor = anchorRef.current;
+    const from = anchor === undefined ? -1 : rows.findIndex((r) => r.id === anchor);
+    const to = rows.findIndex((r) => r.id === id);
+    if (mods.range && from >= 0 && to >= 0) {
+      const range = rows.slice(Math.min(from, to), Math.max(from, to) + 1).map((r) => r.id);
+      const next = new Set(mods.toggle ? [...keyState.current.selection, ...range] : range);
+      keyState.current = { ...keyState.current, selection: next };
+      setSelection(next);
+      setSelectedId(id);
+      return;
+    }
+    if (mods.toggle) {
+      const next = new Set(keyState.current.selection);
+      if (next.has(id)) {
+        next.delete(id);
+        setSelectedId((s) => (s === id ? [...next].pop() : s));
+      } else {
+        next.add(id);
+        setSelectedId(id);
+      }
+      keyState.current = { ...keyState.current, selection: next };
+      setSelection(next);
+      anchorRef.current = id;
+      return;
+    }
+    selectOnly(id);
+    if (open) setDetailsOpen(true);
+  }, [selectOnly]);
+
+  // Keyboard: "/" focuses the search; arrows move the selection; Enter opens details; Delete asks to remove; Ctrl+A
+  // (Cmd+A) selects every visible row. The handler reads the latest state from a ref (keys can come faster than
+  // renders) and moves the selection there too.
+  const keyState = useRef({ dialog, rows, selectedId, detailsOpen, selection });
+  keyState.current = { dialog, rows, selectedId, detailsOpen, selection };
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
-      const { dialog, rows, selectedId, detailsOpen } = keyState.current;
-      const selected = selectedId !== undefined && torrentsRef.current.has(selectedId);
-      if (dialog !== undefined || e.altKey || e.ctrlKey || e.metaKey) return;
+      const { dialog, rows, selectedId, detailsOpen, selection } = keyState.current;
       const target = e.target as HTMLElement | null;
       const typing = target !== null && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT' || target.isContentEditable);
+      if (dialog === undefined && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'a' && !typing
+        && (target === null || target.closest('[data-testid="details-panel"]') === null)) {
+        e.preventDefault();
+        const all = new Set(rows.map((r) => r.id));
+        keyState.current = { ...keyState.current, selection: all };
+        setSelection(all);
+        if ((selectedId === undefined || !all.has(selectedId)) && rows.length > 0) setSelectedId(rows[0]!.id);
+        return;
+      }
+      const selected = [...selection].some((id) => torrentsRef.current.has(id));
+      if (dialog !== undefined || e.altKey || e.ctrlKey || e.metaKey) return;
       if (e.key === '/' && !typing) {
         e.preventDefault();
         searchRef.current?.focus();
@@ -135,8 +189,8 @@ export function App(): preact.JSX.Element {
         const next = at < 0 ? (e.key === 'ArrowDown' ? 0 : rows.length - 1)
           : Math.max(0, Math.min(rows.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)));
         const id = rows[next]!.id;
-        keyState.current = { ...keyState.current, selectedId: id };
-        setSelectedId(id);
+        keyState.current = { ...keyState.current, selectedId: id, selection: new Set([id]) };
+        selectOnly(id);
         scrollRef.current?.(next);
       } else if (e.key === 'Enter' && selectedId !== undefined && (target === null || target.tagName !== 'BUTTON')) {
         e.preventDefault();
@@ -144,14 +198,14 @@ export function App(): preact.JSX.Element {
         setDetailsOpen(true);
       } else if (e.key === 'Delete' && selected) {
         e.preventDefault();
-        const next: DialogState = { kind: 'remove' };
+        const next: DialogState = { kind: 'remove', ids: [...selection].filter((id) => torrentsRef.current.has(id)) };
         keyState.current = { ...keyState.current, dialog: next };
         setDialog(next);
       }
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  }, []);
+  }, [selectOnly]);
 
   // Drag and drop of .torrent files (or a magnet link as text) anywhere on the page.
   useEffect(() => {
@@ -185,7 +239,10 @@ export function App(): preact.JSX.Element {
   }, []);
 
   const last = history[history.length - 1] ?? { down: 0, up: 0 };
-  const ids = selected ? [selected.id] : [];
+  const ids = [...selection].filter((id) => torrents.has(id));
+  const listed = (list: number[]): ListTorrent[] => list.flatMap((id) => { const t = torrents.get(id); return t ? [t] : []; });
+  const removeIds = dialog?.kind === 'remove' ? listed(dialog.ids) : [];
+  const moveIds = dialog?.kind === 'move' ? listed(dialog.ids) : [];
   return (
     <div class={`app${detailsOpen && selected ? ' with-details' : ''}`}>
       <header class="top">
@@ -222,29 +279,37 @@ export function App(): preact.JSX.Element {
         <button type="button" data-testid="sort-reverse" aria-label="Reverse the order" aria-pressed={reverse ? 'true' : 'false'}
           onClick={() => setReverse((r) => !r)}>{reverse ? '↑' : '↓'}</button>
         <span class="spacer" />
-        <Actions ids={ids} act={act} onRemove={() => setDialog({ kind: 'remove' })} />
+        <Actions ids={ids} act={act} onRemove={() => setDialog({ kind: 'remove', ids })} onMove={() => setDialog({ kind: 'move', ids })} />
         <span class="count" aria-live="polite">{loaded ? `${rows.length} of ${torrents.size}` : 'loading…'}</span>
       </div>
       <main class="main">
-        <TorrentList rows={rows} rowHeight={rowHeight} selectedId={selectedId} onSelect={select} scrollRef={scrollRef} />
+        <TorrentList rows={rows} rowHeight={rowHeight} selectedId={selectedId} selection={selection} onSelect={select} scrollRef={scrollRef} />
         {detailsOpen && selected ? (
           <Details torrent={selected} act={act} report={report} onClose={() => setDetailsOpen(false)}
-            onRemove={() => setDialog({ kind: 'remove' })} />
+            onRemove={() => setDialog({ kind: 'remove', ids: [selected.id] })} onMove={() => setDialog({ kind: 'move', ids: [selected.id] })} />
         ) : null}
       </main>
       {dragging ? <div class="drop-zone" data-testid="drop-zone" aria-hidden="true"><p>Drop a .torrent file to add it</p></div> : null}
       {dialog?.kind === 'add' ? (
         <AddDialog initialFile={dialog.file} initialMagnet={dialog.magnet} report={report} onClose={() => setDialog(undefined)}
-          onAdded={(id) => { setDialog(undefined); fullNow.current = true; if (id !== undefined) setSelectedId(id); }} />
+          onAdded={(id) => { setDialog(undefined); fullNow.current = true; if (id !== undefined) selectOnly(id); }} />
       ) : null}
-      {dialog?.kind === 'remove' && selected ? (
-        <RemoveDialog torrent={selected} onClose={() => setDialog(undefined)}
+      {dialog?.kind === 'remove' && removeIds.length > 0 ? (
+        <RemoveDialog torrents={removeIds} onClose={() => setDialog(undefined)}
           onConfirm={async (deleteData) => {
             setDialog(undefined);
-            if (await act('torrent-remove', { ids: [selected.id], 'delete-local-data': deleteData })) {
-              setSelectedId(undefined);
-              setDetailsOpen(false);
+            const gone = removeIds.map((t) => t.id);
+            if (await act('torrent-remove', { ids: gone, 'delete-local-data': deleteData })) {
+              setSelection((cur) => new Set([...cur].filter((id) => !gone.includes(id))));
+              if (selectedId !== undefined && gone.includes(selectedId)) { setSelectedId(undefined); setDetailsOpen(false); }
             }
+          }} />
+      ) : null}
+      {dialog?.kind === 'move' && moveIds.length > 0 ? (
+        <MoveDialog torrents={moveIds} report={report} onClose={() => setDialog(undefined)}
+          onConfirm={(location, move) => {
+            setDialog(undefined);
+            void act('torrent-set-location', { ids: moveIds.map((t) => t.id), location, move });
           }} />
       ) : null}
       {dialog?.kind === 'settings' ? <SettingsDialog report={report} onClose={() => setDialog(undefined)} /> : null}

@@ -30,12 +30,13 @@ export interface DetailsProps {
   report(err: unknown): void;
   onClose(): void;
   onRemove(): void;
+  onMove(): void;
 }
 
 const s = (v: unknown): string => (typeof v === 'string' ? v : '');
 const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-export function Details({ torrent, act, report, onClose, onRemove }: DetailsProps): preact.JSX.Element {
+export function Details({ torrent, act, report, onClose, onRemove, onMove }: DetailsProps): preact.JSX.Element {
   const [tab, setTab] = useState<Tab>('overview');
   const [data, setData] = useState<Json | undefined>(undefined);
   const id = torrent.id;
@@ -84,7 +85,7 @@ export function Details({ torrent, act, report, onClose, onRemove }: DetailsProp
       </div>
       <p class="muted">{stateOf(torrent)} · {percentOf(torrent).toFixed(1)}% · {formatBytes(torrent.sizeWhenDone)}
         {torrent.errorString !== '' ? <span class="form-error"> · {torrent.errorString}</span> : null}</p>
-      <Actions ids={[id]} act={act} onRemove={onRemove} withTestIds={false} />
+      <Actions ids={[id]} act={act} onRemove={onRemove} onMove={onMove} withTestIds={false} />
       <div class="tabs" role="tablist" aria-label="Details" onKeyDown={onTabKey}>
         {TABS.map((t) => (
           <button type="button" role="tab" key={t} id={`tab-${t}`} data-testid={`tab-${t}`} aria-selected={tab === t ? 'true' : 'false'}

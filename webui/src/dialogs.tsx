@@ -1,6 +1,7 @@
 /**
  * The add dialog (a .torrent by file picker or drop, or a magnet link; the download folder; start or not; which
- * files to fetch, read in the browser from the .torrent's info dictionary) and the remove dialog.
+ * files to fetch, read in the browser from the .torrent's info dictionary), the remove dialog (one torrent or a
+ * multi-selection, named by count) and the move dialog (torrent-set-location: a new folder, moving the files or not).
  * Adding sends torrent-add with `metainfo` (base64) or `filename` (the magnet), `download-dir`, `paused`, and
  * `files-unwanted` for the files left unchecked.
  */
@@ -139,25 +140,71 @@ export function AddDialog({ initialFile, initialMagnet, report, onClose, onAdded
 }
 
 export interface RemoveDialogProps {
-  torrent: ListTorrent;
+  torrents: ListTorrent[];
   onClose(): void;
   onConfirm(deleteData: boolean): void;
 }
 
-export function RemoveDialog({ torrent, onClose, onConfirm }: RemoveDialogProps): preact.JSX.Element {
+export function RemoveDialog({ torrents, onClose, onConfirm }: RemoveDialogProps): preact.JSX.Element {
   const [deleteData, setDeleteData] = useState(false);
+  const one = torrents.length === 1 ? torrents[0] : undefined;
   return (
-    <Modal testid="remove-dialog" title="Remove torrent" onClose={onClose}>
+    <Modal testid="remove-dialog" title={one ? 'Remove torrent' : `Remove ${torrents.length} torrents`} onClose={onClose}>
       <form class="form" onSubmit={(e) => { e.preventDefault(); onConfirm(deleteData); }}>
-        <p>Remove <strong>{torrent.name || torrent.hashString}</strong> from the list?</p>
+        {one ? <p>Remove <strong>{one.name || one.hashString}</strong> from the list?</p>
+          : <p data-testid="remove-count" data-count={String(torrents.length)}>Remove <strong>{torrents.length} torrents</strong> from the list?</p>}
         <label class="check">
           <input type="checkbox" data-testid="remove-delete-data" checked={deleteData}
             onChange={(e) => setDeleteData((e.currentTarget as HTMLInputElement).checked)} />
-          <span>Also delete the downloaded data (only the files this torrent wrote)</span>
+          <span>Also delete the downloaded data (only the files {one ? 'this torrent' : 'these torrents'} wrote)</span>
         </label>
         <div class="buttons">
           <button type="button" onClick={onClose}>Cancel</button>
           <button type="submit" class="danger" data-testid="remove-confirm">{deleteData ? 'Remove and delete data' : 'Remove'}</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export interface MoveDialogProps {
+  torrents: ListTorrent[];
+  report(err: unknown): void;
+  onClose(): void;
+  onConfirm(location: string, move: boolean): void;
+}
+
+/** Set the folder of the torrents' data: prefilled with the first torrent's downloadDir (asked of the daemon). */
+export function MoveDialog({ torrents, report, onClose, onConfirm }: MoveDialogProps): preact.JSX.Element {
+  const [path, setPath] = useState('');
+  const [move, setMove] = useState(true);
+  const first = torrents[0];
+  useEffect(() => {
+    if (!first) return;
+    rpc.call('torrent-get', { ids: [first.id], fields: ['id', 'downloadDir'] })
+      .then((r) => {
+        const list = Array.isArray(r['torrents']) ? r['torrents'] as Array<Record<string, unknown>> : [];
+        const dir = list[0]?.['downloadDir'];
+        if (typeof dir === 'string') setPath((p) => (p === '' ? dir : p));
+      })
+      .catch(report);
+  }, [first?.id, report]);
+  const one = torrents.length === 1 ? first : undefined;
+  return (
+    <Modal testid="move-dialog" title={one ? 'Set location' : `Set location of ${torrents.length} torrents`} onClose={onClose}>
+      <form class="form" onSubmit={(e) => { e.preventDefault(); if (path.trim() !== '') onConfirm(path.trim(), move); }}>
+        <p>{one ? <>Where <strong>{one.name || one.hashString}</strong> keeps its data.</> : <>Where these {torrents.length} torrents keep their data.</>}</p>
+        <label>
+          <span>Folder (absolute path)</span>
+          <input type="text" data-testid="move-path" value={path} onInput={(e) => setPath((e.currentTarget as HTMLInputElement).value)} />
+        </label>
+        <label class="check">
+          <input type="checkbox" data-testid="move-data" checked={move} onChange={(e) => setMove((e.currentTarget as HTMLInputElement).checked)} />
+          <span>Move the files there (unchecked: only look for them there)</span>
+        </label>
+        <div class="buttons">
+          <button type="button" onClick={onClose}>Cancel</button>
+          <button type="submit" class="primary" data-testid="move-confirm" disabled={path.trim() === ''}>{move ? 'Move' : 'Set location'}</button>
         </div>
       </form>
     </Modal>
