@@ -118,8 +118,10 @@ export function App(): preact.JSX.Element {
 
   /** Makes `id` the only selected row (and the anchor of a later Shift-click). */
   const selectOnly = useCallback((id: number): void => {
+    const next = new Set([id]);
+    keyState.current = { ...keyState.current, selectedId: id, selection: next };
     setSelectedId(id);
-    setSelection(new Set([id]));
+    setSelection(next);
     anchorRef.current = id;
   }, []);
 
