@@ -453,6 +453,11 @@ export class SessionApi implements BitpeerApi {
     await this.session.updateQueue();
   }
 
+  /** torrent-reannounce: each running torrent asks its trackers again as soon as their `min interval` allows. */
+  async reannounce(ids?: TorrentId[]): Promise<void> {
+    for (const t of this.targets(ids)) t.reannounce();
+  }
+
   async setSequential(ids: TorrentId[], sequential: boolean): Promise<void> {
     for (const t of this.resolve(ids)) {
       if (t.sequential === sequential) continue;

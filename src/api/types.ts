@@ -301,7 +301,10 @@ export interface BitpeerApi {
   fetchMetadata(magnet: string, opts?: { peers?: Array<{ host: string; port: number }>; signal?: AbortSignal; log?: (m: string) => void }): MetadataFetchHandle;
   /** Optional: start now, bypassing the queue (Transmission's torrent-start-now). Absent: `start` is used. */
   startNow?(ids?: TorrentId[]): Promise<void>;
-  /** Optional: announce to the trackers now (torrent-reannounce). Absent: the call is accepted and does nothing. */
+  /**
+   * Optional: announce to the trackers again as soon as their `min interval` allows (torrent-reannounce; the session's
+   * facade has it). Absent: the call is accepted and does nothing.
+   */
   reannounce?(ids?: TorrentId[]): Promise<void>;
   /**
    * Optional: fetch the torrents' pieces in order (`true`) or rarest first (`false`, the default): Transmission 4.1's

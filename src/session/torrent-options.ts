@@ -104,4 +104,6 @@ export interface AnnouncerLike {
   completed(): void;
   stop(timeoutMs?: number): Promise<void>;
   tick(now: number): void;
+  /** Announce again as soon as the tracker's `min interval` allows (torrent-reannounce). */
+  announceNow?(): void;
 }

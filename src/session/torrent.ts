@@ -380,6 +380,8 @@ export class Torrent {
   /** Sequential download: pieces in index order within a priority (docs/design/picker.md), instead of rarest first. */
   setSequential(on: boolean): void { this.picker.setSequential(on); }
   get sequential(): boolean { return this.picker.sequential; }
+  /** Announce to the trackers again as soon as their `min interval` allows (a no-op while stopped). */
+  reannounce(): void { this.announcer?.announceNow?.(); }
 
   /** Streams (readers of byte ranges): open, aim, close, and wait for a piece. */
   get streaming(): StreamCommands { return this.streams; }
