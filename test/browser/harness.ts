@@ -73,10 +73,14 @@ export class UiBrowser {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const exe = requireChromium();
     const profile = await scope.tempDir('bitpeer-chromium-');
+    // Chromium puts its singleton socket folder (org.chromium.Chromium.XXXXXX) in TMPDIR and removes it only on a clean
+    // exit; it is stopped by PID here, so give it a TMPDIR of its own that the scope removes.
+    const tmp = await scope.tempDir('bitpeer-chromium-tmp-');
     const child = scope.spawn(exe, ['--headless=new', '--no-sandbox', '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
       `--user-data-dir=${profile}`, '--no-first-run', '--no-default-browser-check', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--metrics-recording-only', '--password-store=basic', '--use-mock-keychain',
-      '--disable-dev-shm-usage', '--hide-scrollbars', '--mute-audio', ...(opts.extraArgs ?? []), 'about:blank'], { name: 'chromium' });
+      '--disable-dev-shm-usage', '--hide-scrollbars', '--mute-audio', ...(opts.extraArgs ?? []), 'about:blank'],
+      { name: 'chromium', env: { TMPDIR: tmp } });
     const deadline = Date.now() + timeoutMs;
     let ws: string | undefined;
     while (!(ws = /DevTools listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(child.stderr)?.[1])) {
