@@ -15,36 +15,30 @@ const outdir = join(root, 'dist', 'webui');
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(join(outdir, 'assets'), { recursive: true });
 
-const result = await build({
+// Options both builds share: hashed names under assets/, bundled and minified.
+const common = {
   absWorkingDir: root,
-  entryPoints: { app: 'webui/src/main.tsx' },
   outdir: join(outdir, 'assets'),
   entryNames: '[name]-[hash]',
   bundle: true,
+  minify: true,
+  logLevel: 'warning',
+  metafile: true,
+};
+const result = await build({
+  ...common,
+  entryPoints: { app: 'webui/src/main.tsx' },
   format: 'esm',
   platform: 'browser',
   target: ['es2022', 'chrome110', 'firefox115', 'safari16'],
   jsx: 'automatic',
   jsxImportSource: 'preact',
-  minify: true,
   legalComments: 'none',
-  logLevel: 'warning',
-  metafile: true,
   define: { 'process.env.NODE_ENV': '"production"' },
   loader: { '.css': 'css' },
-  inject: [],
 });
 // The stylesheet is its own entry (imported nowhere), so esbuild hashes it too.
-const css = await build({
-  absWorkingDir: root,
-  entryPoints: { app: 'webui/src/style.css' },
-  outdir: join(outdir, 'assets'),
-  entryNames: '[name]-[hash]',
-  bundle: true,
-  minify: true,
-  logLevel: 'warning',
-  metafile: true,
-});
+const css = await build({ ...common, entryPoints: { app: 'webui/src/style.css' } });
 const pick = (meta, ext) => {
   const f = Object.keys(meta.outputs).find((p) => p.endsWith(ext));
   if (!f) throw new Error(`build-webui: no ${ext} output`);
