@@ -83,6 +83,21 @@ async function readExisting(path: string): Promise<EnsuredCredentials | undefine
 }
 
 /**
+ * The credentials a daemon made in `stateDir`, for a client command on the same machine; undefined when there is no
+ * such file or it is unusable (too large, malformed, unreadable): the client then reports the daemon's 401 as is.
+ * Never creates anything.
+ */
+export async function readRpcCredentials(stateDir: string): Promise<RpcCredentials | undefined> {
+  try {
+    const found = await readExisting(join(stateDir, CREDENTIALS_FILE));
+    return found ? { user: found.user, password: found.password } : undefined;
+  } catch (err) {
+    if (err instanceof BtError) return undefined;
+    throw err;
+  }
+}
+
+/**
  * The credentials in `stateDir`, created on the first call (see the module invariants). `random` is for tests.
  */
 export async function ensureRpcCredentials(stateDir: string, random?: (n: number) => Buffer): Promise<EnsuredCredentials> {

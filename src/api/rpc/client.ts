@@ -19,6 +19,11 @@ export interface RpcClientOptions {
   port?: number;
   user?: string;
   password?: string;
+  /**
+   * Asked once, on the first HTTP 401, when neither `user` nor `password` was given: credentials to retry with
+   * (the client commands read those a daemon on this machine made itself), or undefined to report the 401.
+   */
+  credentialsOnChallenge?: () => Promise<{ user: string; password: string } | undefined>;
   /** Per request, default 30 s. */
   timeoutMs?: number;
   /** Default 64 MiB. */
@@ -34,6 +39,10 @@ export interface RpcReply {
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'EAI_AGAIN']);
 
+function basicAuthorization(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
 interface HttpAnswer { status: number; sessionId: string | undefined; body: Buffer }
 
 /** Transmission RPC client. */
@@ -43,7 +52,8 @@ export class RpcClient {
   private sessionId: string | undefined;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
-  private readonly authorization: string | undefined;
+  private authorization: string | undefined;
+  private credentialsOnChallenge: (() => Promise<{ user: string; password: string } | undefined>) | undefined;
   private tag = 0;
 
   constructor(opts: RpcClientOptions = {}) {
@@ -52,7 +62,9 @@ export class RpcClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.maxResponseBytes = opts.maxResponseBytes ?? 64 * 1024 * 1024;
     if (opts.user !== undefined || opts.password !== undefined) {
-      this.authorization = `Basic ${Buffer.from(`${opts.user ?? ''}:${opts.password ?? ''}`).toString('base64')}`;
+      this.authorization = basicAuthorization(opts.user ?? '', opts.password ?? '');
+    } else {
+      this.credentialsOnChallenge = opts.credentialsOnChallenge;
     }
   }
 
@@ -70,6 +82,15 @@ export class RpcClient {
       if (answer.status === 409 && answer.sessionId !== undefined && answer.sessionId !== this.sessionId && attempt < 2) {
         this.sessionId = answer.sessionId;
         continue;
+      }
+      if (answer.status === 401 && this.credentialsOnChallenge !== undefined) {
+        const ask = this.credentialsOnChallenge;
+        this.credentialsOnChallenge = undefined; // asked once per client
+        const creds = await ask();
+        if (creds !== undefined) {
+          this.authorization = basicAuthorization(creds.user, creds.password);
+          continue;
+        }
       }
       if (answer.status !== 200) throw this.statusError(answer.status);
       if (answer.sessionId !== undefined) this.sessionId = answer.sessionId;
@@ -104,7 +125,8 @@ export class RpcClient {
     switch (status) {
       case 401: return new BtError('RPC', `the bitpeer daemon at ${this.address} refused the credentials ` +
         '(give --rpc-user and --rpc-password, or set BITPEER_RPC_USER and BITPEER_RPC_PASSWORD; a daemon exposed without ' +
-        'them made its own, user "bitpeer": see rpc-credentials.json in its state folder)');
+        'them made its own, user "bitpeer", kept in rpc-credentials.json in its state folder: the client commands use it ' +
+        'for a daemon on this machine, from --state-dir if the daemon has one)');
       case 409: return new BtError('RPC', `the daemon at ${this.address} kept refusing the session id (HTTP 409)`);
       case 421: return new BtError('RPC', `the daemon at ${this.address} does not accept this host name (HTTP 421); use its address`);
       case 429: return new BtError('RPC', `the daemon at ${this.address} is refusing logins for a minute after too many failures`);

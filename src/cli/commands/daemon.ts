@@ -2,18 +2,13 @@
  * `bitpeer daemon`: run the session in the foreground, as systemd likes it: logs on stdout (one line each), SIGINT
  * or SIGTERM is a clean stop (resume data saved, `stopped` announced), exit 0.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { startDaemon, torrentLabel } from '../../daemon/daemon.js';
 import type { BitpeerApi } from '../../api/types.js';
 import { parse, parseDhtOptions, parseEncryption, parsePort, parseRate } from '../args.js';
 import { commandHelp } from '../help.js';
 import { ioOptionsFromEnv } from '../io-env.js';
-
-export function defaultStateDir(): string {
-  const xdg = process.env['XDG_DATA_HOME'];
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.local', 'share'), 'bitpeer');
-}
+import { defaultStateDir } from '../default-state-dir.js';
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const { values, help } = parse(argv, 'daemon');

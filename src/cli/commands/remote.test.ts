@@ -3,14 +3,14 @@
 // and the one-line error when no daemon is listening.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BtError } from '../../util/errors.js';
 import { createTorrent } from '../../create/create-torrent.js';
 import { FakeApi } from '../../../test/support/fake-api.js';
 import { startRpcServer, type RpcServer } from '../../api/rpc/server.js';
-import { remoteCommand } from './remote.js';
+import { localDaemonCredentials, remoteCommand } from './remote.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'bitpeer-remote-'));
 let api: FakeApi;
@@ -187,13 +187,49 @@ test('no daemon: one clear line, exit 1', async () => {
 test('credentials from --rpc-user/--rpc-password or BITPEER_RPC_USER/BITPEER_RPC_PASSWORD', async () => {
   const s = await startRpcServer(new FakeApi(), { port: 0, auth: { user: 'u', password: 'p w' } });
   try {
-    const none = await run('ls', [], {}, s.port);
+    const none = await run('ls', [], { XDG_DATA_HOME: root }, s.port); // no rpc-credentials.json there
     assert.equal(none.code, 1);
     assert.match(none.err, /refused the credentials/);
     assert.equal((await run('ls', [], { BITPEER_RPC_USER: 'u', BITPEER_RPC_PASSWORD: 'p w' }, s.port)).code, 0);
     assert.equal((await run('ls', ['--rpc-user', 'u', '--rpc-password', 'p w'], {}, s.port)).code, 0);
   } finally {
     await s.close();
+  }
+});
+
+test('no credentials given: a local daemon that asks gets the ones it made itself (state-dir/rpc-credentials.json), once', async () => {
+  const s = await startRpcServer(new FakeApi(), { port: 0, auth: { user: 'bitpeer', password: 'made-by-the-daemon' } });
+  const xdg = mkdtempSync(path.join(root, 'xdg-'));
+  const stateDir = path.join(xdg, 'bitpeer');
+  try {
+    mkdirSync(stateDir);
+    writeFileSync(path.join(stateDir, 'rpc-credentials.json'), '{"user":"bitpeer","password":"made-by-the-daemon"}\n', { mode: 0o600 });
+    // The default state folder ($XDG_DATA_HOME/bitpeer), and --state-dir (relative to the cwd).
+    assert.equal((await run('ls', [], { XDG_DATA_HOME: xdg }, s.port)).code, 0);
+    assert.equal((await run('ls', ['--state-dir', path.relative(root, stateDir)], { XDG_DATA_HOME: root }, s.port)).code, 0);
+    // Credentials given explicitly are never replaced by the file's.
+    const wrong = await run('ls', ['--rpc-user', 'bitpeer', '--rpc-password', 'wrong'], { XDG_DATA_HOME: xdg }, s.port);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.err, /refused the credentials/);
+    // A file with other credentials: asked once, then the 401 is reported (no loop).
+    writeFileSync(path.join(stateDir, 'rpc-credentials.json'), '{"user":"bitpeer","password":"stale-password"}\n');
+    const stale = await run('ls', [], { XDG_DATA_HOME: xdg }, s.port);
+    assert.equal(stale.code, 1);
+    assert.match(stale.err, /refused the credentials/);
+    // An unusable file is ignored, not an error of its own.
+    writeFileSync(path.join(stateDir, 'rpc-credentials.json'), 'not json');
+    assert.match((await run('ls', [], { XDG_DATA_HOME: xdg }, s.port)).err, /refused the credentials/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a daemon elsewhere never gets the local credential file', async () => {
+  const dir = mkdtempSync(path.join(root, 'state-'));
+  writeFileSync(path.join(dir, 'rpc-credentials.json'), '{"user":"bitpeer","password":"made-by-the-daemon"}');
+  for (const host of ['192.168.1.5', 'nas.local', '10.0.0.1', '[2001:db8::1]']) assert.equal(localDaemonCredentials(host, dir), undefined, host);
+  for (const host of ['127.0.0.1', 'localhost', '[::1]', '127.0.0.2']) {
+    assert.deepEqual(await localDaemonCredentials(host, dir)?.(), { user: 'bitpeer', password: 'made-by-the-daemon' }, host);
   }
 });
 

@@ -1,7 +1,8 @@
 /**
  * `bitpeer add | ls | pause | resume | rm | stats`: drive a running `bitpeer daemon` over its Transmission-compatible
  * RPC (src/api/rpc/client.ts). The daemon is at --rpc-host (127.0.0.1) : --rpc-port (9091); credentials come from
- * --rpc-user/--rpc-password or BITPEER_RPC_USER/BITPEER_RPC_PASSWORD.
+ * --rpc-user/--rpc-password or BITPEER_RPC_USER/BITPEER_RPC_PASSWORD; with neither, a daemon on this machine that
+ * answers 401 is asked again once with the credentials it made itself (`<state-dir>/rpc-credentials.json`), if any.
  *
  * Invariants: every failure is one line on stderr (`bitpeer: error: …`) and exit 1 (usage errors: exit 2); ids that
  * name no torrent are an error reported before anything is changed; `rm` never means "all".
@@ -10,9 +11,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { RpcClient } from '../../api/rpc/client.js';
+import { readRpcCredentials, type RpcCredentials } from '../../daemon/rpc-credentials.js';
+import { isLoopbackHost } from '../../tracker/client-common.js';
 import { BtError } from '../../util/errors.js';
 import { MAX_TORRENT_SIZE } from '../../metainfo/index.js';
 import { parse, parsePort, type Values } from '../args.js';
+import { defaultStateDir } from '../default-state-dir.js';
 import { commandHelp, REMOTE_COMMANDS, type RemoteCommand } from '../help.js';
 import { formatBytes, formatDuration } from '../output.js';
 
@@ -300,6 +304,14 @@ async function statsCommand(ctx: Ctx): Promise<number> {
 }
 
 /**
+ * The fallback credentials for a daemon at `host`: only a daemon on this machine gets the password it made itself
+ * (read from `stateDir` when it asks, not before); any other host gets none.
+ */
+export function localDaemonCredentials(host: string, stateDir: string): (() => Promise<RpcCredentials | undefined>) | undefined {
+  return isLoopbackHost(host) ? () => readRpcCredentials(stateDir) : undefined;
+}
+
+/**
  * Runs one client command (`name` is one of {@link REMOTE_COMMANDS}) with its arguments. Resolves with the exit
  * code: 0 success, 1 error, 2 usage. Errors are printed (one line) here; only a bug rejects.
  */
@@ -316,9 +328,13 @@ export async function remoteCommand(name: string, argv: string[], io: RemoteIo =
     if (port === 0) throw new BtError('USAGE', 'bad port "0" (expected 1-65535)');
     const user = (values['rpc-user'] as string | undefined) ?? env['BITPEER_RPC_USER'];
     const password = (values['rpc-password'] as string | undefined) ?? env['BITPEER_RPC_PASSWORD'];
+    const host = (values['rpc-host'] as string | undefined) ?? '127.0.0.1';
+    const stateDir = path.resolve(io.cwd ?? process.cwd(), (values['state-dir'] as string | undefined) ?? defaultStateDir(env));
+    const credentialsOnChallenge = localDaemonCredentials(host, stateDir);
     const client = new RpcClient({
-      host: (values['rpc-host'] as string | undefined) ?? '127.0.0.1', port,
+      host, port,
       ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}),
+      ...(credentialsOnChallenge ? { credentialsOnChallenge } : {}),
     });
     const ctx: Ctx = { client, json: Boolean(values['json']), out: (s) => out.write(s), err: (s) => err.write(s), cwd: io.cwd ?? process.cwd() };
     switch (cmd) {
