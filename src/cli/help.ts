@@ -67,7 +67,8 @@ const NETWORK_OPTIONS: readonly OptionDoc[] = [
   { name: 'open-tracker', desc: 'This peer\'s own tracker answers for any info-hash, not only for its own torrents.' },
   { name: 'no-lsd', desc: 'No local service discovery (BEP 14 multicast on the LAN); on by default.' },
   { name: 'no-pex', desc: 'No peer exchange (BEP 11); on by default, never used for private torrents.' },
-  { name: 'utp', desc: 'uTP (BEP 29) on the UDP port besides TCP: accepted, and tried first when dialing (TCP if it fails).', default: 'on' },
+  { name: 'utp', desc: 'uTP (BEP 29) on the UDP port besides TCP: accepted, and tried first when dialing (TCP beside it\n' +
+    'after 0.5 s without an answer, or at once if it fails).', default: 'on' },
   { name: 'no-utp', desc: 'No uTP: peers over TCP only.' },
   { name: 'no-dht', desc: 'No DHT (BEP 5): peers only from trackers, LSD, PEX and --peer; on by default, never used for private torrents.' },
   ...DHT_OPTIONS,
@@ -85,6 +86,9 @@ const RPC_OPTIONS: readonly OptionDoc[] = [
   { name: 'rpc-port', value: 'N', desc: 'Port of the daemon\'s RPC server.', default: '9091' },
   { name: 'rpc-user', value: 'USER', desc: 'RPC user name (Basic auth).', default: '$BITPEER_RPC_USER' },
   { name: 'rpc-password', value: 'PASS', desc: 'RPC password (Basic auth).', default: '$BITPEER_RPC_PASSWORD' },
+  { name: 'state-dir', value: 'DIR', desc: 'The daemon\'s state folder. With no user and password given, a daemon on this\n' +
+    'machine that asks for them gets the ones it made itself (DIR/rpc-credentials.json), if that file exists.',
+    default: '$XDG_DATA_HOME/bitpeer, i.e. ~/.local/share/bitpeer' },
   JSON_OUT,
   HELP,
 ];

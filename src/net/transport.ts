@@ -2,8 +2,8 @@
  * The transport seam: how the session opens and accepts peer connections, whatever carries the bytes.
  *
  * `Transport` is what the session, its peer manager (src/session/peers.ts) and the metadata fetch
- * (src/session/metadata-fetch.ts) dial and listen through; TCP (tcp-transport.ts) is the one implementation today.
- * uTP (BEP 29) plugs in here next, and a simulation plugs in an in-memory transport. Encryption (MSE/PE,
+ * (src/session/metadata-fetch.ts) dial and listen through: TCP (tcp-transport.ts), uTP (BEP 29, src/net/utp/), both
+ * at once (`UtpTcpTransport`, the session's default), or the simulation's in-memory transport. Encryption (MSE/PE,
  * src/wire/mse/) wraps a `PeerStream` after it is opened or accepted, so it works over any transport.
  *
  * `PeerStream` is the minimal byte-stream surface the code above a transport really uses: the wire connection

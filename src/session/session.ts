@@ -219,7 +219,7 @@ export class Session {
     if (opts.transport === undefined) {
       this.utp = new UtpTcpTransport(tcpTransport, new UtpSocket({ clock: this.clock, log: (m) => this.log(m) }), {
         enabled: opts.utp ?? true, tcpOutgoing: opts.tcp ?? true, tcpIncoming: opts.tcp ?? true, log: (m) => this.log(m),
-        now: this.now,
+        now: this.now, clock: this.clock,
       });
     }
     this.transport = opts.transport ?? this.utp!;

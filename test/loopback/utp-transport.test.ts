@@ -197,3 +197,79 @@ test('session transport: uTP first, TCP when the peer has no uTP (time-out or re
     await myListener.close();
   }
 });
+
+test('session transport: a TCP-only peer is reached after the head start, not the uTP time-out; the next dial goes straight to TCP', async () => {
+  const tcp = new TcpTransport();
+  const tcpAccepted: PeerStream[] = [];
+  const tcpOnly = await tcp.listen(HOST, 0, (s) => tcpAccepted.push(s));
+  // A UDP socket on the same port that swallows every datagram: a SYN gets neither an answer nor an ICMP error.
+  const sink = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sink.bind(tcpOnly.port, HOST, resolve));
+  const mySocket = new UtpSocket();
+  const mine = new UtpTransport(mySocket);
+  const myListener = await mine.listen(HOST, 0, (s) => s.destroy());
+  try {
+    // The uTP dial alone would wait 60 s here; TCP beside it after 100 ms connects.
+    const t = new UtpTcpTransport(tcp, mySocket, { utpDialTimeoutMs: 60_000, tcpHeadStartMs: 100, now: () => Date.now() });
+    const s = await withTimeout(t.connect(HOST, tcpOnly.port, { timeoutMs: 60_000 }), 20_000, 'dial beside uTP');
+    assert.notEqual(s.transport, 'utp');
+    assert.deepEqual(t.stats, { utpDials: 1, utpConnected: 0, tcpFallbacks: 1 });
+    s.destroy();
+    const again = await withTimeout(t.connect(HOST, tcpOnly.port, { timeoutMs: 60_000 }), 20_000, 'second dial');
+    assert.equal(t.stats.utpDials, 1, 'a peer whose uTP lost to TCP is dialed over TCP only');
+    again.destroy();
+  } finally {
+    sink.close();
+    for (const x of tcpAccepted) x.destroy();
+    await tcpOnly.close();
+    await myListener.close();
+  }
+});
+
+test('session transport: uTP and TCP both dialed at once to a peer with both: one stream, the other connection closed', async (ctx) => {
+  const tcp = new TcpTransport();
+  const opened = { tcp: 0, utp: 0 };
+  const closed = { tcp: 0, utp: 0 };
+  const track = (kind: 'tcp' | 'utp') => (s: PeerStream): void => {
+    opened[kind]++;
+    s.once('close', () => { closed[kind]++; });
+    s.resume();
+  };
+  const open = (): number => (opened.tcp - closed.tcp) + (opened.utp - closed.utp);
+  const waitFor = async (done: () => boolean, ms: number): Promise<void> => {
+    const deadline = Date.now() + ms;
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+  const tcpListener = await tcp.listen(HOST, 0, track('tcp'));
+  const peer = new UtpTransport();
+  const peerUtp = await peer.listen(HOST, tcpListener.port, track('utp'));
+  const mySocket = new UtpSocket();
+  const mine = new UtpTransport(mySocket);
+  const myListener = await mine.listen(HOST, 0, (s) => s.destroy());
+  const won = { tcp: 0, utp: 0 };
+  try {
+    for (let i = 0; i < 6; i++) {
+      const t = new UtpTcpTransport(tcp, mySocket, { tcpHeadStartMs: 0 });
+      const s = await withTimeout(t.connect(HOST, tcpListener.port, { timeoutMs: 10_000 }), 10_000, 'race');
+      const kind = s.transport === 'utp' ? 'utp' : 'tcp';
+      won[kind]++;
+      assert.equal(t.stats.utpDials, 1);
+      assert.equal(kind === 'utp' ? t.stats.utpConnected : t.stats.tcpFallbacks, 1);
+      // The peer's uTP side hands a connection over at its first data, as a BitTorrent handshake would be.
+      s.write(Buffer.from('hello'));
+      await waitFor(() => opened[kind] - closed[kind] === 1 && open() === 1, 10_000);
+      assert.equal(opened[kind] - closed[kind], 1, `the winner (${kind}) is open at the peer`);
+      assert.equal(open(), 1, `and nothing else (${JSON.stringify({ opened, closed })})`);
+      s.destroy();
+      await waitFor(() => open() === 0, 10_000);
+      assert.equal(open(), 0, 'closed by us');
+    }
+    // Which one wins on loopback is a matter of scheduling, so it is reported, not asserted.
+    assert.equal(won.tcp + won.utp, 6);
+    ctx.diagnostic(`winners: ${JSON.stringify(won)}`);
+  } finally {
+    await tcpListener.close();
+    await peerUtp.close();
+    await myListener.close();
+  }
+});

@@ -3,20 +3,33 @@
  * - `UtpTransport`: uTP alone, on a `UtpSocket` fed by a UDP endpoint (its own, bound by `listen`, unless the socket
  *   is already attached to one, as the session's is).
  * - `UtpTcpTransport`: what a session with uTP enabled dials and listens through. Incoming: TCP and uTP both reach
- *   the one `onConnection` (so connection limits count both). Outgoing: uTP first, as libtorrent does, and TCP when
- *   the uTP dial fails or does not connect within `utpDialTimeoutMs` (a peer that speaks no uTP answers a SYN with
- *   nothing, or an ICMP error). `tcpOutgoing`/`tcpIncoming` false turn TCP off (libtorrent's enable_outgoing_tcp and
- *   enable_incoming_tcp), for a uTP-only peer. A peer whose uTP dial failed is dialed over TCP only for a while.
+ *   the one `onConnection` (so connection limits count both). Outgoing: uTP first, as libtorrent does, then TCP
+ *   beside it ("happy eyeballs", RFC 8305's idea) when uTP has not connected within `tcpHeadStartMs` (500 ms), or at
+ *   once when the uTP dial fails. The first to connect wins and the other attempt is aborted (or its stream closed).
+ *   A peer that speaks no uTP answers a SYN with nothing (an ICMP error never reaches an unconnected UDP socket), so
+ *   libtorrent's way, TCP only after a 3 s uTP time-out, cost every first connection to a TCP-only client (aria2,
+ *   rtorrent, a Transmission with uTP off) 3 s. `tcpOutgoing`/`tcpIncoming` false turn TCP off (libtorrent's
+ *   enable_outgoing_tcp and enable_incoming_tcp), for a uTP-only peer. A peer whose uTP dial failed, or lost to TCP,
+ *   is dialed over TCP only for a while.
  *
- * Invariant: `connect` settles once (transport contract); an aborted dial never falls back.
+ * Invariant: `connect` settles once (transport contract), with at most one open stream: a second one that connects
+ * is destroyed; an aborted dial never falls back.
  */
-import { BtError, isBtError } from '../../util/errors.js';
+import { BtError } from '../../util/errors.js';
+import { systemClock } from '../../platform/clock.js';
+import type { Clock, ClockTimer } from '../../util/clock.js';
 import { UdpEndpoint } from '../udp-endpoint.js';
 import type { DialOptions, PeerStream, Transport, TransportListener } from '../transport.js';
 import { UtpSocket } from './utp-socket.js';
 
-/** How long a uTP dial may take before a session tries TCP instead. */
+/** How long a uTP dial may take in all (libtorrent's utp_connect_timeout). */
 export const UTP_DIAL_TIMEOUT_MS = 3000;
+/**
+ * How long a uTP dial runs alone before TCP is dialed beside it. Both answer after one round trip, so this is RFC
+ * 8305's 250 ms connection attempt delay with room for a slow path: a peer with uTP that answers later than this
+ * races TCP, and the first connection wins.
+ */
+export const TCP_HEAD_START_MS = 500;
 
 export class UtpTransport implements Transport {
   private endpoint: UdpEndpoint | undefined;
@@ -58,11 +71,15 @@ export interface UtpTcpOptions {
   tcpOutgoing?: boolean;
   /** Accept TCP peer connections. Default true. */
   tcpIncoming?: boolean;
-  /** Bound on a uTP dial before TCP is tried (default UTP_DIAL_TIMEOUT_MS). */
+  /** Bound on a uTP dial (default UTP_DIAL_TIMEOUT_MS). */
   utpDialTimeoutMs?: number;
+  /** How long uTP runs alone before TCP is dialed beside it (default TCP_HEAD_START_MS). */
+  tcpHeadStartMs?: number;
   log?: (msg: string) => void;
   /** Milliseconds, for how long a peer without uTP is remembered (default: none remembered). */
   now?: () => number;
+  /** The head-start timer and dial budgets (default the system clock). */
+  clock?: Clock;
 }
 
 /** A peer whose uTP dial failed is dialed over TCP only, for this long (libtorrent clears its `supports_utp`). */
@@ -108,21 +125,80 @@ export class UtpTcpTransport implements Transport {
     const until = this.noUtp.get(addr);
     if (until !== undefined && now !== undefined && now >= until) this.noUtp.delete(addr);
     if (!this.enabled || (tcpOutgoing && this.noUtp.has(addr))) return this.tcp.connect(host, port, opts);
-    const utpTimeout = tcpOutgoing ? Math.min(opts.timeoutMs, this.opts.utpDialTimeoutMs ?? UTP_DIAL_TIMEOUT_MS) : opts.timeoutMs;
     this.stats.utpDials++;
-    try {
-      const s = await this.socket.connect(host, port, { ...opts, timeoutMs: utpTimeout });
+    if (!tcpOutgoing) {
+      const s = await this.socket.connect(host, port, opts);
       this.stats.utpConnected++;
       return s;
-    } catch (err) {
-      if (!tcpOutgoing || isBtError(err, 'ABORTED') || opts.signal?.aborted) throw err;
-      if (now !== undefined) {
-        if (this.noUtp.size >= NO_UTP_MAX) this.noUtp.delete(this.noUtp.keys().next().value!);
-        this.noUtp.set(addr, now + NO_UTP_MEMORY_MS);
-      }
-      this.opts.log?.(`uTP dial to ${host}:${port} failed (${(err as Error).message}); trying TCP`);
     }
-    this.stats.tcpFallbacks++;
-    return this.tcp.connect(host, port, opts);
+    return this.race(host, port, opts, () => {
+      if (now === undefined) return;
+      if (this.noUtp.size >= NO_UTP_MAX) this.noUtp.delete(this.noUtp.keys().next().value!);
+      this.noUtp.set(addr, now + NO_UTP_MEMORY_MS);
+    });
+  }
+
+  /** uTP, then TCP beside it after the head start (or at once when uTP fails); the first stream wins. */
+  private race(host: string, port: number, opts: DialOptions, rememberNoUtp: () => void): Promise<PeerStream> {
+    return new Promise<PeerStream>((resolve, reject) => {
+      if (opts.signal?.aborted) { reject(new BtError('ABORTED', 'connect aborted')); return; }
+      const clock = this.opts.clock ?? systemClock;
+      const started = clock.now();
+      const utpAbort = new AbortController();
+      const tcpAbort = new AbortController();
+      let settled = false;
+      let utpFailed = false;
+      let tcpStarted = false;
+      let tcpError: unknown;
+      const onAbort = (): void => { clock.clearTimeout(headStart); utpAbort.abort(); tcpAbort.abort(); };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (err: unknown, stream?: PeerStream): void => {
+        if (settled) { stream?.destroy(); return; }
+        settled = true;
+        clock.clearTimeout(headStart);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (stream) resolve(stream);
+        else reject(err);
+      };
+      const startTcp = (): void => {
+        if (tcpStarted || settled || opts.signal?.aborted) return;
+        tcpStarted = true;
+        clock.clearTimeout(headStart);
+        this.stats.tcpFallbacks++;
+        const timeoutMs = Math.max(1, opts.timeoutMs - (clock.now() - started));
+        this.tcp.connect(host, port, { timeoutMs, signal: tcpAbort.signal }).then((s) => {
+          if (!settled) {
+            utpAbort.abort();
+            rememberNoUtp();
+            this.opts.log?.(`uTP dial to ${host}:${port} had no answer in ${clock.now() - started} ms; connected over TCP`);
+          }
+          finish(undefined, s);
+        }, (err: unknown) => {
+          tcpError = opts.signal?.aborted ? new BtError('ABORTED', 'connect aborted') : err;
+          if (utpFailed) finish(tcpError);
+        });
+      };
+      // Declared here, used above only from callbacks that run later (an abort, a dial's settling, the timer).
+      const headStart: ClockTimer = clock.setTimeout(startTcp, this.opts.tcpHeadStartMs ?? TCP_HEAD_START_MS);
+      const utpTimeout = Math.min(opts.timeoutMs, this.opts.utpDialTimeoutMs ?? UTP_DIAL_TIMEOUT_MS);
+      this.socket.connect(host, port, { timeoutMs: utpTimeout, signal: utpAbort.signal }).then((s) => {
+        if (!settled) {
+          this.stats.utpConnected++;
+          tcpAbort.abort();
+        }
+        finish(undefined, s);
+      }, (err: unknown) => {
+        utpFailed = true;
+        if (settled) return;
+        if (opts.signal?.aborted) { finish(new BtError('ABORTED', 'connect aborted')); return; }
+        if (!tcpStarted) {
+          rememberNoUtp();
+          this.opts.log?.(`uTP dial to ${host}:${port} failed (${(err as Error).message}); trying TCP`);
+          startTcp();
+        } else if (tcpError !== undefined) {
+          finish(tcpError);
+        }
+      });
+    });
   }
 }
