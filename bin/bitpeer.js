@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --openssl-legacy-provider
 // bitpeer command-line entry point. The code lives in dist/ (built by `npm ci` through the `prepare` script): the
 // esbuild bundle dist/bundle/bitpeer.js when present (start-up: one file instead of ~100 modules), else tsc's
 // dist/src/cli/main.js. Node >= 22.1 also keeps its compile cache (module.enableCompileCache, under the OS temp

@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDiffieHellman } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { isBtError } from '../../util/errors.js';
 import { seededRng } from '../../util/seeded-rng.js';
 import { bigIntToKey, checkPublicKey, dhKeyPair, dhSecret, MSE_PRIME } from './dh.js';
-import { Rc4 } from './rc4.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { nativeRc4Available, Rc4 } from './rc4.js';
+import { checkRc4Engine } from '../../../test/support/rc4-engine-check.js';
 import {
   CRYPTO_PLAINTEXT, CRYPTO_RC4, MseInitiator, MseReceiver, mseTorrentKey, type MseResult, type RandomBytes,
 } from './handshake.js';
@@ -16,7 +20,25 @@ function seededBytes(seed: number): RandomBytes {
   return (n) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = Math.floor(rng() * 256); return b; };
 }
 
-test('RC4 known-answer vectors', () => {
+test('RC4 known-answer vectors, the TypeScript engine', () => {
+  checkRc4Engine(false);
+});
+
+test('RC4: OpenSSL\'s engine (the legacy provider, as bin/bitpeer.js loads it) gives the same streams', () => {
+  // The test runner's Node has no legacy provider; a child Node with it runs the same checks.
+  assert.equal(nativeRc4Available(), new Rc4(Buffer.from('k')).engine === 'openssl');
+  const self = fileURLToPath(new URL('../../../test/support/rc4-engine-check.js', import.meta.url));
+  const script = `import(${JSON.stringify(self)}).then((m) => { m.checkRc4Engine(true); console.log('openssl ok'); })`;
+  const child = spawnSync(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_TEST_CONTEXT: '' } });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /openssl ok/);
+  // The shebang asks for the provider (so `bitpeer` and the bench get OpenSSL's RC4).
+  const bin = fileURLToPath(new URL('../../../../bin/bitpeer.js', import.meta.url));
+  assert.match(readFileSync(bin, 'utf8').split('\n', 1)[0]!, / --openssl-legacy-provider\b/);
+});
+
+test('RC4 known-answer vectors (the process\'s default engine)', () => {
   const enc = (key: string, text: string): string => new Rc4(Buffer.from(key)).process(Buffer.from(text)).toString('hex');
   assert.equal(enc('Key', 'Plaintext'), 'bbf316e8d940af0ad3');
   assert.equal(enc('Wiki', 'pedia'), '1021bf0420');

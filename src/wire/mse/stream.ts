@@ -41,7 +41,7 @@ export class Rc4Stream extends EventEmitter implements PeerStream {
   constructor(private readonly inner: PeerStream, private readonly encrypt: Rc4, private readonly decrypt: Rc4) {
     super();
     this.on('error', () => { /* an error never crashes the process, even with no owner listening */ });
-    inner.on('data', (chunk: Buffer) => { this.emit('data', this.decrypt.process(chunk)); });
+    inner.on('data', (chunk: Buffer) => { this.emit('data', this.decrypt.transform(chunk)); });
     inner.on('error', (err: Error) => this.emit('error', err));
     inner.on('close', () => this.emit('close'));
     inner.on('end', () => this.emit('end'));
@@ -56,9 +56,9 @@ export class Rc4Stream extends EventEmitter implements PeerStream {
   get writableLength(): number { return this.inner.writableLength; }
 
   write(data: Buffer, cb?: (err?: Error | null) => void): boolean {
-    return this.inner.write(this.encrypt.process(Buffer.from(data)), cb);
+    return this.inner.write(this.encrypt.copyOf(data), cb);
   }
-  end(data: Buffer): this { this.inner.end(this.encrypt.process(Buffer.from(data))); return this; }
+  end(data: Buffer): this { this.inner.end(this.encrypt.copyOf(data)); return this; }
   cork(): void { this.inner.cork(); }
   uncork(): void { this.inner.uncork(); }
   pause(): this { this.inner.pause(); return this; }
