@@ -380,6 +380,10 @@ export async function measureTransfer({ seed, download, timeFile, timeoutMs, ver
   if (exit.code !== 0) throw new Error(`${dl.name} exited with ${JSON.stringify(exit)}${dl.tail()}`);
   result.processSeconds = (dl.exitedAt - dl.startedAt) / 1000;
   result.exitMs = dl.exitedAt - complete.at;
+  // The transports bitpeer's downloader connected over (its `peer-connect` events; lt_peer.py's carry none).
+  const transports = [...new Set(dl.events.filter((e) => e.event === 'peer-connect' && typeof e.transport === 'string')
+    .map((e) => e.transport))];
+  if (transports.length > 0) result.transports = transports;
   const t = await dl.timeFigures();
   if (t) {
     Object.assign(result, { cpuUser: t.cpuUser, cpuSys: t.cpuSys, cpuSeconds: t.cpuSeconds, peakRssBytes: t.peakRssBytes,

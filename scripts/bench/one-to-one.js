@@ -82,6 +82,12 @@ export async function transfer(ctx, c, pairKey, run) {
       download: { kind: pair.dl, command: (port) => downloadCommand(pair.dl, ctx, c, outDir, port, pair.dlEnv) },
       timeFile, timeoutMs, verbose: ctx.verbose, procs,
     }));
+    // A bitpeer downloader must have used the transport the case measures: with uTP on, TCP is dialed beside a uTP
+    // dial that has no answer after 0.5 s, and a case that quietly measured TCP would report it as uTP.
+    const want = c.utp ? 'utp' : 'tcp';
+    if (result.transports && result.transports.some((t) => t !== want)) {
+      throw new Error(`the downloader connected over ${result.transports.join(' and ')}, not ${want} only`);
+    }
     result.mbPerSec = c.size / MB / result.wallSeconds;
     result.processMbPerSec = c.size / MB / result.processSeconds;
     result.cpuSecondsPerGiB = result.cpuSeconds / (c.size / GiB);
