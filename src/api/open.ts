@@ -101,8 +101,11 @@ export interface SessionParts {
   api: SessionApi;
 }
 
-/** The session's queue defaults, as SessionSettings shows them. */
-const QUEUE_DEFAULTS = { maxActiveDownloads: 5, maxActiveSeeds: 20 };
+/**
+ * The session's queue defaults, as SessionSettings shows them (0: no limit), Transmission's: 5 torrents download at
+ * once, and the seed queue is off, so every complete torrent seeds.
+ */
+export const QUEUE_DEFAULTS = { maxActiveDownloads: 5, maxActiveSeeds: 0 };
 
 /**
  * The session's DHT setting: off when `options.dht` (or the saved setting) says so, else the bootstrap nodes (given,

@@ -30,7 +30,7 @@ import { DEFAULT_ENCRYPTION, isEncryptionPolicy } from '../wire/mse/policy.js';
 import { applyCarried } from './torrent-settings.js';
 import { torrentLabel } from './torrent-read.js';
 import { TorrentIds } from './torrent-ids.js';
-import { buildSession, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
+import { buildSession, QUEUE_DEFAULTS, type OpenedBitpeer, type OpenOptions, type OpenStateOptions } from './open.js';
 import type { SessionApiHooks } from './session-api.js';
 import { checkBootstrapList } from './dht-config.js';
 import { DHT_SAVE_INTERVAL_MS, DhtStateWriter, loadDhtState } from './dht-file.js';
@@ -118,8 +118,8 @@ export async function openWithState(options: OpenOptions, state: OpenStateOption
       port: options.port ?? num(saved['port'], 6881),
       uploadLimit: options.uploadLimit ?? num(saved['uploadLimit'], 0),
       downloadLimit: options.downloadLimit ?? num(saved['downloadLimit'], 0),
-      maxActiveDownloads: num(saved['maxActiveDownloads'], 5) || 5,
-      maxActiveSeeds: num(saved['maxActiveSeeds'], 20) || 20,
+      maxActiveDownloads: num(saved['maxActiveDownloads'], QUEUE_DEFAULTS.maxActiveDownloads),
+      maxActiveSeeds: num(saved['maxActiveSeeds'], QUEUE_DEFAULTS.maxActiveSeeds),
       lsd: options.lsd ?? (typeof saved['lsd'] === 'boolean' ? saved['lsd'] : true),
       pex: options.pex ?? (typeof saved['pex'] === 'boolean' ? saved['pex'] : true),
       utp: options.utp ?? (typeof saved['utp'] === 'boolean' ? saved['utp'] : true),

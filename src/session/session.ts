@@ -641,20 +641,17 @@ export class Session {
 
   /** Peer sockets read into the shared buffer where Node allows it (the `sharedReadBuffer` option). */
   get sharedReadBuffer(): boolean { return this.opts.sharedReadBuffer !== false; }
-  /** Queue limits: how many torrents download / seed at once (Transmission's download-queue-size / seed-queue-size). */
+  /** How many torrents download / seed at once (Transmission's *-queue-size); 0: no limit (the queue is off). */
   private maxActiveDownloads = 5;
-  private maxActiveSeeds = 20;
+  private maxActiveSeeds = 0;
 
   /** The queue limits now. */
   get queueLimits(): { downloads: number; seeds: number } { return { downloads: this.maxActiveDownloads, seeds: this.maxActiveSeeds }; }
 
-  /**
-   * Sets how many torrents download and seed at once (each at least 1; absent: unchanged). The queue applies them at
-   * its next pass (updateQueue()).
-   */
+  /** Sets how many torrents download and seed at once (0: no limit; absent: unchanged), applied at the queue's next pass. */
   setQueueLimits(limits: { downloads?: number | undefined; seeds?: number | undefined }): void {
-    if (limits.downloads !== undefined && Number.isFinite(limits.downloads)) this.maxActiveDownloads = Math.max(1, Math.floor(limits.downloads));
-    if (limits.seeds !== undefined && Number.isFinite(limits.seeds)) this.maxActiveSeeds = Math.max(1, Math.floor(limits.seeds));
+    if (limits.downloads !== undefined && Number.isFinite(limits.downloads)) this.maxActiveDownloads = Math.max(0, Math.floor(limits.downloads));
+    if (limits.seeds !== undefined && Number.isFinite(limits.seeds)) this.maxActiveSeeds = Math.max(0, Math.floor(limits.seeds));
   }
   private queueRunning: Promise<void> | undefined;
   /** The queue: info-hashes in queue order (a torrent's place is taken when its add starts). */
@@ -694,7 +691,8 @@ export class Session {
           if (this.closed) return;
           if (t.userPaused || t.state === 'error' || t.state === 'checking' || t.state === 'stopped') continue;
           const seeding = t.done;
-          const room = seeding ? seeds < this.maxActiveSeeds : downloads < this.maxActiveDownloads;
+          const max = seeding ? this.maxActiveSeeds : this.maxActiveDownloads;
+          const room = max === 0 || (seeding ? seeds : downloads) < max;
           if (room) {
             if (seeding) seeds++; else downloads++;
             if (t.state === 'queued' || t.state === 'paused') {

@@ -137,6 +137,24 @@ test('torrent-set limits: kB/s × 1000; Limited=false clears; Limited=true alone
   assert.deepEqual(got.arguments['torrents'], [{ [n('downloadLimit')]: 0, [n('downloadLimited')]: false, [n('uploadLimit')]: 20, [n('uploadLimited')]: true }]);
 });
 
+test('session-set: the queues, Transmission\'s way (enabled false = no limit; enabling one that is off takes the default size)', async () => {
+  const { api, rpc } = setup(p);
+  const queues = async (args: Record<string, unknown>): Promise<[number, number]> => {
+    await rpc('session-set', args);
+    const got = (await rpc('session-get', { fields: ['download-queue-enabled', 'download-queue-size', 'seed-queue-enabled', 'seed-queue-size'] })).arguments;
+    assert.equal(got[n('seed-queue-enabled')], api.settings.maxActiveSeeds > 0);
+    assert.equal(got[n('download-queue-enabled')], api.settings.maxActiveDownloads > 0);
+    return [api.settings.maxActiveDownloads, api.settings.maxActiveSeeds];
+  };
+  assert.deepEqual(await queues({ 'seed-queue-enabled': false }), [api.settings.maxActiveDownloads, 0]);
+  assert.deepEqual(await queues({ 'seed-queue-enabled': true }), [api.settings.maxActiveDownloads, 10]);
+  assert.deepEqual(await queues({ 'seed-queue-size': 3 }), [api.settings.maxActiveDownloads, 3]);
+  assert.deepEqual(await queues({ 'seed-queue-enabled': true }), [api.settings.maxActiveDownloads, 3], 'already on: unchanged');
+  assert.deepEqual(await queues({ 'download-queue-enabled': false, 'download-queue-size': 7 }), [0, 3], 'disabled wins');
+  assert.deepEqual(await queues({ 'download-queue-enabled': true }), [5, 3]);
+  assert.deepEqual(await queues({ 'download-queue-size': 2, 'download-queue-enabled': true }), [2, 3]);
+});
+
 test('session-set: the speed limits and flags, the mapped keys, and harmless acceptance of the rest', async () => {
   const { api, rpc } = setup(p);
   await rpc('session-set', { 'speed-limit-up': 100, 'speed-limit-up-enabled': true, 'download-dir': '/data', 'lpd-enabled': false, 'dht-enabled': true, 'seed-queue-size': 9 });

@@ -149,6 +149,17 @@ function absoluteDir(args: Args, key: string): string | undefined {
   return dir;
 }
 
+/**
+ * A queue's new limit from session-set's `*-queue-size` and `*-queue-enabled` (undefined: unchanged). Disabled wins
+ * (0, no limit); a size turns the queue on; enabling a queue that is off takes `defaultSize`.
+ */
+function queueSize(size: number | undefined, enabled: boolean | undefined, current: number, defaultSize: number): number | undefined {
+  if (enabled === false) return 0;
+  if (size !== undefined) return size;
+  if (enabled === true && current === 0) return defaultSize;
+  return undefined;
+}
+
 /** A speed limit from `value` (kB/s) and `enabled`, in bytes/s; undefined = leave as is. */
 function limitFrom(value: number | undefined, enabled: boolean | undefined): number | undefined {
   if (enabled === false) return 0;
@@ -499,9 +510,14 @@ export class RpcMethods {
     if (up !== undefined) changes.uploadLimit = up;
     const port = optNumber(args, 'peer-port', 1, 65535);
     if (port !== undefined) changes.port = port;
-    const dq = optNumber(args, 'download-queue-size', 0, 100_000);
+    // One number per queue: 0 is Transmission's *-queue-enabled false (no limit); enabling a queue that was off
+    // without a size takes Transmission's default size (5 downloads, 10 seeds).
+    const current = this.api.getSettings();
+    const dq = queueSize(optNumber(args, 'download-queue-size', 0, 100_000), optBool(args, 'download-queue-enabled'),
+      current.maxActiveDownloads, 5);
     if (dq !== undefined) changes.maxActiveDownloads = dq;
-    const sq = optNumber(args, 'seed-queue-size', 0, 100_000);
+    const sq = queueSize(optNumber(args, 'seed-queue-size', 0, 100_000), optBool(args, 'seed-queue-enabled'),
+      current.maxActiveSeeds, 10);
     if (sq !== undefined) changes.maxActiveSeeds = sq;
     const lsd = optBool(args, 'lpd-enabled');
     if (lsd !== undefined) changes.lsd = lsd;
