@@ -165,8 +165,8 @@ export class UtpTcpTransport implements Transport {
         tcpStarted = true;
         clock.clearTimeout(headStart);
         this.stats.tcpFallbacks++;
-        const timeoutMs = Math.max(1, opts.timeoutMs - (clock.now() - started));
-        this.tcp.connect(host, port, { timeoutMs, signal: tcpAbort.signal }).then((s) => {
+        // TCP gets the caller's whole budget from its own start, as when it only followed a failed uTP dial.
+        this.tcp.connect(host, port, { timeoutMs: opts.timeoutMs, signal: tcpAbort.signal }).then((s) => {
           if (!settled) {
             utpAbort.abort();
             rememberNoUtp();
