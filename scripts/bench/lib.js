@@ -12,30 +12,21 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { shebangOf } from '../../dist/test/helpers/shebang.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const LT_PEER = join(root, 'test', 'helpers', 'lt_peer.py');
 export const BITPEER = process.env.BITPEER_BIN || join(root, 'bin', 'bitpeer.js');
 
 /**
- * What bin/bitpeer.js's shebang line asks for: environment assignments and Node flags
- * (`#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1`). The bench applies them with its own Node, so
- * bitpeer runs exactly as `./bin/bitpeer.js` or `npx bitpeer` would run it.
+ * What bin/bitpeer.js's shebang line asks for: environment assignments (as `NAME=value` words for /usr/bin/env) and
+ * Node flags (`#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 ...`), parsed by the tests' parser
+ * (test/helpers/shebang.ts, built into dist/ by `npm run bench`). The bench applies them with its own Node, so bitpeer
+ * runs exactly as `./bin/bitpeer.js` or `npx bitpeer` would run it.
  */
 export const BITPEER_SHEBANG = (() => {
-  try {
-    const first = readFileSync(BITPEER, 'utf8').split('\n', 1)[0];
-    const m = /^#!\S*env\s+-S\s+(.*)$/.exec(first);
-    if (!m) return { env: [], flags: [] };
-    const words = m[1].trim().split(/\s+/);
-    const at = words.indexOf('node');
-    return {
-      env: words.slice(0, Math.max(0, at)).filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)),
-      flags: words.slice(at + 1).filter((f) => f.startsWith('--')),
-    };
-  } catch {
-    return { env: [], flags: [] };
-  }
+  const { env, flags } = shebangOf(BITPEER);
+  return { env: Object.entries(env).map(([k, v]) => `${k}=${v}`), flags };
 })();
 export const BITPEER_NODE_FLAGS = BITPEER_SHEBANG.flags;
 

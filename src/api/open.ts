@@ -9,7 +9,7 @@
  * is closed again. `onEvent` sees every event from before the port opens (the `listening` event, a restore's events).
  */
 import { resolve } from 'node:path';
-import { Session, type SessionOptions } from '../session/session.js';
+import { DEFAULT_QUEUE_LIMITS, Session, type SessionOptions } from '../session/session.js';
 import type { TorrentIds } from './torrent-ids.js';
 import { SessionApi, type SessionApiHooks } from './session-api.js';
 import type { BitpeerApi, EncryptionPolicy, SessionEvent, SessionSettings } from './types.js';
@@ -101,11 +101,8 @@ export interface SessionParts {
   api: SessionApi;
 }
 
-/**
- * The session's queue defaults, as SessionSettings shows them (0: no limit), Transmission's: 5 torrents download at
- * once, and the seed queue is off, so every complete torrent seeds.
- */
-export const QUEUE_DEFAULTS = { maxActiveDownloads: 5, maxActiveSeeds: 0 };
+/** The session's queue defaults (0: no limit), as SessionSettings shows them. */
+export const QUEUE_DEFAULTS = { maxActiveDownloads: DEFAULT_QUEUE_LIMITS.downloads, maxActiveSeeds: DEFAULT_QUEUE_LIMITS.seeds };
 
 /**
  * The session's DHT setting: off when `options.dht` (or the saved setting) says so, else the bootstrap nodes (given,

@@ -164,6 +164,8 @@ const MAX_PENDING_HANDSHAKES = 256;
 const CHECK_BUDGET_BYTES = 64 * 1024 * 1024;
 const MAX_PARALLEL_CHECKS = 16;
 
+export const DEFAULT_QUEUE_LIMITS = { downloads: 5, seeds: 0 } as const; // Transmission's (0: no limit): no seed queue
+
 export class Session {
   readonly events = new EventStream<SessionEvent>((err) => this.log(`event listener threw: ${errorMessage(err)}`));
   readonly peerId: Buffer;
@@ -642,8 +644,8 @@ export class Session {
   /** Peer sockets read into the shared buffer where Node allows it (the `sharedReadBuffer` option). */
   get sharedReadBuffer(): boolean { return this.opts.sharedReadBuffer !== false; }
   /** How many torrents download / seed at once (Transmission's *-queue-size); 0: no limit (the queue is off). */
-  private maxActiveDownloads = 5;
-  private maxActiveSeeds = 0;
+  private maxActiveDownloads: number = DEFAULT_QUEUE_LIMITS.downloads;
+  private maxActiveSeeds: number = DEFAULT_QUEUE_LIMITS.seeds;
 
   /** The queue limits now. */
   get queueLimits(): { downloads: number; seeds: number } { return { downloads: this.maxActiveDownloads, seeds: this.maxActiveSeeds }; }

@@ -10,11 +10,11 @@
  * BEP: none (test tooling).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ltPeerScript, projectRoot } from './python.js';
+import { shebangOf } from './shebang.js';
 
 /** One line of `--json` output. */
 export interface JsonEvent {
@@ -256,30 +256,6 @@ function prefixLines(prefix: string, text: string): string {
 export function bitpeerBin(): string {
   const override = process.env.BITPEER_BIN;
   return override !== undefined && override !== '' ? override : join(projectRoot(), 'bin', 'bitpeer.js');
-}
-
-/**
- * What the entry script's shebang line (`#!/usr/bin/env -S NAME=value node --flag ...`) asks for: its environment
- * assignments and Node flags. {@link Scope.bitpeer} applies them, so tests run bitpeer as `bitpeer` runs (OpenSSL's
- * RC4 through --openssl-legacy-provider, the young-generation and malloc-arena settings), as the bench does.
- */
-export function shebangOf(script: string): { env: Record<string, string>; flags: string[] } {
-  let first = '';
-  try {
-    first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
-  } catch {
-    return { env: {}, flags: [] };
-  }
-  const m = /^#!\S*env\s+-S\s+(.*)$/.exec(first);
-  if (!m) return { env: {}, flags: [] };
-  const words = m[1]!.trim().split(/\s+/);
-  const at = words.indexOf('node');
-  const env: Record<string, string> = {};
-  for (const w of words.slice(0, Math.max(0, at))) {
-    const eq = w.indexOf('=');
-    if (eq > 0) env[w.slice(0, eq)] = w.slice(eq + 1);
-  }
-  return { env, flags: at >= 0 ? words.slice(at + 1).filter((w) => w.startsWith('--')) : [] };
 }
 
 /** Makes a fresh folder under the OS temp dir (caller removes it; prefer {@link Scope.tempDir}). */

@@ -25,6 +25,13 @@ export function checkRc4Engine(native: boolean): void {
   const key = Buffer.from('0102030405', 'hex');
   assert.equal(new Rc4(key, 0, opts).keyStream(16).toString('hex'), 'b2396305f03dc027ccc3524a0a1118a8');
   assert.equal(new Rc4(key, 1024, opts).keyStream(16).toString('hex'), '30abbcc7c20b01609f23ee2d5f6bb7df');
+  assert.equal(new Rc4(key, 1024, opts).keyStream(16).toString('hex'), new Rc4(key, 0, opts).keyStream(1040).subarray(1024).toString('hex'));
+  // In place, on sub-ranges of one buffer: the same stream.
+  const whole = new Rc4(key, 0, opts).keyStream(1000);
+  const r0 = new Rc4(key, 0, opts);
+  const parts = Buffer.alloc(1000);
+  r0.process(parts, 0, 7); r0.process(parts, 7, 7); r0.process(parts, 7, 500); r0.process(parts, 500);
+  assert.deepEqual(parts, whole);
   // In place, by transform and by copyOf, in pieces of every size: one stream, the same as the other engine's.
   const rng = seededRng(7);
   for (let round = 0; round < 50; round++) {
