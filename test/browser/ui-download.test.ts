@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { compareTrees, writeTree } from '../helpers/content.js';
 import { Scope } from '../helpers/proc.js';
 import { fileIndex, type RpcTorrent } from '../persist/harness.js';
@@ -190,7 +190,33 @@ test('files: unwanted in the add dialog and in the files tab, priorities; the da
   const fileRow = (i: number) => page.locator(`[data-testid="file-row"][data-index="${i}"]`);
   await fileRow(ie).waitFor({ state: 'visible' });
   assert.equal(await tid(fileRow(id), 'file-wanted').isChecked(), false, 'd.bin shows unwanted');
-  await tid(fileRow(ie), 'file-wanted').uncheck();
+  // The torrent-set held back 2.5 s on its way to the daemon: the polls in between still report e.bin wanted, and the
+  // box must keep showing the user's click (it once flipped back under Playwright's uncheck).
+  const held: Array<Promise<void>> = [];
+  const slowSet = (route: Route): Promise<void> => {
+    const slow = (route.request().postData() ?? '').includes('"torrent-set"');
+    const passed = (async () => {
+      if (slow) await new Promise((r) => setTimeout(r, 2500));
+      await route.continue();
+    })();
+    held.push(passed);
+    return passed;
+  };
+  await page.route('**/transmission/rpc', slowSet);
+  try {
+    await tid(fileRow(ie), 'file-wanted').uncheck();
+    const flips: number[] = [];
+    const since = Date.now();
+    while (Date.now() - since < 2200) {
+      if (await tid(fileRow(ie), 'file-wanted').isChecked()) flips.push(Date.now() - since);
+      await page.waitForTimeout(100);
+    }
+    assert.deepEqual(flips, [], 'e.bin stays unticked while the torrent-set is on its way (ms after the click when it showed ticked)');
+  } finally {
+    // Removed only once every request it holds has gone on (a handler removed mid-way would leave its route hanging).
+    await Promise.allSettled(held);
+    await page.unroute('**/transmission/rpc', slowSet);
+  }
   await tid(fileRow(ib), 'file-priority').selectOption('high');
   await tid(fileRow(ia), 'file-priority').selectOption('low');
   const expected = meta.files.map((_, i) => [i === ia || i === ib, i === ib ? 1 : i === ia ? -1 : 0]);

@@ -41,12 +41,19 @@ export function Details({ torrent, act, report, onClose, onRemove, onMove }: Det
   const [data, setData] = useState<Json | undefined>(undefined);
   const id = torrent.id;
   const generation = useRef(0);
+  // Loads overlap (the poll, and the reload after a change): an answer older than one already shown is dropped, so
+  // a poll sent before a torrent-set and answered after the reload cannot bring back the state before the change.
+  const issued = useRef(0);
+  const shown = useRef(0);
 
   const load = useCallback(async (): Promise<void> => {
     const mine = generation.current;
+    const seq = ++issued.current;
     const r = await rpc.call<{ torrents?: unknown }>('torrent-get', { ids: [id], fields: TAB_FIELDS[tab] });
     const t = Array.isArray(r.torrents) ? (r.torrents[0] as Json | undefined) : undefined;
-    if (mine === generation.current) setData(t);
+    if (mine !== generation.current || seq < shown.current) return;
+    shown.current = seq;
+    setData(t);
   }, [id, tab]);
 
   useEffect(() => {
@@ -172,19 +179,45 @@ function Overview({ t, change, report }: TabProps & { report(err: unknown): void
 
 const PRIORITY_NAMES = ['low', 'normal', 'high'] as const;
 
+/** A wanted or priority switch the user set, shown until the torrent-set that carries it has been answered. */
+type FileWish = { token: number } & Partial<Pick<FileItem, 'wanted' | 'priority'>>;
+
 function Files({ t, hash, change }: TabProps & { hash: string }): preact.JSX.Element {
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
+  // The switches show what the user asked until the change is answered and the tab reloaded: a poll answered in
+  // between would otherwise flip a box back under the click (and a second click would ask for what is there).
+  const [wishes, setWishes] = useState<ReadonlyMap<number, FileWish>>(new Map());
+  const nextToken = useRef(0);
   const files = useMemo((): FileItem[] => {
     const list = Array.isArray(t['files']) ? (t['files'] as Json[]) : [];
     const stats = Array.isArray(t['fileStats']) ? (t['fileStats'] as Json[]) : [];
-    return list.map((f, index) => ({
-      index, path: s(f['name']), length: n(f['length']), bytesCompleted: n(f['bytesCompleted']),
-      wanted: stats[index]?.['wanted'] !== false, priority: n(stats[index]?.['priority']),
-    }));
-  }, [t]);
+    return list.map((f, index) => {
+      const wish = wishes.get(index);
+      return {
+        index, path: s(f['name']), length: n(f['length']), bytesCompleted: n(f['bytesCompleted']),
+        wanted: wish?.wanted ?? stats[index]?.['wanted'] !== false, priority: wish?.priority ?? n(stats[index]?.['priority']),
+      };
+    });
+  }, [t, wishes]);
   const root = useMemo(() => buildTree(files), [files]);
   const rows = treeRows(root, collapsed);
-  const setWanted = (indices: number[], on: boolean): void => void change('torrent-set', { [on ? 'files-wanted' : 'files-unwanted']: indices });
+  /** Shows `wish` on `indices` at once, sends `args`, and hands the switches back to the daemon's state when answered. */
+  const ask = (indices: number[], wish: Omit<FileWish, 'token'>, args: Json): void => {
+    const token = ++nextToken.current;
+    setWishes((m) => {
+      const next = new Map(m);
+      for (const i of indices) next.set(i, { ...next.get(i), ...wish, token });
+      return next;
+    });
+    void change('torrent-set', args).finally(() => setWishes((m) => {
+      // A later click on the same file keeps its own wish until its own answer.
+      const next = new Map([...m].filter(([i, w]) => !(indices.includes(i) && w.token === token)));
+      return next.size === m.size ? m : next;
+    }));
+  };
+  const setWanted = (indices: number[], on: boolean): void => ask(indices, { wanted: on }, { [on ? 'files-wanted' : 'files-unwanted']: indices });
+  const setPriority = (index: number, name: (typeof PRIORITY_NAMES)[number]): void =>
+    ask([index], { priority: PRIORITY_NAMES.indexOf(name) - 1 }, { [`priority-${name}`]: [index] });
   const toggle = (path: string): void => setCollapsed((c) => { const next = new Set(c); if (next.has(path)) next.delete(path); else next.add(path); return next; });
   if (files.length === 0) return <p class="muted">No file list yet (a magnet link waits for its metadata).</p>;
   return (
@@ -215,7 +248,7 @@ function Files({ t, hash, change }: TabProps & { hash: string }): preact.JSX.Ele
             <span class="file-name" title={f.path}>{r.name}</span>
             <span class="file-progress muted" data-testid="file-progress" data-percent={pct.toFixed(1)}>{pct.toFixed(1)}% of {formatBytes(f.length)}</span>
             <select data-testid="file-priority" aria-label={`Priority of ${r.name}`} value={PRIORITY_NAMES[Math.max(-1, Math.min(1, f.priority)) + 1]}
-              onChange={(e) => void change('torrent-set', { [`priority-${(e.currentTarget as HTMLSelectElement).value}`]: [f.index] })}>
+              onChange={(e) => setPriority(f.index, (e.currentTarget as HTMLSelectElement).value as (typeof PRIORITY_NAMES)[number])}>
               <option value="low">Low</option><option value="normal">Normal</option><option value="high">High</option>
             </select>
             {isMedia(f.path) ? <a class="play" data-testid="play-link" href={`/stream/${hash}/${f.index}`} target="_blank" rel="noopener">Play</a> : null}
