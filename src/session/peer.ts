@@ -58,8 +58,6 @@ export class Peer {
    */
   slowStart = true;
   slowStartBlocks = 0;
-  /** Hash-failure strikes against this peer. */
-  strikes = 0;
   /** Unrequested or duplicate bytes received (waste). */
   wastedBytes = 0;
   snubbed = false;

@@ -1,7 +1,8 @@
 /**
- * PeerManager dialling (src/session/peers.ts): with encryption `enabled`, a peer that hangs up on our MSE handshake is
+ * PeerManager (src/session/peers.ts): with encryption `enabled`, a peer that hangs up on our MSE handshake is
  * dialled again in plaintext at once, from the failure itself, without waiting for the torrent's next tick (libtorrent's
- * pe_support toggle with a fast reconnect). BEP 3 handshake, MSE/PE.
+ * pe_support toggle with a fast reconnect); hash-failure strikes and bans hold for an address that is not connected.
+ * BEP 3 handshake, MSE/PE.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,31 @@ import { cause } from '../util/errors.js';
 import type { PeerStream, Transport } from '../net/transport.js';
 
 const PSTR = Buffer.from('\x13BitTorrent protocol', 'latin1');
+
+function idleHost(dials: string[] = []): PeerManagerHost {
+  return {
+    infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2), reserved: Buffer.alloc(8), pieceCount: 1,
+    geometry: { pieceCount: 1, pieceLength: 16384, totalLength: 16384 }, now: () => 0, clock: new ManualClock(0),
+    transport: { listen: () => Promise.reject(new Error('not used')), connect: (host, port) => { dials.push(`${host}:${port}`); return new Promise(() => undefined); } },
+    encryption: () => 'disabled', canOpen: () => true, wantsOutgoing: () => true, isSeeding: () => false,
+    onPeerConnected: () => undefined, onPeerMessage: () => undefined, onPeerClosed: () => undefined, onPeerDrain: () => undefined, log: () => undefined,
+  };
+}
+
+test('strikes count by address, whether or not it is connected; a ban of an address that has gone keeps it out', () => {
+  const dials: string[] = [];
+  const peers = new PeerManager(idleHost(dials));
+  assert.deepEqual([peers.strike('192.0.2.7:6881'), peers.strike('192.0.2.7:6881'), peers.strike('192.0.2.8:6881')], [1, 2, 1]);
+  peers.addCandidate('192.0.2.7', 6881, 'tracker');
+  peers.ban('192.0.2.7:6881', cause('hash', 'BANNED', 'sent piece 3, which failed its hash check'));
+  assert.equal(peers.isBanned('192.0.2.7:6881'), true);
+  assert.equal(peers.isBanned('192.0.2.8:6881'), false);
+  assert.equal(peers.addCandidate('192.0.2.7', 6881, 'pex'), false, 'a banned address is not a candidate again');
+  peers.addCandidate('192.0.2.8', 6881, 'pex');
+  peers.tick(0);
+  assert.deepEqual(dials, ['192.0.2.8:6881'], 'the banned candidate is never dialled');
+  peers.stop(cause('local', 'ABORTED', 'test over'));
+});
 
 test('a peer that hangs up on the MSE handshake is redialled in plaintext without waiting for a tick', async () => {
   const dials: Buffer[][] = [];

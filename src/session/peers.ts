@@ -88,6 +88,9 @@ export interface PeerLimits {
   maxDialsPerTick: number;
 }
 
+/** The most candidate addresses a torrent keeps (reliability rule 6 in docs/design/reliability.md). */
+const MAX_CANDIDATES = 3000;
+
 export const DEFAULT_PEER_LIMITS: PeerLimits = { maxPeers: 50, connectTimeoutMs: 10_000, handshakeTimeoutMs: 10_000, maxDialsPerTick: 20 };
 
 export class PeerManager {
@@ -97,6 +100,11 @@ export class PeerManager {
   readonly connecting = new Map<string, AbortController>();
   private readonly bannedKeys = new Map<string, string>();
   private readonly bannedIds = new Set<string>();
+  /**
+   * Hash-failure strikes by address, kept across reconnections (libtorrent keeps them on its peer entry): a verdict
+   * can come after the peer has gone, and a peer must not clear its record by reconnecting. Bounded like the list.
+   */
+  private readonly strikes = new Map<string, number>();
   private stopped = false;
   private dialWindow = 0;
   private dialsInWindow = 0;
@@ -123,7 +131,7 @@ export class PeerManager {
     if (!isValidPort(port)) return false;
     const key = formatPeerAddress(host, port);
     if (this.candidates.has(key) || this.bannedKeys.has(key)) return false;
-    if (this.candidates.size >= 3000) return false; // reliability rule 6 in docs/design/reliability.md: peer list cap
+    if (this.candidates.size >= MAX_CANDIDATES) return false; // reliability rule 6 in docs/design/reliability.md: peer list cap
     this.candidates.set(key, { host, port, source, failures: 0, nextAttemptAt: 0, dead: false });
     return true;
   }
@@ -132,12 +140,26 @@ export class PeerManager {
     return this.bannedKeys.has(key) || (peerId !== undefined && this.bannedIds.has(peerId.toString('hex')));
   }
 
-  /** Ban the peer's address and id, and close it with `why` (code BANNED; the message is prefixed "banned: "). */
-  ban(peer: Peer, why: Cause): void {
-    this.bannedKeys.set(peer.key, why.message);
-    this.bannedIds.add(peer.peerId.toString('hex'));
-    const c = this.candidates.get(peer.key);
+  /** Counts one hash failure against the address `key`; returns its strikes so far. */
+  strike(key: string): number {
+    const n = (this.strikes.get(key) ?? 0) + 1;
+    if (this.strikes.has(key) || this.strikes.size < MAX_CANDIDATES) this.strikes.set(key, n);
+    return n;
+  }
+
+  /**
+   * Ban the address `key`: never dialled or accepted again. When it is connected, its peer id is banned too and the
+   * connection closed with `why` (code BANNED; the message is prefixed "banned: "). A peer already gone is banned all
+   * the same: a hash verdict may come after the download completed and closed its connections to the seeds.
+   */
+  ban(key: string, why: Cause): void {
+    this.bannedKeys.set(key, why.message);
+    this.strikes.delete(key);
+    const c = this.candidates.get(key);
     if (c) c.dead = true;
+    const peer = this.connected.get(key);
+    if (!peer) return;
+    this.bannedIds.add(peer.peerId.toString('hex'));
     peer.conn.close({ ...why, message: `banned: ${why.message}` });
   }
 

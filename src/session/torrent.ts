@@ -629,13 +629,11 @@ export class Torrent {
     this.corruptBytes += pieceSizeAt(this.meta, index);
     this.opts.emit({ event: 'piece-failed', infoHash: this.infoHashHex, piece: index, peers: contributors, ...(badBlocks ? { badBlocks } : {}) });
     for (const key of contributors) {
-      const peer = this.peers.connected.get(key);
-      if (!peer) continue;
-      peer.strikes++;
-      if (contributors.length === 1 || peer.strikes >= MAX_STRIKES) {
-        const reason = contributors.length === 1 ? `sent piece ${index}, which failed its hash check` : `${peer.strikes} hash failures`;
+      const strikes = this.peers.strike(key);
+      if (contributors.length === 1 || strikes >= MAX_STRIKES) {
+        const reason = contributors.length === 1 ? `sent piece ${index}, which failed its hash check` : `${strikes} hash failures`;
         this.opts.emit({ event: 'peer-banned', infoHash: this.infoHashHex, peer: key, reason, op: 'hash', code: 'BANNED' });
-        this.peers.ban(peer, cause('hash', 'BANNED', reason));
+        this.peers.ban(key, cause('hash', 'BANNED', reason));
       }
     }
   }
