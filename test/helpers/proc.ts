@@ -258,6 +258,16 @@ export function bitpeerBin(): string {
   return override !== undefined && override !== '' ? override : join(projectRoot(), 'bin', 'bitpeer.js');
 }
 
+/**
+ * `bitpeer ...args` as the `bitpeer` command runs it: `[node, ...the shebang's flags, bin/bitpeer.js, ...args]` and the
+ * shebang's environment, for harnesses that wrap the command (a mount or network namespace) instead of `Scope.bitpeer`.
+ */
+export function bitpeerCommand(args: readonly string[]): { argv: string[]; env: Record<string, string> } {
+  const bin = bitpeerBin();
+  const shebang = shebangOf(bin);
+  return { argv: [process.execPath, ...shebang.flags, bin, ...args], env: shebang.env };
+}
+
 /** Makes a fresh folder under the OS temp dir (caller removes it; prefer {@link Scope.tempDir}). */
 export function makeTempDir(prefix = 'bitpeer-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -293,11 +303,8 @@ export class Scope {
 
   /** Runs `node [the shebang's flags] bin/bitpeer.js ...args` with the current Node binary and the shebang's environment. */
   bitpeer(args: readonly string[], opts: SpawnOptions = {}): Child {
-    const bin = bitpeerBin();
-    const shebang = shebangOf(bin);
-    return this.spawn(process.execPath, [...shebang.flags, bin, ...args], {
-      name: `bitpeer ${args[0] ?? ''}`.trim(), ...opts, env: { ...shebang.env, ...(opts.env ?? {}) },
-    });
+    const { argv, env } = bitpeerCommand(args);
+    return this.spawn(argv[0]!, argv.slice(1), { name: `bitpeer ${args[0] ?? ''}`.trim(), ...opts, env: { ...env, ...(opts.env ?? {}) } });
   }
 
   /** Runs the libtorrent driver (test/helpers/lt_peer.py) with the given interpreter. */

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { compareTrees, writeTree, type FileSpec } from '../helpers/content.js';
-import { bitpeerBin, Scope, type Child, type JsonEvent } from '../helpers/proc.js';
+import { bitpeerCommand, Scope, type Child, type JsonEvent } from '../helpers/proc.js';
 import { Lan, lanUnavailableReason, onInterrupt } from './netns.js';
 import { bytesBy, dumpLogs, ipOf, summarize } from './swarm-report.js';
 
@@ -81,10 +81,11 @@ function needLan(t: TestContext): Lan | undefined {
   return lan;
 }
 
-/** `node bin/bitpeer.js ...args` inside host `i`'s namespace. */
+/** `bitpeer ...args` (with the shebang's Node flags) inside host `i`'s namespace. */
 function bitpeerOn(scope: Scope, net: Lan, i: number, args: readonly string[]): Child {
-  const w = net.wrap(i, process.execPath, [bitpeerBin(), ...args]);
-  return scope.spawn(w.command, w.args, { name: `h${i} ${args[0] ?? ''}`, env: PRIVATE_ENV });
+  const { argv, env } = bitpeerCommand(args);
+  const w = net.wrap(i, argv[0]!, argv.slice(1));
+  return scope.spawn(w.command, w.args, { name: `h${i} ${args[0] ?? ''}`, env: { ...env, ...PRIVATE_ENV } });
 }
 
 /** Milliseconds from `child`'s spawn to its first event matching `pred`, measured as it arrives (null: never). */

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { compareTrees, writeTree, type FileSpec } from '../helpers/content.js';
-import { bitpeerBin, Scope, type Child, type JsonEvent } from '../helpers/proc.js';
+import { bitpeerBin, bitpeerCommand, Scope, type Child, type JsonEvent } from '../helpers/proc.js';
 import { Lan, lanUnavailableReason, onInterrupt } from './netns.js';
 import { bytesBy, connectedPeers, countBy, dumpLogs, formatTable, ipOf, mib, summarize } from './swarm-report.js';
 
@@ -104,10 +104,11 @@ async function newRoot(scope: Scope, prefix: string): Promise<string> {
 
 const spawnedAt = new Map<Child, number>();
 
-/** `node bin/bitpeer.js ...args` inside host `i`'s namespace. */
+/** `bitpeer ...args` (with the shebang's Node flags) inside host `i`'s namespace. */
 function bitpeerOn(scope: Scope, net: Lan, i: number, args: readonly string[]): Child {
-  const w = net.wrap(i, process.execPath, [bitpeerBin(), ...args]);
-  const child = scope.spawn(w.command, w.args, { name: `h${i} ${args[0] ?? ''}` });
+  const { argv, env } = bitpeerCommand(args);
+  const w = net.wrap(i, argv[0]!, argv.slice(1));
+  const child = scope.spawn(w.command, w.args, { name: `h${i} ${args[0] ?? ''}`, env });
   spawnedAt.set(child, Date.now());
   return child;
 }

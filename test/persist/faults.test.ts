@@ -83,10 +83,16 @@ async function expectFault(d: DaemonHandle, faultyDir: string, reason: RegExp): 
     assert.fail(`torrent-add into the faulty folder was refused (${JSON.stringify(reply.result)}) instead of adding the torrent in ` +
       `the error state; the daemon then lists ${JSON.stringify(list)}`);
   }
+  // The last state seen, for the message if the error never comes (a stalled transfer and a swallowed write error
+  // look the same in the daemon's events).
+  let last: RpcTorrent | undefined;
   const failed = await waitUntil(async () => {
-    const t = await torrent(d.rpc, faulty.meta.infoHashHex);
+    const t = last = await torrent(d.rpc, faulty.meta.infoHashHex);
     return t && t.error !== 0 ? t : undefined;
-  }, 30_000, 'the faulty torrent to enter the error state', () => d.child.describe(12));
+  }, 30_000, 'the faulty torrent to enter the error state', () => `last seen over the RPC: ${JSON.stringify(last && {
+    status: last.status, percentDone: last.percentDone, haveValid: last.haveValid, peersConnected: last.peersConnected,
+    downloadedEver: last.downloadedEver,
+  })}\n${d.child.describe(12)}`);
   const bystanderThen = (await torrent(d.rpc, bystander.meta.infoHashHex))!;
   console.log(`# faults: errorString ${JSON.stringify(failed.errorString)}; bystander at ${(bystanderThen.percentDone * 100).toFixed(1)} % then`);
   assert.equal(failed.status, STATUS.STOPPED, 'a torrent in error is not active');
@@ -152,7 +158,11 @@ test('(c) a restart finds the save folder read-only: restored in error with EROF
     const hash = faulty.meta.infoHashHex;
     const bind = `mount --bind ${quote(mnt)} ${quote(mnt)}`;
     const first = await daemonWithMounts('ro-later', bind);
-    await addTorrent(first.d.rpc, bystander.file);
+    // The other torrent slowed down too (300 kB/s) until the restart: it must still be downloading when the fault
+    // hits, however long this first part takes on a busy machine (it once finished before the restart).
+    const otherId = await addTorrent(first.d.rpc, bystander.file, { paused: true });
+    await first.d.rpc.call('torrent-set', { ids: [otherId], downloadLimit: 300, downloadLimited: true });
+    await first.d.rpc.call('torrent-start', { ids: [otherId] });
     // Slowed down (500 kB/s) so that it is part-way when the daemon stops.
     await addTorrent(first.d.rpc, faulty.file, { 'download-dir': mnt, paused: true });
     await first.d.rpc.call('torrent-set', { ids: [hash], downloadLimit: 500, downloadLimited: true });
@@ -166,7 +176,7 @@ test('(c) a restart finds the save folder read-only: restored in error with EROF
     const d = await startDaemon(scope, { ...first.spec, name: 'daemon ro-later 2',
       wrap: (argv) => ['unshare', ['-m', '--propagation', 'private', 'sh', '-c',
         `set -e; ${bind}; mount -o remount,bind,ro ${quote(mnt)}; exec "$@"`, 'sh', ...argv]] });
-    await d.rpc.call('torrent-set', { ids: [hash], downloadLimited: false });
+    await d.rpc.call('torrent-set', { ids: [hash, bystander.meta.infoHashHex], downloadLimited: false });
     const failed = await waitUntil(async () => {
       const t = await torrent(d.rpc, hash);
       return t && t.error !== 0 ? t : undefined;

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { RpcClient } from '../../src/api/rpc/client.js';
 import { parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
-import { bitpeerBin, type Child, type JsonEvent, type Scope } from '../helpers/proc.js';
+import { bitpeerBin, bitpeerCommand, type Child, type JsonEvent, type Scope } from '../helpers/proc.js';
 import { delay, freePort } from '../helpers/trackers.js';
 
 export const MiB = 1024 * 1024;
@@ -115,7 +115,7 @@ export interface DaemonSpec {
   /** Extra environment variables for the daemon (e.g. HOME, XDG_DOWNLOAD_DIR). */
   env?: Record<string, string>;
   /**
-   * Wraps the command: receives `[node, bin/bitpeer.js, 'daemon', ...]` and returns [command, args] to spawn
+   * Wraps the command: receives `[node, ...flags, bin/bitpeer.js, 'daemon', ...]` and returns [command, args] to spawn
    * (e.g. inside `unshare -m sh -c '...; exec "$@"'`). The wrapped process must exec the daemon (same PID).
    */
   wrap?: (argv: string[]) => [string, string[]];
@@ -128,18 +128,18 @@ export interface DaemonHandle {
   spec: DaemonSpec;
 }
 
-/** The daemon's arguments. */
-export function daemonArgv(spec: DaemonSpec): string[] {
-  return [process.execPath, bitpeerBin(), 'daemon', '--state-dir', spec.stateDir, '--port', String(spec.port), '--bind', '127.0.0.1',
+/** The daemon's command line (with the shebang's Node flags) and environment, as the `bitpeer` command runs it. */
+export function daemonCommand(spec: DaemonSpec): { argv: string[]; env: Record<string, string> } {
+  return bitpeerCommand(['daemon', '--state-dir', spec.stateDir, '--port', String(spec.port), '--bind', '127.0.0.1',
     '--rpc-port', String(spec.rpcPort), '--no-lsd', '--json',
-    ...(spec.downloadDir !== undefined ? ['--download-dir', spec.downloadDir] : []), ...(spec.extraArgs ?? [])];
+    ...(spec.downloadDir !== undefined ? ['--download-dir', spec.downloadDir] : []), ...(spec.extraArgs ?? [])]);
 }
 
 /** Spawns `bitpeer daemon` and waits for its "daemon running" log line. */
 export async function startDaemon(scope: Scope, spec: DaemonSpec, timeoutMs = 30_000): Promise<DaemonHandle> {
-  const argv = daemonArgv(spec);
+  const { argv, env } = daemonCommand(spec);
   const [cmd, args] = spec.wrap ? spec.wrap(argv) : [argv[0]!, argv.slice(1)];
-  const child = scope.spawn(cmd, args, { name: spec.name ?? `daemon:${spec.port}`, ...(spec.env ? { env: spec.env } : {}) });
+  const child = scope.spawn(cmd, args, { name: spec.name ?? `daemon:${spec.port}`, env: { ...env, ...(spec.env ?? {}) } });
   await child.waitFor((e) => e.event === 'log' && typeof e.message === 'string' && e.message.startsWith('daemon running'),
     timeoutMs, 'the "daemon running" log line');
   return { child, rpc: new RpcClient({ port: spec.rpcPort, timeoutMs: 15_000 }), spec };
