@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { checkRc4StreamOverTcp } from '../../../test/support/rc4-stream-check.js';
 import { isBtError } from '../../util/errors.js';
 import { ManualClock } from '../../util/clock.js';
 import type { PeerStream } from '../../net/transport.js';
@@ -64,4 +67,18 @@ test('mseAccept over a stream: RC4 chosen under forced, Rc4Stream encrypts a cop
   m.stream.on('data', (c: Buffer) => got.push(c));
   s.emit('data', done.encrypt!.process(Buffer.from('reply')));
   assert.equal(Buffer.concat(got).toString(), 'reply');
+});
+
+test('Rc4Stream over loopback TCP, the TypeScript engine: chunks decrypted in place, none of them the shared buffer', async () => {
+  assert.equal(await checkRc4StreamOverTcp(false), 0, 'the sockets keep their own fresh chunks');
+});
+
+test('Rc4Stream over loopback TCP, OpenSSL\'s engine: the sockets read into the shared buffer; every chunk kept stays right', () => {
+  // The test runner's Node has no legacy provider; a child Node with it runs the check.
+  const self = fileURLToPath(new URL('../../../test/support/rc4-stream-check.js', import.meta.url));
+  const script = `import(${JSON.stringify(self)}).then(async (m) => console.log('attached', await m.checkRc4StreamOverTcp(true)))`;
+  const child = spawnSync(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_TEST_CONTEXT: '' } });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /attached 2/, 'both sockets read into the shared buffer');
 });

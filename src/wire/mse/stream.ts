@@ -11,7 +11,9 @@
  * Invariants: the handshake is bounded in time (the caller's deadline, on the injected clock) and in memory
  * (handshake.ts); on failure nothing stays open (the stream is destroyed by the caller, who owns it); the stream is
  * left paused when a handshake settles. An `Rc4Stream` never modifies a buffer handed to `write` (it encrypts a
- * copy) and decrypts received chunks in place (they are fresh buffers from the inner stream).
+ * copy), and every chunk it emits is a buffer of its own: with OpenSSL's RC4 the inner TCP socket reads into the
+ * shared reused buffer (src/wire/node-internals.ts) and each read is decrypted into a new buffer; with the TypeScript
+ * engine the inner stream's fresh chunks are decrypted in place.
  */
 import { EventEmitter } from 'node:events';
 import type { PeerStream } from '../../net/transport.js';
@@ -20,6 +22,7 @@ import type { Clock } from '../../util/clock.js';
 import { BtError } from '../../util/errors.js';
 import { MseInitiator, MseReceiver, type MseInitiatorOptions, type MseReceiverOptions, type MseResult, type MseStep } from './handshake.js';
 import type { Rc4 } from './rc4.js';
+import { sharedReadBuffer } from '../node-internals.js';
 
 const PROTOCOL_PREFIX = Buffer.from('\x13BitTorrent protocol', 'latin1');
 const HTTP_PREFIX = Buffer.from('GET ', 'latin1');
@@ -42,6 +45,9 @@ export class Rc4Stream extends EventEmitter implements PeerStream {
     super();
     this.on('error', () => { /* an error never crashes the process, even with no owner listening */ });
     inner.on('data', (chunk: Buffer) => { this.emit('data', this.decrypt.transform(chunk)); });
+    // OpenSSL writes each decrypted chunk into a new buffer, so the socket can read into the shared one: no fresh
+    // 64 KiB allocation per read, and reads of up to 256 KiB ('data' above still delivers what was buffered before).
+    if (decrypt.engine === 'openssl') sharedReadBuffer.attach(inner, (chunk) => this.emit('data', decrypt.copyOf(chunk)));
     inner.on('error', (err: Error) => this.emit('error', err));
     inner.on('close', () => this.emit('close'));
     inner.on('end', () => this.emit('end'));
