@@ -85,6 +85,14 @@ export interface TorrentOptions {
 
 export type PeerSource = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume' | 'dht';
 
+/** Every PeerSource once (the compiler checks the list is whole). */
+const PEER_SOURCES: Record<PeerSource, true> = { manual: true, tracker: true, pex: true, lsd: true, resume: true, dht: true };
+
+/** Whether `s` is one of the PeerSource labels. */
+export function isPeerSource(s: string | undefined): s is PeerSource {
+  return s !== undefined && Object.hasOwn(PEER_SOURCES, s);
+}
+
 /** Totals of earlier runs, restored from the state directory (bytes; completion time in ms). */
 export interface RestoredTotals { uploaded: number; downloaded: number; completedAt?: number | undefined }
 

@@ -230,3 +230,27 @@ test('progress counts data bytes only: pad files are left out of the size, the c
   const all = progressEvent(m, 2, bytesLeftOf(m, 2, true), () => true, counters);
   assert.deepEqual([all.size, all.completedBytes, all.percent, all.etaSeconds], [26, 26, 100, 0]);
 });
+
+test('a peer the DHT named shows source "dht" in status() (the RPC\'s H flag and peersFrom.fromDht)', { timeout: 30_000 }, async () => {
+  const { meta, data } = twoFiles('dht-named');
+  const network = new MemoryNetwork();
+  const clock = new ManualClock(1_700_000_000_500);
+  const seed = new Session({ ...common, clock, host: '192.0.2.1', transport: network.transport('192.0.2.1') });
+  const leech = new Session({ ...common, clock, host: '192.0.2.2', transport: network.transport('192.0.2.2') });
+  try {
+    const seedPort = await seed.listen();
+    await leech.listen();
+    await seed.addTorrent(meta, { savePath: '/memory/seed', storage: new MemoryStorage(meta, { data }) });
+    let seen: TorrentStatus | undefined;
+    leech.onPieceVerified((x) => { seen ??= x.status(); });
+    await leech.addTorrent(meta, { savePath: '/memory/leech', storage: new MemoryStorage(meta), peers: [{ host: '192.0.2.1', port: seedPort, source: 'dht' }] });
+    for (let ms = 0; ms < 60_000 && seen === undefined; ms++) {
+      clock.advance(1);
+      for (let i = 0; i < 5; i++) await turn();
+    }
+    assert.ok(seen, 'a piece came from the seed');
+    assert.deepEqual(seen.peers.map((p) => [p.port, p.direction, p.source]), [[seedPort, 'out', 'dht']]);
+  } finally {
+    await Promise.all([seed.close(), leech.close()]);
+  }
+});

@@ -21,11 +21,12 @@ import { pieceSizeAt } from '../util/geometry.js';
 import { formatPeerAddress } from '../util/peer-address.js';
 import type { DisconnectCount, PeerTotals, SessionEvent, TorrentState } from './events.js';
 import type { Peer } from './peer.js';
+import { isPeerSource, type PeerSource } from './torrent-options.js';
 
 export type FilePriority = 'low' | 'normal' | 'high';
 
-/** Where a peer came from: dialled after a source named it, or connected to us. */
-export type PeerOrigin = 'manual' | 'tracker' | 'pex' | 'lsd' | 'resume' | 'incoming';
+/** Where a peer came from: dialled after a source named it (the DHT included), or connected to us. */
+export type PeerOrigin = PeerSource | 'incoming';
 
 export interface FileStatus {
   /** Relative, '/'-separated; the first component is the torrent's name. */
@@ -247,13 +248,18 @@ export function fileStatuses(m: Metainfo, have: Bitfield, wanted: readonly boole
 }
 
 /** The connected peers (`sourceOf(key)`: the source that named a dialled peer). */
+/** A candidate's source as a PeerOrigin ('manual' for none, or for a label no source uses). */
+function originOf(source: string | undefined): PeerOrigin {
+  return isPeerSource(source) ? source : 'manual';
+}
+
 export function peerStatuses(peers: Iterable<Peer>, sourceOf: (key: string) => string | undefined, pieceCount: number): PeerStatus[] {
   const out: PeerStatus[] = [];
   for (const p of peers) {
     out.push({
       address: formatPeerAddress(p.conn.remoteAddress, p.conn.remotePort), host: p.conn.remoteAddress, port: p.conn.remotePort,
       client: p.clientName ?? p.client, direction: p.direction,
-      source: p.direction === 'in' ? 'incoming' : ((sourceOf(p.key) ?? 'manual') as PeerOrigin),
+      source: p.direction === 'in' ? 'incoming' : originOf(sourceOf(p.key)),
       amChoking: p.amChoking, amInterested: p.amInterested, peerChoking: p.peerChoking, peerInterested: p.peerInterested,
       downloadRate: p.down.rate, uploadRate: p.up.rate, progress: p.has.count / Math.max(1, pieceCount),
       downloaded: p.down.total, uploaded: p.up.total, encrypted: p.encrypted, rc4: p.rc4, transport: p.transport,
