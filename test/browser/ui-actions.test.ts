@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { compareTrees, writeTree } from '../helpers/content.js';
 import { Scope } from '../helpers/proc.js';
 import { addTorrent } from '../persist/harness.js';
@@ -139,6 +139,47 @@ test('pause and start act on every selected torrent', async () => {
   await tid(page, 'action-start').click();
   await waitStatus('alpha', (s) => s !== STATUS.STOPPED, 'alpha started again');
   await waitStatus('bravo', (s) => s !== STATUS.STOPPED, 'bravo started again');
+});
+
+test('a list poll answered after an action\'s reload never shows the state before the action again', async () => {
+  await rowOf(page, H.charlie).click();
+  await page.keyboard.press('Escape');
+  await waitSelected(['charlie'], 'charlie selected');
+  const state = tid(rowOf(page, H.charlie), 'row-state');
+  await waitValue(state, null, (v) => v === 'seeding', 5000, 'charlie seeding');
+  // The next list poll is answered by the daemon at once (charlie seeding) and handed to the page 2 s later, after
+  // the pause and its reload: the old answer arrives last.
+  let held: Promise<void> | undefined;
+  const holdOnePoll = async (route: Route): Promise<void> => {
+    const body = route.request().postData() ?? '';
+    if (held !== undefined || !body.includes('"torrent-get"') || body.includes('"ids":[')) return route.continue();
+    held = (async () => {
+      const response = await route.fetch();
+      await new Promise((r) => setTimeout(r, 2000));
+      await route.fulfill({ response });
+    })();
+    return held;
+  };
+  await page.route('**/transmission/rpc', holdOnePoll);
+  try {
+    await waitUntil(async () => held !== undefined || undefined, 5000, 'a list poll held back');
+    await tid(page, 'action-pause').click();
+    await waitValue(state, null, (v) => v === 'paused', 5000, 'charlie shown paused');
+    const shown: string[] = [];
+    const since = Date.now();
+    while (Date.now() - since < 2500) {
+      shown.push((await state.textContent())?.trim() ?? '');
+      await page.waitForTimeout(100);
+    }
+    await held;
+    assert.deepEqual([...new Set(shown)], ['paused'], 'the row stays paused while the old answer lands');
+  } finally {
+    await held?.catch(() => undefined);
+    await page.unroute('**/transmission/rpc', holdOnePoll);
+  }
+  await tid(page, 'action-start').click();
+  await waitStatus('charlie', (s) => s !== STATUS.STOPPED, 'charlie started again');
+  assertNoPageErrors(page, 'stale poll');
 });
 
 test('reannounce is sent for the selection and the daemon accepts it', async () => {

@@ -59,6 +59,18 @@ export function App(): preact.JSX.Element {
   const torrentsRef = useRef(torrents);
   torrentsRef.current = torrents;
   const fullNow = useRef(true);
+  // List answers are applied in the order their requests were sent: a poll sent before an action and answered after
+  // the action's reload would otherwise show the state before the action again, until the next poll.
+  const listSent = useRef(0);
+  const listShown = useRef(0);
+  const applyList = useCallback((sent: number, list: Record<string, unknown>, full: boolean): void => {
+    if (sent < listShown.current) {
+      if (full) fullNow.current = true; // what a dropped full answer would have removed is asked for again
+      return;
+    }
+    listShown.current = sent;
+    setTorrents((current) => mergeTorrents(current, list, full));
+  }, []);
 
   const report = useCallback((err: unknown, fromPoll = false): void => {
     setError({ message: err instanceof Error ? err.message : String(err), fromPoll });
@@ -74,12 +86,13 @@ export function App(): preact.JSX.Element {
       fullNow.current = false;
       tick++;
       try {
+        const sent = ++listSent.current;
         const [list, stats] = await Promise.all([
           rpc.call('torrent-get', full ? { fields: LIST_FIELDS } : { fields: LIST_FIELDS, ids: 'recently-active' }),
           rpc.call('session-stats'),
         ]);
         if (stopped) return;
-        setTorrents((current) => mergeTorrents(current, list, full));
+        applyList(sent, list, full);
         setLoaded(true);
         const down = typeof stats['downloadSpeed'] === 'number' ? stats['downloadSpeed'] : 0;
         const up = typeof stats['uploadSpeed'] === 'number' ? stats['uploadSpeed'] : 0;
@@ -94,7 +107,7 @@ export function App(): preact.JSX.Element {
     const onVisible = (): void => { if (!document.hidden) fullNow.current = true; };
     document.addEventListener('visibilitychange', onVisible);
     return () => { stopped = true; clearTimeout(timer); document.removeEventListener('visibilitychange', onVisible); };
-  }, [report]);
+  }, [report, applyList]);
 
   const rows = useMemo(() => visibleTorrents(torrents.values(), { filter, search, sort, reverse }), [torrents, filter, search, sort, reverse]);
   const selected = selectedId !== undefined ? torrents.get(selectedId) : undefined;
@@ -110,11 +123,11 @@ export function App(): preact.JSX.Element {
     } finally {
       fullNow.current = true;
       try {
-        const list = await rpc.call('torrent-get', { fields: LIST_FIELDS });
-        setTorrents((current) => mergeTorrents(current, list, true));
+        const sent = ++listSent.current;
+        applyList(sent, await rpc.call('torrent-get', { fields: LIST_FIELDS }), true);
       } catch { /* the next poll reports it */ }
     }
-  }, [report]);
+  }, [report, applyList]);
 
   /** Makes `id` the only selected row (and the anchor of a later Shift-click). */
   const selectOnly = useCallback((id: number): void => {
