@@ -4,7 +4,8 @@
  * actions on the whole selection (two torrents paused and resumed by one click each), the remove dialog naming how
  * many torrents it removes, reannounce sent for the selection, and "set location" (torrent-set-location) moving a
  * torrent's files on disk, with a relative path refused into the error banner. The layout check (layout.ts) runs
- * with the move dialog open on the desktop and on a 390×844 phone viewport.
+ * with the move dialog open on the desktop and on a 390×844 phone viewport. A list poll whose answer reaches the page
+ * after a pause's reload (held back with Playwright's page.route) must not show the torrent running again.
  *
  * The torrents' data is written into the daemon's download folder before they are added, so each is complete after
  * its check (no seed needed); their trackers are a closed loopback port.

@@ -4,7 +4,8 @@
  * peers with the seed's address, trackers) and the rates; unwanted files and priorities set in the add dialog and
  * the files tab, with the daemon following (an unwanted file's bytes are never fetched, by torrent-get
  * bytesCompleted and on disk; a high-priority file completes before a low one; a file wanted again is fetched);
- * pause and resume; remove with data (only what the torrent wrote goes). Every view visited is screenshotted to
+ * pause and resume; remove with data (only what the torrent wrote goes). A wanted box keeps the user's click while the
+ * torrent-set is held back on its way (page.route) and polls report the old state. Every view visited is screenshotted to
  * test-artifacts/browser/ and its layout checked (layout.ts); the last test asserts they all passed.
  *
  * Seeds are `bitpeer seed` processes whose .torrent announces to their own embedded tracker, upload-limited so a
