@@ -33,16 +33,22 @@ function twoFiles(name = 'pair'): { meta: ReturnType<typeof buildTorrent>['meta'
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-test('status() is a frozen, detached snapshot with the right contents before, during and after a download', { timeout: 30_000 }, async () => {
-  const { meta, data } = twoFiles();
+/** A seed of `meta` (in memory) and a leecher session on one memory network and one ManualClock, both listening. */
+async function seedAndLeech(meta: ReturnType<typeof twoFiles>['meta'], data: Buffer): Promise<{ clock: ManualClock; seed: Session; leech: Session; seedPort: number }> {
   const network = new MemoryNetwork();
   const clock = new ManualClock(1_700_000_000_500);
   const seed = new Session({ ...common, clock, host: '192.0.2.1', transport: network.transport('192.0.2.1') });
   const leech = new Session({ ...common, clock, host: '192.0.2.2', transport: network.transport('192.0.2.2') });
+  const seedPort = await seed.listen();
+  await leech.listen();
+  await seed.addTorrent(meta, { savePath: '/memory/seed', storage: new MemoryStorage(meta, { data }) });
+  return { clock, seed, leech, seedPort };
+}
+
+test('status() is a frozen, detached snapshot with the right contents before, during and after a download', { timeout: 30_000 }, async () => {
+  const { meta, data } = twoFiles();
+  const { clock, seed, leech, seedPort } = await seedAndLeech(meta, data);
   try {
-    const seedPort = await seed.listen();
-    await leech.listen();
-    await seed.addTorrent(meta, { savePath: '/memory/seed', storage: new MemoryStorage(meta, { data }) });
     let complete = false;
     leech.events.subscribe((e) => { if (e.event === 'complete') complete = true; });
     // A snapshot in the middle of the download: when the first piece is verified (the memory network is fast).
@@ -233,14 +239,8 @@ test('progress counts data bytes only: pad files are left out of the size, the c
 
 test('a peer the DHT named shows source "dht" in status() (the RPC\'s H flag and peersFrom.fromDht)', { timeout: 30_000 }, async () => {
   const { meta, data } = twoFiles('dht-named');
-  const network = new MemoryNetwork();
-  const clock = new ManualClock(1_700_000_000_500);
-  const seed = new Session({ ...common, clock, host: '192.0.2.1', transport: network.transport('192.0.2.1') });
-  const leech = new Session({ ...common, clock, host: '192.0.2.2', transport: network.transport('192.0.2.2') });
+  const { clock, seed, leech, seedPort } = await seedAndLeech(meta, data);
   try {
-    const seedPort = await seed.listen();
-    await leech.listen();
-    await seed.addTorrent(meta, { savePath: '/memory/seed', storage: new MemoryStorage(meta, { data }) });
     let seen: TorrentStatus | undefined;
     leech.onPieceVerified((x) => { seen ??= x.status(); });
     await leech.addTorrent(meta, { savePath: '/memory/leech', storage: new MemoryStorage(meta), peers: [{ host: '192.0.2.1', port: seedPort, source: 'dht' }] });
