@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import { isBtError } from '../../util/errors.js';
 import { seededRng } from '../../util/seeded-rng.js';
 import { bigIntToKey, checkPublicKey, dhKeyPair, dhSecret, MSE_PRIME } from './dh.js';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nativeRc4Available, Rc4 } from './rc4.js';
 import { checkRc4Engine } from '../../../test/support/rc4-engine-check.js';
+import { runWithLegacyProvider } from '../../../test/support/legacy-provider.js';
 import { shebangOf } from '../../../test/helpers/shebang.js';
 import {
   CRYPTO_PLAINTEXT, CRYPTO_RC4, MseInitiator, MseReceiver, mseTorrentKey, type MseResult, type RandomBytes,
@@ -28,10 +28,7 @@ test('RC4 known-answer vectors, the TypeScript engine (the default without the l
 test('RC4: OpenSSL\'s engine (the legacy provider, as bin/bitpeer.js loads it) gives the same streams', () => {
   // The test runner's Node has no legacy provider; a child Node with it runs the same checks.
   assert.equal(nativeRc4Available(), new Rc4(Buffer.from('k')).engine === 'openssl');
-  const self = fileURLToPath(new URL('../../../test/support/rc4-engine-check.js', import.meta.url));
-  const script = `import(${JSON.stringify(self)}).then((m) => { m.checkRc4Engine(true); console.log('openssl ok'); })`;
-  const child = spawnSync(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', script],
-    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_TEST_CONTEXT: '' } });
+  const child = runWithLegacyProvider('rc4-engine-check.js', "(m.checkRc4Engine(true), 'openssl ok')");
   assert.equal(child.status, 0, child.stderr);
   assert.match(child.stdout, /openssl ok/);
   // The shebang asks for the provider (so `bitpeer` and the bench get OpenSSL's RC4).

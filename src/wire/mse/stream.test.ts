@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { checkRc4StreamOverTcp } from '../../../test/support/rc4-stream-check.js';
+import { runWithLegacyProvider } from '../../../test/support/legacy-provider.js';
 import { isBtError } from '../../util/errors.js';
 import { ManualClock } from '../../util/clock.js';
 import type { PeerStream } from '../../net/transport.js';
@@ -75,10 +74,7 @@ test('Rc4Stream over loopback TCP, the TypeScript engine: chunks decrypted in pl
 
 test('Rc4Stream over loopback TCP, OpenSSL\'s engine: the sockets read into the shared buffer; every chunk kept stays right', () => {
   // The test runner's Node has no legacy provider; a child Node with it runs the check.
-  const self = fileURLToPath(new URL('../../../test/support/rc4-stream-check.js', import.meta.url));
-  const script = `import(${JSON.stringify(self)}).then(async (m) => console.log('attached', await m.checkRc4StreamOverTcp(true)))`;
-  const child = spawnSync(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', script],
-    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_TEST_CONTEXT: '' } });
+  const child = runWithLegacyProvider('rc4-stream-check.js', 'm.checkRc4StreamOverTcp(true)');
   assert.equal(child.status, 0, child.stderr);
-  assert.match(child.stdout, /attached 2/, 'both sockets read into the shared buffer');
+  assert.match(child.stdout, /result 2\n/, 'both sockets read into the shared buffer');
 });
